@@ -1,0 +1,496 @@
+"""The dataset type, input normalisation, bundled data, IDX pairs and the split.
+
+Images stay uint8 in memory; `Normalization.apply` turns one batch into float32.
+Imports only NumPy, the standard library and `core.idx`; never Qt, never global paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.idx import IdxError, read_idx
+
+RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+BUNDLED: tuple[str, ...] = ("mnist-sample", "digits-8x8")
+DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
+NORMALIZATIONS: tuple[str, ...] = ("scale", "standardize")
+TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
+TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
+_BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
+# Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
+_MIN_STD = 1e-6
+
+
+class DatasetError(Exception):
+    """A dataset cannot be loaded, is inconsistent, or does not fit the request."""
+
+
+def default_class_names(num_classes: int) -> tuple[str, ...]:
+    """Return ``("0", "1", ..., str(num_classes - 1))``."""
+    return tuple(str(i) for i in range(num_classes))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images and labels, kept as uint8.
+
+    Attributes
+    ----------
+    name : str
+        Dataset name as shown to the user (``"mnist-sample"``, ``"mnist"``...).
+    images : numpy.ndarray
+        uint8 ``(N, H, W)``, pixel values in ``[0, max_value]``.
+    labels : numpy.ndarray
+        uint8 ``(N,)``, class indices in ``[0, len(class_names))``.
+    class_names : tuple of str
+        One name per class; their number is the network's output size.
+    max_value : int
+        The brightest possible pixel: 255 for MNIST, 16 for the 8x8 digits.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...] = DIGIT_CLASS_NAMES
+    max_value: int = 255
+
+    def __post_init__(self) -> None:
+        images, labels = self.images, np.asarray(self.labels)
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+            raise DatasetError(f"{self.name}: images must be a uint8 array")
+        if images.ndim != 3:
+            raise DatasetError(
+                f"{self.name}: images must have shape (N, H, W), got {images.shape}"
+            )
+        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+            raise DatasetError(
+                f"{self.name}: {images.shape[0]} images but labels of shape "
+                f"{labels.shape}"
+            )
+        names = tuple(str(n) for n in self.class_names)
+        if len(names) < 2:
+            raise DatasetError(f"{self.name}: at least two class names are needed")
+        if labels.size and labels.dtype.kind not in "ui":
+            raise DatasetError(f"{self.name}: labels must be integers")
+        if labels.size and (labels.min() < 0 or labels.max() >= len(names)):
+            raise DatasetError(
+                f"{self.name}: labels range {int(labels.min())}..{int(labels.max())} "
+                f"but there are {len(names)} classes (0..{len(names) - 1})"
+            )
+        if not 1 <= int(self.max_value) <= 255:
+            raise DatasetError(f"{self.name}: max_value must be 1..255")
+        if images.size and int(images.max()) > int(self.max_value):
+            raise DatasetError(
+                f"{self.name}: pixel value {int(images.max())} exceeds max_value "
+                f"{self.max_value}"
+            )
+        object.__setattr__(self, "labels", labels.astype(np.uint8, copy=False))
+        object.__setattr__(self, "class_names", names)
+        object.__setattr__(self, "max_value", int(self.max_value))
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of one image."""
+        return (int(self.images.shape[1]), int(self.images.shape[2]))
+
+    @property
+    def input_size(self) -> int:
+        """``H * W``, the network's input size."""
+        return self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes, the network's output size."""
+        return len(self.class_names)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __repr__(self) -> str:
+        h, w = self.image_shape
+        return (
+            f"Dataset({self.name!r}, {len(self)} images {h}x{w}, "
+            f"{self.num_classes} classes, max_value={self.max_value})"
+        )
+
+    def subset(self, indices: np.ndarray) -> Dataset:
+        """Return a new dataset holding ``images[indices]`` and ``labels[indices]``.
+
+        Parameters
+        ----------
+        indices : array-like of int or bool, shape ``(K,)`` or ``(N,)`` for a mask
+        """
+        indices = np.asarray(indices)
+        if indices.dtype != bool:
+            indices = indices.astype(np.intp, copy=False)
+        return Dataset(
+            self.name,
+            self.images[indices],
+            self.labels[indices],
+            self.class_names,
+            self.max_value,
+        )
+
+    def batch_inputs(
+        self,
+        indices: np.ndarray,
+        normalization: Normalization | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Gather images and normalise them into network inputs.
+
+        Parameters
+        ----------
+        indices : array-like of int, shape ``(B,)``
+        normalization : Normalization, optional
+            Defaults to scaling by ``max_value`` into ``[0, 1]``.
+        out : numpy.ndarray, optional
+            float32 ``(B, H*W)`` buffer to write into.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(B, H*W)``.
+        """
+        if normalization is None:
+            normalization = Normalization("scale", self.max_value)
+        return normalization.apply(self.images[indices], out=out)
+
+    def class_counts(self) -> np.ndarray:
+        """Images per class, int64 ``(num_classes,)``."""
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+
+@dataclass(frozen=True, eq=False)
+class Normalization:
+    """How uint8 pixels become network inputs.
+
+    ``"scale"`` divides by ``max_value`` (inputs in ``[0, 1]``). ``"standardize"``
+    scales the same way, then subtracts the per-pixel training ``mean`` and divides
+    by the per-pixel ``std`` (both of the scaled values; a zero std becomes 1).
+
+    Attributes
+    ----------
+    kind : str
+        ``"scale"`` or ``"standardize"``.
+    max_value : float
+        Pixel value that maps to 1.
+    mean, std : numpy.ndarray or None
+        float32 ``(H*W,)`` for ``"standardize"``, None for ``"scale"``.
+    """
+
+    kind: str
+    max_value: float
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    _inv_std: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in NORMALIZATIONS:
+            raise DatasetError(
+                f"unknown normalization {self.kind!r}; use one of {NORMALIZATIONS}"
+            )
+        if not (np.isfinite(self.max_value) and self.max_value > 0):
+            raise DatasetError("normalization max_value must be a positive number")
+        object.__setattr__(self, "max_value", float(self.max_value))
+        if self.kind == "scale":
+            if self.mean is not None or self.std is not None:
+                raise DatasetError("'scale' normalization takes no mean or std")
+            return
+        if self.mean is None or self.std is None:
+            raise DatasetError("'standardize' normalization needs a mean and a std")
+        mean = np.asarray(self.mean, dtype=np.float32).reshape(-1)
+        std = np.asarray(self.std, dtype=np.float32).reshape(-1)
+        if mean.shape != std.shape:
+            raise DatasetError(
+                f"normalization mean has {mean.size} values but std has {std.size}"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise DatasetError("normalization mean and std must be finite")
+        if (std <= 0).any():
+            raise DatasetError("normalization std must be positive")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+        object.__setattr__(self, "_inv_std", (1.0 / std).astype(np.float32))
+
+    @classmethod
+    def fit(cls, kind: str, images: np.ndarray, max_value: float) -> Normalization:
+        """Fit a normalisation on training images.
+
+        Parameters
+        ----------
+        kind : str
+            ``"scale"`` or ``"standardize"``.
+        images : numpy.ndarray
+            uint8 ``(N, H, W)`` or ``(N, H*W)`` training images.
+        max_value : float
+            The dataset's brightest pixel value.
+
+        Returns
+        -------
+        Normalization
+        """
+        if kind == "scale":
+            return cls("scale", max_value)
+        if kind not in NORMALIZATIONS:
+            return cls(kind, max_value)  # raises the unknown-kind error
+        flat = np.asarray(images).reshape(len(images), -1)
+        if flat.shape[0] == 0:
+            raise DatasetError("cannot fit 'standardize' on zero images")
+        # Exact integer-valued sums in float64, gathered in chunks so no float copy
+        # of the whole set is made; E[x^2] - E[x]^2 is safe for values in [0, 255].
+        total = np.zeros(flat.shape[1], dtype=np.float64)
+        total_sq = np.zeros(flat.shape[1], dtype=np.float64)
+        for start in range(0, flat.shape[0], 4096):
+            chunk = flat[start : start + 4096].astype(np.float64)
+            total += chunk.sum(axis=0)
+            total_sq += np.einsum("ij,ij->j", chunk, chunk)
+        n = flat.shape[0]
+        scale = 1.0 / float(max_value)
+        mean = total / n
+        var = np.maximum(total_sq / n - mean * mean, 0.0)
+        std = np.sqrt(var) * scale
+        std[std < _MIN_STD] = 1.0
+        return cls("standardize", max_value, (mean * scale).astype(np.float32), std)
+
+    def apply(self, images: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Turn a batch of images into network inputs.
+
+        Parameters
+        ----------
+        images : numpy.ndarray
+            uint8 or float ``(B, H, W)`` or ``(B, H*W)``, values in the dataset's
+            pixel range.
+        out : numpy.ndarray, optional
+            float32 C-contiguous ``(B, H*W)`` buffer to write into.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(B, H*W)`` (``out`` when given).
+        """
+        images = np.asarray(images)
+        flat = images.reshape(images.shape[0], -1)
+        if self.mean is not None and flat.shape[1] != self.mean.size:
+            raise DatasetError(
+                f"inputs have {flat.shape[1]} pixels but the normalization was fit on "
+                f"{self.mean.size}"
+            )
+        if out is None:
+            out = np.empty(flat.shape, dtype=np.float32)
+        elif out.shape != flat.shape or out.dtype != np.float32:
+            raise DatasetError(
+                f"out must be float32 {flat.shape}, got {out.dtype} {out.shape}"
+            )
+        np.multiply(flat, np.float32(1.0 / self.max_value), out=out, casting="unsafe")
+        if self.kind == "standardize":
+            out -= self.mean
+            out *= self._inv_std
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready description; `from_dict` restores it exactly."""
+        return {
+            "kind": self.kind,
+            "max_value": self.max_value,
+            "mean": None if self.mean is None else self.mean.tolist(),
+            "std": None if self.std is None else self.std.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Normalization:
+        """Rebuild from `to_dict` output; raises `DatasetError` if inconsistent."""
+        try:
+            return cls(
+                str(data["kind"]),
+                float(data["max_value"]),
+                None if data.get("mean") is None else np.asarray(data["mean"]),
+                None if data.get("std") is None else np.asarray(data["std"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"invalid normalization description: {exc}") from exc
+
+
+def _read(path: Path, ndim: int) -> np.ndarray:
+    try:
+        return read_idx(path, ndim=ndim)
+    except IdxError as exc:
+        raise DatasetError(str(exc)) from exc
+
+
+def load_idx_pair(
+    images_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    name: str | None = None,
+    class_names: tuple[str, ...] | list[str] | None = None,
+    max_value: int = 255,
+    expected_shape: tuple[int, int] | None = None,
+    transpose: bool = False,
+) -> Dataset:
+    """Load an IDX images file and its labels file as a dataset.
+
+    Parameters
+    ----------
+    images_path : path-like
+        uint8 IDX ``(N, H, W)``, raw or ``.gz``.
+    labels_path : path-like
+        uint8 IDX ``(N,)``, raw or ``.gz``.
+    name : str, optional
+        Dataset name; defaults to the images file name.
+    class_names : sequence of str, optional
+        Defaults to ``"0".."9"``, or ``"0".."K-1"`` when labels go beyond 9.
+    max_value : int
+        Brightest pixel value (255 for MNIST-style data).
+    expected_shape : (int, int), optional
+        Required ``(H, W)``, e.g. the input shape of a trained network.
+    transpose : bool
+        Swap rows and columns of every image (EMNIST stores images transposed).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        Unreadable or malformed files, images that are not uint8 ``(N, H, W)``,
+        image and label counts that differ, labels outside the class range,
+        or images of another size than ``expected_shape``.
+    """
+    images_path, labels_path = Path(images_path), Path(labels_path)
+    images = _read(images_path, 3)
+    labels = _read(labels_path, 1)
+    if images.dtype != np.uint8:
+        raise DatasetError(f"{images_path}: images must be uint8, found {images.dtype}")
+    if labels.dtype.kind not in "ui":
+        raise DatasetError(f"{labels_path}: labels must be integers ({labels.dtype})")
+    if images.shape[0] != labels.shape[0]:
+        raise DatasetError(
+            f"{images_path.name} holds {images.shape[0]} images but "
+            f"{labels_path.name} holds {labels.shape[0]} labels"
+        )
+    if transpose:
+        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+    if expected_shape is not None and images.shape[1:] != tuple(expected_shape):
+        h, w = images.shape[1:]
+        eh, ew = expected_shape
+        raise DatasetError(
+            f"{images_path.name}: images are {h}x{w} but {eh}x{ew} are expected"
+        )
+    if class_names is None:
+        top = int(labels.max()) if labels.size else 0
+        class_names = DIGIT_CLASS_NAMES if top <= 9 else default_class_names(top + 1)
+    class_names = tuple(str(c) for c in class_names)
+    if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise DatasetError(
+            f"{labels_path.name}: labels range {int(labels.min())}.."
+            f"{int(labels.max())} but there are {len(class_names)} classes "
+            f"(0..{len(class_names) - 1})"
+        )
+    if images.size and int(images.max()) > max_value:
+        raise DatasetError(
+            f"{images_path.name}: pixel value {int(images.max())} exceeds {max_value}"
+        )
+    return Dataset(
+        name or images_path.name,
+        images,
+        labels.astype(np.uint8),
+        class_names,
+        max_value,
+    )
+
+
+def load_bundled(name: str) -> Dataset:
+    """Load a dataset shipped in ``resources/``.
+
+    Parameters
+    ----------
+    name : str
+        ``"mnist-sample"`` (5,000 MNIST training images 28x28, 500 per digit,
+        max 255) or ``"digits-8x8"`` (1,797 UCI optical digits 8x8, max 16).
+
+    Returns
+    -------
+    Dataset
+        The whole set; there is no separate test set, so hold out a part with
+        `stratified_split`.
+    """
+    if name not in BUNDLED:
+        raise DatasetError(
+            f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
+        )
+    folder = RESOURCES_DIR / name
+    return load_idx_pair(
+        folder / TRAIN_IMAGES,
+        folder / TRAIN_LABELS,
+        name=name,
+        class_names=DIGIT_CLASS_NAMES,
+        max_value=_BUNDLED_MAX_VALUE[name],
+    )
+
+
+def _validation_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
+    """Per-class validation sizes summing to round(fraction * N) (largest remainder)."""
+    n = int(counts.sum())
+    # Every present class keeps at least one training image.
+    cap = np.maximum(counts - 1, 0)
+    target = min(max(1, round(fraction * n)), int(cap.sum()))
+    ideal = counts * fraction
+    take = np.minimum(np.floor(ideal).astype(np.int64), cap)
+    remainder = ideal - take
+    order = np.argsort(-remainder, kind="stable")
+    for c in order:
+        if take.sum() >= target:
+            break
+        if take[c] < cap[c]:
+            take[c] += 1
+    return take
+
+
+def stratified_split(
+    dataset: Dataset, fraction: float = 0.1, seed: int = 0
+) -> tuple[Dataset, Dataset | None]:
+    """Split into training and validation sets with the same class proportions.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    fraction : float
+        Share of images that go to validation, in ``[0, 1)``. Each class gives
+        ``fraction`` of its images (rounded so the total is ``round(fraction * N)``)
+        and keeps at least one for training.
+    seed : int
+        Which images are drawn; the same seed always gives the same split.
+
+    Returns
+    -------
+    train : Dataset
+    validation : Dataset or None
+        None when ``fraction`` is 0. Both keep the original image order.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise DatasetError(f"validation fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return dataset, None
+    labels = dataset.labels
+    counts = np.bincount(labels, minlength=dataset.num_classes)
+    take = _validation_counts(counts, fraction)
+    if take.sum() == 0:
+        raise DatasetError(
+            f"{dataset.name}: too few images ({len(dataset)}) for a validation split"
+        )
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(len(dataset))
+    # Group the shuffled indices by class; the first take[c] of each group validate.
+    order = shuffled[np.argsort(labels[shuffled], kind="stable")]
+    sorted_labels = labels[order]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(order)) - starts[sorted_labels]
+    is_validation = rank < take[sorted_labels]
+    train_idx = np.sort(order[~is_validation])
+    validation_idx = np.sort(order[is_validation])
+    return dataset.subset(train_idx), dataset.subset(validation_idx)
