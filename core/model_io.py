@@ -1,0 +1,560 @@
+"""Model files: save and load a trained network with its metadata as a `.npz` archive.
+
+Owns the file format (docs/model_format.md), its validation and `ModelFileError`.
+Never uses pickle and never looks names up with getattr. Must not import Qt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import io
+import json
+import math
+import os
+import re
+import secrets
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.activations import ACTIVATIONS
+from core.datasets import DatasetError, Normalization
+from core.initializers import INITIALIZERS
+from core.losses import OUTPUTS
+from core.network import MLP
+
+FORMAT_NAME = "digit-studio-model"
+FORMAT_VERSION = 1
+NORMALIZATION_KINDS = ("scale", "standardize")
+# Refuse archives whose arrays would need more memory than any sane MLP: a hostile
+# file must not be able to exhaust memory before validation rejects it.
+MAX_UNCOMPRESSED_BYTES = 1 << 30
+_LAYER_ARRAY = re.compile(r"^([Wb])(0|[1-9][0-9]*)$")
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+class ModelFileError(Exception):
+    """A model file cannot be written, read, or is not a valid Digit Studio model."""
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """Everything a model file stores besides the weights.
+
+    Attributes
+    ----------
+    normalization : Normalization
+        How raw pixels become network inputs.
+    image_shape : tuple of int
+        ``(H, W)`` of the images the network reads; ``H * W`` is the input size.
+    class_names : tuple of str
+        One name per output unit.
+    dataset_name : str
+        Name of the dataset the model was trained on.
+    config : dict
+        ``TrainingConfig.to_dict()`` of the run (may be empty).
+    history : list of dict
+        One dict per epoch with the ``EpochEvent`` fields.
+    metrics : dict
+        Final metrics, e.g. ``{"validation_accuracy": 0.97, ...}``.
+    created : str
+        ISO 8601 UTC time; filled in at save time when empty.
+    app_version : str
+        Digit Studio version that wrote the file; filled in at save time when empty.
+    """
+
+    normalization: Normalization
+    image_shape: tuple[int, int]
+    class_names: tuple[str, ...]
+    dataset_name: str = ""
+    config: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    created: str = ""
+    app_version: str = ""
+
+
+@dataclass
+class SavedModel:
+    """A loaded model file: the network plus everything needed to use it."""
+
+    network: MLP
+    normalization: Normalization
+    image_shape: tuple[int, int]
+    class_names: tuple[str, ...]
+    dataset_name: str
+    config: dict
+    history: list[dict]
+    metrics: dict
+    created: str
+    app_version: str
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def metadata(self) -> ModelMetadata:
+        """The metadata part, ready to be saved again with `save_model`."""
+        return ModelMetadata(
+            normalization=self.normalization,
+            image_shape=self.image_shape,
+            class_names=self.class_names,
+            dataset_name=self.dataset_name,
+            config=self.config,
+            history=self.history,
+            metrics=self.metrics,
+            created=self.created,
+            app_version=self.app_version,
+        )
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities for raw images.
+
+        Parameters
+        ----------
+        images : ndarray
+            ``(H, W)`` or ``(B, H, W)`` (or already flattened ``(B, H*W)``), in the
+            dataset's pixel range (0..255 for MNIST, 0..16 for the 8x8 digits).
+
+        Returns
+        -------
+        ndarray
+            float32 ``(num_classes,)`` for one image, ``(B, num_classes)`` for a batch.
+        """
+        images = np.asarray(images)
+        single = images.shape == tuple(self.image_shape) or images.ndim == 1
+        batch = images.reshape(1, -1) if single else images.reshape(len(images), -1)
+        probabilities = self.network.predict_proba(self.normalization.apply(batch))
+        return probabilities[0] if single else probabilities
+
+
+def app_version() -> str:
+    """Return the installed Digit Studio version (or the source tree's)."""
+    try:
+        return importlib.metadata.version("digit-studio")
+    except importlib.metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            text = pyproject.read_text(encoding="utf-8")
+        except OSError:
+            return "unknown"
+        match = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+        return match.group(1) if match else "unknown"
+
+
+def utc_now_iso() -> str:
+    """Return the current time as ISO 8601 UTC, e.g. ``2026-11-22T10:40:00Z``."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return now.isoformat().replace("+00:00", "Z")
+
+
+def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -> None:
+    """Write ``network`` and ``metadata`` to ``path`` atomically.
+
+    The archive holds float32 arrays ``W0, b0, W1, b1, ...`` (weights ``(fan_in,
+    fan_out)``, biases ``(fan_out,)``), ``input_mean`` and ``input_std`` (``(H*W,)``)
+    for standardised inputs, and ``metadata``, a 0-d unicode array of JSON.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination; written as a temporary file in the same folder, then renamed.
+    network : MLP
+        The network to save (its arrays are copied into the file as they are).
+    metadata : ModelMetadata
+        Normalisation, image shape, class names, config, history, metrics.
+
+    Raises
+    ------
+    ModelFileError
+        When the network and metadata disagree or the file cannot be written.
+    """
+    arrays = _arrays_to_save(network, metadata)
+    document = _metadata_document(network, metadata)
+    try:
+        text = json.dumps(document, allow_nan=False, ensure_ascii=False, indent=1)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"Model metadata cannot be stored as JSON: {exc}") from exc
+    arrays["metadata"] = np.array(text, dtype=np.str_)
+    _write_atomically(Path(path), arrays)
+
+
+def load_model(path: str | os.PathLike) -> SavedModel:
+    """Read and validate a model file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A file written by `save_model` (any format version up to `FORMAT_VERSION`).
+
+    Returns
+    -------
+    SavedModel
+        The network (float32 weights) with its metadata.
+
+    Raises
+    ------
+    ModelFileError
+        With a human-readable message for any problem: missing or unreadable file,
+        not an npz archive, pickled or non-numeric arrays, bad JSON, unknown names,
+        shapes that do not chain, non-finite values, or a newer format version.
+    """
+    path = Path(path)
+    arrays = _read_arrays(path)
+    return _build_saved_model(path, arrays)
+
+
+# --- saving -------------------------------------------------------------------
+
+
+def _arrays_to_save(network: MLP, metadata: ModelMetadata) -> dict[str, np.ndarray]:
+    layer_sizes = [int(n) for n in network.layer_sizes]
+    if len(network.weights) != len(layer_sizes) - 1:
+        raise ModelFileError("The network's weights do not match its layer sizes.")
+    image_shape = tuple(int(n) for n in metadata.image_shape)
+    if len(image_shape) != 2 or image_shape[0] * image_shape[1] != layer_sizes[0]:
+        raise ModelFileError(
+            f"Image shape {image_shape} does not give the network's "
+            f"{layer_sizes[0]} inputs."
+        )
+    if len(metadata.class_names) != layer_sizes[-1]:
+        raise ModelFileError(
+            f"{len(metadata.class_names)} class names for {layer_sizes[-1]} outputs."
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for i, (weights, biases) in enumerate(
+        zip(network.weights, network.biases, strict=True)
+    ):
+        arrays[f"W{i}"] = np.ascontiguousarray(weights, dtype=np.float32)
+        arrays[f"b{i}"] = np.ascontiguousarray(biases, dtype=np.float32)
+    normalization = metadata.normalization
+    if normalization.kind == "standardize":
+        arrays["input_mean"] = np.ascontiguousarray(normalization.mean, np.float32)
+        arrays["input_std"] = np.ascontiguousarray(normalization.std, np.float32)
+    return arrays
+
+
+def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
+    normalization = dict(metadata.normalization.to_dict())
+    # The statistics live in the input_mean / input_std arrays, bit for bit.
+    normalization.pop("mean", None)
+    normalization.pop("std", None)
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "layer_sizes": [int(n) for n in network.layer_sizes],
+        "activation": network.activation,
+        "output": network.output,
+        "init": network.init,
+        "normalization": _json_safe(normalization),
+        "image_shape": [int(n) for n in metadata.image_shape],
+        "class_names": [str(name) for name in metadata.class_names],
+        "dataset_name": str(metadata.dataset_name),
+        "config": _json_safe(metadata.config),
+        "history": _json_safe(metadata.history),
+        "metrics": _json_safe(metadata.metrics),
+        "created": metadata.created or utc_now_iso(),
+        "app_version": metadata.app_version or app_version(),
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types: dataclasses to dicts, NumPy to Python, NaN/inf to None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        to_dict = getattr(value, "to_dict", None)
+        return _json_safe(to_dict() if callable(to_dict) else dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if value is None or isinstance(value, str):
+        return value
+    raise ModelFileError(
+        f"Model metadata holds a {type(value).__name__}, not JSON data."
+    )
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    temp = None
+    try:
+        temp, descriptor = _create_temp_file(path)
+        with os.fdopen(descriptor, "wb") as handle:
+            # An open file object, because np.savez appends ".npz" to bare paths.
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        temp = None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ModelFileError(f"Could not save the model to {path}: {reason}.") from exc
+    finally:
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
+def _create_temp_file(path: Path) -> tuple[Path, int]:
+    """Create a new file next to ``path``; os.open applies the umask as usual."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
+# --- loading ------------------------------------------------------------------
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"Model file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ModelFileError(f"{path} is a folder, not a model file.") from exc
+    except OSError as exc:
+        raise ModelFileError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    not_a_model = f"{path} is not a Digit Studio model file (not an .npz archive)."
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        if data.startswith(b"PK\x03\x04"):
+            raise ModelFileError(f"{path} is damaged or incomplete (cut-off archive).")
+        raise ModelFileError(not_a_model)
+    buffer = io.BytesIO(data)
+    try:
+        with zipfile.ZipFile(buffer) as archive:
+            members = archive.infolist()
+        total = sum(member.file_size for member in members)
+        names = [member.filename for member in members]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path} is damaged: {exc}.") from exc
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise ModelFileError(f"{path} is too large to be a Digit Studio model.")
+    for name in names:
+        if not name.endswith(".npy") or "/" in name:
+            raise ModelFileError(f"{path} holds an unexpected entry {name!r}.")
+    arrays: dict[str, np.ndarray] = {}
+    buffer.seek(0)
+    try:
+        with np.load(buffer, allow_pickle=False) as archive:
+            for key in archive.files:
+                arrays[key] = archive[key]
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise ModelFileError(
+                f"{path} holds Python objects (pickled data), which Digit Studio "
+                "never loads because they could run code."
+            ) from exc
+        raise ModelFileError(f"{path} is damaged: {exc}.") from exc
+    # Any decoding failure of untrusted bytes (zlib, zip CRC, truncated member,
+    # malformed .npy header) means the same thing to the user: a damaged file.
+    except Exception as exc:
+        raise ModelFileError(f"{path} is damaged: {exc}.") from exc
+    return arrays
+
+
+def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
+    meta = _read_metadata(path, arrays)
+    problem = _Problem(path)
+
+    layer_sizes = meta.get("layer_sizes")
+    if (
+        not isinstance(layer_sizes, list)
+        or len(layer_sizes) < 2
+        or not all(_is_int(n) and n >= 1 for n in layer_sizes)
+    ):
+        raise problem("layer_sizes must be a list of at least two positive integers")
+    activation = _registry_name(meta, "activation", ACTIVATIONS, problem)
+    output = _registry_name(meta, "output", OUTPUTS, problem)
+    init = meta.get("init", "he")
+    if not isinstance(init, str) or init not in INITIALIZERS:
+        raise problem(f"unknown initialiser {init!r}")
+
+    n_layers = len(layer_sizes) - 1
+    normalization_meta = meta.get("normalization")
+    if not isinstance(normalization_meta, dict):
+        raise problem("the input normalisation is missing")
+    kind = normalization_meta.get("kind")
+    if kind not in NORMALIZATION_KINDS:
+        raise problem(f"unknown input normalisation {kind!r}")
+    expected = {f"W{i}" for i in range(n_layers)} | {f"b{i}" for i in range(n_layers)}
+    expected.add("metadata")
+    if kind == "standardize":
+        expected |= {"input_mean", "input_std"}
+    missing = sorted(expected - arrays.keys(), key=_array_order)
+    extra = sorted(arrays.keys() - expected, key=_array_order)
+    if missing:
+        raise problem(f"array(s) {', '.join(missing)} missing")
+    if extra:
+        raise problem(f"unexpected array(s) {', '.join(extra)}")
+
+    weights, biases = [], []
+    for i in range(n_layers):
+        fan_in, fan_out = layer_sizes[i], layer_sizes[i + 1]
+        weights.append(_float_array(arrays, f"W{i}", (fan_in, fan_out), problem))
+        biases.append(_float_array(arrays, f"b{i}", (fan_out,), problem))
+
+    image_shape = meta.get("image_shape")
+    if (
+        not isinstance(image_shape, list)
+        or len(image_shape) != 2
+        or not all(_is_int(n) and n >= 1 for n in image_shape)
+        or image_shape[0] * image_shape[1] != layer_sizes[0]
+    ):
+        raise problem(
+            f"image_shape {image_shape!r} does not give {layer_sizes[0]} inputs"
+        )
+    class_names = meta.get("class_names")
+    if (
+        not isinstance(class_names, list)
+        or len(class_names) != layer_sizes[-1]
+        or not all(isinstance(name, str) for name in class_names)
+    ):
+        raise problem(f"class_names must be {layer_sizes[-1]} strings")
+
+    normalization = _normalization(normalization_meta, arrays, layer_sizes[0], problem)
+    dataset_name = _typed(meta, "dataset_name", str, "", problem)
+    config = _typed(meta, "config", dict, {}, problem)
+    history = _typed(meta, "history", list, [], problem)
+    if not all(isinstance(entry, dict) for entry in history):
+        raise problem("every history entry must be a JSON object")
+    metrics = _typed(meta, "metrics", dict, {}, problem)
+    created = _typed(meta, "created", str, "", problem)
+    version = _typed(meta, "app_version", str, "", problem)
+
+    network = MLP(layer_sizes, activation=activation, output=output, init=init)
+    for i in range(n_layers):
+        network.weights[i][...] = weights[i]
+        network.biases[i][...] = biases[i]
+    return SavedModel(
+        network=network,
+        normalization=normalization,
+        image_shape=(image_shape[0], image_shape[1]),
+        class_names=tuple(class_names),
+        dataset_name=dataset_name,
+        config=config,
+        history=history,
+        metrics=metrics,
+        created=created,
+        app_version=version,
+        format_version=meta["format_version"],
+    )
+
+
+class _Problem:
+    """Builds the ModelFileError for a file that is an npz but not a valid model."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self, detail: str) -> ModelFileError:
+        return ModelFileError(
+            f"{self.path} is not a valid Digit Studio model: {detail}."
+        )
+
+
+def _read_metadata(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    not_ours = f"{path} is not a Digit Studio model file"
+    if "metadata" not in arrays:
+        raise ModelFileError(f"{not_ours} (it has no metadata).")
+    raw = arrays["metadata"]
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise ModelFileError(f"{not_ours} (its metadata is not a JSON string).")
+    try:
+        meta = json.loads(str(raw[()]))
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path} has damaged metadata: {exc}.") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{not_ours} (unknown format).")
+    version = meta.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise ModelFileError(f"{path} has an invalid format version {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was made by a newer Digit Studio (model format {version}; this "
+            f"version reads up to {FORMAT_VERSION}). Update Digit Studio to open it."
+        )
+    return meta
+
+
+def _registry_name(
+    meta: dict, key: str, registry: Mapping[str, Any], problem: _Problem
+) -> str:
+    name = meta.get(key)
+    if not isinstance(name, str) or name not in registry:
+        known = ", ".join(sorted(registry))
+        raise problem(f"unknown {key} {name!r} (known: {known})")
+    return name
+
+
+def _float_array(
+    arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...], problem: _Problem
+) -> np.ndarray:
+    array = arrays[key]
+    if array.dtype not in _FLOAT_DTYPES:
+        raise problem(f"{key} has dtype {array.dtype}, expected float32")
+    if array.shape != shape:
+        raise problem(f"{key} has shape {array.shape}, expected {shape}")
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all():
+        raise problem(f"{key} contains NaN or infinite values")
+    return array
+
+
+def _normalization(
+    meta: dict, arrays: dict[str, np.ndarray], n_inputs: int, problem: _Problem
+) -> Normalization:
+    max_value = meta.get("max_value")
+    if (
+        isinstance(max_value, bool)
+        or not isinstance(max_value, (int, float))
+        or not math.isfinite(max_value)
+        or max_value <= 0
+    ):
+        raise problem(f"invalid max_value {max_value!r} in the input normalisation")
+    settings = dict(meta)
+    if meta["kind"] == "standardize":
+        mean = _float_array(arrays, "input_mean", (n_inputs,), problem)
+        std = _float_array(arrays, "input_std", (n_inputs,), problem)
+        if not (std > 0).all():
+            raise problem("input_std must be positive")
+        settings["mean"], settings["std"] = mean, std
+    else:
+        settings["mean"] = settings["std"] = None
+    try:
+        return Normalization.from_dict(settings)
+    except (DatasetError, KeyError, TypeError, ValueError) as exc:
+        raise problem(f"invalid input normalisation ({exc})") from exc
+
+
+def _typed(meta: dict, key: str, kind: type, default: Any, problem: _Problem) -> Any:
+    value = meta.get(key, default)
+    if not isinstance(value, kind):
+        raise problem(f"{key} must be a {kind.__name__}")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _array_order(name: str) -> tuple[int, str]:
+    match = _LAYER_ARRAY.match(name)
+    return (int(match.group(2)), match.group(1)) if match else (1 << 30, name)

@@ -1,0 +1,475 @@
+"""Model files: exact round trip, atomic writes, a clear error for every bad file."""
+
+import io
+import json
+import pathlib
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from core import model_io
+from core.datasets import Normalization
+from core.model_io import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ModelFileError,
+    ModelMetadata,
+    load_model,
+    save_model,
+)
+from core.network import MLP
+
+DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
+IMAGE_SHAPE = (4, 4)
+CLASS_NAMES = ("zero", "one", "two")
+
+
+def _network(activation="relu", output="softmax_cross_entropy", seed=0):
+    return MLP((16, 8, 5, 3), activation=activation, output=output, seed=seed)
+
+
+def _normalization(kind, rng):
+    images = rng.integers(0, 256, size=(40, *IMAGE_SHAPE), dtype=np.uint8)
+    return Normalization.fit(kind, images, 255)
+
+
+def _metadata(kind="standardize", seed=0):
+    rng = np.random.default_rng(seed)
+    history = [
+        {
+            "epoch": epoch,
+            "epochs": 2,
+            "train_loss": 1.0 / epoch,
+            "train_accuracy": 0.5,
+            "validation_loss": 0.9 / epoch,
+            "validation_accuracy": 0.25 * epoch,
+            "learning_rate": 0.01,
+            "seconds": 0.125,
+            "samples_per_second": 1000.0,
+        }
+        for epoch in (1, 2)
+    ]
+    return ModelMetadata(
+        normalization=_normalization(kind, rng),
+        image_shape=IMAGE_SHAPE,
+        class_names=CLASS_NAMES,
+        dataset_name="tiny",
+        config={"hidden_sizes": [8, 5], "learning_rate": 0.01, "seed": 3},
+        history=history,
+        metrics={"validation_accuracy": 0.5, "validation_loss": 0.45},
+        created="2026-11-22T10:00:00Z",
+        app_version="0.1.0",
+    )
+
+
+def _saved_file(tmp_path, kind="standardize"):
+    path = tmp_path / "model.npz"
+    save_model(path, _network(), _metadata(kind))
+    return path
+
+
+def _arrays_of(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+def _write_npz(path, arrays):
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def _meta_of(arrays):
+    return json.loads(str(arrays["metadata"][()]))
+
+
+def _with_meta(arrays, **changes):
+    meta = _meta_of(arrays)
+    meta.update(changes)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    return arrays
+
+
+@pytest.mark.parametrize("kind", ["scale", "standardize"])
+@pytest.mark.parametrize(
+    ("activation", "output"),
+    [
+        ("relu", "softmax_cross_entropy"),
+        ("sigmoid", "sigmoid_quadratic"),
+        ("tanh", "softmax_cross_entropy"),
+        ("leaky_relu", "sigmoid_quadratic"),
+    ],
+)
+def test_round_trip_is_exact(tmp_path, kind, activation, output):
+    network = _network(activation, output, seed=7)
+    metadata = _metadata(kind)
+    path = tmp_path / "model.npz"
+    save_model(path, network, metadata)
+    loaded = load_model(path)
+
+    assert loaded.network.layer_sizes == network.layer_sizes
+    assert loaded.network.activation == activation
+    assert loaded.network.output == output
+    for saved, original in zip(
+        loaded.network.parameters(), network.parameters(), strict=True
+    ):
+        assert saved.dtype == np.float32
+        assert saved.tobytes() == original.tobytes()
+    assert loaded.normalization.kind == kind
+    assert loaded.normalization.max_value == metadata.normalization.max_value
+    if kind == "standardize":
+        for name in ("mean", "std"):
+            stored = getattr(loaded.normalization, name)
+            assert stored.tobytes() == getattr(metadata.normalization, name).tobytes()
+    else:
+        assert loaded.normalization.mean is None
+    assert loaded.image_shape == metadata.image_shape
+    assert loaded.class_names == metadata.class_names
+    assert loaded.dataset_name == metadata.dataset_name
+    assert loaded.config == metadata.config
+    assert loaded.history == metadata.history
+    assert loaded.metrics == metadata.metrics
+    assert loaded.created == metadata.created
+    assert loaded.app_version == metadata.app_version
+    assert loaded.format_version == FORMAT_VERSION
+
+    images = np.random.default_rng(1).integers(0, 256, (5, *IMAGE_SHAPE), np.uint8)
+    inputs = metadata.normalization.apply(images)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(images), network.predict_proba(inputs)
+    )
+    np.testing.assert_array_equal(
+        loaded.predict_proba(images[0]), network.predict_proba(inputs[0])
+    )
+
+
+def test_saving_again_reproduces_the_same_file(tmp_path):
+    first = _saved_file(tmp_path)
+    loaded = load_model(first)
+    second = tmp_path / "again.npz"
+    save_model(second, loaded.network, loaded.metadata)
+    assert second.read_bytes() == first.read_bytes()
+
+
+def test_file_uses_documented_layout(tmp_path):
+    arrays = _arrays_of(_saved_file(tmp_path))
+    assert set(arrays) == {
+        "W0", "b0", "W1", "b1", "W2", "b2", "input_mean", "input_std", "metadata"
+    }  # fmt: skip
+    assert arrays["W0"].shape == (16, 8) and arrays["b2"].shape == (3,)
+    assert arrays["metadata"].shape == () and arrays["metadata"].dtype.kind == "U"
+    meta = _meta_of(arrays)
+    assert meta["format"] == FORMAT_NAME
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["layer_sizes"] == [16, 8, 5, 3]
+    assert meta["normalization"] == {"kind": "standardize", "max_value": 255.0}
+
+
+def test_missing_created_and_version_are_filled_in(tmp_path):
+    metadata = _metadata()
+    metadata = ModelMetadata(
+        normalization=metadata.normalization,
+        image_shape=IMAGE_SHAPE,
+        class_names=CLASS_NAMES,
+    )
+    path = tmp_path / "m.npz"
+    save_model(path, _network(), metadata)
+    loaded = load_model(path)
+    assert loaded.created.endswith("Z") and loaded.created[:2] == "20"
+    assert loaded.app_version == model_io.app_version()
+
+
+def test_non_finite_metadata_numbers_become_null(tmp_path):
+    metadata = _metadata()
+    history = [{"epoch": 1, "train_loss": float("nan"), "seconds": np.float32(2.0)}]
+    metadata = ModelMetadata(
+        normalization=metadata.normalization,
+        image_shape=IMAGE_SHAPE,
+        class_names=CLASS_NAMES,
+        history=history,
+        metrics={"loss": float("inf"), "accuracy": np.float64(0.5)},
+    )
+    path = tmp_path / "m.npz"
+    save_model(path, _network(), metadata)
+    loaded = load_model(path)
+    assert loaded.history == [{"epoch": 1, "train_loss": None, "seconds": 2.0}]
+    assert loaded.metrics == {"loss": None, "accuracy": 0.5}
+
+
+def test_float64_weights_are_accepted_and_converted(tmp_path):
+    arrays = _arrays_of(_saved_file(tmp_path))
+    arrays["W1"] = arrays["W1"].astype(np.float64)
+    path = tmp_path / "f64.npz"
+    _write_npz(path, arrays)
+    loaded = load_model(path)
+    assert loaded.network.weights[1].dtype == np.float32
+    np.testing.assert_array_equal(loaded.network.weights[1], arrays["W1"])
+
+
+def test_save_replaces_existing_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old contents")
+    save_model(path, _network(), _metadata())
+    assert load_model(path).dataset_name == "tiny"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_failed_save_keeps_old_file_and_cleans_up(tmp_path, monkeypatch):
+    path = _saved_file(tmp_path)
+    before = path.read_bytes()
+
+    def full_disk(handle, **arrays):
+        handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_io.np, "savez", full_disk)
+    with pytest.raises(ModelFileError, match="No space left"):
+        save_model(path, _network(seed=5), _metadata())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_save_into_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="Could not save"):
+        save_model(tmp_path / "no" / "such" / "m.npz", _network(), _metadata())
+
+
+def test_save_rejects_class_names_that_do_not_match_outputs(tmp_path):
+    metadata = _metadata()
+    bad = ModelMetadata(
+        normalization=metadata.normalization,
+        image_shape=IMAGE_SHAPE,
+        class_names=("a", "b"),
+    )
+    with pytest.raises(ModelFileError, match="class names"):
+        save_model(tmp_path / "m.npz", _network(), bad)
+    assert not (tmp_path / "m.npz").exists()
+
+
+class _Trap:
+    """Unpickling this creates a marker file, proving code would have run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def _corrupt(tmp_path, how):
+    """Write a bad model file of kind ``how``; return its path."""
+    good = _saved_file(tmp_path)
+    arrays = _arrays_of(good)
+    path = tmp_path / f"{how}.npz"
+    marker = tmp_path / "code-ran"
+    if how == "truncated":
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "truncated_tail":
+        path.write_bytes(good.read_bytes()[:-30])
+    elif how == "random_bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "plain_pickle":
+        path.write_bytes(pickle.dumps(_Trap(marker)))
+    elif how == "pickled_object_array":
+        arrays["payload"] = np.array([_Trap(marker)], dtype=object)
+        _write_npz(path, arrays)
+    elif how == "pickled_metadata":
+        arrays["metadata"] = np.array([_Trap(marker)], dtype=object)
+        _write_npz(path, arrays)
+    elif how == "pickled_weights":
+        arrays["W0"] = np.array([_Trap(marker)], dtype=object)
+        _write_npz(path, arrays)
+    elif how == "wrong_shape":
+        arrays["W1"] = np.zeros((8, 4), np.float32)
+        _write_npz(path, arrays)
+    elif how == "broken_chain":
+        arrays["W1"] = np.zeros((7, 5), np.float32)
+        _write_npz(path, arrays)
+    elif how == "nan_weights":
+        arrays["W0"][3, 2] = np.nan
+        _write_npz(path, arrays)
+    elif how == "inf_bias":
+        arrays["b2"][0] = np.inf
+        _write_npz(path, arrays)
+    elif how == "nan_input_std":
+        arrays["input_std"][0] = np.nan
+        _write_npz(path, arrays)
+    elif how == "integer_weights":
+        arrays["W0"] = arrays["W0"].astype(np.int32)
+        _write_npz(path, arrays)
+    elif how == "missing_metadata":
+        del arrays["metadata"]
+        _write_npz(path, arrays)
+    elif how == "missing_bias":
+        del arrays["b1"]
+        _write_npz(path, arrays)
+    elif how == "missing_input_std":
+        del arrays["input_std"]
+        _write_npz(path, arrays)
+    elif how == "extra_array":
+        arrays["W3"] = np.zeros((3, 3), np.float32)
+        _write_npz(path, arrays)
+    elif how == "metadata_not_json":
+        arrays["metadata"] = np.array("{not json")
+        _write_npz(path, arrays)
+    elif how == "metadata_not_object":
+        arrays["metadata"] = np.array("[1, 2, 3]")
+        _write_npz(path, arrays)
+    elif how == "metadata_bytes":
+        arrays["metadata"] = np.array(b"{}")
+        _write_npz(path, arrays)
+    elif how == "other_format":
+        _write_npz(path, _with_meta(arrays, format="someone-else"))
+    elif how == "newer_version":
+        _write_npz(path, _with_meta(arrays, format_version=FORMAT_VERSION + 1))
+    elif how == "version_zero":
+        _write_npz(path, _with_meta(arrays, format_version=0))
+    elif how == "version_string":
+        _write_npz(path, _with_meta(arrays, format_version="1"))
+    elif how == "unknown_activation":
+        _write_npz(path, _with_meta(arrays, activation="__class__"))
+    elif how == "unknown_output":
+        _write_npz(path, _with_meta(arrays, output="os.system"))
+    elif how == "bad_layer_sizes":
+        _write_npz(path, _with_meta(arrays, layer_sizes=[16, -8, 5, 3]))
+    elif how == "layer_sizes_mismatch":
+        _write_npz(path, _with_meta(arrays, layer_sizes=[16, 8, 3]))
+    elif how == "image_shape_mismatch":
+        _write_npz(path, _with_meta(arrays, image_shape=[5, 5]))
+    elif how == "class_names_mismatch":
+        _write_npz(path, _with_meta(arrays, class_names=["a", "b"]))
+    elif how == "unknown_normalization":
+        _write_npz(path, _with_meta(arrays, normalization={"kind": "whiten"}))
+    elif how == "history_not_list":
+        _write_npz(path, _with_meta(arrays, history={"epoch": 1}))
+    elif how == "not_npy_member":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("evil.py", "print('hi')")
+    elif how == "folder":
+        path.mkdir()
+    elif how == "missing_file":
+        pass
+    else:
+        raise AssertionError(how)
+    return path, marker
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("truncated", "damaged or incomplete"),
+        ("truncated_tail", "damaged or incomplete"),
+        ("random_bytes", "not a Digit Studio model"),
+        ("empty", "not a Digit Studio model"),
+        ("plain_pickle", "not a Digit Studio model"),
+        ("pickled_object_array", "pickled"),
+        ("pickled_metadata", "pickled"),
+        ("pickled_weights", "pickled"),
+        ("wrong_shape", r"W1 has shape \(8, 4\), expected \(8, 5\)"),
+        ("broken_chain", r"W1 has shape \(7, 5\)"),
+        ("nan_weights", "W0 contains NaN"),
+        ("inf_bias", "b2 contains NaN or infinite"),
+        ("nan_input_std", "input_std contains NaN"),
+        ("integer_weights", "W0 has dtype int32"),
+        ("missing_metadata", "no metadata"),
+        ("missing_bias", "b1 missing"),
+        ("missing_input_std", "input_std missing"),
+        ("extra_array", "unexpected array"),
+        ("metadata_not_json", "damaged metadata"),
+        ("metadata_not_object", "unknown format"),
+        ("metadata_bytes", "not a JSON string"),
+        ("other_format", "unknown format"),
+        ("newer_version", "made by a newer Digit Studio"),
+        ("version_zero", "invalid format version"),
+        ("version_string", "invalid format version"),
+        ("unknown_activation", "unknown activation '__class__'"),
+        ("unknown_output", "unknown output 'os.system'"),
+        ("bad_layer_sizes", "layer_sizes"),
+        ("layer_sizes_mismatch", "unexpected array|has shape"),
+        ("image_shape_mismatch", "image_shape"),
+        ("class_names_mismatch", "class_names"),
+        ("unknown_normalization", "unknown input normalisation"),
+        ("history_not_list", "history must be a list"),
+        ("not_npy_member", "unexpected entry 'evil.py'"),
+        ("folder", "is a folder"),
+        ("missing_file", "not found"),
+    ],
+)
+def test_bad_file_gives_clear_error_and_runs_no_code(tmp_path, how, message):
+    path, marker = _corrupt(tmp_path, how)
+    with pytest.raises(ModelFileError, match=message) as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def test_newer_version_message_tells_what_to_do(tmp_path):
+    path, _ = _corrupt(tmp_path, "newer_version")
+    with pytest.raises(ModelFileError) as info:
+        load_model(path)
+    assert f"model format {FORMAT_VERSION + 1}" in str(info.value)
+    assert "Update Digit Studio" in str(info.value)
+
+
+def test_oversized_archive_is_refused_before_reading(tmp_path, monkeypatch):
+    path = _saved_file(tmp_path)
+    monkeypatch.setattr(model_io, "MAX_UNCOMPRESSED_BYTES", 1000)
+    with pytest.raises(ModelFileError, match="too large"):
+        load_model(path)
+
+
+def test_corrupted_member_data_is_reported_as_damaged(tmp_path):
+    good = _saved_file(tmp_path)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo("W0.npy")
+    # Flip bytes inside W0's stored data (past its local header): the CRC fails.
+    offset = info.header_offset + 30 + len(info.filename) + 200
+    data[offset : offset + 4] = bytes(b ^ 0xFF for b in data[offset : offset + 4])
+    path = tmp_path / "flipped.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_model(path)
+
+
+def _v1_arrays():
+    """The weights of tests/data/model_v1.npz, recomputable without any RNG."""
+    sizes = (16, 6, 3)
+    arrays = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        count = fan_in * fan_out
+        values = np.sin(np.arange(count, dtype=np.float64) * 0.37 + i) * 0.5
+        arrays[f"W{i}"] = values.astype(np.float32).reshape(fan_in, fan_out)
+        arrays[f"b{i}"] = (np.arange(fan_out) * 0.125 - 0.25).astype(np.float32)
+    return arrays
+
+
+def test_checked_in_version_1_file_still_loads():
+    loaded = load_model(DATA_DIR / "model_v1.npz")
+    assert loaded.format_version == 1
+    assert loaded.network.layer_sizes == (16, 6, 3)
+    assert loaded.network.activation == "sigmoid"
+    assert loaded.network.output == "softmax_cross_entropy"
+    for key, expected in _v1_arrays().items():
+        layer = int(key[1:])
+        actual = (loaded.network.weights if key[0] == "W" else loaded.network.biases)[
+            layer
+        ]
+        np.testing.assert_array_equal(actual, expected)
+    assert loaded.image_shape == (4, 4)
+    assert loaded.class_names == ("a", "b", "c")
+    assert loaded.normalization.kind == "standardize"
+    np.testing.assert_array_equal(
+        loaded.normalization.mean, np.linspace(0, 0.5, 16, dtype=np.float32)
+    )
+    assert loaded.dataset_name == "format-v1-fixture"
+    assert loaded.history[0]["epoch"] == 1
+    assert loaded.metrics == {"validation_accuracy": 0.75}
+    probabilities = loaded.predict_proba(np.full((4, 4), 100, np.uint8))
+    assert probabilities.shape == (3,)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
