@@ -1,0 +1,520 @@
+"""Random, seeded, minibatch-wide image augmentation for training.
+
+Owns `AugmentConfig` and `augment_batch`. Every transform is applied to the whole
+minibatch at once with NumPy; nothing loops over samples in Python. Pure NumPy: no Qt,
+no I/O, no other core modules.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+__all__ = ["AugmentConfig", "AugmentError", "Augmenter", "augment_batch"]
+
+
+class AugmentError(ValueError):
+    """An augmentation setting or input array is invalid."""
+
+
+# (field, lowest allowed, highest allowed, what it means) for the error messages.
+_LIMITS: dict[str, tuple[float, float, str]] = {
+    "shift": (0.0, 14.0, "pixels"),
+    "rotation": (0.0, 180.0, "degrees"),
+    "scale": (0.0, 0.9, "a fraction of the size"),
+    "shear": (0.0, 60.0, "degrees"),
+    "elastic": (0.0, 10.0, "pixels"),
+    "thickness": (0.0, 1.0, "a fraction of a one-pixel dilation"),
+    "noise": (0.0, 1.0, "a fraction of the brightest pixel value"),
+    "elastic_grid": (2.0, 16.0, "control points per side"),
+    "probability": (0.0, 1.0, "a probability"),
+}
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """How strongly each random transform is applied; 0 turns a transform off.
+
+    Every image draws its own values uniformly in ``[-amount, +amount]`` (``[1 - scale,
+    1 + scale]`` for the scale factor).
+
+    Attributes
+    ----------
+    shift : float
+        Largest translation along each axis, in pixels.
+    rotation : float
+        Largest rotation about the image centre, in degrees.
+    scale : float
+        Largest relative change of size (0.1 means 90 % to 110 %).
+    shear : float
+        Largest horizontal shear angle, in degrees (slants the strokes).
+    elastic : float
+        Root-mean-square displacement of a smooth random warp, in pixels.
+    thickness : float
+        Largest change of stroke thickness, as a fraction of one grey-scale dilation
+        (positive draws) or erosion (negative draws) by a one-pixel cross.
+    noise : float
+        Standard deviation of added Gaussian noise, as a fraction of the brightest
+        pixel value (1.0 for 255 on MNIST).
+    elastic_grid : int
+        Number of random control points per side of the elastic field; fewer points
+        give a smoother warp.
+    probability : float
+        Fraction of the images in a minibatch that are augmented; the others pass
+        through unchanged.
+    """
+
+    shift: float = 0.0
+    rotation: float = 0.0
+    scale: float = 0.0
+    shear: float = 0.0
+    elastic: float = 0.0
+    thickness: float = 0.0
+    noise: float = 0.0
+    elastic_grid: int = 4
+    probability: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field; raise `AugmentError` with a human message."""
+        for name, (low, high, unit) in _LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise AugmentError(
+                    f"augmentation {name} must be a number, got {value!r}"
+                )
+            if not math.isfinite(value) or not low <= value <= high:
+                raise AugmentError(
+                    f"augmentation {name} must be between {low:g} and {high:g} "
+                    f"({unit}), got {value!r}"
+                )
+        if int(self.elastic_grid) != self.elastic_grid:
+            raise AugmentError(
+                f"augmentation elastic_grid must be a whole number, "
+                f"got {self.elastic_grid!r}"
+            )
+
+    @property
+    def is_active(self) -> bool:
+        """True when at least one transform would change an image."""
+        amounts = (
+            self.shift,
+            self.rotation,
+            self.scale,
+            self.shear,
+            self.elastic,
+            self.thickness,
+            self.noise,
+        )
+        return self.probability > 0 and any(a > 0 for a in amounts)
+
+    @property
+    def is_geometric(self) -> bool:
+        """True when pixels move (shift, rotation, scale, shear or elastic)."""
+        return any(
+            a > 0
+            for a in (self.shift, self.rotation, self.scale, self.shear, self.elastic)
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain JSON-ready dictionary of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> AugmentConfig:
+        """Build a config from `to_dict` output; missing fields take their defaults.
+
+        Raises
+        ------
+        AugmentError
+            If ``data`` is not a mapping, names an unknown field, or holds a bad value.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise AugmentError(
+                f"augmentation settings must be a mapping, got {type(data).__name__}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise AugmentError(
+                f"unknown augmentation setting(s): {', '.join(map(str, unknown))}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        values = dict(data)
+        if "elastic_grid" in values:
+            grid = values["elastic_grid"]
+            if isinstance(grid, float) and grid.is_integer():
+                values["elastic_grid"] = int(grid)
+        return cls(**values)
+
+
+class Augmenter:
+    """Reusable buffers for augmenting minibatches of one shape.
+
+    `augment_batch` keeps one per thread and shape; use this class directly to hold
+    the buffers yourself.
+
+    Parameters
+    ----------
+    batch_size, height, width : int
+        Shape of the minibatches this augmenter serves.
+    elastic_grid : int
+        Control points per side of the elastic field.
+    """
+
+    def __init__(
+        self, batch_size: int, height: int, width: int, elastic_grid: int = 4
+    ) -> None:
+        B, H, W = int(batch_size), int(height), int(width)
+        self.shape = (B, H, W)
+        self.elastic_grid = int(elastic_grid)
+        n = H * W
+        # Output pixel coordinates, rows x, y, 1, then the elastic basis; a (2B, k)
+        # parameter matrix times this grid gives every source coordinate at once.
+        ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+        self._grid = np.concatenate(
+            [
+                np.stack([xs.ravel(), ys.ravel(), np.ones(n, np.float32)]),
+                _elastic_basis(H, W, self.elastic_grid),
+            ]
+        )
+        self._params = np.zeros((2, B, self._grid.shape[0]), np.float32)
+        self._coords = np.empty((2 * B, n), np.float32)
+        self._fixed = np.empty((2 * B, n), np.int32)
+        self._frac = np.empty((2 * B, n), np.uint32)
+        self._cofrac = np.empty((2 * B, n), np.uint32)
+        self._index = np.empty((B, n), np.intp)
+        # Zero-padded source (1 pixel before, 2 after): clipped coordinates land on
+        # zeros, and the +1 neighbour of the last padded pixel still exists.
+        self._padded = np.zeros((B, H + 3, W + 3), np.uint8)
+        # Vertical pairs (row y low byte, row y + 1 high byte). Read as uint32 at
+        # any uint16 offset, they hold the whole 2x2 bilinear neighbourhood, so one
+        # gather fetches all four taps. One spare element keeps the last read inside.
+        self._pair_stride = (H + 2) * (W + 3)
+        pair_buffer = np.zeros(B * self._pair_stride + 1, np.uint16)
+        self._pairs = pair_buffer[:-1].reshape(B, H + 2, W + 3)
+        self._pair_low = np.empty((B, H + 2, W + 3), np.uint16)
+        self._quads = np.ndarray(
+            shape=(pair_buffer.size - 1,),
+            dtype=np.uint32,
+            buffer=pair_buffer.view(np.uint8),
+            strides=(2,),
+        )
+        self._row_base = (np.arange(B, dtype=np.int32) * self._pair_stride)[:, None]
+        self._taps = np.empty((B, n), np.uint32)
+        self._low = np.empty((B, n), np.uint32)
+        self._padded_float = np.zeros((B, H + 3, W + 3), np.float32)
+        self._float_taps = np.empty((4, B, n), np.float32)
+        self._morph = np.zeros((B, H + 2, W + 2), np.float32)
+        self._dilated = np.empty((B, H, W), np.float32)
+        self._eroded = np.empty((B, H, W), np.float32)
+
+    def __call__(
+        self,
+        images: np.ndarray,
+        config: AugmentConfig,
+        rng: np.random.Generator,
+        max_value: float,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Augment one minibatch; see `augment_batch`."""
+        B, H, W = self.shape
+        if images.shape != self.shape:
+            raise AugmentError(
+                f"this augmenter serves batches of shape {self.shape}, "
+                f"got {images.shape}"
+            )
+        if out is None:
+            out = np.empty(self.shape, np.float32)
+        flat_out = out.reshape(B, H * W)
+        chosen = _chosen(rng, B, config.probability)
+        if config.is_geometric and chosen.any():
+            self._source_coordinates(config, rng, chosen)
+            if images.dtype == np.uint8:
+                self._gather_uint8(images, flat_out)
+            else:
+                self._gather_float(images, flat_out)
+        else:
+            np.copyto(out, images, casting="unsafe")
+        if config.thickness > 0:
+            self._thicken(out, config.thickness, rng, chosen)
+        if config.noise > 0:
+            noise = rng.standard_normal((B, H * W), dtype=np.float32)
+            noise *= (config.noise * float(max_value)) * chosen[:, None]
+            flat_out += noise
+        if config.thickness > 0 or config.noise > 0:
+            np.clip(out, 0.0, float(max_value), out=out)
+        return out
+
+    def _source_coordinates(
+        self, config: AugmentConfig, rng: np.random.Generator, chosen: np.ndarray
+    ) -> None:
+        """Fill _fixed with padded source positions in 1/256 pixel, split off _frac."""
+        B, H, W = self.shape
+        params = self._params
+        _affine_params(params, config, rng, chosen, H, W)
+        if config.elastic > 0:
+            k = params.shape[2] - 3
+            field = rng.standard_normal((2, B, k), dtype=np.float32)
+            field *= (config.elastic * chosen)[None, :, None].astype(np.float32)
+            params[:, :, 3:] = field
+            flat_params, grid = params.reshape(2 * B, -1), self._grid
+        else:
+            flat_params, grid = params[:, :, :3].reshape(2 * B, 3), self._grid[:3]
+        # Fixed point with 8 fractional bits: exact integer bilinear weights later.
+        flat_params = flat_params * np.float32(256.0)
+        # The one-pixel zero padding before the image, plus half a step to round.
+        flat_params[:, 2] += 256.5
+        coords = self._coords
+        np.matmul(flat_params, grid, out=coords)
+        np.clip(coords[:B], 0.0, (W + 1) * 256.0, out=coords[:B])
+        np.clip(coords[B:], 0.0, (H + 1) * 256.0, out=coords[B:])
+        np.copyto(self._fixed, coords, casting="unsafe")
+        np.bitwise_and(self._fixed, 255, out=self._frac.view(np.int32))
+        np.subtract(256, self._frac, out=self._cofrac)
+        np.right_shift(self._fixed, 8, out=self._fixed)
+
+    def _gather_uint8(self, images: np.ndarray, out: np.ndarray) -> None:
+        B, H, W = self.shape
+        self._padded[:, 1 : H + 1, 1 : W + 1] = images
+        pairs, low = self._pairs, self._pair_low
+        np.copyto(pairs, self._padded[:, 1:, :])
+        np.left_shift(pairs, 8, out=pairs)
+        np.copyto(low, self._padded[:, :-1, :])
+        np.bitwise_or(pairs, low, out=pairs)
+        ix, iy = self._fixed[:B], self._fixed[B:]
+        np.multiply(iy, W + 3, out=iy)
+        iy += ix
+        iy += self._row_base
+        np.copyto(self._index, iy)
+        taps, low = self._taps, self._low
+        np.take(self._quads, self._index.ravel(), out=taps.ravel(), mode="wrap")
+        # Bytes of each tap word: (y, x), (y+1, x), (y, x+1), (y+1, x+1). Interpolate
+        # in two 16-bit lanes at once (left and right column), then across them;
+        # weights are in 1/256, so every partial sum stays below 2**16 per lane.
+        fx, fy = self._frac[:B], self._frac[B:]
+        cx, cy = self._cofrac[:B], self._cofrac[B:]
+        np.bitwise_and(taps, 0x00FF00FF, out=low)
+        np.right_shift(taps, 8, out=taps)
+        np.bitwise_and(taps, 0x00FF00FF, out=taps)
+        low *= cy
+        taps *= fy
+        low += taps
+        right = taps
+        np.right_shift(low, 16, out=right)
+        np.bitwise_and(low, 0xFFFF, out=low)
+        low *= cx
+        right *= fx
+        low += right
+        np.copyto(out, low.view(np.int32))
+        out *= np.float32(1.0 / 65536.0)
+
+    def _gather_float(self, images: np.ndarray, out: np.ndarray) -> None:
+        B, H, W = self.shape
+        padded = self._padded_float
+        padded[:, 1 : H + 1, 1 : W + 1] = images
+        flat = padded.ravel()
+        ix, iy = self._fixed[:B], self._fixed[B:]
+        np.multiply(iy, W + 3, out=iy)
+        iy += ix
+        iy += (np.arange(B, dtype=np.int32) * ((H + 3) * (W + 3)))[:, None]
+        np.copyto(self._index, iy)
+        idx = self._index.ravel()
+        t = self._float_taps
+        for k, offset in enumerate((0, 1, W + 3, W + 4)):
+            np.take(flat[offset:], idx, out=t[k].ravel(), mode="wrap")
+        fx = self._coords[:B]
+        fy = self._coords[B:]
+        np.multiply(self._frac[:B], np.float32(1.0 / 256.0), out=fx)
+        np.multiply(self._frac[B:], np.float32(1.0 / 256.0), out=fy)
+        t[1] -= t[0]
+        t[1] *= fx
+        t[1] += t[0]
+        t[3] -= t[2]
+        t[3] *= fx
+        t[3] += t[2]
+        np.subtract(t[3], t[1], out=out)
+        out *= fy
+        out += t[1]
+
+    def _thicken(
+        self,
+        out: np.ndarray,
+        amount: float,
+        rng: np.random.Generator,
+        chosen: np.ndarray,
+    ) -> None:
+        B, H, W = self.shape
+        m = self._morph
+        m[:, 1:-1, 1:-1] = out
+        centre = m[:, 1:-1, 1:-1]
+        neighbours = (m[:, :-2, 1:-1], m[:, 2:, 1:-1], m[:, 1:-1, :-2], m[:, 1:-1, 2:])
+        dil, ero = self._dilated, self._eroded
+        np.maximum(centre, neighbours[0], out=dil)
+        np.minimum(centre, neighbours[0], out=ero)
+        for n in neighbours[1:]:
+            np.maximum(dil, n, out=dil)
+            np.minimum(ero, n, out=ero)
+        t = rng.uniform(-amount, amount, size=B).astype(np.float32) * chosen
+        grow = np.maximum(t, 0.0)[:, None, None]
+        shrink = np.maximum(-t, 0.0)[:, None, None]
+        dil -= out
+        dil *= grow
+        ero -= out
+        ero *= shrink
+        out += dil
+        out += ero
+
+
+def _chosen(rng: np.random.Generator, batch: int, probability: float) -> np.ndarray:
+    """Per-image 1.0 (augment) or 0.0 (keep), float32 (B,)."""
+    if probability >= 1.0:
+        return np.ones(batch, np.float32)
+    return (rng.random(batch) < probability).astype(np.float32)
+
+
+def _affine_params(
+    params: np.ndarray,
+    config: AugmentConfig,
+    rng: np.random.Generator,
+    chosen: np.ndarray,
+    H: int,
+    W: int,
+) -> None:
+    """Fill params[:, :, :3], (2, B, 3), with maps from output to source coords."""
+    B = params.shape[1]
+    zero = np.zeros(B)
+    angle = (
+        np.radians(rng.uniform(-config.rotation, config.rotation, B))
+        if config.rotation > 0
+        else zero
+    )
+    shear = (
+        np.tan(np.radians(rng.uniform(-config.shear, config.shear, B)))
+        if config.shear > 0
+        else zero
+    )
+    scale = (
+        rng.uniform(1.0 - config.scale, 1.0 + config.scale, B)
+        if config.scale > 0
+        else np.ones(B)
+    )
+    if config.shift > 0:
+        shift = rng.uniform(-config.shift, config.shift, (B, 2))
+    else:
+        shift = np.zeros((B, 2))
+    keep = chosen.astype(np.float64)
+    angle = angle * keep
+    shear = shear * keep
+    scale = 1.0 + (scale - 1.0) * keep
+    shift = shift * keep[:, None]
+    cos, sin = np.cos(angle), np.sin(angle)
+    # Source = M (output - centre) + centre - shift, with M = Shear @ Rotation / scale,
+    # the inverse of a random forward map (all draws are symmetric about identity).
+    m00 = (cos + shear * sin) / scale
+    m01 = (-sin + shear * cos) / scale
+    m10 = sin / scale
+    m11 = cos / scale
+    cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
+    params[0, :, 0] = m00
+    params[0, :, 1] = m01
+    params[0, :, 2] = cx - m00 * cx - m01 * cy - shift[:, 0]
+    params[1, :, 0] = m10
+    params[1, :, 1] = m11
+    params[1, :, 2] = cy - m10 * cx - m11 * cy - shift[:, 1]
+
+
+def _elastic_basis(H: int, W: int, points: int) -> np.ndarray:
+    """Smooth interpolation weights (points**2, H*W) from a coarse grid to pixels.
+
+    Gaussian weights around control points spread evenly over the image, scaled so
+    unit-variance control values give unit-variance displacement at every pixel.
+    """
+
+    def axis(size: int) -> np.ndarray:
+        centres = np.linspace(0.0, size - 1.0, points)
+        spacing = (size - 1.0) / max(points - 1, 1) or 1.0
+        d = np.arange(size)[:, None] - centres[None, :]
+        return np.exp(-0.5 * (d / spacing) ** 2)
+
+    wy, wx = axis(H), axis(W)
+    basis = (wy[:, None, :, None] * wx[None, :, None, :]).reshape(H * W, -1)
+    basis /= np.sqrt((basis**2).sum(axis=1, keepdims=True))
+    return basis.T.astype(np.float32)
+
+
+_local = threading.local()
+
+
+def augment_batch(
+    images: np.ndarray,
+    config: AugmentConfig,
+    rng: np.random.Generator,
+    max_value: float = 255.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Randomly transform a minibatch of images, all at once.
+
+    Geometric parts (shift, rotation, scale, shear, elastic) are composed into one
+    source coordinate per output pixel and sampled with a single bilinear gather;
+    pixels that come from outside the image are 0 (background). Then stroke thickness
+    and noise are applied, and the result is clipped to ``[0, max_value]``.
+
+    Parameters
+    ----------
+    images : np.ndarray
+        uint8 (fastest) or float, shape (B, H, W), in pixel units ``0..max_value``
+        with bright ink on a 0 background.
+    config : AugmentConfig
+        Amounts; an inactive config returns a float32 copy.
+    rng : np.random.Generator
+        Source of all randomness: the same generator state gives the same output.
+    max_value : float
+        Brightest pixel value (255 for MNIST, 16 for the 8x8 digits).
+    out : np.ndarray, optional
+        float32 (B, H, W) array to write into.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (B, H, W) augmented images in pixel units.
+
+    Raises
+    ------
+    AugmentError
+        If ``images`` is not a (B, H, W) array or ``out`` does not match it.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.size == 0:
+        raise AugmentError(
+            f"augment_batch expects images of shape (batch, height, width), "
+            f"got {images.shape}"
+        )
+    if images.dtype != np.uint8 and not np.issubdtype(images.dtype, np.floating):
+        raise AugmentError(f"images must be uint8 or float, got {images.dtype}")
+    if out is not None and (out.shape != images.shape or out.dtype != np.float32):
+        raise AugmentError(
+            f"out must be float32 of shape {images.shape}, got {out.dtype} {out.shape}"
+        )
+    if out is None:
+        out = np.empty(images.shape, np.float32)
+    if not config.is_active:
+        np.copyto(out, images, casting="unsafe")
+        return out
+    key = (images.shape, int(config.elastic_grid))
+    cache = getattr(_local, "augmenters", None)
+    if cache is None:
+        cache = _local.augmenters = {}
+    augmenter = cache.get(key)
+    if augmenter is None:
+        if len(cache) >= 4:
+            cache.clear()
+        augmenter = cache[key] = Augmenter(*images.shape, config.elastic_grid)
+    return augmenter(images, config, rng, max_value, out)
