@@ -1,0 +1,275 @@
+import json
+
+import numpy as np
+import pytest
+
+from core.dataset_store import (
+    DatasetInfo,
+    delete_dataset,
+    find_idx_files,
+    get_info,
+    import_idx,
+    import_idx_folder,
+    list_datasets,
+    load_dataset,
+)
+from core.datasets import DatasetError
+from core.idx import write_idx
+from core.user_dirs import data_dir, mnist_mirror
+
+MNIST_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def _arrays(seed=0, n_train=40, n_test=12, shape=(28, 28), classes=10):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, 256, (n_train, *shape), dtype=np.uint8),
+        rng.integers(0, classes, n_train).astype(np.uint8),
+        rng.integers(0, 256, (n_test, *shape), dtype=np.uint8),
+        rng.integers(0, classes, n_test).astype(np.uint8),
+    )
+
+
+def _write_set(folder, arrays, names=MNIST_NAMES, suffix=".gz"):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, array in zip(names, arrays, strict=False):
+        write_idx(folder / (name + suffix), array)
+        paths.append(folder / (name + suffix))
+    return paths
+
+
+def _stored_names(root):
+    return [info.name for info in list_datasets(root)]
+
+
+def test_without_a_data_folder_only_bundled_sets_are_listed():
+    infos = list_datasets(None)
+    assert [i.name for i in infos] == ["mnist-sample", "digits-8x8"]
+    sample, digits = infos
+    assert (sample.train_count, sample.image_shape, sample.max_value) == (
+        5000,
+        (28, 28),
+        255,
+    )
+    assert (digits.train_count, digits.image_shape, digits.max_value) == (
+        1797,
+        (8, 8),
+        16,
+    )
+    assert sample.test_count is None and sample.splits == ("train",)
+    assert "CC BY-SA 3.0" in sample.source and "CC BY 4.0" in digits.source
+
+
+def test_import_files_then_list_and_load_both_splits(tmp_path):
+    arrays = _arrays()
+    paths = _write_set(tmp_path / "src", arrays)
+    root = tmp_path / "data"
+    info = import_idx(root, "fashion", *paths, class_names=[f"k{i}" for i in range(10)])
+    assert isinstance(info, DatasetInfo)
+    assert (info.kind, info.train_count, info.test_count) == ("imported", 40, 12)
+    assert info.splits == ("train", "test") and info.class_names[3] == "k3"
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "fashion"]
+    train = load_dataset("fashion", root)
+    test = load_dataset("fashion", root, split="test")
+    np.testing.assert_array_equal(train.images, arrays[0])
+    np.testing.assert_array_equal(train.labels, arrays[1])
+    np.testing.assert_array_equal(test.images, arrays[2])
+    np.testing.assert_array_equal(test.labels, arrays[3])
+    assert train.name == "fashion" and train.class_names[9] == "k9"
+    assert sorted(p.name for p in info.path.iterdir()) == sorted(
+        ["dataset.json", *(n + ".gz" for n in MNIST_NAMES)]
+    )
+
+
+def test_import_without_test_pair_has_only_a_train_split(tmp_path):
+    paths = _write_set(tmp_path / "src", _arrays()[:2], suffix="")
+    info = import_idx(tmp_path / "data", "small", *paths)
+    assert info.test_count is None
+    with pytest.raises(DatasetError, match="no test split"):
+        load_dataset("small", tmp_path / "data", split="test")
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        MNIST_NAMES,
+        (
+            "emnist-digits-train-images-idx3-ubyte",
+            "emnist-digits-train-labels-idx1-ubyte",
+            "emnist-digits-test-images-idx3-ubyte",
+            "emnist-digits-test-labels-idx1-ubyte",
+        ),
+    ],
+)
+def test_import_folder_recognises_standard_names(tmp_path, names):
+    arrays = _arrays(seed=1)
+    _write_set(tmp_path / "src", arrays, names)
+    (tmp_path / "src" / "README.txt").write_text("not data")
+    info = import_idx_folder(tmp_path / "data", "set", tmp_path / "src")
+    assert (info.train_count, info.test_count) == (40, 12)
+    loaded = load_dataset("set", tmp_path / "data", split="test").images
+    # EMNIST stores images transposed; its files are turned upright automatically.
+    expected = (
+        arrays[2].transpose(0, 2, 1) if names[0].startswith("emnist") else arrays[2]
+    )
+    np.testing.assert_array_equal(loaded, expected)
+
+
+def test_folder_with_several_sets_needs_a_prefix(tmp_path):
+    src = tmp_path / "src"
+    for subset in ("digits", "letters"):
+        _write_set(
+            src,
+            _arrays()[:2],
+            [
+                f"emnist-{subset}-train-{k}"
+                for k in ("images-idx3-ubyte", "labels-idx1-ubyte")
+            ],
+        )
+    with pytest.raises(DatasetError, match="several candidates.*prefix"):
+        find_idx_files(src)
+    files = find_idx_files(src, prefix="emnist-digits")
+    assert files["train_images"].name == "emnist-digits-train-images-idx3-ubyte.gz"
+
+
+def test_compressed_copy_is_preferred_over_the_raw_one(tmp_path):
+    src = tmp_path / "src"
+    _write_set(src, _arrays()[:2], suffix="")
+    _write_set(src, _arrays()[:2], suffix=".gz")
+    assert find_idx_files(src)["train_images"].suffix == ".gz"
+
+
+@pytest.mark.parametrize(
+    "present, message",
+    [
+        ((), "no train images"),
+        ((0,), "no train labels"),
+        ((0, 1, 2), "test labels file missing"),
+    ],
+)
+def test_incomplete_folders_are_reported(tmp_path, present, message):
+    arrays = _arrays()
+    _write_set(
+        tmp_path / "src",
+        [arrays[i] for i in present],
+        [MNIST_NAMES[i] for i in present],
+    )
+    with pytest.raises(DatasetError, match=message):
+        import_idx_folder(tmp_path / "data", "x", tmp_path / "src")
+
+
+def _bad_magic(path):
+    path.write_bytes(b"\x08\x03" + path.read_bytes()[2:])
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("magic", "bad magic"),
+        ("count", "40 images but .* 39 labels"),
+        ("range", "labels range 0..9 but there are 3 classes"),
+        ("shape", "28x28 but 32x32 are expected"),
+        ("test-shape", "14x14 but 28x28 are expected"),
+        ("half-test", "both test images and test labels"),
+        ("name", "invalid dataset name"),
+        ("reserved", "reserved.*--mirror file"),
+        ("bundled", "reserved"),
+    ],
+)
+def test_bad_imports_raise_clear_errors_and_store_nothing(tmp_path, case, message):
+    arrays = list(_arrays())
+    kwargs = {}
+    name = "new"
+    if case == "count":
+        arrays[1] = arrays[1][:39]
+    elif case == "range":
+        kwargs["class_names"] = ["a", "b", "c"]
+    elif case == "shape":
+        kwargs["expected_shape"] = (32, 32)
+    elif case == "test-shape":
+        arrays[2] = arrays[2][:, :14, :14]
+    elif case in ("name", "reserved", "bundled"):
+        name = {"name": "Bad Name", "reserved": "mnist", "bundled": "digits-8x8"}[case]
+    paths = _write_set(tmp_path / "src", arrays)
+    if case == "magic":
+        _bad_magic(paths[0])
+    if case == "half-test":
+        paths[3] = None
+    root = tmp_path / "data"
+    with pytest.raises(DatasetError, match=message):
+        import_idx(root, name, *paths, **kwargs)
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert not (root / "datasets").exists() or list((root / "datasets").iterdir()) == []
+
+
+def test_existing_name_needs_overwrite(tmp_path):
+    root = tmp_path / "data"
+    first = _write_set(tmp_path / "a", _arrays(seed=1))
+    second = _write_set(tmp_path / "b", _arrays(seed=2, n_train=20))
+    import_idx(root, "set", *first)
+    with pytest.raises(DatasetError, match="already exists"):
+        import_idx(root, "set", *second)
+    assert get_info("set", root).train_count == 40
+    import_idx(root, "set", *second, overwrite=True)
+    assert get_info("set", root).train_count == 20
+    assert [p.name for p in (root / "datasets").iterdir()] == ["set"]
+
+
+def test_delete_removes_a_stored_set(tmp_path):
+    root = tmp_path / "data"
+    import_idx(root, "set", *_write_set(tmp_path / "a", _arrays()))
+    delete_dataset(root, "set")
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    with pytest.raises(DatasetError, match="no stored dataset"):
+        delete_dataset(root, "set")
+    with pytest.raises(DatasetError, match="cannot be deleted"):
+        delete_dataset(root, "mnist-sample")
+
+
+def test_broken_or_unfinished_folders_are_not_listed(tmp_path):
+    root = tmp_path / "data"
+    import_idx(root, "good", *_write_set(tmp_path / "a", _arrays()))
+    (root / "datasets" / "mnist").mkdir()  # an unfinished download: no dataset.json
+    (root / "datasets" / "broken").mkdir()
+    (root / "datasets" / "broken" / "dataset.json").write_text("{not json")
+    meta = json.loads((root / "datasets" / "good" / "dataset.json").read_text())
+    (root / "datasets" / "future").mkdir()
+    (root / "datasets" / "future" / "dataset.json").write_text(
+        json.dumps({**meta, "format_version": 99})
+    )
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "good"]
+    with pytest.raises(DatasetError, match="download mnist"):
+        load_dataset("mnist", root)
+
+
+def test_bundled_sets_load_through_the_store():
+    assert len(load_dataset("mnist-sample")) == 5000
+    assert load_dataset("digits-8x8").max_value == 16
+    with pytest.raises(DatasetError, match="no separate test set"):
+        load_dataset("mnist-sample", split="test")
+    with pytest.raises(DatasetError, match="8x8 but 28x28"):
+        load_dataset("digits-8x8", expected_shape=(28, 28))
+    with pytest.raises(DatasetError, match="unknown split"):
+        load_dataset("digits-8x8", split="validation")
+
+
+def test_unknown_name_lists_the_available_ones(tmp_path):
+    with pytest.raises(DatasetError, match="available: mnist-sample, digits-8x8"):
+        load_dataset("cifar", tmp_path)
+
+
+def test_data_dir_and_mirror_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_STUDIO_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    monkeypatch.delenv("DIGIT_STUDIO_DATA_DIR")
+    assert data_dir().name == "DigitStudio"
+    monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", " https://lab.example/mnist/ ")
+    assert mnist_mirror() == "https://lab.example/mnist/"
+    monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", "")
+    assert mnist_mirror() is None
