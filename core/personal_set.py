@@ -1,0 +1,269 @@
+"""The user's own labelled drawings ("That's wrong" corrections), one file per drawing.
+
+Each drawing is written at once and atomically, so a crash loses nothing already added.
+Layout: ``<data_dir>/personal/<target>/<id>.npz``. Pure NumPy: never imports Qt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "PersonalDrawing",
+    "PersonalSet",
+    "PersonalSetError",
+    "load_personal_dataset",
+]
+
+_TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_ID_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{8}$")
+_FORMAT = "digit-studio-personal-drawing"
+_FORMAT_VERSION = 1
+
+
+class PersonalSetError(Exception):
+    """A drawing cannot be stored, read or deleted; the message says why."""
+
+
+@dataclass(frozen=True)
+class PersonalDrawing:
+    """One stored drawing.
+
+    Attributes
+    ----------
+    drawing_id : str
+        File stem, sortable by creation time.
+    image : np.ndarray
+        uint8 ``(H, W)`` in the dataset's pixel range ``0..max_value``.
+    label : int
+        The class the user says it is.
+    target : str
+        The conversion target it was made for (``"mnist"``, ``"digits-8x8"`` ...).
+    max_value : int
+        Brightest pixel value of the target's datasets (255 or 16).
+    created : str
+        ISO 8601 UTC time of the correction.
+    path : Path
+        The file holding it.
+    """
+
+    drawing_id: str
+    image: np.ndarray
+    label: int
+    target: str
+    max_value: int
+    created: str
+    path: Path
+
+
+class PersonalSet:
+    """The personal drawings stored under one data folder.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The user's data folder (``core.user_dirs.data_dir()`` in the app); created on
+        first write.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        self.root = Path(data_dir) / "personal"
+        self.skipped: list[tuple[Path, str]] = []
+
+    def folder(self, target: str) -> Path:
+        """Return the folder holding the drawings for ``target`` (may not exist)."""
+        return self.root / _checked_target(target)
+
+    def add(
+        self,
+        image_uint8: np.ndarray,
+        label: int,
+        target: str,
+        max_value: int = 255,
+    ) -> PersonalDrawing:
+        """Store one drawing at once, atomically, and return it.
+
+        Parameters
+        ----------
+        image_uint8 : np.ndarray
+            uint8 ``(H, W)``, the converted image the network saw.
+        label : int
+            The correct class index, ``0 <= label < 256``.
+        target : str
+            Conversion target name; drawings of different targets are kept apart.
+        max_value : int
+            Brightest pixel value of the target (255 for MNIST, 16 for 8x8 digits).
+        """
+        image = np.asarray(image_uint8)
+        if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
+            raise PersonalSetError(
+                f"a drawing must be a non-empty 2-D uint8 image, got {image.dtype} "
+                f"and shape {image.shape}"
+            )
+        if isinstance(label, bool) or not isinstance(label, int | np.integer):
+            raise PersonalSetError(f"the label must be an integer, got {label!r}")
+        if not 0 <= int(label) <= 255:
+            raise PersonalSetError(f"the label must be in 0..255, got {label}")
+        if not 1 <= int(max_value) <= 255:
+            raise PersonalSetError(f"max_value must be in 1..255, got {max_value}")
+        if int(image.max()) > int(max_value):
+            raise PersonalSetError(
+                f"the image has pixels up to {int(image.max())}, above max_value "
+                f"{max_value}"
+            )
+        folder = self.folder(target)
+        now = datetime.now(timezone.utc)
+        # Microseconds keep the file names (and so the listing) in creation order.
+        drawing_id = f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+        created = now.isoformat(timespec="seconds")
+        path = folder / f"{drawing_id}.npz"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_atomic(
+                path,
+                image=np.ascontiguousarray(image),
+                label=np.array(int(label), dtype=np.uint8),
+                max_value=np.array(int(max_value), dtype=np.uint8),
+                created=np.array(created),
+                format=np.array(_FORMAT),
+                format_version=np.array(_FORMAT_VERSION, dtype=np.int32),
+            )
+        except OSError as error:
+            raise PersonalSetError(
+                f"cannot save the drawing in {folder}: {error}"
+            ) from error
+        return PersonalDrawing(
+            drawing_id, image.copy(), int(label), target, int(max_value), created, path
+        )
+
+    def list(self, target: str) -> list[PersonalDrawing]:
+        """Return the readable drawings for ``target``, oldest first.
+
+        Files that cannot be read are left in place and recorded in ``self.skipped``
+        as ``(path, reason)`` pairs instead of failing the whole list.
+        """
+        folder = self.folder(target)
+        self.skipped = []
+        if not folder.is_dir():
+            return []
+        drawings = []
+        for path in sorted(folder.glob("*.npz")):
+            if not _ID_PATTERN.match(path.stem):
+                continue
+            try:
+                drawings.append(_read(path, target))
+            except PersonalSetError as error:
+                self.skipped.append((path, str(error)))
+        return drawings
+
+    def count(self, target: str) -> int:
+        """Return how many drawings are stored for ``target`` (without reading them)."""
+        folder = self.folder(target)
+        if not folder.is_dir():
+            return 0
+        return sum(1 for p in folder.glob("*.npz") if _ID_PATTERN.match(p.stem))
+
+    def delete(self, target: str, drawing_id: str) -> None:
+        """Remove one drawing; a drawing already gone is not an error."""
+        if not _ID_PATTERN.match(drawing_id):
+            raise PersonalSetError(f"not a drawing id: {drawing_id!r}")
+        path = self.folder(target) / f"{drawing_id}.npz"
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            raise PersonalSetError(f"cannot delete {path}: {error}") from error
+
+
+def load_personal_dataset(data_dir: str | os.PathLike, target: str):
+    """Return the personal drawings for ``target`` as a ``core.datasets.Dataset``.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The user's data folder.
+    target : str
+        Conversion target name (``"mnist"`` for 28x28, the 8x8 digits' name otherwise).
+
+    Returns
+    -------
+    core.datasets.Dataset or None
+        Images uint8 ``(N, H, W)``, labels uint8 ``(N,)``, ten digit class names; None
+        when there is no readable drawing of that target. Drawings whose shape differs
+        from the most recent one's are left out.
+    """
+    from core.datasets import Dataset
+
+    drawings = PersonalSet(data_dir).list(target)
+    if not drawings:
+        return None
+    shape = drawings[-1].image.shape
+    max_value = drawings[-1].max_value
+    kept = [d for d in drawings if d.image.shape == shape and d.max_value == max_value]
+    images = np.stack([d.image for d in kept]).astype(np.uint8, copy=False)
+    labels = np.array([d.label for d in kept], dtype=np.uint8)
+    num_classes = max(10, int(labels.max()) + 1)
+    return Dataset(
+        name=f"personal-{target}",
+        images=images,
+        labels=labels,
+        class_names=tuple(str(i) for i in range(num_classes)),
+        max_value=max_value,
+    )
+
+
+def _checked_target(target: str) -> str:
+    if not isinstance(target, str) or not _TARGET_PATTERN.match(target):
+        raise PersonalSetError(
+            f"a target name is lower-case letters, digits, '-' or '_', got {target!r}"
+        )
+    return target
+
+
+def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
+    # np.savez appends ".npz" to bare paths, so write through an open file object.
+    fd, temp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except OSError:
+            pass
+        raise
+
+
+def _read(path: Path, target: str) -> PersonalDrawing:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["format"]) != _FORMAT:
+                raise PersonalSetError(f"{path.name} is not a personal drawing file")
+            version = int(data["format_version"])
+            if version > _FORMAT_VERSION:
+                raise PersonalSetError(
+                    f"{path.name} has format version {version}, newer than this app"
+                )
+            image = np.array(data["image"])
+            label = int(data["label"])
+            max_value = int(data["max_value"])
+            created = str(data["created"])
+    except PersonalSetError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise PersonalSetError(f"cannot read {path.name}: {error}") from error
+    if image.ndim != 2 or image.dtype != np.uint8:
+        raise PersonalSetError(
+            f"{path.name} holds a {image.dtype} image of shape {image.shape}"
+        )
+    return PersonalDrawing(path.stem, image, label, target, max_value, created, path)
