@@ -16,7 +16,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from core.dataset_store import MNIST, dataset_path, read_info, record_dataset
+from core.dataset_store import (
+    METADATA_FILE,
+    MNIST,
+    dataset_path,
+    read_info,
+    record_dataset,
+)
 from core.datasets import DIGIT_CLASS_NAMES, DatasetError
 
 MNIST_FILES: tuple[str, ...] = (
@@ -240,6 +246,8 @@ def _fetch_file(
                 size = final.stat().st_size
                 progress(name, size, size)
             return None
+        # Unregister first so the set is never listed while a file is missing.
+        (folder / METADATA_FILE).unlink(missing_ok=True)
         final.unlink()
     errors = []
     for mirror in mirrors:
