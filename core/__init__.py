@@ -1,0 +1,1 @@
+"""Digit Studio engine: pure Python and NumPy, never Qt (see docs/architecture.md)."""

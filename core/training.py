@@ -1,0 +1,717 @@
+"""The training loop: validated configuration, progress events, cooperative control.
+
+Owns ``TrainingConfig``, ``ConfigError``, the events, ``TrainingControl``,
+``TrainingResult`` and ``train``. Runs in whichever thread calls it and talks
+only through the ``on_event`` callback; never imports Qt, never prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.activations import ACTIVATIONS
+from core.augment import AugmentConfig, AugmentError, augment_batch
+from core.datasets import NORMALIZATIONS, Dataset, Normalization
+from core.initializers import INITIALIZERS
+from core.losses import OUTPUTS
+from core.metrics import loss_and_accuracy
+from core.network import MLP
+from core.optimizers import make_optimizer
+from core.schedules import SCHEDULES, learning_rate_at
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+STOP_REASONS = ("completed", "cancelled", "early_stopped", "diverged")
+
+
+class ConfigError(ValueError):
+    """A training configuration, or its fit to the network and data, is invalid."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every setting of one training run (frozen; check with ``validate``).
+
+    Attributes
+    ----------
+    hidden_sizes : tuple of int
+        Units per hidden layer; ``()`` is a single-layer (linear) classifier.
+    activation, output, init : str
+        Keys of ``ACTIVATIONS``, ``OUTPUTS`` and ``INITIALIZERS``.
+    optimizer : str
+        ``"sgd"``, ``"momentum"`` or ``"adam"``.
+    learning_rate : float
+        Base step size.
+    momentum, nesterov : float, bool
+        For the ``"momentum"`` optimizer only.
+    beta1, beta2 : float
+        Adam's moment decay rates.
+    schedule : str
+        ``"constant"``, ``"step"`` (multiply by ``step_gamma`` every
+        ``step_epochs`` epochs) or ``"cosine"`` (down to ``min_learning_rate``).
+    batch_size : int
+        Samples per minibatch; 0 means the whole training set (full-batch
+        gradient descent). Larger than the training set also means full batch.
+    epochs : int
+        Passes over the training set.
+    l2 : float
+        Weight decay ``lambda``: the cost gains ``0.5 * lambda * sum(W ** 2)``
+        (weights only, not biases) and every weight gradient ``lambda * W``.
+    dropout : float
+        Probability of dropping each hidden unit during training.
+    seed : int
+        Seeds the weights, the split, the shuffling, dropout and augmentation.
+    validation_fraction : float
+        Share of the training data held out (stratified) for validation.
+    early_stopping_patience : int
+        Epochs without a better validation loss before stopping; 0 is off.
+    normalization : str
+        ``"scale"`` (pixels to [0, 1]) or ``"standardize"`` (per pixel).
+    augment : AugmentConfig
+        Random distortions of each training minibatch; all zero is off.
+    """
+
+    hidden_sizes: tuple[int, ...] = (256,)
+    activation: str = "relu"
+    output: str = "softmax_cross_entropy"
+    init: str = "he"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    schedule: str = "constant"
+    step_epochs: int = 10
+    step_gamma: float = 0.5
+    min_learning_rate: float = 0.0
+    batch_size: int = 128
+    epochs: int = 10
+    l2: float = 0.0
+    dropout: float = 0.0
+    seed: int = 0
+    validation_fraction: float = 0.1
+    early_stopping_patience: int = 0
+    normalization: str = "scale"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hidden_sizes, list):
+            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+
+    def validate(self) -> None:
+        """Check every setting.
+
+        Raises
+        ------
+        ConfigError
+            Naming every invalid setting in plain words, separated by "; ".
+        """
+        problems = _problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems) + ".")
+
+    def layer_sizes(self, input_size: int, num_classes: int) -> tuple[int, ...]:
+        """Return ``(input_size, *hidden_sizes, num_classes)``."""
+        return (int(input_size), *self.hidden_sizes, int(num_classes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary (``from_dict`` restores it exactly)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        data["augment"] = self.augment.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Build and validate a config; missing settings take their defaults.
+
+        Raises
+        ------
+        ConfigError
+            For a non-mapping, an unknown setting name or an invalid value.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"Training settings must be a mapping, got {type(data).__name__}."
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"Unknown training setting(s): {', '.join(unknown)}.")
+        values = dict(data)
+        if "hidden_sizes" in values:
+            sizes = values["hidden_sizes"]
+            if not isinstance(sizes, list | tuple):
+                raise ConfigError(
+                    f"hidden_sizes must be a list of layer sizes, got {sizes!r}."
+                )
+            values["hidden_sizes"] = tuple(sizes)
+        if "augment" in values and not isinstance(values["augment"], AugmentConfig):
+            try:
+                values["augment"] = AugmentConfig.from_dict(values["augment"])
+            except AugmentError as exc:
+                raise ConfigError(str(exc)) from exc
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        """Return a validated copy with some settings changed."""
+        config = dataclasses.replace(self, **changes)
+        config.validate()
+        return config
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _problems(config: TrainingConfig) -> list[str]:
+    problems: list[str] = []
+
+    def choice(name: str, options) -> None:
+        value = getattr(config, name)
+        if value not in options:
+            listed = ", ".join(repr(option) for option in options)
+            problems.append(f"{name} must be one of {listed}, got {value!r}")
+
+    def number(name: str, low: float, high: float, *, low_open=False, high_open=False):
+        value = getattr(config, name)
+        if not _is_number(value):
+            problems.append(f"{name} must be a finite number, got {value!r}")
+            return
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if too_low or too_high:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            problems.append(
+                f"{name} must be in {left}{low:g}, {high:g}{right}, got {value:g}"
+            )
+
+    def integer(name: str, low: int, high: int | None = None) -> None:
+        value = getattr(config, name)
+        if not _is_int(value):
+            problems.append(f"{name} must be a whole number, got {value!r}")
+        elif value < low or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"between {low} and {high}"
+            problems.append(f"{name} must be {bound}, got {value}")
+
+    sizes = config.hidden_sizes
+    if not isinstance(sizes, tuple) or not all(_is_int(n) for n in sizes):
+        problems.append(f"hidden_sizes must be whole numbers, got {sizes!r}")
+    elif any(n < 1 for n in sizes):
+        problems.append(f"every hidden layer needs at least one unit, got {sizes}")
+    choice("activation", tuple(ACTIVATIONS))
+    choice("output", tuple(OUTPUTS))
+    choice("init", tuple(INITIALIZERS))
+    choice("optimizer", OPTIMIZERS)
+    choice("schedule", SCHEDULES)
+    choice("normalization", tuple(NORMALIZATIONS))
+    number("learning_rate", 0.0, math.inf, low_open=True, high_open=True)
+    number("momentum", 0.0, 1.0, high_open=True)
+    if not isinstance(config.nesterov, bool):
+        problems.append(f"nesterov must be true or false, got {config.nesterov!r}")
+    elif config.nesterov and config.optimizer != "momentum":
+        problems.append(
+            "nesterov applies only to the 'momentum' optimizer, "
+            f"not {config.optimizer!r}"
+        )
+    elif config.nesterov and config.momentum == 0:
+        problems.append("nesterov needs a momentum above 0")
+    number("beta1", 0.0, 1.0, high_open=True)
+    number("beta2", 0.0, 1.0, high_open=True)
+    integer("step_epochs", 1)
+    number("step_gamma", 0.0, 1.0, low_open=True)
+    number("min_learning_rate", 0.0, math.inf, high_open=True)
+    if (
+        _is_number(config.min_learning_rate)
+        and _is_number(config.learning_rate)
+        and config.min_learning_rate > config.learning_rate
+    ):
+        problems.append(
+            f"min_learning_rate ({config.min_learning_rate:g}) must not exceed "
+            f"learning_rate ({config.learning_rate:g})"
+        )
+    integer("batch_size", 0)
+    integer("epochs", 1)
+    number("l2", 0.0, math.inf, high_open=True)
+    number("dropout", 0.0, 1.0, high_open=True)
+    integer("seed", 0, 2**63 - 1)
+    number("validation_fraction", 0.0, 1.0, high_open=True)
+    integer("early_stopping_patience", 0)
+    if not isinstance(config.augment, AugmentConfig):
+        problems.append(
+            f"augment must be an AugmentConfig, got {type(config.augment).__name__}"
+        )
+    else:
+        try:
+            config.augment.validate()
+        except AugmentError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+# ------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """One minibatch was trained (``epoch`` counts from 1, ``batch_index`` from 0)."""
+
+    epoch: int
+    batch_index: int
+    batches_per_epoch: int
+    loss: float
+    learning_rate: float
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """An epoch ended.
+
+    ``train_loss`` and ``train_accuracy`` are averaged over the epoch's
+    minibatches as they were trained; the validation figures (None without a
+    validation set) use the weights at the end of the epoch. ``seconds``
+    excludes time spent paused; ``samples_per_second`` counts training only.
+    """
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    validation_loss: float | None
+    validation_accuracy: float | None
+    learning_rate: float
+    seconds: float
+    samples_per_second: float
+
+
+@dataclass(frozen=True)
+class FinishedEvent:
+    """Training ended; ``reason`` is one of ``STOP_REASONS``."""
+
+    reason: str
+    message: str
+    epochs_completed: int
+
+
+Event = BatchEvent | EpochEvent | FinishedEvent
+
+
+@dataclass
+class TrainingResult:
+    """What ``train`` returns.
+
+    Attributes
+    ----------
+    network : MLP
+        The trained network (the one passed in, updated in place).
+    normalization : Normalization
+        The input normalisation used (fitted on the training set unless given).
+    reason, message : str
+        Why training ended (``STOP_REASONS``) and a sentence for the user.
+    epochs_completed : int
+        Full epochs trained.
+    history : list of dict
+        One dict of ``EpochEvent`` fields per completed epoch.
+    best_epoch : int or None
+        With early stopping, the epoch whose weights were kept.
+    seconds : float
+        Wall time of the run, pauses excluded.
+    """
+
+    network: MLP
+    normalization: Normalization
+    reason: str
+    message: str
+    epochs_completed: int
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    seconds: float
+
+
+class TrainingControl:
+    """Pause, resume and cancel a running ``train`` from any thread.
+
+    ``train`` checks it between minibatches: a cancel takes effect before the
+    next batch; a pause blocks the training thread on an event (no polling)
+    until ``resume`` or ``cancel``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Ask training to wait before its next minibatch."""
+        with self._lock:
+            if not self._cancel.is_set():
+                self._running.clear()
+
+    def resume(self) -> None:
+        """Let paused training continue."""
+        with self._lock:
+            self._running.set()
+
+    def cancel(self) -> None:
+        """Stop training before its next minibatch (also ends a pause)."""
+        with self._lock:
+            self._cancel.set()
+            self._running.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once ``cancel`` was called."""
+        return self._cancel.is_set()
+
+    @property
+    def paused(self) -> bool:
+        """True while paused."""
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block while paused; return False if ``timeout`` expired first."""
+        return self._running.wait(timeout)
+
+
+# --------------------------------------------------------------------- train
+
+
+def _check_fit(network: MLP, dataset: Dataset, role: str) -> None:
+    if dataset.input_size != network.input_size:
+        raise ConfigError(
+            f"The network takes {network.input_size} inputs but the {role} images "
+            f"have {dataset.input_size} pixels ({dataset.image_shape[0]}x"
+            f"{dataset.image_shape[1]})."
+        )
+    if dataset.num_classes != network.num_classes:
+        raise ConfigError(
+            f"The network has {network.num_classes} outputs but the {role} data "
+            f"has {dataset.num_classes} classes."
+        )
+
+
+def _save(params: list[np.ndarray], into: list[np.ndarray]) -> None:
+    for source, target in zip(params, into, strict=True):
+        np.copyto(target, source)
+
+
+def train(
+    network: MLP,
+    train_set: Dataset,
+    validation_set: Dataset | None,
+    config: TrainingConfig,
+    on_event: Callable[[Event], None] | None = None,
+    control: TrainingControl | None = None,
+    normalization: Normalization | None = None,
+) -> TrainingResult:
+    """Train ``network`` in place with minibatch gradient descent.
+
+    Every epoch visits the training set in a fresh seeded random order; the
+    same config, data and initial weights give the same weights bit for bit.
+    The network's architecture is used as is; ``config.hidden_sizes``,
+    ``activation``, ``output`` and ``init`` only matter for building it.
+
+    Parameters
+    ----------
+    network : MLP
+        Its input size must equal the images' ``H * W`` and its outputs the
+        number of classes.
+    train_set : Dataset
+        uint8 images ``(N, H, W)``, converted to float32 one batch at a time.
+    validation_set : Dataset or None
+        Evaluated after every epoch; drives early stopping when given
+        (otherwise the training loss does).
+    config : TrainingConfig
+        Validated here.
+    on_event : callable, optional
+        Called in this thread with a ``BatchEvent`` after every minibatch, an
+        ``EpochEvent`` after every epoch and one ``FinishedEvent`` at the end.
+        Between minibatches it may safely copy the network (``network.copy()``).
+    control : TrainingControl, optional
+        Checked before every minibatch for pause and cancel.
+    normalization : Normalization, optional
+        Input normalisation to use (e.g. a loaded model's, for fine-tuning);
+        by default ``config.normalization`` is fitted on ``train_set``.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    ConfigError
+        For an invalid config or a network that does not fit the data.
+    """
+    config.validate()
+    _check_fit(network, train_set, "training")
+    if validation_set is not None and len(validation_set) == 0:
+        validation_set = None
+    if validation_set is not None:
+        _check_fit(network, validation_set, "validation")
+    count = len(train_set)
+    if count == 0:
+        raise ConfigError("The training set is empty.")
+    if normalization is None:
+        normalization = Normalization.fit(
+            config.normalization, train_set.images, train_set.max_value
+        )
+    emit = on_event if on_event is not None else _ignore
+    run = _Run(network, train_set, config, normalization)
+    started = time.perf_counter()
+    paused = 0.0
+    history: list[dict[str, Any]] = []
+    reason, message = "completed", ""
+    epochs_done = 0
+    best_loss, best_epoch, waited = math.inf, 0, 0
+    params = network.parameters()
+    last_good = [p.copy() for p in params]
+    best = [p.copy() for p in params] if config.early_stopping_patience else None
+
+    for epoch in range(config.epochs):
+        epoch_started = time.perf_counter()
+        epoch_paused = 0.0
+        _save(params, last_good)
+        stop = None
+        for step in range(run.steps):
+            if control is not None:
+                if control.paused:
+                    wait_started = time.perf_counter()
+                    control.wait_while_paused()
+                    epoch_paused += time.perf_counter() - wait_started
+                if control.cancelled:
+                    stop = step
+                    break
+            loss, rate = run.step(epoch, step)
+            if not math.isfinite(loss):
+                reason = "diverged"
+                message = _diverged_message(
+                    config, rate, epoch, step, run.steps, "training loss", loss
+                )
+                break
+            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate))
+        if reason == "diverged":
+            _save(last_good, params)
+            break
+        if stop is not None:
+            reason = "cancelled"
+            message = (
+                f"Training was stopped during epoch {epoch + 1} after {stop} of "
+                f"{run.steps} minibatches; the weights reached so far are kept."
+            )
+            paused += epoch_paused
+            break
+        train_seconds = time.perf_counter() - epoch_started - epoch_paused
+        train_loss, train_accuracy = run.epoch_averages()
+        validation_loss = validation_accuracy = None
+        if validation_set is not None:
+            validation_loss, validation_accuracy = loss_and_accuracy(
+                network, validation_set, normalization
+            )
+            if not math.isfinite(validation_loss):
+                reason = "diverged"
+                message = _diverged_message(
+                    config,
+                    rate,
+                    epoch,
+                    None,
+                    run.steps,
+                    "validation loss",
+                    validation_loss,
+                )
+                _save(last_good, params)
+                break
+        paused += epoch_paused
+        seconds = time.perf_counter() - epoch_started - epoch_paused
+        event = EpochEvent(
+            epoch=epoch + 1,
+            epochs=config.epochs,
+            train_loss=train_loss,
+            train_accuracy=train_accuracy,
+            validation_loss=validation_loss,
+            validation_accuracy=validation_accuracy,
+            learning_rate=rate,
+            seconds=seconds,
+            samples_per_second=count / max(train_seconds, 1e-9),
+        )
+        history.append(dataclasses.asdict(event))
+        epochs_done = epoch + 1
+        emit(event)
+        if best is not None:
+            watched = train_loss if validation_loss is None else validation_loss
+            if watched < best_loss:
+                best_loss, best_epoch, waited = watched, epoch + 1, 0
+                _save(params, best)
+            else:
+                waited += 1
+                if waited >= config.early_stopping_patience:
+                    _save(best, params)
+                    reason = "early_stopped"
+                    message = (
+                        f"Stopped early after epoch {epoch + 1}: the "
+                        f"{_watched_name(validation_set)} has not improved for "
+                        f"{waited} epoch{'s' if waited != 1 else ''}; kept the "
+                        f"weights of epoch {best_epoch} ({best_loss:.4f})."
+                    )
+                    break
+
+    if reason == "completed":
+        message = f"Finished {epochs_done} epoch{'s' if epochs_done != 1 else ''}."
+        if best is not None and best_epoch != epochs_done:
+            _save(best, params)
+            message += (
+                f" Kept the weights of epoch {best_epoch}, which had the lowest "
+                f"{_watched_name(validation_set)} ({best_loss:.4f})."
+            )
+    emit(FinishedEvent(reason, message, epochs_done))
+    return TrainingResult(
+        network=network,
+        normalization=normalization,
+        reason=reason,
+        message=message,
+        epochs_completed=epochs_done,
+        history=history,
+        best_epoch=best_epoch if best is not None and best_epoch else None,
+        seconds=time.perf_counter() - started - paused,
+    )
+
+
+def _ignore(event: Event) -> None:
+    return None
+
+
+def _watched_name(validation_set: Dataset | None) -> str:
+    return "training loss" if validation_set is None else "validation loss"
+
+
+def _diverged_message(
+    config: TrainingConfig,
+    rate: float,
+    epoch: int,
+    step: int | None,
+    steps: int,
+    what: str,
+    value: float,
+) -> str:
+    where = f"epoch {epoch + 1}"
+    if step is not None:
+        where += f", minibatch {step + 1} of {steps}"
+    restored = (
+        "the initial weights" if epoch == 0 else f"the weights after epoch {epoch}"
+    )
+    return (
+        f"Training diverged at {where}: the {what} became {value}. The learning "
+        f"rate ({rate:g}) is most likely too high for this network and optimizer; "
+        f"try a smaller one (for example {config.learning_rate / 10:g}). "
+        f"Restored {restored}, the last good ones."
+    )
+
+
+class _Run:
+    """Preallocated buffers and generators for one call of ``train``."""
+
+    def __init__(
+        self,
+        network: MLP,
+        dataset: Dataset,
+        config: TrainingConfig,
+        normalization: Normalization,
+    ) -> None:
+        self.network = network
+        self.config = config
+        self.normalization = normalization
+        self.count = len(dataset)
+        batch = config.batch_size if config.batch_size > 0 else self.count
+        self.batch = min(batch, self.count)
+        self.steps = math.ceil(self.count / self.batch)
+        self.images = dataset.images.reshape(self.count, -1)
+        self.image_shape = dataset.image_shape
+        self.max_value = dataset.max_value
+        self.labels = dataset.labels.astype(np.intp)
+        # Independent streams, so that e.g. turning dropout on does not change
+        # the order in which samples are visited.
+        shuffle, dropout, augment = np.random.SeedSequence(config.seed).spawn(3)
+        self.shuffle_rng = np.random.default_rng(shuffle)
+        self.dropout_rng = np.random.default_rng(dropout)
+        self.augment_rng = np.random.default_rng(augment)
+        self.optimizer = make_optimizer(config.optimizer, **_optimizer_settings(config))
+        self.params = network.parameters()
+        pixels = self.images.shape[1]
+        self.raw = np.empty((self.batch, pixels), np.uint8)
+        self.inputs = np.empty((self.batch, pixels), np.float32)
+        self.batch_labels = np.empty(self.batch, np.intp)
+        self.augmented = (
+            np.empty((self.batch, *self.image_shape), np.float32)
+            if config.augment.is_active
+            else None
+        )
+        self.order = np.arange(self.count)
+        self.loss_sum = 0.0
+        self.correct = 0
+        self.seen = 0
+
+    def step(self, epoch: int, step: int) -> tuple[float, float]:
+        """Train one minibatch; return its loss and learning rate."""
+        if step == 0:
+            self.order = self.shuffle_rng.permutation(self.count)
+            self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+        start = step * self.batch
+        indices = self.order[start : start + self.batch]
+        size = indices.shape[0]
+        raw = self.raw[:size]
+        np.take(self.images, indices, axis=0, out=raw)
+        labels = self.batch_labels[:size]
+        np.take(self.labels, indices, out=labels)
+        source: np.ndarray = raw
+        if self.augmented is not None:
+            source = augment_batch(
+                raw.reshape(size, *self.image_shape),
+                self.config.augment,
+                self.augment_rng,
+                self.max_value,
+                out=self.augmented[:size],
+            )
+        inputs = self.normalization.apply(source, out=self.inputs[:size])
+        if self.network.dtype != np.float32:
+            inputs = inputs.astype(self.network.dtype)
+        rate = learning_rate_at(self.config, epoch, step, self.steps)
+        loss, grads, probs = self.network.loss_and_gradients(
+            inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
+        )
+        if math.isfinite(loss):
+            self.optimizer.step(self.params, grads, rate)
+            self.loss_sum += loss * size
+            self.correct += int(np.count_nonzero(probs.argmax(axis=1) == labels))
+            self.seen += size
+        return loss, rate
+
+    def epoch_averages(self) -> tuple[float, float]:
+        """Mean training loss and accuracy over the epoch's minibatches."""
+        return self.loss_sum / self.seen, self.correct / self.seen
+
+
+def _optimizer_settings(config: TrainingConfig) -> dict[str, Any]:
+    if config.optimizer == "momentum":
+        return {"momentum": config.momentum, "nesterov": config.nesterov}
+    if config.optimizer == "adam":
+        return {"beta1": config.beta1, "beta2": config.beta2}
+    return {}
