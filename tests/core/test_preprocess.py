@@ -1,0 +1,255 @@
+import time
+
+import numpy as np
+import pytest
+
+from core.datasets import Normalization, load_bundled
+from core.preprocess import (
+    PreprocessError,
+    canvas_to_image,
+    canvas_to_input,
+    target_for_shape,
+)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_bundled("mnist-sample")
+
+
+def _paste(image, canvas_shape, top, left, dtype=np.uint8):
+    canvas = np.zeros(canvas_shape, dtype)
+    h, w = image.shape
+    canvas[top : top + h, left : left + w] = image
+    return canvas
+
+
+def _centre_of_mass(image):
+    image = image.astype(np.float64)
+    total = image.sum()
+    rows = np.arange(image.shape[0])
+    cols = np.arange(image.shape[1])
+    return (image.sum(1) @ rows) / total, (image.sum(0) @ cols) / total
+
+
+def test_vertical_bar_comes_out_centred_and_upright():
+    canvas = np.zeros((300, 200), np.uint8)
+    canvas[40:260, 30:44] = 255  # tall bar far from the canvas centre
+    image = canvas_to_image(canvas, "mnist")
+    assert image.shape == (28, 28) and image.dtype == np.uint8
+    ink_rows = np.flatnonzero(image.any(axis=1))
+    ink_cols = np.flatnonzero(image.any(axis=0))
+    assert len(ink_rows) == 20  # the longer side becomes 20 px
+    assert len(ink_cols) <= 3
+    cy, cx = _centre_of_mass(image)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    # Upright: every row of the bar has the same column profile.
+    bar = image[ink_rows]
+    assert np.all(bar == bar[0])
+    assert image.max() == 255
+
+
+@pytest.mark.parametrize("target", ["mnist", "digits-8x8"])
+@pytest.mark.parametrize("shift", [(0, 1), (37, -50), (-120, 180)])
+def test_shifted_copy_of_a_digit_gives_the_same_image(mnist, target, shift):
+    digit = np.kron(mnist.images[3], np.ones((9, 9), np.uint8))
+    first = _paste(digit, (600, 700), 200, 250)
+    second = _paste(digit, (600, 700), 200 + shift[0], 250 + shift[1])
+    np.testing.assert_array_equal(
+        canvas_to_image(first, target), canvas_to_image(second, target)
+    )
+
+
+def test_mnist_images_pasted_big_come_back_as_themselves(mnist):
+    rng = np.random.default_rng(0)
+    exact = 0
+    indices = rng.choice(len(mnist), 30, replace=False)
+    for index in indices:
+        original = mnist.images[index].astype(np.float64)
+        factor = int(rng.integers(3, 15))
+        big = np.kron(mnist.images[index], np.ones((factor, factor), np.uint8))
+        canvas = _paste(big, (big.shape[0] + 150, big.shape[1] + 300), 40, 220)
+        image = canvas_to_image(canvas, "mnist").astype(np.float64)
+        # MNIST was made this way, so the digit comes back almost bit for bit; a
+        # centre of mass exactly between two pixels may round the other way.
+        errors = {
+            (dy, dx): np.abs(np.roll(image, (dy, dx), axis=(0, 1)) - original).mean()
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        }
+        assert min(errors.values()) < 0.5
+        exact += errors[0, 0] < 0.5
+    assert exact >= 0.8 * len(indices)
+
+
+def test_dark_ink_on_paper_is_detected_and_can_be_forced(mnist):
+    digit = np.kron(mnist.images[11], np.ones((6, 6), np.uint8))
+    bright = _paste(digit, (300, 300), 50, 80)
+    paper = 255 - bright
+    expected = canvas_to_image(bright, "mnist")
+    np.testing.assert_array_equal(canvas_to_image(paper, "mnist"), expected)
+    np.testing.assert_array_equal(canvas_to_image(paper, "mnist", False), expected)
+    np.testing.assert_array_equal(canvas_to_image(bright, "mnist", True), expected)
+
+
+def test_grey_paper_and_colour_canvases_match_a_clean_one(mnist):
+    digit = np.kron(mnist.images[20], np.ones((5, 5), np.uint8))
+    clean = _paste(digit, (200, 240), 30, 40)
+    expected = canvas_to_image(clean, "mnist")
+    # Dark ink on light grey paper: 220 background, ink down to 220 - 200.
+    grey = (220 - clean.astype(np.int32) * 200 // 255).astype(np.uint8)
+    got = canvas_to_image(grey, "mnist").astype(int)
+    assert np.abs(got - expected).mean() < 3
+    rgb = np.repeat((255 - clean)[..., None], 3, axis=2)
+    np.testing.assert_array_equal(canvas_to_image(rgb, "mnist"), expected)
+    rgba = np.concatenate([rgb, np.full(clean.shape + (1,), 255, np.uint8)], axis=2)
+    np.testing.assert_array_equal(canvas_to_image(rgba, "mnist"), expected)
+    as_float = clean.astype(np.float32) / 255.0
+    got = canvas_to_image(as_float, "mnist").astype(int)
+    assert np.abs(got - expected).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "canvas",
+    [
+        np.zeros((280, 280), np.uint8),
+        np.full((280, 280), 255, np.uint8),
+        np.zeros((1, 1), np.uint8),
+        np.full((1, 1), 255, np.uint8),
+        np.zeros((0, 0), np.uint8),
+        np.zeros((3000, 10), np.uint8),
+    ],
+    ids=["black", "white", "1x1-black", "1x1-white", "0x0", "tall-strip"],
+)
+@pytest.mark.parametrize("target", ["mnist", "digits-8x8"])
+def test_empty_canvas_means_nothing_drawn(canvas, target):
+    assert canvas_to_image(canvas, target) is None
+    normalization = Normalization.fit("scale", np.zeros((1, 28, 28), np.uint8), 255)
+    assert canvas_to_input(canvas, normalization, "mnist") is None
+
+
+@pytest.mark.parametrize(
+    "speck",
+    [(5, 5, 255, 1), (100, 100, 20, 3)],
+    ids=["one-pixel", "faint-blot"],
+)
+def test_nearly_empty_canvas_means_nothing_drawn(speck):
+    y, x, value, size = speck
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[y : y + size, x : x + size] = value
+    assert canvas_to_image(canvas, "mnist") is None
+
+
+def test_one_pixel_line_on_a_big_canvas_is_kept():
+    canvas = np.zeros((2000, 2000), np.uint8)
+    rows = np.arange(300, 1700)
+    canvas[rows, 1000 + (rows - 300) // 4] = 255  # a steep one-pixel stroke
+    image = canvas_to_image(canvas, "mnist")
+    assert image is not None and image.max() == 255
+    assert np.count_nonzero(image.any(axis=1)) == 20
+    assert np.count_nonzero(image > 64) >= 20
+
+
+def test_stroke_touching_the_border_is_converted():
+    canvas = np.full((100, 80), 255, np.uint8)  # paper
+    canvas[:, 35:45] = 0  # dark bar from the top edge to the bottom edge
+    canvas[0, :] = 0  # and along the whole top edge
+    image = canvas_to_image(canvas, "mnist")
+    assert image is not None
+    cy, cx = _centre_of_mass(image)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    assert np.count_nonzero(image.any(axis=1)) == 20  # the longer side is 20 px
+
+
+@pytest.mark.parametrize("target", ["mnist", "digits-8x8"])
+def test_tiny_digit_is_scaled_up(target):
+    canvas = np.zeros((500, 500), np.uint8)
+    canvas[200:207, 300:303] = 255  # a 7x3 "one"
+    image = canvas_to_image(canvas, target)
+    assert image is not None
+    if target == "mnist":
+        assert np.count_nonzero(image.any(axis=1)) == 20
+    else:
+        assert image.max() == 16
+
+
+def test_huge_canvas_is_fast(mnist):
+    digit = np.kron(mnist.images[5][4:24, 4:24], np.ones((190, 190), np.uint8))
+    canvas = _paste(digit, (4000, 4000), 100, 150)
+    canvas_to_image(canvas, "mnist")  # first call pays for fresh memory
+    start = time.perf_counter()
+    image = canvas_to_image(255 - canvas, "mnist")
+    elapsed = time.perf_counter() - start
+    assert image is not None
+    # About 60 ms on the 2-core development machine; generous for busy CI.
+    assert elapsed < 0.5
+
+
+def test_digits_8x8_counts_on_pixels_in_4x4_blocks():
+    canvas = np.zeros((64, 64), np.uint8)
+    canvas[:, 24:40] = 255  # full-height bar, a quarter of the width, centred
+    image = canvas_to_image(canvas, "digits-8x8")
+    assert image.shape == (8, 8) and image.dtype == np.uint8
+    expected = np.zeros((8, 8), np.uint8)
+    expected[:, 3:5] = 16
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_digits_8x8_of_a_32x32_bitmap_is_its_block_counts():
+    rng = np.random.default_rng(1)
+    rows, cols = np.mgrid[0:32, 0:32]
+    # A ring 32 px tall and 20 px wide, centred: already the UCI normalised bitmap.
+    radius = ((rows - 15.5) / 16.0) ** 2 + ((cols - 15.5) / 10.0) ** 2
+    bitmap = (radius <= 1.0) & (radius >= 0.45)
+    bitmap[rng.random((32, 32)) < 0.2] = False  # an irregular stroke
+    bitmap[[0, 31], 15] = True
+    bitmap[15, [6, 25]] = True
+    canvas = np.kron(bitmap.astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+    image = canvas_to_image(_paste(canvas, (300, 300), 60, 70), "digits-8x8")
+    expected = bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3))
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_canvas_to_input_applies_the_model_normalization(mnist):
+    canvas = _paste(
+        np.kron(mnist.images[0], np.ones((4, 4), np.uint8)), (150, 150), 9, 9
+    )
+    for kind in ("scale", "standardize"):
+        normalization = Normalization.fit(kind, mnist.images[:500], 255)
+        vector = canvas_to_input(canvas, normalization, "mnist")
+        expected = normalization.apply(canvas_to_image(canvas, "mnist")[None])[0]
+        assert vector.shape == (784,) and vector.dtype == np.float32
+        np.testing.assert_array_equal(vector, expected)
+
+
+def test_canvas_is_not_modified(mnist):
+    canvas = _paste(
+        mnist.images[2].astype(np.float32) / 255, (80, 80), 5, 5, np.float32
+    )
+    before = canvas.copy()
+    canvas_to_image(canvas, "mnist")
+    np.testing.assert_array_equal(canvas, before)
+
+
+def test_target_can_be_given_as_the_model_image_shape(mnist):
+    canvas = _paste(mnist.images[1], (60, 60), 3, 3)
+    assert target_for_shape((28, 28)) == "mnist"
+    np.testing.assert_array_equal(
+        canvas_to_image(canvas, (28, 28)), canvas_to_image(canvas, "mnist")
+    )
+    assert canvas_to_image(canvas, (8, 8)).shape == (8, 8)
+
+
+@pytest.mark.parametrize(
+    ("canvas", "target", "message"),
+    [
+        (np.zeros((10, 10)), "cifar", "unknown drawing target"),
+        (np.zeros((10, 10)), (32, 32), "not 32x32"),
+        (np.zeros(10), "mnist", "grey-scale"),
+        (np.zeros((4, 4, 2)), "mnist", "grey-scale"),
+        (np.array([["a"]]), "mnist", "must hold numbers"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(canvas, target, message):
+    with pytest.raises(PreprocessError, match=message):
+        canvas_to_image(canvas, target)
