@@ -59,7 +59,9 @@ class SoftmaxCrossEntropy(OutputLayer):
         """Softmax of each row, shifted by the row maximum so exp never overflows."""
         if out is not z:
             np.copyto(out, z)
-        out -= out.max(axis=1, keepdims=True)
+        # Logits beyond +-1.7e38 may overflow to -inf here; exp then gives 0.
+        with np.errstate(over="ignore"):
+            out -= out.max(axis=1, keepdims=True)
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
         return out
@@ -78,7 +80,8 @@ class SoftmaxCrossEntropy(OutputLayer):
         """
         if out is not z:
             np.copyto(out, z)
-        out -= out.max(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            out -= out.max(axis=1, keepdims=True)
         picked = out[_rows(labels), labels]
         np.exp(out, out=out)
         sums = out.sum(axis=1, keepdims=True)

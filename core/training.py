@@ -524,9 +524,10 @@ def train(
         train_loss, train_accuracy = run.epoch_averages()
         validation_loss = validation_accuracy = None
         if validation_set is not None:
-            validation_loss, validation_accuracy = loss_and_accuracy(
-                network, validation_set, normalization
-            )
+            with np.errstate(over="ignore", invalid="ignore"):
+                validation_loss, validation_accuracy = loss_and_accuracy(
+                    network, validation_set, normalization
+                )
             if not math.isfinite(validation_loss):
                 reason = "diverged"
                 message = _diverged_message(
@@ -694,11 +695,14 @@ class _Run:
         if self.network.dtype != np.float32:
             inputs = inputs.astype(self.network.dtype)
         rate = learning_rate_at(self.config, epoch, step, self.steps)
-        loss, grads, probs = self.network.loss_and_gradients(
-            inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
-        )
+        # Overflow is not an error here: a non-finite loss ends the run cleanly.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, grads, probs = self.network.loss_and_gradients(
+                inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
+            )
+            if math.isfinite(loss):
+                self.optimizer.step(self.params, grads, rate)
         if math.isfinite(loss):
-            self.optimizer.step(self.params, grads, rate)
             self.loss_sum += loss * size
             self.correct += int(np.count_nonzero(probs.argmax(axis=1) == labels))
             self.seen += size

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from core.datasets import Dataset, Normalization
+from core.metrics import MetricsError, evaluate, loss_and_accuracy
+from core.network import MLP
+
+
+def _pointer_network():
+    """A 4-pixel, 3-class linear network that predicts the brightest of pixels 0-2."""
+    net = MLP((4, 3), init="xavier", dtype=np.float64)
+    net.weights[0][...] = 0.0
+    net.weights[0][[0, 1, 2], [0, 1, 2]] = 50.0
+    net.biases[0][...] = 0.0
+    return net
+
+
+def _dataset():
+    # Predictions (brightest pixel): 0, 0, 1, 2, 2, 2; labels: 0, 1, 1, 2, 2, 0.
+    bright = [0, 0, 1, 2, 2, 2]
+    images = np.zeros((6, 2, 2), np.uint8)
+    images.reshape(6, 4)[np.arange(6), bright] = 255
+    labels = np.array([0, 1, 1, 2, 2, 0], np.uint8)
+    return Dataset("tiny", images, labels, ("x", "y", "z"), 255)
+
+
+def test_confusion_matrix_precision_and_recall_by_hand():
+    result = evaluate(_pointer_network(), _dataset())
+    assert result.confusion.tolist() == [[1, 0, 1], [1, 1, 0], [0, 0, 2]]
+    assert result.accuracy == pytest.approx(4 / 6)
+    np.testing.assert_allclose(result.precision, [1 / 2, 1 / 1, 2 / 3])
+    np.testing.assert_allclose(result.recall, [1 / 2, 1 / 2, 2 / 2])
+    assert result.predictions.tolist() == [0, 0, 1, 2, 2, 2]
+    assert result.probabilities.shape == (6, 3)
+    # p(predicted) = e^50 / (e^50 + 2): a wrong answer costs about 50 nats.
+    assert result.loss == pytest.approx(2 * 50 / 6, rel=1e-3)
+
+
+def test_class_never_predicted_has_zero_precision():
+    net = _pointer_network()
+    net.weights[0][...] = 0.0
+    net.biases[0][...] = [1.0, 0.0, 0.0]  # always predicts class 0
+    result = evaluate(net, _dataset())
+    assert result.precision.tolist()[1:] == [0.0, 0.0]
+    assert result.recall.tolist() == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 5, 2048])
+def test_results_do_not_depend_on_the_batch_size(batch_size):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(37, 3, 3), dtype=np.uint8)
+    dataset = Dataset(
+        "noise",
+        images,
+        rng.integers(0, 4, 37, dtype=np.uint8),
+        ("a", "b", "c", "d"),
+        255,
+    )
+    net = MLP((9, 7, 4), seed=1)
+    norm = Normalization.fit("standardize", images, 255)
+    reference = evaluate(net, dataset, batch_size=37, normalization=norm)
+    result = evaluate(net, dataset, batch_size=batch_size, normalization=norm)
+    np.testing.assert_allclose(result.probabilities, reference.probabilities, rtol=1e-5)
+    assert result.loss == pytest.approx(reference.loss, rel=1e-5)
+    assert np.array_equal(result.confusion, reference.confusion)
+    expected = net.predict_proba(norm.apply(images))
+    np.testing.assert_allclose(result.probabilities, expected, rtol=1e-5)
+    loss, accuracy = loss_and_accuracy(net, dataset, norm, batch_size)
+    assert (loss, accuracy) == pytest.approx((reference.loss, reference.accuracy))
+
+
+def test_mismatched_network_is_rejected():
+    with pytest.raises(MetricsError, match="expects 9 inputs .* 4 pixels"):
+        evaluate(MLP((9, 3)), _dataset())
+    with pytest.raises(MetricsError, match="3 classes but the network has only 2"):
+        evaluate(MLP((4, 2)), _dataset())
