@@ -176,16 +176,18 @@ class Augmenter:
         self.shape = (B, H, W)
         self.elastic_grid = int(elastic_grid)
         n = H * W
-        # Output pixel coordinates, rows x, y, 1, then the elastic basis; a (2B, k)
-        # parameter matrix times this grid gives every source coordinate at once.
+        # Output pixel coordinates (rows x, y, 1): a (2B, 3) parameter matrix times
+        # this grid gives every affine source coordinate at once.
         ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
-        self._grid = np.concatenate(
-            [
-                np.stack([xs.ravel(), ys.ravel(), np.ones(n, np.float32)]),
-                _elastic_basis(H, W, self.elastic_grid),
-            ]
+        self._grid = np.stack([xs.ravel(), ys.ravel(), np.ones(n, np.float32)])
+        self._params = np.zeros((2, B, 3), np.float32)
+        # Separable smooth basis of the elastic field: Wy @ coarse @ Wx.T per image.
+        self._elastic_rows = _elastic_axis(H, self.elastic_grid)
+        self._elastic_cols_t = np.ascontiguousarray(
+            _elastic_axis(W, self.elastic_grid).T
         )
-        self._params = np.zeros((2, B, self._grid.shape[0]), np.float32)
+        self._elastic_half = np.empty((2 * B, self.elastic_grid, W), np.float32)
+        self._elastic_field = np.empty((H, 2 * B, W), np.float32)
         self._coords = np.empty((2 * B, n), np.float32)
         self._fixed = np.empty((2 * B, n), np.int32)
         self._frac = np.empty((2 * B, n), np.uint32)
@@ -260,20 +262,31 @@ class Augmenter:
         B, H, W = self.shape
         params = self._params
         _affine_params(params, config, rng, chosen, H, W)
-        if config.elastic > 0:
-            k = params.shape[2] - 3
-            field = rng.standard_normal((2, B, k), dtype=np.float32)
-            field *= (config.elastic * chosen)[None, :, None].astype(np.float32)
-            params[:, :, 3:] = field
-            flat_params, grid = params.reshape(2 * B, -1), self._grid
-        else:
-            flat_params, grid = params[:, :, :3].reshape(2 * B, 3), self._grid[:3]
         # Fixed point with 8 fractional bits: exact integer bilinear weights later.
-        flat_params = flat_params * np.float32(256.0)
         # The one-pixel zero padding before the image, plus half a step to round.
+        flat_params = params.reshape(2 * B, 3) * np.float32(256.0)
         flat_params[:, 2] += 256.5
         coords = self._coords
-        np.matmul(flat_params, grid, out=coords)
+        _small_matmul(flat_params, self._grid, coords)
+        if config.elastic > 0:
+            g = self.elastic_grid
+            coarse = rng.standard_normal((2 * B, g, g), dtype=np.float32)
+            coarse *= (np.tile(chosen, 2) * np.float32(config.elastic * 256.0))[
+                :, None, None
+            ]
+            half = self._elastic_half
+            _small_matmul(
+                coarse.reshape(2 * B * g, g),
+                self._elastic_cols_t,
+                half.reshape(2 * B * g, W),
+            )
+            field = self._elastic_field
+            _small_matmul(
+                self._elastic_rows,
+                half.transpose(1, 0, 2).reshape(g, 2 * B * W),
+                field.reshape(H, 2 * B * W),
+            )
+            coords.reshape(2 * B, H, W)[...] += field.transpose(1, 0, 2)
         np.clip(coords[:B], 0.0, (W + 1) * 256.0, out=coords[:B])
         np.clip(coords[B:], 0.0, (H + 1) * 256.0, out=coords[B:])
         np.copyto(self._fixed, coords, casting="unsafe")
@@ -431,23 +444,32 @@ def _affine_params(
     params[1, :, 2] = cy - m10 * cx - m11 * cy - shift[:, 1]
 
 
-def _elastic_basis(H: int, W: int, points: int) -> np.ndarray:
-    """Smooth interpolation weights (points**2, H*W) from a coarse grid to pixels.
+def _elastic_axis(size: int, points: int) -> np.ndarray:
+    """Smooth interpolation weights (size, points) from control points to pixels.
 
-    Gaussian weights around control points spread evenly over the image, scaled so
-    unit-variance control values give unit-variance displacement at every pixel.
+    Gaussian weights around control points spread evenly along the axis, each row
+    scaled to unit norm, so unit-variance control values give unit-variance
+    displacement at every pixel (the 2-D basis is the outer product of two axes).
     """
+    centres = np.linspace(0.0, size - 1.0, points)
+    spacing = (size - 1.0) / max(points - 1, 1) or 1.0
+    d = np.arange(size)[:, None] - centres[None, :]
+    weights = np.exp(-0.5 * (d / spacing) ** 2)
+    weights /= np.sqrt((weights**2).sum(axis=1, keepdims=True))
+    return weights.astype(np.float32)
 
-    def axis(size: int) -> np.ndarray:
-        centres = np.linspace(0.0, size - 1.0, points)
-        spacing = (size - 1.0) / max(points - 1, 1) or 1.0
-        d = np.arange(size)[:, None] - centres[None, :]
-        return np.exp(-0.5 * (d / spacing) ** 2)
 
-    wy, wx = axis(H), axis(W)
-    basis = (wy[:, None, :, None] * wx[None, :, None, :]).reshape(H * W, -1)
-    basis /= np.sqrt((basis**2).sum(axis=1, keepdims=True))
-    return basis.T.astype(np.float32)
+# OpenBLAS runs a product on several threads once m * n * k passes 4 * 65536; for
+# these thin products the thread hand-off costs more than the work, and on a busy
+# machine it can cost milliseconds, so they are cut into single-threaded pieces.
+_SINGLE_THREAD_WORK = 1 << 17
+
+
+def _small_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """Compute ``a @ b`` into ``out`` in row blocks BLAS runs on one thread."""
+    rows = max(1, _SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
+    for start in range(0, a.shape[0], rows):
+        np.matmul(a[start : start + rows], b, out=out[start : start + rows])
 
 
 _local = threading.local()
