@@ -1,0 +1,86 @@
+"""Argument parsing, dispatch to the subcommand modules, and error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from cli import download, evaluate, import_idx, info, predict, train
+from cli.errors import describe_error
+
+PROG = "digit-studio"
+SUBCOMMANDS = (train, evaluate, predict, info, download, import_idx)
+EXIT_ERROR = 1
+EXIT_CANCELLED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with one sub-parser per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Digit Studio: build a multilayer perceptron, train it on handwritten "
+            "digits and use it. Without a subcommand the desktop app starts."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def subcommand_summary() -> str:
+    """One line per subcommand, for the "GUI not built yet" message."""
+    return "\n".join(f"  {module.NAME:<11} {module.HELP}" for module in SUBCOMMANDS)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (without the program name).
+
+    Returns the process exit code: 0 success, 1 error, 2 usage error, 130 cancelled.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _start_gui(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("\nCancelled.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error worth a message.
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if os.environ.get("DIGIT_STUDIO_DEBUG"):
+            raise
+        print(f"{PROG}: error: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _start_gui(argv: list[str]) -> int:
+    try:
+        from gui.app import run_app
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("gui", "gui.app"):
+            raise
+        print(
+            "The Digit Studio window is not built yet. Use a subcommand:\n"
+            f"{subcommand_summary()}\n"
+            f"Run `{PROG} SUBCOMMAND --help` for details.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return int(run_app([PROG, *argv]) or 0)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,137 @@
+"""`evaluate`: a model's loss, accuracy, confusion matrix and per-class scores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from cli import data
+from cli.report import confusion_table, per_class_table
+from core.datasets import DatasetError, load_idx_pair
+from core.metrics import evaluate
+from core.model_io import SavedModel, load_model
+
+NAME = "evaluate"
+HELP = "measure a model on a dataset or on IDX files"
+SPLITS = ("auto", "test", "held-out", "train")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the subcommand."""
+    parser = subparsers.add_parser(
+        NAME,
+        help=HELP,
+        description=HELP + ". By default the model's own dataset is used: its test "
+        "split, or the part of its training images held out for validation.",
+    )
+    parser.add_argument("--model", required=True, metavar="M", help="model file (.npz)")
+    parser.add_argument(
+        "--dataset", help="dataset name (default: the one the model was trained on)"
+    )
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="auto",
+        help="auto (default): test split if there is one, else the held-out part",
+    )
+    parser.add_argument("--images", metavar="FILE", help="IDX images file (.gz or raw)")
+    parser.add_argument("--labels", metavar="FILE", help="IDX labels file (.gz or raw)")
+    parser.add_argument(
+        "--batch", type=int, default=2048, help="images per forward pass (memory)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(handler=run, parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the report."""
+    if (args.images is None) != (args.labels is None):
+        args.parser.error("--images and --labels go together")
+    if args.images and args.dataset:
+        args.parser.error("give either --dataset or --images/--labels, not both")
+    if args.batch < 1:
+        args.parser.error("--batch must be at least 1")
+    model = load_model(args.model)
+    dataset, description = _choose_data(args, model)
+    result = evaluate(
+        model.network, dataset, batch_size=args.batch, normalization=model.normalization
+    )
+    support = np.asarray(result.confusion).sum(axis=1)
+    if args.json:
+        print(json.dumps(_as_json(model, description, result, support), indent=2))
+        return 0
+    print(f"Model      {args.model} ({model.dataset_name})")
+    print(f"Data       {description}: {len(dataset):,} images")
+    print(f"Loss       {result.loss:.4f}")
+    correct = int(np.trace(np.asarray(result.confusion)))
+    print(f"Accuracy   {100 * result.accuracy:.2f}% ({correct:,} of {len(dataset):,})")
+    print()
+    print("Confusion matrix (rows: true class, columns: predicted)")
+    print(confusion_table(np.asarray(result.confusion), model.class_names))
+    print()
+    print(per_class_table(model.class_names, result.precision, result.recall, support))
+    return 0
+
+
+def _choose_data(args: argparse.Namespace, model: SavedModel):
+    shape = model.image_shape
+    if args.images:
+        dataset = load_idx_pair(
+            args.images,
+            args.labels,
+            class_names=model.class_names,
+            max_value=int(round(model.normalization.max_value)),
+            expected_shape=shape,
+        )
+        return dataset, f"{args.images} + {args.labels}"
+    name = args.dataset or model.dataset_name
+    if not name:
+        args.parser.error("the model names no dataset; give --dataset or --images")
+    subset = model.metrics.get("subset") if name == model.dataset_name else None
+    split = args.split
+    if split == "auto":
+        split = "test" if data.has_test_split(name) else "held-out"
+    if split == "held-out":
+        if name != model.dataset_name:
+            args.parser.error("--split held-out applies only to the model's dataset")
+        return data.held_out(name, model.config, subset, shape)
+    dataset = data.load(name, split, shape)
+    _check_classes(dataset, model)
+    return dataset, f"{name}, {split} split"
+
+
+def _check_classes(dataset, model: SavedModel) -> None:
+    if dataset.num_classes != len(model.class_names):
+        raise DatasetError(
+            f"{dataset.name} has {dataset.num_classes} classes but the model has "
+            f"{len(model.class_names)}"
+        )
+
+
+def _as_json(model, description, result, support) -> dict:
+    names = list(model.class_names)
+    return {
+        "data": description,
+        "images": int(np.sum(support)),
+        "loss": float(result.loss),
+        "accuracy": float(result.accuracy),
+        "class_names": names,
+        "confusion": np.asarray(result.confusion).astype(int).tolist(),
+        "per_class": {
+            name: {
+                "precision": _finite(p),
+                "recall": _finite(r),
+                "samples": int(s),
+            }
+            for name, p, r, s in zip(
+                names, result.precision, result.recall, support, strict=True
+            )
+        },
+    }
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,148 @@
+"""`info`: what a model file holds (metadata, architecture, history, metrics)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from cli.report import history_summary
+from core.model_io import SavedModel, load_model
+
+NAME = "info"
+HELP = "show a model file's architecture, training settings, history and metrics"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the subcommand."""
+    parser = subparsers.add_parser(NAME, help=HELP, description=HELP + ".")
+    parser.add_argument("--model", required=True, metavar="M", help="model file (.npz)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the stored metadata as JSON"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the model's description."""
+    model = load_model(args.model)
+    if args.json:
+        print(json.dumps(describe(model), indent=2, ensure_ascii=False))
+    else:
+        print(f"Model file      {args.model}")
+        print("\n".join(text_lines(model)))
+    return 0
+
+
+def describe(model: SavedModel) -> dict:
+    """JSON-ready description of a loaded model."""
+    network = model.network
+    return {
+        "format_version": model.format_version,
+        "created": model.created,
+        "app_version": model.app_version,
+        "dataset_name": model.dataset_name,
+        "layer_sizes": [int(n) for n in network.layer_sizes],
+        "activation": network.activation,
+        "output": network.output,
+        "init": network.init,
+        "parameter_count": int(network.parameter_count),
+        "normalization": {
+            "kind": model.normalization.kind,
+            "max_value": model.normalization.max_value,
+        },
+        "image_shape": list(model.image_shape),
+        "class_names": list(model.class_names),
+        "config": model.config,
+        "history": model.history,
+        "metrics": model.metrics,
+    }
+
+
+def text_lines(model: SavedModel) -> list[str]:
+    """Human-readable lines describing a loaded model."""
+    network = model.network
+    height, width = model.image_shape
+    sizes = "-".join(str(int(n)) for n in network.layer_sizes)
+    lines = [
+        f"Created         {model.created or 'unknown'} by Digit Studio "
+        f"{model.app_version or 'unknown'} (model format {model.format_version})",
+        f"Dataset         {model.dataset_name or 'unknown'} ({height}x{width} images, "
+        f"{len(model.class_names)} classes: {' '.join(model.class_names)})",
+        f"Network         {sizes}, {network.activation} hidden units, "
+        f"{network.output} output, {network.init} initialisation",
+        f"Parameters      {int(network.parameter_count):,}",
+        f"Inputs          {_normalization_text(model)}",
+    ]
+    if model.config:
+        lines.append(f"Training        {_config_text(model.config)}")
+    summary = history_summary(model.history)
+    lines.append(f"History         {summary[0]}")
+    lines += [f"                {line}" for line in summary[1:]]
+    if model.metrics:
+        lines.append("Metrics         " + _metrics_text(model.metrics))
+    return lines
+
+
+def _normalization_text(model: SavedModel) -> str:
+    normalization = model.normalization
+    scale = f"pixels / {normalization.max_value:g}"
+    if normalization.kind == "standardize":
+        return f"standardised per pixel ({scale}, minus the mean, over the std)"
+    return f"scaled to [0, 1] ({scale})"
+
+
+def _config_text(config: dict) -> str:
+    parts = [
+        f"{config.get('optimizer', '?')} lr {config.get('learning_rate', '?')}",
+        f"{config.get('schedule', 'constant')} schedule",
+    ]
+    batch = config.get("batch_size")
+    parts.append("full batch" if batch == 0 else f"batch {batch}")
+    parts.append(f"{config.get('epochs', '?')} epochs")
+    for key, label in (("l2", "l2"), ("dropout", "dropout")):
+        if config.get(key):
+            parts.append(f"{label} {config[key]}")
+    if config.get("early_stopping_patience"):
+        parts.append(f"early stopping after {config['early_stopping_patience']}")
+    augment = config.get("augment")
+    if isinstance(augment, dict):
+        active = [
+            f"{key} {value:g}"
+            for key, value in augment.items()
+            if key not in ("elastic_grid", "probability")
+            and isinstance(value, (int, float))
+            and value
+        ]
+        if active:
+            parts.append("augment " + ", ".join(active))
+    parts.append(f"seed {config.get('seed', '?')}")
+    return ", ".join(parts)
+
+
+def _metrics_text(metrics: dict) -> str:
+    parts = []
+    for key in ("validation_accuracy", "validation_loss"):
+        value = metrics.get(key)
+        if isinstance(value, (int, float)):
+            label = key.replace("_", " ")
+            text = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.4f}"
+            parts.append(f"{label} {text}")
+    if isinstance(metrics.get("validation_images"), int):
+        parts.append(f"on {metrics['validation_images']:,} held-out images")
+    if isinstance(metrics.get("epochs_completed"), int):
+        stopped = metrics.get("stopped", "completed")
+        parts.append(f"{metrics['epochs_completed']} epochs ({stopped})")
+    if isinstance(metrics.get("training_seconds"), (int, float)):
+        parts.append(f"{metrics['training_seconds']:.1f} s of training")
+    shown = {
+        "validation_accuracy", "validation_loss", "validation_images",
+        "epochs_completed", "stopped", "training_seconds",
+    }  # fmt: skip
+    for key, value in metrics.items():
+        if key in shown:
+            continue
+        if isinstance(value, float):
+            parts.append(f"{key.replace('_', ' ')} {value:.4g}")
+        elif isinstance(value, (int, str)):
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts)

@@ -1,0 +1,495 @@
+"""The command line: subcommands run in-process through main(argv), one real process."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import main
+from core import download
+from core.dataset_store import load_dataset
+from core.datasets import Normalization, load_bundled
+from core.idx import write_idx
+from core.model_io import ModelMetadata, load_model, save_model
+from core.network import MLP
+from core.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    monkeypatch.setenv("DIGIT_STUDIO_DATA_DIR", str(folder))
+    monkeypatch.delenv("DIGIT_STUDIO_MNIST_MIRROR", raising=False)
+    return folder
+
+
+def run_cli(capsys, *argv):
+    code = main.main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, pattern=""):
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("digit-studio: error: ")
+    assert "Traceback" not in err
+    assert pattern.lower() in lines[0].lower()
+
+
+@pytest.fixture(scope="module")
+def sample_model(tmp_path_factory):
+    """A small trained-looking model on the bundled sample (weights fitted quickly)."""
+    sample = load_bundled("mnist-sample")
+    normalization = Normalization.fit("scale", sample.images, 255)
+    network = MLP((784, 10), activation="relu", seed=0)
+    # Nearest class mean as a linear layer: -|x - c|^2 / 2 = x.c - |c|^2 / 2 + const.
+    # Instant, and well above chance, so predictions in the tests mean something.
+    inputs = normalization.apply(sample.images[:2000])
+    labels = sample.labels[:2000]
+    centroids = np.stack([inputs[labels == k].mean(axis=0) for k in range(10)])
+    network.weights[0][...] = centroids.T
+    network.biases[0][...] = -0.5 * (centroids**2).sum(axis=1)
+    path = tmp_path_factory.mktemp("model") / "linear.npz"
+    save_model(
+        path,
+        network,
+        ModelMetadata(
+            normalization=normalization,
+            image_shape=(28, 28),
+            class_names=sample.class_names,
+            dataset_name="mnist-sample",
+            config={"validation_fraction": 0.1, "seed": 0},
+            history=[{"epoch": 1, "epochs": 1, "validation_accuracy": 0.8}],
+            metrics={"validation_accuracy": 0.8},
+        ),
+    )
+    return path
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as info:
+        main.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("train", "evaluate", "predict", "info", "download", "import-idx"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "evaluate", "predict", "info", "download", "import-idx"]
+)
+def test_every_subcommand_has_help(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main.main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_unknown_flag_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main.main(["train", "--no-such-flag"])
+    assert info.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_train_preset_one_epoch_writes_a_complete_model(tmp_path, data_dir, capsys):
+    out_path = tmp_path / "m.npz"
+    code, out, err = run_cli(
+        capsys,
+        "train", "--preset", "recommended", "--epochs", "1", "--subset", "600",
+        "--out", out_path,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "epoch 1/1" in out
+    assert f"Saved {out_path}" in out
+    model = load_model(out_path)
+    assert model.dataset_name == "mnist-sample"
+    assert model.config["epochs"] == 1
+    expected = PRESETS["recommended"].config.hidden_sizes
+    assert model.config["hidden_sizes"] == list(expected)
+    assert len(model.history) == 1
+    assert 0.0 <= model.metrics["validation_accuracy"] <= 1.0
+    assert model.metrics["subset"] == 600
+
+
+def test_flags_override_the_preset(tmp_path, data_dir, capsys):
+    out_path = tmp_path / "m.npz"
+    code, _, err = run_cli(
+        capsys,
+        "train", "--preset", "textbook-quadratic", "--layers", "12", "--epochs", "2",
+        "--lr", "0.5", "--batch", "32", "--activation", "tanh", "--subset", "300",
+        "--augment-shift", "1", "--out", out_path, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    model = load_model(out_path)
+    assert model.network.layer_sizes == (784, 12, 10)
+    assert model.network.activation == "tanh"
+    assert model.network.output == "sigmoid_quadratic"
+    assert model.config["learning_rate"] == 0.5
+    assert model.config["batch_size"] == 32
+    assert model.config["init"] == "normal"
+    assert model.config["augment"]["shift"] == 1.0
+    assert len(model.history) == 2
+
+
+def test_training_actually_learns(tmp_path, data_dir, capsys):
+    out_path = tmp_path / "m.npz"
+    code, _, err = run_cli(
+        capsys,
+        "train", "--layers", "32", "--epochs", "4", "--subset", "1000",
+        "--out", out_path, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    history = load_model(out_path).history
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["validation_accuracy"] > 0.7
+
+
+def test_plain_output_has_one_line_per_epoch(tmp_path, data_dir, capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "train", "--dataset", "digits-8x8", "--layers", "16", "--epochs", "3",
+        "--out", tmp_path / "m.npz",
+    )  # fmt: skip
+    assert code == 0
+    assert "\r" not in out
+    assert [
+        line.split()[1] for line in out.splitlines() if line.startswith("epoch")
+    ] == [
+        "1/3",
+        "2/3",
+        "3/3",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "-1"], "learning"),
+        (["--dropout", "1.5"], "dropout"),
+        (["--dataset", "no-such-set"], "no-such-set"),
+        (["--augment-rotation", "500"], "rotation"),
+        (["--validation", "1.0"], "validation"),
+    ],
+)
+def test_bad_training_settings_give_one_line(tmp_path, data_dir, capsys, argv, message):
+    code, _, err = run_cli(capsys, "train", *argv, "--out", tmp_path / "m.npz")
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_bad_layers_flag_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main.main(["train", "--layers", "256,abc"])
+    assert info.value.code == 2
+
+
+def test_info_describes_the_model(sample_model, capsys):
+    code, out, _ = run_cli(capsys, "info", "--model", sample_model)
+    assert code == 0
+    assert "784-10" in out
+    assert "7,850" in out
+    assert "mnist-sample" in out
+    assert "validation accuracy 80.00%" in out
+
+
+def test_info_json(sample_model, capsys):
+    code, out, _ = run_cli(capsys, "info", "--model", sample_model, "--json")
+    assert code == 0
+    described = json.loads(out)
+    assert described["layer_sizes"] == [784, 10]
+    assert described["parameter_count"] == 7850
+
+
+def test_evaluate_held_out_part_by_default(sample_model, data_dir, capsys):
+    code, out, err = run_cli(capsys, "evaluate", "--model", sample_model)
+    assert code == 0, err
+    assert "held-out 10% of the training images: 500 images" in out
+    accuracy = float(out.split("Accuracy")[1].split("%")[0])
+    assert accuracy > 70.0
+    assert "Confusion matrix" in out
+    assert "precision" in out and "recall" in out
+
+
+def test_evaluate_on_idx_files_matches_direct_computation(
+    sample_model, tmp_path, capsys
+):
+    sample = load_bundled("mnist-sample")
+    images, labels = sample.images[4000:4300], sample.labels[4000:4300]
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    code, out, _ = run_cli(
+        capsys,
+        "evaluate", "--model", sample_model, "--json",
+        "--images", tmp_path / "t10k-images-idx3-ubyte.gz",
+        "--labels", tmp_path / "t10k-labels-idx1-ubyte.gz",
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out)
+    expected = load_model(sample_model).predict_proba(images).argmax(axis=1)
+    assert result["images"] == 300
+    assert result["accuracy"] == pytest.approx(np.mean(expected == labels))
+    assert np.trace(np.array(result["confusion"])) == np.sum(expected == labels)
+
+
+def test_evaluate_rejects_images_of_another_size(sample_model, tmp_path, capsys):
+    write_idx(tmp_path / "i.gz", np.zeros((5, 8, 8), np.uint8))
+    write_idx(tmp_path / "l.gz", np.zeros(5, np.uint8))
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", sample_model,
+        "--images", tmp_path / "i.gz", "--labels", tmp_path / "l.gz",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "28x28")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "not found"), (b"garbage", "not a Digit Studio model")],
+)
+def test_bad_model_file_gives_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "m.npz"
+    if content is not None:
+        path.write_bytes(content)
+    for command in (["info"], ["evaluate"], ["predict", tmp_path / "x.png"]):
+        code, out, err = run_cli(capsys, *command, "--model", path)
+        assert_one_line_error(code, err, message)
+        assert out == ""
+
+
+def _save_png(path, array):
+    from PySide6.QtGui import QImage
+
+    height, width = array.shape
+    data = np.ascontiguousarray(array, dtype=np.uint8)
+    image = QImage(data.data, width, height, width, QImage.Format.Format_Grayscale8)
+    assert image.copy().save(str(path))
+
+
+def _canvas(digit_image, size, bright_ink):
+    """A sample digit drawn big on a larger canvas, in either polarity."""
+    scale = size // 40
+    big = np.kron(digit_image, np.ones((scale, scale), np.uint8))
+    canvas = np.zeros((size, size), np.uint8)
+    top = (size - big.shape[0]) // 3
+    canvas[top : top + big.shape[0], top : top + big.shape[1]] = big
+    return canvas if bright_ink else 255 - canvas
+
+
+def test_predict_prints_path_digit_confidence(sample_model, tmp_path, capsys):
+    sample = load_bundled("mnist-sample")
+    model = load_model(sample_model)
+    probabilities = model.predict_proba(sample.images[:200])
+    right = probabilities.argmax(axis=1) == sample.labels[:200]
+    chosen = np.flatnonzero(right & (probabilities.max(axis=1) > 0.99))
+    paths = []
+    for n, index in enumerate(chosen[:4]):
+        path = tmp_path / f"digit{n}.png"
+        _save_png(path, _canvas(sample.images[index], 280, bright_ink=n % 2 == 0))
+        paths.append((path, sample.labels[index]))
+    blank = tmp_path / "blank.png"
+    _save_png(blank, np.full((100, 100), 255, np.uint8))
+    code, out, err = run_cli(
+        capsys, "predict", "--model", sample_model, *[p for p, _ in paths], blank
+    )
+    assert code == 0, err
+    lines = out.strip().split("\n")
+    assert len(lines) == 5
+    for line, (path, label) in zip(lines, paths, strict=False):
+        shown_path, digit, confidence = line.split("\t")
+        assert shown_path == str(path)
+        assert digit == str(label)
+        assert 0.0 < float(confidence) <= 1.0
+    assert lines[-1] == f"{blank}\tnone"
+
+
+def test_predict_json_has_all_probabilities(sample_model, tmp_path, capsys):
+    sample = load_bundled("mnist-sample")
+    path = tmp_path / "d.png"
+    _save_png(path, _canvas(sample.images[0], 200, bright_ink=False))
+    blank = tmp_path / "blank.png"
+    _save_png(blank, np.full((30, 30), 250, np.uint8))
+    code, out, _ = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        sample_model,
+        "--json",
+        "--ink",
+        "dark",
+        path,
+        blank,
+    )
+    assert code == 0
+    first, second = json.loads(out)
+    assert first["path"] == str(path)
+    assert sorted(first["probabilities"]) == [str(d) for d in range(10)]
+    assert first["digit"] == max(first["probabilities"], key=first["probabilities"].get)
+    assert first["confidence"] == first["probabilities"][first["digit"]]
+    assert second["digit"] is None and second["probabilities"] is None
+
+
+def test_predict_missing_or_broken_image_gives_one_line(sample_model, tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys, "predict", "--model", sample_model, tmp_path / "none.png"
+    )
+    assert_one_line_error(code, err, "not found")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    code, _, err = run_cli(
+        capsys, "predict", "--model", sample_model, tmp_path / "bad.png"
+    )
+    assert_one_line_error(code, err, "bad.png")
+
+
+def test_predict_hundreds_of_images_in_one_call(sample_model, tmp_path, capsys):
+    sample = load_bundled("mnist-sample")
+    paths = []
+    for i in range(200):
+        path = tmp_path / f"{i}.png"
+        _save_png(path, sample.images[i])
+        paths.append(path)
+    code, out, _ = run_cli(capsys, "predict", "--model", sample_model, *paths)
+    assert code == 0
+    assert len(out.strip().split("\n")) == 200
+
+
+def _fake_mnist(folder):
+    rng = np.random.default_rng(0)
+    arrays = (
+        rng.integers(0, 256, (120, 28, 28), dtype=np.uint8),
+        np.arange(120, dtype=np.uint8) % 10,
+        rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        np.arange(30, dtype=np.uint8) % 10,
+    )
+    checksums = {}
+    for name, array in zip(download.MNIST_FILES, arrays, strict=True):
+        write_idx(folder / name, array)
+        checksums[name] = hashlib.md5((folder / name).read_bytes()).hexdigest()
+    return checksums
+
+
+def test_download_mnist_from_a_mirror_then_use_it(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setattr(download, "MNIST_MD5", _fake_mnist(mirror))
+    monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", mirror.as_uri())
+    code, out, err = run_cli(capsys, "download", "mnist")
+    assert code == 0, err
+    assert "MNIST is ready: 120 training and 30 test images" in out
+    assert "train-images-idx3-ubyte.gz" in out
+    assert len(load_dataset("mnist", data_dir, split="test")) == 30
+
+
+def test_download_failure_is_one_line(tmp_path, data_dir, capsys):
+    missing = (tmp_path / "empty-mirror").as_uri()
+    code, _, err = run_cli(capsys, "download", "mnist", "--mirror", missing)
+    assert_one_line_error(code, err, "could not download")
+
+
+def test_import_idx_folder_then_train_on_it(tmp_path, data_dir, capsys):
+    source = tmp_path / "fashion"
+    source.mkdir()
+    rng = np.random.default_rng(1)
+    write_idx(
+        source / "train-images-idx3-ubyte.gz",
+        rng.integers(0, 256, (60, 6, 6), np.uint8),
+    )
+    write_idx(source / "train-labels-idx1-ubyte.gz", np.arange(60, dtype=np.uint8) % 3)
+    code, out, err = run_cli(
+        capsys, "import-idx", "tiny", "--folder", source, "--class-names", "a,b,c"
+    )
+    assert code == 0, err
+    assert "Imported 'tiny': 60 training images of 6x6, classes a, b, c" in out
+    code, _, err = run_cli(
+        capsys, "train", "--dataset", "tiny", "--layers", "4", "--epochs", "1",
+        "--out", tmp_path / "t.npz", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    model = load_model(tmp_path / "t.npz")
+    assert model.class_names == ("a", "b", "c")
+    assert model.network.layer_sizes == (36, 4, 3)
+
+
+def test_import_idx_bad_files_give_one_line(tmp_path, data_dir, capsys):
+    (tmp_path / "i.gz").write_bytes(b"\x00\x00\x08\x01garbage")
+    write_idx(tmp_path / "l.gz", np.zeros(3, np.uint8))
+    code, _, err = run_cli(
+        capsys, "import-idx", "bad", "--images", tmp_path / "i.gz",
+        "--labels", tmp_path / "l.gz",
+    )  # fmt: skip
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
+    from cli import info
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(info, "run", interrupted)
+    code, _, err = run_cli(capsys, "info", "--model", "m.npz")
+    assert code == 130
+    assert err.strip() == "Cancelled."
+
+
+def test_full_disk_is_one_line(sample_model, tmp_path, capsys, monkeypatch):
+    from cli import info
+
+    def full(args):
+        raise OSError(28, "No space left on device", str(tmp_path / "m.npz"))
+
+    monkeypatch.setattr(info, "run", full)
+    code, _, err = run_cli(capsys, "info", "--model", sample_model)
+    assert_one_line_error(code, err, "disk is full")
+
+
+def test_real_process_train_then_info(tmp_path):
+    env = dict(os.environ, DIGIT_STUDIO_DATA_DIR=str(tmp_path / "data"))
+    out_path = tmp_path / "m.npz"
+    train = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "train", "--dataset", "digits-8x8",
+         "--layers", "8", "--epochs", "2", "--out", str(out_path)],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    assert "epoch 2/2" in train.stdout
+    failing = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "info", "--model", "missing.npz"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert failing.returncode == 1
+    assert failing.stderr.strip().splitlines() == [
+        "digit-studio: error: Model file not found: missing.npz"
+    ]
+
+
+def test_no_subcommand_starts_the_gui(capsys, monkeypatch):
+    import types
+
+    calls = []
+    fake = types.ModuleType("gui.app")
+    fake.run_app = lambda argv: calls.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "gui.app", fake)
+    code, _, _ = run_cli(capsys)
+    assert code == 0
+    assert calls == [["digit-studio"]]
+
+
+def test_no_gui_yet_lists_the_subcommands(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gui.app", None)
+    code, _, err = run_cli(capsys)
+    assert code == 1
+    assert "not built yet" in err
+    for name in ("train", "evaluate", "predict", "info", "download", "import-idx"):
+        assert f"  {name}" in err
