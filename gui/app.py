@@ -1,0 +1,77 @@
+"""Starts the desktop app: QApplication, the exception hook, the main window.
+
+``main.py`` calls ``run_app(argv)`` when no subcommand is given. Owns nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from types import TracebackType
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from gui.settings import APPLICATION, ORGANIZATION
+
+log = logging.getLogger("digit_studio")
+_showing_error = False
+
+
+def _exception_hook(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    """Log an uncaught exception in the GUI thread and show it instead of dying."""
+    global _showing_error
+    text = "".join(traceback.format_exception(kind, value, tb))
+    log.error("Uncaught exception:\n%s", text)
+    sys.stderr.write(text)
+    if issubclass(kind, KeyboardInterrupt):
+        QApplication.quit()
+        return
+    app = QApplication.instance()
+    if app is None or _showing_error:
+        return
+    _showing_error = True
+    try:
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "Digit Studio: unexpected error",
+            f"Something went wrong: {value}\n\nThe app carries on; the details are "
+            "below and in the log.",
+        )
+        box.setDetailedText(text)
+        box.exec()
+    finally:
+        _showing_error = False
+
+
+def install_exception_hook() -> None:
+    """Route uncaught exceptions to the log and an error dialog."""
+    sys.excepthook = _exception_hook
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the main window and run the event loop; returns the exit code.
+
+    ``argv`` may name a model file (``.npz``) to open at start.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    app = QApplication.instance() or QApplication(argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    install_exception_hook()
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    files = [a for a in argv[1:] if a.lower().endswith(".npz")]
+    if files:
+        QTimer.singleShot(0, lambda: window.open_model(files[0]))
+    return int(app.exec())

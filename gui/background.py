@@ -1,0 +1,103 @@
+"""One-shot background jobs (load a dataset, import IDX files) off the GUI thread.
+
+Owns ``TaskWorker`` and ``start_task``, the same QThread wiring and signal contract as
+the training worker: ``started``, exactly one of ``succeeded(result)`` /
+``failed(message)`` / ``cancelled()``, then always ``finished``. Never touches widgets.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+
+class TaskCancelled(Exception):
+    """Raised inside a task function to end it as cancelled."""
+
+
+class TaskWorker(QObject):
+    """Runs ``function(cancel_event, report)`` once in its thread.
+
+    ``report(value)`` emits ``progress(value)``; an exception other than
+    ``TaskCancelled`` becomes ``failed`` with the exception's message (``describe``
+    decides how it reads; by default ``str(exc)``, with the traceback for bugs).
+    """
+
+    started = Signal()
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(
+        self,
+        function: Callable[[threading.Event, Callable[[Any], None]], Any],
+        expected_errors: tuple[type[BaseException], ...] = (),
+    ) -> None:
+        super().__init__()
+        self._function = function
+        self._expected = expected_errors
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the task to stop (it checks the event between steps)."""
+        self.cancel_event.set()
+
+    @Slot()
+    def run(self) -> None:
+        """Run the function and report its outcome; never raises."""
+        try:
+            self.started.emit()
+            result = self._function(self.cancel_event, self.progress.emit)
+            if self.cancel_event.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+        except TaskCancelled:
+            self.cancelled.emit()
+        except self._expected as exc:
+            if self.cancel_event.is_set():
+                self.cancelled.emit()
+            else:
+                self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the window
+            self.failed.emit(f"{exc}\n\n{traceback.format_exc()}")
+        finally:
+            self.finished.emit()
+
+
+def start_task(
+    function: Callable[[threading.Event, Callable[[Any], None]], Any],
+    *,
+    on_succeeded: Callable[[Any], None],
+    on_failed: Callable[[str], None],
+    on_finished: Callable[[], None],
+    on_progress: Callable[[Any], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
+    expected_errors: tuple[type[BaseException], ...] = (),
+    name: str = "task",
+) -> tuple[QThread, TaskWorker]:
+    """Start ``function`` in a new QThread; callbacks must be GUI-thread ``@Slot``s."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker = TaskWorker(function, expected_errors)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    # Direct: the thread quits even while the GUI thread is blocked waiting for it.
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    worker.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    worker.succeeded.connect(on_succeeded)
+    worker.failed.connect(on_failed)
+    worker.finished.connect(on_finished)
+    if on_progress is not None:
+        worker.progress.connect(on_progress)
+    if on_cancelled is not None:
+        worker.cancelled.connect(on_cancelled)
+    thread.start()
+    return thread, worker

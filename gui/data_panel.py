@@ -1,0 +1,545 @@
+"""The data panel: dataset choice, MNIST download, IDX import, example images.
+
+Also the "Include my drawings" switch for the next training.
+
+Loading, downloading and importing run in background threads (gui.background); the
+panel only shows results. Imports Qt, core.dataset_store / download / personal_set.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shiboken6
+from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import dataset_store
+from core.datasets import Dataset, DatasetError, stratified_split
+from core.personal_set import PersonalSet
+from gui.background import start_task
+from gui.download_worker import (
+    EXPECTED_ERRORS,
+    DownloadProgress,
+    download_job,
+    mirror_list,
+)
+from gui.image_grid import ImageGrid
+
+EXAMPLES_PER_CLASS = 4
+MNIST_LABEL = "Full MNIST (60,000 + 10,000 test) — not downloaded"
+OFFLINE_HINT = (
+    "The download failed. Check the internet connection (or a proxy), or set a mirror "
+    "below; a folder holding the four MNIST files works as file:///path/to/folder/."
+)
+
+
+def personal_target(image_shape: tuple[int, int]) -> str:
+    """Return the personal-set target name for images of this shape."""
+    return "digits-8x8" if tuple(image_shape) == (8, 8) else "mnist"
+
+
+def example_indices(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Up to ``per_class`` random indices of every class, grouped by class."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        take = min(per_class, len(members))
+        chosen.append(np.sort(rng.choice(members, take, replace=False)))
+    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.intp)
+
+
+class DataPanel(QGroupBox):
+    """Pick and load a dataset; emits ``dataset_loaded(dataset)`` when it is ready.
+
+    ``dataset`` is the training data; ``test_set`` the separate test split when the
+    dataset has one (full MNIST, some imported sets), else None.
+    """
+
+    dataset_loaded = Signal(object)
+    loading_changed = Signal(bool)
+    include_personal_changed = Signal(bool)
+    mirror_changed = Signal(str)
+
+    def __init__(
+        self, data_dir: Path, mirror: str = "", parent: QWidget | None = None
+    ) -> None:
+        super().__init__("Data", parent)
+        self.data_dir = Path(data_dir)
+        self.dataset: Dataset | None = None
+        self.test_set: Dataset | None = None
+        # Held-out images for evaluating when there is no test split (the default
+        # 10 % validation split, the same images a default training validates on).
+        self.holdout: Dataset | None = None
+        self._loading_name = ""
+        self._generation = 0
+        # Parentless threads and workers are owned by Python: keep them referenced
+        # until Qt has deleted them (deleteLater after finished).
+        self._tasks: list[tuple[QThread, Any]] = []
+        self._download_worker: Any = None
+        self._personal_count = 0
+
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setToolTip("The images to train on")
+        self.dataset_combo.setMinimumContentsLength(18)
+        self.info_label = QLabel()
+        self.info_label.setWordWrap(True)
+        self.info_label.setToolTip("Size and origin of the chosen dataset")
+
+        self.download_button = QPushButton("Download MNIST")
+        self.download_button.setToolTip(
+            "Download the full MNIST (about 11 MB) into the data folder"
+        )
+        self.cancel_download_button = QPushButton("Cancel")
+        self.cancel_download_button.setToolTip("Stop the download (it resumes later)")
+        self.cancel_download_button.setVisible(False)
+        self.download_progress = QProgressBar()
+        self.download_progress.setToolTip("Download progress")
+        self.download_progress.setVisible(False)
+        self.download_message = QLabel()
+        self.download_message.setWordWrap(True)
+        self.download_message.setVisible(False)
+        self.download_message.setToolTip("What happened to the last download")
+        self.mirror_edit = QLineEdit(mirror)
+        self.mirror_edit.setPlaceholderText("built-in mirrors")
+        self.mirror_edit.setToolTip(
+            "A base URL holding the four MNIST files, tried before the built-in "
+            "mirrors (http://, https:// or file:///folder/)"
+        )
+        self.import_button = QPushButton("Import IDX…")
+        self.import_button.setToolTip(
+            "Import an images file and its labels file (IDX, optionally .gz) as a "
+            "new dataset"
+        )
+        self.personal_check = QCheckBox("Include my drawings (0)")
+        self.personal_check.setToolTip(
+            "Add the drawings you corrected on the Draw tab to the next training"
+        )
+        self.examples = ImageGrid(tile=28)
+        self.examples.setToolTip("Random examples from the chosen dataset, by class")
+        self.examples.setMinimumHeight(80)
+        self.examples.setMaximumHeight(140)
+
+        download_row = QHBoxLayout()
+        download_row.addWidget(self.download_button)
+        download_row.addWidget(self.download_progress, 1)
+        download_row.addWidget(self.cancel_download_button)
+        form = QFormLayout()
+        form.addRow("Dataset:", self.dataset_combo)
+        form.addRow("Mirror:", self.mirror_edit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.info_label)
+        layout.addLayout(download_row)
+        layout.addWidget(self.download_message)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.personal_check, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.examples)
+
+        self.dataset_combo.currentIndexChanged.connect(self.on_dataset_combo_changed)
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_download_button.clicked.connect(self.cancel_download)
+        self.import_button.clicked.connect(self.on_import_clicked)
+        self.mirror_edit.editingFinished.connect(self.on_mirror_edited)
+        self.personal_check.toggled.connect(self.include_personal_changed)
+
+    # ---------------------------------------------------------------- list
+    def refresh(self, select: str | None = None) -> None:
+        """Re-read the datasets and select ``select`` (or keep the current one)."""
+        current = select or self.current_name() or "mnist-sample"
+        infos = dataset_store.list_datasets(self.data_dir)
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.clear()
+        names = []
+        for info in infos:
+            self.dataset_combo.addItem(self._describe(info), info.name)
+            self.dataset_combo.setItemData(
+                self.dataset_combo.count() - 1,
+                info.source,
+                3,  # Qt.ToolTipRole
+            )
+            names.append(info.name)
+        if dataset_store.MNIST not in names:
+            self.dataset_combo.insertItem(2, MNIST_LABEL, dataset_store.MNIST)
+        index = self.dataset_combo.findData(current)
+        self.dataset_combo.setCurrentIndex(max(index, 0))
+        self.dataset_combo.blockSignals(False)
+        self._update_download_row()
+        self.on_dataset_combo_changed()
+
+    @staticmethod
+    def _describe(info: dataset_store.DatasetInfo) -> str:
+        h, w = info.image_shape
+        if info.name == "mnist-sample":
+            return f"MNIST sample ({info.train_count:,} images, bundled)"
+        if info.name == "digits-8x8":
+            return f"8x8 digits ({info.train_count:,} images, bundled)"
+        if info.name == dataset_store.MNIST:
+            return f"Full MNIST ({info.train_count:,} + {info.test_count or 0:,} test)"
+        test = f" + {info.test_count:,} test" if info.test_count else ""
+        return f"{info.name} ({info.train_count:,}{test}, {h}x{w}, imported)"
+
+    def current_name(self) -> str:
+        """Name of the selected dataset ("" when none)."""
+        data = self.dataset_combo.currentData()
+        return str(data) if data is not None else ""
+
+    def select(self, name: str) -> bool:
+        """Select (and load) a dataset by name; False when it is not available."""
+        index = self.dataset_combo.findData(name)
+        if index < 0:
+            return False
+        if index == self.dataset_combo.currentIndex():
+            if self.dataset is None or self.dataset.name != name:
+                self.on_dataset_combo_changed()
+        else:
+            self.dataset_combo.setCurrentIndex(index)
+        return True
+
+    def is_loading(self) -> bool:
+        """Return True while a dataset is being loaded."""
+        return bool(self._loading_name)
+
+    def is_available(self, name: str) -> bool:
+        """Return True when ``name`` can be loaded now (MNIST downloaded...)."""
+        return name in {i.name for i in dataset_store.list_datasets(self.data_dir)}
+
+    # ------------------------------------------------------------- loading
+    @Slot()
+    def on_dataset_combo_changed(self) -> None:
+        """Load the selected dataset in the background."""
+        name = self.current_name()
+        self._update_download_row()
+        if not name:
+            return
+        if not self.is_available(name):
+            self.dataset = None
+            self.test_set = None
+            self.holdout = None
+            self.info_label.setText(
+                "Full MNIST is not downloaded yet: press Download MNIST."
+            )
+            self.examples.clear()
+            self._set_loading("")
+            self.dataset_loaded.emit(None)
+            return
+        self._generation += 1
+        generation = self._generation
+        data_dir = self.data_dir
+        self.info_label.setText(f"Loading {name}…")
+        self._set_loading(name)
+
+        def load(_cancel: threading.Event, _report: Callable[[Any], None]):
+            info = dataset_store.get_info(name, data_dir)
+            train = dataset_store.load_dataset(name, data_dir)
+            test = None
+            if "test" in info.splits:
+                test = dataset_store.load_dataset(name, data_dir, split="test")
+            examples = example_indices(train.labels, EXAMPLES_PER_CLASS)
+            holdout = None if test is not None else stratified_split(train, 0.1, 0)[1]
+            return generation, info, train, test, holdout, examples
+
+        self._track(
+            start_task(
+                load,
+                on_succeeded=self.on_load_succeeded,
+                on_failed=self.on_load_failed,
+                on_finished=self.on_task_finished,
+                expected_errors=(DatasetError, OSError),
+                name="load-dataset",
+            )
+        )
+
+    @Slot(object)
+    def on_load_succeeded(self, result: tuple) -> None:
+        """Show the loaded dataset and tell listeners."""
+        generation, info, train, test, holdout, examples = result
+        if generation != self._generation:
+            return
+        self.dataset, self.test_set, self.holdout = train, test, holdout
+        h, w = train.image_shape
+        counts = np.bincount(train.labels, minlength=train.num_classes)
+        test_text = f", {len(test):,} test images" if test is not None else ""
+        self.info_label.setText(
+            f"{len(train):,} training images{test_text}, {h}x{w} pixels, "
+            f"{train.num_classes} classes ({counts.min():,}–{counts.max():,} per "
+            f"class). {info.source[:1].upper()}{info.source[1:]}."
+        )
+        self.examples.set_images(
+            train.images[examples],
+            train.max_value,
+            tooltips=[f"label {train.class_names[i]}" for i in train.labels[examples]],
+        )
+        self.update_personal_count()
+        self._set_loading("")
+        self.dataset_loaded.emit(train)
+
+    @Slot(str)
+    def on_load_failed(self, message: str) -> None:
+        """Explain why the dataset cannot be used."""
+        self.dataset = None
+        self.test_set = None
+        self.holdout = None
+        self.info_label.setText(f"Cannot load the dataset: {message}")
+        self.examples.clear()
+        self._set_loading("")
+        self.dataset_loaded.emit(None)
+
+    def _set_loading(self, name: str) -> None:
+        self._loading_name = name
+        self.loading_changed.emit(bool(name))
+
+    # ------------------------------------------------------------ personal
+    def update_personal_count(self, count: int | None = None) -> None:
+        """Re-count the personal drawings for the current image size."""
+        if count is None:
+            shape = self.dataset.image_shape if self.dataset is not None else (28, 28)
+            try:
+                count = PersonalSet(self.data_dir).count(personal_target(shape))
+            except Exception:  # noqa: BLE001 - a bad folder only hides the count
+                count = 0
+        self._personal_count = int(count)
+        self.personal_check.setText(f"Include my drawings ({count})")
+        self.personal_check.setEnabled(count > 0)
+        if count == 0:
+            self.personal_check.setChecked(False)
+
+    @property
+    def personal_count(self) -> int:
+        """Stored personal drawings matching the dataset's image size."""
+        return self._personal_count
+
+    def include_personal(self) -> bool:
+        """Return True when the next training should add the personal drawings."""
+        return self.personal_check.isChecked() and self._personal_count > 0
+
+    # ------------------------------------------------------------ download
+    def mirror(self) -> str:
+        """Return the user's mirror URL ("" for the built-in list)."""
+        return self.mirror_edit.text().strip()
+
+    @Slot()
+    def on_mirror_edited(self) -> None:
+        """Persist the mirror."""
+        self.mirror_changed.emit(self.mirror())
+
+    def _update_download_row(self) -> None:
+        downloading = self._download_worker is not None
+        have_mnist = self.is_available(dataset_store.MNIST)
+        self.download_button.setVisible(not have_mnist or downloading)
+        self.download_button.setEnabled(not downloading)
+        self.cancel_download_button.setVisible(downloading)
+        self.download_progress.setVisible(downloading)
+
+    @Slot()
+    def start_download(self) -> None:
+        """Download full MNIST in the background."""
+        if self._download_worker is not None:
+            return
+        self.download_message.setVisible(False)
+        self.download_progress.setRange(0, 1000)
+        self.download_progress.setValue(0)
+        thread, worker = start_task(
+            download_job(self.data_dir, mirror_list(self.mirror())),
+            on_succeeded=self.on_download_succeeded,
+            on_failed=self.on_download_failed,
+            on_finished=self.on_download_finished,
+            on_progress=self.on_download_progress,
+            on_cancelled=self.on_download_cancelled,
+            expected_errors=EXPECTED_ERRORS,
+            name="download",
+        )
+        self._download_worker = worker
+        self._track((thread, worker))
+        self._update_download_row()
+
+    @Slot()
+    def cancel_download(self) -> None:
+        """Stop the download between chunks (partial files resume next time)."""
+        if self._download_worker is not None and shiboken6.isValid(
+            self._download_worker
+        ):
+            self._download_worker.cancel()
+
+    @Slot(object)
+    def on_download_progress(self, progress: DownloadProgress) -> None:
+        """Move the progress bar."""
+        self.download_progress.setValue(int(progress.fraction * 1000))
+        self.download_progress.setFormat(
+            f"{progress.bytes_done / 1e6:.1f} / {progress.bytes_total / 1e6:.1f} MB"
+        )
+
+    @Slot(object)
+    def on_download_succeeded(self, _path: object) -> None:
+        """Select the freshly downloaded MNIST."""
+        self._show_download_message("Full MNIST downloaded and verified.", error=False)
+        self._download_worker = None
+        self.refresh(select=dataset_store.MNIST)
+
+    @Slot(str)
+    def on_download_failed(self, message: str) -> None:
+        """Show the offline message with the engine's details."""
+        self._show_download_message(f"{OFFLINE_HINT}\n\nDetails: {message}", error=True)
+
+    @Slot()
+    def on_download_cancelled(self) -> None:
+        """Say the download stopped."""
+        self._show_download_message(
+            "Download cancelled; it resumes where it stopped.", error=False
+        )
+
+    @Slot()
+    def on_download_finished(self) -> None:
+        """Reset the download controls."""
+        self._download_worker = None
+        self._update_download_row()
+        self.on_task_finished()
+
+    def _show_download_message(self, text: str, error: bool) -> None:
+        self.download_message.setText(text)
+        self.download_message.setStyleSheet("color: #b00020;" if error else "")
+        self.download_message.setVisible(True)
+
+    # -------------------------------------------------------------- import
+    @Slot()
+    def on_import_clicked(self) -> None:
+        """Ask for the IDX files and a name, then import them in the background."""
+        images, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import IDX: choose the training images file",
+            str(Path.home()),
+            "IDX files (*idx3* *ubyte* *.gz *.idx);;All files (*)",
+        )
+        if not images:
+            return
+        found: dict[str, Path] = {}
+        try:
+            found = dataset_store.find_idx_files(Path(images).parent)
+        except DatasetError:
+            found = {}
+        labels = found.get("train_labels")
+        if found.get("train_images") != Path(images) or labels is None:
+            found = {}
+            labels_name, _ = QFileDialog.getOpenFileName(
+                self,
+                "Import IDX: choose the matching labels file",
+                str(Path(images).parent),
+                "IDX files (*idx1* *ubyte* *.gz *.idx);;All files (*)",
+            )
+            if not labels_name:
+                return
+            labels = Path(labels_name)
+        default = re.sub(r"[^a-z0-9._-]+", "-", Path(images).parent.name.lower()).strip(
+            "-."
+        )
+        name, ok = QInputDialog.getText(
+            self, "Import IDX", "Name of the new dataset:", text=default or "imported"
+        )
+        if not ok or not name.strip():
+            return
+        self.import_files(
+            name.strip(),
+            Path(images),
+            Path(labels),
+            found.get("test_images"),
+            found.get("test_labels"),
+        )
+
+    def import_files(
+        self,
+        name: str,
+        images: Path,
+        labels: Path,
+        test_images: Path | None = None,
+        test_labels: Path | None = None,
+    ) -> None:
+        """Import IDX files as dataset ``name`` in the background, then select it."""
+        data_dir = self.data_dir
+        self.info_label.setText(f"Importing {images.name}…")
+        self.import_button.setEnabled(False)
+
+        def run(_cancel: threading.Event, _report: Callable[[Any], None]):
+            info = dataset_store.import_idx(
+                data_dir, name, images, labels, test_images, test_labels
+            )
+            return info.name
+
+        self._track(
+            start_task(
+                run,
+                on_succeeded=self.on_import_succeeded,
+                on_failed=self.on_import_failed,
+                on_finished=self.on_import_finished,
+                expected_errors=(DatasetError, OSError),
+                name="import",
+            )
+        )
+
+    @Slot(object)
+    def on_import_succeeded(self, name: str) -> None:
+        """Select the imported dataset."""
+        self.refresh(select=name)
+
+    @Slot(str)
+    def on_import_failed(self, message: str) -> None:
+        """Say why the files were not imported."""
+        self.info_label.setText(f"Import failed: {message}")
+
+    @Slot()
+    def on_import_finished(self) -> None:
+        """Re-enable importing."""
+        self.import_button.setEnabled(True)
+        self.on_task_finished()
+
+    # ------------------------------------------------------------- threads
+    def _track(self, pair: tuple[QThread, Any]) -> None:
+        self._prune()
+        self._tasks.append(pair)
+
+    def _prune(self) -> None:
+        self._tasks = [pair for pair in self._tasks if shiboken6.isValid(pair[0])]
+
+    @Slot()
+    def on_task_finished(self) -> None:
+        """Forget tasks Qt has already deleted."""
+        self._prune()
+
+    def busy_threads(self) -> int:
+        """Background threads still running (for tests)."""
+        return sum(1 for t, _ in self._tasks if shiboken6.isValid(t) and t.isRunning())
+
+    def set_locked(self, locked: bool) -> None:
+        """Lock the dataset choice while training runs."""
+        self.dataset_combo.setEnabled(not locked)
+        self.import_button.setEnabled(not locked)
+        self.personal_check.setEnabled(not locked and self._personal_count > 0)
+
+    def shutdown(self, timeout_ms: int = 2000) -> None:
+        """Cancel the download and wait for background threads (window closing)."""
+        self.cancel_download()
+        for thread, _worker in list(self._tasks):
+            if shiboken6.isValid(thread) and thread.isRunning():
+                thread.quit()
+                thread.wait(timeout_ms)

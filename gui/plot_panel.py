@@ -1,0 +1,556 @@
+"""Live loss and accuracy plots (pyqtgraph) for the current and earlier runs.
+
+Owns the curves, their throttled redraw, hover read-out, log-scale toggle and the run
+list (hide / remove). Data arrives as arrays; the panel never computes metrics.
+Imports Qt, pyqtgraph and gui.run_history only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.run_history import RunRecord
+
+REDRAW_INTERVAL_MS = 50  # at most ~20 redraws per second
+TRAIN_COLOR = QColor(31, 119, 180)
+VALIDATION_COLOR = QColor(230, 110, 20)
+RAW_BATCH_COLOR = QColor(120, 120, 120, 70)
+EARLIER_COLORS = [
+    QColor(44, 160, 44),
+    QColor(148, 103, 189),
+    QColor(214, 39, 40),
+    QColor(23, 190, 207),
+    QColor(140, 86, 75),
+    QColor(227, 119, 194),
+    QColor(188, 189, 34),
+]
+EARLIER_ALPHA = 120
+
+pg.setConfigOptions(background="w", foreground="k")
+
+
+def _pen(color: QColor, alpha: int | None = None, style=Qt.PenStyle.SolidLine):
+    color = QColor(color)
+    if alpha is not None:
+        color.setAlpha(alpha)
+    return pg.mkPen(color, width=1, style=style)
+
+
+class _RunCurves:
+    """The plot items of one run, created once and restyled when the run gets old."""
+
+    def __init__(self, loss_plot: pg.PlotItem, accuracy_plot: pg.PlotItem) -> None:
+        def curve(plot: pg.PlotItem, **kwargs: Any) -> pg.PlotDataItem:
+            item = pg.PlotDataItem(**kwargs)
+            plot.addItem(item)
+            return item
+
+        self.batch_raw = curve(loss_plot, clipToView=True, autoDownsample=True)
+        self.batch_raw.setDownsampling(auto=True, method="peak")
+        self.batch_smooth = curve(loss_plot, clipToView=True, autoDownsample=True)
+        self.train_loss = curve(loss_plot)
+        self.validation_loss = curve(loss_plot)
+        self.train_accuracy = curve(accuracy_plot)
+        self.validation_accuracy = curve(accuracy_plot)
+        self.plots = {
+            self.batch_raw: loss_plot,
+            self.batch_smooth: loss_plot,
+            self.train_loss: loss_plot,
+            self.validation_loss: loss_plot,
+            self.train_accuracy: accuracy_plot,
+            self.validation_accuracy: accuracy_plot,
+        }
+
+    def items(self) -> list[pg.PlotDataItem]:
+        return list(self.plots)
+
+    def style_current(self) -> None:
+        symbol = {"symbol": "o", "symbolSize": 5}
+        self.batch_raw.setPen(_pen(RAW_BATCH_COLOR))
+        self.batch_smooth.setPen(_pen(TRAIN_COLOR, 170))
+        for item, color in (
+            (self.train_loss, TRAIN_COLOR),
+            (self.validation_loss, VALIDATION_COLOR),
+            (self.train_accuracy, TRAIN_COLOR),
+            (self.validation_accuracy, VALIDATION_COLOR),
+        ):
+            item.setPen(_pen(color))
+            item.setSymbol(symbol["symbol"])
+            item.setSymbolSize(symbol["symbolSize"])
+            item.setSymbolPen(_pen(color))
+            item.setSymbolBrush(color)
+
+    def style_earlier(self, color: QColor) -> None:
+        self.batch_raw.setPen(_pen(color, 25))
+        self.batch_smooth.setPen(_pen(color, 60))
+        dashed = Qt.PenStyle.DashLine
+        for item, style in (
+            (self.train_loss, dashed),
+            (self.validation_loss, Qt.PenStyle.SolidLine),
+            (self.train_accuracy, dashed),
+            (self.validation_accuracy, Qt.PenStyle.SolidLine),
+        ):
+            item.setPen(_pen(color, EARLIER_ALPHA, style))
+            item.setSymbol(None)
+
+    def set_visible(self, visible: bool, show_raw: bool) -> None:
+        for item in self.items():
+            item.setVisible(visible)
+        self.batch_raw.setVisible(visible and show_raw)
+
+    def remove(self) -> None:
+        for item, plot in self.plots.items():
+            plot.removeItem(item)
+
+
+class PlotPanel(QWidget):
+    """Loss (per batch and per epoch) and accuracy (per epoch) of the session's runs.
+
+    The current run is drawn in strong colours; earlier runs stay faint, each in its own
+    hue, named in the legend and the run list, where they can be hidden or removed.
+    """
+
+    runs_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runs: list[RunRecord] = []
+        self._curves: dict[int, _RunCurves] = {}
+        self._colors: dict[int, QColor] = {}
+        self._current: RunRecord | None = None
+        self._next_id = 1
+        self._dirty: set[int] = set()
+        self._redraw_count = 0
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setToolTip(
+            "Drag to pan, wheel to zoom, right-click for more; hover to read values."
+        )
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.accuracy_plot = self.graphics.addPlot(row=1, col=0)
+        for plot, ylabel in (
+            (self.loss_plot, "loss"),
+            (self.accuracy_plot, "accuracy (%)"),
+        ):
+            plot.setLabel("bottom", "epoch")
+            plot.setLabel("left", ylabel)
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.setMenuEnabled(True)
+        self.loss_plot.setTitle("Loss")
+        self.accuracy_plot.setTitle("Accuracy")
+        self.accuracy_plot.setXLink(self.loss_plot)
+        self.loss_legend = self.loss_plot.addLegend(
+            offset=(-10, 10), labelTextSize="8pt"
+        )
+        self.accuracy_legend = self.accuracy_plot.addLegend(
+            offset=(-10, -10), labelTextSize="8pt"
+        )
+        self._cursors = []
+        for plot in (self.loss_plot, self.accuracy_plot):
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=_pen(QColor(0, 0, 0, 60))
+            )
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self._cursors.append(line)
+        self.graphics.scene().sigMouseMoved.connect(self.on_scene_mouse_moved)
+
+        self.hover_label = QLabel("Hover over a plot to read its values.")
+        self.hover_label.setToolTip("Values of the point nearest the mouse pointer")
+        self.hover_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.log_check = QCheckBox("Log-scale loss")
+        self.log_check.setToolTip("Show the loss axis on a logarithmic scale (L)")
+        self.log_check.toggled.connect(self.on_log_toggled)
+        self.raw_check = QCheckBox("Per-batch loss")
+        self.raw_check.setChecked(True)
+        self.raw_check.setToolTip(
+            "Show the raw loss of every mini-batch (faint) behind its smoothed curve"
+        )
+        self.raw_check.toggled.connect(self.on_raw_toggled)
+
+        self.run_list = QListWidget()
+        self.run_list.setToolTip(
+            "Runs of this session: untick to hide a run, select and Remove to drop it"
+        )
+        self.run_list.setMaximumHeight(110)
+        self.run_list.itemChanged.connect(self.on_run_item_changed)
+        self.run_list.itemSelectionChanged.connect(self._update_remove_enabled)
+        self.remove_button = QPushButton("Remove run")
+        self.remove_button.setToolTip("Remove the selected run from the plots")
+        self.remove_button.setEnabled(False)
+        self.remove_button.clicked.connect(self.on_remove_clicked)
+        self.clear_button = QPushButton("Remove earlier runs")
+        self.clear_button.setToolTip("Remove every run except the latest one")
+        self.clear_button.clicked.connect(self.remove_earlier_runs)
+
+        options = QHBoxLayout()
+        options.addWidget(self.log_check)
+        options.addWidget(self.raw_check)
+        options.addStretch(1)
+        options.addWidget(self.hover_label, 4)
+
+        runs_buttons = QVBoxLayout()
+        runs_buttons.addWidget(self.remove_button)
+        runs_buttons.addWidget(self.clear_button)
+        runs_buttons.addStretch(1)
+        runs_box = QWidget()
+        runs_row = QHBoxLayout(runs_box)
+        runs_row.setContentsMargins(0, 0, 0, 0)
+        runs_row.addWidget(self.run_list, 1)
+        runs_row.addLayout(runs_buttons)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.graphics)
+        splitter.addWidget(runs_box)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(options)
+        layout.addWidget(splitter, 1)
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
+        self._redraw_timer.timeout.connect(self.redraw)
+
+    # ----------------------------------------------------------------- runs
+    @property
+    def runs(self) -> list[RunRecord]:
+        """Every run still in the plots, oldest first."""
+        return list(self._runs)
+
+    @property
+    def current_run(self) -> RunRecord | None:
+        """The run receiving data (or the latest one), None when the plots are empty."""
+        return self._current
+
+    @property
+    def redraw_count(self) -> int:
+        """How many throttled redraws happened (for tests and the benchmark)."""
+        return self._redraw_count
+
+    def start_run(self, label: str, config: dict[str, Any] | None = None) -> RunRecord:
+        """Begin a new current run; the previous current run turns faint."""
+        self._demote_current()
+        run = RunRecord(run_id=self._next_id, label=label, config=dict(config or {}))
+        self._next_id += 1
+        self._runs.append(run)
+        curves = _RunCurves(self.loss_plot, self.accuracy_plot)
+        curves.style_current()
+        self._curves[run.run_id] = curves
+        self._current = run
+        self._add_list_item(run)
+        self._rebuild_legends()
+        self._apply_visibility(run)
+        self.runs_changed.emit()
+        return run
+
+    def add_history_run(
+        self, label: str, config: dict[str, Any], history: list[dict[str, Any]]
+    ) -> RunRecord:
+        """Show a model file's per-epoch history as the current run."""
+        run = self.start_run(label, config)
+        for index, row in enumerate(history):
+            run.add_epoch(float(row.get("epoch", index + 1)), row)
+        run.finished = True
+        run.outcome = "loaded"
+        self._mark_dirty(run)
+        return run
+
+    def add_batches(
+        self, x: np.ndarray, loss: np.ndarray, smoothed: np.ndarray
+    ) -> None:
+        """Append per-batch points to the current run (x in fractional epochs)."""
+        if self._current is None or len(x) == 0:
+            return
+        self._current.add_batches(x, loss, smoothed)
+        self._mark_dirty(self._current)
+
+    def add_epoch(self, epoch: float, values: dict[str, float | None]) -> None:
+        """Append one epoch's train/validation loss and accuracy to the current run."""
+        if self._current is None:
+            return
+        self._current.add_epoch(epoch, values)
+        self._mark_dirty(self._current)
+
+    def finish_run(self, outcome: str) -> None:
+        """Mark the current run as ended (completed, cancelled, diverged, ...)."""
+        if self._current is None:
+            return
+        self._current.finished = True
+        self._current.outcome = outcome
+        self._refresh_list_item(self._current)
+        self.redraw()
+
+    def set_run_visible(self, run_id: int, visible: bool) -> None:
+        """Show or hide one run's curves."""
+        run = self._find(run_id)
+        if run is None:
+            return
+        run.visible = visible
+        self._apply_visibility(run)
+        item = self._list_item(run_id)
+        if item is not None and (item.checkState() == Qt.CheckState.Checked) != visible:
+            item.setCheckState(
+                Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked
+            )
+
+    def remove_run(self, run_id: int) -> None:
+        """Drop one run and its curves."""
+        run = self._find(run_id)
+        if run is None:
+            return
+        self._curves.pop(run_id).remove()
+        self._runs.remove(run)
+        self._colors.pop(run_id, None)
+        self._dirty.discard(run_id)
+        item = self._list_item(run_id)
+        if item is not None:
+            self.run_list.takeItem(self.run_list.row(item))
+        if self._current is run:
+            self._current = None
+        self._rebuild_legends()
+        self.runs_changed.emit()
+
+    @Slot()
+    def remove_earlier_runs(self) -> None:
+        """Remove every run but the latest."""
+        for run in self._runs[:-1]:
+            self.remove_run(run.run_id)
+
+    def clear(self) -> None:
+        """Remove all runs."""
+        for run in list(self._runs):
+            self.remove_run(run.run_id)
+
+    # -------------------------------------------------------------- drawing
+    def _mark_dirty(self, run: RunRecord) -> None:
+        self._dirty.add(run.run_id)
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    @Slot()
+    def redraw(self) -> None:
+        """Push the dirty runs' arrays into their curves (the throttle timer's slot)."""
+        self._redraw_timer.stop()
+        dirty, self._dirty = self._dirty, set()
+        for run_id in dirty:
+            run = self._find(run_id)
+            if run is None:
+                continue
+            curves = self._curves[run_id]
+            x = run.batches.column(0)
+            curves.batch_raw.setData(x, run.batches.column(1))
+            curves.batch_smooth.setData(x, run.batches.column(2))
+            epoch = run.epoch_column("epoch")
+            for item, name, scale in (
+                (curves.train_loss, "train_loss", 1.0),
+                (curves.validation_loss, "validation_loss", 1.0),
+                (curves.train_accuracy, "train_accuracy", 100.0),
+                (curves.validation_accuracy, "validation_accuracy", 100.0),
+            ):
+                values = run.epoch_column(name)
+                # Runs without validation have NaN there; pyqtgraph warns on all-NaN.
+                keep = np.isfinite(values)
+                item.setData(epoch[keep], scale * values[keep])
+        if dirty:
+            self._redraw_count += 1
+
+    def _demote_current(self) -> None:
+        if self._current is None:
+            return
+        run = self._current
+        color = EARLIER_COLORS[(run.run_id - 1) % len(EARLIER_COLORS)]
+        self._colors[run.run_id] = color
+        self._curves[run.run_id].style_earlier(color)
+        self._refresh_list_item(run)
+        self._apply_visibility(run)
+        self._current = None
+
+    def _apply_visibility(self, run: RunRecord) -> None:
+        show_raw = self.raw_check.isChecked() and run is self._current
+        self._curves[run.run_id].set_visible(run.visible, show_raw)
+
+    def _rebuild_legends(self) -> None:
+        self.loss_legend.clear()
+        self.accuracy_legend.clear()
+        if self._current is not None:
+            curves = self._curves[self._current.run_id]
+            self.loss_legend.addItem(curves.batch_raw, "train, per batch")
+            self.loss_legend.addItem(curves.batch_smooth, "train, smoothed")
+            self.loss_legend.addItem(curves.train_loss, "train, per epoch")
+            self.loss_legend.addItem(curves.validation_loss, "validation")
+            self.accuracy_legend.addItem(curves.train_accuracy, "train")
+            self.accuracy_legend.addItem(curves.validation_accuracy, "validation")
+        for run in self._runs:
+            if run is self._current:
+                continue
+            curves = self._curves[run.run_id]
+            self.loss_legend.addItem(
+                curves.validation_loss, f"run {run.run_id}: {run.label}"
+            )
+
+    # ------------------------------------------------------------ run list
+    def _add_list_item(self, run: RunRecord) -> None:
+        item = QListWidgetItem()
+        item.setData(Qt.ItemDataRole.UserRole, run.run_id)
+        item.setFlags(
+            Qt.ItemFlag.ItemIsUserCheckable
+            | Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+        )
+        item.setCheckState(Qt.CheckState.Checked)
+        self.run_list.blockSignals(True)
+        self.run_list.addItem(item)
+        self.run_list.blockSignals(False)
+        self._refresh_list_item(run)
+        self.run_list.scrollToItem(item)
+
+    def _refresh_list_item(self, run: RunRecord) -> None:
+        item = self._list_item(run.run_id)
+        if item is None:
+            return
+        state = run.outcome or ("current" if run is self._current else "")
+        text = f"run {run.run_id}: {run.label}"
+        if state:
+            text += f"  [{state}]"
+        color = self._colors.get(run.run_id, TRAIN_COLOR)
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(color)
+        self.run_list.blockSignals(True)
+        item.setText(text)
+        item.setIcon(QIcon(pixmap))
+        item.setToolTip(text + "\nUntick to hide this run")
+        self.run_list.blockSignals(False)
+
+    def _list_item(self, run_id: int) -> QListWidgetItem | None:
+        for row in range(self.run_list.count()):
+            item = self.run_list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == run_id:
+                return item
+        return None
+
+    def _find(self, run_id: int) -> RunRecord | None:
+        return next((r for r in self._runs if r.run_id == run_id), None)
+
+    @Slot(QListWidgetItem)
+    def on_run_item_changed(self, item: QListWidgetItem) -> None:
+        """Show or hide a run whose check box was toggled."""
+        run_id = item.data(Qt.ItemDataRole.UserRole)
+        self.set_run_visible(run_id, item.checkState() == Qt.CheckState.Checked)
+
+    @Slot()
+    def _update_remove_enabled(self) -> None:
+        self.remove_button.setEnabled(bool(self.run_list.selectedItems()))
+
+    @Slot()
+    def on_remove_clicked(self) -> None:
+        """Remove the runs selected in the list."""
+        for item in self.run_list.selectedItems():
+            self.remove_run(item.data(Qt.ItemDataRole.UserRole))
+
+    @Slot(bool)
+    def on_log_toggled(self, checked: bool) -> None:
+        """Switch the loss axis between linear and logarithmic."""
+        self.loss_plot.setLogMode(y=checked)
+
+    @Slot(bool)
+    def on_raw_toggled(self, _checked: bool) -> None:
+        """Show or hide the raw per-batch loss."""
+        for run in self._runs:
+            self._apply_visibility(run)
+
+    # --------------------------------------------------------------- hover
+    @Slot(QPointF)
+    def on_scene_mouse_moved(self, position: QPointF) -> None:
+        """Read out the values of the run point nearest the mouse pointer."""
+        for plot, name in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
+            if plot.sceneBoundingRect().contains(position):
+                point = plot.vb.mapSceneToView(position)
+                self.hover_label.setText(
+                    self.describe_point(name, point.x(), point.y())
+                )
+                for line in self._cursors:
+                    line.setPos(point.x())
+                    line.setVisible(True)
+                return
+        for line in self._cursors:
+            line.setVisible(False)
+
+    def describe_point(self, plot_name: str, x: float, y_view: float) -> str:
+        """Describe the run value nearest ``(x, y)`` (the plot's view coordinates)."""
+        log = plot_name == "loss" and self.log_check.isChecked()
+        best: tuple[float, str] | None = None
+        y_range = (
+            self.loss_plot if plot_name == "loss" else self.accuracy_plot
+        ).vb.viewRange()[1]
+        y_span = max(y_range[1] - y_range[0], 1e-12)
+        for run in self._runs:
+            if not run.visible:
+                continue
+            epochs = run.epoch_column("epoch")
+            if len(epochs):
+                i = int(np.argmin(np.abs(epochs - x)))
+                text, distances = self._epoch_text(run, i, plot_name, y_view, log)
+                if distances:
+                    dist = min(distances) / y_span + abs(epochs[i] - x) * 1e-3
+                    if best is None or dist < best[0]:
+                        best = (dist, text)
+            if plot_name == "loss" and len(run.batches) and run is self._current:
+                bx = run.batches.column(0)
+                j = int(np.searchsorted(bx, x).clip(0, len(bx) - 1))
+                smooth = float(run.batches.column(2)[j])
+                raw = float(run.batches.column(1)[j])
+                shown = np.log10(max(smooth, 1e-300)) if log else smooth
+                dist = abs(shown - y_view) / y_span
+                if best is None or dist < best[0]:
+                    best = (
+                        dist,
+                        f"run {run.run_id}, epoch {bx[j]:.2f}: batch loss {raw:.4f}"
+                        f" (smoothed {smooth:.4f})",
+                    )
+        return best[1] if best else f"epoch {x:.2f}"
+
+    @staticmethod
+    def _epoch_text(
+        run: RunRecord, i: int, plot_name: str, y_view: float, log: bool
+    ) -> tuple[str, list[float]]:
+        epoch = int(run.epoch_column("epoch")[i])
+        if plot_name == "loss":
+            names, scale, unit = ("train_loss", "validation_loss"), 1.0, ""
+        else:
+            names, scale, unit = ("train_accuracy", "validation_accuracy"), 100.0, "%"
+        parts, distances = [], []
+        for name in names:
+            value = float(run.epoch_column(name)[i]) * scale
+            if np.isnan(value):
+                continue
+            kind = "train" if name.startswith("train") else "validation"
+            parts.append(
+                f"{kind} {value:.4f}{unit}" if not unit else f"{kind} {value:.2f}%"
+            )
+            shown = np.log10(max(value, 1e-300)) if log else value
+            distances.append(abs(shown - y_view))
+        text = f"run {run.run_id}, epoch {epoch}: {plot_name} " + ", ".join(parts)
+        return text, distances

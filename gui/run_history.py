@@ -1,0 +1,119 @@
+"""The session's training runs as plain data: per-batch and per-epoch series.
+
+Owns ``RunRecord`` (growable preallocated arrays, so appending is amortised O(1)) and
+``describe_config`` (the short legend text naming a run's settings). No Qt, no widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+EPOCH_FIELDS = (
+    "train_loss",
+    "train_accuracy",
+    "validation_loss",
+    "validation_accuracy",
+)
+
+
+class GrowableSeries:
+    """Parallel float64 columns that grow by doubling (amortised O(1) appends)."""
+
+    def __init__(self, columns: int, capacity: int = 1024) -> None:
+        self._data = np.full((columns, capacity), np.nan)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def extend(self, *columns: np.ndarray) -> None:
+        """Append equally long 1-D arrays, one per column."""
+        n = len(columns[0])
+        if self._size + n > self._data.shape[1]:
+            capacity = max(2 * self._data.shape[1], self._size + n)
+            grown = np.full((self._data.shape[0], capacity), np.nan)
+            grown[:, : self._size] = self._data[:, : self._size]
+            self._data = grown
+        for row, values in enumerate(columns):
+            self._data[row, self._size : self._size + n] = values
+        self._size += n
+
+    def column(self, index: int) -> np.ndarray:
+        """Return the filled part of one column (a view, valid until ``extend``)."""
+        return self._data[index, : self._size]
+
+
+@dataclass
+class RunRecord:
+    """One training run of the session (or the history of a model file)."""
+
+    run_id: int
+    label: str
+    config: dict[str, Any] = field(default_factory=dict)
+    # Columns: x (fractional epoch), raw loss, smoothed loss.
+    batches: GrowableSeries = field(default_factory=lambda: GrowableSeries(3))
+    # Columns: epoch, then EPOCH_FIELDS.
+    epochs: GrowableSeries = field(
+        default_factory=lambda: GrowableSeries(1 + len(EPOCH_FIELDS), 64)
+    )
+    visible: bool = True
+    finished: bool = False
+    outcome: str = ""
+
+    def add_batches(
+        self, x: np.ndarray, loss: np.ndarray, smoothed: np.ndarray
+    ) -> None:
+        """Append per-batch points (x in fractional epochs)."""
+        self.batches.extend(x, loss, smoothed)
+
+    def add_epoch(self, epoch: float, values: dict[str, float | None]) -> None:
+        """Append one epoch's metrics; missing ones (no validation set) become NaN."""
+        row = [np.array([epoch], dtype=float)]
+        for name in EPOCH_FIELDS:
+            value = values.get(name)
+            row.append(np.array([np.nan if value is None else float(value)]))
+        self.epochs.extend(*row)
+
+    def epoch_column(self, name: str) -> np.ndarray:
+        """One metric per epoch ("epoch" or an EPOCH_FIELDS name)."""
+        if name == "epoch":
+            return self.epochs.column(0)
+        return self.epochs.column(1 + EPOCH_FIELDS.index(name))
+
+    def history(self) -> list[dict[str, float]]:
+        """Return the per-epoch rows as dicts (the model file's ``history``)."""
+        rows = []
+        for i in range(len(self.epochs)):
+            row = {"epoch": int(self.epoch_column("epoch")[i])}
+            for name in EPOCH_FIELDS:
+                value = float(self.epoch_column(name)[i])
+                row[name] = None if np.isnan(value) else value
+            rows.append(row)
+        return rows
+
+
+def describe_config(
+    config: dict[str, Any], layer_sizes: list[int] | None = None
+) -> str:
+    """Name a run's settings briefly, e.g. ``784-256-10 relu adam lr=0.001 bs=128``."""
+    parts = []
+    if layer_sizes:
+        parts.append("-".join(str(n) for n in layer_sizes))
+    elif config.get("hidden_sizes") is not None:
+        parts.append("hidden " + "-".join(str(n) for n in config["hidden_sizes"]))
+    for key in ("activation", "optimizer"):
+        if config.get(key):
+            parts.append(str(config[key]))
+    if "learning_rate" in config:
+        parts.append(f"lr={float(config['learning_rate']):g}")
+    if "batch_size" in config:
+        size = int(config["batch_size"])
+        parts.append("full batch" if size == 0 else f"bs={size}")
+    if float(config.get("l2", 0) or 0) > 0:
+        parts.append(f"l2={float(config['l2']):g}")
+    if float(config.get("dropout", 0) or 0) > 0:
+        parts.append(f"dropout={float(config['dropout']):g}")
+    return " ".join(parts)

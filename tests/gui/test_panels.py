@@ -1,0 +1,214 @@
+"""The Network, Training and Data panels produce the config and load data off-thread."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.augment import AugmentConfig
+from core.idx import write_idx
+from core.presets import PRESETS
+from core.training import TrainingConfig
+from gui import data_panel as data_panel_module
+from gui.data_panel import DataPanel
+from gui.network_panel import NetworkPanel, parameter_count
+from gui.training_panel import TrainingPanel
+
+
+@pytest.fixture
+def network_panel(qtbot):
+    panel = NetworkPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+@pytest.fixture
+def training_panel(qtbot):
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+@pytest.fixture
+def data_panel(qtbot, data_dir):
+    panel = DataPanel(data_dir)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    qtbot.waitUntil(lambda: panel.dataset is not None, timeout=10000)
+    yield panel
+    panel.shutdown(5000)
+
+
+def test_layers_are_added_resized_reordered_and_removed(qtbot, network_panel):
+    changes = []
+    network_panel.config_changed.connect(lambda: changes.append(1))
+    network_panel.add_button.click()
+    network_panel._rows[1].size_box.setValue(40)
+    assert network_panel.hidden_sizes() == (256, 40)
+    network_panel._rows[1].up_button.click()
+    assert network_panel.hidden_sizes() == (40, 256)
+    assert not network_panel._rows[0].up_button.isEnabled()
+    assert not network_panel._rows[1].down_button.isEnabled()
+    network_panel._rows[0].remove_button.click()
+    assert network_panel.hidden_sizes() == (256,)
+    network_panel._rows[0].remove_button.click()
+    assert network_panel.hidden_sizes() == ()
+    assert network_panel.no_layers_label.isVisibleTo(network_panel)
+    assert len(changes) >= 5
+
+
+@pytest.mark.parametrize(
+    ("input_size", "classes", "hidden"),
+    [(784, 10, (256,)), (64, 10, (30,)), (784, 10, (512, 256, 128)), (784, 26, ())],
+)
+def test_parameter_count_is_live(network_panel, input_size, classes, hidden):
+    side = int(np.sqrt(input_size))
+    network_panel.set_io(input_size, classes, (side, side))
+    network_panel.set_hidden_sizes(hidden)
+    sizes = [input_size, *hidden, classes]
+    expected = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    assert parameter_count(sizes) == expected
+    assert network_panel.parameters_label.text() == f"{expected:,}"
+    assert network_panel.input_label.text().startswith(str(input_size))
+    assert network_panel.output_label.text() == f"{classes} classes"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_panels_reproduce_every_preset(network_panel, training_panel, name):
+    config = PRESETS[name].config
+    network_panel.set_values(config)
+    training_panel.set_values(config)
+    built = TrainingConfig(**network_panel.values(), **training_panel.values())
+    assert built == config
+
+
+def test_augmentation_switch_and_amounts(training_panel):
+    assert training_panel.augment_config() == AugmentConfig()
+    training_panel.augment_group.setChecked(True)
+    training_panel.augment_boxes["rotation"].setValue(12.0)
+    training_panel.augment_boxes["shift"].setValue(2.0)
+    augment = training_panel.augment_config()
+    assert augment.rotation == 12.0 and augment.shift == 2.0 and augment.is_active
+    training_panel.augment_group.setChecked(False)
+    assert training_panel.augment_config() == AugmentConfig()
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "visible", "hidden"),
+    [
+        ("adam", ["beta1_box", "beta2_box"], ["momentum_box", "nesterov_check"]),
+        ("momentum", ["momentum_box", "nesterov_check"], ["beta1_box"]),
+        ("sgd", [], ["momentum_box", "beta1_box"]),
+    ],
+)
+def test_only_the_optimizers_settings_are_shown(
+    training_panel, optimizer, visible, hidden
+):
+    combo = training_panel.optimizer_combo
+    combo.setCurrentIndex(combo.findData(optimizer))
+    for name in visible:
+        assert getattr(training_panel, name).isVisibleTo(training_panel)
+    for name in hidden:
+        assert not getattr(training_panel, name).isVisibleTo(training_panel)
+
+
+def test_hidden_settings_never_make_the_config_invalid(training_panel):
+    combo = training_panel.optimizer_combo
+    combo.setCurrentIndex(combo.findData("momentum"))
+    training_panel.nesterov_check.setChecked(True)
+    combo.setCurrentIndex(combo.findData("adam"))
+    config = TrainingConfig(**training_panel.values())
+    config.validate()
+    assert config.nesterov is False
+
+
+def test_learning_rate_box_steps_through_1_2_5(training_panel):
+    box = training_panel.learning_rate_box
+    box.setValue(0.001)
+    box.stepBy(1)
+    assert box.value() == pytest.approx(0.002)
+    box.stepBy(1)
+    assert box.value() == pytest.approx(0.005)
+    box.stepBy(-3)
+    assert box.value() == pytest.approx(0.0005)
+    assert box.textFromValue(1e-5) == "1e-05"
+
+
+def test_data_panel_loads_bundled_sets_with_examples(qtbot, data_panel):
+    assert data_panel.dataset.name == "mnist-sample"
+    assert data_panel.examples.count() == 40
+    assert data_panel.holdout is not None and len(data_panel.holdout) == 500
+    assert "5,000 training images" in data_panel.info_label.text()
+    loaded = []
+    data_panel.dataset_loaded.connect(loaded.append)
+    assert data_panel.select("digits-8x8")
+    qtbot.waitUntil(lambda: len(loaded) > 0, timeout=10000)
+    assert loaded[0].image_shape == (8, 8)
+    assert data_panel.examples.count() == 40
+
+
+def test_full_mnist_offers_the_download(qtbot, data_panel):
+    assert data_panel.select("mnist")
+    assert data_panel.dataset is None
+    assert data_panel.download_button.isVisibleTo(data_panel)
+    assert "not downloaded" in data_panel.info_label.text()
+
+
+def test_failed_download_shows_the_offline_message(qtbot, data_panel, monkeypatch):
+    # Port 9 on localhost refuses connections: the same path as being offline.
+    monkeypatch.setattr(
+        data_panel_module, "mirror_list", lambda _user: ("http://127.0.0.1:9/",)
+    )
+    data_panel.start_download()
+    assert data_panel.cancel_download_button.isVisibleTo(data_panel)
+    qtbot.waitUntil(lambda: data_panel._download_worker is None, timeout=20000)
+    text = data_panel.download_message.text()
+    assert data_panel.download_message.isVisibleTo(data_panel)
+    assert "download failed" in text.lower() and "127.0.0.1" in text
+    assert data_panel.download_button.isEnabled()
+
+
+def test_import_idx_adds_and_selects_the_dataset(qtbot, data_panel, tmp_path):
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8)
+    labels = np.repeat(np.arange(10, dtype=np.uint8), 6)
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    data_panel.import_files(
+        "my-set",
+        Path(tmp_path / "train-images-idx3-ubyte"),
+        Path(tmp_path / "train-labels-idx1-ubyte"),
+    )
+    qtbot.waitUntil(
+        lambda: data_panel.dataset is not None and data_panel.dataset.name == "my-set",
+        timeout=10000,
+    )
+    np.testing.assert_array_equal(data_panel.dataset.images, images)
+    assert data_panel.current_name() == "my-set"
+
+
+def test_bad_import_explains_the_problem(qtbot, data_panel, tmp_path):
+    (tmp_path / "images").write_bytes(b"not an idx file")
+    (tmp_path / "labels").write_bytes(b"nope")
+    data_panel.import_files("bad", tmp_path / "images", tmp_path / "labels")
+    qtbot.waitUntil(lambda: data_panel.import_button.isEnabled(), timeout=10000)
+    assert data_panel.info_label.text().startswith("Import failed:")
+
+
+def test_personal_count_follows_the_drawings(qtbot, data_panel, data_dir):
+    from core.personal_set import PersonalSet
+
+    assert not data_panel.personal_check.isEnabled()
+    PersonalSet(data_dir).add(data_panel.dataset.images[0], 3, "mnist")
+    data_panel.update_personal_count()
+    assert data_panel.personal_check.text() == "Include my drawings (1)"
+    data_panel.personal_check.setChecked(True)
+    assert data_panel.include_personal()
+
+
+def test_config_dataclass_fields_are_all_covered(network_panel, training_panel):
+    produced = set(network_panel.values()) | set(training_panel.values())
+    assert produced == {f.name for f in dataclasses.fields(TrainingConfig)}

@@ -1,0 +1,161 @@
+"""gui.plot_panel: throttled redraw, earlier runs, hide/remove, log scale, hover."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from gui.plot_panel import REDRAW_INTERVAL_MS, PlotPanel
+from gui.run_history import GrowableSeries, describe_config
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = PlotPanel()
+    qtbot.addWidget(widget)
+    widget.resize(480, 360)
+    widget.show()
+    return widget
+
+
+def _feed_epochs(panel: PlotPanel, epochs: int, offset: float = 0.0) -> None:
+    for epoch in range(1, epochs + 1):
+        panel.add_epoch(
+            float(epoch),
+            {
+                "train_loss": 1.0 / epoch + offset,
+                "train_accuracy": 0.5 + 0.04 * epoch,
+                "validation_loss": 1.1 / epoch + offset,
+                "validation_accuracy": 0.45 + 0.04 * epoch,
+            },
+        )
+
+
+def test_redraws_are_throttled_however_fast_points_arrive(qtbot, panel):
+    panel.start_run("run", {})
+    rng = np.random.default_rng(0)
+    for chunk in range(500):
+        x = chunk + np.linspace(0.0, 1.0, 4, endpoint=False)
+        losses = rng.random(4)
+        panel.add_batches(x, losses, losses)
+    assert panel.redraw_count == 0  # nothing drawn synchronously
+    qtbot.wait(3 * REDRAW_INTERVAL_MS)
+    assert 1 <= panel.redraw_count <= 2
+    curves = panel._curves[panel.current_run.run_id]
+    assert len(curves.batch_raw.getData()[0]) == 2000
+
+
+def test_redraw_rate_stays_near_20_per_second(qtbot, panel):
+    panel.start_run("run", {})
+    started = time.perf_counter()
+    for step in range(30):
+        panel.add_batches(np.array([step * 0.01]), np.array([1.0]), np.array([1.0]))
+        qtbot.wait(5)
+    qtbot.wait(2 * REDRAW_INTERVAL_MS)
+    seconds = time.perf_counter() - started
+    assert panel.redraw_count <= seconds / (REDRAW_INTERVAL_MS / 1000) + 1
+    assert len(panel._curves[panel.current_run.run_id].batch_raw.getData()[0]) == 30
+
+
+def test_earlier_runs_stay_faint_with_a_legend_naming_their_settings(panel):
+    label = describe_config(
+        {
+            "activation": "relu",
+            "optimizer": "adam",
+            "learning_rate": 0.001,
+            "batch_size": 64,
+        },
+        [784, 32, 10],
+    )
+    assert label == "784-32-10 relu adam lr=0.001 bs=64"
+    first = panel.start_run(label, {})
+    _feed_epochs(panel, 3)
+    panel.finish_run("completed")
+    second = panel.start_run("second", {})
+    _feed_epochs(panel, 2, offset=0.1)
+    panel.redraw()
+    legend = [item[1].text for item in panel.loss_legend.items]
+    assert f"run 1: {label}" in legend
+    assert "validation" in legend
+    old = panel._curves[first.run_id].validation_loss
+    assert old.opts["pen"].color().alpha() < 255
+    assert (
+        panel._curves[second.run_id].validation_loss.opts["pen"].color().alpha() == 255
+    )
+    assert len(old.getData()[0]) == 3
+
+
+def test_a_run_can_be_hidden_and_removed(qtbot, panel):
+    first = panel.start_run("first", {})
+    _feed_epochs(panel, 2)
+    panel.start_run("second", {})
+    item = panel.run_list.item(0)
+    item.setCheckState(Qt.CheckState.Unchecked)
+    assert not first.visible
+    assert not panel._curves[first.run_id].validation_loss.isVisible()
+    item.setCheckState(Qt.CheckState.Checked)
+    assert panel._curves[first.run_id].validation_loss.isVisible()
+    panel.run_list.setCurrentRow(0)
+    assert panel.remove_button.isEnabled()
+    panel.remove_button.click()
+    assert [run.label for run in panel.runs] == ["second"]
+    assert panel.run_list.count() == 1
+    assert first.run_id not in panel._curves
+
+
+def test_log_scale_toggle(panel):
+    panel.log_check.setChecked(True)
+    assert panel.loss_plot.ctrl.logYCheck.isChecked()
+    panel.log_check.setChecked(False)
+    assert not panel.loss_plot.ctrl.logYCheck.isChecked()
+
+
+def test_hover_reads_out_the_nearest_values(panel):
+    panel.start_run("run", {})
+    _feed_epochs(panel, 4)
+    panel.redraw()
+    text = panel.describe_point("accuracy", 2.1, 53.0)
+    assert text.startswith("run 1, epoch 2: accuracy")
+    assert "train 58.00%" in text and "validation 53.00%" in text
+    text = panel.describe_point("loss", 3.9, 0.25)
+    assert "epoch 4" in text and "train 0.2500" in text
+
+
+def test_history_of_a_file_becomes_a_run(panel):
+    history = [
+        {
+            "epoch": 1,
+            "train_loss": 0.5,
+            "train_accuracy": 0.8,
+            "validation_loss": None,
+            "validation_accuracy": None,
+        },
+        {
+            "epoch": 2,
+            "train_loss": 0.3,
+            "train_accuracy": 0.9,
+            "validation_loss": None,
+            "validation_accuracy": None,
+        },
+    ]
+    run = panel.add_history_run("model.npz", {}, history)
+    assert run.finished and run.outcome == "loaded"
+    assert run.history()[1]["train_loss"] == pytest.approx(0.3)
+    assert run.history()[1]["validation_loss"] is None
+
+
+@pytest.mark.parametrize("chunks", [1, 7, 300])
+def test_growable_series_keeps_every_point(chunks):
+    series = GrowableSeries(2, capacity=4)
+    rng = np.random.default_rng(chunks)
+    expected = []
+    for _ in range(chunks):
+        values = rng.random(rng.integers(1, 9))
+        series.extend(values, 2 * values)
+        expected.append(values)
+    joined = np.concatenate(expected)
+    np.testing.assert_array_equal(series.column(0), joined)
+    np.testing.assert_array_equal(series.column(1), 2 * joined)

@@ -1,0 +1,257 @@
+"""gui.training_worker: signal order, cancel, pause, failure, coalescing, snapshots."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import shiboken6
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.datasets import Dataset, load_bundled
+from core.network import MLP
+from core.training import TrainingConfig
+from gui.training_worker import (
+    BatchProgress,
+    EpochProgress,
+    TrainingJob,
+    TrainingOutcome,
+    create_training_thread,
+)
+
+
+@pytest.fixture(scope="module")
+def small_set() -> Dataset:
+    return load_bundled("mnist-sample").subset(np.arange(1200))
+
+
+def _job(dataset: Dataset, **changes) -> TrainingJob:
+    settings = dict(hidden_sizes=(16,), batch_size=32, epochs=2, learning_rate=0.01)
+    extra = {
+        k: changes.pop(k) for k in ("extra_loader", "require_extra") if k in changes
+    }
+    settings.update(changes)
+    return TrainingJob(config=TrainingConfig(**settings), dataset=dataset, **extra)
+
+
+class Relay(QObject):
+    """Receives a worker's signals in the GUI thread (as the window does) and re-emits
+    them there, so qtbot waits on GUI-thread signals; keeps every message."""
+
+    started = Signal()
+    prepared = Signal(object)
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, worker) -> None:
+        super().__init__()
+        self.messages: list = []
+        self.outcomes: list = []
+        self.failures: list[str] = []
+        self.cancel_count = 0
+        self.preparations: list = []
+        worker.started.connect(self.on_started)
+        worker.prepared.connect(self.on_prepared)
+        worker.progress.connect(self.on_progress)
+        worker.succeeded.connect(self.on_succeeded)
+        worker.failed.connect(self.on_failed)
+        worker.cancelled.connect(self.on_cancelled)
+        worker.finished.connect(self.on_finished)
+
+    @Slot()
+    def on_started(self) -> None:
+        self.started.emit()
+
+    @Slot(object)
+    def on_prepared(self, prepared) -> None:
+        self.preparations.append(prepared)
+        self.prepared.emit(prepared)
+
+    @Slot(object)
+    def on_progress(self, message) -> None:
+        self.messages.append(message)
+        self.progress.emit(message)
+
+    @Slot(object)
+    def on_succeeded(self, outcome) -> None:
+        self.outcomes.append(outcome)
+        self.succeeded.emit(outcome)
+
+    @Slot(str)
+    def on_failed(self, text: str) -> None:
+        self.failures.append(text)
+        self.failed.emit(text)
+
+    @Slot()
+    def on_cancelled(self) -> None:
+        self.cancel_count += 1
+        self.cancelled.emit()
+
+    @Slot()
+    def on_finished(self) -> None:
+        self.finished.emit()
+
+    def batches(self) -> list[BatchProgress]:
+        return [m for m in self.messages if isinstance(m, BatchProgress)]
+
+    def epochs(self) -> list[EpochProgress]:
+        return [m for m in self.messages if isinstance(m, EpochProgress)]
+
+
+def _ended(thread) -> bool:
+    return not shiboken6.isValid(thread) or thread.isFinished()
+
+
+def test_success_signals_in_strict_order(qtbot, small_set):
+    thread, worker = create_training_thread(_job(small_set))
+    seen = Relay(worker)
+    with qtbot.waitSignals(
+        [seen.started, seen.prepared, seen.succeeded, seen.finished],
+        order="strict",
+        timeout=20000,
+    ):
+        thread.start()
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    assert seen.failures == [] and seen.cancel_count == 0
+    (outcome,) = seen.outcomes
+    assert isinstance(outcome, TrainingOutcome)
+    assert outcome.reason == "completed" and outcome.epochs_completed == 2
+    assert [m.event.epoch for m in seen.epochs()] == [1, 2]
+    points = np.concatenate([m.x for m in seen.batches()])
+    steps = int(np.ceil(len(small_set) * 0.9 / 32))
+    assert len(points) == 2 * steps
+    assert np.all(np.diff(points) > 0) and points[-1] == pytest.approx(2.0)
+
+
+def test_cancel_emits_cancelled_never_succeeded(qtbot, small_set):
+    thread, worker = create_training_thread(_job(small_set, epochs=500))
+    seen = Relay(worker)
+    seen.progress.connect(lambda _message: worker.cancel())
+    with qtbot.waitSignals(
+        [seen.started, seen.cancelled, seen.finished], order="strict", timeout=20000
+    ):
+        thread.start()
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    qtbot.wait(50)
+    assert seen.cancel_count == 1
+    assert seen.outcomes == [] and seen.failures == []
+    assert len(seen.epochs()) < 500
+
+
+def test_pause_holds_the_run_until_resumed(qtbot, small_set):
+    thread, worker = create_training_thread(_job(small_set, epochs=3))
+    seen = Relay(worker)
+    worker.pause()
+    with qtbot.waitSignal(seen.prepared, timeout=10000):
+        thread.start()
+    qtbot.wait(300)
+    assert seen.batches() == [] and seen.outcomes == []
+    with qtbot.waitSignals(
+        [seen.succeeded, seen.finished], order="strict", timeout=20000
+    ):
+        worker.resume()
+    assert seen.outcomes[0].epochs_completed == 3
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+
+
+def test_cancel_while_paused_ends_the_run(qtbot, small_set):
+    thread, worker = create_training_thread(_job(small_set, epochs=3))
+    seen = Relay(worker)
+    worker.pause()
+    with qtbot.waitSignal(seen.prepared, timeout=10000):
+        thread.start()
+    with qtbot.waitSignals(
+        [seen.cancelled, seen.finished], order="strict", timeout=5000
+    ):
+        worker.cancel()
+    assert seen.outcomes == []
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+
+
+def test_failure_is_reported_with_a_message_then_finished(qtbot, small_set):
+    job = _job(small_set, extra_loader=lambda: None, require_extra=True)
+    thread, worker = create_training_thread(job)
+    seen = Relay(worker)
+    with qtbot.waitSignals(
+        [seen.started, seen.failed, seen.finished], order="strict", timeout=10000
+    ):
+        thread.start()
+    assert "no drawings" in seen.failures[0]
+    assert seen.outcomes == [] and seen.cancel_count == 0
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+
+
+def test_unexpected_error_carries_the_traceback(qtbot, small_set):
+    def broken_loader():
+        raise RuntimeError("disk on fire")
+
+    thread, worker = create_training_thread(_job(small_set, extra_loader=broken_loader))
+    seen = Relay(worker)
+    with qtbot.waitSignals([seen.failed, seen.finished], order="strict", timeout=10000):
+        thread.start()
+    assert "Traceback" in seen.failures[0] and "disk on fire" in seen.failures[0]
+    assert seen.outcomes == []
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+
+
+def test_network_that_does_not_fit_gives_the_engine_message(qtbot, small_set):
+    job = _job(small_set)
+    job = TrainingJob(**{**job.__dict__, "network": MLP([64, 8, 10])})
+    thread, worker = create_training_thread(job)
+    seen = Relay(worker)
+    with qtbot.waitSignals([seen.failed, seen.finished], order="strict", timeout=10000):
+        thread.start()
+    assert seen.failures[0].startswith("The network takes 64 inputs")
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+
+
+def test_batch_messages_are_coalesced_to_about_20_per_second(qtbot, small_set):
+    job = _job(small_set, epochs=6, batch_size=8)
+    thread, worker = create_training_thread(job)
+    seen = Relay(worker)
+    started = time.perf_counter()
+    with qtbot.waitSignal(seen.finished, timeout=30000):
+        thread.start()
+    seconds = time.perf_counter() - started
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    batch_messages = len(seen.batches())
+    points = sum(len(m.x) for m in seen.batches())
+    steps = int(np.ceil(len(small_set) * 0.9 / 8))
+    assert points == 6 * steps  # nothing lost by coalescing
+    # One flush per epoch end plus at most ~20 per second in between.
+    assert batch_messages <= 20 * seconds + 6 + 2
+    assert batch_messages < points / 5
+
+
+def test_epoch_snapshots_are_copies(qtbot, small_set):
+    thread, worker = create_training_thread(_job(small_set, epochs=3))
+    seen = Relay(worker)
+    with qtbot.waitSignal(seen.finished, timeout=20000):
+        thread.start()
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    first = seen.epochs()[0].snapshot
+    final = seen.outcomes[0].network
+    assert first is not final
+    assert not np.shares_memory(first.weights[0], final.weights[0])
+    assert not np.array_equal(first.weights[0], final.weights[0])
+    # Later epochs did not write into the first snapshot.
+    assert np.array_equal(seen.epochs()[0].snapshot.weights[0], first.weights[0])
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+
+
+def test_personal_drawings_are_added_to_the_training_part(qtbot, small_set):
+    drawings = small_set.subset(np.arange(5))
+    job = _job(small_set, extra_loader=lambda: drawings)
+    job = TrainingJob(**{**job.__dict__, "extra_repeat": 3})
+    thread, worker = create_training_thread(job)
+    seen = Relay(worker)
+    prepared = seen.preparations
+    with qtbot.waitSignal(seen.finished, timeout=20000):
+        thread.start()
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    assert prepared[0].extra_size == 5
+    assert prepared[0].train_size == int(len(small_set) * 0.9) + 15
