@@ -6,6 +6,7 @@ whole lines are written. Must not import Qt.
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import TextIO
 
@@ -85,6 +86,9 @@ class ProgressLine:
             self._drawn_width = 0
 
     def _draw(self, line: str) -> None:
+        # A line wider than the terminal wraps, and "\r" then cannot redraw it.
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        line = line[:width]
         padding = " " * max(0, self._drawn_width - len(line))
         self.stream.write("\r" + line + padding)
         self.stream.flush()

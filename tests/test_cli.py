@@ -1,6 +1,7 @@
 """The command line: subcommands run in-process through main(argv), one real process."""
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -388,6 +389,16 @@ def test_download_mnist_from_a_mirror_then_use_it(
     assert "MNIST is ready: 120 training and 30 test images" in out
     assert "train-images-idx3-ubyte.gz" in out
     assert len(load_dataset("mnist", data_dir, split="test")) == 30
+    model_path = tmp_path / "mnist.npz"
+    code, _, err = run_cli(
+        capsys, "train", "--dataset", "mnist", "--layers", "8", "--epochs", "1",
+        "--out", model_path, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    assert load_model(model_path).metrics["training_images"] == 108
+    code, out, err = run_cli(capsys, "evaluate", "--model", model_path)
+    assert code == 0, err
+    assert "mnist, test split: 30 images" in out
 
 
 def test_download_failure_is_one_line(tmp_path, data_dir, capsys):
@@ -493,3 +504,23 @@ def test_no_gui_yet_lists_the_subcommands(capsys, monkeypatch):
     assert "not built yet" in err
     for name in ("train", "evaluate", "predict", "info", "download", "import-idx"):
         assert f"  {name}" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_terminal_gets_a_progress_bar_with_eta(tmp_path, data_dir, capsys, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr("cli.progress.REDRAW_SECONDS", 0.0)
+    code = main.main(
+        ["train", "--dataset", "digits-8x8", "--layers", "8", "--epochs", "3",
+         "--batch", "64", "--out", str(tmp_path / "m.npz")]
+    )  # fmt: skip
+    assert code == 0
+    text = terminal.getvalue()
+    assert "\r[" in text and "ETA" in text
+    assert "epoch 3/3" in text
+    assert text.endswith("\n")
