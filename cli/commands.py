@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=(
             "Digit Studio: build a multilayer perceptron, train it on handwritten "
-            "digits and use it. Without a subcommand the desktop app starts."
+            "digits and use it. Without a subcommand (or with only model files) the "
+            "desktop app starts."
         ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
@@ -42,11 +43,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     Returns the process exit code: 0 success, 1 error, 2 usage error, 130 cancelled.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        return _start_gui(argv)
+    # `digit-studio m.npz` opens the model in the app.
+    opens_models = bool(argv) and all(a.lower().endswith(".npz") for a in argv)
+    args = None if opens_models else build_parser().parse_args(argv)
     try:
+        if args is None or args.command is None:
+            return _start_gui(argv)
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("\nCancelled.", file=sys.stderr)

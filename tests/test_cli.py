@@ -495,6 +495,9 @@ def test_no_subcommand_starts_the_gui(capsys, monkeypatch):
     code, _, _ = run_cli(capsys)
     assert code == 0
     assert calls == [["digit-studio"]]
+    code, _, _ = run_cli(capsys, "saved.npz")
+    assert code == 0
+    assert calls[-1] == ["digit-studio", "saved.npz"]
 
 
 def test_no_gui_yet_lists_the_subcommands(capsys, monkeypatch):
