@@ -40,23 +40,38 @@ DEFAULT_DATASET = "mnist-sample"
 DEFAULT_OUT = "model.npz"
 MAX_EPOCH_LINES = 50
 
-# (flag, TrainingConfig field, type, help); augmentation flags are added from
+# (flags, TrainingConfig field, type, help); augmentation flags are added from
 # AugmentConfig's fields so new transforms appear without touching this file.
 _NUMBER_FLAGS = (
-    ("--lr", "learning_rate", float, "learning rate"),
-    ("--momentum", "momentum", float, "momentum coefficient ('momentum' optimizer)"),
-    ("--beta1", "beta1", float, "Adam's first-moment decay"),
-    ("--beta2", "beta2", float, "Adam's second-moment decay"),
-    ("--step-epochs", "step_epochs", int, "step schedule: decay every N epochs"),
-    ("--step-gamma", "step_gamma", float, "step schedule: multiply the rate by this"),
-    ("--min-lr", "min_learning_rate", float, "cosine schedule: final learning rate"),
-    ("--batch", "batch_size", int, "mini-batch size; 0 = full batch"),
-    ("--epochs", "epochs", int, "number of passes over the training set"),
-    ("--l2", "l2", float, "L2 weight decay coefficient"),
-    ("--dropout", "dropout", float, "drop probability on hidden units (0..1)"),
-    ("--seed", "seed", int, "random seed (weights, split, shuffling)"),
-    ("--validation", "validation_fraction", float, "validation share, e.g. 0.1"),
-    ("--patience", "early_stopping_patience", int, "early stopping patience; 0 = off"),
+    (("--lr", "--learning-rate"), "learning_rate", float, "learning rate"),
+    (("--momentum",), "momentum", float, "momentum coefficient ('momentum' optimizer)"),
+    (("--beta1",), "beta1", float, "Adam's first-moment decay"),
+    (("--beta2",), "beta2", float, "Adam's second-moment decay"),
+    (("--step-epochs",), "step_epochs", int, "step schedule: decay every N epochs"),
+    (
+        ("--step-gamma",),
+        "step_gamma",
+        float,
+        "step schedule: multiply the rate by this",
+    ),
+    (("--min-lr",), "min_learning_rate", float, "cosine schedule: final learning rate"),
+    (("--batch", "--batch-size"), "batch_size", int, "mini-batch size; 0 = full batch"),
+    (("--epochs",), "epochs", int, "number of passes over the training set"),
+    (("--l2",), "l2", float, "L2 weight decay coefficient"),
+    (("--dropout",), "dropout", float, "drop probability on hidden units (0..1)"),
+    (("--seed",), "seed", int, "random seed (weights, split, shuffling)"),
+    (
+        ("--validation", "--validation-fraction"),
+        "validation_fraction",
+        float,
+        "validation share, e.g. 0.1",
+    ),
+    (
+        ("--patience", "--early-stopping"),
+        "early_stopping_patience",
+        int,
+        "early stopping patience; 0 = off",
+    ),
 )
 
 
@@ -96,8 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="Nesterov momentum ('momentum' optimizer)",
     )
     parser.add_argument("--normalization", choices=NORMALIZATIONS)
-    for flag, dest, kind, text in _NUMBER_FLAGS:
-        parser.add_argument(flag, dest=dest, type=kind, help=text)
+    for flags, dest, kind, text in _NUMBER_FLAGS:
+        parser.add_argument(*flags, dest=dest, type=kind, help=text)
     augment = parser.add_argument_group(
         "augmentation (0 = off)", "random transforms of every training mini-batch"
     )

@@ -127,15 +127,23 @@ def test_flags_override_the_preset(tmp_path, data_dir, capsys):
     code, _, err = run_cli(
         capsys,
         "train", "--preset", "textbook-quadratic", "--layers", "12", "--epochs", "2",
-        "--lr", "0.5", "--batch", "32", "--activation", "tanh", "--subset", "300",
-        "--augment-shift", "1", "--out", out_path, "--quiet",
+        "--batch", "32", "--activation", "tanh", "--subset", "300",
+        "--augment-shift", "1", "--optimizer", "momentum", "--nesterov",
+        "--momentum", "0.8", "--schedule", "step", "--step-epochs", "1",
+        "--cost", "softmax_cross_entropy", "--learning-rate", "0.05",
+        "--out", out_path, "--quiet",
     )  # fmt: skip
     assert code == 0, err
     model = load_model(out_path)
     assert model.network.layer_sizes == (784, 12, 10)
     assert model.network.activation == "tanh"
-    assert model.network.output == "sigmoid_quadratic"
-    assert model.config["learning_rate"] == 0.5
+    assert model.network.output == "softmax_cross_entropy"
+    assert model.config["learning_rate"] == 0.05
+    assert model.config["optimizer"] == "momentum"
+    assert model.config["nesterov"] is True
+    assert model.config["momentum"] == 0.8
+    assert model.config["schedule"] == "step"
+    assert model.history[1]["learning_rate"] < model.history[0]["learning_rate"]
     assert model.config["batch_size"] == 32
     assert model.config["init"] == "normal"
     assert model.config["augment"]["shift"] == 1.0
