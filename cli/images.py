@@ -41,11 +41,12 @@ def read_grey(path: str | Path) -> np.ndarray:
     image = QImage(str(path))
     if image.isNull():
         raise ImageFileError(f"{path} is not an image Digit Studio can read.")
+    if not image.hasAlphaChannel():
+        return _pixels(image.convertToFormat(QImage.Format.Format_Grayscale8), 1)[
+            ..., 0
+        ]
     rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    height, width = rgba.height(), rgba.width()
-    stride = rgba.bytesPerLine()
-    raw = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=stride * height)
-    pixels = raw.reshape(height, stride)[:, : width * 4].reshape(height, width, 4)
+    pixels = _pixels(rgba, 4)
     rgb = pixels[..., :3].astype(np.float32)
     # ITU-R BT.601 luma, the weights Qt's own grey-scale conversion uses.
     grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -56,3 +57,12 @@ def read_grey(path: str | Path) -> np.ndarray:
         background = 255.0 if ink_level < 128.0 else 0.0
         grey = alpha * grey + (1.0 - alpha) * background
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def _pixels(image, channels: int) -> np.ndarray:
+    """Copy a QImage's rows (which may be padded) into a ``(H, W, channels)`` array."""
+    height, width = image.height(), image.width()
+    stride = image.bytesPerLine()
+    raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
+    rows = raw.reshape(height, stride)[:, : width * channels]
+    return rows.reshape(height, width, channels).copy()

@@ -535,3 +535,22 @@ def test_terminal_gets_a_progress_bar_with_eta(tmp_path, data_dir, capsys, monke
     assert "\r[" in text and "ETA" in text
     assert "epoch 3/3" in text
     assert text.endswith("\n")
+
+
+@pytest.mark.parametrize("ink", [0, 255])
+def test_transparent_background_keeps_the_strokes(tmp_path, ink):
+    from PySide6.QtGui import QColor, QImage
+
+    from cli.images import read_grey
+
+    image = QImage(40, 30, QImage.Format.Format_ARGB32)
+    image.fill(QColor(0, 0, 0, 0))
+    for y in range(5, 25):
+        for x in range(18, 22):
+            image.setPixelColor(x, y, QColor(ink, ink, ink, 255))
+    path = tmp_path / "stroke.png"
+    assert image.save(str(path))
+    grey = read_grey(path)
+    assert grey.shape == (30, 40)
+    assert (grey[5:25, 18:22] == ink).all()
+    assert grey[0, 0] == 255 - ink
