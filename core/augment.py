@@ -8,7 +8,9 @@ no I/O, no other core modules.
 from __future__ import annotations
 
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -180,7 +182,7 @@ class Augmenter:
         # this grid gives every affine source coordinate at once.
         ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
         self._grid = np.stack([xs.ravel(), ys.ravel(), np.ones(n, np.float32)])
-        self._params = np.zeros((2, B, 3), np.float32)
+        self._params = np.zeros((2, B, 3), np.float32)  # the last call's maps
         # Separable smooth basis of the elastic field: Wy @ coarse @ Wx.T per image.
         self._elastic_rows = _elastic_axis(H, self.elastic_grid)
         self._elastic_cols_t = np.ascontiguousarray(
@@ -226,8 +228,7 @@ class Augmenter:
         max_value: float,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Augment one minibatch; see `augment_batch`."""
-        B, H, W = self.shape
+        """Augment one minibatch in this thread; see `augment_batch`."""
         if images.shape != self.shape:
             raise AugmentError(
                 f"this augmenter serves batches of shape {self.shape}, "
@@ -235,48 +236,51 @@ class Augmenter:
             )
         if out is None:
             out = np.empty(self.shape, np.float32)
+        draws = _draw(config, rng, self.shape, max_value)
+        self._params = draws.params
+        self.run(images, draws, config, max_value, out)
+        return out
+
+    def run(
+        self,
+        images: np.ndarray,
+        draws: _Draws,
+        config: AugmentConfig,
+        max_value: float,
+        out: np.ndarray,
+    ) -> None:
+        """Apply already drawn random transforms to ``images``, writing ``out``."""
+        B, H, W = self.shape
         flat_out = out.reshape(B, H * W)
-        chosen = _chosen(rng, B, config.probability)
-        if config.is_geometric and chosen.any():
-            self._source_coordinates(config, rng, chosen)
+        if config.is_geometric and draws.chosen.any():
+            self._source_coordinates(draws, config)
             if images.dtype == np.uint8:
                 self._gather_uint8(images, flat_out)
             else:
                 self._gather_float(images, flat_out)
         else:
             np.copyto(out, images, casting="unsafe")
-        if config.thickness > 0:
-            self._thicken(out, config.thickness, rng, chosen)
-        if config.noise > 0:
-            noise = rng.standard_normal((B, H * W), dtype=np.float32)
-            noise *= (config.noise * float(max_value)) * chosen[:, None]
-            flat_out += noise
-        if config.thickness > 0 or config.noise > 0:
+        if draws.thickness is not None:
+            self._thicken(out, draws.thickness)
+        if draws.noise is not None:
+            flat_out += draws.noise
+        if draws.thickness is not None or draws.noise is not None:
             np.clip(out, 0.0, float(max_value), out=out)
-        return out
 
-    def _source_coordinates(
-        self, config: AugmentConfig, rng: np.random.Generator, chosen: np.ndarray
-    ) -> None:
+    def _source_coordinates(self, draws: _Draws, config: AugmentConfig) -> None:
         """Fill _fixed with padded source positions in 1/256 pixel, split off _frac."""
         B, H, W = self.shape
-        params = self._params
-        _affine_params(params, config, rng, chosen, H, W)
         # Fixed point with 8 fractional bits: exact integer bilinear weights later.
         # The one-pixel zero padding before the image, plus half a step to round.
-        flat_params = params.reshape(2 * B, 3) * np.float32(256.0)
+        flat_params = draws.params.reshape(2 * B, 3) * np.float32(256.0)
         flat_params[:, 2] += 256.5
         coords = self._coords
         _small_matmul(flat_params, self._grid, coords)
-        if config.elastic > 0:
+        if draws.coarse is not None:
             g = self.elastic_grid
-            coarse = rng.standard_normal((2 * B, g, g), dtype=np.float32)
-            coarse *= (np.tile(chosen, 2) * np.float32(config.elastic * 256.0))[
-                :, None, None
-            ]
             half = self._elastic_half
             _small_matmul(
-                coarse.reshape(2 * B * g, g),
+                draws.coarse.reshape(2 * B * g, g),
                 self._elastic_cols_t,
                 half.reshape(2 * B * g, W),
             )
@@ -357,13 +361,7 @@ class Augmenter:
         out *= fy
         out += t[1]
 
-    def _thicken(
-        self,
-        out: np.ndarray,
-        amount: float,
-        rng: np.random.Generator,
-        chosen: np.ndarray,
-    ) -> None:
+    def _thicken(self, out: np.ndarray, amounts: np.ndarray) -> None:
         B, H, W = self.shape
         m = self._morph
         m[:, 1:-1, 1:-1] = out
@@ -375,9 +373,8 @@ class Augmenter:
         for n in neighbours[1:]:
             np.maximum(dil, n, out=dil)
             np.minimum(ero, n, out=ero)
-        t = rng.uniform(-amount, amount, size=B).astype(np.float32) * chosen
-        grow = np.maximum(t, 0.0)[:, None, None]
-        shrink = np.maximum(-t, 0.0)[:, None, None]
+        grow = np.maximum(amounts, 0.0)[:, None, None]
+        shrink = np.maximum(-amounts, 0.0)[:, None, None]
         dil -= out
         dil *= grow
         ero -= out
@@ -386,48 +383,81 @@ class Augmenter:
         out += ero
 
 
-def _chosen(rng: np.random.Generator, batch: int, probability: float) -> np.ndarray:
-    """Per-image 1.0 (augment) or 0.0 (keep), float32 (B,)."""
-    if probability >= 1.0:
-        return np.ones(batch, np.float32)
-    return (rng.random(batch) < probability).astype(np.float32)
+@dataclass(frozen=True)
+class _Draws:
+    """Every random number one minibatch needs, drawn in a fixed order."""
+
+    chosen: np.ndarray  # float32 (B,): 1 augment, 0 keep
+    params: np.ndarray  # float32 (2, B, 3): output -> source pixel maps
+    coarse: np.ndarray | None  # float32 (2, B, g, g): elastic control values
+    thickness: np.ndarray | None  # float32 (B,): + dilate, - erode
+    noise: np.ndarray | None  # float32 (B, H*W), pixel units
+
+    def part(self, start: int, stop: int) -> _Draws:
+        """Return the draws of images ``start:stop``."""
+
+        def cut(array: np.ndarray | None, axis: int) -> np.ndarray | None:
+            if array is None:
+                return None
+            index = [slice(None)] * array.ndim
+            index[axis] = slice(start, stop)
+            return np.ascontiguousarray(array[tuple(index)])
+
+        return _Draws(
+            cut(self.chosen, 0),
+            cut(self.params, 1),
+            cut(self.coarse, 1),
+            cut(self.thickness, 0),
+            cut(self.noise, 0),
+        )
+
+
+def _draw(
+    config: AugmentConfig,
+    rng: np.random.Generator,
+    shape: tuple[int, int, int],
+    max_value: float,
+) -> _Draws:
+    """Draw a minibatch's random transforms (the same however the work is split)."""
+    B, H, W = shape
+    if config.probability >= 1.0:
+        chosen = np.ones(B, np.float32)
+    else:
+        chosen = (rng.random(B) < config.probability).astype(np.float32)
+    params = _affine_params(config, rng, chosen, H, W)
+    coarse = thickness = noise = None
+    if config.elastic > 0:
+        g = int(config.elastic_grid)
+        coarse = rng.standard_normal((2, B, g, g), dtype=np.float32)
+        coarse *= (chosen * np.float32(config.elastic * 256.0))[None, :, None, None]
+    if config.thickness > 0:
+        amount = config.thickness
+        thickness = rng.uniform(-amount, amount, B).astype(np.float32) * chosen
+    if config.noise > 0:
+        noise = rng.standard_normal((B, H * W), dtype=np.float32)
+        noise *= (chosen * np.float32(config.noise * max_value))[:, None]
+    return _Draws(chosen, params, coarse, thickness, noise)
 
 
 def _affine_params(
-    params: np.ndarray,
     config: AugmentConfig,
     rng: np.random.Generator,
     chosen: np.ndarray,
     H: int,
     W: int,
-) -> None:
-    """Fill params[:, :, :3], (2, B, 3), with maps from output to source coords."""
-    B = params.shape[1]
-    zero = np.zeros(B)
-    angle = (
-        np.radians(rng.uniform(-config.rotation, config.rotation, B))
-        if config.rotation > 0
-        else zero
+) -> np.ndarray:
+    """Per-image maps from output to source pixel coordinates, float32 (2, B, 3)."""
+    B = chosen.shape[0]
+    # One draw for every image's rotation, shear, scale and shift (x, y), each in
+    # [-1, 1] times its amount; images that are kept get the identity.
+    amounts = np.array(
+        [config.rotation, config.shear, config.scale, config.shift, config.shift]
     )
-    shear = (
-        np.tan(np.radians(rng.uniform(-config.shear, config.shear, B)))
-        if config.shear > 0
-        else zero
-    )
-    scale = (
-        rng.uniform(1.0 - config.scale, 1.0 + config.scale, B)
-        if config.scale > 0
-        else np.ones(B)
-    )
-    if config.shift > 0:
-        shift = rng.uniform(-config.shift, config.shift, (B, 2))
-    else:
-        shift = np.zeros((B, 2))
-    keep = chosen.astype(np.float64)
-    angle = angle * keep
-    shear = shear * keep
-    scale = 1.0 + (scale - 1.0) * keep
-    shift = shift * keep[:, None]
+    u = rng.uniform(-1.0, 1.0, (5, B)) * amounts[:, None] * chosen
+    angle = np.radians(u[0])
+    shear = np.tan(np.radians(u[1]))
+    scale = 1.0 + u[2]
+    shift = u[3:]
     cos, sin = np.cos(angle), np.sin(angle)
     # Source = M (output - centre) + centre - shift, with M = Shear @ Rotation / scale,
     # the inverse of a random forward map (all draws are symmetric about identity).
@@ -436,12 +466,14 @@ def _affine_params(
     m10 = sin / scale
     m11 = cos / scale
     cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
+    params = np.empty((2, B, 3), np.float32)
     params[0, :, 0] = m00
     params[0, :, 1] = m01
-    params[0, :, 2] = cx - m00 * cx - m01 * cy - shift[:, 0]
+    params[0, :, 2] = cx - m00 * cx - m01 * cy - shift[0]
     params[1, :, 0] = m10
     params[1, :, 1] = m11
-    params[1, :, 2] = cy - m10 * cx - m11 * cy - shift[:, 1]
+    params[1, :, 2] = cy - m10 * cx - m11 * cy - shift[1]
+    return params
 
 
 def _elastic_axis(size: int, points: int) -> np.ndarray:
@@ -530,13 +562,57 @@ def augment_batch(
     if not config.is_active:
         np.copyto(out, images, casting="unsafe")
         return out
-    key = (images.shape, int(config.elastic_grid))
+    B, H, W = images.shape
+    draws = _draw(config, rng, images.shape, float(max_value))
+    split = B // 2 if B * H * W >= _SPLIT_PIXELS and _CPUS > 1 else 0
+    if not split:
+        _augmenter((B, H, W), config).run(images, draws, config, max_value, out)
+        return out
+    # Two halves at once: NumPy releases the GIL inside its loops, so a second
+    # thread nearly halves the wall time; the draws do not depend on the split.
+    first = _augmenter((split, H, W), config)
+    second = _augmenter((B - split, H, W), config, part=1)
+    job = _worker().submit(
+        second.run,
+        images[split:],
+        draws.part(split, B),
+        config,
+        max_value,
+        out[split:],
+    )
+    try:
+        first.run(images[:split], draws.part(0, split), config, max_value, out[:split])
+    finally:
+        job.result()
+    return out
+
+
+# Batches smaller than this are not worth a second thread.
+_SPLIT_PIXELS = 16_384
+_CPUS = os.cpu_count() or 1
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="augment")
+        return _pool
+
+
+def _augmenter(
+    shape: tuple[int, int, int], config: AugmentConfig, part: int = 0
+) -> Augmenter:
+    """Return the calling thread's augmenter for one batch shape (reused buffers)."""
+    key = (shape, int(config.elastic_grid), part)
     cache = getattr(_local, "augmenters", None)
     if cache is None:
         cache = _local.augmenters = {}
     augmenter = cache.get(key)
     if augmenter is None:
-        if len(cache) >= 4:
+        if len(cache) >= 8:
             cache.clear()
-        augmenter = cache[key] = Augmenter(*images.shape, config.elastic_grid)
-    return augmenter(images, config, rng, max_value, out)
+        augmenter = cache[key] = Augmenter(*shape, int(config.elastic_grid))
+    return augmenter

@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from core.datasets import Normalization, load_bundled
+from core.datasets import Normalization, load_bundled, stratified_split
 from core.preprocess import (
     PreprocessError,
     canvas_to_image,
@@ -181,8 +181,8 @@ def test_huge_canvas_is_fast(mnist):
     image = canvas_to_image(255 - canvas, "mnist")
     elapsed = time.perf_counter() - start
     assert image is not None
-    # About 60 ms on the 2-core development machine; generous for busy CI.
-    assert elapsed < 0.5
+    # About 60 ms on the idle 2-core development machine; generous for busy CI.
+    assert elapsed < 1.5
 
 
 def test_digits_8x8_counts_on_pixels_in_4x4_blocks():
@@ -253,3 +253,43 @@ def test_target_can_be_given_as_the_model_image_shape(mnist):
 def test_bad_input_raises_a_clear_error(canvas, target, message):
     with pytest.raises(PreprocessError, match=message):
         canvas_to_image(canvas, target)
+
+
+@pytest.fixture(scope="module")
+def trained(mnist):
+    """A `recommended`-style model trained briefly on the bundled sample."""
+    import dataclasses
+
+    from core.augment import AugmentConfig
+    from core.network import MLP
+    from core.presets import PRESETS
+    from core.training import train
+
+    # The preset's network and optimiser, briefly and without augmentation.
+    config = dataclasses.replace(
+        PRESETS["recommended"].config, epochs=3, augment=AugmentConfig()
+    )
+    train_set, validation_set = stratified_split(mnist, 0.1, seed=0)
+    network = MLP((784, *config.hidden_sizes, 10), config.activation, seed=0)
+    result = train(network, train_set, validation_set, config)
+    assert result.history[-1]["validation_accuracy"] > 0.9
+    return network, result.normalization, validation_set
+
+
+def test_digits_moved_and_rescaled_on_a_big_canvas_keep_their_class(trained):
+    network, normalization, validation_set = trained
+    rng = np.random.default_rng(0)
+    originals = validation_set.images[:40]
+    predicted = network.predict(normalization.apply(originals))
+    confident = np.flatnonzero(predicted == validation_set.labels[:40])[:8]
+    assert len(confident) == 8
+    for index in confident:
+        factor = int(rng.integers(4, 20))
+        big = np.kron(originals[index], np.ones((factor, factor), np.uint8))
+        canvas_shape = (big.shape[0] + 300, big.shape[1] + 500)
+        top, left = int(rng.integers(0, 300)), int(rng.integers(0, 500))
+        canvas = _paste(big, canvas_shape, top, left)
+        if index % 2:
+            canvas = 255 - canvas  # dark ink on paper, detected
+        vector = canvas_to_input(canvas, normalization, "mnist")
+        assert network.predict(vector) == predicted[index]
