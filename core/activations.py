@@ -32,10 +32,24 @@ class Activation:
     forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     derivative_from_output: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
+    fused: Callable[[np.ndarray, np.ndarray], None] | None = None
+
     def backward(self, a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
         """Multiply ``delta`` in place by ``f'(z)``, using ``scratch`` (same shape)."""
         self.derivative_from_output(a, scratch)
         np.multiply(delta, scratch, out=delta)
+
+    def forward_and_derivative(self, z: np.ndarray, derivative: np.ndarray) -> None:
+        """Replace ``z`` by ``f(z)`` and write ``f'(z)`` into ``derivative``.
+
+        Training keeps the derivative for the backward pass; for ReLU both come
+        from one comparison.
+        """
+        if self.fused is not None:
+            self.fused(z, derivative)
+        else:
+            self.forward(z, z)
+            self.derivative_from_output(z, derivative)
 
 
 def _sigmoid(z: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -86,9 +100,22 @@ def _leaky_relu_derivative(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _relu_fused(z: np.ndarray, derivative: np.ndarray) -> None:
+    # Multiplying by the 0/1 mask is faster than np.maximum in NumPy.
+    np.greater(z, 0.0, out=derivative)
+    np.multiply(z, derivative, out=z)
+
+
+def _leaky_relu_fused(z: np.ndarray, derivative: np.ndarray) -> None:
+    _leaky_relu_derivative(z, derivative)
+    np.multiply(z, derivative, out=z)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative),
     "tanh": Activation("tanh", _tanh, _tanh_derivative),
-    "relu": Activation("relu", _relu, _relu_derivative),
-    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_derivative),
+    "relu": Activation("relu", _relu, _relu_derivative, _relu_fused),
+    "leaky_relu": Activation(
+        "leaky_relu", _leaky_relu, _leaky_relu_derivative, _leaky_relu_fused
+    ),
 }

@@ -82,12 +82,11 @@ class SoftmaxCrossEntropy(OutputLayer):
             np.copyto(out, z)
         with np.errstate(over="ignore"):
             out -= out.max(axis=1, keepdims=True)
-        picked = out[_rows(labels), labels]
+        picked = float(out[_rows(labels), labels].sum())
         np.exp(out, out=out)
-        sums = out.sum(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(sums[:, 0]) - picked))
-        out /= sums
-        return loss
+        sums = out.sum(axis=1)
+        out /= sums[:, None]
+        return (float(np.log(sums).sum()) - picked) / labels.shape[0]
 
     def delta(
         self, probs: np.ndarray, labels: np.ndarray, out: np.ndarray

@@ -52,6 +52,7 @@ class _Workspace:
     def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype) -> None:
         self.activations = [np.empty((batch, n), dtype) for n in sizes[1:]]
         self.deltas = [np.empty((batch, n), dtype) for n in sizes[1:]]
+        # Hidden activations' derivatives, written during the forward pass.
         self.scratch = [np.empty((batch, n), dtype) for n in sizes[1:-1]]
         # ones @ delta sums delta over the batch with one BLAS call.
         self.ones = np.ones(batch, dtype)
@@ -405,7 +406,7 @@ class MLP:
             if i == last:
                 loss = self._output.forward_loss(z, labels, z)
             else:
-                self._activation.forward(z, z)
+                self._activation.forward_and_derivative(z, workspace.scratch[i])
                 inputs = z
                 if dropout > 0.0:
                     mask = masks[i]
@@ -433,9 +434,7 @@ class MLP:
                 np.matmul(delta, self.weights[i].T, out=below_delta)
                 if dropout > 0.0:
                     below_delta *= masks[i - 1]
-                self._activation.backward(
-                    acts[i - 1], below_delta, workspace.scratch[i - 1]
-                )
+                below_delta *= workspace.scratch[i - 1]
                 delta = below_delta
         return Gradients(loss, grads, acts[last])
 

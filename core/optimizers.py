@@ -44,48 +44,74 @@ def _flat_span(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
     return base.reshape(-1)[offset : offset + count]
 
 
-def _flatten(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    span = _flat_span(arrays)
-    return list(arrays) if span is None else [span]
-
-
 class Optimizer:
     """Base class: ``step(params, grads, learning_rate)`` updates ``params``."""
 
     name = ""
 
     def __init__(self) -> None:
-        self.steps = 0
-        self._shapes: list[tuple[tuple[int, ...], np.dtype]] | None = None
-        self._flat: bool | None = None
+        self.reset()
 
-    def _check(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> bool:
-        """Validate the lists; return True the first time (state must be built)."""
-        shapes = [(p.shape, p.dtype) for p in params]
-        if self._shapes is None:
-            if len(params) != len(grads):
+    def reset(self) -> None:
+        """Forget all state (velocities, moment estimates, step count)."""
+        self.steps = 0
+        self._layout: list[tuple[tuple[int, ...], np.dtype]] | None = None
+        self._flat = False
+        self._seen: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+        self._arrays: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+
+    def _prepare(
+        self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
+    ) -> tuple[list[np.ndarray], list[np.ndarray], bool]:
+        """Return the arrays to update and whether the state must be created.
+
+        Parameters that tile one flat buffer (as ``MLP``'s do) are updated as a
+        single array. The lists seen last are remembered, so the checks run
+        only when they change.
+        """
+        seen = self._seen
+        if (
+            seen is not None
+            and len(seen[0]) == len(params)
+            and len(seen[1]) == len(grads)
+            and all(a is b for a, b in zip(seen[0], params, strict=True))
+            and all(a is b for a, b in zip(seen[1], grads, strict=True))
+        ):
+            return self._arrays[0], self._arrays[1], False
+        if len(params) != len(grads):
+            raise OptimizerError(
+                f"Got {len(params)} parameters but {len(grads)} gradients."
+            )
+        for p, g in zip(params, grads, strict=True):
+            if p.shape != g.shape:
                 raise OptimizerError(
-                    f"Got {len(params)} parameters but {len(grads)} gradients."
+                    f"Gradient shape {g.shape} does not match parameter {p.shape}."
                 )
-            for p, g in zip(params, grads, strict=True):
-                if p.shape != g.shape:
-                    raise OptimizerError(
-                        f"Gradient shape {g.shape} does not match parameter {p.shape}."
-                    )
-            self._shapes = shapes
-            return True
-        if shapes != self._shapes:
+        layout = [(p.shape, p.dtype) for p in params]
+        span_p, span_g = _flat_span(params), _flat_span(grads)
+        flat = span_p is not None and span_g is not None
+        first = self._layout is None
+        if first:
+            self._layout, self._flat = layout, flat
+        elif layout != self._layout or flat != self._flat:
             raise OptimizerError(
                 "This optimizer was set up for other parameters; make a new one "
                 "for a different network."
             )
-        return False
+        if flat:
+            self._arrays = ([span_p], [span_g])
+        else:
+            self._arrays = (list(params), list(grads))
+        self._seen = (list(params), list(grads))
+        return self._arrays[0], self._arrays[1], first
 
     def step(
         self,
         params: Sequence[np.ndarray],
         grads: Sequence[np.ndarray],
         learning_rate: float,
+        *,
+        overwrite_gradients: bool = False,
     ) -> None:
         """Apply one update to ``params`` in place.
 
@@ -94,38 +120,14 @@ class Optimizer:
         params : sequence of ndarray
             The parameters, e.g. ``MLP.parameters()``; updated in place.
         grads : sequence of ndarray
-            Gradients of the loss, same order and shapes; left unchanged.
+            Gradients of the loss, same order and shapes.
         learning_rate : float
             Step size for this update (schedules change it between steps).
+        overwrite_gradients : bool
+            Let the update use ``grads`` as scratch space (less memory traffic);
+            by default they are left unchanged.
         """
         raise NotImplementedError
-
-    def reset(self) -> None:
-        """Forget all state (velocities, moment estimates, step count)."""
-        self.steps = 0
-        self._shapes = None
-        self._flat: bool | None = None
-
-    def _flat_pair(
-        self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Both lists as single flat views when possible, else unchanged.
-
-        The choice is made on the first step and kept, because the state
-        arrays are laid out to match it.
-        """
-        flat_params, flat_grads = _flatten(params), _flatten(grads)
-        flat = len(flat_params) == 1 and len(flat_grads) == 1
-        if self._flat is None:
-            self._flat = flat
-        if self._flat and flat:
-            return flat_params, flat_grads
-        if self._flat:
-            raise OptimizerError(
-                "The parameters are no longer laid out as on the first step; "
-                "make a new optimizer."
-            )
-        return list(params), list(grads)
 
 
 class SGD(Optimizer):
@@ -144,7 +146,6 @@ class SGD(Optimizer):
     """
 
     def __init__(self, momentum: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__()
         if not 0.0 <= momentum < 1.0:
             raise OptimizerError(f"momentum must be in [0, 1), got {momentum}.")
         if nesterov and momentum == 0.0:
@@ -152,28 +153,28 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.name = "sgd" if momentum == 0.0 else "momentum"
-        self._velocity: list[np.ndarray] = []
-        self._scratch: list[np.ndarray] = []
+        super().__init__()
 
     def reset(self) -> None:
         """Forget the velocities."""
         super().reset()
-        self._velocity = []
-        self._scratch = []
+        self._velocity: list[np.ndarray] = []
+        self._scratch: list[np.ndarray] = []
 
-    def step(self, params, grads, learning_rate) -> None:
+    def step(self, params, grads, learning_rate, *, overwrite_gradients=False) -> None:
         """Apply one SGD update in place (see ``Optimizer.step``)."""
-        if self._check(params, grads):
-            flat_params, _ = self._flat_pair(params, grads)
-            self._scratch = [np.empty_like(p) for p in flat_params]
+        params, grads, first = self._prepare(params, grads)
+        if first:
+            self._scratch = [np.empty_like(p) for p in params]
             if self.momentum:
-                self._velocity = [np.zeros_like(p) for p in flat_params]
+                self._velocity = [np.zeros_like(p) for p in params]
         self.steps += 1
-        params, grads = self._flat_pair(params, grads)
         lr = float(learning_rate)
         mu = self.momentum
         for i, (w, g) in enumerate(zip(params, grads, strict=True)):
-            scaled = np.multiply(g, lr, out=self._scratch[i])
+            scaled = np.multiply(
+                g, lr, out=g if overwrite_gradients else self._scratch[i]
+            )
             if not mu:
                 w -= scaled
                 continue
@@ -204,7 +205,6 @@ class Adam(Optimizer):
     def __init__(
         self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
-        super().__init__()
         for label, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise OptimizerError(f"{label} must be in [0, 1), got {beta}.")
@@ -213,24 +213,23 @@ class Adam(Optimizer):
         self.beta1 = float(beta1)
         self.beta2 = float(beta2)
         self.eps = float(eps)
-        self._m: list[np.ndarray] = []
-        self._v: list[np.ndarray] = []
-        self._scratch: list[np.ndarray] = []
+        super().__init__()
 
     def reset(self) -> None:
         """Forget the moment estimates."""
         super().reset()
-        self._m, self._v, self._scratch = [], [], []
+        self._m: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self._scratch: list[np.ndarray] = []
 
-    def step(self, params, grads, learning_rate) -> None:
+    def step(self, params, grads, learning_rate, *, overwrite_gradients=False) -> None:
         """Apply one Adam update in place (see ``Optimizer.step``)."""
-        if self._check(params, grads):
-            params, grads = self._flat_pair(params, grads)
+        params, grads, first = self._prepare(params, grads)
+        if first:
             self._m = [np.zeros_like(p) for p in params]
             self._v = [np.zeros_like(p) for p in params]
+        if not overwrite_gradients and not self._scratch:
             self._scratch = [np.empty_like(p) for p in params]
-        else:
-            params, grads = self._flat_pair(params, grads)
         self.steps += 1
         t = self.steps
         b1, b2 = self.beta1, self.beta2
@@ -240,8 +239,9 @@ class Adam(Optimizer):
         root = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         scale = learning_rate * (1.0 - b1) / (1.0 - b1**t) / root
         eps = self.eps / root
+        scratch = grads if overwrite_gradients else self._scratch
         for w, g, m, v, tmp in zip(
-            params, grads, self._m, self._v, self._scratch, strict=True
+            params, grads, self._m, self._v, scratch, strict=True
         ):
             m *= b1
             m += g

@@ -701,7 +701,7 @@ class _Run:
                 inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
             )
             if math.isfinite(loss):
-                self.optimizer.step(self.params, grads, rate)
+                self.optimizer.step(self.params, grads, rate, overwrite_gradients=True)
         if math.isfinite(loss):
             self.loss_sum += loss * size
             self.correct += int(np.count_nonzero(probs.argmax(axis=1) == labels))

@@ -58,3 +58,16 @@ def test_extreme_inputs_stay_finite_without_warnings(name):
     assert np.isfinite(derivative).all()
     if name == "sigmoid":
         assert a[0, 0] == 0.0 and a[0, -1] == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_forward_and_derivative_agree_with_the_separate_calls(name):
+    rng = np.random.default_rng(3)
+    z = rng.normal(0.0, 2.0, size=(5, 6)).astype(np.float32)
+    activation = ACTIVATIONS[name]
+    a = activation.forward(z, np.empty_like(z))
+    derivative = activation.derivative_from_output(a, np.empty_like(z))
+    fused_z, fused_derivative = z.copy(), np.empty_like(z)
+    activation.forward_and_derivative(fused_z, fused_derivative)
+    np.testing.assert_array_equal(fused_z, a)
+    np.testing.assert_array_equal(fused_derivative, derivative)

@@ -109,3 +109,15 @@ def test_optimizer_refuses_parameters_of_another_network():
         optimizer.step([np.zeros(4)], [np.ones(4)], 0.1)
     with pytest.raises(OptimizerError, match="does not match"):
         Adam().step([np.zeros(3)], [np.ones(4)], 0.1)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_overwriting_gradients_gives_the_same_update(name):
+    rng = np.random.default_rng(3)
+    grads = [rng.normal(size=(4, 3)) for _ in range(3)]
+    a, b = np.ones((4, 3)), np.ones((4, 3))
+    keep, overwrite = make_optimizer(name), make_optimizer(name)
+    for g in grads:
+        keep.step([a], [g.copy()], 0.1)
+        overwrite.step([b], [g.copy()], 0.1, overwrite_gradients=True)
+    np.testing.assert_array_equal(a, b)
