@@ -74,6 +74,18 @@ _NUMBER_FLAGS = (
     ),
 )
 
+_AUGMENT_HELP = {
+    "shift": "largest shift, pixels",
+    "rotation": "largest rotation, degrees",
+    "scale": "largest size change, fraction (0.1 = 90%%..110%%)",
+    "shear": "largest shear, degrees",
+    "elastic": "elastic distortion strength, pixels",
+    "thickness": "stroke thickness change, fraction of a 1-px dilation",
+    "noise": "Gaussian noise, fraction of the brightest pixel",
+    "elastic_grid": "elastic control points per side (default 4)",
+    "probability": "share of images augmented (default 1)",
+}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the subcommand."""
@@ -123,6 +135,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             dest=f"augment_{item.name}",
             type=kind,
             metavar="X",
+            help=_AUGMENT_HELP.get(item.name, f"{item.name} amount"),
         )
     parser.add_argument(
         "--subset",

@@ -196,6 +196,17 @@ def test_bad_training_settings_give_one_line(tmp_path, data_dir, capsys, argv, m
     assert not (tmp_path / "m.npz").exists()
 
 
+def test_divergence_is_one_line_and_saves_nothing(tmp_path, data_dir, capsys):
+    out_path = tmp_path / "m.npz"
+    code, _, err = run_cli(
+        capsys, "train", "--dataset", "digits-8x8", "--layers", "8", "--lr", "1e30",
+        "--optimizer", "sgd", "--epochs", "3", "--out", out_path,
+    )  # fmt: skip
+    assert_one_line_error(code, err, "diverged")
+    assert "learning rate" in err
+    assert not out_path.exists()
+
+
 def test_bad_layers_flag_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main.main(["train", "--layers", "256,abc"])
