@@ -92,7 +92,9 @@ def _choose_data(args: argparse.Namespace, model: SavedModel):
     subset = model.metrics.get("subset") if name == model.dataset_name else None
     split = args.split
     if split == "auto":
-        split = "test" if data.has_test_split(name) else "held-out"
+        # Another dataset was never seen in training: all of it may be used.
+        unseen = "held-out" if name == model.dataset_name else "train"
+        split = "test" if data.has_test_split(name) else unseen
     if split == "held-out":
         if name != model.dataset_name:
             args.parser.error("--split held-out applies only to the model's dataset")

@@ -565,3 +565,19 @@ def test_transparent_background_keeps_the_strokes(tmp_path, ink):
     assert grey.shape == (30, 40)
     assert (grey[5:25, 18:22] == ink).all()
     assert grey[0, 0] == 255 - ink
+
+
+def test_evaluate_recomputes_exactly_the_held_out_part(tmp_path, data_dir, capsys):
+    out_path = tmp_path / "m.npz"
+    code, _, err = run_cli(
+        capsys, "train", "--layers", "16", "--epochs", "2", "--subset", "700",
+        "--validation", "0.2", "--seed", "5", "--out", out_path, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "evaluate", "--model", out_path, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    metrics = load_model(out_path).metrics
+    assert result["images"] == metrics["validation_images"] == 140
+    assert result["accuracy"] == pytest.approx(metrics["validation_accuracy"])
+    assert result["loss"] == pytest.approx(metrics["validation_loss"], rel=1e-5)
