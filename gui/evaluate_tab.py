@@ -1,0 +1,421 @@
+"""The Evaluate tab: test accuracy, confusion matrix, mistakes, first-layer weights.
+
+Evaluation runs in `gui.evaluation_worker` off the GUI thread; this tab only starts it
+(one at a time, the latest request wins) and shows the report it returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.datasets import Dataset
+from core.model_io import SavedModel
+from gui.confusion_view import ConfusionMatrixView
+from gui.evaluation_worker import EvaluationReport, EvaluationWorker, start_evaluation
+from gui.image_grid import ImageGrid
+
+_WRONG = QColor(190, 30, 30)
+
+
+class WeightsView(QWidget):
+    """The first hidden layer's weights as a mosaic of tiles, red +, blue -."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._grid = (0, 0, 0)
+        self._tile = (1, 1)
+        self._mosaic: np.ndarray | None = None
+        self.setMouseTracking(True)
+        self.setMinimumSize(200, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_mosaic(
+        self,
+        mosaic: np.ndarray | None,
+        grid: tuple[int, int, int],
+        tile_shape: tuple[int, int],
+    ) -> None:
+        """Show an RGB uint8 mosaic of ``grid`` = (rows, cols, units) tiles."""
+        self._mosaic = None if mosaic is None else np.ascontiguousarray(mosaic)
+        self._grid = grid
+        self._tile = tile_shape
+        if self._mosaic is None:
+            self._image = None
+        else:
+            height, width, _ = self._mosaic.shape
+            self._image = QImage(
+                self._mosaic.data, width, height, width * 3, QImage.Format.Format_RGB888
+            ).copy()
+        self.update()
+
+    def has_mosaic(self) -> bool:
+        """Return True when weights are shown."""
+        return self._image is not None
+
+    def sizeHint(self) -> QSize:  # noqa: D102
+        return QSize(460, 460)
+
+    def _target(self) -> QRectF:
+        assert self._image is not None
+        scale = min(
+            self.width() / self._image.width(), self.height() / self._image.height()
+        )
+        width, height = self._image.width() * scale, self._image.height() * scale
+        return QRectF(
+            (self.width() - width) / 2, (self.height() - height) / 2, width, height
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102
+        painter = QPainter(self)
+        if self._image is None:
+            painter.setPen(self.palette().windowText().color())
+            painter.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "No hidden layer to show" if self._mosaic is None else "",
+            )
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(self._target(), self._image)
+        painter.end()
+
+    def unit_at(self, position: QPointF) -> int | None:
+        """Return the hidden unit whose tile is under a widget position, or None."""
+        if self._image is None:
+            return None
+        target = self._target()
+        if not target.contains(position):
+            return None
+        scale = target.width() / self._image.width()
+        x = (position.x() - target.left()) / scale
+        y = (position.y() - target.top()) / scale
+        column = int(x // (self._tile[1] + 1))
+        row = int(y // (self._tile[0] + 1))
+        unit = row * self._grid[1] + column
+        return unit if unit < self._grid[2] else None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: D102
+        unit = self.unit_at(event.position())
+        if unit is None:
+            QToolTip.hideText()
+        else:
+            QToolTip.showText(
+                event.globalPosition().toPoint(),
+                f"Hidden unit {unit}: red pixels excite it, blue ones inhibit it",
+                self,
+            )
+        super().mouseMoveEvent(event)
+
+
+class EvaluateTab(QWidget):
+    """Evaluate the current model on the test images and look inside it.
+
+    Signals
+    -------
+    evaluated(object)
+        A new `EvaluationReport` is shown.
+    """
+
+    evaluated = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model: SavedModel | None = None
+        self._dataset: Dataset | None = None
+        self._report: EvaluationReport | None = None
+        self._thread: QThread | None = None
+        self._worker: EvaluationWorker | None = None
+        self._stale = False
+
+        self.evaluate_button = QPushButton("Evaluate", self)
+        self.evaluate_button.setToolTip(
+            "Run the current model on every test image (done in the background)"
+        )
+        self.accuracy_label = QLabel(self)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.accuracy_label.setFont(font)
+        self.accuracy_label.setToolTip("Share of test images classified correctly")
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.evaluate_button)
+        top.addWidget(self.accuracy_label)
+        top.addWidget(self.status_label, 1)
+
+        self.confusion = ConfusionMatrixView(self)
+        self.confusion.setToolTip("")
+        self.class_table = QLabel(self)
+        self.class_table.setTextFormat(Qt.TextFormat.RichText)
+        self.class_table.setToolTip(
+            "Precision: of the images predicted as this class, the share that are.\n"
+            "Recall: of the images of this class, the share found."
+        )
+        confusion_box = QGroupBox("Confusion matrix (click a cell to see its images)")
+        confusion_layout = QVBoxLayout(confusion_box)
+        confusion_layout.addWidget(self.confusion, 1)
+        confusion_layout.addWidget(self.class_table)
+
+        self.cell_label = QLabel("Click a cell of the confusion matrix.", self)
+        self.cell_grid = ImageGrid(self, tile=48)
+        self.cell_grid.setToolTip("The test images of the chosen cell")
+        cell_page = QWidget(self)
+        cell_layout = QVBoxLayout(cell_page)
+        cell_layout.addWidget(self.cell_label)
+        cell_layout.addWidget(self.cell_grid, 1)
+        self.mistakes_label = QLabel(self)
+        self.mistakes_grid = ImageGrid(self, tile=48)
+        self.mistakes_grid.setToolTip(
+            "Every misclassified test image: true label → prediction (confidence), "
+            "most confident mistakes first"
+        )
+        mistakes_page = QWidget(self)
+        mistakes_layout = QVBoxLayout(mistakes_page)
+        mistakes_layout.addWidget(self.mistakes_label)
+        mistakes_layout.addWidget(self.mistakes_grid, 1)
+        self.weights_label = QLabel(self)
+        self.weights_label.setWordWrap(True)
+        self.weights_view = WeightsView(self)
+        weights_page = QWidget(self)
+        weights_layout = QVBoxLayout(weights_page)
+        weights_layout.addWidget(self.weights_label)
+        weights_layout.addWidget(self.weights_view, 1)
+        self.pages = QTabWidget(self)
+        self.pages.addTab(mistakes_page, "Misclassified")
+        self.pages.addTab(cell_page, "Cell images")
+        self.pages.addTab(weights_page, "First-layer weights")
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(confusion_box)
+        splitter.addWidget(self.pages)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.confusion.cell_clicked.connect(self.show_cell)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._show_report(None)
+
+    # -- inputs ---------------------------------------------------------------------
+
+    def set_model(self, model: SavedModel | None) -> None:
+        """Use a new model snapshot; re-evaluates now if visible, else when shown."""
+        self._model = model
+        self._request()
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        """Evaluate on these (test) images from now on."""
+        self._dataset = dataset
+        self._request()
+
+    def report(self) -> EvaluationReport | None:
+        """Return the report shown, or None."""
+        return self._report
+
+    def is_running(self) -> bool:
+        """Return True while an evaluation runs in the background."""
+        return self._thread is not None
+
+    def _request(self) -> None:
+        self._stale = True
+        if self._model is None or self._dataset is None:
+            self._show_report(None)
+            return
+        self.status_label.setText("Out of date: evaluating when this tab is shown.")
+        if self.isVisible():
+            self.evaluate()
+
+    def showEvent(self, event) -> None:  # noqa: D102
+        super().showEvent(event)
+        if self._stale and self._model is not None and self._dataset is not None:
+            self.evaluate()
+
+    # -- running --------------------------------------------------------------------
+
+    @Slot()
+    def evaluate(self) -> None:
+        """Evaluate the current model on the current dataset in the background."""
+        if self._model is None or self._dataset is None:
+            self._show_report(None)
+            return
+        self._stale = False
+        if self._thread is not None:
+            # The running evaluation is for an older model: run again when it ends.
+            self._stale = True
+            return
+        self.status_label.setText(
+            f"Evaluating on {len(self._dataset):,} images of {self._dataset.name}…"
+        )
+        self.evaluate_button.setEnabled(False)
+        thread, worker = start_evaluation(self._model, self._dataset)
+        worker.succeeded.connect(self._on_worker_succeeded)
+        worker.failed.connect(self._on_worker_failed)
+        # References are dropped only once the thread has ended: Python owns both
+        # objects, and dropping them earlier would delete them under the thread.
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    @Slot(object)
+    def _on_worker_succeeded(self, report: EvaluationReport) -> None:
+        # Shown even when a newer model is waiting: it is replaced in a moment.
+        self._show_report(report)
+        self.evaluated.emit(report)
+
+    @Slot(str)
+    def _on_worker_failed(self, message: str) -> None:
+        self.status_label.setText("Evaluation failed: " + message.split("\n\n", 1)[0])
+        self.status_label.setToolTip(message)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._thread is not None:
+            self._thread.wait()
+        self._thread = None
+        self._worker = None
+        self.evaluate_button.setEnabled(True)
+        if self._stale and self.isVisible():
+            self.evaluate()
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Drop a running evaluation and wait up to 2 s for its thread to end."""
+        if self._worker is not None:
+            try:
+                self._worker.cancel()
+            except RuntimeError:
+                pass
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(2000)
+
+    # -- showing --------------------------------------------------------------------
+
+    def _show_report(self, report: EvaluationReport | None) -> None:
+        self._report = report
+        self.cell_grid.clear()
+        self.cell_label.setText("Click a cell of the confusion matrix.")
+        if report is None:
+            self.accuracy_label.setText("Test accuracy: –")
+            self.status_label.setText(
+                "No model yet: train one or open a saved model."
+                if self._model is None
+                else "No test images chosen."
+            )
+            self.confusion.clear()
+            self.mistakes_grid.clear()
+            self.mistakes_label.clear()
+            self.class_table.clear()
+            self.weights_view.set_mosaic(None, (0, 0, 0), (1, 1))
+            self.weights_label.clear()
+            return
+        dataset = report.dataset
+        names = dataset.class_names
+        total = len(dataset)
+        correct = int(np.trace(report.confusion))
+        self.accuracy_label.setText(f"Test accuracy: {100 * report.accuracy:.2f}%")
+        self.status_label.setText(
+            f"{correct:,} of {total:,} images of {dataset.name} correct · loss "
+            f"{report.loss:.4f} · {report.seconds * 1000:.0f} ms"
+        )
+        self.status_label.setToolTip("")
+        self.confusion.set_matrix(report.confusion, names)
+        self.class_table.setText(_class_table(names, report.precision, report.recall))
+        wrong = report.misclassified
+        self.mistakes_label.setText(
+            f"{len(wrong):,} misclassified images, most confident mistakes first"
+        )
+        self.mistakes_grid.set_images(
+            dataset.images[wrong],
+            dataset.max_value,
+            captions=[
+                f"{names[dataset.labels[i]]}→{names[report.predictions[i]]} "
+                f"{100 * report.confidences[i]:.0f}%"
+                for i in wrong
+            ],
+            tooltips=[
+                f"image {i}: true {names[dataset.labels[i]]}, predicted "
+                f"{names[report.predictions[i]]} with "
+                f"{100 * report.confidences[i]:.1f}%"
+                for i in wrong
+            ],
+            colours=[_WRONG] * len(wrong),
+        )
+        rows, cols, units = report.weight_grid
+        height, width = dataset.image_shape
+        self.weights_view.set_mosaic(
+            report.weight_tiles, report.weight_grid, (height, width)
+        )
+        if report.weight_tiles is None:
+            self.weights_label.setText("This model has no hidden layer to show.")
+        else:
+            shown = (
+                f"all {units}"
+                if units == report.hidden_units
+                else f"the first {units} of {report.hidden_units}"
+            )
+            self.weights_label.setText(
+                f"Incoming weights of {shown} units of the first hidden layer, one "
+                f"{height}x{width} tile each: red = positive, blue = negative, each "
+                "tile scaled to its own largest weight."
+            )
+
+    @Slot(int, int)
+    def show_cell(self, true: int, predicted: int) -> None:
+        """Show the images of one (true, predicted) cell."""
+        report = self._report
+        if report is None:
+            return
+        names = report.dataset.class_names
+        indices = report.cell_indices(true, predicted)
+        what = (
+            f"{names[true]} classified correctly"
+            if true == predicted
+            else f"{names[true]} classified as {names[predicted]}"
+        )
+        self.cell_label.setText(f"{what}: {len(indices):,} image(s)")
+        self.cell_grid.set_images(
+            report.dataset.images[indices],
+            report.dataset.max_value,
+            captions=[f"{100 * report.confidences[i]:.0f}%" for i in indices],
+            tooltips=[
+                f"image {i}: predicted {names[predicted]} with "
+                f"{100 * report.confidences[i]:.1f}%"
+                for i in indices
+            ],
+        )
+        self.pages.setCurrentIndex(1)
+
+
+def _class_table(names, precision: np.ndarray, recall: np.ndarray) -> str:
+    header = "".join(f"<th>&nbsp;{name}&nbsp;</th>" for name in names)
+    precision_row = "".join(f"<td>{100 * p:.0f}</td>" for p in precision)
+    recall_row = "".join(f"<td>{100 * r:.0f}</td>" for r in recall)
+    return (
+        "<table cellspacing='0' cellpadding='1' style='font-size:small'>"
+        f"<tr><th align='left'>class&nbsp;</th>{header}</tr>"
+        f"<tr><td>precision %&nbsp;</td>{precision_row}</tr>"
+        f"<tr><td>recall %&nbsp;</td>{recall_row}</tr></table>"
+    )

@@ -1,0 +1,225 @@
+"""Evaluation off the GUI thread: `EvaluationWorker` and the report it hands back.
+
+The worker runs `core.metrics.evaluate`, then derives what the Evaluate tab shows
+(predictions, misclassified order, first-layer weight tiles). It never touches
+widgets; wiring and signals follow the threading contract in STYLE.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.datasets import Dataset
+from core.metrics import evaluate
+from core.model_io import SavedModel
+
+MAX_WEIGHT_TILES = 256
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Everything the Evaluate tab shows for one (model, dataset) pair.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        The images evaluated.
+    accuracy, loss : float
+        Over the whole dataset.
+    confusion : np.ndarray
+        int64 ``(C, C)``, rows true classes, columns predictions.
+    precision, recall : np.ndarray
+        float ``(C,)``.
+    predictions : np.ndarray
+        int64 ``(N,)`` predicted class of every image.
+    confidences : np.ndarray
+        float32 ``(N,)`` probability of the predicted class.
+    misclassified : np.ndarray
+        int64 indices of wrong predictions, most confident first.
+    weight_tiles : np.ndarray | None
+        uint8 ``(rows*tile, cols*tile, 3)`` RGB mosaic of the first layer's weights
+        (None when the input is not an image).
+    weight_grid : tuple[int, int, int]
+        ``(rows, cols, units shown)`` of the mosaic.
+    hidden_units : int
+        Size of the first hidden layer.
+    seconds : float
+        Time the evaluation took.
+    """
+
+    dataset: Dataset
+    accuracy: float
+    loss: float
+    confusion: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    predictions: np.ndarray
+    confidences: np.ndarray
+    misclassified: np.ndarray
+    weight_tiles: np.ndarray | None
+    weight_grid: tuple[int, int, int]
+    hidden_units: int
+    seconds: float
+
+    def cell_indices(self, true: int, predicted: int) -> np.ndarray:
+        """Return the images of one confusion-matrix cell, most confident first."""
+        mask = (self.dataset.labels == true) & (self.predictions == predicted)
+        indices = np.flatnonzero(mask)
+        return indices[np.argsort(-self.confidences[indices], kind="stable")]
+
+
+def diverging_rgb(values: np.ndarray) -> np.ndarray:
+    """Map values in [-1, 1] to blue (negative), white (0), red (positive) uint8 RGB."""
+    v = np.clip(np.asarray(values, dtype=np.float32), -1.0, 1.0)[..., None]
+    white = np.array([247, 247, 247], dtype=np.float32)
+    red = np.array([178, 24, 43], dtype=np.float32)
+    blue = np.array([33, 102, 172], dtype=np.float32)
+    rgb = np.where(v >= 0, white + (red - white) * v, white + (blue - white) * -v)
+    return np.rint(rgb).astype(np.uint8)
+
+
+def weight_mosaic(
+    weights: np.ndarray, image_shape: tuple[int, int], max_tiles: int = MAX_WEIGHT_TILES
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Draw each hidden unit's incoming weights as a tile, in a near-square grid.
+
+    Parameters
+    ----------
+    weights : np.ndarray
+        ``(H*W, units)`` the first layer's weights.
+    image_shape : tuple of int
+        ``(H, W)``.
+    max_tiles : int
+        At most this many units are drawn (the first ones).
+
+    Returns
+    -------
+    mosaic : np.ndarray
+        uint8 ``(rows*(H+1)-1, cols*(W+1)-1, 3)``; each tile is scaled by its own
+        largest magnitude, with a 1-pixel grey gap between tiles.
+    grid : tuple of int
+        ``(rows, cols, units shown)``.
+    """
+    height, width = image_shape
+    units = min(weights.shape[1], max_tiles)
+    tiles = np.asarray(weights[:, :units], dtype=np.float32).T.reshape(
+        units, height, width
+    )
+    peak = np.abs(tiles).reshape(units, -1).max(axis=1)
+    tiles = tiles / np.where(peak > 0, peak, 1.0)[:, None, None]
+    cols = int(np.ceil(np.sqrt(units)))
+    rows = int(np.ceil(units / cols))
+    mosaic = np.full(
+        (rows * (height + 1) - 1, cols * (width + 1) - 1, 3), 160, dtype=np.uint8
+    )
+    coloured = diverging_rgb(tiles)
+    for unit in range(units):
+        r, c = divmod(unit, cols)
+        top, left = r * (height + 1), c * (width + 1)
+        mosaic[top : top + height, left : left + width] = coloured[unit]
+    return mosaic, (rows, cols, units)
+
+
+def build_report(
+    model: SavedModel, dataset: Dataset, cancel: threading.Event | None = None
+) -> EvaluationReport | None:
+    """Evaluate ``model`` on ``dataset`` and derive the views; None when cancelled."""
+    start = time.perf_counter()
+    network = model.network
+    if dataset.image_shape != tuple(model.image_shape):
+        raise ValueError(
+            f"the model takes {model.image_shape[0]}x{model.image_shape[1]} images but "
+            f"the dataset {dataset.name!r} has {dataset.image_shape[0]}x"
+            f"{dataset.image_shape[1]} images"
+        )
+    evaluation = evaluate(network, dataset, normalization=model.normalization)
+    if cancel is not None and cancel.is_set():
+        return None
+    probabilities = np.asarray(evaluation.probabilities, dtype=np.float32)
+    predictions = np.asarray(evaluation.predictions, dtype=np.int64)
+    confidences = probabilities[np.arange(len(predictions)), predictions]
+    wrong = np.flatnonzero(predictions != dataset.labels)
+    misclassified = wrong[np.argsort(-confidences[wrong], kind="stable")]
+    tiles, grid = None, (0, 0, 0)
+    first = network.weights[0]
+    if first.shape[0] == int(np.prod(model.image_shape)) and len(network.weights) > 1:
+        tiles, grid = weight_mosaic(first, tuple(model.image_shape))
+    return EvaluationReport(
+        dataset=dataset,
+        accuracy=float(evaluation.accuracy),
+        loss=float(evaluation.loss),
+        confusion=np.asarray(evaluation.confusion, dtype=np.int64),
+        precision=np.asarray(evaluation.precision, dtype=np.float64),
+        recall=np.asarray(evaluation.recall, dtype=np.float64),
+        predictions=predictions,
+        confidences=confidences,
+        misclassified=misclassified,
+        weight_tiles=tiles,
+        weight_grid=grid,
+        hidden_units=int(first.shape[1]) if len(network.weights) > 1 else 0,
+        seconds=time.perf_counter() - start,
+    )
+
+
+class EvaluationWorker(QObject):
+    """Runs `build_report` once in its own thread.
+
+    Signals: ``started``; exactly one of ``succeeded(report)``, ``failed(message)``,
+    ``cancelled()``; then always ``finished``.
+    """
+
+    started = Signal()
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, model: SavedModel, dataset: Dataset) -> None:
+        super().__init__()
+        self._model = model
+        self._dataset = dataset
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the worker to drop its result (checked after evaluating)."""
+        self.cancel_event.set()
+
+    @Slot()
+    def run(self) -> None:
+        """Evaluate and report; never raises."""
+        try:
+            self.started.emit()
+            report = build_report(self._model, self._dataset, self.cancel_event)
+            if report is None or self.cancel_event.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(report)
+        except Exception as error:  # noqa: BLE001 - every failure must reach the tab
+            self.failed.emit(f"{error}\n\n{traceback.format_exc()}")
+        finally:
+            self.finished.emit()
+
+
+def start_evaluation(
+    model: SavedModel, dataset: Dataset
+) -> tuple[QThread, EvaluationWorker]:
+    """Create an `EvaluationWorker` in a new, not yet started QThread.
+
+    Connect the worker's signals, then call ``thread.start()``. The caller keeps
+    references to both until ``thread.finished`` arrives: Python owns them.
+    """
+    thread = QThread()
+    thread.setObjectName("evaluation")
+    worker = EvaluationWorker(model, dataset)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    worker.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    return thread, worker

@@ -1,0 +1,176 @@
+"""The gallery of the user's corrected drawings, with delete and a fine-tune button.
+
+Storage is `core.personal_set`; this widget lists, adds and deletes through it and shows
+errors in a dialog. It never trains: it only emits `fine_tune_requested`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.personal_set import PersonalDrawing, PersonalSet, PersonalSetError
+from gui.image_grid import ImageGrid
+
+
+class PersonalGallery(QWidget):
+    """Lists the personal drawings of the current target.
+
+    Signals
+    -------
+    fine_tune_requested()
+        The user asked to fine-tune the current model on these drawings.
+    changed(int)
+        Drawings were added or deleted; the new count.
+    """
+
+    fine_tune_requested = Signal()
+    changed = Signal(int)
+
+    def __init__(
+        self, personal_set: PersonalSet, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._set = personal_set
+        self._target = "mnist"
+        self._max_value = 255
+        self._class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+        self._drawings: list[PersonalDrawing] = []
+        self._can_fine_tune = False
+
+        self.title = QLabel(self)
+        self.grid = ImageGrid(self, tile=40)
+        self.grid.setToolTip(
+            'Drawings you corrected with "That\'s wrong", with the label you gave.\n'
+            "They are kept in your data folder; tick them in the Data panel to include "
+            "them in the next training."
+        )
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setToolTip("Delete the selected drawings from disk (Delete)")
+        self.fine_tune_button = QPushButton("Fine-tune on these", self)
+        self.fine_tune_button.setToolTip(
+            "Train the current model for a few more epochs on your drawings mixed with "
+            "the training data."
+        )
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.delete_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.fine_tune_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.grid, 1)
+        layout.addLayout(buttons)
+
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.fine_tune_button.clicked.connect(self.fine_tune_requested)
+        self.grid.selection_changed.connect(self._update_buttons)
+        shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.grid)
+        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.activated.connect(self.delete_selected)
+        self.refresh()
+
+    @property
+    def target(self) -> str:
+        """The conversion target whose drawings are shown."""
+        return self._target
+
+    def set_target(
+        self, target: str, max_value: int, class_names: tuple[str, ...]
+    ) -> None:
+        """Show the drawings made for another input format."""
+        self._target = target
+        self._max_value = int(max_value)
+        self._class_names = tuple(class_names)
+        self.refresh()
+
+    def set_fine_tune_enabled(self, enabled: bool) -> None:
+        """Fine-tuning needs a model; the main window says when one is there."""
+        self._can_fine_tune = enabled
+        self._update_buttons()
+
+    def drawings(self) -> list[PersonalDrawing]:
+        """Return the drawings shown, oldest first."""
+        return list(self._drawings)
+
+    def count(self) -> int:
+        """Return the number of drawings shown."""
+        return len(self._drawings)
+
+    def add(self, image: np.ndarray, label: int) -> PersonalDrawing | None:
+        """Store one drawing; on failure show why and return None."""
+        try:
+            drawing = self._set.add(image, label, self._target, self._max_value)
+        except PersonalSetError as error:
+            QMessageBox.warning(self, "Cannot keep the drawing", str(error))
+            return None
+        self.refresh()
+        self.changed.emit(len(self._drawings))
+        return drawing
+
+    @Slot()
+    def delete_selected(self) -> None:
+        """Delete the selected drawings from disk."""
+        rows = self.grid.selected_rows()
+        if not rows:
+            return
+        try:
+            for row in rows:
+                self._set.delete(self._target, self._drawings[row].drawing_id)
+        except PersonalSetError as error:
+            QMessageBox.warning(self, "Cannot delete the drawing", str(error))
+        self.refresh()
+        self.changed.emit(len(self._drawings))
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-read the drawings from disk."""
+        try:
+            self._drawings = self._set.list(self._target)
+        except PersonalSetError as error:
+            self._drawings = []
+            QMessageBox.warning(self, "Cannot read your drawings", str(error))
+        if self._drawings:
+            images = np.stack(
+                [_fit(d.image, self._drawings[-1].image.shape) for d in self._drawings]
+            )
+        else:
+            images = np.zeros((0, 1, 1), dtype=np.uint8)
+        captions = [self._name(d.label) for d in self._drawings]
+        tooltips = [
+            f"labelled {self._name(d.label)}, {d.created}\n{d.path}"
+            for d in self._drawings
+        ]
+        self.grid.set_images(images, self._max_value, captions, tooltips)
+        skipped = len(self._set.skipped)
+        note = f", {skipped} unreadable file(s) skipped" if skipped else ""
+        self.title.setText(f"My drawings ({len(self._drawings)}){note}")
+        self._update_buttons()
+
+    def _name(self, label: int) -> str:
+        return (
+            self._class_names[label] if label < len(self._class_names) else str(label)
+        )
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        self.delete_button.setEnabled(bool(self.grid.selected_rows()))
+        self.fine_tune_button.setEnabled(self._can_fine_tune and bool(self._drawings))
+
+
+def _fit(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    # Older drawings of another size are shown cropped or padded, never dropped.
+    out = np.zeros(shape, dtype=np.uint8)
+    height = min(shape[0], image.shape[0])
+    width = min(shape[1], image.shape[1])
+    out[:height, :width] = image[:height, :width]
+    return out

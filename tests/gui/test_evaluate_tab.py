@@ -1,0 +1,192 @@
+"""gui.evaluate_tab: background evaluation, confusion cells, mistakes, weights."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from template_model import template_model
+
+import gui.evaluation_worker as evaluation_worker
+from core.datasets import load_bundled
+from core.metrics import evaluate
+from core.model_io import SavedModel
+from core.network import MLP
+from gui.evaluate_tab import EvaluateTab
+from gui.evaluation_worker import diverging_rgb, weight_mosaic
+
+
+@pytest.fixture(scope="module")
+def model():
+    return template_model("mnist-sample")
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return load_bundled("mnist-sample").subset(np.arange(3000, 4000))
+
+
+@pytest.fixture
+def tab(qtbot):
+    widget = EvaluateTab()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()
+
+
+def _evaluated(qtbot, tab, model, dataset):
+    with qtbot.waitSignal(tab.evaluated, timeout=10000) as blocker:
+        tab.set_dataset(dataset)
+        tab.set_model(model)
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=5000)
+    return blocker.args[0]
+
+
+def _random_model(reference: SavedModel) -> SavedModel:
+    return SavedModel(
+        network=MLP([784, 32, 10], seed=5),
+        normalization=reference.normalization,
+        image_shape=(28, 28),
+        class_names=reference.class_names,
+        dataset_name="mnist-sample",
+        config={},
+        history=[],
+        metrics={},
+        created="",
+        app_version="",
+    )
+
+
+def test_accuracy_and_confusion_counts_match_core_metrics(qtbot, tab, model, test_set):
+    report = _evaluated(qtbot, tab, model, test_set)
+    expected = evaluate(model.network, test_set, normalization=model.normalization)
+    counts = tab.confusion.counts()
+    assert counts.sum() == len(test_set)
+    np.testing.assert_array_equal(counts, expected.confusion)
+    assert report.accuracy == pytest.approx(expected.accuracy)
+    assert f"{100 * expected.accuracy:.2f}%" in tab.accuracy_label.text()
+    assert f"{int(np.trace(counts)):,} of {len(test_set):,}" in tab.status_label.text()
+
+
+def test_evaluation_runs_off_the_gui_thread(qtbot, tab, model, test_set, monkeypatch):
+    threads = []
+    original = evaluation_worker.evaluate
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation_worker, "evaluate", recording)
+    _evaluated(qtbot, tab, model, test_set)
+    assert threads and all(t is not threading.main_thread() for t in threads)
+
+
+def test_clicking_a_cell_shows_that_cells_images(qtbot, tab, model, test_set):
+    report = _evaluated(qtbot, tab, model, test_set)
+    counts = tab.confusion.counts()
+    off_diagonal = counts - np.diag(np.diag(counts))
+    true, predicted = np.unravel_index(int(np.argmax(off_diagonal)), counts.shape)
+    assert counts[true, predicted] > 0
+    centre = tab.confusion.cell_rect(int(true), int(predicted)).center().toPoint()
+    with qtbot.waitSignal(tab.confusion.cell_clicked) as clicked:
+        qtbot.mouseClick(tab.confusion, Qt.MouseButton.LeftButton, pos=centre)
+    assert clicked.args == [true, predicted]
+    assert tab.cell_grid.count() == counts[true, predicted]
+    chosen = np.flatnonzero(
+        (test_set.labels == true) & (report.predictions == predicted)
+    )
+    shown = np.stack([tab.cell_grid.image(i) for i in range(tab.cell_grid.count())])
+    expected = test_set.images[report.cell_indices(int(true), int(predicted))]
+    np.testing.assert_array_equal(shown, expected)
+    assert sorted(report.cell_indices(int(true), int(predicted))) == list(chosen)
+    assert tab.pages.currentIndex() == 1
+    assert f"{counts[true, predicted]:,} image(s)" in tab.cell_label.text()
+
+
+def test_misclassified_gallery_lists_every_mistake_most_confident_first(
+    qtbot, tab, model, test_set
+):
+    report = _evaluated(qtbot, tab, model, test_set)
+    wrong = np.flatnonzero(report.predictions != test_set.labels)
+    assert tab.mistakes_grid.count() == len(wrong) > 0
+    confidences = report.confidences[report.misclassified]
+    assert (np.diff(confidences) <= 0).all()
+    first = report.misclassified[0]
+    label = test_set.labels[first]
+    guess = report.predictions[first]
+    assert tab.mistakes_grid.caption(0) == (
+        f"{label}→{guess} {100 * report.confidences[first]:.0f}%"
+    )
+
+
+def test_first_layer_weights_are_drawn_as_tiles(qtbot, tab, model, test_set):
+    report = _evaluated(qtbot, tab, model, test_set)
+    assert tab.weights_view.has_mosaic()
+    assert report.weight_grid == (3, 4, 10)
+    assert report.weight_tiles.shape == (3 * 29 - 1, 4 * 29 - 1, 3)
+    assert "all 10 units" in tab.weights_label.text()
+
+
+def test_weight_mosaic_colours_signs_and_scales_each_tile():
+    weights = np.zeros((4, 2), np.float32)
+    weights[0, 0], weights[3, 0] = 2.0, -1.0
+    weights[1, 1] = 0.001
+    mosaic, grid = weight_mosaic(weights, (2, 2))
+    assert grid == (1, 2, 2)
+    np.testing.assert_array_equal(mosaic[0, 0], diverging_rgb(np.float32(1.0)))
+    np.testing.assert_array_equal(mosaic[1, 1], diverging_rgb(np.float32(-0.5)))
+    np.testing.assert_array_equal(mosaic[0, 4], diverging_rgb(np.float32(1.0)))
+    assert mosaic[0, 0, 0] > mosaic[0, 0, 2]
+    assert mosaic[1, 1, 2] > mosaic[1, 1, 0]
+
+
+def test_a_newer_model_replaces_a_running_evaluation(qtbot, tab, model, test_set):
+    random_model = _random_model(model)
+    tab.set_dataset(test_set)
+    tab.set_model(model)
+    tab.set_model(random_model)
+    expected = evaluate(
+        random_model.network, test_set, normalization=random_model.normalization
+    )
+    qtbot.waitUntil(
+        lambda: (
+            tab.report() is not None
+            and not tab.is_running()
+            and tab.report().accuracy == pytest.approx(expected.accuracy)
+        ),
+        timeout=10000,
+    )
+    np.testing.assert_array_equal(tab.confusion.counts(), expected.confusion)
+
+
+def test_a_hidden_tab_waits_until_shown(qtbot, model, test_set):
+    widget = EvaluateTab()
+    qtbot.addWidget(widget)
+    widget.set_dataset(test_set)
+    widget.set_model(model)
+    assert not widget.is_running() and widget.report() is None
+    with qtbot.waitSignal(widget.evaluated, timeout=10000):
+        widget.show()
+    qtbot.waitUntil(lambda: not widget.is_running(), timeout=5000)
+
+
+def test_a_dataset_of_another_size_gives_a_clear_message(qtbot, tab, model):
+    tab.set_dataset(load_bundled("digits-8x8"))
+    tab.set_model(model)
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=5000)
+    assert "Evaluation failed: the model takes 28x28 images" in tab.status_label.text()
+    assert tab.evaluate_button.isEnabled()
+
+
+def test_no_model_shows_an_empty_tab(qtbot, tab, model, test_set):
+    _evaluated(qtbot, tab, model, test_set)
+    tab.set_model(None)
+    assert tab.report() is None
+    assert tab.confusion.counts().size == 0
+    assert tab.mistakes_grid.count() == 0
+    assert not tab.weights_view.has_mosaic()
