@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.augment import AugmentConfig
-from core.datasets import Dataset
+from core.datasets import Dataset, Normalization
 from core.network import MLP
 from core.training import (
     BatchEvent,
@@ -303,3 +303,30 @@ def test_network_that_does_not_fit_the_data_is_rejected():
         train(MLP((10, 4, 3)), _bands(), None, config)
     with pytest.raises(ConfigError, match="4 outputs .* 3 classes"):
         train(MLP((36, 4, 4)), _bands(), None, config)
+
+
+def test_normalization_is_fitted_on_the_training_set_unless_given():
+    train_set = _bands()
+    config = TrainingConfig(hidden_sizes=(4,), epochs=1, normalization="standardize")
+    result = train(_net(config, train_set), train_set, None, config)
+    assert result.normalization.kind == "standardize"
+    np.testing.assert_allclose(
+        result.normalization.mean,
+        train_set.images.reshape(len(train_set), -1).mean(axis=0) / 255,
+        rtol=1e-5,
+    )
+    given = Normalization("scale", 255)
+    result = train(
+        _net(config, train_set), train_set, None, config, normalization=given
+    )
+    assert result.normalization is given
+
+
+def test_cosine_schedule_reaches_every_batch_event():
+    config = TrainingConfig(
+        hidden_sizes=(4,), epochs=2, batch_size=40, schedule="cosine", learning_rate=0.1
+    )
+    _, events, _ = _run(config)
+    rates = [e.learning_rate for e in events if isinstance(e, BatchEvent)]
+    assert rates[0] == pytest.approx(0.1) and len(rates) == 6
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
