@@ -178,40 +178,42 @@ class Augmenter:
         self.shape = (B, H, W)
         self.elastic_grid = int(elastic_grid)
         n = H * W
-        # Output pixel coordinates (rows x, y, 1): a (2B, 3) parameter matrix times
-        # this grid gives every affine source coordinate at once.
-        ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
-        self._grid = np.stack([xs.ravel(), ys.ravel(), np.ones(n, np.float32)])
+        g = self.elastic_grid
+        # Source coordinates are separable: for image b, axis a and output row y,
+        # coord[a, b, y, x] = sum_j coef[a, b, y, j] * basis[j, x], with basis rows
+        # the elastic field's column weights, then x, then 1. One thin matrix
+        # product gives every coordinate of the minibatch.
+        self._elastic_rows = _elastic_axis(H, g)
+        self._basis = np.empty((g + 2, W), np.float32)
+        self._basis[:g] = _elastic_axis(W, g).T
+        self._basis[g] = np.arange(W, dtype=np.float32)
+        self._basis[g + 1] = 1.0
+        self._coef = np.zeros((2, B, H, g + 2), np.float32)
+        self._rows = np.arange(H, dtype=np.float32)
         self._params = np.zeros((2, B, 3), np.float32)  # the last call's maps
-        # Separable smooth basis of the elastic field: Wy @ coarse @ Wx.T per image.
-        self._elastic_rows = _elastic_axis(H, self.elastic_grid)
-        self._elastic_cols_t = np.ascontiguousarray(
-            _elastic_axis(W, self.elastic_grid).T
-        )
-        self._elastic_half = np.empty((2 * B, self.elastic_grid, W), np.float32)
-        self._elastic_field = np.empty((H, 2 * B, W), np.float32)
         self._coords = np.empty((2 * B, n), np.float32)
         self._fixed = np.empty((2 * B, n), np.int32)
         self._frac = np.empty((2 * B, n), np.uint32)
         self._cofrac = np.empty((2 * B, n), np.uint32)
         self._index = np.empty((B, n), np.intp)
-        # Zero-padded source (1 pixel before, 2 after): clipped coordinates land on
-        # zeros, and the +1 neighbour of the last padded pixel still exists.
-        self._padded = np.zeros((B, H + 3, W + 3), np.uint8)
-        # Vertical pairs (row y low byte, row y + 1 high byte). Read as uint32 at
-        # any uint16 offset, they hold the whole 2x2 bilinear neighbourhood, so one
-        # gather fetches all four taps. One spare element keeps the last read inside.
+        # The image zero-padded by 1 pixel before and 2 after (clipped coordinates
+        # land on zeros, and the +1 neighbour of the last padded pixel exists),
+        # stored as vertical pairs (row y low byte, row y + 1 high byte). Read as
+        # uint32 at any uint16 offset, they hold a whole 2x2 bilinear neighbourhood,
+        # so one gather fetches all four taps. A spare element keeps reads inside.
         self._pair_stride = (H + 2) * (W + 3)
         pair_buffer = np.zeros(B * self._pair_stride + 1, np.uint16)
         self._pairs = pair_buffer[:-1].reshape(B, H + 2, W + 3)
-        self._pair_low = np.empty((B, H + 2, W + 3), np.uint16)
+        self._pair_high = np.empty((B, H, W), np.uint16)
         self._quads = np.ndarray(
             shape=(pair_buffer.size - 1,),
             dtype=np.uint32,
             buffer=pair_buffer.view(np.uint8),
             strides=(2,),
         )
-        self._row_base = (np.arange(B, dtype=np.int32) * self._pair_stride)[:, None]
+        self._row_base = np.repeat(
+            np.arange(B, dtype=np.intp) * self._pair_stride, n
+        ).reshape(B, n)
         self._taps = np.empty((B, n), np.uint32)
         self._low = np.empty((B, n), np.uint32)
         self._padded_float = np.zeros((B, H + 3, W + 3), np.float32)
@@ -270,27 +272,24 @@ class Augmenter:
     def _source_coordinates(self, draws: _Draws, config: AugmentConfig) -> None:
         """Fill _fixed with padded source positions in 1/256 pixel, split off _frac."""
         B, H, W = self.shape
-        # Fixed point with 8 fractional bits: exact integer bilinear weights later.
-        # The one-pixel zero padding before the image, plus half a step to round.
-        flat_params = draws.params.reshape(2 * B, 3) * np.float32(256.0)
-        flat_params[:, 2] += 256.5
+        g = self.elastic_grid
+        coef = self._coef
+        # Fixed point with 8 fractional bits: exact integer bilinear weights later;
+        # +256.5 is the one-pixel zero padding before the image plus half a step.
+        m = draws.params * np.float32(256.0)
+        coef[..., g] = m[:, :, 0, None]
+        np.multiply(m[:, :, 1, None], self._rows, out=coef[..., g + 1])
+        coef[..., g + 1] += m[:, :, 2, None] + np.float32(256.5)
         coords = self._coords
-        _small_matmul(flat_params, self._grid, coords)
-        if draws.coarse is not None:
-            g = self.elastic_grid
-            half = self._elastic_half
-            _small_matmul(
-                draws.coarse.reshape(2 * B * g, g),
-                self._elastic_cols_t,
-                half.reshape(2 * B * g, W),
-            )
-            field = self._elastic_field
-            _small_matmul(
-                self._elastic_rows,
-                half.transpose(1, 0, 2).reshape(g, 2 * B * W),
-                field.reshape(H, 2 * B * W),
-            )
-            coords.reshape(2 * B, H, W)[...] += field.transpose(1, 0, 2)
+        if draws.coarse is None:
+            basis, terms = self._basis[g:], coef[..., g:]
+        else:
+            # Elastic rows: Wy @ coarse for every image and axis in one product.
+            coarse = draws.coarse.transpose(2, 0, 1, 3).reshape(g, 2 * B * g)
+            rows = (self._elastic_rows @ coarse).reshape(H, 2, B, g)
+            coef[..., :g] = rows.transpose(1, 2, 0, 3)
+            basis, terms = self._basis, coef
+        _small_matmul(terms.reshape(2 * B * H, -1), basis, coords.reshape(2 * B * H, W))
         np.clip(coords[:B], 0.0, (W + 1) * 256.0, out=coords[:B])
         np.clip(coords[B:], 0.0, (H + 1) * 256.0, out=coords[B:])
         np.copyto(self._fixed, coords, casting="unsafe")
@@ -300,17 +299,19 @@ class Augmenter:
 
     def _gather_uint8(self, images: np.ndarray, out: np.ndarray) -> None:
         B, H, W = self.shape
-        self._padded[:, 1 : H + 1, 1 : W + 1] = images
-        pairs, low = self._pairs, self._pair_low
-        np.copyto(pairs, self._padded[:, 1:, :])
-        np.left_shift(pairs, 8, out=pairs)
-        np.copyto(low, self._padded[:, :-1, :])
-        np.bitwise_or(pairs, low, out=pairs)
+        # Padded row y (image row y - 1) is the low byte of pair row y and the high
+        # byte of pair row y - 1; the zero border of the pairs is never written.
+        high = self._pair_high
+        np.copyto(high, images)
+        np.left_shift(high, 8, out=high)
+        pairs = self._pairs
+        pairs[:, 1 : H + 1, 1 : W + 1] = images
+        pairs[:, 0, 1 : W + 1] = high[:, 0]
+        pairs[:, 1:H, 1 : W + 1] |= high[:, 1:]
         ix, iy = self._fixed[:B], self._fixed[B:]
         np.multiply(iy, W + 3, out=iy)
         iy += ix
-        iy += self._row_base
-        np.copyto(self._index, iy)
+        np.add(iy, self._row_base, out=self._index)
         taps, low = self._taps, self._low
         np.take(self._quads, self._index.ravel(), out=taps.ravel(), mode="wrap")
         # Bytes of each tap word: (y, x), (y+1, x), (y, x+1), (y+1, x+1). Interpolate
