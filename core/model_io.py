@@ -36,7 +36,6 @@ NORMALIZATION_KINDS = ("scale", "standardize")
 # file must not be able to exhaust memory before validation rejects it.
 MAX_UNCOMPRESSED_BYTES = 1 << 30
 _LAYER_ARRAY = re.compile(r"^([Wb])(0|[1-9][0-9]*)$")
-_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 class ModelFileError(Exception):
@@ -508,11 +507,13 @@ def _float_array(
     arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...], problem: _Problem
 ) -> np.ndarray:
     array = arrays[key]
-    if array.dtype not in _FLOAT_DTYPES:
+    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
         raise problem(f"{key} has dtype {array.dtype}, expected float32")
     if array.shape != shape:
         raise problem(f"{key} has shape {array.shape}, expected {shape}")
-    array = array.astype(np.float32, copy=False)
+    # float64 values beyond float32's range become inf here and are refused below.
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         raise problem(f"{key} contains NaN or infinite values")
     return array

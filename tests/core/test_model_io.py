@@ -207,6 +207,18 @@ def test_float64_weights_are_accepted_and_converted(tmp_path):
     np.testing.assert_array_equal(loaded.network.weights[1], arrays["W1"])
 
 
+def test_big_endian_and_fortran_ordered_arrays_load(tmp_path):
+    arrays = _arrays_of(_saved_file(tmp_path))
+    expected = arrays["W0"].copy()
+    arrays["W0"] = np.asfortranarray(arrays["W0"].astype(">f4"))
+    arrays["input_mean"] = arrays["input_mean"].astype(">f8")
+    path = tmp_path / "odd.npz"
+    _write_npz(path, arrays)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.network.weights[0], expected)
+    assert loaded.network.weights[0].dtype == np.float32
+
+
 def test_save_replaces_existing_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "model.npz"
     path.write_bytes(b"old contents")
@@ -298,6 +310,10 @@ def _corrupt(tmp_path, how):
     elif how == "nan_input_std":
         arrays["input_std"][0] = np.nan
         _write_npz(path, arrays)
+    elif how == "float64_overflow":
+        arrays["W1"] = arrays["W1"].astype(np.float64)
+        arrays["W1"][0, 0] = 1e300
+        _write_npz(path, arrays)
     elif how == "integer_weights":
         arrays["W0"] = arrays["W0"].astype(np.int32)
         _write_npz(path, arrays)
@@ -374,6 +390,7 @@ def _corrupt(tmp_path, how):
         ("nan_weights", "W0 contains NaN"),
         ("inf_bias", "b2 contains NaN or infinite"),
         ("nan_input_std", "input_std contains NaN"),
+        ("float64_overflow", "W1 contains NaN or infinite"),
         ("integer_weights", "W0 has dtype int32"),
         ("missing_metadata", "no metadata"),
         ("missing_bias", "b1 missing"),
