@@ -96,6 +96,9 @@ class DrawTab(QWidget):
             "Colour the input by how each drawn pixel moved the network toward its "
             "answer: red pushed toward it, blue pushed away (input gradient x ink)."
         )
+        self.why_legend = QLabel(self)
+        self.why_legend.setWordWrap(True)
+        self.why_legend.setVisible(False)
         self.wrong_button = QPushButton("That's wrong…", self)
         self.wrong_button.setToolTip(
             "Give the right digit: the drawing is kept in your personal set for the "
@@ -152,6 +155,7 @@ class DrawTab(QWidget):
         under_preview.addStretch(1)
         under_preview.addWidget(self.timing_label)
         preview_layout.addLayout(under_preview)
+        preview_layout.addWidget(self.why_legend)
         middle = QVBoxLayout()
         middle.addWidget(self.prediction, 3)
         middle.addWidget(preview_box, 2)
@@ -347,6 +351,14 @@ class DrawTab(QWidget):
         self.preview.set_overlay(
             None if attribution is None else attribution_overlay(attribution)
         )
+        self.why_legend.setVisible(attribution is not None)
+        if attribution is not None and self._model is not None:
+            name = self._model.class_names[self._judgement.predicted]
+            self.why_legend.setText(
+                f"<span style='color:#d03020'>Red</span>: ink that pushed toward "
+                f"{name}. <span style='color:#2870e0'>Blue</span>: ink that pushed "
+                "away."
+            )
 
     # -- corrections ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,10 +27,16 @@ from PySide6.QtWidgets import (
 from core.datasets import Dataset
 from core.model_io import SavedModel
 from gui.confusion_view import ConfusionMatrixView
-from gui.evaluation_worker import EvaluationReport, EvaluationWorker, start_evaluation
+from gui.evaluation_worker import (
+    EvaluationReport,
+    EvaluationWorker,
+    start_evaluation,
+    tile_mosaic,
+)
 from gui.image_grid import ImageGrid
 
 _WRONG = QColor(190, 30, 30)
+WEIGHT_TILE_COUNTS = (16, 64, 256, 1024)
 
 
 class WeightsView(QWidget):
@@ -38,35 +45,50 @@ class WeightsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
+        self._tiles: np.ndarray | None = None
+        self._units = np.zeros(0, dtype=np.int64)
         self._grid = (0, 0, 0)
         self._tile = (1, 1)
-        self._mosaic: np.ndarray | None = None
+        self._count = 64
         self.setMouseTracking(True)
         self.setMinimumSize(200, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_mosaic(
-        self,
-        mosaic: np.ndarray | None,
-        grid: tuple[int, int, int],
-        tile_shape: tuple[int, int],
-    ) -> None:
-        """Show an RGB uint8 mosaic of ``grid`` = (rows, cols, units) tiles."""
-        self._mosaic = None if mosaic is None else np.ascontiguousarray(mosaic)
-        self._grid = grid
-        self._tile = tile_shape
-        if self._mosaic is None:
-            self._image = None
-        else:
-            height, width, _ = self._mosaic.shape
-            self._image = QImage(
-                self._mosaic.data, width, height, width * 3, QImage.Format.Format_RGB888
-            ).copy()
-        self.update()
+    def set_tiles(self, tiles: np.ndarray | None, units: np.ndarray) -> None:
+        """Show RGB tiles ``(U, H, W, 3)``; ``units`` names the unit of each tile."""
+        self._tiles = tiles
+        self._units = np.asarray(units)
+        self._rebuild()
+
+    def set_count(self, count: int) -> None:
+        """Show at most ``count`` tiles, the first ones."""
+        self._count = int(count)
+        self._rebuild()
+
+    def shown(self) -> int:
+        """Return how many tiles are drawn."""
+        return self._grid[2] if self._image is not None else 0
 
     def has_mosaic(self) -> bool:
         """Return True when weights are shown."""
         return self._image is not None
+
+    def _rebuild(self) -> None:
+        if self._tiles is None or len(self._tiles) == 0:
+            self._image = None
+            self._grid = (0, 0, 0)
+        else:
+            mosaic, self._grid = tile_mosaic(self._tiles, self._count)
+            self._tile = self._tiles.shape[1:3]
+            height, width, _ = mosaic.shape
+            self._image = QImage(
+                np.ascontiguousarray(mosaic).data,
+                width,
+                height,
+                width * 3,
+                QImage.Format.Format_RGB888,
+            ).copy()
+        self.update()
 
     def sizeHint(self) -> QSize:  # noqa: D102
         return QSize(460, 460)
@@ -76,9 +98,12 @@ class WeightsView(QWidget):
         scale = min(
             self.width() / self._image.width(), self.height() / self._image.height()
         )
+        # Whole-number zoom keeps every weight pixel and every gap the same size.
+        if scale >= 1.0:
+            scale = float(int(scale))
         width, height = self._image.width() * scale, self._image.height() * scale
         return QRectF(
-            (self.width() - width) / 2, (self.height() - height) / 2, width, height
+            (self.width() - width) // 2, (self.height() - height) // 2, width, height
         )
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102
@@ -86,9 +111,7 @@ class WeightsView(QWidget):
         if self._image is None:
             painter.setPen(self.palette().windowText().color())
             painter.drawText(
-                self.rect(),
-                Qt.AlignmentFlag.AlignCenter,
-                "No hidden layer to show" if self._mosaic is None else "",
+                self.rect(), Qt.AlignmentFlag.AlignCenter, "No hidden layer to show"
             )
         else:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
@@ -107,8 +130,8 @@ class WeightsView(QWidget):
         y = (position.y() - target.top()) / scale
         column = int(x // (self._tile[1] + 1))
         row = int(y // (self._tile[0] + 1))
-        unit = row * self._grid[1] + column
-        return unit if unit < self._grid[2] else None
+        index = row * self._grid[1] + column
+        return int(self._units[index]) if index < self._grid[2] else None
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: D102
         unit = self.unit_at(event.position())
@@ -193,9 +216,19 @@ class EvaluateTab(QWidget):
         self.weights_label = QLabel(self)
         self.weights_label.setWordWrap(True)
         self.weights_view = WeightsView(self)
+        self.weights_count = QComboBox(self)
+        for count in WEIGHT_TILE_COUNTS:
+            self.weights_count.addItem(f"{count} units", count)
+        self.weights_count.setCurrentIndex(1)
+        self.weights_count.setToolTip(
+            "How many units to draw, strongest first (largest outgoing weights)"
+        )
         weights_page = QWidget(self)
         weights_layout = QVBoxLayout(weights_page)
-        weights_layout.addWidget(self.weights_label)
+        weights_top = QHBoxLayout()
+        weights_top.addWidget(self.weights_label, 1)
+        weights_top.addWidget(self.weights_count)
+        weights_layout.addLayout(weights_top)
         weights_layout.addWidget(self.weights_view, 1)
         self.pages = QTabWidget(self)
         self.pages.addTab(mistakes_page, "Misclassified")
@@ -212,6 +245,7 @@ class EvaluateTab(QWidget):
         layout.addWidget(splitter, 1)
 
         self.evaluate_button.clicked.connect(self.evaluate)
+        self.weights_count.currentIndexChanged.connect(self._on_weights_count_changed)
         self.confusion.cell_clicked.connect(self.show_cell)
         app = QApplication.instance()
         if app is not None:
@@ -328,7 +362,7 @@ class EvaluateTab(QWidget):
             self.mistakes_grid.clear()
             self.mistakes_label.clear()
             self.class_table.clear()
-            self.weights_view.set_mosaic(None, (0, 0, 0), (1, 1))
+            self.weights_view.set_tiles(None, np.zeros(0, dtype=np.int64))
             self.weights_label.clear()
             return
         dataset = report.dataset
@@ -363,24 +397,34 @@ class EvaluateTab(QWidget):
             ],
             colours=[_WRONG] * len(wrong),
         )
-        rows, cols, units = report.weight_grid
-        height, width = dataset.image_shape
-        self.weights_view.set_mosaic(
-            report.weight_tiles, report.weight_grid, (height, width)
-        )
+        self.weights_view.set_count(int(self.weights_count.currentData()))
+        self.weights_view.set_tiles(report.weight_tiles, report.weight_units)
+        self._describe_weights()
+
+    def _describe_weights(self) -> None:
+        report = self._report
+        if report is None:
+            return
         if report.weight_tiles is None:
             self.weights_label.setText("This model has no hidden layer to show.")
-        else:
-            shown = (
-                f"all {units}"
-                if units == report.hidden_units
-                else f"the first {units} of {report.hidden_units}"
-            )
-            self.weights_label.setText(
-                f"Incoming weights of {shown} units of the first hidden layer, one "
-                f"{height}x{width} tile each: red = positive, blue = negative, each "
-                "tile scaled to its own largest weight."
-            )
+            return
+        height, width = report.dataset.image_shape
+        shown = self.weights_view.shown()
+        which = (
+            f"all {shown}"
+            if shown == report.hidden_units
+            else f"the {shown} strongest of {report.hidden_units}"
+        )
+        self.weights_label.setText(
+            f"Incoming weights of {which} units of the first hidden layer, one "
+            f"{height}x{width} tile each, strongest first: red = positive, blue = "
+            "negative, each tile scaled to its own largest weight."
+        )
+
+    @Slot(int)
+    def _on_weights_count_changed(self, _index: int) -> None:
+        self.weights_view.set_count(int(self.weights_count.currentData()))
+        self._describe_weights()
 
     @Slot(int, int)
     def show_cell(self, true: int, predicted: int) -> None:

@@ -43,10 +43,10 @@ class EvaluationReport:
     misclassified : np.ndarray
         int64 indices of wrong predictions, most confident first.
     weight_tiles : np.ndarray | None
-        uint8 ``(rows*tile, cols*tile, 3)`` RGB mosaic of the first layer's weights
-        (None when the input is not an image).
-    weight_grid : tuple[int, int, int]
-        ``(rows, cols, units shown)`` of the mosaic.
+        uint8 ``(units, H, W, 3)`` the first layer's incoming weights as RGB tiles,
+        strongest unit first (None without a hidden layer).
+    weight_units : np.ndarray
+        int64 ``(units,)`` the unit index of each tile.
     hidden_units : int
         Size of the first hidden layer.
     seconds : float
@@ -63,7 +63,7 @@ class EvaluationReport:
     confidences: np.ndarray
     misclassified: np.ndarray
     weight_tiles: np.ndarray | None
-    weight_grid: tuple[int, int, int]
+    weight_units: np.ndarray
     hidden_units: int
     seconds: float
 
@@ -84,10 +84,8 @@ def diverging_rgb(values: np.ndarray) -> np.ndarray:
     return np.rint(rgb).astype(np.uint8)
 
 
-def weight_mosaic(
-    weights: np.ndarray, image_shape: tuple[int, int], max_tiles: int = MAX_WEIGHT_TILES
-) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Draw each hidden unit's incoming weights as a tile, in a near-square grid.
+def coloured_tiles(weights: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """Colour each hidden unit's incoming weights as an RGB image.
 
     Parameters
     ----------
@@ -95,35 +93,63 @@ def weight_mosaic(
         ``(H*W, units)`` the first layer's weights.
     image_shape : tuple of int
         ``(H, W)``.
-    max_tiles : int
-        At most this many units are drawn (the first ones).
+
+    Returns
+    -------
+    np.ndarray
+        uint8 ``(units, H, W, 3)``; each tile is scaled by its own largest magnitude.
+    """
+    height, width = image_shape
+    units = weights.shape[1]
+    tiles = np.asarray(weights, dtype=np.float32).T.reshape(units, height, width)
+    peak = np.abs(tiles).reshape(units, -1).max(axis=1)
+    return diverging_rgb(tiles / np.where(peak > 0, peak, 1.0)[:, None, None])
+
+
+def unit_order(weights: list[np.ndarray]) -> np.ndarray:
+    """Order the first hidden layer's units by the size of their outgoing weights.
+
+    A unit whose outgoing weights are large moves the next layer most, so it is
+    shown first. Returns int64 ``(units,)`` unit indices, strongest first.
+    """
+    if len(weights) < 2:
+        return np.arange(weights[0].shape[1])
+    strength = np.linalg.norm(np.asarray(weights[1], dtype=np.float64), axis=1)
+    return np.argsort(-strength, kind="stable").astype(np.int64)
+
+
+def tile_mosaic(
+    tiles: np.ndarray, count: int
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Lay the first ``count`` tiles ``(U, H, W, 3)`` out in a near-square grid.
 
     Returns
     -------
     mosaic : np.ndarray
-        uint8 ``(rows*(H+1)-1, cols*(W+1)-1, 3)``; each tile is scaled by its own
-        largest magnitude, with a 1-pixel grey gap between tiles.
+        uint8 ``(rows*(H+1)-1, cols*(W+1)-1, 3)`` with 1-pixel grey gaps.
     grid : tuple of int
-        ``(rows, cols, units shown)``.
+        ``(rows, cols, tiles shown)``.
     """
-    height, width = image_shape
-    units = min(weights.shape[1], max_tiles)
-    tiles = np.asarray(weights[:, :units], dtype=np.float32).T.reshape(
-        units, height, width
-    )
-    peak = np.abs(tiles).reshape(units, -1).max(axis=1)
-    tiles = tiles / np.where(peak > 0, peak, 1.0)[:, None, None]
-    cols = int(np.ceil(np.sqrt(units)))
-    rows = int(np.ceil(units / cols))
+    shown = max(1, min(int(count), len(tiles)))
+    height, width = tiles.shape[1:3]
+    cols = int(np.ceil(np.sqrt(shown)))
+    rows = int(np.ceil(shown / cols))
     mosaic = np.full(
         (rows * (height + 1) - 1, cols * (width + 1) - 1, 3), 160, dtype=np.uint8
     )
-    coloured = diverging_rgb(tiles)
-    for unit in range(units):
-        r, c = divmod(unit, cols)
+    for index in range(shown):
+        r, c = divmod(index, cols)
         top, left = r * (height + 1), c * (width + 1)
-        mosaic[top : top + height, left : left + width] = coloured[unit]
-    return mosaic, (rows, cols, units)
+        mosaic[top : top + height, left : left + width] = tiles[index]
+    return mosaic, (rows, cols, shown)
+
+
+def weight_mosaic(
+    weights: np.ndarray, image_shape: tuple[int, int], max_tiles: int = MAX_WEIGHT_TILES
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Draw the first ``max_tiles`` units' incoming weights as one mosaic image."""
+    tiles = coloured_tiles(weights[:, :max_tiles], image_shape)
+    return tile_mosaic(tiles, max_tiles)
 
 
 def build_report(
@@ -146,10 +172,11 @@ def build_report(
     confidences = probabilities[np.arange(len(predictions)), predictions]
     wrong = np.flatnonzero(predictions != dataset.labels)
     misclassified = wrong[np.argsort(-confidences[wrong], kind="stable")]
-    tiles, grid = None, (0, 0, 0)
+    tiles, units = None, np.zeros(0, dtype=np.int64)
     first = network.weights[0]
     if first.shape[0] == int(np.prod(model.image_shape)) and len(network.weights) > 1:
-        tiles, grid = weight_mosaic(first, tuple(model.image_shape))
+        units = unit_order(network.weights)
+        tiles = coloured_tiles(first, tuple(model.image_shape))[units]
     return EvaluationReport(
         dataset=dataset,
         accuracy=float(evaluation.accuracy),
@@ -161,7 +188,7 @@ def build_report(
         confidences=confidences,
         misclassified=misclassified,
         weight_tiles=tiles,
-        weight_grid=grid,
+        weight_units=units,
         hidden_units=int(first.shape[1]) if len(network.weights) > 1 else 0,
         seconds=time.perf_counter() - start,
     )

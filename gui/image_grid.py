@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -117,6 +117,7 @@ class ImageGrid(QListView):
 
     def __init__(self, parent: QWidget | None = None, tile: int = 56) -> None:
         super().__init__(parent)
+        self._placeholder = ""
         self._model = _ImageListModel(self)
         self.setModel(self._model)
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -132,6 +133,23 @@ class ImageGrid(QListView):
         self.activated.connect(self._on_activated)
         self.selectionModel().selectionChanged.connect(self.selection_changed)
         self.set_tile_size(tile)
+
+    def set_placeholder(self, text: str) -> None:
+        """Show ``text`` in the empty grid."""
+        self._placeholder = text
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102
+        super().paintEvent(event)
+        if self._placeholder and self._model.rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(
+                self.viewport().rect().adjusted(12, 12, -12, -12),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
+            painter.end()
 
     def set_tile_size(self, tile: int) -> None:
         """Show each image as a ``tile`` x ``tile`` square."""

@@ -49,6 +49,9 @@ class PersonalGallery(QWidget):
 
         self.title = QLabel(self)
         self.grid = ImageGrid(self, tile=40)
+        self.grid.set_placeholder(
+            "Drawings you correct with “That's wrong…” are kept here."
+        )
         self.grid.setToolTip(
             'Drawings you corrected with "That\'s wrong", with the label you gave.\n'
             "They are kept in your data folder; tick them in the Data panel to include "

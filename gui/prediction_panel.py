@@ -178,7 +178,10 @@ class InputPreview(QWidget):
         painter.fillRect(rect, QColor(0, 0, 0))
         if self._image is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            # Under the overlay the ink is dimmed so red and blue read clearly.
+            painter.setOpacity(0.45 if self._overlay is not None else 1.0)
             painter.drawImage(rect, self._image)
+            painter.setOpacity(1.0)
             if self._overlay is not None:
                 painter.drawImage(rect, self._overlay)
         painter.setPen(QPen(QColor(110, 110, 110), 1))

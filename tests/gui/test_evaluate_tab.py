@@ -15,7 +15,13 @@ from core.metrics import evaluate
 from core.model_io import SavedModel
 from core.network import MLP
 from gui.evaluate_tab import EvaluateTab
-from gui.evaluation_worker import diverging_rgb, weight_mosaic
+from gui.evaluation_worker import (
+    coloured_tiles,
+    diverging_rgb,
+    tile_mosaic,
+    unit_order,
+    weight_mosaic,
+)
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +133,24 @@ def test_misclassified_gallery_lists_every_mistake_most_confident_first(
 def test_first_layer_weights_are_drawn_as_tiles(qtbot, tab, model, test_set):
     report = _evaluated(qtbot, tab, model, test_set)
     assert tab.weights_view.has_mosaic()
-    assert report.weight_grid == (3, 4, 10)
-    assert report.weight_tiles.shape == (3 * 29 - 1, 4 * 29 - 1, 3)
+    assert report.weight_tiles.shape == (10, 28, 28, 3)
+    assert sorted(report.weight_units) == list(range(10))
+    assert tab.weights_view.shown() == 10
     assert "all 10 units" in tab.weights_label.text()
+    tab.weights_count.setCurrentIndex(0)
+    assert tab.weights_view.shown() == 10
+    unit = report.weight_units[0]
+    expected = coloured_tiles(model.network.weights[0], (28, 28))[unit]
+    np.testing.assert_array_equal(report.weight_tiles[0], expected)
+
+
+def test_units_are_ordered_by_outgoing_weight_size():
+    first = np.zeros((4, 3), np.float32)
+    second = np.array([[0.1, 0.1], [3.0, 0.0], [0.0, -1.0]], np.float32)
+    np.testing.assert_array_equal(unit_order([first, second]), [1, 2, 0])
+    tiles = np.zeros((5, 2, 2, 3), np.uint8)
+    mosaic, grid = tile_mosaic(tiles, 3)
+    assert grid == (2, 2, 3) and mosaic.shape == (5, 5, 3)
 
 
 def test_weight_mosaic_colours_signs_and_scales_each_tile():

@@ -1,0 +1,124 @@
+"""Open the real window with a trained model and show the Draw or Evaluate tab.
+
+For README screenshots, run under a virtual X screen (from the repository root):
+    ../shared/tools/screenshot OUT.png 40 -- .venv/bin/python \
+        tools/screenshot_tabs.py draw
+Tabs: draw, evaluate (a confusion cell picked), weights, mistakes. The model
+(784-256-10, 15 epochs on the bundled sample minus the window's own 10% holdout) is
+trained once and cached in the temp folder. Data folder and Qt settings go to a
+throwaway folder. The window is 1280x800 at the screen's top left corner.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SCRATCH = Path(tempfile.gettempdir()) / "digit-studio-screenshots"
+SCRATCH.mkdir(exist_ok=True)
+os.environ["DIGIT_STUDIO_DATA_DIR"] = str(SCRATCH / "data")
+os.environ["XDG_CONFIG_HOME"] = str(SCRATCH / "config")
+MODEL_PATH = SCRATCH / "mnist-sample-784-256-10.npz"
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from core.datasets import load_bundled, stratified_split  # noqa: E402
+from core.model_io import ModelMetadata, save_model  # noqa: E402
+from core.network import MLP  # noqa: E402
+from core.training import TrainingConfig, train  # noqa: E402
+
+
+def ensure_model() -> Path:
+    if MODEL_PATH.exists():
+        return MODEL_PATH
+    sample = load_bundled("mnist-sample")
+    training, holdout = stratified_split(sample, 0.1, 0)
+    config = TrainingConfig(hidden_sizes=(256,), epochs=15, seed=0)
+    network = MLP([784, 256, 10], seed=0)
+    result = train(network, training, holdout, config)
+    save_model(
+        MODEL_PATH,
+        result.network,
+        ModelMetadata(
+            normalization=result.normalization,
+            image_shape=sample.image_shape,
+            class_names=sample.class_names,
+            dataset_name=sample.name,
+            config=config.to_dict(),
+            history=result.history,
+            metrics={"validation_accuracy": result.history[-1]["validation_accuracy"]},
+        ),
+    )
+    return MODEL_PATH
+
+
+def draw_two(canvas) -> None:
+    # A handwritten-looking 2: a hook, a diagonal and a flat foot.
+    s = canvas.canvas_size / 280.0
+    hook = [
+        (95, 95),
+        (110, 72),
+        (140, 62),
+        (172, 70),
+        (186, 96),
+        (178, 128),
+        (150, 160),
+        (118, 192),
+        (92, 215),
+    ]
+    foot = [(92, 215), (130, 212), (170, 213), (200, 216)]
+    canvas.add_stroke([(x * s, y * s) for x, y in hook], width=20)
+    canvas.add_stroke([(x * s, y * s) for x, y in foot], width=20)
+
+
+def main() -> int:
+    what = sys.argv[1] if len(sys.argv) > 1 else "draw"
+    path = ensure_model()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from gui.app import configure_interpreter, install_exception_hook
+    from gui.main_window import MainWindow
+
+    install_exception_hook()
+    configure_interpreter()
+    window = MainWindow()
+    window.setGeometry(0, 0, 1280, 800)
+    window.show()
+
+    def open_and_show() -> None:
+        window.open_model(path, confirmed=True)
+        if what == "draw":
+            window.tabs.setCurrentWidget(window.draw_tab)
+            draw_two(window.draw_tab.canvas)
+            window.draw_tab.why_check.setChecked(True)
+            window.draw_tab.update_prediction()
+        else:
+            window.tabs.setCurrentWidget(window.evaluate_tab)
+            QTimer.singleShot(2500, pick_view)
+
+    def pick_view() -> None:
+        tab = window.evaluate_tab
+        report = tab.report()
+        if report is None:
+            QTimer.singleShot(500, pick_view)
+            return
+        if what == "weights":
+            tab.pages.setCurrentIndex(2)
+        elif what == "mistakes":
+            tab.pages.setCurrentIndex(0)
+        else:
+            counts = report.confusion - np.diag(np.diag(report.confusion))
+            true, predicted = np.unravel_index(int(np.argmax(counts)), counts.shape)
+            tab.confusion.select_cell(int(true), int(predicted))
+
+    QTimer.singleShot(1500, open_and_show)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
