@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -43,9 +44,10 @@ from gui.download_worker import (
     download_job,
     mirror_list,
 )
-from gui.image_grid import ImageGrid
 
 EXAMPLES_PER_CLASS = 4
+MAX_EXAMPLE_CLASSES = 20
+EXAMPLE_TILE_PX = 26
 MNIST_LABEL = "Full MNIST (60,000 + 10,000 test) — not downloaded"
 OFFLINE_HINT = (
     "The download failed. Check the internet connection (or a proxy), or set a mirror "
@@ -58,15 +60,27 @@ def personal_target(image_shape: tuple[int, int]) -> str:
     return "digits-8x8" if tuple(image_shape) == (8, 8) else "mnist"
 
 
-def example_indices(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
-    """Up to ``per_class`` random indices of every class, grouped by class."""
+def example_mosaic(dataset: Dataset, per_class: int, seed: int = 0) -> np.ndarray:
+    """Build a grid image: one column per class, ``per_class`` random examples each.
+
+    Returns uint8 ``(per_class * (H + 1) + 1, classes * (W + 1) + 1)`` in 0..255 with
+    1-pixel grey gaps; a class with fewer images leaves its cells grey.
+    """
     rng = np.random.default_rng(seed)
-    chosen = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        take = min(per_class, len(members))
-        chosen.append(np.sort(rng.choice(members, take, replace=False)))
-    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.intp)
+    h, w = dataset.image_shape
+    classes = min(dataset.num_classes, MAX_EXAMPLE_CLASSES)
+    mosaic = np.full((per_class * (h + 1) + 1, classes * (w + 1) + 1), 96, np.uint8)
+    scale = 255.0 / dataset.max_value
+    for label in range(classes):
+        members = np.flatnonzero(dataset.labels == label)
+        take = rng.choice(members, min(per_class, len(members)), replace=False)
+        for row, index in enumerate(np.sort(take)):
+            top, left = 1 + row * (h + 1), 1 + label * (w + 1)
+            image = dataset.images[index]
+            if dataset.max_value != 255:
+                image = np.rint(image * scale).astype(np.uint8)
+            mosaic[top : top + h, left : left + w] = image
+    return mosaic
 
 
 class DataPanel(QGroupBox):
@@ -135,10 +149,13 @@ class DataPanel(QGroupBox):
         self.personal_check.setToolTip(
             "Add the drawings you corrected on the Draw tab to the next training"
         )
-        self.examples = ImageGrid(tile=28)
-        self.examples.setToolTip("Random examples from the chosen dataset, by class")
-        self.examples.setMinimumHeight(80)
-        self.examples.setMaximumHeight(140)
+        self.examples = QLabel()
+        self.examples.setToolTip(
+            "Random examples from the chosen dataset: one column per class"
+        )
+        self.examples.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.examples.setMinimumHeight(EXAMPLES_PER_CLASS * EXAMPLE_TILE_PX)
+        self.example_count = 0
 
         download_row = QHBoxLayout()
         download_row.addWidget(self.download_button)
@@ -241,7 +258,7 @@ class DataPanel(QGroupBox):
             self.info_label.setText(
                 "Full MNIST is not downloaded yet: press Download MNIST."
             )
-            self.examples.clear()
+            self.clear_examples()
             self._set_loading("")
             self.dataset_loaded.emit(None)
             return
@@ -257,7 +274,7 @@ class DataPanel(QGroupBox):
             test = None
             if "test" in info.splits:
                 test = dataset_store.load_dataset(name, data_dir, split="test")
-            examples = example_indices(train.labels, EXAMPLES_PER_CLASS)
+            examples = example_mosaic(train, EXAMPLES_PER_CLASS)
             holdout = None if test is not None else stratified_split(train, 0.1, 0)[1]
             return generation, info, train, test, holdout, examples
 
@@ -282,19 +299,51 @@ class DataPanel(QGroupBox):
         h, w = train.image_shape
         counts = np.bincount(train.labels, minlength=train.num_classes)
         test_text = f", {len(test):,} test images" if test is not None else ""
+        low, high = int(counts.min()), int(counts.max())
+        per_class = f"{low:,}" if low == high else f"{low:,}–{high:,}"
         self.info_label.setText(
             f"{len(train):,} training images{test_text}, {h}x{w} pixels, "
-            f"{train.num_classes} classes ({counts.min():,}–{counts.max():,} per "
-            f"class). {info.source[:1].upper()}{info.source[1:]}."
+            f"{train.num_classes} classes ({per_class} per class). "
+            f"{info.source[:1].upper()}{info.source[1:]}."
         )
-        self.examples.set_images(
-            train.images[examples],
-            train.max_value,
-            tooltips=[f"label {train.class_names[i]}" for i in train.labels[examples]],
-        )
+        self.show_examples(examples, train)
         self.update_personal_count()
         self._set_loading("")
         self.dataset_loaded.emit(train)
+
+    def show_examples(self, mosaic: np.ndarray, dataset: Dataset) -> None:
+        """Show the example mosaic, each image about EXAMPLE_TILE_PX pixels high."""
+        mosaic = np.ascontiguousarray(mosaic)
+        height, width = mosaic.shape
+        image = QImage(
+            mosaic.data, width, height, width, QImage.Format.Format_Grayscale8
+        ).copy()
+        h, w = dataset.image_shape
+        factor = max(1, round(EXAMPLE_TILE_PX / h))
+        self.examples.setPixmap(
+            QPixmap.fromImage(image).scaled(
+                width * factor,
+                height * factor,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation,
+            )
+        )
+        classes = min(dataset.num_classes, MAX_EXAMPLE_CLASSES)
+        self.example_count = int(
+            sum(
+                min(EXAMPLES_PER_CLASS, int(c))
+                for c in dataset.class_counts()[:classes]
+            )
+        )
+        self.examples.setToolTip(
+            f"{self.example_count} random examples: one column per class, "
+            f"{', '.join(dataset.class_names[:classes])}"
+        )
+
+    def clear_examples(self) -> None:
+        """Show no examples."""
+        self.examples.clear()
+        self.example_count = 0
 
     @Slot(str)
     def on_load_failed(self, message: str) -> None:
@@ -303,7 +352,7 @@ class DataPanel(QGroupBox):
         self.test_set = None
         self.holdout = None
         self.info_label.setText(f"Cannot load the dataset: {message}")
-        self.examples.clear()
+        self.clear_examples()
         self._set_loading("")
         self.dataset_loaded.emit(None)
 

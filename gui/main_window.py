@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStyle,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(960, 600)
 
         self._build_actions()
+        self._set_icons()
         self._build_tabs()
         self._build_menus()
         self._build_toolbar()
@@ -288,6 +290,18 @@ class MainWindow(QMainWindow):
             for index, name in enumerate(("Train", "Draw", "Evaluate"))
         ]
 
+    def _set_icons(self) -> None:
+        pixmap = QStyle.StandardPixmap
+        for action, icon in (
+            (self.new_action, pixmap.SP_FileIcon),
+            (self.open_action, pixmap.SP_DialogOpenButton),
+            (self.save_action, pixmap.SP_DialogSaveButton),
+            (self.start_action, pixmap.SP_MediaPlay),
+            (self.pause_action, pixmap.SP_MediaPause),
+            (self.stop_action, pixmap.SP_MediaStop),
+        ):
+            action.setIcon(self.style().standardIcon(icon))
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.new_action)
@@ -319,7 +333,7 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addAction(self.new_action)
         toolbar.addAction(self.open_action)
         toolbar.addAction(self.save_action)

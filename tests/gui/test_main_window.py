@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -333,5 +332,16 @@ def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
     assert len(window.model.history) == 3
 
 
-def test_model_file_path_argument_type(tmp_path):
-    assert isinstance(tmp_path, Path)
+def test_divergence_is_explained_in_the_window(qtbot, window):
+    _small_settings(window, epochs=3, layers=(64, 64, 64))
+    activation = window.network_panel.activation_combo
+    activation.setCurrentIndex(activation.findData("leaky_relu"))
+    panel = window.training_panel
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("momentum"))
+    panel.momentum_box.setValue(0.9)
+    panel.learning_rate_box.setValue(50.0)
+    _train(qtbot, window)
+    assert window.banner.kind == "error"
+    assert "diverged" in window.banner.text().lower()
+    assert "learning rate" in window.banner.text().lower()
+    assert window.plot_panel.current_run.outcome == "diverged"

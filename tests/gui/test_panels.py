@@ -139,7 +139,8 @@ def test_learning_rate_box_steps_through_1_2_5(training_panel):
 
 def test_data_panel_loads_bundled_sets_with_examples(qtbot, data_panel):
     assert data_panel.dataset.name == "mnist-sample"
-    assert data_panel.examples.count() == 40
+    assert data_panel.example_count == 40
+    assert not data_panel.examples.pixmap().isNull()
     assert data_panel.holdout is not None and len(data_panel.holdout) == 500
     assert "5,000 training images" in data_panel.info_label.text()
     loaded = []
@@ -147,7 +148,7 @@ def test_data_panel_loads_bundled_sets_with_examples(qtbot, data_panel):
     assert data_panel.select("digits-8x8")
     qtbot.waitUntil(lambda: len(loaded) > 0, timeout=10000)
     assert loaded[0].image_shape == (8, 8)
-    assert data_panel.examples.count() == 40
+    assert data_panel.example_count == 40
 
 
 def test_full_mnist_offers_the_download(qtbot, data_panel):
@@ -212,3 +213,17 @@ def test_personal_count_follows_the_drawings(qtbot, data_panel, data_dir):
 def test_config_dataclass_fields_are_all_covered(network_panel, training_panel):
     produced = set(network_panel.values()) | set(training_panel.values())
     assert produced == {f.name for f in dataclasses.fields(TrainingConfig)}
+
+
+def test_example_mosaic_has_one_column_per_class():
+    from core.datasets import load_bundled
+    from gui.data_panel import example_mosaic
+
+    digits = load_bundled("digits-8x8")
+    mosaic = example_mosaic(digits, 4)
+    assert mosaic.shape == (4 * 9 + 1, 10 * 9 + 1) and mosaic.dtype == np.uint8
+    cell = mosaic[1:9, 1 + 3 * 9 : 9 + 3 * 9]  # row 0, class 3
+    scaled = np.rint(digits.images.astype(np.float64) * (255 / 16))
+    matches = [np.array_equal(cell, im) for im in scaled]
+    assert any(matches)
+    assert digits.labels[int(np.flatnonzero(matches)[0])] == 3

@@ -1,0 +1,228 @@
+"""GUI responsiveness while training: event-loop stalls and the cost of the window.
+
+Run ``python -m bench.gui_stall`` (offscreen works: ``QT_QPA_PLATFORM=offscreen``).
+A 784-256-10 network (ReLU, softmax, Adam, batch 128) trains on 60,000 images tiled
+from the bundled MNIST sample, once headless through ``core.training.train`` and once
+in the real main window with live plots and status bar. A 5 ms QTimer in the GUI
+thread records the gaps between its ticks; the largest gap minus the interval is the
+worst stall (target <= 50 ms). Epoch times are compared (target: the window costs at
+most 10 %). Runs alternate headless / window to share the machine's noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+TICK_MS = 5
+STALL_TARGET_MS = 50.0
+SLOWDOWN_TARGET = 0.10
+SAMPLES = 60_000
+
+
+def _dataset():
+    from core.datasets import Dataset, load_bundled
+
+    sample = load_bundled("mnist-sample")
+    repeats = math.ceil(SAMPLES / len(sample))
+    return Dataset(
+        "mnist-sample-x12",
+        np.tile(sample.images, (repeats, 1, 1))[:SAMPLES],
+        np.tile(sample.labels, repeats)[:SAMPLES],
+        sample.class_names,
+        sample.max_value,
+    )
+
+
+def _config(epochs: int):
+    from core.training import TrainingConfig
+
+    return TrainingConfig(
+        hidden_sizes=(256,),
+        activation="relu",
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=128,
+        epochs=epochs,
+        validation_fraction=0.0,
+        seed=0,
+    )
+
+
+def headless_epochs(dataset, epochs: int) -> list[float]:
+    """Epoch seconds of ``core.training.train`` with no GUI at all."""
+    from core.network import MLP
+    from core.training import EpochEvent, train
+
+    config = _config(epochs)
+    network = MLP(
+        config.layer_sizes(dataset.input_size, dataset.num_classes), seed=config.seed
+    )
+    seconds: list[float] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, EpochEvent):
+            seconds.append(event.seconds)
+
+    train(network, dataset, None, config, on_event=on_event)
+    return seconds
+
+
+class StallMeter:
+    """A GUI-thread timer that records the gaps between its ticks."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.gaps: list[float] = []
+        self._last = None
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self._last) * 1000.0)
+        self._last = now
+
+    def stalls(self) -> np.ndarray:
+        """Milliseconds each tick came later than due."""
+        return np.maximum(np.array(self.gaps) - TICK_MS, 0.0)
+
+
+def window_epochs(app, dataset, epochs: int) -> tuple[list[float], np.ndarray, dict]:
+    """Train in the real window; return epoch seconds, stalls (ms) and counters."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from gui.main_window import MainWindow
+    from gui.run_history import describe_config
+    from gui.training_worker import TrainingJob
+
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    deadline = time.perf_counter() + 30
+    while window.data_panel.dataset is None and time.perf_counter() < deadline:
+        app.processEvents()
+    config = _config(epochs)
+    window.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
+    meter = StallMeter()
+    # Let the window settle (first paint, dataset examples) before measuring.
+    settle = time.perf_counter() + 1.0
+    while time.perf_counter() < settle:
+        app.processEvents()
+    redraws_before = window.plot_panel.redraw_count
+    meter.start()
+    window._start_job(
+        TrainingJob(
+            config=config,
+            dataset=dataset,
+            label=describe_config(config.to_dict(), [784, 256, 10]),
+        )
+    )
+    # The real event loop, as in the app; a slow poll ends it when training has ended.
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(100)
+    poll.timeout.connect(lambda: None if window.is_training else loop.quit())
+    poll.start()
+    loop.exec()
+    poll.stop()
+    meter.stop()
+    seconds = [row["seconds"] for row in window._history]
+    counters = {
+        "redraws": window.plot_panel.redraw_count - redraws_before,
+        "points": len(window.plot_panel.current_run.batches),
+        "ticks": len(meter.gaps),
+    }
+    window.unsaved = False
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return seconds, meter.stalls(), counters
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per run")
+    parser.add_argument("--rounds", type=int, default=2, help="headless/window pairs")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="GIL switch interval in seconds (default: what the app sets)",
+    )
+    args = parser.parse_args(argv)
+    from gui.app import configure_interpreter
+
+    configure_interpreter()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    folder = tempfile.mkdtemp(prefix="digit-studio-bench-")
+    os.environ["DIGIT_STUDIO_DATA_DIR"] = folder
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    dataset = _dataset()
+    print(
+        f"784-256-10 ReLU/softmax, Adam, batch 128, {len(dataset):,} images, "
+        f"{args.epochs} epochs per run, Qt platform {app.platformName()}, "
+        f"GIL switch interval {1000 * sys.getswitchinterval():g} ms"
+    )
+    headless: list[float] = []
+    windowed: list[float] = []
+    stalls: list[np.ndarray] = []
+    for round_index in range(args.rounds):
+        h = headless_epochs(dataset, args.epochs)
+        w, s, counters = window_epochs(app, dataset, args.epochs)
+        headless += h
+        windowed += w
+        stalls.append(s)
+        print(
+            f"round {round_index + 1}: headless epochs "
+            f"{', '.join(f'{x:.2f}' for x in h)} s; window epochs "
+            f"{', '.join(f'{x:.2f}' for x in w)} s; worst stall {s.max():.1f} ms; "
+            f"{counters['redraws']} redraws for {counters['points']} batch points "
+            f"({counters['ticks']} timer ticks)"
+        )
+    all_stalls = np.concatenate(stalls)
+    worst = float(all_stalls.max())
+    p99 = float(np.percentile(all_stalls, 99))
+    h_median = statistics.median(headless)
+    w_median = statistics.median(windowed)
+    slowdown = w_median / h_median - 1.0
+    print(
+        f"event-loop stall: worst {worst:.1f} ms, 99th percentile {p99:.1f} ms "
+        f"(target <= {STALL_TARGET_MS:.0f} ms): "
+        f"{'PASS' if worst <= STALL_TARGET_MS else 'FAIL'}"
+    )
+    print(
+        f"epoch time: headless {h_median:.2f} s, window {w_median:.2f} s, "
+        f"window costs {100 * slowdown:+.1f}% "
+        f"(target <= +{100 * SLOWDOWN_TARGET:.0f}%): "
+        f"{'PASS' if slowdown <= SLOWDOWN_TARGET else 'FAIL'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
