@@ -36,8 +36,11 @@ from gui.personal_gallery import PersonalGallery
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
 
 PREDICTION_INTERVAL_MS = 30
-# Real digits drawn from the bundled sets calibrate the "not sure" thresholds.
+# Real digits drawn from the bundled sets calibrate the "not sure" thresholds: 4,000
+# fit the class subspaces and set the novelty limits, 1,000 of them set the top-
+# probability threshold of each model (one forward pass, about 15 ms).
 _CALIBRATION_IMAGES = 4000
+_MODEL_CALIBRATION_IMAGES = 1000
 # The digit subspace depends only on the input format, so it is fitted once per format
 # and process (about 50 ms), however many tabs or models come and go.
 _SUBSPACES: dict[str, ConfidenceGate | None] = {}
@@ -73,6 +76,7 @@ class DrawTab(QWidget):
         self._model: SavedModel | None = None
         self._target = "mnist"
         self._gate: ConfidenceGate | None = None
+        self._gate_stale = False
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._judgement: Judgement | None = None
@@ -214,7 +218,9 @@ class DrawTab(QWidget):
             )
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
-        self._gate = self._calibrated_gate(model)
+        # Calibrated on first use: snapshots arrive during training whether or not
+        # anyone draws.
+        self._gate_stale = True
         self.update_prediction()
 
     def _calibrated_gate(self, model: SavedModel) -> ConfidenceGate | None:
@@ -222,7 +228,9 @@ class DrawTab(QWidget):
         if subspace is None:
             return None
         try:
-            return subspace.for_model(model.predict_proba)
+            return subspace.for_model(
+                model.predict_proba, max_images=_MODEL_CALIBRATION_IMAGES
+            )
         except (ConfidenceError, ValueError) as error:
             self.status_label.setText(f"Confidence check off: {error}")
             return None
@@ -253,6 +261,9 @@ class DrawTab(QWidget):
 
     def gate(self) -> ConfidenceGate | None:
         """Return the calibrated "not sure" thresholds for the current model."""
+        if self._gate_stale and self._model is not None:
+            self._gate_stale = False
+            self._gate = self._calibrated_gate(self._model)
         return self._gate
 
     # -- prediction -----------------------------------------------------------------
@@ -303,8 +314,9 @@ class DrawTab(QWidget):
         probabilities = np.asarray(model.predict_proba(image), dtype=np.float32)
         self.last_inference_ms = 1000.0 * (time.perf_counter() - start)
         predicted = int(np.argmax(probabilities))
-        if self._gate is not None:
-            judgement = self._gate.judge(image, probabilities)
+        gate = self.gate()
+        if gate is not None:
+            judgement = gate.judge(image, probabilities)
         else:
             judgement = Judgement(
                 predicted, float(probabilities[predicted]), 0.0, True, ""
