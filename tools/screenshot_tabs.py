@@ -12,6 +12,7 @@ throwaway folder. The window is 1280x800 at the screen's top left corner.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -77,8 +78,35 @@ def draw_two(canvas) -> None:
     canvas.add_stroke([(x * s, y * s) for x, y in foot], width=20)
 
 
+def keep_corrections(tab) -> None:
+    # Two corrected drawings, so the personal set shows what it looks like in use.
+    strokes = {
+        7: [[(80, 70), (200, 70), (130, 230)], [(110, 150), (175, 150)]],
+        4: [[(170, 60), (85, 170), (205, 170)], [(165, 110), (165, 235)]],
+    }
+    for label, parts in strokes.items():
+        tab.canvas.clear()
+        for part in parts:
+            tab.canvas.add_stroke(dense(part), width=20)
+        tab.update_prediction()
+        tab.mark_wrong(label)
+    tab.canvas.clear()
+
+
+def dense(points, step=3.0):
+    out = [points[0]]
+    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:], strict=True):
+        count = max(1, int(max(abs(x1 - x0), abs(y1 - y0)) / step))
+        out += [
+            (x0 + (x1 - x0) * i / count, y0 + (y1 - y0) * i / count)
+            for i in range(1, count + 1)
+        ]
+    return out
+
+
 def main() -> int:
     what = sys.argv[1] if len(sys.argv) > 1 else "draw"
+    shutil.rmtree(SCRATCH / "data" / "personal", ignore_errors=True)
     path = ensure_model()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from gui.app import configure_interpreter, install_exception_hook
@@ -94,6 +122,7 @@ def main() -> int:
         window.open_model(path, confirmed=True)
         if what == "draw":
             window.tabs.setCurrentWidget(window.draw_tab)
+            keep_corrections(window.draw_tab)
             draw_two(window.draw_tab.canvas)
             window.draw_tab.why_check.setChecked(True)
             window.draw_tab.update_prediction()
