@@ -42,6 +42,7 @@ EARLIER_COLORS = [
     QColor(188, 189, 34),
 ]
 EARLIER_ALPHA = 120
+LEGEND_CHARS = 40
 LEGEND_CHARS = 34
 
 pg.setConfigOptions(background="w", foreground="k")
@@ -144,8 +145,15 @@ class PlotPanel(QWidget):
         self.graphics.setToolTip(
             "Drag to pan, wheel to zoom, right-click for more; hover to read values."
         )
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
-        self.accuracy_plot = self.graphics.addPlot(row=1, col=0)
+        # Legends get rows of their own above the plots so they never hide data.
+        self.loss_legend = pg.LegendItem(colCount=4, labelTextSize="8pt", frame=False)
+        self.accuracy_legend = pg.LegendItem(
+            colCount=3, labelTextSize="8pt", frame=False
+        )
+        self.graphics.addItem(self.loss_legend, row=0, col=0)
+        self.loss_plot = self.graphics.addPlot(row=1, col=0)
+        self.graphics.addItem(self.accuracy_legend, row=2, col=0)
+        self.accuracy_plot = self.graphics.addPlot(row=3, col=0)
         for plot, ylabel in (
             (self.loss_plot, "loss"),
             (self.accuracy_plot, "accuracy (%)"),
@@ -159,15 +167,7 @@ class PlotPanel(QWidget):
                 plot.getAxis(side).setCacheMode(
                     QGraphicsItem.CacheMode.DeviceCoordinateCache
                 )
-        self.loss_plot.setTitle("Loss")
-        self.accuracy_plot.setTitle("Accuracy")
         self.accuracy_plot.setXLink(self.loss_plot)
-        self.loss_legend = self.loss_plot.addLegend(
-            offset=(-10, 10), labelTextSize="8pt"
-        )
-        self.accuracy_legend = self.accuracy_plot.addLegend(
-            offset=(-10, -10), labelTextSize="8pt"
-        )
         self._cursors = []
         for plot in (self.loss_plot, self.accuracy_plot):
             line = pg.InfiniteLine(
@@ -404,19 +404,25 @@ class PlotPanel(QWidget):
         self.accuracy_legend.clear()
         if self._current is not None:
             curves = self._curves[self._current.run_id]
-            self.loss_legend.addItem(curves.batch_raw, "train, per batch")
+            self.loss_legend.addItem(curves.batch_raw, "loss: train, per batch")
             self.loss_legend.addItem(curves.batch_smooth, "train, smoothed")
             self.loss_legend.addItem(curves.train_loss, "train, per epoch")
             self.loss_legend.addItem(curves.validation_loss, "validation")
-            self.accuracy_legend.addItem(curves.train_accuracy, "train")
+            self.accuracy_legend.addItem(curves.train_accuracy, "accuracy: train")
             self.accuracy_legend.addItem(curves.validation_accuracy, "validation")
         for run in self._runs:
             if run is self._current:
                 continue
             curves = self._curves[run.run_id]
-            self.loss_legend.addItem(
-                curves.validation_loss, f"run {run.run_id}: {run.label}"
+            self.accuracy_legend.addItem(
+                curves.validation_accuracy, self.legend_name(run)
             )
+
+    @staticmethod
+    def legend_name(run: RunRecord) -> str:
+        """Return the legend text of an earlier run (the run list has the full text)."""
+        label = run.label[:LEGEND_CHARS].rstrip()
+        return f"run {run.run_id}: {label}{'…' * (len(run.label) > LEGEND_CHARS)}"
 
     # ------------------------------------------------------------ run list
     def _add_list_item(self, run: RunRecord) -> None:
