@@ -26,7 +26,9 @@ RUNS = (("textbook-quadratic", 6), ("recommended", 8))
 
 
 def main() -> int:
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(SCRATCH))
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(SCRATCH)
+    )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from gui.app import configure_interpreter, install_exception_hook
     from gui.main_window import MainWindow
