@@ -8,6 +8,7 @@ work done here is one forward pass (well under 5 ms) per throttled update.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ _MODEL_CALIBRATION_IMAGES = 1000
 # The digit subspace depends only on the input format, so it is fitted once per format
 # and process (about 50 ms), however many tabs or models come and go.
 _SUBSPACES: dict[str, ConfidenceGate | None] = {}
+_DIGITS = tuple(str(digit) for digit in range(10))
 
 
 def target_for(model: SavedModel) -> str:
@@ -227,6 +229,11 @@ class DrawTab(QWidget):
         subspace = self._subspace(model)
         if subspace is None:
             return None
+        if tuple(model.class_names) != _DIGITS:
+            # Not a digit model (an imported set of other classes): the digit
+            # subspaces and digit images say nothing about it; keep only the floor
+            # on the top probability.
+            return replace(subspace, max_error=np.inf, max_relative_error=np.inf)
         try:
             return subspace.for_model(
                 model.predict_proba, max_images=_MODEL_CALIBRATION_IMAGES

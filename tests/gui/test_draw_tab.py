@@ -255,3 +255,27 @@ def test_a_model_for_undrawable_images_turns_drawing_off(qtbot, tab):
     qtbot.wait(80)
     assert tab.current_probabilities() is None
     assert tab.prediction.verdict_text() == "Drawing is off"
+
+
+def test_a_model_of_other_classes_is_not_judged_by_digit_shapes(
+    qtbot, tab, mnist_model
+):
+    letters = tuple("abcdefghij")
+    model = SavedModel(
+        network=mnist_model.network,
+        normalization=mnist_model.normalization,
+        image_shape=(28, 28),
+        class_names=letters,
+        dataset_name="letters",
+        config={},
+        history=[],
+        metrics={},
+        created="",
+        app_version="",
+    )
+    tab.set_model(model)
+    _draw_scribble(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    assert tab.current_judgement().novelty == 0.0
+    assert tab.gate().min_confidence == pytest.approx(0.30)
+    assert [a.text() for a in tab.wrong_menu.actions()][:2] == ["It's a a", "It's a b"]

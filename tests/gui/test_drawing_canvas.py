@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QPointingDevice, QTabletEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from gui.drawing_canvas import CANVAS_SIZE, DrawingCanvas
@@ -144,6 +145,17 @@ def test_pen_tablet_events_draw_and_are_accepted(qtbot, canvas):
     assert press.isAccepted()
     assert canvas.stroke_count() == 1
     assert canvas.to_array()[_canvas_point(canvas, 140, 140)] == 255
+
+
+def test_a_finger_on_a_touch_screen_draws(qtbot, canvas):
+    device = QTest.createTouchDevice()
+    QTest.touchEvent(canvas, device).press(0, QPoint(80, 80), canvas).commit()
+    QTest.touchEvent(canvas, device).move(0, QPoint(140, 140), canvas).commit()
+    QTest.touchEvent(canvas, device).release(0, QPoint(200, 200), canvas).commit()
+    assert canvas.stroke_count() == 1
+    ink = canvas.to_array()
+    assert ink[_canvas_point(canvas, 140, 140)] == 255
+    assert ink[_canvas_point(canvas, 200, 80)] == 0
 
 
 def test_add_stroke_draws_programmatically(canvas):
