@@ -406,10 +406,17 @@ class EvaluateTab(QWidget):
         if report is None:
             return
         if report.weight_tiles is None:
-            self.weights_label.setText("This model has no hidden layer to show.")
+            self.weights_label.setText("This model's weights are not images.")
             return
         height, width = report.dataset.image_shape
         shown = self.weights_view.shown()
+        if report.hidden_units == 0:
+            self.weights_label.setText(
+                f"No hidden layer: the weights of the {report.output_units} output "
+                f"units, one {height}x{width} template per class in class order: red = "
+                "positive, blue = negative, each scaled to its own largest weight."
+            )
+            return
         which = (
             f"all {shown}"
             if shown == report.hidden_units

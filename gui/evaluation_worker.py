@@ -44,11 +44,14 @@ class EvaluationReport:
         int64 indices of wrong predictions, most confident first.
     weight_tiles : np.ndarray | None
         uint8 ``(units, H, W, 3)`` the first layer's incoming weights as RGB tiles,
-        strongest unit first (None without a hidden layer).
+        strongest unit first; without a hidden layer, the output units' weights in
+        class order (None when the input is not the image).
     weight_units : np.ndarray
         int64 ``(units,)`` the unit index of each tile.
     hidden_units : int
-        Size of the first hidden layer.
+        Size of the first hidden layer (0 without one).
+    output_units : int
+        Number of outputs.
     seconds : float
         Time the evaluation took.
     """
@@ -65,6 +68,7 @@ class EvaluationReport:
     weight_tiles: np.ndarray | None
     weight_units: np.ndarray
     hidden_units: int
+    output_units: int
     seconds: float
 
     def cell_indices(self, true: int, predicted: int) -> np.ndarray:
@@ -174,7 +178,9 @@ def build_report(
     misclassified = wrong[np.argsort(-confidences[wrong], kind="stable")]
     tiles, units = None, np.zeros(0, dtype=np.int64)
     first = network.weights[0]
-    if first.shape[0] == int(np.prod(model.image_shape)) and len(network.weights) > 1:
+    if first.shape[0] == int(np.prod(model.image_shape)):
+        # Without a hidden layer the first weights are the output's: one template per
+        # class, shown in class order.
         units = unit_order(network.weights)
         tiles = coloured_tiles(first, tuple(model.image_shape))[units]
     return EvaluationReport(
@@ -190,6 +196,7 @@ def build_report(
         weight_tiles=tiles,
         weight_units=units,
         hidden_units=int(first.shape[1]) if len(network.weights) > 1 else 0,
+        output_units=int(network.weights[-1].shape[1]),
         seconds=time.perf_counter() - start,
     )
 

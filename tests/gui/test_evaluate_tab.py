@@ -211,3 +211,25 @@ def test_no_model_shows_an_empty_tab(qtbot, tab, model, test_set):
     assert tab.confusion.counts().size == 0
     assert tab.mistakes_grid.count() == 0
     assert not tab.weights_view.has_mosaic()
+
+
+def test_without_a_hidden_layer_the_class_templates_are_shown(
+    qtbot, tab, model, test_set
+):
+    linear = SavedModel(
+        network=MLP([784, 10], seed=1),
+        normalization=model.normalization,
+        image_shape=(28, 28),
+        class_names=model.class_names,
+        dataset_name="mnist-sample",
+        config={},
+        history=[],
+        metrics={},
+        created="",
+        app_version="",
+    )
+    report = _evaluated(qtbot, tab, linear, test_set)
+    assert report.hidden_units == 0
+    np.testing.assert_array_equal(report.weight_units, np.arange(10))
+    assert tab.weights_view.shown() == 10
+    assert "No hidden layer" in tab.weights_label.text()
