@@ -188,14 +188,18 @@ class Augmenter:
         self._basis[:g] = _elastic_axis(W, g).T
         self._basis[g] = np.arange(W, dtype=np.float32)
         self._basis[g + 1] = 1.0
-        self._coef = np.zeros((2, B, H, g + 2), np.float32)
         self._rows = np.arange(H, dtype=np.float32)
         self._params = np.zeros((2, B, 3), np.float32)  # the last call's maps
-        self._coords = np.empty((2 * B, n), np.float32)
-        self._fixed = np.empty((2 * B, n), np.int32)
-        self._frac = np.empty((2 * B, n), np.uint32)
-        self._cofrac = np.empty((2 * B, n), np.uint32)
+        # Per-axis buffers laid out (axis, image, ...) for the k images distorted in
+        # a call: flat, so that their first 2k rows are contiguous.
+        self._coef_buffer = np.zeros(2 * B * H * (g + 2), np.float32)
+        self._coords_buffer = np.empty(2 * B * n, np.float32)
+        self._fixed_buffer = np.empty(2 * B * n, np.int32)
+        self._frac_buffer = np.empty(2 * B * n, np.uint32)
+        self._cofrac_buffer = np.empty(2 * B * n, np.uint32)
+        self._coords = self._coords_buffer.reshape(2 * B, n)
         self._index = np.empty((B, n), np.intp)
+        self._warped = np.empty((B, n), np.float32)
         # The image zero-padded by 1 pixel before and 2 after (clipped coordinates
         # land on zeros, and the +1 neighbour of the last padded pixel exists),
         # stored as vertical pairs (row y low byte, row y + 1 high byte). Read as
@@ -254,14 +258,19 @@ class Augmenter:
         """Apply already drawn random transforms to ``images``, writing ``out``."""
         B, H, W = self.shape
         flat_out = out.reshape(B, H * W)
-        if config.is_geometric and draws.chosen.any():
-            self._source_coordinates(draws, config)
-            if images.dtype == np.uint8:
-                self._gather_uint8(images, flat_out)
-            else:
-                self._gather_float(images, flat_out)
-        else:
+        chosen = np.flatnonzero(draws.chosen)
+        k = chosen.shape[0]
+        if not config.is_geometric or k == 0:
             np.copyto(out, images, casting="unsafe")
+        elif k == B:
+            self._warp(images, draws.params, draws.coarse, flat_out)
+        else:
+            # Only the chosen images are warped; the others are copied.
+            np.copyto(out, images, casting="unsafe")
+            coarse = None if draws.coarse is None else draws.coarse[:, chosen]
+            warped = self._warped[:k]
+            self._warp(images[chosen], draws.params[:, chosen], coarse, warped)
+            flat_out[chosen] = warped
         if draws.thickness is not None:
             self._thicken(out, draws.thickness)
         if draws.noise is not None:
@@ -269,56 +278,84 @@ class Augmenter:
         if draws.thickness is not None or draws.noise is not None:
             np.clip(out, 0.0, float(max_value), out=out)
 
-    def _source_coordinates(self, draws: _Draws, config: AugmentConfig) -> None:
-        """Fill _fixed with padded source positions in 1/256 pixel, split off _frac."""
-        B, H, W = self.shape
+    def _warp(
+        self,
+        images: np.ndarray,
+        params: np.ndarray,
+        coarse: np.ndarray | None,
+        out: np.ndarray,
+    ) -> None:
+        """Bilinear warp of ``images`` (k, H, W) into ``out`` (k, H*W) float32."""
+        k = images.shape[0]
+        self._source_coordinates(params, coarse, k)
+        if images.dtype == np.uint8:
+            self._gather_uint8(images, out)
+        else:
+            self._gather_float(images, out)
+
+    def _source_coordinates(
+        self, params: np.ndarray, coarse: np.ndarray | None, k: int
+    ) -> None:
+        """Compute padded source positions of k images in 1/256 pixel, split."""
+        _, H, W = self.shape
+        n = H * W
         g = self.elastic_grid
-        coef = self._coef
+        coef = self._coef_buffer[: 2 * k * H * (g + 2)].reshape(2, k, H, g + 2)
         # Fixed point with 8 fractional bits: exact integer bilinear weights later;
         # +256.5 is the one-pixel zero padding before the image plus half a step.
-        m = draws.params * np.float32(256.0)
+        m = params * np.float32(256.0)
         coef[..., g] = m[:, :, 0, None]
         np.multiply(m[:, :, 1, None], self._rows, out=coef[..., g + 1])
         coef[..., g + 1] += m[:, :, 2, None] + np.float32(256.5)
-        coords = self._coords
-        if draws.coarse is None:
+        coords = self._coords_buffer[: 2 * k * n].reshape(2 * k, n)
+        if coarse is None:
             basis, terms = self._basis[g:], coef[..., g:]
         else:
             # Elastic rows: Wy @ coarse for every image and axis in one product.
-            coarse = draws.coarse.transpose(2, 0, 1, 3).reshape(g, 2 * B * g)
-            rows = (self._elastic_rows @ coarse).reshape(H, 2, B, g)
+            flat = coarse.transpose(2, 0, 1, 3).reshape(g, 2 * k * g)
+            rows = (self._elastic_rows @ flat).reshape(H, 2, k, g)
             coef[..., :g] = rows.transpose(1, 2, 0, 3)
             basis, terms = self._basis, coef
-        _small_matmul(terms.reshape(2 * B * H, -1), basis, coords.reshape(2 * B * H, W))
-        np.clip(coords[:B], 0.0, (W + 1) * 256.0, out=coords[:B])
-        np.clip(coords[B:], 0.0, (H + 1) * 256.0, out=coords[B:])
-        np.copyto(self._fixed, coords, casting="unsafe")
-        np.bitwise_and(self._fixed, 255, out=self._frac.view(np.int32))
-        np.subtract(256, self._frac, out=self._cofrac)
-        np.right_shift(self._fixed, 8, out=self._fixed)
+        _small_matmul(terms.reshape(2 * k * H, -1), basis, coords.reshape(-1, W))
+        np.clip(coords[:k], 0.0, (W + 1) * 256.0, out=coords[:k])
+        np.clip(coords[k:], 0.0, (H + 1) * 256.0, out=coords[k:])
+        fixed = self._fixed_buffer[: 2 * k * n].reshape(2 * k, n)
+        frac = self._frac_buffer[: 2 * k * n].reshape(2 * k, n)
+        np.copyto(fixed, coords, casting="unsafe")
+        np.bitwise_and(fixed, 255, out=frac.view(np.int32))
+        np.subtract(256, frac, out=self._cofrac_buffer[: 2 * k * n].reshape(2 * k, n))
+        np.right_shift(fixed, 8, out=fixed)
+
+    def _split_coordinates(self, k: int) -> tuple[np.ndarray, ...]:
+        """Return views ix, iy, fx, fy, 256 - fx, 256 - fy of k images, (k, H*W)."""
+        n = self.shape[1] * self.shape[2]
+        fixed = self._fixed_buffer[: 2 * k * n].reshape(2 * k, n)
+        frac = self._frac_buffer[: 2 * k * n].reshape(2 * k, n)
+        cofrac = self._cofrac_buffer[: 2 * k * n].reshape(2 * k, n)
+        return fixed[:k], fixed[k:], frac[:k], frac[k:], cofrac[:k], cofrac[k:]
 
     def _gather_uint8(self, images: np.ndarray, out: np.ndarray) -> None:
-        B, H, W = self.shape
+        k = images.shape[0]
+        _, H, W = self.shape
         # Padded row y (image row y - 1) is the low byte of pair row y and the high
         # byte of pair row y - 1; the zero border of the pairs is never written.
-        high = self._pair_high
+        high = self._pair_high[:k]
         np.copyto(high, images)
         np.left_shift(high, 8, out=high)
-        pairs = self._pairs
+        pairs = self._pairs[:k]
         pairs[:, 1 : H + 1, 1 : W + 1] = images
         pairs[:, 0, 1 : W + 1] = high[:, 0]
         pairs[:, 1:H, 1 : W + 1] |= high[:, 1:]
-        ix, iy = self._fixed[:B], self._fixed[B:]
+        ix, iy, fx, fy, cx, cy = self._split_coordinates(k)
         np.multiply(iy, W + 3, out=iy)
         iy += ix
-        np.add(iy, self._row_base, out=self._index)
-        taps, low = self._taps, self._low
-        np.take(self._quads, self._index.ravel(), out=taps.ravel(), mode="wrap")
+        index = self._index[:k]
+        np.add(iy, self._row_base[:k], out=index)
+        taps, low = self._taps[:k], self._low[:k]
+        np.take(self._quads, index.ravel(), out=taps.ravel(), mode="wrap")
         # Bytes of each tap word: (y, x), (y+1, x), (y, x+1), (y+1, x+1). Interpolate
         # in two 16-bit lanes at once (left and right column), then across them;
         # weights are in 1/256, so every partial sum stays below 2**16 per lane.
-        fx, fy = self._frac[:B], self._frac[B:]
-        cx, cy = self._cofrac[:B], self._cofrac[B:]
         np.bitwise_and(taps, 0x00FF00FF, out=low)
         np.right_shift(taps, 8, out=taps)
         np.bitwise_and(taps, 0x00FF00FF, out=taps)
@@ -335,31 +372,31 @@ class Augmenter:
         out *= np.float32(1.0 / 65536.0)
 
     def _gather_float(self, images: np.ndarray, out: np.ndarray) -> None:
-        B, H, W = self.shape
-        padded = self._padded_float
+        k = images.shape[0]
+        _, H, W = self.shape
+        padded = self._padded_float[:k]
         padded[:, 1 : H + 1, 1 : W + 1] = images
         flat = padded.ravel()
-        ix, iy = self._fixed[:B], self._fixed[B:]
+        ix, iy, fx, fy, _, _ = self._split_coordinates(k)
         np.multiply(iy, W + 3, out=iy)
         iy += ix
-        iy += (np.arange(B, dtype=np.int32) * ((H + 3) * (W + 3)))[:, None]
-        np.copyto(self._index, iy)
-        idx = self._index.ravel()
-        t = self._float_taps
-        for k, offset in enumerate((0, 1, W + 3, W + 4)):
-            np.take(flat[offset:], idx, out=t[k].ravel(), mode="wrap")
-        fx = self._coords[:B]
-        fy = self._coords[B:]
-        np.multiply(self._frac[:B], np.float32(1.0 / 256.0), out=fx)
-        np.multiply(self._frac[B:], np.float32(1.0 / 256.0), out=fy)
+        index = self._index[:k]
+        np.add(iy, (np.arange(k) * ((H + 3) * (W + 3)))[:, None], out=index)
+        idx = index.ravel()
+        t = self._float_taps[:, :k]
+        for tap, offset in enumerate((0, 1, W + 3, W + 4)):
+            np.take(flat[offset:], idx, out=t[tap].ravel(), mode="wrap")
+        weights = self._coords_buffer[: 2 * k * H * W].reshape(2, k, H * W)
+        np.multiply(fx, np.float32(1.0 / 256.0), out=weights[0])
+        np.multiply(fy, np.float32(1.0 / 256.0), out=weights[1])
         t[1] -= t[0]
-        t[1] *= fx
+        t[1] *= weights[0]
         t[1] += t[0]
         t[3] -= t[2]
-        t[3] *= fx
+        t[3] *= weights[0]
         t[3] += t[2]
         np.subtract(t[3], t[1], out=out)
-        out *= fy
+        out *= weights[1]
         out += t[1]
 
     def _thicken(self, out: np.ndarray, amounts: np.ndarray) -> None:
@@ -565,7 +602,7 @@ def augment_batch(
         return out
     B, H, W = images.shape
     draws = _draw(config, rng, images.shape, float(max_value))
-    split = B // 2 if B * H * W >= _SPLIT_PIXELS and _CPUS > 1 else 0
+    split = B // 2 if B * H * W >= SPLIT_PIXELS and _CPUS > 1 else 0
     if not split:
         _augmenter((B, H, W), config).run(images, draws, config, max_value, out)
         return out
@@ -588,8 +625,9 @@ def augment_batch(
     return out
 
 
-# Batches smaller than this are not worth a second thread.
-_SPLIT_PIXELS = 16_384
+# Batches with at least this many pixels are split over two threads (smaller ones
+# are not worth it); set it above any batch size to stay on the calling thread.
+SPLIT_PIXELS = 16_384
 _CPUS = os.cpu_count() or 1
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
