@@ -8,6 +8,7 @@ work done here is one forward pass (well under 5 ms) per throttled update.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,10 +43,30 @@ PREDICTION_INTERVAL_MS = 30
 # probability threshold of each model (one forward pass, about 15 ms).
 _CALIBRATION_IMAGES = 4000
 _MODEL_CALIBRATION_IMAGES = 1000
-# The digit subspace depends only on the input format, so it is fitted once per format
-# and process (about 50 ms), however many tabs or models come and go.
-_SUBSPACES: dict[str, ConfidenceGate | None] = {}
 _DIGITS = tuple(str(digit) for digit in range(10))
+# The digit subspaces depend only on the input format, so they are fitted once per
+# format and process, in a background thread (pure NumPy: reading the bundled set and
+# fitting take 0.1-0.3 s), however many tabs or models come and go.
+_FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digit-subspaces")
+_SUBSPACES: dict[str, Future] = {}
+
+
+def _fit_subspaces(target: str) -> ConfidenceGate:
+    name = "digits-8x8" if target == "digits-8x8" else "mnist-sample"
+    reference = load_bundled(name)
+    rng = np.random.default_rng(0)
+    count = min(_CALIBRATION_IMAGES, len(reference))
+    chosen = rng.choice(len(reference), size=count, replace=False)
+    return ConfidenceGate.fit(
+        reference.images[chosen], reference.labels[chosen], reference.max_value
+    )
+
+
+def subspace_future(target: str) -> Future:
+    """Return the (possibly still running) fit of the digit subspaces for a target."""
+    if target not in _SUBSPACES:
+        _SUBSPACES[target] = _FITTER.submit(_fit_subspaces, target)
+    return _SUBSPACES[target]
 
 
 def target_for(model: SavedModel) -> str:
@@ -220,6 +241,7 @@ class DrawTab(QWidget):
             )
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
+        subspace_future(target)
         # Calibrated on first use: snapshots arrive during training whether or not
         # anyone draws.
         self._gate_stale = True
@@ -243,26 +265,12 @@ class DrawTab(QWidget):
             return None
 
     def _subspace(self, model: SavedModel) -> ConfidenceGate | None:
-        target = target_for(model)
-        if target not in _SUBSPACES:
-            name = "digits-8x8" if target == "digits-8x8" else "mnist-sample"
-            try:
-                reference = load_bundled(name)
-                rng = np.random.default_rng(0)
-                count = min(_CALIBRATION_IMAGES, len(reference))
-                chosen = rng.choice(len(reference), size=count, replace=False)
-                _SUBSPACES[target] = ConfidenceGate.fit(
-                    reference.images[chosen],
-                    reference.labels[chosen],
-                    reference.max_value,
-                )
-            except (DatasetError, ConfidenceError, OSError) as error:
-                self.status_label.setText(f"Confidence check off: {error}")
-                _SUBSPACES[target] = None
-        subspace = _SUBSPACES[target]
-        if subspace is not None and subspace.means.shape[1] != int(
-            np.prod(model.image_shape)
-        ):
+        try:
+            subspace = subspace_future(target_for(model)).result()
+        except (DatasetError, ConfidenceError, OSError) as error:
+            self.status_label.setText(f"Confidence check off: {error}")
+            return None
+        if subspace.means.shape[1] != int(np.prod(model.image_shape)):
             return None
         return subspace
 
