@@ -345,3 +345,26 @@ def test_divergence_is_explained_in_the_window(qtbot, window):
     assert "diverged" in window.banner.text().lower()
     assert "learning rate" in window.banner.text().lower()
     assert window.plot_panel.current_run.outcome == "diverged"
+
+
+def test_recent_files_menu_reopens_a_model(qtbot, window, tmp_path):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    path = tmp_path / "recent.npz"
+    assert window.save_model_to(path)
+    window.on_new()
+    window.rebuild_recent_menu()
+    actions = [a for a in window.recent_menu.actions() if a.data() == str(path)]
+    assert len(actions) == 1
+    actions[0].trigger()
+    assert window.model_path == path and window.model is not None
+
+
+def test_missing_recent_file_is_dropped(qtbot, window, tmp_path, dialogs):
+    gone = tmp_path / "gone.npz"
+    window.settings.add_recent_file(str(gone))
+    window.rebuild_recent_menu()
+    action = next(a for a in window.recent_menu.actions() if a.data() == str(gone))
+    action.trigger()
+    assert dialogs.of_kind("warning")
+    assert str(gone) not in window.settings.recent_files

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +230,72 @@ def test_example_mosaic_has_one_column_per_class():
     matches = [np.array_equal(cell, im) for im in scaled]
     assert any(matches)
     assert digits.labels[int(np.flatnonzero(matches)[0])] == 3
+
+
+class _SlowHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server API)
+        self.send_response(200)
+        self.send_header("Content-Length", str(10_000_000))
+        self.end_headers()
+        try:
+            for _ in range(400):
+                self.wfile.write(b"\0" * 16384)
+                self.wfile.flush()
+                time.sleep(0.02)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_shows_progress_and_can_be_cancelled(
+    qtbot, data_panel, monkeypatch, slow_server
+):
+    monkeypatch.setattr(data_panel_module, "mirror_list", lambda _user: (slow_server,))
+    data_panel.start_download()
+    qtbot.waitUntil(lambda: data_panel.download_progress.value() > 0, timeout=10000)
+    assert "MB" in data_panel.download_progress.text()
+    data_panel.cancel_download_button.click()
+    qtbot.waitUntil(lambda: data_panel._download_worker is None, timeout=10000)
+    assert "cancelled" in data_panel.download_message.text().lower()
+    assert not data_panel.cancel_download_button.isVisibleTo(data_panel)
+
+
+def test_import_dialog_finds_the_labels_and_asks_a_name(
+    qtbot, data_panel, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    folder = tmp_path / "emnist"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    write_idx(
+        folder / "train-images-idx3-ubyte", rng.integers(0, 256, (30, 28, 28), np.uint8)
+    )
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(30, dtype=np.uint8) % 10)
+    monkeypatch.setattr(
+        QFileDialog,
+        "getOpenFileName",
+        lambda *a, **k: (str(folder / "train-images-idx3-ubyte"), ""),
+    )
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("from-dialog", True))
+    data_panel.import_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            data_panel.dataset is not None and data_panel.dataset.name == "from-dialog"
+        ),
+        timeout=10000,
+    )
+    assert len(data_panel.dataset) == 30
