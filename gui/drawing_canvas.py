@@ -50,6 +50,23 @@ class Stroke:
         return path
 
 
+def _draw_stroke(painter: QPainter, stroke: Stroke) -> None:
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    if len(stroke.points) == 1:
+        # A tap leaves a round dot the size of the pen.
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 255, 255))
+        radius = stroke.width / 2.0
+        painter.drawEllipse(stroke.points[0], radius, radius)
+        return
+    pen = QPen(QColor(255, 255, 255), stroke.width)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawPath(stroke.path())
+
+
 class DrawingCanvas(QWidget):
     """A square canvas the user draws digits on.
 
@@ -194,8 +211,19 @@ class DrawingCanvas(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
         rect = self.target_rect()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawImage(rect, self._image)
+        painter.fillRect(rect, QColor(0, 0, 0))
+        # The strokes are re-drawn as vectors at the widget's resolution, so the ink
+        # stays sharp however large the canvas is shown; the backing image holds the
+        # same strokes at canvas resolution for the conversion.
+        painter.save()
+        painter.setClipRect(rect)
+        painter.translate(rect.topLeft())
+        painter.scale(rect.width() / self._size, rect.height() / self._size)
+        for stroke in self._strokes:
+            _draw_stroke(painter, stroke)
+        if self._current is not None:
+            _draw_stroke(painter, self._current)
+        painter.restore()
         if self._overlay is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             painter.drawImage(rect, self._overlay)
@@ -211,20 +239,7 @@ class DrawingCanvas(QWidget):
 
     def _paint_stroke(self, image: QImage, stroke: Stroke) -> None:
         painter = QPainter(image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        pen = QPen(QColor(255, 255, 255), stroke.width)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        if len(stroke.points) == 1:
-            # A tap leaves a round dot the size of the pen.
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(255, 255, 255))
-            radius = stroke.width / 2.0
-            painter.drawEllipse(stroke.points[0], radius, radius)
-        else:
-            painter.drawPath(stroke.path())
+        _draw_stroke(painter, stroke)
         painter.end()
 
     def _render_all(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QPointingDevice, QTabletEvent
+from PySide6.QtGui import QColor, QPointingDevice, QTabletEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -165,3 +165,15 @@ def test_add_stroke_draws_programmatically(canvas):
     # Quadratic smoothing: the curve passes near, not through, the middle point.
     assert ink[40, 40] == ink[40, 240] == ink[102, 128] == 255
     assert ink[140, 140] < 255
+
+
+def test_the_widget_shows_the_strokes_at_its_own_size(qtbot):
+    widget = DrawingCanvas()
+    qtbot.addWidget(widget)
+    widget.resize(600, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    _drag(qtbot, widget, [(100, 300), (500, 300)])
+    shown = widget.grab().toImage()
+    assert QColor(shown.pixel(300, 300)).lightness() == 255
+    assert QColor(shown.pixel(300, 200)).lightness() == 0
