@@ -3,7 +3,7 @@
 For README screenshots, run under a virtual X screen (from the repository root):
     ../shared/tools/screenshot OUT.png 40 -- .venv/bin/python \
         tools/screenshot_tabs.py draw
-Tabs: draw, evaluate (a confusion cell picked), weights, mistakes. The model
+Views: draw, scribble, evaluate (a confusion cell picked), weights, mistakes. The model
 (784-256-10, 15 epochs on the bundled sample minus the window's own 10% holdout) is
 trained once and cached in the temp folder. Data folder and Qt settings go to a
 throwaway folder. The window is 1280x800 at the screen's top left corner.
@@ -78,6 +78,13 @@ def draw_two(canvas) -> None:
     canvas.add_stroke([(x * s, y * s) for x, y in foot], width=20)
 
 
+def draw_scribble(canvas) -> None:
+    # A loose zig-zag hatch: nothing like a digit.
+    points = [(60, 80), (220, 95), (70, 130), (215, 150), (65, 185), (225, 205)]
+    canvas.add_stroke(dense(points), width=18)
+    canvas.add_stroke(dense([(90, 60), (120, 230), (170, 60), (200, 230)]), width=18)
+
+
 def keep_corrections(tab) -> None:
     # Two corrected drawings, so the personal set shows what it looks like in use.
     strokes = {
@@ -120,7 +127,11 @@ def main() -> int:
 
     def open_and_show() -> None:
         window.open_model(path, confirmed=True)
-        if what == "draw":
+        if what == "scribble":
+            window.tabs.setCurrentWidget(window.draw_tab)
+            draw_scribble(window.draw_tab.canvas)
+            window.draw_tab.update_prediction()
+        elif what == "draw":
             window.tabs.setCurrentWidget(window.draw_tab)
             keep_corrections(window.draw_tab)
             draw_two(window.draw_tab.canvas)
