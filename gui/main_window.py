@@ -621,8 +621,7 @@ class MainWindow(QMainWindow):
                 "warning", problem or "The dataset is still loading."
             )
             return
-        if not self._confirm_discard("Start a new training"):
-            return
+        # No question here: comparing runs is the point, and every run stays plotted.
         config = self.current_config()
         dataset = self.data_panel.dataset
         extra = None

@@ -32,6 +32,7 @@ def _small_settings(window: MainWindow, epochs: int = 2, layers=(16,)) -> None:
     window.training_panel.epochs_box.setValue(epochs)
     window.training_panel.batch_size_box.setValue(128)
     window.training_panel.patience_box.setValue(0)
+    window.training_panel.augment_group.setChecked(False)
 
 
 def _train(qtbot, window: MainWindow, timeout: int = 30000) -> None:
@@ -368,3 +369,16 @@ def test_missing_recent_file_is_dropped(qtbot, window, tmp_path, dialogs):
     action.trigger()
     assert dialogs.of_kind("warning")
     assert str(gone) not in window.settings.recent_files
+
+
+def test_uncaught_exception_is_logged_and_shown(qtbot, monkeypatch, caplog):
+    from gui import app as app_module
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box.text()) or 0)
+    try:
+        raise ValueError("something odd")
+    except ValueError as exc:
+        app_module._exception_hook(ValueError, exc, exc.__traceback__)
+    assert shown and "something odd" in shown[0]
+    assert "something odd" in caplog.text
