@@ -7,7 +7,7 @@ Evaluation runs in `gui.evaluation_worker` off the GUI thread; this tab only sta
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -244,6 +244,10 @@ class EvaluateTab(QWidget):
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
 
+        self._request_timer = QTimer(self)
+        self._request_timer.setSingleShot(True)
+        self._request_timer.setInterval(0)
+        self._request_timer.timeout.connect(self._on_request_timer)
         self.evaluate_button.clicked.connect(self.evaluate)
         self.weights_count.currentIndexChanged.connect(self._on_weights_count_changed)
         self.confusion.cell_clicked.connect(self.show_cell)
@@ -278,7 +282,13 @@ class EvaluateTab(QWidget):
             self._show_report(None)
             return
         self.status_label.setText("Out of date: evaluating when this tab is shown.")
-        if self.isVisible():
+        # Deferred one turn of the event loop, so a new dataset and a new model handed
+        # over together start one evaluation, not two.
+        self._request_timer.start()
+
+    @Slot()
+    def _on_request_timer(self) -> None:
+        if self._stale and self.isVisible():
             self.evaluate()
 
     def showEvent(self, event) -> None:  # noqa: D102

@@ -199,6 +199,9 @@ def test_a_hidden_tab_waits_until_shown(qtbot, model, test_set):
 def test_a_dataset_of_another_size_gives_a_clear_message(qtbot, tab, model):
     tab.set_dataset(load_bundled("digits-8x8"))
     tab.set_model(model)
+    qtbot.waitUntil(
+        lambda: "Evaluation failed" in tab.status_label.text(), timeout=5000
+    )
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=5000)
     assert "Evaluation failed: the model takes 28x28 images" in tab.status_label.text()
     assert tab.evaluate_button.isEnabled()
@@ -233,3 +236,19 @@ def test_without_a_hidden_layer_the_class_templates_are_shown(
     np.testing.assert_array_equal(report.weight_units, np.arange(10))
     assert tab.weights_view.shown() == 10
     assert "No hidden layer" in tab.weights_label.text()
+
+
+def test_a_dataset_and_model_handed_over_together_evaluate_once(
+    qtbot, tab, model, test_set, monkeypatch
+):
+    calls = []
+    original = evaluation_worker.evaluate
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation_worker, "evaluate", counting)
+    _evaluated(qtbot, tab, model, test_set)
+    qtbot.wait(50)
+    assert len(calls) == 1
