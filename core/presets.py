@@ -38,7 +38,10 @@ class Preset:
 
 _RECOMMENDED = Preset(
     name="recommended",
-    description="Best settings for the bundled MNIST sample (ReLU, Adam, 512-256).",
+    description=(
+        "Best settings for the bundled MNIST sample (ReLU, Adam, 512-256, "
+        "augmentation)."
+    ),
     dataset="mnist-sample",
     config=TrainingConfig(
         hidden_sizes=(512, 256),
@@ -50,17 +53,25 @@ _RECOMMENDED = Preset(
         schedule="cosine",
         min_learning_rate=1e-5,
         batch_size=64,
-        epochs=30,
+        epochs=50,
         l2=1e-4,
-        dropout=0.3,
+        dropout=0.1,
         seed=0,
         validation_fraction=0.1,
         normalization="scale",
-        augment=AugmentConfig(shift=2.0, rotation=10.0),
+        augment=AugmentConfig(
+            shift=1.5,
+            rotation=10.0,
+            scale=0.08,
+            shear=8.0,
+            elastic=1.5,
+            probability=0.5,
+        ),
     ),
     reference=(
-        "Tuned for the bundled sample: >= 95% validation accuracy in <= 20 s of "
-        "training on a 2-core machine (97.6% measured with this augmentation)."
+        "Tuned for the bundled sample with augmentation (docs/augmentation.md): "
+        "98.6% validation accuracy (seeds 1 and 2: 98.2%, 97.4%); >= 95% within "
+        "the first seconds of training."
     ),
 )
 
