@@ -103,6 +103,10 @@ def _format_duration(seconds: float) -> str:
     )
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
 def _finite_or_none(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -799,7 +803,8 @@ class MainWindow(QMainWindow):
             which = "validation"
         score = "" if accuracy is None else f" {which} accuracy {100 * accuracy:.2f}%,"
         summary = (
-            f"{outcome.epochs_completed} epochs in {_format_duration(outcome.seconds)}"
+            f"{_count(outcome.epochs_completed, 'epoch')} in "
+            f"{_format_duration(outcome.seconds)}"
         )
         if outcome.reason == "diverged":
             text = (
@@ -953,7 +958,7 @@ class MainWindow(QMainWindow):
             "-".join(map(str, sizes)),
             model.config.get("activation", ""),
             f"trained on {model.dataset_name}" if model.dataset_name else "",
-            f"{len(model.history)} epochs" if model.history else "",
+            _count(len(model.history), "epoch") if model.history else "",
         ]
         accuracy = model.metrics.get("validation_accuracy")
         if accuracy is not None:
@@ -1073,7 +1078,8 @@ class MainWindow(QMainWindow):
         self.banner.show_message(
             "info",
             f"Opened {path.name}: trained on {model.dataset_name or 'unknown data'}"
-            f"{f', {epochs} epochs' if epochs else ''}; its history is in the plots.",
+            f"{', ' + _count(epochs, 'epoch') if epochs else ''}; its history is in "
+            "the plots.",
         )
         return True
 
