@@ -801,11 +801,12 @@ class MainWindow(QMainWindow):
             which = "training"
         else:
             which = "validation"
-        score = "" if accuracy is None else f" {which} accuracy {100 * accuracy:.2f}%,"
         summary = (
             f"{_count(outcome.epochs_completed, 'epoch')} in "
             f"{_format_duration(outcome.seconds)}"
         )
+        if accuracy is not None:
+            summary += f", {which} accuracy {100 * accuracy:.2f}%"
         if outcome.reason == "diverged":
             text = (
                 f"Training stopped: the loss became NaN or infinite (diverged). "
@@ -815,12 +816,14 @@ class MainWindow(QMainWindow):
         elif outcome.reason == "early_stopped":
             self.banner.show_message(
                 "info",
-                f"Early stop after {summary}:{score} "
-                f"{outcome.message or 'the validation loss stopped improving.'}"
-                " The best weights were kept.",
+                f"Early stop after {summary}. "
+                f"{outcome.message or 'The validation loss stopped improving.'}",
             )
         else:
-            self.banner.show_message("success", f"Training finished:{score} {summary}.")
+            extra = "" if outcome.message.startswith("Finished") else outcome.message
+            self.banner.show_message(
+                "success", f"Training finished: {summary}. {extra}".strip()
+            )
         self._outcome_text = outcome.reason
         self.statusBar().showMessage(self.banner.text(), 8000)
 
@@ -887,15 +890,22 @@ class MainWindow(QMainWindow):
             {k: _finite_or_none(v) for k, v in row.items()} for row in self._history
         ]
         metrics: dict[str, Any] = {"epochs": len(history)}
-        if history:
+        # With early stopping the kept weights are the best epoch's, not the last's.
+        best = outcome.best_epoch if outcome is not None else None
+        source = history[best - 1] if best and best <= len(history) else None
+        if source is None and history:
+            source = history[-1]
+        if outcome is not None and best:
+            metrics["best_epoch"] = best
+        if source is not None:
             for key in (
                 "train_loss",
                 "train_accuracy",
                 "validation_loss",
                 "validation_accuracy",
             ):
-                if history[-1].get(key) is not None:
-                    metrics[key] = history[-1][key]
+                if source.get(key) is not None:
+                    metrics[key] = source[key]
         if outcome is not None:
             metrics["training_seconds"] = round(outcome.seconds, 3)
             metrics["stopped"] = outcome.reason

@@ -106,6 +106,7 @@ class TrainingOutcome:
     epochs_completed: int
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
 
 
 class TrainingWorker(QObject):
@@ -230,6 +231,7 @@ class TrainingWorker(QObject):
                     epochs_completed=getattr(result, "epochs_completed", 0),
                     history=list(self._history),
                     seconds=time.perf_counter() - started,
+                    best_epoch=getattr(result, "best_epoch", None),
                 )
             )
         except (TrainingJobError, DatasetError, ConfigError) as exc:

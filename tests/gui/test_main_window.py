@@ -382,3 +382,39 @@ def test_uncaught_exception_is_logged_and_shown(qtbot, monkeypatch, caplog):
         app_module._exception_hook(ValueError, exc, exc.__traceback__)
     assert shown and "something odd" in shown[0]
     assert "something odd" in caplog.text
+
+
+def test_early_stop_is_explained_in_the_window(qtbot, window):
+    _small_settings(window, epochs=40)
+    panel = window.training_panel
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData("constant"))
+    panel.dropout_box.setValue(0.0)
+    panel.l2_box.setValue(0.0)
+    panel.learning_rate_box.setValue(0.02)
+    panel.patience_box.setValue(1)
+    _train(qtbot, window)
+    assert window.banner.kind == "info"
+    assert window.banner.text().startswith("Early stop")
+    assert "kept the weights of epoch" in window.banner.text()
+    assert window.plot_panel.current_run.outcome == "early_stopped"
+    assert len(window.model.history) < 40
+    best = window.model.metrics["best_epoch"]
+    assert best == len(window.model.history) - 1
+    kept = window.model.history[best - 1]["validation_accuracy"]
+    assert window.model.metrics["validation_accuracy"] == kept
+
+
+def test_hovering_a_plot_reads_out_values(qtbot, window):
+    _small_settings(window, epochs=2)
+    _train(qtbot, window)
+    plot = window.plot_panel.accuracy_plot
+    window.plot_panel.redraw()
+    qtbot.wait(50)
+    run = window.plot_panel.current_run
+    accuracy = 100 * float(run.epoch_column("validation_accuracy")[1])
+    scene_point = plot.vb.mapViewToScene(QPointF(2.0, accuracy))
+    window.plot_panel.on_scene_mouse_moved(scene_point)
+    text = window.plot_panel.hover_label.text()
+    assert text.startswith(f"run {run.run_id}, epoch 2: accuracy")
+    assert f"validation {accuracy:.2f}%" in text
