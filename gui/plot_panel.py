@@ -164,10 +164,17 @@ class PlotPanel(QWidget):
             # A grid would be drawn by the axes across the whole plot on every redraw
             # (three quarters of the paint time); cached axes repaint only on change.
             for side in ("left", "bottom"):
-                plot.getAxis(side).setCacheMode(
-                    QGraphicsItem.CacheMode.DeviceCoordinateCache
-                )
+                axis = plot.getAxis(side)
+                axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+                axis.enableAutoSIPrefix(False)
+            # Equal axis widths keep the two plots' epochs aligned.
+            plot.getAxis("left").setWidth(52)
         self.accuracy_plot.setXLink(self.loss_plot)
+        # Sensible empty axes until data arrives (auto-range takes over then).
+        self.loss_plot.setRange(xRange=(0, 1), yRange=(0, 2.5), padding=0)
+        self.accuracy_plot.setRange(yRange=(0, 100), padding=0)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.enableAutoRange()
         self._cursors = []
         for plot in (self.loss_plot, self.accuracy_plot):
             line = pg.InfiniteLine(
