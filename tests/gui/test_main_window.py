@@ -418,3 +418,24 @@ def test_hovering_a_plot_reads_out_values(qtbot, window):
     text = window.plot_panel.hover_label.text()
     assert text.startswith(f"run {run.run_id}, epoch 2: accuracy")
     assert f"validation {accuracy:.2f}%" in text
+
+
+def test_draw_and_evaluate_tabs_get_the_model_when_shown(qtbot, window):
+    from gui.draw_tab import DrawTab
+    from gui.evaluate_tab import EvaluateTab
+
+    assert isinstance(window.draw_tab, DrawTab)
+    assert isinstance(window.evaluate_tab, EvaluateTab)
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    assert window.draw_tab.model() is None  # not shown yet: nothing computed for it
+    window.tab_actions[1].trigger()
+    assert window.tabs.currentWidget() is window.draw_tab
+    assert window.draw_tab.model() is window.model
+    window.tab_actions[2].trigger()
+    qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
+    # Evaluated on the run's own validation split: the same figure as the last epoch.
+    assert window.evaluate_tab.report().accuracy == pytest.approx(
+        window.model.metrics["validation_accuracy"], abs=1e-6
+    )
+    window.evaluate_tab.shutdown()
