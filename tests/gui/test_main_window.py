@@ -385,13 +385,25 @@ def test_uncaught_exception_is_logged_and_shown(qtbot, monkeypatch, caplog):
 
 
 def test_early_stop_is_explained_in_the_window(qtbot, window):
+    window.data_panel.select("digits-8x8")  # small and fast: 1,797 images of 8x8
+    qtbot.waitUntil(
+        lambda: (
+            window.data_panel.dataset is not None
+            and window.data_panel.dataset.name == "digits-8x8"
+        ),
+        timeout=10000,
+    )
     _small_settings(window, epochs=40)
     panel = window.training_panel
     panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
     panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData("constant"))
     panel.dropout_box.setValue(0.0)
     panel.l2_box.setValue(0.0)
-    panel.learning_rate_box.setValue(0.02)
+    panel.learning_rate_box.setValue(0.05)
+    panel.normalization_combo.setCurrentIndex(
+        panel.normalization_combo.findData("scale")
+    )
+    panel.validation_box.setValue(0.1)
     panel.patience_box.setValue(1)
     _train(qtbot, window)
     assert window.banner.kind == "info"
