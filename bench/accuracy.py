@@ -46,7 +46,16 @@ def run_preset(name: str) -> dict:
         (entry["validation_accuracy"] for entry in result.history),
         default=float("nan"),
     )
+    elapsed, reached = 0.0, None
+    target = TARGETS.get(name, (None, None))[0]
+    for entry in result.history:
+        elapsed += entry["seconds"]
+        accuracy = entry["validation_accuracy"]
+        if target is not None and accuracy is not None and accuracy >= target:
+            reached = (entry["epoch"], elapsed)
+            break
     return {
+        "reached": reached,
         "name": name,
         "dataset": preset.dataset,
         "train_images": len(train_set),
@@ -67,6 +76,14 @@ def _verdict(row: dict) -> str:
     text = f">= {accuracy:.0%}" + (f" in <= {seconds:g} s" if seconds else "")
     met = row["accuracy"] >= accuracy and (seconds is None or row["seconds"] <= seconds)
     return f"target {text}: {'MET' if met else 'MISSED'}"
+
+
+def _reached(row: dict) -> str:
+    if row["reached"] is None:
+        return ""
+    epoch, seconds = row["reached"]
+    target = TARGETS[row["name"]][0]
+    return f"; first >= {target:.0%} after epoch {epoch} ({seconds:.1f} s)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({row['held_out_images']} images; best epoch "
             f"{100 * row['best_epoch_accuracy']:.2f}%)  "
             f"train {row['seconds']:6.1f} s for {row['epochs']} epochs on "
-            f"{row['train_images']} images  {_verdict(row)}",
+            f"{row['train_images']} images  {_verdict(row)}{_reached(row)}",
             flush=True,
         )
         failures += "MISSED" in _verdict(row)
