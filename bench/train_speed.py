@@ -21,7 +21,7 @@ import numpy as np
 from core.augment import AugmentConfig
 from core.datasets import Dataset
 from core.network import MLP
-from core.training import EpochEvent, TrainingConfig, train
+from core.training import BatchEvent, EpochEvent, TrainingConfig, train
 
 SAMPLES = 60_000
 BATCH = 128
@@ -77,8 +77,35 @@ def engine_epochs(
     return seconds, float(np.mean(steady))
 
 
-def gemm_floor(sizes: tuple[int, ...], repeats: int) -> float:
-    """Seconds per epoch for only the matrix products of the training steps."""
+def engine_epoch_timer(dataset: Dataset, hidden: tuple[int, ...], **settings):
+    """Return a callable that trains one more epoch: ``() -> (seconds, faults)``.
+
+    Each call is one ``train`` call of one epoch on the same network, so timings
+    can be interleaved with the references; the first call allocates buffers.
+    """
+    config = TrainingConfig(hidden_sizes=hidden, batch_size=BATCH, epochs=1, **settings)
+    network = MLP(config.layer_sizes(dataset.input_size, dataset.num_classes))
+    seconds: list[float] = []
+    faults: list[int] = []
+
+    def on_event(event) -> None:
+        # Faults are counted from the end of the first minibatch to the end of
+        # the epoch: the steady state, without the run's one-off setup.
+        if isinstance(event, BatchEvent) and event.batch_index == 0:
+            faults.append(_faults())
+        elif isinstance(event, EpochEvent):
+            seconds.append(event.seconds)
+            faults[-1] = _faults() - faults[-1]
+
+    def epoch() -> tuple[float, int]:
+        train(network, dataset, None, config, on_event)
+        return seconds[-1], faults[-1]
+
+    return epoch
+
+
+def gemm_floor_timer(sizes: tuple[int, ...]):
+    """Return a callable timing one epoch of only the training steps' matmuls."""
     rng = np.random.default_rng(0)
     weights = [
         rng.standard_normal((a, b), dtype=np.float32) * 0.05
@@ -95,7 +122,8 @@ def gemm_floor(sizes: tuple[int, ...], repeats: int) -> float:
         buffers[size] = (x, acts, deltas)
     grads = [np.empty_like(w) for w in weights]
 
-    def epoch() -> None:
+    def epoch() -> float:
+        started = time.perf_counter()
         for size in batches:
             x, acts, deltas = buffers[size]
             inputs = x
@@ -107,18 +135,20 @@ def gemm_floor(sizes: tuple[int, ...], repeats: int) -> float:
                 np.matmul(below.T, deltas[i], out=grads[i])
                 if i > 0:
                     np.matmul(deltas[i], weights[i].T, out=deltas[i - 1])
+        return time.perf_counter() - started
 
+    return epoch
+
+
+def gemm_floor(sizes: tuple[int, ...], repeats: int) -> float:
+    """Seconds per epoch (best of ``repeats``) for only the matrix products."""
+    epoch = gemm_floor_timer(sizes)
     epoch()
-    best = math.inf
-    for _ in range(repeats):
-        started = time.perf_counter()
-        epoch()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return min(epoch() for _ in range(repeats))
 
 
-def torch_epochs(dataset: Dataset, sizes: tuple[int, ...], repeats: int):
-    """Seconds per epoch for the same network in PyTorch (2 threads), or None."""
+def torch_epoch_timer(dataset: Dataset, sizes: tuple[int, ...]):
+    """Return a callable timing one PyTorch epoch (2 threads), or None."""
     try:
         import torch
     except ImportError:
@@ -147,8 +177,7 @@ def torch_epochs(dataset: Dataset, sizes: tuple[int, ...], repeats: int):
             optimizer.step()
         return time.perf_counter() - started
 
-    epoch()
-    return [epoch() for _ in range(repeats)], torch.__version__
+    return epoch
 
 
 # --- Augmentation cost (owned by the augmentation engineer) ---------------------
@@ -225,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset, source = build_dataset()
     print(f"Data: {SAMPLES:,} samples from {source}; batch {BATCH}, float32.")
     print(
-        "Figures are the best of "
-        f"{repeats} epoch(s); engine epochs exclude the first (warm-up)."
+        f"Best of {repeats} interleaved rounds after a warm-up round; "
+        "median of the engine's rounds too."
     )
     header = (
         f"{'network':<16}{'engine s':>10}{'median':>9}{'GEMM floor':>12}"
@@ -235,22 +264,37 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for hidden in NETWORKS:
         sizes = (dataset.input_size, *hidden, dataset.num_classes)
-        seconds, faults = engine_epochs(dataset, hidden, repeats + 1)
-        engine = min(seconds[1:])
-        median = statistics.median(seconds[1:])
-        floor = gemm_floor(sizes, repeats)
-        torch_result = None if args.no_torch else torch_epochs(dataset, sizes, repeats)
+        timers = {
+            "engine": engine_epoch_timer(dataset, hidden),
+            "floor": gemm_floor_timer(sizes),
+            "torch": None if args.no_torch else torch_epoch_timer(dataset, sizes),
+        }
+        timers = {key: timer for key, timer in timers.items() if timer is not None}
+        times: dict[str, list[float]] = {key: [] for key in timers}
+        faults: list[int] = []
+        for round_index in range(repeats + 1):
+            # Interleaved rounds: load from elsewhere hits all three alike.
+            for key, timer in timers.items():
+                result = timer()
+                if key == "engine":
+                    result, fault_count = result
+                    if round_index:
+                        faults.append(fault_count)
+                if round_index:
+                    times[key].append(result)
+        engine, floor = min(times["engine"]), min(times["floor"])
+        median = statistics.median(times["engine"])
         name = "-".join(str(n) for n in sizes)
         line = (
             f"{name:<16}{engine:>10.3f}{median:>9.3f}{floor:>12.3f}"
             f"{engine / floor:>9.2f}"
         )
-        if torch_result is None:
-            line += f"{'-':>9}{'-':>9}"
-        else:
-            torch_seconds = min(torch_result[0])
+        if "torch" in times:
+            torch_seconds = min(times["torch"])
             line += f"{torch_seconds:>9.3f}{engine / torch_seconds:>9.2f}"
-        print(line + f"{faults:>11,.0f}")
+        else:
+            line += f"{'-':>9}{'-':>9}"
+        print(line + f"{statistics.mean(faults):>11,.0f}")
     if args.no_torch:
         print("PyTorch: skipped (--no-torch).")
     else:
@@ -267,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     print(augmentation_cost(dataset, repeats))
     if not args.no_extras:
         hidden = NETWORKS[0]
-        adam = min(engine_epochs(dataset, hidden, repeats + 1)[0][1:])
-        momentum = min(
-            engine_epochs(
-                dataset, hidden, repeats + 1, optimizer="momentum", learning_rate=0.01
-            )[0][1:]
+        adam_timer = engine_epoch_timer(dataset, hidden)
+        momentum_timer = engine_epoch_timer(
+            dataset, hidden, optimizer="momentum", learning_rate=0.01
         )
+        adam_timer(), momentum_timer()
+        adam, momentum = math.inf, math.inf
+        for _ in range(repeats):
+            adam = min(adam, adam_timer()[0])
+            momentum = min(momentum, momentum_timer()[0])
         print(
             f"784-256-10: Adam {adam:.3f} s/epoch, momentum SGD {momentum:.3f} s/epoch "
             f"(Adam's extra passes cost {100 * (adam - momentum) / adam:.0f}%)."
