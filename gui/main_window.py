@@ -766,10 +766,11 @@ class MainWindow(QMainWindow):
             self.status_lr.setText(f"lr {message.learning_rate:.3g}")
             self._show_fraction(message.fraction)
         elif isinstance(message, EpochProgress):
+            for event in message.events:
+                values = dataclasses.asdict(event)
+                self._history.append(values)
+                self.plot_panel.add_epoch(float(event.epoch), values)
             event = message.event
-            values = dataclasses.asdict(event)
-            self._history.append(values)
-            self.plot_panel.add_epoch(float(event.epoch), values)
             self.status_epoch.setText(f"epoch {event.epoch}/{event.epochs}")
             if event.samples_per_second:
                 self.status_speed.setText(f"{event.samples_per_second:,.0f} samples/s")

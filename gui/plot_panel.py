@@ -43,6 +43,7 @@ EARLIER_COLORS = [
 ]
 EARLIER_ALPHA = 120
 LEGEND_CHARS = 40
+MAX_SYMBOL_EPOCHS = 60
 LEGEND_CHARS = 34
 
 pg.setConfigOptions(background="w", foreground="k")
@@ -378,6 +379,16 @@ class PlotPanel(QWidget):
             curves.batch_raw.setData(x, run.batches.column(1))
             curves.batch_smooth.setData(x, run.batches.column(2))
             epoch = run.epoch_column("epoch")
+            if run is self._current and len(epoch) > MAX_SYMBOL_EPOCHS:
+                # Thousands of markers (a 3,000-epoch full-batch run) cost every redraw.
+                for item in (
+                    curves.train_loss,
+                    curves.validation_loss,
+                    curves.train_accuracy,
+                    curves.validation_accuracy,
+                ):
+                    if item.opts["symbol"] is not None:
+                        item.setSymbol(None)
             for item, name, scale in (
                 (curves.train_loss, "train_loss", 1.0),
                 (curves.validation_loss, "validation_loss", 1.0),

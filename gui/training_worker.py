@@ -76,11 +76,20 @@ class BatchProgress:
 
 @dataclass(frozen=True)
 class EpochProgress:
-    """One finished epoch with a copy of the weights at that point."""
+    """Finished epochs since the previous message and a copy of the weights now.
 
-    event: EpochEvent
+    Fast epochs (a full-batch run on the 8x8 digits finishes hundreds a second) are
+    merged like batches: ``events`` holds every epoch in order, ``event`` the last.
+    """
+
+    events: tuple[EpochEvent, ...]
     snapshot: MLP
     fraction: float
+
+    @property
+    def event(self) -> EpochEvent:
+        """The latest epoch."""
+        return self.events[-1]
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,8 @@ class TrainingWorker(QObject):
         self._steps = 0
         self._last_emit = 0.0
         self._last_batch_time = 0.0
+        self._pending_epochs: list[EpochEvent] = []
+        self._last_epoch_emit = 0.0
         self._samples_since_emit = 0
         self._last_batch: BatchEvent | None = None
         self._samples_per_batch = 1.0
@@ -262,16 +273,27 @@ class TrainingWorker(QObject):
             if now - self._last_emit >= EMIT_INTERVAL_S:
                 self._flush(now)
         elif isinstance(event, EpochEvent):
-            self._flush(self._last_batch_time)
             self._history.append(asdict(event))
-            self.signal_count += 1
-            self.progress.emit(
-                EpochProgress(event, self._network.copy(), event.epoch / event.epochs)
-            )
-            # The validation pass is not training time: restart the speed clock.
-            self._last_emit = time.perf_counter()
+            self._pending_epochs.append(event)
+            now = time.perf_counter()
+            last = event.epoch == event.epochs
+            if last or now - self._last_epoch_emit >= EMIT_INTERVAL_S:
+                self._flush(self._last_batch_time)
+                self._flush_epochs(now)
         elif isinstance(event, FinishedEvent):
             self._flush(self._last_batch_time)
+            self._flush_epochs(time.perf_counter())
+
+    def _flush_epochs(self, now: float) -> None:
+        if not self._pending_epochs:
+            return
+        events, self._pending_epochs = tuple(self._pending_epochs), []
+        self._last_epoch_emit = now
+        self.signal_count += 1
+        last = events[-1]
+        self.progress.emit(
+            EpochProgress(events, self._network.copy(), last.epoch / last.epochs)
+        )
 
     def _flush(self, now: float) -> None:
         event = self._last_batch

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from core.datasets import Dataset, load_bundled
 from core.network import MLP
 from core.training import TrainingConfig
+from gui import training_worker
 from gui.training_worker import (
     BatchProgress,
     EpochProgress,
@@ -120,7 +121,7 @@ def test_success_signals_in_strict_order(qtbot, small_set):
     (outcome,) = seen.outcomes
     assert isinstance(outcome, TrainingOutcome)
     assert outcome.reason == "completed" and outcome.epochs_completed == 2
-    assert [m.event.epoch for m in seen.epochs()] == [1, 2]
+    assert [e.epoch for m in seen.epochs() for e in m.events] == [1, 2]
     points = np.concatenate([m.x for m in seen.batches()])
     steps = int(np.ceil(len(small_set) * 0.9 / 32))
     assert len(points) == 2 * steps
@@ -227,7 +228,8 @@ def test_batch_messages_are_coalesced_to_about_20_per_second(qtbot, small_set):
     assert batch_messages < points / 5
 
 
-def test_epoch_snapshots_are_copies(qtbot, small_set):
+def test_epoch_snapshots_are_copies(qtbot, small_set, monkeypatch):
+    monkeypatch.setattr(training_worker, "EMIT_INTERVAL_S", 0.0)  # one message an epoch
     thread, worker = create_training_thread(_job(small_set, epochs=3))
     seen = Relay(worker)
     with qtbot.waitSignal(seen.finished, timeout=20000):
@@ -255,3 +257,26 @@ def test_personal_drawings_are_added_to_the_training_part(qtbot, small_set):
     qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
     assert prepared[0].extra_size == 5
     assert prepared[0].train_size == int(len(small_set) * 0.9) + 15
+
+
+def test_fast_epochs_are_merged_into_few_messages(qtbot):
+    digits = load_bundled("digits-8x8")
+    job = TrainingJob(
+        config=TrainingConfig(
+            hidden_sizes=(8,), batch_size=0, epochs=150, learning_rate=0.1
+        ),
+        dataset=digits,
+    )
+    thread, worker = create_training_thread(job)
+    seen = Relay(worker)
+    started = time.perf_counter()
+    with qtbot.waitSignal(seen.finished, timeout=30000):
+        thread.start()
+    seconds = time.perf_counter() - started
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    epochs = [e.epoch for m in seen.epochs() for e in m.events]
+    assert epochs == list(range(1, 151))
+    assert seen.epochs()[-1].event.epoch == 150
+    messages = len(seen.messages)
+    assert messages <= 2 * (20 * seconds + 2)  # batches and epochs, ~20/s each
+    assert messages < 150
