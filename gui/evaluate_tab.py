@@ -316,8 +316,6 @@ class EvaluateTab(QWidget):
         thread, worker = start_evaluation(self._model, self._dataset)
         worker.succeeded.connect(self._on_worker_succeeded)
         worker.failed.connect(self._on_worker_failed)
-        # References are dropped only once the thread has ended: Python owns both
-        # objects, and dropping them earlier would delete them under the thread.
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         thread.start()
@@ -335,8 +333,6 @@ class EvaluateTab(QWidget):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._thread is not None:
-            self._thread.wait()
         self._thread = None
         self._worker = None
         self.evaluate_button.setEnabled(True)
@@ -347,10 +343,7 @@ class EvaluateTab(QWidget):
     def shutdown(self) -> None:
         """Drop a running evaluation and wait up to 2 s for its thread to end."""
         if self._worker is not None:
-            try:
-                self._worker.cancel()
-            except RuntimeError:
-                pass
+            self._worker.cancel()
         if self._thread is not None:
             self._thread.quit()
             self._thread.wait(2000)

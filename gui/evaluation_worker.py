@@ -240,20 +240,61 @@ class EvaluationWorker(QObject):
             self.finished.emit()
 
 
+class _Keeper(QObject):
+    """Holds running evaluation threads and workers until their thread has ended.
+
+    Python owns both objects; were the last reference dropped while the thread runs
+    (say the tab is deleted mid-evaluation), Python would destroy a running QThread.
+    So neither uses deleteLater: the keeper, living in the GUI thread, lets go of
+    them once the thread has finished, and Python deletes them then.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._running: list[tuple[QThread, EvaluationWorker]] = []
+
+    def keep(self, thread: QThread, worker: EvaluationWorker) -> None:
+        self._running.append((thread, worker))
+        thread.finished.connect(self.release)
+
+    @Slot()
+    def release(self) -> None:
+        still = []
+        for thread, worker in self._running:
+            if thread.isFinished():
+                thread.wait()
+            else:
+                still.append((thread, worker))
+        self._running = still
+
+    def count(self) -> int:
+        return len(self._running)
+
+
+_KEEPER: _Keeper | None = None
+
+
+def running_evaluations() -> int:
+    """Return how many evaluation threads have not been released yet."""
+    return 0 if _KEEPER is None else _KEEPER.count()
+
+
 def start_evaluation(
     model: SavedModel, dataset: Dataset
 ) -> tuple[QThread, EvaluationWorker]:
     """Create an `EvaluationWorker` in a new, not yet started QThread.
 
-    Connect the worker's signals, then call ``thread.start()``. The caller keeps
-    references to both until ``thread.finished`` arrives: Python owns them.
+    Connect the worker's signals, then call ``thread.start()``. Call from the GUI
+    thread: a module-level keeper holds both objects until the thread has ended.
     """
+    global _KEEPER
+    if _KEEPER is None:
+        _KEEPER = _Keeper()
     thread = QThread()
     thread.setObjectName("evaluation")
     worker = EvaluationWorker(model, dataset)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
-    worker.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
+    _KEEPER.keep(thread, worker)
     return thread, worker

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -252,3 +254,29 @@ def test_a_dataset_and_model_handed_over_together_evaluate_once(
     _evaluated(qtbot, tab, model, test_set)
     qtbot.wait(50)
     assert len(calls) == 1
+
+
+def test_deleting_the_tab_mid_evaluation_lets_the_thread_finish(
+    qtbot, model, test_set, monkeypatch
+):
+    started = threading.Event()
+    original = evaluation_worker.evaluate
+
+    def slow(*args, **kwargs):
+        started.set()
+        time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation_worker, "evaluate", slow)
+    widget = EvaluateTab()
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.set_dataset(test_set)
+    widget.set_model(model)
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    widget.deleteLater()
+    del widget
+    qtbot.wait(20)
+    gc.collect()
+    assert evaluation_worker.running_evaluations() == 1
+    qtbot.waitUntil(lambda: evaluation_worker.running_evaluations() == 0, timeout=10000)
