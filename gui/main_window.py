@@ -190,6 +190,7 @@ class MainWindow(QMainWindow):
         self._applying_preset = False
         self._evaluation_holdout: Dataset | None = None
         self._pending_tabs: set[QWidget] = set()
+        self._app_version = app_version()
 
         self.setWindowTitle("Digit Studio")
         self.setAcceptDrops(True)
@@ -698,7 +699,7 @@ class MainWindow(QMainWindow):
         self._paused_since = None
         self._started_at = time.monotonic()
         self.banner.hide()
-        self.plot_panel.start_run(job.label, job.config.to_dict())
+        self.plot_panel.start_run(job.label, job.config.to_dict(), job.config.epochs)
         self.status_epoch.setText(f"epoch 0/{job.config.epochs}")
         self.status_progress.setValue(0)
         self.status_progress.setFormat("starting…")
@@ -768,7 +769,8 @@ class MainWindow(QMainWindow):
         elif isinstance(message, EpochProgress):
             for event in message.events:
                 values = dataclasses.asdict(event)
-                self._history.append(values)
+                # Stored JSON-ready (NaN/inf become None) so snapshots need no pass.
+                self._history.append({k: _finite_or_none(v) for k, v in values.items()})
                 self.plot_panel.add_epoch(float(event.epoch), values)
             event = message.event
             self.status_epoch.setText(f"epoch {event.epoch}/{event.epochs}")
@@ -887,9 +889,7 @@ class MainWindow(QMainWindow):
         )
         if normalization is None:
             normalization = Normalization("scale", dataset.max_value)
-        history = [
-            {k: _finite_or_none(v) for k, v in row.items()} for row in self._history
-        ]
+        history = list(self._history)
         metrics: dict[str, Any] = {"epochs": len(history)}
         # With early stopping the kept weights are the best epoch's, not the last's.
         best = outcome.best_epoch if outcome is not None else None
@@ -920,7 +920,7 @@ class MainWindow(QMainWindow):
             history=history,
             metrics=metrics,
             created=utc_now_iso(),
-            app_version=app_version(),
+            app_version=self._app_version,
         )
 
     def _set_model(self, model: SavedModel | None, live: bool) -> None:

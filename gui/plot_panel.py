@@ -265,8 +265,17 @@ class PlotPanel(QWidget):
         """How many throttled redraws happened (for tests and the benchmark)."""
         return self._redraw_count
 
-    def start_run(self, label: str, config: dict[str, Any] | None = None) -> RunRecord:
-        """Begin a new current run; the previous current run turns faint."""
+    def start_run(
+        self,
+        label: str,
+        config: dict[str, Any] | None = None,
+        epochs: int | None = None,
+    ) -> RunRecord:
+        """Begin a new current run; the previous current run turns faint.
+
+        With ``epochs`` the epoch axis spans the whole run from the start, so it does
+        not move (and re-render) on every redraw; the value axes keep auto-ranging.
+        """
         self._demote_current()
         run = RunRecord(run_id=self._next_id, label=label, config=dict(config or {}))
         self._next_id += 1
@@ -278,8 +287,21 @@ class PlotPanel(QWidget):
         self._add_list_item(run)
         self._rebuild_legends()
         self._apply_visibility(run)
+        self._set_epoch_span(epochs)
         self.runs_changed.emit()
         return run
+
+    def _set_epoch_span(self, epochs: int | None) -> None:
+        if not epochs:
+            self.loss_plot.enableAutoRange(x=True)
+            return
+        span = float(epochs)
+        for run in self._runs:
+            if run.visible and len(run.epochs):
+                span = max(span, float(np.nanmax(run.epoch_column("epoch"))))
+        self.loss_plot.setXRange(0.0, span, padding=0.02)
+        self.loss_plot.enableAutoRange(x=False, y=True)
+        self.accuracy_plot.enableAutoRange(x=False, y=True)
 
     def add_history_run(
         self, label: str, config: dict[str, Any], history: list[dict[str, Any]]
