@@ -220,11 +220,9 @@ class Augmenter:
         ).reshape(B, n)
         self._taps = np.empty((B, n), np.uint32)
         self._low = np.empty((B, n), np.uint32)
-        self._padded_float = np.zeros((B, H + 3, W + 3), np.float32)
-        self._float_taps = np.empty((4, B, n), np.float32)
-        self._morph = np.zeros((B, H + 2, W + 2), np.float32)
-        self._dilated = np.empty((B, H, W), np.float32)
-        self._eroded = np.empty((B, H, W), np.float32)
+        # Buffers of the float-input path and of thickness, made when first needed.
+        self._float_buffers: tuple[np.ndarray, np.ndarray] | None = None
+        self._morph_buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __call__(
         self,
@@ -374,7 +372,12 @@ class Augmenter:
     def _gather_float(self, images: np.ndarray, out: np.ndarray) -> None:
         k = images.shape[0]
         _, H, W = self.shape
-        padded = self._padded_float[:k]
+        if self._float_buffers is None:
+            self._float_buffers = (
+                np.zeros((self.shape[0], H + 3, W + 3), np.float32),
+                np.empty((4, self.shape[0], H * W), np.float32),
+            )
+        padded = self._float_buffers[0][:k]
         padded[:, 1 : H + 1, 1 : W + 1] = images
         flat = padded.ravel()
         ix, iy, fx, fy, _, _ = self._split_coordinates(k)
@@ -383,7 +386,7 @@ class Augmenter:
         index = self._index[:k]
         np.add(iy, (np.arange(k) * ((H + 3) * (W + 3)))[:, None], out=index)
         idx = index.ravel()
-        t = self._float_taps[:, :k]
+        t = self._float_buffers[1][:, :k]
         for tap, offset in enumerate((0, 1, W + 3, W + 4)):
             np.take(flat[offset:], idx, out=t[tap].ravel(), mode="wrap")
         weights = self._coords_buffer[: 2 * k * H * W].reshape(2, k, H * W)
@@ -401,11 +404,17 @@ class Augmenter:
 
     def _thicken(self, out: np.ndarray, amounts: np.ndarray) -> None:
         B, H, W = self.shape
-        m = self._morph
+        if self._morph_buffers is None:
+            self._morph_buffers = (
+                np.zeros((B, H + 2, W + 2), np.float32),
+                np.empty((B, H, W), np.float32),
+                np.empty((B, H, W), np.float32),
+            )
+        m = self._morph_buffers[0]
         m[:, 1:-1, 1:-1] = out
         centre = m[:, 1:-1, 1:-1]
         neighbours = (m[:, :-2, 1:-1], m[:, 2:, 1:-1], m[:, 1:-1, :-2], m[:, 1:-1, 2:])
-        dil, ero = self._dilated, self._eroded
+        dil, ero = self._morph_buffers[1:]
         np.maximum(centre, neighbours[0], out=dil)
         np.minimum(centre, neighbours[0], out=ero)
         for n in neighbours[1:]:
