@@ -202,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     windowed: list[float] = []
     stalls: list[np.ndarray] = []
     busy: list[np.ndarray] = []
+    gaps: list[np.ndarray] = []
     for round_index in range(args.rounds):
         h = headless_epochs(dataset, args.epochs)
         w, s, b, counters = window_epochs(app, dataset, args.epochs)
         busy.append(b)
+        gaps.append(s + TICK_MS)
         headless += h
         windowed += w
         stalls.append(s)
@@ -221,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = float(all_stalls.max())
     p99 = float(np.percentile(all_stalls, 99))
     all_busy = np.concatenate(busy)
+    duty = all_busy.sum() / max(sum(float(np.sum(g)) for g in gaps), 1e-9)
     h_median = statistics.median(headless)
     w_median = statistics.median(windowed)
     slowdown = w_median / h_median - 1.0
@@ -232,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"GUI-thread CPU between ticks: worst {all_busy.max():.1f} ms, 99th percentile "
         f"{np.percentile(all_busy, 99):.1f} ms (a stall beyond this is waiting for "
-        "the GIL or for a CPU core)"
+        "the GIL or for a CPU core); the GUI thread was busy "
+        f"{100 * duty:.1f}% of the training time"
     )
     print(
         f"epoch time: headless {h_median:.2f} s, window {w_median:.2f} s, "
