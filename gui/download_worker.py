@@ -21,6 +21,7 @@ from core.download import (
     DownloadError,
     download_mnist,
 )
+from gui.background import TaskCancelled
 
 PROGRESS_INTERVAL_S = 0.1
 EXPECTED_ERRORS = (DownloadError,)
@@ -73,8 +74,6 @@ def download_job(
                 data_dir, list(mirrors), progress=on_progress, cancel=cancel
             )
         except DownloadCancelled:
-            from gui.background import TaskCancelled
-
             raise TaskCancelled() from None
 
     return run
