@@ -71,6 +71,7 @@ def _passes(
     dataset: Dataset,
     normalization: Normalization | None,
     batch_size: int,
+    buffer: np.ndarray | None = None,
 ):
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
     _check(network, dataset)
@@ -80,7 +81,17 @@ def _passes(
     batch_size = max(1, min(int(batch_size), count))
     images = dataset.images.reshape(count, -1)
     labels = dataset.labels
-    inputs = np.empty((batch_size, images.shape[1]), np.float32)
+    shape = (batch_size, images.shape[1])
+    if (
+        buffer is not None
+        and buffer.dtype == np.float32
+        and buffer.ndim == 2
+        and buffer.shape[0] >= shape[0]
+        and buffer.shape[1] == shape[1]
+    ):
+        inputs = buffer[: shape[0]]
+    else:
+        inputs = np.empty(shape, np.float32)
     converted = inputs if network.dtype == np.float32 else None
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
@@ -96,6 +107,7 @@ def loss_and_accuracy(
     dataset: Dataset,
     normalization: Normalization | None = None,
     batch_size: int = 2048,
+    buffer: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Return the mean loss and the accuracy of ``network`` on ``dataset``.
 
@@ -107,6 +119,9 @@ def loss_and_accuracy(
         How pixels become inputs; ``"scale"`` when omitted.
     batch_size : int
         Samples per forward pass.
+    buffer : ndarray of float32, shape (>= batch_size, H * W), optional
+        Work array for the converted inputs, reused across calls (the trainer
+        passes one so that per-epoch validation allocates nothing).
 
     Returns
     -------
@@ -116,7 +131,7 @@ def loss_and_accuracy(
     total_loss = 0.0
     correct = 0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size
+        network, dataset, normalization, batch_size, buffer
     ):
         total_loss += loss * (stop - start)
         correct += int(

@@ -17,8 +17,9 @@ from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 
 # Work buffers are kept for this many distinct batch sizes (training batch, the
-# last partial batch, the evaluation batch, a spare).
-_MAX_WORKSPACES = 4
+# last partial batch, validation batches and their remainder, spares); buffers
+# never written (e.g. deltas during evaluation) cost address space, not memory.
+_MAX_WORKSPACES = 6
 
 
 class NetworkError(ValueError):

@@ -29,6 +29,7 @@ from core.schedules import SCHEDULES, learning_rate_at
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 STOP_REASONS = ("completed", "cancelled", "early_stopped", "diverged")
+_VALIDATION_BATCH = 2048
 
 
 class ConfigError(ValueError):
@@ -526,7 +527,11 @@ def train(
         if validation_set is not None:
             with np.errstate(over="ignore", invalid="ignore"):
                 validation_loss, validation_accuracy = loss_and_accuracy(
-                    network, validation_set, normalization
+                    network,
+                    validation_set,
+                    normalization,
+                    _VALIDATION_BATCH,
+                    run.validation_buffer(validation_set),
                 )
             if not math.isfinite(validation_loss):
                 reason = "diverged"
@@ -665,10 +670,18 @@ class _Run:
             if config.augment.is_active
             else None
         )
+        self._validation_buffer: np.ndarray | None = None
         self.order = np.arange(self.count)
         self.loss_sum = 0.0
         self.correct = 0
         self.seen = 0
+
+    def validation_buffer(self, dataset: Dataset) -> np.ndarray:
+        """Return a float32 work array for validation batches, allocated once."""
+        if self._validation_buffer is None:
+            rows = min(_VALIDATION_BATCH, len(dataset))
+            self._validation_buffer = np.empty((rows, dataset.input_size), np.float32)
+        return self._validation_buffer
 
     def step(self, epoch: int, step: int) -> tuple[float, float]:
         """Train one minibatch; return its loss and learning rate."""

@@ -74,3 +74,15 @@ def test_mismatched_network_is_rejected():
         evaluate(MLP((9, 3)), _dataset())
     with pytest.raises(MetricsError, match="3 classes but the network has only 2"):
         evaluate(MLP((4, 2)), _dataset())
+
+
+def test_a_given_work_buffer_is_reused_and_a_wrong_one_ignored():
+    dataset = _dataset()
+    net = MLP((4, 5, 3), seed=2)
+    expected = loss_and_accuracy(net, dataset)
+    buffer = np.full((8, 4), np.nan, np.float32)
+    assert loss_and_accuracy(net, dataset, buffer=buffer) == expected
+    assert not np.isnan(buffer[:6]).any() and np.isnan(buffer[6:]).all()
+    assert loss_and_accuracy(net, dataset, buffer=np.empty((2, 3), np.float32)) == (
+        expected
+    )

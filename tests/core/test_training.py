@@ -330,3 +330,24 @@ def test_cosine_schedule_reaches_every_batch_event():
     rates = [e.learning_rate for e in events if isinstance(e, BatchEvent)]
     assert rates[0] == pytest.approx(0.1) and len(rates) == 6
     assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+
+
+def test_steady_state_epochs_do_not_fault_in_fresh_memory():
+    # Per-step temporaries of 0.1-0.8 MB would make glibc unmap and fault memory
+    # back every minibatch (hundreds of faults per epoch here).
+    resource = pytest.importorskip("resource")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(1200, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=1200, dtype=np.uint8)
+    train_set = Dataset("noise", images[:1000], labels[:1000])
+    validation = Dataset("noise", images[1000:], labels[1000:])
+    config = TrainingConfig(hidden_sizes=(256,), epochs=4, dropout=0.2, l2=1e-4)
+    faults = []
+
+    def count(event, network):
+        if isinstance(event, EpochEvent):
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            faults.append(usage.ru_minflt + usage.ru_majflt)
+
+    _run(config, train_set, validation, on_event=count)
+    assert max(np.diff(faults)) < 60
