@@ -116,4 +116,10 @@ def describe_config(
         parts.append(f"l2={float(config['l2']):g}")
     if float(config.get("dropout", 0) or 0) > 0:
         parts.append(f"dropout={float(config['dropout']):g}")
+    augment = config.get("augment") or {}
+    amounts = ("shift", "rotation", "scale", "shear", "elastic", "thickness", "noise")
+    if isinstance(augment, dict) and any(
+        float(augment.get(name, 0) or 0) > 0 for name in amounts
+    ):
+        parts.append("augmented")
     return " ".join(parts)

@@ -159,3 +159,19 @@ def test_growable_series_keeps_every_point(chunks):
     joined = np.concatenate(expected)
     np.testing.assert_array_equal(series.column(0), joined)
     np.testing.assert_array_equal(series.column(1), 2 * joined)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            {"optimizer": "sgd", "learning_rate": 3.0, "batch_size": 0},
+            "sgd lr=3 full batch",
+        ),
+        ({"l2": 1e-4, "dropout": 0.2}, "l2=0.0001 dropout=0.2"),
+        ({"augment": {"shift": 2.0, "probability": 1.0}}, "augmented"),
+        ({"augment": {"shift": 0.0, "probability": 1.0}}, ""),
+    ],
+)
+def test_describe_config_names_the_settings(config, expected):
+    assert describe_config(config) == expected
