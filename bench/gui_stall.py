@@ -244,9 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         f"(target <= +{100 * SLOWDOWN_TARGET:.0f}%): "
         f"{'PASS' if slowdown <= SLOWDOWN_TARGET else 'FAIL'}"
     )
+    best_h, best_w = min(headless), min(windowed)
     print(
-        f"best epoch (least disturbed by other load): headless {min(headless):.2f} s, "
-        f"window {min(windowed):.2f} s ({100 * (min(windowed) / min(headless) - 1):+.1f}%)"
+        f"best epoch (least disturbed by other load): headless {best_h:.2f} s, "
+        f"window {best_w:.2f} s ({100 * (best_w / best_h - 1):+.1f}%)"
     )
     return 0
 
