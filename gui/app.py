@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import sys
 import traceback
+from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
@@ -48,15 +51,60 @@ def _exception_hook(
 
 
 SWITCH_INTERVAL_S = 0.001
+_OPENBLAS_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def blas_threads_for_gui() -> int:
+    """BLAS threads that leave one core to the GUI thread (at least one)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def set_blas_threads(threads: int) -> bool:
+    """Set NumPy's OpenBLAS thread count at run time; False if none was found.
+
+    OpenBLAS threads spin while they wait for each other, so when one of them shares
+    a core with another busy thread (the GUI thread, another program) a matrix
+    product can take twenty times longer. A user's OPENBLAS_NUM_THREADS is respected.
+    """
+    if os.environ.get("OPENBLAS_NUM_THREADS"):
+        return False
+    import numpy
+
+    root = Path(numpy.__file__).resolve().parent
+    patterns = ("*openblas*.so*", "*openblas*.dylib", "*openblas*.dll")
+    folders = (root.parent / "numpy.libs", root / ".dylibs")
+    for folder in folders:
+        for pattern in patterns:
+            for path in sorted(folder.glob(pattern)):
+                try:
+                    library = ctypes.CDLL(str(path))
+                except OSError:
+                    continue
+                for name in _OPENBLAS_SETTERS:
+                    setter = getattr(library, name, None)
+                    if setter is not None:
+                        setter.argtypes = [ctypes.c_int]
+                        setter.restype = None
+                        setter(int(threads))
+                        return True
+    return False
 
 
 def configure_interpreter() -> None:
-    """Let the GUI thread get the GIL back quickly from the training thread.
+    """Keep the GUI thread responsive while a training thread computes.
 
     The worker holds the GIL between its NumPy calls; the GUI thread, which drops it
-    around every Qt call, would otherwise wait up to the default 5 ms each time.
+    around every Qt call, would otherwise wait up to the default 5 ms each time. BLAS
+    gets one core less than the machine has, so the GUI thread never shares a core
+    with a spinning BLAS thread.
     """
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    set_blas_threads(blas_threads_for_gui())
 
 
 def install_exception_hook() -> None:
