@@ -446,6 +446,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.tabs.currentChanged.connect(self.on_tab_changed)
 
+        self.plot_panel.log_check.toggled.connect(self.log_action.setChecked)
         self.network_panel.config_changed.connect(self.on_config_changed)
         self.training_panel.config_changed.connect(self.on_config_changed)
         self.data_panel.dataset_loaded.connect(self.on_dataset_loaded)

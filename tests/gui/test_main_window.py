@@ -451,3 +451,12 @@ def test_draw_and_evaluate_tabs_get_the_model_when_shown(qtbot, window):
         window.model.metrics["validation_accuracy"], abs=1e-6
     )
     window.evaluate_tab.shutdown()
+
+
+def test_log_scale_shortcut_and_check_box_agree(window):
+    assert window.log_action.shortcut().toString() == "Ctrl+L"
+    window.log_action.trigger()
+    assert window.plot_panel.log_check.isChecked()
+    assert window.plot_panel.loss_plot.ctrl.logYCheck.isChecked()
+    window.plot_panel.log_check.setChecked(False)
+    assert not window.log_action.isChecked()
