@@ -57,6 +57,7 @@ _OPENBLAS_SETTERS = (
     "openblas_set_num_threads64_",
     "openblas_set_num_threads",
 )
+_OPENBLAS_GETTERS = tuple(name.replace("set_", "get_") for name in _OPENBLAS_SETTERS)
 
 
 def blas_threads_for_gui() -> int:
@@ -64,35 +65,52 @@ def blas_threads_for_gui() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def set_blas_threads(threads: int) -> bool:
-    """Set NumPy's OpenBLAS thread count at run time; False if none was found.
-
-    OpenBLAS threads spin while they wait for each other, so when one of them shares
-    a core with another busy thread (the GUI thread, another program) a matrix
-    product can take twenty times longer. A user's OPENBLAS_NUM_THREADS is respected.
-    """
-    if os.environ.get("OPENBLAS_NUM_THREADS"):
-        return False
+def _openblas_function(names: tuple[str, ...]):
+    """Find the first of ``names`` exported by NumPy's bundled OpenBLAS."""
     import numpy
 
     root = Path(numpy.__file__).resolve().parent
     patterns = ("*openblas*.so*", "*openblas*.dylib", "*openblas*.dll")
-    folders = (root.parent / "numpy.libs", root / ".dylibs")
-    for folder in folders:
+    for folder in (root.parent / "numpy.libs", root / ".dylibs"):
         for pattern in patterns:
             for path in sorted(folder.glob(pattern)):
                 try:
                     library = ctypes.CDLL(str(path))
                 except OSError:
                     continue
-                for name in _OPENBLAS_SETTERS:
-                    setter = getattr(library, name, None)
-                    if setter is not None:
-                        setter.argtypes = [ctypes.c_int]
-                        setter.restype = None
-                        setter(int(threads))
-                        return True
-    return False
+                for name in names:
+                    function = getattr(library, name, None)
+                    if function is not None:
+                        return function
+    return None
+
+
+def blas_threads() -> int | None:
+    """Return OpenBLAS's current thread count (None when it cannot be found)."""
+    getter = _openblas_function(_OPENBLAS_GETTERS)
+    if getter is None:
+        return None
+    getter.restype = ctypes.c_int
+    return int(getter())
+
+
+def set_blas_threads(threads: int, force: bool = False) -> bool:
+    """Set NumPy's OpenBLAS thread count at run time; False if not done.
+
+    OpenBLAS threads spin while they wait for each other, so when one of them shares
+    a core with another busy thread (the GUI thread, another program) a matrix
+    product can take twenty times longer. A user's OPENBLAS_NUM_THREADS is respected
+    unless ``force`` (used to restore a previous count).
+    """
+    if os.environ.get("OPENBLAS_NUM_THREADS") and not force:
+        return False
+    setter = _openblas_function(_OPENBLAS_SETTERS)
+    if setter is None:
+        return False
+    setter.argtypes = [ctypes.c_int]
+    setter.restype = None
+    setter(int(threads))
+    return True
 
 
 def configure_interpreter() -> None:

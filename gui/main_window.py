@@ -859,12 +859,14 @@ class MainWindow(QMainWindow):
         """End-of-run cleanup: unlock the controls whatever happened."""
         self.plot_panel.finish_run(self._outcome_text or "ended")
         self._outcome_text = ""
-        self._worker = None
         thread, self._thread = self._thread, None
         if thread is not None and shiboken6.isValid(thread):
-            # The thread quits right after this signal; wait the few ms so no
-            # "destroyed while running" can happen when the window goes away.
+            # The thread quits right after this signal. Wait until it has really
+            # ended (Qt deletes the worker in it on the way out) before dropping the
+            # Python reference, which would otherwise delete the worker a second
+            # time from this thread.
             thread.wait(STOP_WAIT_MS)
+        self._worker = None
         self._running_job = None
         self.pause_action.setChecked(False)
         self._paused_since = None

@@ -9,6 +9,7 @@ answered instead of blocking on a modal dialog.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,20 @@ class DialogRecorder:
 
     def of_kind(self, kind: str) -> list[tuple[str, str, str]]:
         return [call for call in self.calls if call[0] == kind]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_interpreter_settings():
+    """Run GUI tests with the interpreter set up as the app sets it (GIL switch
+    interval, one BLAS thread fewer than cores), then put the defaults back."""
+    from gui.app import blas_threads, configure_interpreter, set_blas_threads
+
+    interval, threads = sys.getswitchinterval(), blas_threads()
+    configure_interpreter()
+    yield
+    sys.setswitchinterval(interval)
+    if threads is not None:
+        set_blas_threads(threads, force=True)
 
 
 @pytest.fixture(autouse=True)
