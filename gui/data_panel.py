@@ -589,6 +589,8 @@ class DataPanel(QGroupBox):
         """Cancel the download and wait for background threads (window closing)."""
         self.cancel_download()
         for thread, _worker in list(self._tasks):
-            if shiboken6.isValid(thread) and thread.isRunning():
+            if shiboken6.isValid(thread):
+                # Also a thread that is only finishing: Qt deletes its worker on the
+                # way out, and our reference must not be the one that deletes it.
                 thread.quit()
                 thread.wait(timeout_ms)
