@@ -82,6 +82,7 @@ except ImportError:  # pragma: no cover
 
 CUSTOM_PRESET = "custom"
 STOP_WAIT_MS = 2000
+STATUS_HZ = 5
 FINE_TUNE_EPOCHS = 3
 FINE_TUNE_REPEAT = 5
 FINE_TUNE_LIMIT = 10000
@@ -191,6 +192,11 @@ class MainWindow(QMainWindow):
         self._evaluation_holdout: Dataset | None = None
         self._pending_tabs: set[QWidget] = set()
         self._app_version = app_version()
+        self._pending_status: BatchProgress | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(int(1000 / STATUS_HZ))
+        self._status_timer.timeout.connect(self.on_status_timer)
 
         self.setWindowTitle("Digit Studio")
         self.setAcceptDrops(True)
@@ -763,11 +769,14 @@ class MainWindow(QMainWindow):
         """Plot the new points and update the status bar."""
         if isinstance(message, BatchProgress):
             self.plot_panel.add_batches(message.x, message.loss, message.smoothed)
-            self.status_epoch.setText(f"epoch {message.epoch}/{message.epochs}")
-            self.status_speed.setText(f"{message.samples_per_second:,.0f} samples/s")
-            self.status_lr.setText(f"lr {message.learning_rate:.3g}")
-            self._show_fraction(message.fraction)
+            # The status bar follows at most STATUS_HZ times a second: its widgets
+            # repaint on every change, and the GUI thread's time is the worker's too
+            # (the GIL).
+            self._pending_status = message
+            if not self._status_timer.isActive():
+                self._status_timer.start()
         elif isinstance(message, EpochProgress):
+            self._pending_status = None  # the epoch message is newer
             for event in message.events:
                 values = dataclasses.asdict(event)
                 # Stored JSON-ready (NaN/inf become None) so snapshots need no pass.
@@ -780,6 +789,17 @@ class MainWindow(QMainWindow):
             self.status_lr.setText(f"lr {event.learning_rate:.3g}")
             self._show_fraction(message.fraction)
             self._set_model(self._snapshot_model(message.snapshot), live=True)
+
+    @Slot()
+    def on_status_timer(self) -> None:
+        """Show the latest batch progress in the status bar."""
+        message, self._pending_status = self._pending_status, None
+        if message is None or not self.is_training:
+            return
+        self.status_epoch.setText(f"epoch {message.epoch}/{message.epochs}")
+        self.status_speed.setText(f"{message.samples_per_second:,.0f} samples/s")
+        self.status_lr.setText(f"lr {message.learning_rate:.3g}")
+        self._show_fraction(message.fraction)
 
     def _show_fraction(self, fraction: float) -> None:
         # Whole percents: QProgressBar repaints synchronously on every new value.
@@ -859,6 +879,8 @@ class MainWindow(QMainWindow):
         """End-of-run cleanup: unlock the controls whatever happened."""
         self.plot_panel.finish_run(self._outcome_text or "ended")
         self._outcome_text = ""
+        self._status_timer.stop()
+        self._pending_status = None
         thread, self._thread = self._thread, None
         if thread is not None and shiboken6.isValid(thread):
             # The thread quits right after this signal. Wait until it has really
