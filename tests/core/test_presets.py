@@ -42,7 +42,7 @@ def test_textbook_deep_softmax_settings():
     assert config.hidden_sizes == (50,) * 6
     assert (config.activation, config.output) == ("sigmoid", "softmax_cross_entropy")
     assert (config.optimizer, config.learning_rate, config.batch_size) == (
-        "sgd", 0.002, 10
+        "adam", 0.002, 10
     )  # fmt: skip
     assert config.normalization == "standardize"
 
