@@ -137,8 +137,8 @@ class DataPanel(QGroupBox):
         self.mirror_edit = QLineEdit(mirror)
         self.mirror_edit.setPlaceholderText("built-in mirrors")
         self.mirror_edit.setToolTip(
-            "A base URL holding the four MNIST files, tried before the built-in "
-            "mirrors (http://, https:// or file:///folder/)"
+            "A base URL holding the four MNIST files, used instead of the "
+            "built-in mirrors (http://, https:// or file:///folder/)"
         )
         self.import_button = QPushButton("Import IDX…")
         self.import_button.setToolTip(

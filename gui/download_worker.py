@@ -21,6 +21,7 @@ from core.download import (
     DownloadError,
     download_mnist,
 )
+from core.user_dirs import mnist_mirror
 from gui.background import TaskCancelled
 
 PROGRESS_INTERVAL_S = 0.1
@@ -43,13 +44,16 @@ class DownloadProgress:
 
 
 def mirror_list(user_mirror: str) -> tuple[str, ...]:
-    """Return the user's mirror first (when set), then the built-in ones."""
-    user_mirror = user_mirror.strip()
+    """Return the mirrors to try: the user's alone when set, else the built-in ones.
+
+    A lab's own mirror replaces the public list (as ``--mirror`` does on the command
+    line), so nothing is fetched from elsewhere; ``DIGIT_STUDIO_MNIST_MIRROR`` is the
+    fallback when the setting is empty.
+    """
+    user_mirror = user_mirror.strip() or (mnist_mirror() or "")
     if not user_mirror:
         return DEFAULT_MIRRORS
-    if not user_mirror.endswith("/"):
-        user_mirror += "/"
-    return (user_mirror, *[m for m in DEFAULT_MIRRORS if m != user_mirror])
+    return (user_mirror if user_mirror.endswith("/") else user_mirror + "/",)
 
 
 def download_job(

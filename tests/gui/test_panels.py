@@ -299,3 +299,17 @@ def test_import_dialog_finds_the_labels_and_asks_a_name(
         timeout=10000,
     )
     assert len(data_panel.dataset) == 30
+
+
+def test_a_user_mirror_replaces_the_built_in_list(monkeypatch):
+    from core.download import DEFAULT_MIRRORS
+    from gui.download_worker import mirror_list
+
+    monkeypatch.delenv("DIGIT_STUDIO_MNIST_MIRROR", raising=False)
+    assert mirror_list("") == DEFAULT_MIRRORS
+    assert mirror_list(" http://127.0.0.1:8000/mnist ") == (
+        "http://127.0.0.1:8000/mnist/",
+    )
+    monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", "file:///srv/mnist/")
+    assert mirror_list("") == ("file:///srv/mnist/",)
+    assert mirror_list("http://lab/mnist/") == ("http://lab/mnist/",)
