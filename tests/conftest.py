@@ -1,4 +1,4 @@
-"""Shared test setup: Qt runs offscreen and nothing touches the user's real data folder."""
+"""Shared test setup: Qt runs offscreen; nothing touches the real data folder."""
 
 import os
 import tempfile
