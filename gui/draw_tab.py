@@ -49,6 +49,10 @@ _DIGITS = tuple(str(digit) for digit in range(10))
 # fitting take 0.1-0.3 s), however many tabs or models come and go.
 _FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digit-subspaces")
 _SUBSPACES: dict[str, Future] = {}
+# Each model snapshot's threshold is calibrated off the GUI thread too: snapshots
+# arrive every epoch while training keeps both cores busy.
+_CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-calibration")
+GATE_POLL_MS = 20
 
 
 def _fit_subspaces(target: str) -> ConfidenceGate:
@@ -100,6 +104,11 @@ class DrawTab(QWidget):
         self._target = "mnist"
         self._gate: ConfidenceGate | None = None
         self._gate_stale = False
+        self._gate_future: Future | None = None
+        self._gate_key: tuple | None = None
+        self._gate_poll = QTimer(self)
+        self._gate_poll.setInterval(GATE_POLL_MS)
+        self._gate_poll.timeout.connect(self._on_gate_poll_timeout)
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._judgement: Judgement | None = None
@@ -207,7 +216,6 @@ class DrawTab(QWidget):
     def set_model(self, model: SavedModel | None) -> None:
         """Use a new model snapshot (or none) from now on and re-predict."""
         self._model = model
-        self._gate = None
         target = None
         if model is not None:
             try:
@@ -221,6 +229,7 @@ class DrawTab(QWidget):
             )
         if self._model is None or target is None:
             self._model = None
+            self._gate = None
             self.wrong_button.setEnabled(False)
             self.why_check.setEnabled(False)
             self.gallery.set_fine_tune_enabled(False)
@@ -242,44 +251,66 @@ class DrawTab(QWidget):
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
         subspace_future(target)
+        if self._gate is not None and self._gate_key != (target, model.class_names):
+            self._gate = None  # the old thresholds only stand in for a like model
+        self._gate_key = (target, model.class_names)
         # Calibrated on first use: snapshots arrive during training whether or not
         # anyone draws.
         self._gate_stale = True
         self.update_prediction()
 
-    def _calibrated_gate(self, model: SavedModel) -> ConfidenceGate | None:
-        subspace = self._subspace(model)
-        if subspace is None:
-            return None
+    @staticmethod
+    def _calibrated_gate(model: SavedModel) -> tuple[ConfidenceGate | None, str]:
+        """Return the model's gate and a message when the check is off (any thread)."""
+        try:
+            subspace = subspace_future(target_for(model)).result()
+        except (DatasetError, ConfidenceError, OSError) as error:
+            return None, f"Confidence check off: {error}"
+        if subspace.means.shape[1] != int(np.prod(model.image_shape)):
+            return None, ""
         if tuple(model.class_names) != _DIGITS:
             # Not a digit model (an imported set of other classes): the digit
             # subspaces and digit images say nothing about it; keep only the floor
             # on the top probability.
-            return replace(subspace, max_error=np.inf, max_relative_error=np.inf)
+            return replace(subspace, max_error=np.inf, max_relative_error=np.inf), ""
         try:
-            return subspace.for_model(
+            gate = subspace.for_model(
                 model.predict_proba, max_images=_MODEL_CALIBRATION_IMAGES
             )
         except (ConfidenceError, ValueError) as error:
-            self.status_label.setText(f"Confidence check off: {error}")
-            return None
-
-    def _subspace(self, model: SavedModel) -> ConfidenceGate | None:
-        try:
-            subspace = subspace_future(target_for(model)).result()
-        except (DatasetError, ConfidenceError, OSError) as error:
-            self.status_label.setText(f"Confidence check off: {error}")
-            return None
-        if subspace.means.shape[1] != int(np.prod(model.image_shape)):
-            return None
-        return subspace
+            return None, f"Confidence check off: {error}"
+        return gate, ""
 
     def gate(self) -> ConfidenceGate | None:
-        """Return the calibrated "not sure" thresholds for the current model."""
+        """Return the "not sure" thresholds in force.
+
+        While the current model's are calibrated in the background, the previous
+        like model's stand in (or none, for a moment, after the first model).
+        """
         if self._gate_stale and self._model is not None:
             self._gate_stale = False
-            self._gate = self._calibrated_gate(self._model)
+            self._gate_future = _CALIBRATOR.submit(self._calibrated_gate, self._model)
+            self._gate_poll.start()
         return self._gate
+
+    def gate_pending(self) -> bool:
+        """Return True while the current model's thresholds are being calibrated."""
+        return self._gate_future is not None
+
+    @Slot()
+    def _on_gate_poll_timeout(self) -> None:
+        future = self._gate_future
+        if future is None or not future.done():
+            return
+        self._gate_poll.stop()
+        self._gate_future = None
+        if self._gate_stale:
+            return  # a newer model arrived meanwhile; its calibration starts on use
+        self._gate, message = future.result()
+        if message:
+            self.status_label.setText(message)
+        if self._image is not None:
+            self.update_prediction()
 
     # -- prediction -----------------------------------------------------------------
 

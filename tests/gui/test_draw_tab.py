@@ -58,7 +58,11 @@ def _draw_scribble(qtbot, canvas, seed=0):
 
 def _wait_prediction(qtbot, tab):
     def settled():
-        return not tab.prediction_pending() and tab.current_probabilities() is not None
+        return (
+            not tab.prediction_pending()
+            and not tab.gate_pending()
+            and tab.current_probabilities() is not None
+        )
 
     qtbot.waitUntil(settled, timeout=2000)
 
