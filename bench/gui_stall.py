@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         help="GIL switch interval in seconds (default: what the app sets)",
     )
     args = parser.parse_args(argv)
-    from gui.app import blas_threads_for_gui, configure_interpreter
+    from gui.app import configure_interpreter
 
     configure_interpreter()
     if args.switch_interval is not None:
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     dataset = _dataset()
-    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS") or blas_threads_for_gui()
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS") or "default (all cores)"
     print(
         f"784-256-10 ReLU/softmax, Adam, batch 128, {len(dataset):,} images, "
         f"{args.epochs} epochs per run, Qt platform {app.platformName()}, "

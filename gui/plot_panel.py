@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from gui.run_history import RunRecord
 
-REDRAW_INTERVAL_MS = 100  # at most 10 redraws per second
+REDRAW_INTERVAL_MS = 200  # at most 5 redraws per second
 TRAIN_COLOR = QColor(31, 119, 180)
 VALIDATION_COLOR = QColor(230, 110, 20)
 RAW_BATCH_COLOR = QColor(120, 120, 120, 70)

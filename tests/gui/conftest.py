@@ -54,15 +54,13 @@ class DialogRecorder:
 @pytest.fixture(scope="module", autouse=True)
 def app_interpreter_settings():
     """Run GUI tests with the interpreter set up as the app sets it (GIL switch
-    interval, one BLAS thread fewer than cores), then put the defaults back."""
-    from gui.app import blas_threads, configure_interpreter, set_blas_threads
+    interval), then put the default back."""
+    from gui.app import configure_interpreter
 
-    interval, threads = sys.getswitchinterval(), blas_threads()
+    interval = sys.getswitchinterval()
     configure_interpreter()
     yield
     sys.setswitchinterval(interval)
-    if threads is not None:
-        set_blas_threads(threads, force=True)
 
 
 @pytest.fixture(autouse=True)
