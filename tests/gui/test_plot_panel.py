@@ -48,7 +48,7 @@ def test_redraws_are_throttled_however_fast_points_arrive(qtbot, panel):
     assert len(curves.batch_raw.getData()[0]) == 2000
 
 
-def test_redraw_rate_stays_near_20_per_second(qtbot, panel):
+def test_redraw_rate_stays_within_the_throttle(qtbot, panel):
     panel.start_run("run", {})
     started = time.perf_counter()
     for step in range(30):
