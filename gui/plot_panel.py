@@ -140,6 +140,9 @@ class PlotPanel(QWidget):
         self._current: RunRecord | None = None
         self._next_id = 1
         self._dirty: set[int] = set()
+        # Epochs already drawn per run: the epoch curves (the whole accuracy plot)
+        # only need new data, and a repaint, when an epoch ends.
+        self._drawn_epochs: dict[int, int] = {}
         self._redraw_count = 0
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -362,6 +365,7 @@ class PlotPanel(QWidget):
         self._runs.remove(run)
         self._colors.pop(run_id, None)
         self._dirty.discard(run_id)
+        self._drawn_epochs.pop(run_id, None)
         item = self._list_item(run_id)
         if item is not None:
             self.run_list.takeItem(self.run_list.row(item))
@@ -401,6 +405,9 @@ class PlotPanel(QWidget):
             curves.batch_raw.setData(x, run.batches.column(1))
             curves.batch_smooth.setData(x, run.batches.column(2))
             epoch = run.epoch_column("epoch")
+            if self._drawn_epochs.get(run_id) == len(epoch):
+                continue
+            self._drawn_epochs[run_id] = len(epoch)
             if run is self._current and len(epoch) > MAX_SYMBOL_EPOCHS:
                 # Thousands of markers (a 3,000-epoch full-batch run) cost every redraw.
                 for item in (
