@@ -13,7 +13,6 @@ import time
 
 from core.datasets import load_bundled, stratified_split
 from core.metrics import evaluate
-from core.network import MLP
 from core.presets import PRESETS
 from core.training import train
 
@@ -31,13 +30,7 @@ def run_preset(name: str) -> dict:
     train_set, held_out = stratified_split(
         dataset, config.validation_fraction, config.seed
     )
-    network = MLP(
-        config.layer_sizes(train_set.input_size, train_set.num_classes),
-        activation=config.activation,
-        output=config.output,
-        init=config.init,
-        seed=config.seed,
-    )
+    network = config.build_network(train_set.input_size, train_set.num_classes)
     started = time.perf_counter()
     result = train(network, train_set, held_out, config)
     seconds = time.perf_counter() - started

@@ -16,7 +16,6 @@ import time
 from core.augment import AugmentConfig
 from core.datasets import load_bundled, stratified_split
 from core.metrics import evaluate
-from core.network import MLP
 from core.presets import PRESETS
 from core.training import TrainingConfig, train
 
@@ -35,13 +34,7 @@ def run(config: TrainingConfig, hold_out: bool) -> dict:
     train_set, validation = stratified_split(
         dataset, config.validation_fraction, config.seed
     )
-    network = MLP(
-        config.layer_sizes(train_set.input_size, train_set.num_classes),
-        activation=config.activation,
-        output=config.output,
-        init=config.init,
-        seed=config.seed,
-    )
+    network = config.build_network(train_set.input_size, train_set.num_classes)
     started = time.perf_counter()
     result = train(network, train_set, validation, config)
     seconds = time.perf_counter() - started

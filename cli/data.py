@@ -23,14 +23,6 @@ class TrainingData:
     normalization: Normalization
     subset: int | None
 
-    def layer_sizes(self, hidden_sizes: tuple[int, ...]) -> tuple[int, ...]:
-        """Input size, the hidden sizes, number of classes."""
-        return (
-            self.train_set.input_size,
-            *hidden_sizes,
-            self.train_set.num_classes,
-        )
-
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
         validation = len(self.validation_set) if self.validation_set else 0

@@ -21,7 +21,6 @@ from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.metrics import evaluate
 from core.model_io import ModelMetadata, save_model
-from core.network import MLP
 from core.presets import PRESETS
 from core.training import (
     BatchEvent,
@@ -164,12 +163,8 @@ def run(args: argparse.Namespace) -> int:
         config.normalization,
         subset=args.subset,
     )
-    network = MLP(
-        prepared.layer_sizes(config.hidden_sizes),
-        activation=config.activation,
-        output=config.output,
-        init=config.init,
-        seed=config.seed,
+    network = config.build_network(
+        prepared.train_set.input_size, prepared.train_set.num_classes
     )
     reporter = _Reporter(sys.stdout, config, quiet=args.quiet)
     sizes = "-".join(str(n) for n in network.layer_sizes)

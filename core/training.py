@@ -123,6 +123,16 @@ class TrainingConfig:
         """Return ``(input_size, *hidden_sizes, num_classes)``."""
         return (int(input_size), *self.hidden_sizes, int(num_classes))
 
+    def build_network(self, input_size: int, num_classes: int) -> MLP:
+        """Return a freshly initialised network with this architecture and seed."""
+        return MLP(
+            self.layer_sizes(input_size, num_classes),
+            activation=self.activation,
+            output=self.output,
+            init=self.init,
+            seed=self.seed,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dictionary (``from_dict`` restores it exactly)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -194,12 +194,8 @@ class TrainingWorker(QObject):
             )
             network = job.network
             if network is None:
-                network = MLP(
-                    [train_set.input_size, *config.hidden_sizes, train_set.num_classes],
-                    activation=config.activation,
-                    output=config.output,
-                    init=config.init,
-                    seed=config.seed,
+                network = config.build_network(
+                    train_set.input_size, train_set.num_classes
                 )
             self._network = network
             batch = config.batch_size or len(train_set)
