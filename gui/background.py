@@ -71,6 +71,51 @@ class TaskWorker(QObject):
             self.finished.emit()
 
 
+class _ThreadKeeper(QObject):
+    """Holds parentless threads and their workers until the thread has ended.
+
+    Workers are not deleted with deleteLater in their own thread: the destructor of a
+    Python-made QObject takes the GIL while Qt holds its connection lock, and the GUI
+    thread, holding the GIL, may be waiting for that lock to connect a signal (a
+    deadlock seen in the tests). The keeper, in the GUI thread, lets go of both once
+    the thread has finished, and Python deletes them here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[tuple[QThread, QObject]] = []
+
+    def keep(self, thread: QThread, worker: QObject) -> None:
+        self._held.append((thread, worker))
+        thread.finished.connect(self.release)
+
+    @Slot()
+    def release(self) -> None:
+        finished = self.sender()
+        if isinstance(finished, QThread):
+            finished.wait()  # it emits finished just before it ends
+        self._held = [pair for pair in self._held if not pair[0].isFinished()]
+
+    def count(self, name: str | None = None) -> int:
+        return sum(1 for t, _ in self._held if name in (None, t.objectName()))
+
+
+_KEEPER: _ThreadKeeper | None = None
+
+
+def keep_until_finished(thread: QThread, worker: QObject) -> None:
+    """Keep ``thread`` and ``worker`` alive until the thread ends (GUI thread only)."""
+    global _KEEPER
+    if _KEEPER is None:
+        _KEEPER = _ThreadKeeper()
+    _KEEPER.keep(thread, worker)
+
+
+def held_threads(name: str | None = None) -> int:
+    """Return how many threads (of that object name) are not released yet."""
+    return 0 if _KEEPER is None else _KEEPER.count(name)
+
+
 def start_task(
     function: Callable[[threading.Event, Callable[[Any], None]], Any],
     *,
@@ -90,8 +135,7 @@ def start_task(
     thread.started.connect(worker.run)
     # Direct: the thread quits even while the GUI thread is blocked waiting for it.
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    worker.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
+    keep_until_finished(thread, worker)
     worker.succeeded.connect(on_succeeded)
     worker.failed.connect(on_failed)
     worker.finished.connect(on_finished)

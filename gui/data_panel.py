@@ -107,8 +107,7 @@ class DataPanel(QGroupBox):
         self.holdout: Dataset | None = None
         self._loading_name = ""
         self._generation = 0
-        # Parentless threads and workers are owned by Python: keep them referenced
-        # until Qt has deleted them (deleteLater after finished).
+        # The background threads started here (gui.background keeps them alive).
         self._tasks: list[tuple[QThread, Any]] = []
         self._download_worker: Any = None
         self._personal_count = 0
@@ -568,16 +567,16 @@ class DataPanel(QGroupBox):
         self._tasks.append(pair)
 
     def _prune(self) -> None:
-        self._tasks = [pair for pair in self._tasks if shiboken6.isValid(pair[0])]
+        self._tasks = [pair for pair in self._tasks if not pair[0].isFinished()]
 
     @Slot()
     def on_task_finished(self) -> None:
-        """Forget tasks Qt has already deleted."""
+        """Forget tasks whose thread has ended."""
         self._prune()
 
     def busy_threads(self) -> int:
         """Background threads still running (for tests)."""
-        return sum(1 for t, _ in self._tasks if shiboken6.isValid(t) and t.isRunning())
+        return sum(1 for t, _ in self._tasks if t.isRunning())
 
     def set_locked(self, locked: bool) -> None:
         """Lock the dataset choice while training runs."""
@@ -589,8 +588,5 @@ class DataPanel(QGroupBox):
         """Cancel the download and wait for background threads (window closing)."""
         self.cancel_download()
         for thread, _worker in list(self._tasks):
-            if shiboken6.isValid(thread):
-                # Also a thread that is only finishing: Qt deletes its worker on the
-                # way out, and our reference must not be the one that deletes it.
-                thread.quit()
-                thread.wait(timeout_ms)
+            thread.quit()
+            thread.wait(timeout_ms)

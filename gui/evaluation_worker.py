@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.datasets import Dataset
 from core.metrics import evaluate
 from core.model_io import SavedModel
+from gui.background import held_threads, keep_until_finished
 
 MAX_WEIGHT_TILES = 256
 
@@ -240,43 +241,9 @@ class EvaluationWorker(QObject):
             self.finished.emit()
 
 
-class _Keeper(QObject):
-    """Holds running evaluation threads and workers until their thread has ended.
-
-    Python owns both objects; were the last reference dropped while the thread runs
-    (say the tab is deleted mid-evaluation), Python would destroy a running QThread.
-    So neither uses deleteLater: the keeper, living in the GUI thread, lets go of
-    them once the thread has finished, and Python deletes them then.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._running: list[tuple[QThread, EvaluationWorker]] = []
-
-    def keep(self, thread: QThread, worker: EvaluationWorker) -> None:
-        self._running.append((thread, worker))
-        thread.finished.connect(self.release)
-
-    @Slot()
-    def release(self) -> None:
-        still = []
-        for thread, worker in self._running:
-            if thread.isFinished():
-                thread.wait()
-            else:
-                still.append((thread, worker))
-        self._running = still
-
-    def count(self) -> int:
-        return len(self._running)
-
-
-_KEEPER: _Keeper | None = None
-
-
 def running_evaluations() -> int:
     """Return how many evaluation threads have not been released yet."""
-    return 0 if _KEEPER is None else _KEEPER.count()
+    return held_threads("evaluation")
 
 
 def start_evaluation(
@@ -287,14 +254,11 @@ def start_evaluation(
     Connect the worker's signals, then call ``thread.start()``. Call from the GUI
     thread: a module-level keeper holds both objects until the thread has ended.
     """
-    global _KEEPER
-    if _KEEPER is None:
-        _KEEPER = _Keeper()
     thread = QThread()
     thread.setObjectName("evaluation")
     worker = EvaluationWorker(model, dataset)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
-    _KEEPER.keep(thread, worker)
+    keep_until_finished(thread, worker)
     return thread, worker

@@ -883,10 +883,9 @@ class MainWindow(QMainWindow):
         self._pending_status = None
         thread, self._thread = self._thread, None
         if thread is not None and shiboken6.isValid(thread):
-            # The thread quits right after this signal. Wait until it has really
-            # ended (Qt deletes the worker in it on the way out) before dropping the
-            # Python reference, which would otherwise delete the worker a second
-            # time from this thread.
+            # The thread quits right after this signal; wait for it so that the
+            # next run never overlaps this one (gui.background keeps both objects
+            # alive until the thread has ended).
             thread.wait(STOP_WAIT_MS)
         self._worker = None
         self._running_job = None

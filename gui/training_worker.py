@@ -28,6 +28,7 @@ from core.training import (
     TrainingControl,
     train,
 )
+from gui.background import keep_until_finished
 
 EMIT_INTERVAL_S = 0.05  # at most ~20 batch signals per second
 SMOOTHING = 0.9  # exponential moving average of the batch loss, debiased
@@ -349,8 +350,7 @@ def create_training_thread(job: TrainingJob) -> tuple[QThread, TrainingWorker]:
     thread.started.connect(worker.run)
     # Direct: the thread quits even while the GUI thread is blocked waiting for it.
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    worker.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
+    keep_until_finished(thread, worker)
     return thread, worker
 
 
