@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from core import dataset_store
 from core.datasets import Dataset, DatasetError, stratified_split
 from core.personal_set import PersonalSet
+from core.preprocess import target_for_shape
 from gui.background import start_task
 from gui.download_worker import (
     EXPECTED_ERRORS,
@@ -56,8 +57,12 @@ OFFLINE_HINT = (
 
 
 def personal_target(image_shape: tuple[int, int]) -> str:
-    """Return the personal-set target name for images of this shape."""
-    return "digits-8x8" if tuple(image_shape) == (8, 8) else "mnist"
+    """Return the personal-set target name for images of this shape.
+
+    Raises `core.preprocess.PreprocessError` for a shape drawings cannot make (an
+    imported 16x16 set, say): such a dataset has no personal drawings.
+    """
+    return target_for_shape(image_shape)
 
 
 def example_mosaic(dataset: Dataset, per_class: int, seed: int = 0) -> np.ndarray:
@@ -110,6 +115,9 @@ class DataPanel(QGroupBox):
         # The background threads started here (gui.background keeps them alive).
         self._tasks: list[tuple[QThread, Any]] = []
         self._download_worker: Any = None
+        self._load_worker: Any = None
+        self._locked = False
+        self._importing = False
         self._personal_count = 0
 
         self.dataset_combo = QComboBox()
@@ -182,8 +190,11 @@ class DataPanel(QGroupBox):
         self.personal_check.toggled.connect(self.include_personal_changed)
 
     # ---------------------------------------------------------------- list
-    def refresh(self, select: str | None = None) -> None:
-        """Re-read the datasets and select ``select`` (or keep the current one)."""
+    def refresh(self, select: str | None = None, reload: bool = True) -> None:
+        """Re-read the datasets and select ``select`` (or keep the current one).
+
+        ``reload`` False only renames the entries, keeping the loaded dataset.
+        """
         current = select or self.current_name() or "mnist-sample"
         infos = dataset_store.list_datasets(self.data_dir)
         self.dataset_combo.blockSignals(True)
@@ -203,7 +214,8 @@ class DataPanel(QGroupBox):
         self.dataset_combo.setCurrentIndex(max(index, 0))
         self.dataset_combo.blockSignals(False)
         self._update_download_row()
-        self.on_dataset_combo_changed()
+        if reload:
+            self.on_dataset_combo_changed()
 
     @staticmethod
     def _describe(info: dataset_store.DatasetInfo) -> str:
@@ -248,6 +260,8 @@ class DataPanel(QGroupBox):
         """Load the selected dataset in the background."""
         name = self.current_name()
         self._update_download_row()
+        # Any new selection outdates a load still in flight.
+        self._generation += 1
         if not name:
             return
         if not self.is_available(name):
@@ -261,7 +275,6 @@ class DataPanel(QGroupBox):
             self._set_loading("")
             self.dataset_loaded.emit(None)
             return
-        self._generation += 1
         generation = self._generation
         data_dir = self.data_dir
         self.info_label.setText(f"Loading {name}…")
@@ -277,16 +290,16 @@ class DataPanel(QGroupBox):
             holdout = None if test is not None else stratified_split(train, 0.1, 0)[1]
             return generation, info, train, test, holdout, examples
 
-        self._track(
-            start_task(
-                load,
-                on_succeeded=self.on_load_succeeded,
-                on_failed=self.on_load_failed,
-                on_finished=self.on_task_finished,
-                expected_errors=(DatasetError, OSError),
-                name="load-dataset",
-            )
+        pair = start_task(
+            load,
+            on_succeeded=self.on_load_succeeded,
+            on_failed=self.on_load_failed,
+            on_finished=self.on_task_finished,
+            expected_errors=(DatasetError, OSError),
+            name="load-dataset",
         )
+        self._load_worker = pair[1]
+        self._track(pair)
 
     @Slot(object)
     def on_load_succeeded(self, result: tuple) -> None:
@@ -346,7 +359,9 @@ class DataPanel(QGroupBox):
 
     @Slot(str)
     def on_load_failed(self, message: str) -> None:
-        """Explain why the dataset cannot be used."""
+        """Explain why the dataset cannot be used (only the latest load counts)."""
+        if self.sender() is not self._load_worker:
+            return
         self.dataset = None
         self.test_set = None
         self.holdout = None
@@ -441,10 +456,13 @@ class DataPanel(QGroupBox):
 
     @Slot(object)
     def on_download_succeeded(self, _path: object) -> None:
-        """Select the freshly downloaded MNIST."""
+        """Select the freshly downloaded MNIST (unless a run uses the current data)."""
         self._show_download_message("Full MNIST downloaded and verified.", error=False)
         self._download_worker = None
-        self.refresh(select=dataset_store.MNIST)
+        if self._locked:
+            self.refresh(reload=False)  # the run keeps its data; MNIST is listed
+        else:
+            self.refresh(select=dataset_store.MNIST)
 
     @Slot(str)
     def on_download_failed(self, message: str) -> None:
@@ -526,6 +544,7 @@ class DataPanel(QGroupBox):
         """Import IDX files as dataset ``name`` in the background, then select it."""
         data_dir = self.data_dir
         self.info_label.setText(f"Importing {images.name}…")
+        self._importing = True
         self.import_button.setEnabled(False)
 
         def run(_cancel: threading.Event, _report: Callable[[Any], None]):
@@ -547,8 +566,11 @@ class DataPanel(QGroupBox):
 
     @Slot(object)
     def on_import_succeeded(self, name: str) -> None:
-        """Select the imported dataset."""
-        self.refresh(select=name)
+        """Select the imported dataset (unless a run uses the current data)."""
+        if self._locked:
+            self.refresh(reload=False)
+        else:
+            self.refresh(select=name)
 
     @Slot(str)
     def on_import_failed(self, message: str) -> None:
@@ -558,7 +580,8 @@ class DataPanel(QGroupBox):
     @Slot()
     def on_import_finished(self) -> None:
         """Re-enable importing."""
-        self.import_button.setEnabled(True)
+        self._importing = False
+        self.import_button.setEnabled(not self._locked)
         self.on_task_finished()
 
     # ------------------------------------------------------------- threads
@@ -580,8 +603,10 @@ class DataPanel(QGroupBox):
 
     def set_locked(self, locked: bool) -> None:
         """Lock the dataset choice while training runs."""
+        self._locked = locked
         self.dataset_combo.setEnabled(not locked)
-        self.import_button.setEnabled(not locked)
+        self.download_button.setEnabled(not locked)
+        self.import_button.setEnabled(not locked and not self._importing)
         self.personal_check.setEnabled(not locked and self._personal_count > 0)
 
     def shutdown(self, timeout_ms: int = 2000) -> None:

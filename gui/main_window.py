@@ -676,7 +676,11 @@ class MainWindow(QMainWindow):
         except (ConfigError, ValueError, TypeError, KeyError):
             base = None
         if base is None:
-            base = self.current_config()
+            try:
+                base = self.current_config()
+            except ConfigError as exc:
+                self.banner.show_message("warning", f"Cannot fine-tune: {exc}")
+                return
         config = dataclasses.replace(
             base,
             epochs=FINE_TUNE_EPOCHS,
@@ -700,6 +704,9 @@ class MainWindow(QMainWindow):
 
     def _start_job(self, job: TrainingJob) -> None:
         self._running_job = job
+        if job.network is None:
+            # A new network, not the opened file's: Save must ask for a name.
+            self.model_path = None
         self._history = []
         self._prepared = None
         self._paused_total = 0.0
@@ -949,10 +956,12 @@ class MainWindow(QMainWindow):
 
     def _set_model(self, model: SavedModel | None, live: bool) -> None:
         self.model = model
+        if live and model is not None:
+            self.unsaved = True  # even a run that then fails leaves trained weights
         self._describe_model()
         # The Draw and Evaluate tabs get the model when they are shown (their first
-        # use of a model may fit or evaluate something); the visible one follows the
-        # training live, the Draw tab at most once a second.
+        # use of a model may fit or evaluate something). A visible Draw tab follows
+        # the training live, at most once a second; Evaluate waits for the end.
         self._pending_tabs = {self.draw_tab, self.evaluate_tab}
         now = time.monotonic()
         current = self.tabs.currentWidget()

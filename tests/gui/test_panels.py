@@ -313,3 +313,34 @@ def test_a_user_mirror_replaces_the_built_in_list(monkeypatch):
     monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", "file:///srv/mnist/")
     assert mirror_list("") == ("file:///srv/mnist/",)
     assert mirror_list("http://lab/mnist/") == ("http://lab/mnist/",)
+
+
+def _broken_import(data_dir):
+    from core import dataset_store
+
+    rng = np.random.default_rng(5)
+    folder = data_dir / "idx"
+    folder.mkdir()
+    write_idx(folder / "i.gz", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8))
+    write_idx(folder / "l.gz", rng.integers(0, 10, 20, dtype=np.uint8))
+    dataset_store.import_idx(data_dir, "broken", folder / "i.gz", folder / "l.gz")
+    for path in (data_dir / "datasets" / "broken").glob("train-images*"):
+        path.write_bytes(b"not an idx file")
+
+
+def test_a_dataset_that_fails_to_load_says_why(qtbot, data_panel, data_dir):
+    _broken_import(data_dir)
+    data_panel.refresh()
+    assert data_panel.select("broken")
+    qtbot.waitUntil(
+        lambda: "Cannot load" in data_panel.info_label.text(), timeout=10000
+    )
+    assert data_panel.dataset is None
+
+
+def test_only_the_latest_load_can_report_a_failure(qtbot, data_panel):
+    loaded = data_panel.dataset
+    # Not sent by the latest load's worker: an outdated load failing late.
+    data_panel.on_load_failed("an old load failed")
+    assert data_panel.dataset is loaded
+    assert "Cannot load" not in data_panel.info_label.text()
