@@ -78,8 +78,15 @@ def held_out(
     """
     if has_test_split(name):
         return load(name, "test", expected_shape), "test split"
-    fraction = float(config.get("validation_fraction", 0.0) or 0.0)
-    seed = int(config.get("seed", 0))
+    try:
+        fraction = float(config.get("validation_fraction", 0.0) or 0.0)
+        seed = int(config.get("seed", 0))
+        subset = None if subset is None else int(subset)
+    except (TypeError, ValueError) as error:
+        raise DatasetError(
+            f"the model's training settings are damaged ({error}), so its held-out "
+            "images cannot be recomputed; evaluate with --dataset or --images/--labels"
+        ) from error
     if fraction <= 0.0:
         raise DatasetError(
             f"the model trained on all of {name!r}, so nothing is held out; "

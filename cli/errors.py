@@ -16,6 +16,8 @@ def describe_error(exc: BaseException) -> str:
         return _describe_os_error(exc)
     if _is_project_error(exc):
         return _one_line(str(exc)) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this network or dataset; try smaller layers"
     return (
         f"internal error ({type(exc).__name__}: {exc}). "
         "Set DIGIT_STUDIO_DEBUG=1 to see the traceback."

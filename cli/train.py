@@ -22,7 +22,9 @@ from core.losses import OUTPUTS
 from core.metrics import evaluate
 from core.model_io import ModelMetadata, save_model
 from core.presets import PRESETS
+from core.schedules import SCHEDULES
 from core.training import (
+    OPTIMIZERS,
     BatchEvent,
     ConfigError,
     EpochEvent,
@@ -33,8 +35,6 @@ from core.training import (
 
 NAME = "train"
 HELP = "train a network on a dataset and save it as a model file"
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SCHEDULES = ("constant", "step", "cosine")
 DEFAULT_DATASET = "mnist-sample"
 DEFAULT_OUT = "model.npz"
 MAX_EPOCH_LINES = 50

@@ -140,6 +140,8 @@ def _transfer(
         # file:// responses carry no status; they always return the whole file.
         status = getattr(response, "status", None) or 200
         length_header = response.headers.get("Content-Length")
+        if length_header is not None and not length_header.strip().isdigit():
+            raise _MirrorError(f"bad Content-Length {length_header!r}")
         length = int(length_header) if length_header is not None else None
         if status == 206 and offset:
             content_range = response.headers.get("Content-Range", "")

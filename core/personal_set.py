@@ -246,7 +246,8 @@ def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
 
 def _read(path: Path, target: str) -> PersonalDrawing:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # Our own handle: np.load leaves its file open when the zip is damaged.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             if str(data["format"]) != _FORMAT:
                 raise PersonalSetError(f"{path.name} is not a personal drawing file")
             version = int(data["format_version"])
@@ -260,10 +261,15 @@ def _read(path: Path, target: str) -> PersonalDrawing:
             created = str(data["created"])
     except PersonalSetError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except Exception as error:  # noqa: BLE001 - a damaged zip raises many kinds
         raise PersonalSetError(f"cannot read {path.name}: {error}") from error
-    if image.ndim != 2 or image.dtype != np.uint8:
+    if image.ndim != 2 or image.dtype != np.uint8 or image.size == 0:
         raise PersonalSetError(
             f"{path.name} holds a {image.dtype} image of shape {image.shape}"
+        )
+    if not (0 <= label <= 255 and 1 <= max_value <= 255) or image.max() > max_value:
+        raise PersonalSetError(
+            f"{path.name} has label {label}, pixel range 0..{max_value} and pixels "
+            f"up to {int(image.max())}, which do not fit together"
         )
     return PersonalDrawing(path.stem, image, label, target, max_value, created, path)

@@ -1,6 +1,6 @@
 """The user's data folder and the user's MNIST mirror, read from the environment.
 
-The only core module that reads global settings; only `main.py` and `gui/` call it,
+The only core module that reads global settings; only `cli/` and `gui/` call it,
 and they pass the results to the rest of core. Never imports Qt.
 """
 

@@ -79,6 +79,26 @@ def test_unreadable_files_are_skipped_and_reported(tmp_path):
     assert [path for path, _ in store.skipped] == [broken]
 
 
+@pytest.mark.parametrize("damage", ["truncate", "flip_byte"])
+def test_a_damaged_drawing_file_is_skipped_not_fatal(tmp_path, damage):
+    rng = np.random.default_rng(5)
+    store = PersonalSet(tmp_path)
+    good = store.add(_image(rng), 3, "mnist")
+    bad = store.add(_image(rng), 4, "mnist")
+    data = bad.path.read_bytes()
+    if damage == "truncate":
+        bad.path.write_bytes(data[: len(data) // 2])
+    else:  # a flipped byte inside the stored image: the zip's CRC check fails
+        middle = len(data) // 2
+        bad.path.write_bytes(
+            data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+        )
+    assert [d.drawing_id for d in store.list("mnist")] == [good.drawing_id]
+    assert [path for path, _ in store.skipped] == [bad.path]
+    dataset = load_personal_dataset(tmp_path, "mnist")
+    assert dataset is not None and list(dataset.labels) == [3]
+
+
 @pytest.mark.parametrize(
     ("image", "label", "target", "match"),
     [
