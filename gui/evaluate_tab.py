@@ -322,6 +322,8 @@ class EvaluateTab(QWidget):
 
     @Slot(object)
     def _on_worker_succeeded(self, report: EvaluationReport) -> None:
+        if self._model is None or self._dataset is None:
+            return  # New (or no data) meanwhile: the old model's report is stale
         # Shown even when a newer model is waiting: it is replaced in a moment.
         self._show_report(report)
         self.evaluated.emit(report)

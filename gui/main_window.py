@@ -492,8 +492,14 @@ class MainWindow(QMainWindow):
             self.train_splitter.restoreState(splitter)
         preset = self.settings.last_preset or "recommended"
         index = self.preset_combo.findData(preset)
+        custom = self.settings.custom_config
         if index > 0:
             self.preset_combo.setCurrentIndex(index)  # fills the controls
+        elif custom is not None:
+            try:
+                self.apply_config(TrainingConfig.from_dict(custom))
+            except (ConfigError, ValueError, TypeError, KeyError):
+                self.on_config_changed()  # settings from another version: defaults
         else:
             self.on_config_changed()
         self.data_panel.refresh(select=self.settings.last_dataset or None)
@@ -503,6 +509,15 @@ class MainWindow(QMainWindow):
         self.settings.geometry = self.saveGeometry()
         self.settings.splitter_state = self.train_splitter.saveState()
         self.settings.last_preset = str(self.preset_combo.currentData())
+        try:
+            custom = (
+                None
+                if self.preset_combo.currentIndex() > 0
+                else (self.current_config().to_dict())
+            )
+        except ConfigError:
+            custom = None
+        self.settings.custom_config = custom
         if self.data_panel.current_name():
             self.settings.last_dataset = self.data_panel.current_name()
         self.settings.download_mirror = self.data_panel.mirror()

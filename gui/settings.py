@@ -5,6 +5,7 @@ Owns the settings keys and their defaults. Imports Qt only; no core, no widgets.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -60,6 +61,22 @@ class AppSettings:
     @last_preset.setter
     def last_preset(self, value: str) -> None:
         self._settings.setValue("training/last_preset", value)
+
+    @property
+    def custom_config(self) -> dict | None:
+        """The hand-made settings last used (when no preset was chosen), or None."""
+        text = self._text("training/custom_config")
+        try:
+            value = json.loads(text) if text else None
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    @custom_config.setter
+    def custom_config(self, value: dict | None) -> None:
+        self._settings.setValue(
+            "training/custom_config", json.dumps(value) if value else ""
+        )
 
     @property
     def last_dataset(self) -> str:

@@ -3,6 +3,7 @@ reopen, bad files, repeated runs without leaks, closing while training."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -314,6 +315,24 @@ def test_settings_persist_geometry_preset_and_mirror(
     assert again.data_panel.mirror() == "file:///tmp/mnist/"
     qtbot.waitUntil(lambda: again.data_panel.dataset is not None, timeout=10000)
     assert again.data_panel.dataset.name == "digits-8x8"
+    again.data_panel.shutdown(5000)
+
+
+def test_hand_made_settings_come_back_after_a_restart(
+    qtbot, window, app_settings, data_dir
+):
+    custom = dataclasses.replace(
+        PRESETS["recommended"].config, hidden_sizes=(64, 32), learning_rate=0.003
+    )
+    window.apply_config(custom)
+    assert window.preset_combo.currentIndex() == 0  # "Custom"
+    window.close()
+    again = MainWindow(settings=app_settings, data_dir=data_dir)
+    qtbot.addWidget(again)
+    restored = again.current_config()
+    assert restored.hidden_sizes == (64, 32)
+    assert restored.learning_rate == pytest.approx(0.003)
+    qtbot.waitUntil(lambda: again.data_panel.dataset is not None, timeout=10000)
     again.data_panel.shutdown(5000)
 
 
