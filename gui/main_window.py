@@ -1154,15 +1154,17 @@ class MainWindow(QMainWindow):
         """Ask for a file name and save."""
         if self.model is None:
             return False
+        path = self._ask_save_path()
+        return path is not None and self.save_model_to(path)
+
+    def _ask_save_path(self) -> Path | None:
         default = self.model_path or Path(self.settings.last_folder) / "model.npz"
         path, _ = QFileDialog.getSaveFileName(
             self, "Save model", str(default), MODEL_FILTER
         )
         if not path:
-            return False
-        if not path.lower().endswith(".npz"):
-            path += ".npz"
-        return self.save_model_to(Path(path))
+            return None
+        return Path(path if path.lower().endswith(".npz") else path + ".npz")
 
     def save_model_to(self, path: Path) -> bool:
         """Write the current model atomically; errors go to a dialog."""
@@ -1333,8 +1335,12 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Cancel:
             return False
         if answer == QMessageBox.StandardButton.Save:
+            # The file name first: cancelling that dialog keeps the run going.
+            path = self.model_path or self._ask_save_path()
+            if path is None:
+                return False
             self.shutdown_training(STOP_WAIT_MS)
-            return not self.is_training and self.on_save()
+            return not self.is_training and self.save_model_to(path)
         return True
 
     def shutdown_training(self, timeout_ms: int) -> None:

@@ -126,6 +126,16 @@ class PersonalGallery(QWidget):
         rows = self.grid.selected_rows()
         if not rows:
             return
+        count = f"{len(rows)} drawing{'s' * (len(rows) != 1)}"
+        answer = QMessageBox.question(
+            self,
+            "Delete drawings",
+            f"Delete {count} from your personal set? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
         try:
             for row in rows:
                 self._set.delete(self._target, self._drawings[row].drawing_id)

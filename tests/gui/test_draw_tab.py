@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
 from template_model import template_model
 
 from core.datasets import Normalization
@@ -154,7 +155,7 @@ def test_a_scribble_is_answered_with_not_sure(qtbot, tab, mnist_model):
 
 
 def test_thats_wrong_keeps_the_drawing_and_delete_removes_it(
-    qtbot, tab, mnist_model, tmp_path
+    qtbot, tab, mnist_model, tmp_path, dialogs
 ):
     tab.set_model(mnist_model)
     _draw_seven(qtbot, tab.canvas)
@@ -173,6 +174,10 @@ def test_thats_wrong_keeps_the_drawing_and_delete_removes_it(
     assert gallery.count() == 1 and gallery.grid.caption(0) == "2"
     assert gallery.fine_tune_button.isEnabled()
     gallery.grid.selectAll()
+    dialogs.answer = QMessageBox.StandardButton.No
+    gallery.delete_button.click()
+    assert files[0].exists() and gallery.count() == 1  # asked first, kept on No
+    dialogs.answer = QMessageBox.StandardButton.Yes
     with qtbot.waitSignal(tab.personal_set_changed) as changed:
         gallery.delete_button.click()
     assert changed.args == [0]
