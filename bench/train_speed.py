@@ -196,23 +196,12 @@ def augmentation_cost(dataset: Dataset, repeats: int) -> str:
     augment = PRESETS["recommended"].config.augment
     if not augment.is_active:
         augment = AugmentConfig(shift=1.5, rotation=10, scale=0.08, shear=8, elastic=1)
-    import core.augment
-
-    split = core.augment.SPLIT_PIXELS
-    plain, augmented, one_thread = math.inf, math.inf, math.inf
+    plain, augmented = math.inf, math.inf
     for _ in range(repeats):
         plain = min(plain, engine_epochs(dataset, NETWORKS[0], 2)[0][1])
         augmented = min(
             augmented, engine_epochs(dataset, NETWORKS[0], 2, augment=augment)[0][1]
         )
-        core.augment.SPLIT_PIXELS = 1 << 62
-        try:
-            one_thread = min(
-                one_thread,
-                engine_epochs(dataset, NETWORKS[0], 2, augment=augment)[0][1],
-            )
-        finally:
-            core.augment.SPLIT_PIXELS = split
     rng = np.random.default_rng(0)
     out = np.empty((BATCH, *dataset.image_shape), np.float32)
     alone = math.inf
@@ -230,9 +219,8 @@ def augmentation_cost(dataset: Dataset, repeats: int) -> str:
     return (
         f"Augmentation ({amounts}), 784-256-10: epoch {plain:.3f} s plain, "
         f"{augmented:.3f} s augmented, x{augmented / plain:.2f} "
-        f"(target <= x{1 + TARGET_AUGMENT_COST:.2f}; x{one_thread / plain:.2f} "
-        f"with augmentation on one thread); augment_batch alone {alone:.3f} s "
-        "per epoch."
+        f"(target <= x{1 + TARGET_AUGMENT_COST:.2f}); augment_batch alone "
+        f"{alone:.3f} s per epoch."
     )
 
 

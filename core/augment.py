@@ -8,9 +8,7 @@ no I/O, no other core modules.
 from __future__ import annotations
 
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -440,24 +438,6 @@ class _Draws:
     thickness: np.ndarray | None  # float32 (B,): + dilate, - erode
     noise: np.ndarray | None  # float32 (B, H*W), pixel units
 
-    def part(self, start: int, stop: int) -> _Draws:
-        """Return the draws of images ``start:stop``."""
-
-        def cut(array: np.ndarray | None, axis: int) -> np.ndarray | None:
-            if array is None:
-                return None
-            index = [slice(None)] * array.ndim
-            index[axis] = slice(start, stop)
-            return np.ascontiguousarray(array[tuple(index)])
-
-        return _Draws(
-            cut(self.chosen, 0),
-            cut(self.params, 1),
-            cut(self.coarse, 1),
-            cut(self.thickness, 0),
-            cut(self.noise, 0),
-        )
-
 
 def _draw(
     config: AugmentConfig,
@@ -621,50 +601,15 @@ def augment_batch(
         return out
     B, H, W = images.shape
     draws = _draw(config, rng, images.shape, float(max_value))
-    split = B // 2 if B * H * W >= SPLIT_PIXELS and _CPUS > 1 else 0
-    if not split:
-        _augmenter((B, H, W), config).run(images, draws, config, max_value, out)
-        return out
-    # Two halves at once: NumPy releases the GIL inside its loops, so a second
-    # thread nearly halves the wall time; the draws do not depend on the split.
-    first = _augmenter((split, H, W), config)
-    second = _augmenter((B - split, H, W), config, part=1)
-    job = _worker().submit(
-        second.run,
-        images[split:],
-        draws.part(split, B),
-        config,
-        max_value,
-        out[split:],
-    )
-    try:
-        first.run(images[:split], draws.part(0, split), config, max_value, out[:split])
-    finally:
-        job.result()
+    # One thread: a second one splitting the batch measured slower beside the
+    # training's BLAS threads on 2 cores (many short NumPy calls contend for the GIL).
+    _augmenter((B, H, W), config).run(images, draws, config, max_value, out)
     return out
 
 
-# Batches with at least this many pixels are split over two threads (smaller ones
-# are not worth it); set it above any batch size to stay on the calling thread.
-SPLIT_PIXELS = 16_384
-_CPUS = os.cpu_count() or 1
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _worker() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="augment")
-        return _pool
-
-
-def _augmenter(
-    shape: tuple[int, int, int], config: AugmentConfig, part: int = 0
-) -> Augmenter:
+def _augmenter(shape: tuple[int, int, int], config: AugmentConfig) -> Augmenter:
     """Return the calling thread's augmenter for one batch shape (reused buffers)."""
-    key = (shape, int(config.elastic_grid), part)
+    key = (shape, int(config.elastic_grid))
     cache = getattr(_local, "augmenters", None)
     if cache is None:
         cache = _local.augmenters = {}

@@ -256,15 +256,3 @@ def test_a_minibatch_takes_well_under_a_millisecond_per_ten_images(digits):
     per_batch = (time.perf_counter() - start) / 20
     # About 0.6 ms for 128 images on the 2-core development machine.
     assert per_batch < 0.01
-
-
-@pytest.mark.parametrize("probability", [1.0, 0.5])
-def test_two_thread_split_gives_the_same_batch(digits, monkeypatch, probability):
-    import core.augment
-
-    config = AugmentConfig(**AMOUNTS, probability=probability)
-    monkeypatch.setattr(core.augment, "SPLIT_PIXELS", 1 << 62)
-    single = augment_batch(digits, config, np.random.default_rng(12), 255)
-    monkeypatch.setattr(core.augment, "SPLIT_PIXELS", 1)
-    split = augment_batch(digits, config, np.random.default_rng(12), 255)
-    np.testing.assert_array_equal(single, split)
