@@ -228,9 +228,16 @@ class MLP:
             X = np.ascontiguousarray(X, dtype=self.dtype)
         return X
 
-    def _forward_into(self, X: np.ndarray, outputs: list[np.ndarray]) -> np.ndarray:
+    def _forward_into(
+        self,
+        X: np.ndarray,
+        outputs: list[np.ndarray],
+        labels: np.ndarray | None = None,
+    ) -> float:
+        """Fill ``outputs`` layer by layer; return the mean loss when given labels."""
         last = len(self.weights) - 1
         inputs = X
+        loss = 0.0
         for i, (weights, biases) in enumerate(
             zip(self.weights, self.biases, strict=True)
         ):
@@ -239,10 +246,12 @@ class MLP:
             z += biases
             if i < last:
                 self._activation.forward(z, z)
-            else:
+            elif labels is None:
                 self._output.forward(z, z)
+            else:
+                loss = self._output.forward_loss(z, labels, z)
             inputs = z
-        return outputs[-1]
+        return loss
 
     def forward(self, X: np.ndarray, *, copy: bool = True) -> np.ndarray:
         """Run a batch through the network.
@@ -261,11 +270,13 @@ class MLP:
             Output activations (class probabilities for softmax).
         """
         X = self._as_batch(X)
-        if not copy:
-            workspace = self._workspace(X.shape[0])
-            return self._forward_into(X, workspace.activations)
-        outputs = [np.empty((X.shape[0], n), self.dtype) for n in self.layer_sizes[1:]]
-        return self._forward_into(X, outputs)
+        if copy:
+            sizes = self.layer_sizes[1:]
+            outputs = [np.empty((X.shape[0], n), self.dtype) for n in sizes]
+        else:
+            outputs = self._workspace(X.shape[0]).activations
+        self._forward_into(X, outputs)
+        return outputs[-1]
 
     def loss_and_probabilities(
         self, X: np.ndarray, labels: np.ndarray
@@ -292,20 +303,7 @@ class MLP:
                 f"Expected {X.shape[0]} labels, got shape {np.shape(labels)}."
             )
         outputs = self._workspace(X.shape[0]).activations
-        last = len(self.weights) - 1
-        inputs = X
-        loss = 0.0
-        for i, (weights, biases) in enumerate(
-            zip(self.weights, self.biases, strict=True)
-        ):
-            z = outputs[i]
-            np.matmul(inputs, weights, out=z)
-            z += biases
-            if i < last:
-                self._activation.forward(z, z)
-            else:
-                loss = self._output.forward_loss(z, labels, z)
-            inputs = z
+        loss = self._forward_into(X, outputs, labels)
         return loss, outputs[-1]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -473,7 +471,8 @@ class MLP:
                 f"got {class_index!r}."
             )
         outputs = [np.empty((X.shape[0], n), self.dtype) for n in self.layer_sizes[1:]]
-        probs = self._forward_into(X, outputs)
+        self._forward_into(X, outputs)
+        probs = outputs[-1]
         grad = self._output.log_probability_gradient(probs, classes)
         for i in range(len(self.weights) - 1, -1, -1):
             grad = grad @ self.weights[i].T
