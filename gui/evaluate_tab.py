@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 
 from core.datasets import Dataset
 from core.model_io import SavedModel
+from gui.background import TaskWorker
 from gui.confusion_view import ConfusionMatrixView
 from gui.evaluation_worker import (
     EvaluationReport,
-    EvaluationWorker,
     start_evaluation,
     tile_mosaic,
 )
@@ -163,7 +163,7 @@ class EvaluateTab(QWidget):
         self._dataset: Dataset | None = None
         self._report: EvaluationReport | None = None
         self._thread: QThread | None = None
-        self._worker: EvaluationWorker | None = None
+        self._worker: TaskWorker | None = None
         self._stale = False
 
         self.evaluate_button = QPushButton("Evaluate", self)
@@ -313,12 +313,13 @@ class EvaluateTab(QWidget):
             f"Evaluating on {len(self._dataset):,} images of {self._dataset.name}…"
         )
         self.evaluate_button.setEnabled(False)
-        thread, worker = start_evaluation(self._model, self._dataset)
-        worker.succeeded.connect(self._on_worker_succeeded)
-        worker.failed.connect(self._on_worker_failed)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._thread, self._worker = start_evaluation(
+            self._model,
+            self._dataset,
+            on_succeeded=self._on_worker_succeeded,
+            on_failed=self._on_worker_failed,
+            on_finished=self._on_thread_finished,
+        )
 
     @Slot(object)
     def _on_worker_succeeded(self, report: EvaluationReport) -> None:

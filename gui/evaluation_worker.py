@@ -1,24 +1,25 @@
-"""Evaluation off the GUI thread: `EvaluationWorker` and the report it hands back.
+"""Evaluation off the GUI thread: `start_evaluation` and the report it hands back.
 
-The worker runs `core.metrics.evaluate`, then derives what the Evaluate tab shows
-(predictions, misclassified order, first-layer weight tiles). It never touches
-widgets; wiring and signals follow the threading contract in STYLE.md.
+`build_report` runs `core.metrics.evaluate`, then derives what the Evaluate tab shows
+(predictions, misclassified order, first-layer weight tiles); it never touches
+widgets. The thread and signals are `gui.background.start_task`'s.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QThread
 
 from core.datasets import Dataset
 from core.metrics import evaluate
 from core.model_io import SavedModel
-from gui.background import held_threads, keep_until_finished
+from gui.background import TaskWorker, held_threads, start_task
 
 MAX_WEIGHT_TILES = 256
 
@@ -202,63 +203,32 @@ def build_report(
     )
 
 
-class EvaluationWorker(QObject):
-    """Runs `build_report` once in its own thread.
-
-    Signals: ``started``; exactly one of ``succeeded(report)``, ``failed(message)``,
-    ``cancelled()``; then always ``finished``.
-    """
-
-    started = Signal()
-    succeeded = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-    finished = Signal()
-
-    def __init__(self, model: SavedModel, dataset: Dataset) -> None:
-        super().__init__()
-        self._model = model
-        self._dataset = dataset
-        self.cancel_event = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the worker to drop its result (checked after evaluating)."""
-        self.cancel_event.set()
-
-    @Slot()
-    def run(self) -> None:
-        """Evaluate and report; never raises."""
-        try:
-            self.started.emit()
-            report = build_report(self._model, self._dataset, self.cancel_event)
-            if report is None or self.cancel_event.is_set():
-                self.cancelled.emit()
-            else:
-                self.succeeded.emit(report)
-        except Exception as error:  # noqa: BLE001 - every failure must reach the tab
-            self.failed.emit(f"{error}\n\n{traceback.format_exc()}")
-        finally:
-            self.finished.emit()
-
-
 def running_evaluations() -> int:
     """Return how many evaluation threads have not been released yet."""
     return held_threads("evaluation")
 
 
 def start_evaluation(
-    model: SavedModel, dataset: Dataset
-) -> tuple[QThread, EvaluationWorker]:
-    """Create an `EvaluationWorker` in a new, not yet started QThread.
+    model: SavedModel,
+    dataset: Dataset,
+    *,
+    on_succeeded: Callable[[EvaluationReport], None],
+    on_failed: Callable[[str], None],
+    on_finished: Callable[[], None],
+) -> tuple[QThread, TaskWorker]:
+    """Run `build_report` in a background thread (``gui.background.start_task``).
 
-    Connect the worker's signals, then call ``thread.start()``. Call from the GUI
-    thread: a module-level keeper holds both objects until the thread has ended.
+    Exactly one of ``on_succeeded(report)`` and ``on_failed(message)`` runs, unless
+    the worker is cancelled; then always ``on_finished``. All must be GUI-thread slots.
     """
-    thread = QThread()
-    thread.setObjectName("evaluation")
-    worker = EvaluationWorker(model, dataset)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
-    keep_until_finished(thread, worker)
-    return thread, worker
+
+    def run(cancel: threading.Event, _report: Callable[[Any], None]):
+        return build_report(model, dataset, cancel)
+
+    return start_task(
+        run,
+        on_succeeded=on_succeeded,
+        on_failed=on_failed,
+        on_finished=on_finished,
+        name="evaluation",
+    )
