@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -212,19 +214,7 @@ def test_why_overlay_is_input_gradient_times_ink(qtbot, tab, mnist_model):
 
 
 def test_one_inference_takes_well_under_5_ms(qtbot, tab, mnist_model):
-    network = MLP([784, 256, 10], seed=0)
-    model = SavedModel(
-        network=network,
-        normalization=mnist_model.normalization,
-        image_shape=(28, 28),
-        class_names=mnist_model.class_names,
-        dataset_name="mnist-sample",
-        config={},
-        history=[],
-        metrics={},
-        created="",
-        app_version="",
-    )
+    model = dataclasses.replace(mnist_model, network=MLP([784, 256, 10], seed=0))
     tab.set_model(model)
     _draw_seven(qtbot, tab.canvas)
     _wait_prediction(qtbot, tab)
@@ -270,17 +260,8 @@ def test_a_model_of_other_classes_is_not_judged_by_digit_shapes(
     qtbot, tab, mnist_model
 ):
     letters = tuple("abcdefghij")
-    model = SavedModel(
-        network=mnist_model.network,
-        normalization=mnist_model.normalization,
-        image_shape=(28, 28),
-        class_names=letters,
-        dataset_name="letters",
-        config={},
-        history=[],
-        metrics={},
-        created="",
-        app_version="",
+    model = dataclasses.replace(
+        mnist_model, class_names=letters, dataset_name="letters"
     )
     tab.set_model(model)
     _draw_scribble(qtbot, tab.canvas)

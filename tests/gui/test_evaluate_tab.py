@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 import time
@@ -56,18 +57,7 @@ def _evaluated(qtbot, tab, model, dataset):
 
 
 def _random_model(reference: SavedModel) -> SavedModel:
-    return SavedModel(
-        network=MLP([784, 32, 10], seed=5),
-        normalization=reference.normalization,
-        image_shape=(28, 28),
-        class_names=reference.class_names,
-        dataset_name="mnist-sample",
-        config={},
-        history=[],
-        metrics={},
-        created="",
-        app_version="",
-    )
+    return dataclasses.replace(reference, network=MLP([784, 32, 10], seed=5))
 
 
 def test_accuracy_and_confusion_counts_match_core_metrics(qtbot, tab, model, test_set):
@@ -221,18 +211,7 @@ def test_no_model_shows_an_empty_tab(qtbot, tab, model, test_set):
 def test_without_a_hidden_layer_the_class_templates_are_shown(
     qtbot, tab, model, test_set
 ):
-    linear = SavedModel(
-        network=MLP([784, 10], seed=1),
-        normalization=model.normalization,
-        image_shape=(28, 28),
-        class_names=model.class_names,
-        dataset_name="mnist-sample",
-        config={},
-        history=[],
-        metrics={},
-        created="",
-        app_version="",
-    )
+    linear = dataclasses.replace(model, network=MLP([784, 10], seed=1))
     report = _evaluated(qtbot, tab, linear, test_set)
     assert report.hidden_units == 0
     np.testing.assert_array_equal(report.weight_units, np.arange(10))
