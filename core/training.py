@@ -30,6 +30,7 @@ from core.schedules import SCHEDULES, learning_rate_at
 OPTIMIZERS = ("sgd", "momentum", "adam")
 STOP_REASONS = ("completed", "cancelled", "early_stopped", "diverged")
 _VALIDATION_BATCH = 2048
+_AUGMENT_BLOCK = 256  # images augmented per call (whole minibatches)
 
 
 class ConfigError(ValueError):
@@ -672,11 +673,18 @@ class _Run:
         self.optimizer = make_optimizer(config.optimizer, **_optimizer_settings(config))
         self.params = network.parameters()
         pixels = self.images.shape[1]
-        self.raw = np.empty((self.batch, pixels), np.uint8)
         self.inputs = np.empty((self.batch, pixels), np.float32)
         self.batch_labels = np.empty(self.batch, np.intp)
+        # Augmentation runs on blocks of whole minibatches: each call has a fixed
+        # cost of many small NumPy calls, which small batches would pay again and
+        # again (batch 64 costs twice as much per image as 128 or more).
+        self.block_steps = 1
+        if config.augment.is_active:
+            self.block_steps = max(1, _AUGMENT_BLOCK // self.batch)
+        block = self.block_steps * self.batch
+        self.raw = np.empty((block, pixels), np.uint8)
         self.augmented = (
-            np.empty((self.batch, *self.image_shape), np.float32)
+            np.empty((block, *self.image_shape), np.float32)
             if config.augment.is_active
             else None
         )
@@ -701,19 +709,16 @@ class _Run:
         start = step * self.batch
         indices = self.order[start : start + self.batch]
         size = indices.shape[0]
-        raw = self.raw[:size]
-        np.take(self.images, indices, axis=0, out=raw)
         labels = self.batch_labels[:size]
         np.take(self.labels, indices, out=labels)
-        source: np.ndarray = raw
-        if self.augmented is not None:
-            source = augment_batch(
-                raw.reshape(size, *self.image_shape),
-                self.config.augment,
-                self.augment_rng,
-                self.max_value,
-                out=self.augmented[:size],
-            )
+        if self.augmented is None:
+            source = self.raw[:size]
+            np.take(self.images, indices, axis=0, out=source)
+        else:
+            offset = (step % self.block_steps) * self.batch
+            if offset == 0:
+                self._augment_block(start)
+            source = self.augmented[offset : offset + size]
         inputs = self.normalization.apply(source, out=self.inputs[:size])
         if self.network.dtype != np.float32:
             inputs = inputs.astype(self.network.dtype)
@@ -730,6 +735,20 @@ class _Run:
             self.correct += int(np.count_nonzero(probs.argmax(axis=1) == labels))
             self.seen += size
         return loss, rate
+
+    def _augment_block(self, start: int) -> None:
+        """Augment the images of the block of minibatches that begins at ``start``."""
+        indices = self.order[start : start + self.raw.shape[0]]
+        size = indices.shape[0]
+        raw = self.raw[:size]
+        np.take(self.images, indices, axis=0, out=raw)
+        augment_batch(
+            raw.reshape(size, *self.image_shape),
+            self.config.augment,
+            self.augment_rng,
+            self.max_value,
+            out=self.augmented[:size],
+        )
 
     def epoch_averages(self) -> tuple[float, float]:
         """Mean training loss and accuracy over the epoch's minibatches."""

@@ -124,6 +124,46 @@ def test_same_seed_gives_identical_weights_bit_for_bit(extra):
     assert not np.array_equal(net_a.weights[0], net_c.weights[0])
 
 
+@pytest.mark.parametrize("batch_size", [64, 100, 300])
+def test_augmented_minibatches_keep_their_own_images_and_labels(batch_size):
+    # Augmentation runs on blocks of several minibatches; each minibatch must still
+    # get exactly its own images, each with its label, in every epoch.
+    count, shape = 300, (6, 6)
+    labels = (np.arange(count) % 3).astype(np.uint8)
+    images = np.repeat(labels * 100 + 20, np.prod(shape)).reshape(count, *shape)
+    dataset = Dataset("flat", images.astype(np.uint8), labels, CLASSES, 255)
+    config = TrainingConfig(
+        hidden_sizes=(4,),
+        epochs=2,
+        batch_size=batch_size,
+        normalization="scale",
+        augment=AugmentConfig(noise=0.01),
+    )
+    network = _net(config, dataset)
+    seen = []
+    original = network.loss_and_gradients
+
+    def record(inputs, batch_labels, *args):
+        seen.append((inputs.copy(), batch_labels.copy()))
+        return original(inputs, batch_labels, *args)
+
+    network.loss_and_gradients = record
+    train(network, dataset, None, config)
+    steps = -(-count // batch_size)
+    assert len(seen) == 2 * steps
+    for epoch in range(2):
+        batches = seen[epoch * steps : (epoch + 1) * steps]
+        assert sum(len(b) for _, b in batches) == count
+        assert (
+            np.bincount(np.concatenate([b for _, b in batches])).tolist() == [100] * 3
+        )
+        for inputs, batch_labels in batches:
+            # Noise of 1% moves no pixel anywhere near another class's value.
+            expected = (batch_labels * 100 + 20)[:, None] / 255.0
+            assert np.abs(inputs - expected).max() < 0.1
+            assert np.abs(inputs - expected).max() > 0.0
+
+
 def test_cancel_mid_epoch_stops_before_the_next_batch():
     control = TrainingControl()
 
