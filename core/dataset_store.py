@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic_file import atomic_write
 from core.datasets import (
     BUNDLED,
     RESOURCES_DIR,
@@ -107,15 +108,9 @@ def check_name(name: str) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, text=True) as stream:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")
 
 
 def _header(path: Path, ndim: int) -> tuple[int, ...]:

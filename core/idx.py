@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import secrets
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from core.atomic_file import atomic_write
 
 # IDX type codes and the big-endian NumPy dtype each one stores.
 _CODE_TO_DTYPE: dict[int, np.dtype] = {
@@ -210,28 +211,17 @@ def write_idx(
         bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     )
     body = np.ascontiguousarray(array, dtype=_CODE_TO_DTYPE[code])
-    # A fresh name opened with "xb" (not mkstemp) so the file gets the usual umask
-    # permissions instead of 0600.
-    tmp_name = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp_name, "xb") as raw:
-            if path.name.endswith(".gz"):
-                with gzip.GzipFile(
-                    filename="",
-                    mode="wb",
-                    fileobj=raw,
-                    mtime=0,
-                    compresslevel=compresslevel,
-                ) as stream:
-                    stream.write(header)
-                    stream.write(memoryview(body.reshape(-1).view(np.uint8)))
-            else:
-                raw.write(header)
-                raw.write(memoryview(body.reshape(-1).view(np.uint8)))
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as raw:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(
+                filename="",
+                mode="wb",
+                fileobj=raw,
+                mtime=0,
+                compresslevel=compresslevel,
+            ) as stream:
+                stream.write(header)
+                stream.write(memoryview(body.reshape(-1).view(np.uint8)))
+        else:
+            raw.write(header)
+            raw.write(memoryview(body.reshape(-1).view(np.uint8)))

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.activations import ACTIVATIONS
+from core.atomic_file import atomic_write
 from core.datasets import DatasetError, Normalization
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
@@ -287,36 +287,13 @@ def _json_safe(value: Any) -> Any:
 
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    temp = None
     try:
-        temp, descriptor = _create_temp_file(path)
-        with os.fdopen(descriptor, "wb") as handle:
+        with atomic_write(path) as handle:
             # An open file object, because np.savez appends ".npz" to bare paths.
             np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-        temp = None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ModelFileError(f"Could not save the model to {path}: {reason}.") from exc
-    finally:
-        if temp is not None:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-
-
-def _create_temp_file(path: Path) -> tuple[Path, int]:
-    """Create a new file next to ``path``; os.open applies the umask as usual."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return temp, os.open(temp, flags, 0o666)
-        except FileExistsError:
-            continue
 
 
 # --- loading ------------------------------------------------------------------

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from core.atomic_file import atomic_write
 
 __all__ = [
     "PersonalDrawing",
@@ -229,19 +230,8 @@ def _checked_target(target: str) -> str:
 
 def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
     # np.savez appends ".npz" to bare paths, so write through an open file object.
-    fd, temp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
 
 
 def _read(path: Path, target: str) -> PersonalDrawing:
