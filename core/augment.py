@@ -205,8 +205,8 @@ class Augmenter:
         # so one gather fetches all four taps. A spare element keeps reads inside.
         self._pair_stride = (H + 2) * (W + 3)
         pair_buffer = np.zeros(B * self._pair_stride + 1, np.uint16)
-        self._pairs = pair_buffer[:-1].reshape(B, H + 2, W + 3)
-        self._pair_high = np.empty((B, H, W), np.uint16)
+        # The same pairs as bytes (B, H + 2, W + 3, 2): [..., 0] low, [..., 1] high.
+        self._pair_bytes = pair_buffer[:-1].view(np.uint8).reshape(B, H + 2, W + 3, 2)
         self._quads = np.ndarray(
             shape=(pair_buffer.size - 1,),
             dtype=np.uint32,
@@ -335,13 +335,9 @@ class Augmenter:
         _, H, W = self.shape
         # Padded row y (image row y - 1) is the low byte of pair row y and the high
         # byte of pair row y - 1; the zero border of the pairs is never written.
-        high = self._pair_high[:k]
-        np.copyto(high, images)
-        np.left_shift(high, 8, out=high)
-        pairs = self._pairs[:k]
-        pairs[:, 1 : H + 1, 1 : W + 1] = images
-        pairs[:, 0, 1 : W + 1] = high[:, 0]
-        pairs[:, 1:H, 1 : W + 1] |= high[:, 1:]
+        pair_bytes = self._pair_bytes[:k]
+        pair_bytes[:, 1 : H + 1, 1 : W + 1, 0] = images
+        pair_bytes[:, 0:H, 1 : W + 1, 1] = images
         ix, iy, fx, fy, cx, cy = self._split_coordinates(k)
         np.multiply(iy, W + 3, out=iy)
         iy += ix
