@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QThread, QTimer, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -70,6 +70,7 @@ from gui.training_worker import (
     TrainingWorker,
     start_training,
 )
+from gui.widgets import fixed_label
 
 try:  # The Draw and Evaluate tabs are built separately; the window works without.
     from gui.draw_tab import DrawTab
@@ -462,8 +463,9 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.status_epoch = QLabel("epoch –")
-        self.status_epoch.setToolTip("Current epoch / epochs of the run")
+        self.status_epoch = fixed_label(
+            "epoch –", "epoch 00000/00000", "Current epoch / epochs of the run"
+        )
         self.status_progress = QProgressBar()
         self.status_progress.setRange(0, 100)
         self.status_progress.setValue(0)
@@ -471,10 +473,10 @@ class MainWindow(QMainWindow):
         self.status_progress.setMinimumWidth(160)
         self.status_progress.setFormat("idle")
         self.status_progress.setToolTip("Progress of the whole run and time left")
-        self.status_speed = QLabel("– samples/s")
-        self.status_speed.setToolTip("Training speed")
-        self.status_lr = QLabel("lr –")
-        self.status_lr.setToolTip("Current learning rate")
+        self.status_speed = fixed_label(
+            "– samples/s", "000,000,000 samples/s", "Training speed"
+        )
+        self.status_lr = fixed_label("lr –", "lr 0.000e-00", "Current learning rate")
         for widget in (
             self.status_epoch,
             self.status_progress,
@@ -729,13 +731,18 @@ class MainWindow(QMainWindow):
         self._started_at = time.monotonic()
         self.banner.hide()
         self.plot_panel.start_run(job.label, job.config.to_dict(), job.config.epochs)
+        self.model_label.setText(f"<b>Training…</b> {job.label}")
         self.status_epoch.setText(f"epoch 0/{job.config.epochs}")
         self.status_progress.setValue(0)
         self.status_progress.setFormat("starting…")
-        self._thread, self._worker = start_training(job, self)
+        self._thread, self._worker = start_training(job, self, start=False)
         self._set_locked(True)
         self._update_actions()
         self.tabs.setCurrentIndex(0)
+        # Lay the window out for the run now, so that it repaints in one pass, and
+        # only then start the worker: the repaint is not taken from the first epoch.
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        self._thread.start()
 
     @Slot()
     def on_pause_toggled(self) -> None:
@@ -824,16 +831,16 @@ class MainWindow(QMainWindow):
         self._show_fraction(message.fraction)
 
     def _show_fraction(self, fraction: float) -> None:
-        # Whole percents: QProgressBar repaints synchronously on every new value.
+        # Format first: the new value then repaints the bar (synchronously) once with
+        # both; the other order paints it twice. Whole percents for the same reason.
+        if self._paused_since is None:
+            elapsed = time.monotonic() - self._started_at - self._paused_total
+            if fraction > 0.005 and elapsed > 0.5:
+                left = elapsed * (1.0 - fraction) / fraction
+                self.status_progress.setFormat(f"%p% · ETA {_format_duration(left)}")
+            else:
+                self.status_progress.setFormat("%p%")
         self.status_progress.setValue(int(fraction * 100))
-        if self._paused_since is not None:
-            return
-        elapsed = time.monotonic() - self._started_at - self._paused_total
-        if fraction > 0.005 and elapsed > 0.5:
-            left = elapsed * (1.0 - fraction) / fraction
-            self.status_progress.setFormat(f"%p% · ETA {_format_duration(left)}")
-        else:
-            self.status_progress.setFormat("%p%")
 
     @Slot(object)
     def on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
@@ -911,6 +918,7 @@ class MainWindow(QMainWindow):
             thread.wait(STOP_WAIT_MS)
         self._worker = None
         self._running_job = None
+        self._describe_model()  # the full description, now that the run has ended
         self.pause_action.setChecked(False)
         self._paused_since = None
         self.status_progress.setFormat(
@@ -1005,6 +1013,11 @@ class MainWindow(QMainWindow):
             self._push_model(tab)
 
     def _describe_model(self) -> None:
+        if self.is_training:
+            # The run's text stays until it ends: each new text of this word-wrapped
+            # label re-lays out and repaints the whole tab beside the training (the
+            # status bar and the plots show the epochs).
+            return
         model = self.model
         if model is None:
             self.model_label.setText(
@@ -1017,8 +1030,9 @@ class MainWindow(QMainWindow):
             "-".join(map(str, sizes)),
             model.config.get("activation", ""),
             f"trained on {model.dataset_name}" if model.dataset_name else "",
-            _count(len(model.history), "epoch") if model.history else "",
         ]
+        if model.history:
+            parts.append(_count(len(model.history), "epoch"))
         accuracy = model.metrics.get("validation_accuracy")
         if accuracy is not None:
             parts.append(f"validation accuracy {100 * accuracy:.2f}%")

@@ -7,11 +7,12 @@ Imports Qt, pyqtgraph and gui.run_history only.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -53,6 +54,41 @@ def _pen(color: QColor, alpha: int | None = None, style=Qt.PenStyle.SolidLine):
     if alpha is not None:
         color.setAlpha(alpha)
     return pg.mkPen(color, width=1, style=style)
+
+
+# A bound past a grid line by less than this share of a step (the markers' pixel
+# margin below a loss near 0) keeps that line: the view box's own padding still shows
+# it (1/sqrt(height) of the span: 7% on a 200-pixel plot, over a fifth of a step).
+ROUND_TOLERANCE = 0.15
+
+
+def _round_out(low: float, high: float) -> list[float]:
+    """Widen ``[low, high]`` outward to a grid of a "nice" step near an eighth of it."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return [low, high]
+    target = span / 8
+    magnitude = 10.0 ** math.floor(math.log10(target))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= target)
+    return [
+        math.floor(low / step + ROUND_TOLERANCE) * step,
+        math.ceil(high / step - ROUND_TOLERANCE) * step,
+    ]
+
+
+class _SteadyViewBox(pg.ViewBox):
+    """A view box whose value (y) auto-range moves in coarse steps.
+
+    A new value range re-renders the axis, most of a live redraw's cost; rounding the
+    data bounds outward keeps the range, and the axis cache, still for most redraws
+    while the loss creeps down. In log mode the bounds (log10) are rounded likewise.
+    """
+
+    def childrenBounds(self, *args: Any, **kwargs: Any) -> list:  # noqa: N802 (Qt)
+        bounds = super().childrenBounds(*args, **kwargs)
+        if bounds[1] is not None:
+            bounds[1] = _round_out(*bounds[1])
+        return bounds
 
 
 class _RunCurves:
@@ -154,9 +190,11 @@ class PlotPanel(QWidget):
             colCount=3, labelTextSize="8pt", frame=False
         )
         self.graphics.addItem(self.loss_legend, row=0, col=0)
-        self.loss_plot = self.graphics.addPlot(row=1, col=0)
+        self.loss_plot = self.graphics.addPlot(row=1, col=0, viewBox=_SteadyViewBox())
         self.graphics.addItem(self.accuracy_legend, row=2, col=0)
-        self.accuracy_plot = self.graphics.addPlot(row=3, col=0)
+        self.accuracy_plot = self.graphics.addPlot(
+            row=3, col=0, viewBox=_SteadyViewBox()
+        )
         for plot, ylabel in (
             (self.loss_plot, "loss"),
             (self.accuracy_plot, "accuracy (%)"),
@@ -290,6 +328,11 @@ class PlotPanel(QWidget):
         self._rebuild_legends()
         self._apply_visibility(run)
         self._set_epoch_span(epochs)
+        # Lay out the new legends and settle the ranges now, so that the empty run is
+        # painted once (not once before and once after), before the training starts.
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.vb.prepareForPaint()
         self.runs_changed.emit()
         return run
 
@@ -429,6 +472,10 @@ class PlotPanel(QWidget):
                 item.setData(epoch[keep], scale * values[keep])
         if dirty:
             self._redraw_count += 1
+            # Settle the auto-range now: left to the paint, a new range would mark
+            # the plot dirty again during it and cost a second paint.
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.vb.prepareForPaint()
 
     def _demote_current(self) -> None:
         if self._current is None:

@@ -30,7 +30,7 @@ from core.training import (
 )
 from gui.background import keep_until_finished
 
-EMIT_INTERVAL_S = 0.05  # at most ~20 batch signals per second
+EMIT_INTERVAL_S = 0.1  # at most ~10 batch signals per second
 SMOOTHING = 0.9  # exponential moving average of the batch loss, debiased
 
 
@@ -354,8 +354,12 @@ def create_training_thread(job: TrainingJob) -> tuple[QThread, TrainingWorker]:
     return thread, worker
 
 
-def start_training(job: TrainingJob, receiver: Any) -> tuple[QThread, TrainingWorker]:
+def start_training(
+    job: TrainingJob, receiver: Any, start: bool = True
+) -> tuple[QThread, TrainingWorker]:
     """Create, connect to ``receiver``'s slots and start a training thread.
+
+    With ``start`` False the caller starts the thread (after its own setup).
 
     ``receiver`` has ``on_worker_started``, ``on_worker_prepared``,
     ``on_worker_progress``, ``on_worker_succeeded``, ``on_worker_failed``,
@@ -370,5 +374,6 @@ def start_training(job: TrainingJob, receiver: Any) -> tuple[QThread, TrainingWo
     worker.failed.connect(receiver.on_worker_failed)
     worker.cancelled.connect(receiver.on_worker_cancelled)
     worker.finished.connect(receiver.on_worker_finished)
-    thread.start()
+    if start:
+        thread.start()
     return thread, worker

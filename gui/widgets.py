@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
 
 def keyed_combo(
@@ -33,6 +33,20 @@ def set_combo_key(combo: QComboBox, key: str) -> bool:
         return False
     combo.setCurrentIndex(index)
     return True
+
+
+def fixed_label(text: str, widest: str, tooltip: str) -> QLabel:
+    """Make a label sized once for its ``widest`` text.
+
+    A label whose size may change asks every layout above it to recompute on each new
+    text (and the status bar then repaints whole); a fixed size does not, so labels
+    updated several times a second stay cheap.
+    """
+    label = QLabel(widest)
+    label.setFixedSize(label.sizeHint())
+    label.setText(text)
+    label.setToolTip(tooltip)
+    return label
 
 
 def spin(

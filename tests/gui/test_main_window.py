@@ -138,6 +138,24 @@ def test_controls_are_locked_while_training(qtbot, window):
     assert not window.stop_action.isEnabled() and not window.pause_action.isEnabled()
 
 
+def test_model_line_and_status_bar_keep_their_size_while_training(qtbot, window):
+    # A new size would re-lay out the window (or the status bar) on every update.
+    sizes = [w.size() for w in (window.status_epoch, window.status_speed)]
+    _small_settings(window, epochs=500)
+    _start_and_wait_for_batches(qtbot, window)
+    text = window.model_label.text()
+    assert "Training" in text
+    qtbot.waitUntil(lambda: len(window._history) >= 2, timeout=10000)
+    assert window.model is not None and window.model_label.text() == text
+    qtbot.waitUntil(lambda: "samples/s" in window.status_speed.text(), timeout=5000)
+    assert [w.size() for w in (window.status_epoch, window.status_speed)] == sizes
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: not window.is_training, timeout=10000)
+    # The run has ended: the line describes the model kept.
+    assert "Training" not in window.model_label.text()
+    assert "epochs" in window.model_label.text()
+
+
 def test_pause_resume_and_stop(qtbot, window):
     _small_settings(window, epochs=500)
     _start_and_wait_for_batches(qtbot, window)

@@ -60,6 +60,34 @@ def test_redraw_rate_stays_within_the_throttle(qtbot, panel):
     assert len(panel._curves[panel.current_run.run_id].batch_raw.getData()[0]) == 30
 
 
+def test_a_redraw_follows_new_points_within_the_throttle_interval(qtbot, panel):
+    panel.start_run("run", {})
+    panel.add_batches(np.array([0.1, 0.2]), np.array([2.0, 1.5]), np.array([2, 1.8]))
+    qtbot.waitUntil(lambda: panel.redraw_count == 1, timeout=10 * REDRAW_INTERVAL_MS)
+    panel.add_batches(np.array([0.3]), np.array([1.2]), np.array([1.6]))
+    qtbot.waitUntil(lambda: panel.redraw_count == 2, timeout=10 * REDRAW_INTERVAL_MS)
+    raw = panel._curves[panel.current_run.run_id].batch_raw.getData()
+    assert list(raw[0]) == [0.1, 0.2, 0.3] and list(raw[1]) == [2.0, 1.5, 1.2]
+
+
+def test_loss_range_moves_in_steps_and_keeps_every_point(panel):
+    panel.start_run("run", {}, epochs=2)
+    x = np.linspace(0.01, 0.5, 50)
+    loss = 2.3 - 2.8 * (x - 0.01)  # falls from 2.3 to about 0.93
+    panel.add_batches(x, loss, loss)
+    panel.redraw()
+    low, high = panel.loss_plot.vb.viewRange()[1]
+    assert low <= 0.9 and high >= 2.3
+    # A slightly lower loss stays inside the rounded range: the axis is not redrawn.
+    panel.add_batches(np.array([0.51]), np.array([0.88]), np.array([0.9]))
+    panel.redraw()
+    assert panel.loss_plot.vb.viewRange()[1] == [low, high]
+    # A loss below it widens the range to show it.
+    panel.add_batches(np.array([0.52]), np.array([low - 0.3]), np.array([0.7]))
+    panel.redraw()
+    assert panel.loss_plot.vb.viewRange()[1][0] < low - 0.3
+
+
 def test_earlier_runs_stay_faint_with_a_legend_naming_their_settings(panel):
     label = describe_config(
         {

@@ -212,7 +212,7 @@ def test_network_that_does_not_fit_gives_the_engine_message(qtbot, small_set):
     qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
 
 
-def test_batch_messages_are_coalesced_to_about_20_per_second(qtbot, small_set):
+def test_batch_messages_are_coalesced_to_about_10_per_second(qtbot, small_set):
     job = _job(small_set, epochs=6, batch_size=8)
     thread, worker = create_training_thread(job)
     seen = Relay(worker)
@@ -225,9 +225,56 @@ def test_batch_messages_are_coalesced_to_about_20_per_second(qtbot, small_set):
     points = sum(len(m.x) for m in seen.batches())
     steps = int(np.ceil(len(small_set) * 0.9 / 8))
     assert points == 6 * steps  # nothing lost by coalescing
-    # One flush per epoch end plus at most ~20 per second in between.
-    assert batch_messages <= 20 * seconds + 6 + 2
+    # Every batch in order: the fractional epochs rise by one step each.
+    x = np.concatenate([m.x for m in seen.batches()])
+    assert np.allclose(np.diff(x), 1.0 / steps)
+    # One flush per epoch end plus at most ~10 per second in between.
+    per_second = 1.0 / training_worker.EMIT_INTERVAL_S
+    assert batch_messages <= per_second * seconds + 6 + 2
     assert batch_messages < points / 5
+
+
+def test_start_false_leaves_the_thread_to_the_caller(qtbot, small_set):
+    seen = []
+
+    class Receiver(QObject):
+        @Slot()
+        def on_worker_started(self) -> None:
+            seen.append("started")
+
+        @Slot(object)
+        def on_worker_prepared(self, _prepared) -> None:
+            pass
+
+        @Slot(object)
+        def on_worker_progress(self, _message) -> None:
+            pass
+
+        @Slot(object)
+        def on_worker_succeeded(self, _outcome) -> None:
+            pass
+
+        @Slot(str)
+        def on_worker_failed(self, _text) -> None:
+            pass
+
+        @Slot()
+        def on_worker_cancelled(self) -> None:
+            pass
+
+        @Slot()
+        def on_worker_finished(self) -> None:
+            seen.append("finished")
+
+    receiver = Receiver()
+    thread, worker = training_worker.start_training(
+        _job(small_set, epochs=1), receiver, start=False
+    )
+    qtbot.wait(50)
+    assert not thread.isRunning() and seen == []
+    thread.start()
+    qtbot.waitUntil(lambda: seen[-1:] == ["finished"], timeout=30000)
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
 
 
 def test_epoch_snapshots_are_copies(qtbot, small_set, monkeypatch):
