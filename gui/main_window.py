@@ -739,9 +739,10 @@ class MainWindow(QMainWindow):
         self._set_locked(True)
         self._update_actions()
         self.tabs.setCurrentIndex(0)
-        # Lay the window out for the run now, so that it repaints in one pass, and
-        # only then start the worker: the repaint is not taken from the first epoch.
+        # Lay out and paint the window for the run (new curves and legend, locked
+        # settings: 10-20 ms) before the worker starts, not beside its first epoch.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.UpdateRequest)
         self._thread.start()
 
     @Slot()

@@ -8,6 +8,7 @@ as deep-copied snapshots at epoch end and at the finish. Never touches widgets.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -253,7 +254,7 @@ class TrainingWorker(QObject):
     def _on_event(self, event: Any) -> None:
         if isinstance(event, BatchEvent):
             loss = float(event.loss)
-            if np.isfinite(loss):
+            if math.isfinite(loss):  # math: a tenth of the cost of NumPy on a float
                 self._steps += 1
                 self._ema = SMOOTHING * self._ema + (1.0 - SMOOTHING) * loss
                 smoothed = self._ema / (1.0 - SMOOTHING**self._steps)
