@@ -466,6 +466,10 @@ class MainWindow(QMainWindow):
         self.status_epoch = fixed_label(
             "epoch –", "epoch 00000/00000", "Current epoch / epochs of the run"
         )
+        # Beside the progress bar, whatever room the widest text would need.
+        self.status_epoch.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
         self.status_progress = QProgressBar()
         self.status_progress.setRange(0, 100)
         self.status_progress.setValue(0)
