@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         f"BLAS threads {blas_threads}"
     )
     headless: list[float] = []
+    paired: list[float] = []
     windowed: list[float] = []
     stalls: list[np.ndarray] = []
     busy: list[np.ndarray] = []
@@ -220,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         h = headless_epochs(dataset, args.epochs)
         _, s, b, counters = window_epochs(app, dataset, args.epochs)
         w, *_ = window_epochs(app, dataset, args.epochs, measure=False)
+        # Paired: this round's window against this round's headless run, so that a
+        # slow stretch of the machine does not fall on one side of the comparison only.
+        paired.append(statistics.median(w) / statistics.median(h) - 1.0)
         busy.append(b)
         gaps.append(s + TICK_MS)
         headless += h
@@ -259,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         f"window costs {100 * slowdown:+.1f}% "
         f"(target <= +{100 * SLOWDOWN_TARGET:.0f}%): "
         f"{'PASS' if slowdown <= SLOWDOWN_TARGET else 'FAIL'}"
+    )
+    print(
+        "window cost per round (window run against the headless run just before it): "
+        + ", ".join(f"{100 * p:+.1f}%" for p in paired)
+        + f"; median {100 * statistics.median(paired):+.1f}%"
     )
     best_h, best_w = min(headless), min(windowed)
     print(
