@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import dataset_store
-from core.datasets import Dataset, DatasetError, stratified_split
+from core.datasets import BUNDLED, Dataset, DatasetError, stratified_split
 from core.personal_set import PersonalSet
 from core.preprocess import target_for_shape
 from gui.background import start_task
@@ -118,6 +119,7 @@ class DataPanel(QGroupBox):
         self._load_worker: Any = None
         self._locked = False
         self._importing = False
+        self._removing = False
         self._personal_count = 0
 
         self.dataset_combo = QComboBox()
@@ -152,6 +154,11 @@ class DataPanel(QGroupBox):
             "Import an images file and its labels file (IDX, optionally .gz) as a "
             "new dataset"
         )
+        self.remove_button = QPushButton("Remove…")
+        self.remove_button.setToolTip(
+            "Delete the chosen downloaded or imported dataset from the data folder "
+            "(the bundled ones stay)"
+        )
         self.personal_check = QCheckBox("Include my drawings (0)")
         self.personal_check.setToolTip(
             "Add the drawings you corrected on the Draw tab to the next training"
@@ -178,6 +185,7 @@ class DataPanel(QGroupBox):
         layout.addWidget(self.download_message)
         buttons = QHBoxLayout()
         buttons.addWidget(self.import_button)
+        buttons.addWidget(self.remove_button)
         buttons.addWidget(self.personal_check, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.examples)
@@ -186,6 +194,7 @@ class DataPanel(QGroupBox):
         self.download_button.clicked.connect(self.start_download)
         self.cancel_download_button.clicked.connect(self.cancel_download)
         self.import_button.clicked.connect(self.on_import_clicked)
+        self.remove_button.clicked.connect(self.on_remove_clicked)
         self.mirror_edit.editingFinished.connect(self.on_mirror_edited)
         self.personal_check.toggled.connect(self.include_personal_changed)
 
@@ -214,6 +223,7 @@ class DataPanel(QGroupBox):
         self.dataset_combo.setCurrentIndex(max(index, 0))
         self.dataset_combo.blockSignals(False)
         self._update_download_row()
+        self._update_remove_button()
         if reload:
             self.on_dataset_combo_changed()
 
@@ -247,8 +257,8 @@ class DataPanel(QGroupBox):
         return True
 
     def is_loading(self) -> bool:
-        """Return True while a dataset is being loaded."""
-        return bool(self._loading_name)
+        """Return True while a dataset is being loaded (or removed)."""
+        return bool(self._loading_name) or self._removing
 
     def is_available(self, name: str) -> bool:
         """Return True when ``name`` can be loaded now (MNIST downloaded...)."""
@@ -260,6 +270,7 @@ class DataPanel(QGroupBox):
         """Load the selected dataset in the background."""
         name = self.current_name()
         self._update_download_row()
+        self._update_remove_button()
         # Any new selection outdates a load still in flight.
         self._generation += 1
         if not name:
@@ -584,6 +595,77 @@ class DataPanel(QGroupBox):
         self.import_button.setEnabled(not self._locked)
         self.on_task_finished()
 
+    # -------------------------------------------------------------- remove
+    def _update_remove_button(self) -> None:
+        name = self.current_name()
+        self.remove_button.setEnabled(
+            bool(name)
+            and name not in BUNDLED
+            and not (self._locked or self._removing)
+            and self.is_available(name)
+        )
+
+    @Slot()
+    def on_remove_clicked(self) -> None:
+        """Ask, then delete the chosen stored dataset."""
+        name = self.current_name()
+        label = self.dataset_combo.currentText()
+        answer = QMessageBox.question(
+            self,
+            "Remove dataset",
+            f"Delete {label} from the data folder?\n\nIts files are removed; models "
+            "trained on it are kept. A downloaded MNIST can be downloaded again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.remove_dataset(name)
+
+    def remove_dataset(self, name: str) -> None:
+        """Delete the stored dataset ``name`` in the background, then reselect."""
+        data_dir = self.data_dir
+        self._removing = True
+        self._update_remove_button()
+        self.loading_changed.emit(True)  # no training starts on it meanwhile
+        self.info_label.setText(f"Removing {name}…")
+
+        def run(_cancel: threading.Event, _report: Callable[[Any], None]):
+            dataset_store.delete_dataset(data_dir, name)
+            return name
+
+        self._track(
+            start_task(
+                run,
+                on_succeeded=self.on_remove_succeeded,
+                on_failed=self.on_remove_failed,
+                on_finished=self.on_remove_finished,
+                expected_errors=(DatasetError, OSError),
+                name="remove",
+            )
+        )
+
+    @Slot(object)
+    def on_remove_succeeded(self, name: str) -> None:
+        """List the datasets again; the sample replaces a removed current one."""
+        self._removing = False
+        if self.current_name() == name:
+            self.refresh(select="mnist-sample")
+        else:
+            self.refresh(reload=False)
+
+    @Slot(str)
+    def on_remove_failed(self, message: str) -> None:
+        """Say why the dataset was not removed."""
+        self.info_label.setText(f"Could not remove the dataset: {message}")
+
+    @Slot()
+    def on_remove_finished(self) -> None:
+        """Allow removing again."""
+        self._removing = False
+        self._update_remove_button()
+        self.loading_changed.emit(self.is_loading())
+        self.on_task_finished()
+
     # ------------------------------------------------------------- threads
     def _track(self, pair: tuple[QThread, Any]) -> None:
         self._prune()
@@ -607,6 +689,7 @@ class DataPanel(QGroupBox):
         self.dataset_combo.setEnabled(not locked)
         self.download_button.setEnabled(not locked)
         self.import_button.setEnabled(not locked and not self._importing)
+        self._update_remove_button()
         self.personal_check.setEnabled(not locked and self._personal_count > 0)
 
     def shutdown(self, timeout_ms: int = 2000) -> None:

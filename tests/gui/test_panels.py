@@ -344,3 +344,67 @@ def test_only_the_latest_load_can_report_a_failure(qtbot, data_panel):
     data_panel.on_load_failed("an old load failed")
     assert data_panel.dataset is loaded
     assert "Cannot load" not in data_panel.info_label.text()
+
+
+def _import_small_set(qtbot, data_panel, tmp_path, name="my-set"):
+    rng = np.random.default_rng(4)
+    write_idx(tmp_path / "i", rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    write_idx(tmp_path / "l", np.repeat(np.arange(10, dtype=np.uint8), 3))
+    data_panel.import_files(name, tmp_path / "i", tmp_path / "l")
+    qtbot.waitUntil(
+        lambda: data_panel.dataset is not None and data_panel.dataset.name == name,
+        timeout=10000,
+    )
+
+
+def test_remove_deletes_an_imported_dataset_after_asking(
+    qtbot, data_panel, data_dir, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    from core import dataset_store
+
+    _import_small_set(qtbot, data_panel, tmp_path)
+    assert data_panel.remove_button.isEnabled()
+    asked = []
+
+    def answer(choice):
+        def question(*args, **kwargs):
+            asked.append(args[2])
+            return choice
+
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    data_panel.remove_button.click()
+    assert "my-set" in asked[0]
+    assert data_panel.is_available("my-set")
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    data_panel.remove_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            data_panel.dataset is not None and data_panel.dataset.name == "mnist-sample"
+        ),
+        timeout=10000,
+    )
+    assert not data_panel.is_available("my-set")
+    assert not dataset_store.dataset_path(data_dir, "my-set").exists()
+    assert data_panel.dataset_combo.findData("my-set") < 0
+    # The bundled sample is now chosen, and bundled sets cannot be removed.
+    assert not data_panel.remove_button.isEnabled()
+
+
+def test_remove_is_locked_while_training_and_failures_are_explained(
+    qtbot, data_panel, tmp_path
+):
+    _import_small_set(qtbot, data_panel, tmp_path)
+    data_panel.set_locked(True)
+    assert not data_panel.remove_button.isEnabled()
+    data_panel.set_locked(False)
+    assert data_panel.remove_button.isEnabled()
+    data_panel.remove_dataset("no-such-set")
+    qtbot.waitUntil(lambda: data_panel.remove_button.isEnabled(), timeout=10000)
+    assert data_panel.info_label.text().startswith("Could not remove the dataset:")
+    assert "no-such-set" in data_panel.info_label.text()
+    assert data_panel.current_name() == "my-set"
