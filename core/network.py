@@ -183,21 +183,6 @@ class MLP:
         clone._l2_scratch = None
         return clone
 
-    def load_parameters(self, params: Sequence[np.ndarray]) -> None:
-        """Copy ``params`` (``parameters()`` order and shapes) into this network."""
-        own = self.parameters()
-        if len(params) != len(own):
-            raise NetworkError(
-                f"Expected {len(own)} parameter arrays, got {len(params)}."
-            )
-        for target, source in zip(own, params, strict=True):
-            if np.shape(source) != target.shape:
-                raise NetworkError(
-                    f"Parameter shape {np.shape(source)} does not match {target.shape}."
-                )
-        for target, source in zip(own, params, strict=True):
-            np.copyto(target, source)
-
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in self.layer_sizes)
         return (
