@@ -7,11 +7,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import download, evaluate, import_idx, info, predict, train
+from cli import datasets, download, evaluate, import_idx, info, predict, train
 from cli.errors import describe_error
 
 PROG = "digit-studio"
-SUBCOMMANDS = (train, evaluate, predict, info, download, import_idx)
+SUBCOMMANDS = (train, evaluate, predict, info, download, import_idx, datasets)
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
 

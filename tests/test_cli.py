@@ -81,12 +81,15 @@ def test_help_lists_every_subcommand(capsys):
         main.main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("train", "evaluate", "predict", "info", "download", "import-idx"):
+    for name in (
+        "train", "evaluate", "predict", "info", "download", "import-idx", "datasets",
+    ):  # fmt: skip
         assert name in out
 
 
 @pytest.mark.parametrize(
-    "command", ["train", "evaluate", "predict", "info", "download", "import-idx"]
+    "command",
+    ["train", "evaluate", "predict", "info", "download", "import-idx", "datasets"],
 )
 def test_every_subcommand_has_help(capsys, command):
     with pytest.raises(SystemExit) as info:
@@ -450,6 +453,31 @@ def test_import_idx_folder_then_train_on_it(tmp_path, data_dir, capsys):
     assert model.network.layer_sizes == (36, 4, 3)
 
 
+def test_datasets_lists_then_removes_an_imported_set(tmp_path, data_dir, capsys):
+    write_idx(tmp_path / "i.gz", np.zeros((12, 6, 6), np.uint8))
+    write_idx(tmp_path / "l.gz", np.arange(12, dtype=np.uint8) % 3)
+    code, _, err = run_cli(
+        capsys, "import-idx", "tiny", "--images", tmp_path / "i.gz",
+        "--labels", tmp_path / "l.gz",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "datasets")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["mnist-sample", "bundled"]
+    assert any(line.split()[:3] == ["tiny", "imported", "12"] for line in lines)
+    assert "6x6, 10 classes" in out and "mnist: not downloaded" in out
+    code, out, err = run_cli(capsys, "datasets", "--remove", "tiny")
+    assert code == 0, err
+    assert "Removed 'tiny'" in out
+    _, out, _ = run_cli(capsys, "datasets")
+    assert "tiny" not in out
+    code, _, err = run_cli(capsys, "datasets", "--remove", "tiny")
+    assert_one_line_error(code, err, "no stored dataset named 'tiny'")
+    code, _, err = run_cli(capsys, "datasets", "--remove", "mnist-sample")
+    assert_one_line_error(code, err, "cannot be deleted")
+
+
 def test_import_idx_bad_files_give_one_line(tmp_path, data_dir, capsys):
     (tmp_path / "i.gz").write_bytes(b"\x00\x00\x08\x01garbage")
     write_idx(tmp_path / "l.gz", np.zeros(3, np.uint8))
@@ -524,7 +552,9 @@ def test_no_gui_yet_lists_the_subcommands(capsys, monkeypatch):
     code, _, err = run_cli(capsys)
     assert code == 1
     assert "not built yet" in err
-    for name in ("train", "evaluate", "predict", "info", "download", "import-idx"):
+    for name in (
+        "train", "evaluate", "predict", "info", "download", "import-idx", "datasets",
+    ):  # fmt: skip
         assert f"  {name}" in err
 
 
