@@ -65,6 +65,15 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def _start_gui(argv: list[str]) -> int:
+    problem = _no_display()
+    if problem:
+        print(
+            f"{PROG}: error: the desktop app needs a screen, but {problem}. "
+            f"The subcommands work without one (`{PROG} --help` lists them); "
+            "QT_QPA_PLATFORM=offscreen runs the window invisibly.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     try:
         from gui.app import run_app
     except ModuleNotFoundError as exc:
@@ -78,6 +87,18 @@ def _start_gui(argv: list[str]) -> int:
         )
         return EXIT_ERROR
     return int(run_app([PROG, *argv]) or 0)
+
+
+def _no_display() -> str:
+    """Why no window can be shown here ("" when one can, or the user chose a platform).
+
+    On Linux without X11 or Wayland, Qt would abort with a plugin message instead.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return ""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return "neither DISPLAY nor WAYLAND_DISPLAY is set (no X11 or Wayland session)"
 
 
 def _silence_stdout() -> None:

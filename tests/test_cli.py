@@ -611,3 +611,14 @@ def test_evaluate_recomputes_exactly_the_held_out_part(tmp_path, data_dir, capsy
     assert result["images"] == metrics["validation_images"] == 140
     assert result["accuracy"] == pytest.approx(metrics["validation_accuracy"])
     assert result["loss"] == pytest.approx(metrics["validation_loss"], rel=1e-5)
+
+
+def test_no_screen_gives_one_line_instead_of_a_qt_abort(capsys, monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    code, out, err = run_cli(capsys)
+    assert_one_line_error(code, err, "the desktop app needs a screen")
+    assert "DISPLAY" in err and "offscreen" in err and out == ""
+    code, _, err = run_cli(capsys, "model.npz")
+    assert_one_line_error(code, err, "needs a screen")
