@@ -2,7 +2,7 @@
 
 Owns ``TrainingWorker`` (a parentless QObject moved to a QThread, per the STYLE
 threading contract), ``start_training`` (the wiring) and its progress messages. Batch
-events are coalesced to at most ~20 signals per second; weights leave the worker only
+events are coalesced to at most ~10 signals per second; weights leave the worker only
 as deep-copied snapshots at epoch end and at the finish. Never touches widgets.
 """
 

@@ -327,6 +327,7 @@ def test_fast_epochs_are_merged_into_few_messages(qtbot):
     assert epochs == list(range(1, 151))
     assert seen.epochs()[-1].event.epoch == 150
     messages = len(seen.messages)
-    # Batches and epochs, ~20 a second each, plus the first and final flushes.
-    assert messages <= 2 * (20 * seconds + 3)
+    # Batches and epochs, ~10 a second each, plus the first and final flushes.
+    per_second = 1.0 / training_worker.EMIT_INTERVAL_S
+    assert messages <= 2 * (per_second * seconds + 3)
     assert messages < 150
