@@ -1,6 +1,6 @@
 """Hidden-layer activation functions and their registry, computed in place.
 
-Owns ``ACTIVATIONS``; imports only NumPy.
+Owns ``ACTIVATIONS``; imports NumPy and ``core.kernels`` (ReLU's compiled pass).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from core import kernels
 
 LEAKY_SLOPE = 0.01
 
@@ -33,18 +35,30 @@ class Activation:
     derivative_from_output: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
     fused: Callable[[np.ndarray, np.ndarray], None] | None = None
+    # One compiled pass for bias, activation and derivative; returns False when it
+    # cannot run (no numba, other dtype), and the NumPy passes run instead.
+    compiled_with_bias: Callable[[np.ndarray, np.ndarray, np.ndarray], bool] | None = (
+        None
+    )
 
     def backward(self, a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
         """Multiply ``delta`` in place by ``f'(z)``, using ``scratch`` (same shape)."""
         self.derivative_from_output(a, scratch)
         np.multiply(delta, scratch, out=delta)
 
-    def forward_and_derivative(self, z: np.ndarray, derivative: np.ndarray) -> None:
-        """Replace ``z`` by ``f(z)`` and write ``f'(z)`` into ``derivative``.
+    def forward_and_derivative(
+        self, z: np.ndarray, derivative: np.ndarray, bias: np.ndarray | None = None
+    ) -> None:
+        """Replace ``z`` by ``f(z + bias)`` and write ``f'`` there into ``derivative``.
 
         Training keeps the derivative for the backward pass; for ReLU both come
-        from one comparison.
+        from one comparison. ``bias`` (one value per column) is added first.
         """
+        if bias is not None:
+            compiled = self.compiled_with_bias
+            if compiled is not None and compiled(z, bias, derivative):
+                return
+            z += bias
         if self.fused is not None:
             self.fused(z, derivative)
         else:
@@ -114,7 +128,7 @@ def _leaky_relu_fused(z: np.ndarray, derivative: np.ndarray) -> None:
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative),
     "tanh": Activation("tanh", _tanh, _tanh_derivative),
-    "relu": Activation("relu", _relu, _relu_derivative, _relu_fused),
+    "relu": Activation("relu", _relu, _relu_derivative, _relu_fused, kernels.bias_relu),
     "leaky_relu": Activation(
         "leaky_relu", _leaky_relu, _leaky_relu_derivative, _leaky_relu_fused
     ),

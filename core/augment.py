@@ -1,8 +1,9 @@
 """Random, seeded, minibatch-wide image augmentation for training.
 
 Owns `AugmentConfig` and `augment_batch`. Every transform is applied to the whole
-minibatch at once with NumPy; nothing loops over samples in Python. Pure NumPy: no Qt,
-no I/O, no other core modules.
+minibatch at once with NumPy; nothing loops over samples in Python. The bilinear
+sampling of uint8 images runs as one compiled pass when numba is installed
+(`core.kernels`, same results). No Qt, no I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+
+from core import kernels
 
 __all__ = ["AugmentConfig", "AugmentError", "Augmenter", "augment_batch"]
 
@@ -217,6 +220,8 @@ class Augmenter:
             np.arange(B, dtype=np.intp) * self._pair_stride, n
         ).reshape(B, n)
         self._taps = np.empty((B, n), np.uint32)
+        # For the compiled sampler: the images zero-padded like the pairs.
+        self._padded_uint8 = np.zeros((B, H + 3, W + 3), np.uint8)
         self._low = np.empty((B, n), np.uint32)
         # Buffers of the float-input path and of thickness, made when first needed.
         self._float_buffers: tuple[np.ndarray, np.ndarray] | None = None
@@ -282,8 +287,14 @@ class Augmenter:
         out: np.ndarray,
     ) -> None:
         """Bilinear warp of ``images`` (k, H, W) into ``out`` (k, H*W) float32."""
-        k = images.shape[0]
-        self._source_coordinates(params, coarse, k)
+        k, H, W = images.shape
+        coords = self._source_coordinates(params, coarse, k)
+        if images.dtype == np.uint8 and kernels.available():
+            padded = self._padded_uint8[:k]
+            padded[:, 1 : H + 1, 1 : W + 1] = images
+            if kernels.bilinear_uint8(padded, coords, out):
+                return
+        self._split(coords, k)
         if images.dtype == np.uint8:
             self._gather_uint8(images, out)
         else:
@@ -291,8 +302,8 @@ class Augmenter:
 
     def _source_coordinates(
         self, params: np.ndarray, coarse: np.ndarray | None, k: int
-    ) -> None:
-        """Compute padded source positions of k images in 1/256 pixel, split."""
+    ) -> np.ndarray:
+        """Return padded source positions of k images in 1/256 pixel, (2k, H*W)."""
         _, H, W = self.shape
         n = H * W
         g = self.elastic_grid
@@ -313,6 +324,12 @@ class Augmenter:
             coef[..., :g] = rows.transpose(1, 2, 0, 3)
             basis, terms = self._basis, coef
         _small_matmul(terms.reshape(2 * k * H, -1), basis, coords.reshape(-1, W))
+        return coords
+
+    def _split(self, coords: np.ndarray, k: int) -> None:
+        """Clip positions to the padded image; split them into pixel and 1/256."""
+        _, H, W = self.shape
+        n = H * W
         np.clip(coords[:k], 0.0, (W + 1) * 256.0, out=coords[:k])
         np.clip(coords[k:], 0.0, (H + 1) * 256.0, out=coords[k:])
         fixed = self._fixed_buffer[: 2 * k * n].reshape(2 * k, n)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import kernels
 from core.idx import IdxError, read_idx
 
 RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
@@ -291,6 +292,40 @@ class Normalization:
             out -= self.mean
             out *= self._inv_std
         return out
+
+    def gather(
+        self,
+        images: np.ndarray,
+        indices: np.ndarray,
+        out: np.ndarray,
+        scratch: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Return ``apply(images[indices], out)``, in one compiled pass if possible.
+
+        Parameters
+        ----------
+        images : numpy.ndarray
+            uint8 ``(N, H*W)`` images.
+        indices : numpy.ndarray
+            intp ``(B,)`` rows to take.
+        out : numpy.ndarray
+            float32 C-contiguous ``(B, H*W)`` buffer, written and returned.
+        scratch : numpy.ndarray, optional
+            uint8 ``(B, H*W)`` buffer for the rows when NumPy does the work (no
+            allocation per call).
+        """
+        standardize = self.kind == "standardize"
+        if kernels.gather_normalized(
+            images,
+            indices,
+            np.float32(1.0 / self.max_value),
+            self.mean if standardize else None,
+            self._inv_std if standardize else None,
+            out,
+        ):
+            return out
+        rows = np.take(images, indices, axis=0, out=scratch)
+        return self.apply(rows, out=out)
 
     def to_dict(self) -> dict:
         """JSON-ready description; `from_dict` restores it exactly."""

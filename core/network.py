@@ -386,11 +386,11 @@ class MLP:
         ):
             z = acts[i]
             np.matmul(inputs, weights, out=z)
-            z += biases
             if i == last:
+                z += biases
                 loss = self._output.forward_loss(z, labels, z)
             else:
-                self._activation.forward_and_derivative(z, workspace.scratch[i])
+                self._activation.forward_and_derivative(z, workspace.scratch[i], biases)
                 inputs = z
                 if dropout > 0.0:
                     mask = masks[i]

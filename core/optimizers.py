@@ -2,7 +2,7 @@
 
 Owns ``SGD`` (plain, momentum, Nesterov), ``Adam``, ``make_optimizer`` and
 ``OptimizerError``. Each optimizer keeps its own preallocated state; nothing
-is allocated per step. Imports only NumPy.
+is allocated per step. Imports NumPy, and numba through ``core.kernels`` when installed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from core import kernels
 
 
 class OptimizerError(ValueError):
@@ -238,6 +240,7 @@ class Adam(Optimizer):
         # The moments are stored as M = m / (1 - b1) and V = v / (1 - b2), so
         # their updates are M <- b1 M + g and V <- b2 V + g^2 (two fewer passes);
         # the constant factors and the bias corrections fold into two scalars.
+        # With numba installed, one compiled pass does all of it (core.kernels).
         root = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         scale = learning_rate * (1.0 - b1) / (1.0 - b1**t) / root
         eps = self.eps / root
@@ -245,6 +248,8 @@ class Adam(Optimizer):
         for w, g, m, v, tmp in zip(
             params, grads, self._m, self._v, scratch, strict=True
         ):
+            if kernels.adam_update(w, g, m, v, b1, b2, eps, scale):
+                continue
             m *= b1
             m += g
             np.multiply(g, g, out=tmp)

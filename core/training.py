@@ -712,14 +712,15 @@ class _Run:
         labels = self.batch_labels[:size]
         np.take(self.labels, indices, out=labels)
         if self.augmented is None:
-            source = self.raw[:size]
-            np.take(self.images, indices, axis=0, out=source)
+            inputs = self.normalization.gather(
+                self.images, indices, self.inputs[:size], scratch=self.raw[:size]
+            )
         else:
             offset = (step % self.block_steps) * self.batch
             if offset == 0:
                 self._augment_block(start)
             source = self.augmented[offset : offset + size]
-        inputs = self.normalization.apply(source, out=self.inputs[:size])
+            inputs = self.normalization.apply(source, out=self.inputs[:size])
         if self.network.dtype != np.float32:
             inputs = inputs.astype(self.network.dtype)
         rate = learning_rate_at(self.config, epoch, step, self.steps)

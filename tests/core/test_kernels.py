@@ -1,0 +1,186 @@
+import numpy as np
+import pytest
+
+from core import kernels
+from core.augment import AugmentConfig, augment_batch
+from core.datasets import Dataset
+from core.network import MLP
+from core.optimizers import Adam
+from core.training import TrainingConfig, train
+
+
+@pytest.fixture
+def fresh_kernels(monkeypatch):
+    """Make core.kernels decide again, as in a new process."""
+    monkeypatch.setattr(kernels, "_loaded", False)
+    monkeypatch.setattr(kernels, "_adam_kernel", None)
+    monkeypatch.setattr(kernels, "_status", "")
+
+
+def _numpy_only(monkeypatch):
+    """Run everything in NumPy from now on, as without numba."""
+    monkeypatch.setattr(kernels, "_loaded", True)
+    for name in ("_adam_kernel", "_bilinear_kernel", "_gather_kernel"):
+        monkeypatch.setattr(kernels, name, None)
+    monkeypatch.setattr(kernels, "_bias_relu_kernel", None)
+
+
+def _adam_run(steps: int, overwrite: bool) -> list[np.ndarray]:
+    net = MLP((30, 20, 10), seed=3)  # float32, parameters in one flat buffer
+    grads = [np.empty_like(p) for p in net.parameters()]
+    rng = np.random.default_rng(4)
+    optimizer = Adam()
+    for step in range(steps):
+        for g in grads:
+            g[...] = rng.normal(scale=10.0 ** -(step % 4), size=g.shape)
+        optimizer.step(
+            net.parameters(),
+            grads,
+            1e-3 * (1 + step % 3),
+            overwrite_gradients=overwrite,
+        )
+    return [p.copy() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_compiled_adam_gives_the_numpy_weights_bit_for_bit(overwrite, monkeypatch):
+    pytest.importorskip("numba")
+    compiled = _adam_run(25, overwrite)
+    _numpy_only(monkeypatch)
+    plain = _adam_run(25, overwrite)
+    for a, b in zip(compiled, plain, strict=True):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(compiled[0], MLP((30, 20, 10), seed=3).weights[0])
+
+
+def _train_weights(**settings) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(300, 8, 8), dtype=np.uint8)
+    labels = (images.reshape(300, -1).mean(axis=1) > 127).astype(np.uint8)
+    data = Dataset("noise", images, labels, ("dark", "bright"))
+    config = TrainingConfig(
+        hidden_sizes=(16, 12), epochs=3, batch_size=32, seed=5, **settings
+    )
+    result = train(config.build_network(64, 2), data, None, config)
+    return [p.copy() for p in result.network.parameters()]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},  # Adam, ReLU, scaled inputs: every kernel
+        {"normalization": "standardize", "dropout": 0.2, "l2": 1e-3},
+        {"augment": AugmentConfig(shift=2, rotation=15, elastic=1, probability=0.7)},
+        {"activation": "tanh", "optimizer": "momentum", "learning_rate": 0.05},
+    ],
+)
+def test_training_with_the_kernels_matches_numpy_training(settings, monkeypatch):
+    pytest.importorskip("numba")
+    compiled = _train_weights(**settings)
+    _numpy_only(monkeypatch)
+    for a, b in zip(compiled, _train_weights(**settings), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_arrays_the_kernel_does_not_take_are_left_to_numpy():
+    w = np.ones(6)  # float64
+    g = np.full(6, 0.5)
+    m, v = np.zeros(6), np.zeros(6)
+    assert kernels.adam_update(w, g, m, v, 0.9, 0.999, 1e-8, 0.1) is False
+    assert np.all(w == 1) and np.all(m == 0) and np.all(v == 0)
+    strided = np.ones(12, np.float32)[::2]
+    other = [np.zeros(6, np.float32) for _ in range(3)]
+    assert kernels.adam_update(strided, *other, 0.9, 0.999, 1e-8, 0.1) is False
+    assert np.all(strided == 1)
+
+
+def test_the_environment_can_turn_the_kernel_off(fresh_kernels, monkeypatch):
+    monkeypatch.setenv(kernels.DISABLE_VARIABLE, "1")
+    w = np.ones(4, np.float32)
+    zeros = [np.zeros(4, np.float32) for _ in range(3)]
+    assert kernels.adam_update(w, *zeros, 0.9, 0.999, 1e-8, 0.1) is False
+    assert kernels.status().startswith("NumPy")
+    assert kernels.DISABLE_VARIABLE in kernels.status()
+
+
+def test_without_numba_adam_runs_in_numpy(fresh_kernels, monkeypatch):
+    monkeypatch.delenv(kernels.DISABLE_VARIABLE, raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "numba", None)  # import fails
+    assert "fast" in kernels.status()
+    weights = _adam_run(3, overwrite=True)
+    assert all(np.all(np.isfinite(w)) for w in weights)
+
+
+def test_status_names_the_compiled_kernel_when_numba_is_there(
+    fresh_kernels, monkeypatch
+):
+    numba = pytest.importorskip("numba")
+    monkeypatch.delenv(kernels.DISABLE_VARIABLE, raising=False)
+    assert kernels.status() == f"compiled (numba {numba.__version__})"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        AugmentConfig(shift=1.5, rotation=10, scale=0.08, shear=8, elastic=1.5),
+        AugmentConfig(shift=14, rotation=180, scale=0.9, shear=60, probability=0.5),
+        AugmentConfig(elastic=10, thickness=0.5, noise=0.1),
+    ],
+)
+@pytest.mark.parametrize("shape", [(37, 28, 28), (5, 8, 8), (3, 11, 17)])
+def test_compiled_sampling_gives_the_numpy_augmentation_bit_for_bit(
+    config, shape, monkeypatch
+):
+    pytest.importorskip("numba")
+    images = np.random.default_rng(1).integers(0, 256, size=shape, dtype=np.uint8)
+    images[:, :2] = 255  # ink on the border: taps outside the image must read 0
+    compiled = augment_batch(images, config, np.random.default_rng(2))
+    _numpy_only(monkeypatch)
+    plain = augment_batch(images, config, np.random.default_rng(2))
+    assert np.array_equal(compiled, plain)
+    assert not np.array_equal(compiled, images)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_compiled_gather_gives_the_numpy_inputs_bit_for_bit(standardize, monkeypatch):
+    pytest.importorskip("numba")
+    from core.datasets import Normalization
+
+    images = np.random.default_rng(6).integers(0, 256, size=(50, 20), dtype=np.uint8)
+    kind = "standardize" if standardize else "scale"
+    normalization = Normalization.fit(kind, images, 255)
+    indices = np.array([7, 0, 49, 7, 13])
+    compiled = normalization.gather(images, indices, np.empty((5, 20), np.float32))
+    _numpy_only(monkeypatch)
+    plain = normalization.gather(images, indices, np.empty((5, 20), np.float32))
+    assert np.array_equal(compiled, plain)
+    assert np.array_equal(plain, normalization.apply(images[indices]))
+
+
+def test_the_gather_kernel_refuses_indices_outside_the_images():
+    images = np.zeros((4, 3), np.uint8)
+    out = np.full((2, 3), 7.0, np.float32)
+    for bad in ([0, 4], [-1, 0]):
+        indices = np.array(bad, dtype=np.intp)
+        assert not kernels.gather_normalized(images, indices, 1.0, None, None, out)
+    assert np.all(out == 7.0)
+
+
+def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
+    pytest.importorskip("numba")
+    from core.activations import ACTIVATIONS
+
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(9, 7)).astype(np.float32)
+    z[0, 0] = np.nan
+    bias = rng.normal(size=7).astype(np.float32)
+    relu = ACTIVATIONS["relu"]
+    compiled_z, compiled_slope = z.copy(), np.empty_like(z)
+    relu.forward_and_derivative(compiled_z, compiled_slope, bias)
+    _numpy_only(monkeypatch)
+    plain_z, plain_slope = z.copy(), np.empty_like(z)
+    relu.forward_and_derivative(plain_z, plain_slope, bias)
+    # Same bits, including -0.0 for negative sums and NaN where z was NaN.
+    assert plain_z.tobytes() == compiled_z.tobytes()
+    assert np.array_equal(plain_slope, compiled_slope)
+    assert np.isnan(plain_z[0, 0]) and np.signbit(plain_z).any()
