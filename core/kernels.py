@@ -126,6 +126,26 @@ def available() -> bool:
     return _adam_kernel is not None
 
 
+def warm_up() -> None:
+    """Load every kernel now, from numba's disk cache (or by compiling it once).
+
+    The first call of a kernel loads its machine code, which holds the GIL for
+    tens of milliseconds (a second or so the very first time, while it compiles);
+    the app does this in a background thread at start, so that a training run
+    started later neither pays it nor stalls the window with it.
+    """
+    if not available():
+        return
+    one = np.zeros(1, np.float32)
+    row = np.zeros((1, 1), np.float32)
+    adam_update(one, one.copy(), one.copy(), one.copy(), 0.9, 0.999, 1e-8, 0.0)
+    bias_relu(row, one, row.copy())
+    gather_normalized(
+        np.zeros((1, 1), np.uint8), np.zeros(1, np.intp), 1.0, None, None, row
+    )
+    bilinear_uint8(np.zeros((1, 4, 4), np.uint8), np.zeros((2, 1), np.float32), row)
+
+
 def status() -> str:
     """Say whether the kernels run compiled or in NumPy, and why, for benchmarks."""
     if not _loaded:

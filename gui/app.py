@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from core import kernels
 from gui.settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger("digit_studio")
@@ -87,6 +89,9 @@ def run_app(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    # Load the compiled kernels while the user looks around, not in the first
+    # training run (where loading them would stall the window; core/kernels.py).
+    threading.Thread(target=kernels.warm_up, name="kernel-warm-up", daemon=True).start()
     files = [a for a in argv[1:] if a.lower().endswith(".npz")]
     if files:
         QTimer.singleShot(0, lambda: window.open_model(files[0]))

@@ -184,3 +184,18 @@ def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
     assert plain_z.tobytes() == compiled_z.tobytes()
     assert np.array_equal(plain_slope, compiled_slope)
     assert np.isnan(plain_z[0, 0]) and np.signbit(plain_z).any()
+
+
+def test_warm_up_loads_every_kernel_without_changing_anything():
+    pytest.importorskip("numba")
+    kernels.warm_up()
+    assert kernels.available()
+    for name in ("_adam_kernel", "_bilinear_kernel", "_gather_kernel"):
+        assert getattr(kernels, name).signatures  # compiled or loaded for float32
+    assert kernels._bias_relu_kernel.signatures
+
+
+def test_warm_up_without_numba_does_nothing(fresh_kernels, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "numba", None)
+    kernels.warm_up()
+    assert not kernels.available()
