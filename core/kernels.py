@@ -14,6 +14,7 @@ second, which the app's start should not pay.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -25,24 +26,45 @@ _bilinear_kernel: Callable | None = None
 _gather_kernel: Callable | None = None
 _bias_relu_kernel: Callable | None = None
 _loaded = False
+_load_lock = threading.Lock()
 _status = ""
 
 
+def _ensure_loaded() -> None:
+    # The app's warm-up thread and a training thread may both ask first.
+    global _loaded
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            _load()
+            _loaded = True
+
+
 def _load() -> None:
-    global _adam_kernel, _bilinear_kernel, _gather_kernel, _bias_relu_kernel
-    global _loaded, _status
-    _loaded = True
+    global _status
     if os.environ.get(DISABLE_VARIABLE, "").strip() not in ("", "0"):
         _status = f"NumPy ({DISABLE_VARIABLE} is set)"
         return
     try:
         import numba
     except ImportError:
-        _status = 'NumPy (install ".[fast]" for the compiled Adam kernel)'
+        _status = 'NumPy (install ".[fast]" for the compiled kernels)'
         return
     except Exception as exc:  # noqa: BLE001 - a broken install must not stop training
         _status = f"NumPy (numba failed to load: {exc})"
         return
+
+    try:
+        _install(_compile(numba))
+    except Exception as exc:  # noqa: BLE001 - the NumPy passes do the same work
+        _status = f"NumPy (numba could not build the kernels: {exc})"
+        return
+    _status = f"compiled (numba {numba.__version__})"
+
+
+def _compile(numba) -> dict[str, Callable]:
+    """Define the kernels; numba compiles each on its first call (or loads it)."""
 
     # cache=True keeps the machine code on disk, so only the first run compiles.
     @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
@@ -112,17 +134,37 @@ def _load() -> None:
                 derivative[r, j] = mask
                 z[r, j] = value * mask
 
-    _adam_kernel = adam
-    _bilinear_kernel = bilinear
-    _gather_kernel = gather
-    _bias_relu_kernel = bias_relu
-    _status = f"compiled (numba {numba.__version__})"
+    return {
+        "adam": adam,
+        "bilinear": bilinear,
+        "gather": gather,
+        "bias_relu": bias_relu,
+    }
+
+
+def _install(found: dict[str, Callable | None]) -> None:
+    global _adam_kernel, _bilinear_kernel, _gather_kernel, _bias_relu_kernel
+    _adam_kernel = found["adam"]
+    _bilinear_kernel = found["bilinear"]
+    _gather_kernel = found["gather"]
+    _bias_relu_kernel = found["bias_relu"]
+
+
+def _call(kernel: Callable, *arguments) -> bool:
+    """Run a kernel; if it fails (numba cannot compile it here), use NumPy from now."""
+    global _status
+    try:
+        kernel(*arguments)
+    except Exception as exc:  # noqa: BLE001 - compilation fails before any write
+        _install(dict.fromkeys(("adam", "bilinear", "gather", "bias_relu")))
+        _status = f"NumPy (a compiled kernel failed: {exc})"
+        return False
+    return True
 
 
 def available() -> bool:
     """Return True when the compiled kernels run (numba installed, not disabled)."""
-    if not _loaded:
-        _load()
+    _ensure_loaded()
     return _adam_kernel is not None
 
 
@@ -148,8 +190,7 @@ def warm_up() -> None:
 
 def status() -> str:
     """Say whether the kernels run compiled or in NumPy, and why, for benchmarks."""
-    if not _loaded:
-        _load()
+    _ensure_loaded()
     return _status
 
 
@@ -175,8 +216,7 @@ def adam_update(
         (not float32, not contiguous, different shapes); nothing was changed then
         and the caller runs its NumPy passes.
     """
-    if not _loaded:
-        _load()
+    _ensure_loaded()
     if _adam_kernel is None:
         return False
     arrays = (w, g, m, v)
@@ -186,7 +226,8 @@ def adam_update(
     ):
         return False
     dtype = np.float32
-    _adam_kernel(
+    return _call(
+        _adam_kernel,
         w.reshape(-1),
         g.reshape(-1),
         m.reshape(-1),
@@ -196,7 +237,6 @@ def adam_update(
         dtype(eps),
         dtype(scale),
     )
-    return True
 
 
 def bilinear_uint8(padded: np.ndarray, coords: np.ndarray, out: np.ndarray) -> bool:
@@ -219,8 +259,7 @@ def bilinear_uint8(padded: np.ndarray, coords: np.ndarray, out: np.ndarray) -> b
         False when the kernel is unavailable or the arrays do not suit it; nothing
         was written then and the caller samples with NumPy.
     """
-    if not _loaded:
-        _load()
+    _ensure_loaded()
     if _bilinear_kernel is None:
         return False
     k, rows, stride = padded.shape
@@ -235,8 +274,9 @@ def bilinear_uint8(padded: np.ndarray, coords: np.ndarray, out: np.ndarray) -> b
         or out.shape != (k, coords.shape[1])
     ):
         return False
-    _bilinear_kernel(padded.reshape(-1), stride, rows * stride, coords, out)
-    return True
+    return _call(
+        _bilinear_kernel, padded.reshape(-1), stride, rows * stride, coords, out
+    )
 
 
 _NO_STATISTICS = np.zeros(0, np.float32)
@@ -256,8 +296,7 @@ def gather_normalized(
     is given, ``(that - mean) * inv_std``. Returns False (nothing written) when the
     kernel is unavailable or the arrays do not suit it.
     """
-    if not _loaded:
-        _load()
+    _ensure_loaded()
     if _gather_kernel is None:
         return False
     standardize = mean is not None and inv_std is not None
@@ -282,8 +321,7 @@ def gather_normalized(
     if indices.size and (indices.min() < 0 or indices.max() >= images.shape[0]):
         return False
     statistics = (mean, inv_std) if standardize else (_NO_STATISTICS,) * 2
-    _gather_kernel(images, indices, np.float32(scale), *statistics, out)
-    return True
+    return _call(_gather_kernel, images, indices, np.float32(scale), *statistics, out)
 
 
 def bias_relu(z: np.ndarray, bias: np.ndarray, derivative: np.ndarray) -> bool:
@@ -292,8 +330,7 @@ def bias_relu(z: np.ndarray, bias: np.ndarray, derivative: np.ndarray) -> bool:
     Returns False (nothing changed) when the kernel is unavailable or the arrays
     are not float32 C-contiguous (B, n), (n,) and (B, n).
     """
-    if not _loaded:
-        _load()
+    _ensure_loaded()
     if _bias_relu_kernel is None:
         return False
     if (
@@ -307,5 +344,4 @@ def bias_relu(z: np.ndarray, bias: np.ndarray, derivative: np.ndarray) -> bool:
         or not derivative.flags.c_contiguous
     ):
         return False
-    _bias_relu_kernel(z, bias, derivative)
-    return True
+    return _call(_bias_relu_kernel, z, bias, derivative)

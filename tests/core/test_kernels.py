@@ -199,3 +199,20 @@ def test_warm_up_without_numba_does_nothing(fresh_kernels, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "numba", None)
     kernels.warm_up()
     assert not kernels.available()
+
+
+def test_a_kernel_that_fails_hands_the_work_back_to_numpy(monkeypatch):
+    def broken(*arguments):
+        raise RuntimeError("cannot compile for this CPU")
+
+    monkeypatch.setattr(kernels, "_loaded", True)
+    monkeypatch.setattr(kernels, "_status", "compiled")
+    for name in ("_adam_kernel", "_bilinear_kernel", "_gather_kernel"):
+        monkeypatch.setattr(kernels, name, broken)
+    monkeypatch.setattr(kernels, "_bias_relu_kernel", broken)
+    expected = _adam_run(3, overwrite=False)  # NumPy after the first failure
+    assert "cannot compile" in kernels.status()
+    assert not kernels.available()
+    _numpy_only(monkeypatch)
+    for a, b in zip(expected, _adam_run(3, overwrite=False), strict=True):
+        assert np.array_equal(a, b)
