@@ -4,10 +4,10 @@ Run ``python -m bench.train_speed``. For 784-256-10 and 784-512-256-10 (ReLU,
 softmax, Adam, batch 128, float32) it prints the engine's epoch time, the GEMM
 floor (only the matrix products of the same training steps), PyTorch CPU on two
 threads when ``import torch`` works, the ratios, and memory figures (peak RSS,
-page faults per epoch), and whether Adam runs compiled (the ``fast`` extra,
-numba) or in NumPy (``DIGIT_STUDIO_NO_KERNELS=1`` forces NumPy). Timings on a
-shared machine are noisy: compare the
-ratios of one run, and use ``--repeats`` to take the best of several epochs.
+page faults per epoch), and whether the hot loops run compiled (the ``fast``
+extra, numba) or in NumPy (``DIGIT_STUDIO_NO_KERNELS=1`` forces NumPy). Timings
+on a shared machine are noisy: compare the ratios of one run, and use
+``--repeats`` to take the best of several epochs.
 """
 
 from __future__ import annotations
@@ -321,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PyTorch {torch.__version__}, torch.set_num_threads(2), Adam.")
         except ImportError:
             print("PyTorch: not installed (pip install torch==2.13.0 to compare).")
-    print(f"Adam update: {kernels.status()}.")
+    print(
+        f"Kernels (Adam, batch gather, bias + ReLU, augmentation): {kernels.status()}."
+    )
     print(
         f"Targets: engine <= {TARGET_FLOOR_RATIO}x the GEMM floor and "
         f"<= {TARGET_TORCH_RATIO}x PyTorch."

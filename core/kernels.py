@@ -1,14 +1,17 @@
 """Optional compiled kernels, used when numba is installed (the ``fast`` extra).
 
-Two jobs take many NumPy passes over their data, each a separate call: the Adam
-update (ten passes over every parameter; a third of a small network's training step)
-and the bilinear sampling of augmentation (about twenty passes over every pixel).
-Each kernel does the same arithmetic in one compiled loop, in the same order and
-precision, so the results are bit for bit those of the NumPy path. Without numba, or
-with ``DIGIT_STUDIO_NO_KERNELS=1`` in the environment, everything runs in NumPy.
+Four hot loops take several NumPy passes over their data, each a separate call: the
+Adam update (ten passes over every parameter), the batch gather and normalisation,
+bias + ReLU with its derivative mask, and augmentation's bilinear sampling (about
+twenty passes over every pixel). Each kernel does the same arithmetic in one compiled
+loop, in the same order and precision, so the results are bit for bit those of the
+NumPy path. Every public function returns False when its kernel cannot run (no
+numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not take) and the caller then
+does the NumPy passes.
 
-numba is imported on first use, not at import time: importing it takes about half a
-second, which the app's start should not pay.
+numba is imported on first use, not at import time: importing it and loading the
+kernels takes a few tenths of a second, which the app's start should not pay
+(``warm_up`` does it in the app's background thread).
 """
 
 from __future__ import annotations
