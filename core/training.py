@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from core import kernels
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
 from core.datasets import NORMALIZATIONS, Dataset, Normalization
@@ -489,6 +490,9 @@ def train(
         )
     emit = on_event if on_event is not None else _ignore
     run = _Run(network, train_set, config, normalization)
+    # Load the compiled kernels (if any) before the clock starts: the first epoch's
+    # time and samples/s then describe training, not a one-off load.
+    kernels.warm_up()
     started = time.perf_counter()
     paused = 0.0
     history: list[dict[str, Any]] = []
