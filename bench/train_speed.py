@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.train_speed", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--repeats", type=int, default=3, help="timed epochs per measurement"
+        "--repeats", type=int, default=5, help="timed epochs per measurement"
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument(
