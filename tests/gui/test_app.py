@@ -6,9 +6,7 @@ import gui.app
 from gui.main_window import MainWindow
 
 
-def test_the_app_loads_the_kernels_in_the_background_when_it_opens(
-    qtbot, monkeypatch
-):
+def test_the_app_loads_the_kernels_in_the_background_when_it_opens(qtbot, monkeypatch):
     warmed = threading.Event()
     threads: list[str] = []
     monkeypatch.setattr(
