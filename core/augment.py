@@ -180,25 +180,31 @@ class Augmenter:
         self.elastic_grid = int(elastic_grid)
         n = H * W
         g = self.elastic_grid
-        # Source coordinates are separable: for image b, axis a and output row y,
-        # coord[a, b, y, x] = sum_j coef[a, b, y, j] * basis[j, x], with basis rows
-        # the elastic field's column weights, then x, then 1. One thin matrix
-        # product gives every coordinate of the minibatch.
-        self._elastic_rows = _elastic_axis(H, g)
-        self._basis = np.empty((g + 2, W), np.float32)
-        self._basis[:g] = _elastic_axis(W, g).T
-        self._basis[g] = np.arange(W, dtype=np.float32)
-        self._basis[g + 1] = 1.0
+        # The elastic field is Wy @ coarse @ Wx.T per image and axis, with weights
+        # per control point: rows (G, H), columns (G, W), zero-padded to G, a
+        # multiple of 4, for the compiled warp (NumPy uses the first g).
+        padded_g = -(-g // 4) * 4
+        self._elastic_rows = np.zeros((padded_g, H), np.float32)
+        self._elastic_rows[:g] = _elastic_axis(H, g).T
+        self._elastic_columns = np.zeros((padded_g, W), np.float32)
+        self._elastic_columns[:g] = _elastic_axis(W, g).T
         self._rows = np.arange(H, dtype=np.float32)
+        self._columns = np.arange(W, dtype=np.float32)
+        # What the compiled warp takes for "no elastic field": g = 0.
+        self._no_elastic = (
+            np.zeros((2, B, 0, 0), np.float32),
+            np.zeros((0, H), np.float32),
+            np.zeros((0, W), np.float32),
+        )
         self._params = np.zeros((2, B, 3), np.float32)  # the last call's maps
         # Per-axis buffers laid out (axis, image, ...) for the k images distorted in
         # a call: flat, so that their first 2k rows are contiguous.
-        self._coef_buffer = np.zeros(2 * B * H * (g + 2), np.float32)
+        self._elastic_buffer = np.empty(2 * B * H * g, np.float32)
         self._coords_buffer = np.empty(2 * B * n, np.float32)
+        self._term_buffer = np.empty(2 * B * n, np.float32)
         self._fixed_buffer = np.empty(2 * B * n, np.int32)
         self._frac_buffer = np.empty(2 * B * n, np.uint32)
         self._cofrac_buffer = np.empty(2 * B * n, np.uint32)
-        self._coords = self._coords_buffer.reshape(2 * B, n)
         self._index = np.empty((B, n), np.intp)
         self._warped = np.empty((B, n), np.float32)
         # The image zero-padded by 1 pixel before and 2 after (clipped coordinates
@@ -220,8 +226,6 @@ class Augmenter:
             np.arange(B, dtype=np.intp) * self._pair_stride, n
         ).reshape(B, n)
         self._taps = np.empty((B, n), np.uint32)
-        # For the compiled sampler: the images zero-padded like the pairs.
-        self._padded_uint8 = np.zeros((B, H + 3, W + 3), np.uint8)
         self._low = np.empty((B, n), np.uint32)
         # Buffers of the float-input path and of thickness, made when first needed.
         self._float_buffers: tuple[np.ndarray, np.ndarray] | None = None
@@ -263,6 +267,8 @@ class Augmenter:
         k = chosen.shape[0]
         if not config.is_geometric or k == 0:
             np.copyto(out, images, casting="unsafe")
+        elif self._compiled_warp(images, draws, flat_out):
+            pass  # warped the chosen images and copied the others
         elif k == B:
             self._warp(images, draws.params, draws.coarse, flat_out)
         else:
@@ -287,49 +293,66 @@ class Augmenter:
         out: np.ndarray,
     ) -> None:
         """Bilinear warp of ``images`` (k, H, W) into ``out`` (k, H*W) float32."""
-        k, H, W = images.shape
-        coords = self._source_coordinates(params, coarse, k)
-        if images.dtype == np.uint8 and kernels.available():
-            padded = self._padded_uint8[:k]
-            padded[:, 1 : H + 1, 1 : W + 1] = images
-            if kernels.bilinear_uint8(padded, coords, out):
-                return
-        self._split(coords, k)
+        self._source_coordinates(params, coarse, images.shape[0])
+        self._split(images.shape[0])
         if images.dtype == np.uint8:
             self._gather_uint8(images, out)
         else:
             self._gather_float(images, out)
 
+    def _compiled_warp(
+        self, images: np.ndarray, draws: _Draws, out: np.ndarray
+    ) -> bool:
+        """Warp uint8 images with the compiled kernel (same result), if it runs."""
+        if images.dtype != np.uint8 or not kernels.available():
+            return False
+        maps = draws.params * np.float32(256.0)
+        elastic = self._no_elastic
+        if draws.coarse is not None:
+            elastic = (draws.coarse, self._elastic_rows, self._elastic_columns)
+        return kernels.warp_uint8(images, draws.chosen, maps, *elastic, out)
+
     def _source_coordinates(
         self, params: np.ndarray, coarse: np.ndarray | None, k: int
     ) -> np.ndarray:
-        """Return padded source positions of k images in 1/256 pixel, (2k, H*W)."""
+        """Return padded source positions of k images in 1/256 pixel, (2, k, H, W).
+
+        Elementwise, in a fixed order that the compiled warp repeats exactly (a
+        matrix product would sum in whatever order BLAS picks).
+        """
         _, H, W = self.shape
         n = H * W
         g = self.elastic_grid
-        coef = self._coef_buffer[: 2 * k * H * (g + 2)].reshape(2, k, H, g + 2)
         # Fixed point with 8 fractional bits: exact integer bilinear weights later;
         # +256.5 is the one-pixel zero padding before the image plus half a step.
         m = params * np.float32(256.0)
-        coef[..., g] = m[:, :, 0, None]
-        np.multiply(m[:, :, 1, None], self._rows, out=coef[..., g + 1])
-        coef[..., g + 1] += m[:, :, 2, None] + np.float32(256.5)
-        coords = self._coords_buffer[: 2 * k * n].reshape(2 * k, n)
+        shift = np.multiply(m[:, :, 1, None], self._rows)  # (2, k, H)
+        shift += m[:, :, 2, None] + np.float32(256.5)
+        across = np.multiply(m[:, :, 0, None], self._columns)  # (2, k, W)
+        coords = self._coords_buffer[: 2 * k * n].reshape(2, k, H, W)
         if coarse is None:
-            basis, terms = self._basis[g:], coef[..., g:]
-        else:
-            # Elastic rows: Wy @ coarse for every image and axis in one product.
-            flat = coarse.transpose(2, 0, 1, 3).reshape(g, 2 * k * g)
-            rows = (self._elastic_rows @ flat).reshape(H, 2, k, g)
-            coef[..., :g] = rows.transpose(1, 2, 0, 3)
-            basis, terms = self._basis, coef
-        _small_matmul(terms.reshape(2 * k * H, -1), basis, coords.reshape(-1, W))
+            np.add(across[:, :, None, :], shift[..., None], out=coords)
+            return coords
+        # The elastic field, Wy @ coarse @ Wx.T, as sums in order of the terms.
+        wy, wx = self._elastic_rows, self._elastic_columns
+        rows = self._elastic_buffer[: 2 * k * H * g].reshape(2, k, H, g)
+        np.multiply(wy[0, :, None], coarse[:, :, None, 0, :], out=rows)
+        for i in range(1, g):
+            rows += wy[i, :, None] * coarse[:, :, None, i, :]
+        term = self._term_buffer[: 2 * k * n].reshape(2, k, H, W)
+        np.multiply(rows[..., 0, None], wx[0], out=coords)
+        for j in range(1, g):
+            np.multiply(rows[..., j, None], wx[j], out=term)
+            coords += term
+        coords += across[:, :, None, :]
+        coords += shift[..., None]
         return coords
 
-    def _split(self, coords: np.ndarray, k: int) -> None:
+    def _split(self, k: int) -> None:
         """Clip positions to the padded image; split them into pixel and 1/256."""
         _, H, W = self.shape
         n = H * W
+        coords = self._coords_buffer[: 2 * k * n].reshape(2 * k, n)
         np.clip(coords[:k], 0.0, (W + 1) * 256.0, out=coords[:k])
         np.clip(coords[k:], 0.0, (H + 1) * 256.0, out=coords[k:])
         fixed = self._fixed_buffer[: 2 * k * n].reshape(2 * k, n)
@@ -539,19 +562,6 @@ def _elastic_axis(size: int, points: int) -> np.ndarray:
     weights = np.exp(-0.5 * (d / spacing) ** 2)
     weights /= np.sqrt((weights**2).sum(axis=1, keepdims=True))
     return weights.astype(np.float32)
-
-
-# OpenBLAS runs a product on several threads once m * n * k passes 4 * 65536; for
-# these thin products the thread hand-off costs more than the work, and on a busy
-# machine it can cost milliseconds, so they are cut into single-threaded pieces.
-_SINGLE_THREAD_WORK = 1 << 17
-
-
-def _small_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """Compute ``a @ b`` into ``out`` in row blocks BLAS runs on one thread."""
-    rows = max(1, _SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
-    for start in range(0, a.shape[0], rows):
-        np.matmul(a[start : start + rows], b, out=out[start : start + rows])
 
 
 _local = threading.local()

@@ -2,12 +2,12 @@
 
 Four hot loops take several NumPy passes over their data, each a separate call: the
 Adam update (ten passes over every parameter), the batch gather and normalisation,
-bias + ReLU with its derivative mask, and augmentation's bilinear sampling (about
-twenty passes over every pixel). Each kernel does the same arithmetic in one compiled
-loop, in the same order and precision, so the results are bit for bit those of the
-NumPy path. Every public function returns False when its kernel cannot run (no
-numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not take) and the caller then
-does the NumPy passes.
+bias + ReLU with its derivative mask, and augmentation's warp (source positions,
+then bilinear sampling: about thirty passes over every pixel). Each kernel does the
+same arithmetic in compiled loops, in the same order and precision, so the results
+are bit for bit those of the NumPy path. Every public function returns False when
+its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
+take) and the caller then does the NumPy passes.
 
 numba is imported on first use, not at import time: importing it and loading the
 kernels takes a few tenths of a second, which the app's start should not pay
@@ -25,7 +25,7 @@ import numpy as np
 DISABLE_VARIABLE = "DIGIT_STUDIO_NO_KERNELS"
 
 _adam_kernel: Callable | None = None
-_bilinear_kernel: Callable | None = None
+_warp_kernel: Callable | None = None
 _gather_kernel: Callable | None = None
 _bias_relu_kernel: Callable | None = None
 _loaded = False
@@ -82,36 +82,98 @@ def _compile(numba) -> dict[str, Callable]:
             w[i] -= mi / (np.sqrt(vi) + eps) * scale
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def bilinear(padded, stride, image_size, coords, out):  # pragma: no cover
-        # The arithmetic of ``Augmenter._gather_uint8``: positions in 1/256 pixel
-        # on the zero-padded images, clipped, split into whole and fractional
-        # parts, and four taps weighted in exact integers. Unsigned arithmetic
-        # throughout: it spares numba's negative-index checks (1.7x faster).
-        k, n = out.shape
-        u32, u64 = np.uint32, np.uint64
-        x_limit = np.float32((stride - 2) * 256.0)
-        y_limit = np.float32((image_size // stride - 2) * 256.0)
-        positions, values = coords.ravel(), out.ravel()
-        down = u64(stride)
-        for b in range(k):
-            base = u64(b * image_size)
+    def warp(images, chosen, maps, coarse, wy, wx, out):  # pragma: no cover
+        # ``Augmenter``'s NumPy warp, image by image: the source positions in
+        # 1/256 pixel (``_source_coordinates``: the same sums in the same order),
+        # clipped and split into whole and fractional parts (``_split``), and
+        # the four taps weighted in exact integers (``_gather_uint8``). The other
+        # images are copied. Loops run along whole rows or images so that they
+        # vectorise; only the tap loads are scalar. The elastic sums go four
+        # terms per loop over weights zero-padded to a multiple of 4 (adding
+        # 0 * w changes no bit that survives the clipping). Unsigned indices
+        # spare numba's negative-index checks (1.7x faster).
+        batch, rows, cols = images.shape
+        n, g, padded_g = rows * cols, coarse.shape[2], wy.shape[0]
+        u16, u32, u64, f32 = np.uint16, np.uint32, np.uint64, np.float32
+        stride = cols + 3
+        # The image zero-padded by one pixel before and two after, as vertical
+        # pairs (padded row y in the low byte, row y + 1 in the high byte): two
+        # neighbouring pairs hold a whole 2x2 neighbourhood. The border stays 0.
+        pairs = np.zeros((rows + 2) * stride + 2, np.uint16)
+        blank = np.zeros(cols, np.uint8)
+        position = np.empty((2, n), np.float32)
+        elastic = np.zeros((padded_g, rows), np.float32)
+        columns = np.arange(cols).astype(np.float32)
+        at = np.empty(n, np.uint64)
+        fx = np.empty(n, np.uint32)
+        fy = np.empty(n, np.uint32)
+        quad = np.empty(n, np.uint32)
+        limit_x, limit_y = f32((cols + 1) * 256.0), f32((rows + 1) * 256.0)
+        for b in range(batch):
+            pixels, values = images[b].ravel(), out[b]
+            if chosen[b] == 0:
+                for p in range(n):
+                    values[p] = f32(pixels[p])
+                continue
+            for y in range(rows + 1):
+                low = images[b, y - 1] if y > 0 else blank
+                high = images[b, y] if y < rows else blank
+                pair_row = pairs[y * stride + 1 : y * stride + 1 + cols]
+                for x in range(cols):
+                    pair_row[x] = u16(low[x]) | (u16(high[x]) << u16(8))
+            for a in range(2):
+                m0, m1 = maps[a, b, 0], maps[a, b, 1]
+                m2 = maps[a, b, 2] + f32(256.5)
+                # Elastic row weights: elastic[j, y] = sum over i of
+                # wy[i, y] * coarse[i, j].
+                for j in range(g):
+                    e = elastic[j]
+                    for i in range(0, padded_g, 4):
+                        c0 = coarse[a, b, i, j]
+                        c1 = coarse[a, b, i + 1, j] if i + 1 < g else f32(0.0)
+                        c2 = coarse[a, b, i + 2, j] if i + 2 < g else f32(0.0)
+                        c3 = coarse[a, b, i + 3, j] if i + 3 < g else f32(0.0)
+                        w0, w1, w2, w3 = wy[i], wy[i + 1], wy[i + 2], wy[i + 3]
+                        first = i == 0
+                        for y in range(rows):
+                            v = w0[y] * c0 if first else e[y] + w0[y] * c0
+                            e[y] = ((v + w1[y] * c1) + w2[y] * c2) + w3[y] * c3
+                for y in range(rows):
+                    row = position[a, y * cols : (y + 1) * cols]
+                    shift = m1 * f32(y) + m2
+                    if g == 0:
+                        for x in range(cols):
+                            row[x] = m0 * columns[x] + shift
+                        continue
+                    for j in range(0, padded_g, 4):
+                        r0, r1 = elastic[j, y], elastic[j + 1, y]
+                        r2, r3 = elastic[j + 2, y], elastic[j + 3, y]
+                        w0, w1, w2, w3 = wx[j], wx[j + 1], wx[j + 2], wx[j + 3]
+                        first, last = j == 0, j + 4 == padded_g
+                        for x in range(cols):
+                            v = r0 * w0[x] if first else row[x] + r0 * w0[x]
+                            v = ((v + r1 * w1[x]) + r2 * w2[x]) + r3 * w3[x]
+                            row[x] = (v + m0 * columns[x]) + shift if last else v
             for p in range(n):
-                x, y = positions[b * n + p], positions[(k + b) * n + p]
-                x = x if x > 0 else np.float32(0.0)
-                x = x if x < x_limit else x_limit
-                y = y if y > 0 else np.float32(0.0)
-                y = y if y < y_limit else y_limit
-                xi, yi = u32(x), u32(y)
-                fx, fy = xi & u32(255), yi & u32(255)
-                at = base + u64((yi >> u32(8)) * u32(stride) + (xi >> u32(8)))
-                keep_y = u32(256) - fy
-                left = u32(padded[at]) * keep_y + u32(padded[at + down]) * fy
-                right = (
-                    u32(padded[at + u64(1)]) * keep_y
-                    + u32(padded[at + down + u64(1)]) * fy
-                )
-                total = left * (u32(256) - fx) + right * fx
-                values[b * n + p] = np.float32(total) * np.float32(1.0 / 65536.0)
+                sx, sy = position[0, p], position[1, p]
+                sx = sx if sx > 0 else f32(0.0)
+                sx = sx if sx < limit_x else limit_x
+                sy = sy if sy > 0 else f32(0.0)
+                sy = sy if sy < limit_y else limit_y
+                xi, yi = u32(sx), u32(sy)
+                fx[p], fy[p] = xi & u32(255), yi & u32(255)
+                at[p] = u64((yi >> u32(8)) * u32(stride) + (xi >> u32(8)))
+            for p in range(n):
+                quad[p] = u32(pairs[at[p]]) | (u32(pairs[at[p] + u64(1)]) << u32(16))
+            for p in range(n):
+                # Bytes (y, x), (y+1, x), (y, x+1), (y+1, x+1): interpolate down
+                # both columns at once in two 16-bit lanes, then across them.
+                top = quad[p] & u32(0x00FF00FF)
+                bottom = (quad[p] >> u32(8)) & u32(0x00FF00FF)
+                both = top * (u32(256) - fy[p]) + bottom * fy[p]
+                left, right = both & u32(0xFFFF), both >> u32(16)
+                total = left * (u32(256) - fx[p]) + right * fx[p]
+                values[p] = f32(total) * f32(1.0 / 65536.0)
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def gather(images, indices, scale, mean, inv_std, out):  # pragma: no cover
@@ -139,16 +201,16 @@ def _compile(numba) -> dict[str, Callable]:
 
     return {
         "adam": adam,
-        "bilinear": bilinear,
+        "warp": warp,
         "gather": gather,
         "bias_relu": bias_relu,
     }
 
 
 def _install(found: dict[str, Callable | None]) -> None:
-    global _adam_kernel, _bilinear_kernel, _gather_kernel, _bias_relu_kernel
+    global _adam_kernel, _warp_kernel, _gather_kernel, _bias_relu_kernel
     _adam_kernel = found["adam"]
-    _bilinear_kernel = found["bilinear"]
+    _warp_kernel = found["warp"]
     _gather_kernel = found["gather"]
     _bias_relu_kernel = found["bias_relu"]
 
@@ -159,7 +221,7 @@ def _call(kernel: Callable, *arguments) -> bool:
     try:
         kernel(*arguments)
     except Exception as exc:  # noqa: BLE001 - compilation fails before any write
-        _install(dict.fromkeys(("adam", "bilinear", "gather", "bias_relu")))
+        _install(dict.fromkeys(("adam", "warp", "gather", "bias_relu")))
         _status = f"NumPy (a compiled kernel failed: {exc})"
         return False
     return True
@@ -188,7 +250,16 @@ def warm_up() -> None:
     gather_normalized(
         np.zeros((1, 1), np.uint8), np.zeros(1, np.intp), 1.0, None, None, row
     )
-    bilinear_uint8(np.zeros((1, 4, 4), np.uint8), np.zeros((2, 1), np.float32), row)
+    f32 = np.float32
+    warp_uint8(
+        np.zeros((1, 1, 1), np.uint8),
+        np.ones(1, f32),
+        np.zeros((2, 1, 3), f32),
+        np.zeros((2, 1, 0, 0), f32),
+        np.zeros((0, 1), f32),
+        np.zeros((0, 1), f32),
+        row,
+    )
 
 
 def status() -> str:
@@ -242,43 +313,66 @@ def adam_update(
     )
 
 
-def bilinear_uint8(padded: np.ndarray, coords: np.ndarray, out: np.ndarray) -> bool:
-    """Sample uint8 images at source positions in one compiled pass, if possible.
+def warp_uint8(
+    images: np.ndarray,
+    chosen: np.ndarray,
+    maps: np.ndarray,
+    coarse: np.ndarray,
+    elastic_rows: np.ndarray,
+    elastic_columns: np.ndarray,
+    out: np.ndarray,
+) -> bool:
+    """Warp the chosen uint8 images and copy the others, in one compiled pass.
 
     Parameters
     ----------
-    padded : ndarray
-        uint8 (k, H + 3, W + 3): the images with one zero row and column before
-        and two after.
-    coords : ndarray
-        float32 (2k, H*W): x positions of the k images, then their y positions, in
-        1/256 pixel on the padded images (unclipped).
+    images : ndarray
+        uint8 (B, H, W).
+    chosen : ndarray
+        float32 (B,): nonzero for the images to warp.
+    maps : ndarray
+        float32 (2, B, 3): per axis and image, the output-to-source map in 1/256
+        pixel (x coefficient, y coefficient, offset).
+    coarse : ndarray
+        float32 (2, B, g, g): the elastic control values in 1/256 pixel; g = 0
+        for no elastic warp.
+    elastic_rows, elastic_columns : ndarray
+        float32 (G, H) and (G, W): the elastic field's interpolation weights per
+        control point, zero-padded to G rows, the multiple of 4 from g to g + 3.
     out : ndarray
-        float32 (k, H*W), written with the interpolated values.
+        float32 (B, H*W), written with the images in pixel units.
 
     Returns
     -------
     bool
         False when the kernel is unavailable or the arrays do not suit it; nothing
-        was written then and the caller samples with NumPy.
+        was written then and the caller warps with NumPy.
     """
     _ensure_loaded()
-    if _bilinear_kernel is None:
+    if _warp_kernel is None:
         return False
-    k, rows, stride = padded.shape
+    batch, rows, cols = images.shape
+    g, padded_g = coarse.shape[-1], elastic_rows.shape[0]
+    expected = (
+        (images, np.uint8, (batch, rows, cols)),
+        (chosen, np.float32, (batch,)),
+        (maps, np.float32, (2, batch, 3)),
+        (coarse, np.float32, (2, batch, g, g)),
+        (elastic_rows, np.float32, (padded_g, rows)),
+        (elastic_columns, np.float32, (padded_g, cols)),
+        (out, np.float32, (batch, rows * cols)),
+    )
     if (
-        padded.dtype != np.uint8
-        or coords.dtype != np.float32
-        or out.dtype != np.float32
-        or not padded.flags.c_contiguous
-        or not coords.flags.c_contiguous
-        or not out.flags.c_contiguous
-        or coords.shape != (2 * k, (rows - 3) * (stride - 3))
-        or out.shape != (k, coords.shape[1])
+        padded_g % 4
+        or not g <= padded_g < g + 4
+        or any(
+            a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous
+            for a, dtype, shape in expected
+        )
     ):
         return False
     return _call(
-        _bilinear_kernel, padded.reshape(-1), stride, rows * stride, coords, out
+        _warp_kernel, images, chosen, maps, coarse, elastic_rows, elastic_columns, out
     )
 
 

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from core.augment import AugmentConfig, Augmenter, AugmentError, augment_batch
+from core.augment import AugmentConfig, Augmenter, AugmentError, _draw, augment_batch
 from core.datasets import load_bundled
 
 AMOUNTS = {
@@ -168,10 +168,11 @@ def test_shift_keeps_the_ink_and_moves_its_centre(digits):
 def test_elastic_field_is_smooth_and_has_the_requested_size():
     batch = np.zeros((64, 28, 28), np.uint8)
     augmenter = Augmenter(*batch.shape)
-    augmenter(batch, AugmentConfig(elastic=1.5), np.random.default_rng(2), 255)
+    rng = np.random.default_rng(2)
+    draws = _draw(AugmentConfig(elastic=1.5), rng, batch.shape, 255)
     # Fixed-point source x minus the pixel's own x (the padding and rounding offsets
     # are 256.5); unclipped interior pixels only.
-    coords = augmenter._coords[:64].reshape(64, 28, 28) - 256.5
+    coords = augmenter._source_coordinates(draws.params, draws.coarse, 64)[0] - 256.5
     displacement = coords / 256.0 - np.arange(28)[None, None, :]
     interior = displacement[:, 6:22, 6:22]
     rms = np.sqrt((interior**2).mean())

@@ -20,7 +20,7 @@ def fresh_kernels(monkeypatch):
 def _numpy_only(monkeypatch):
     """Run everything in NumPy from now on, as without numba."""
     monkeypatch.setattr(kernels, "_loaded", True)
-    for name in ("_adam_kernel", "_bilinear_kernel", "_gather_kernel"):
+    for name in ("_adam_kernel", "_warp_kernel", "_gather_kernel"):
         monkeypatch.setattr(kernels, name, None)
     monkeypatch.setattr(kernels, "_bias_relu_kernel", None)
 
@@ -125,6 +125,8 @@ def test_status_names_the_compiled_kernel_when_numba_is_there(
         AugmentConfig(shift=1.5, rotation=10, scale=0.08, shear=8, elastic=1.5),
         AugmentConfig(shift=14, rotation=180, scale=0.9, shear=60, probability=0.5),
         AugmentConfig(elastic=10, thickness=0.5, noise=0.1),
+        AugmentConfig(rotation=30, elastic=3, elastic_grid=7, probability=0.7),
+        AugmentConfig(shift=3, elastic=2, elastic_grid=2),
     ],
 )
 @pytest.mark.parametrize("shape", [(37, 28, 28), (5, 8, 8), (3, 11, 17)])
@@ -135,6 +137,7 @@ def test_compiled_sampling_gives_the_numpy_augmentation_bit_for_bit(
     images = np.random.default_rng(1).integers(0, 256, size=shape, dtype=np.uint8)
     images[:, :2] = 255  # ink on the border: taps outside the image must read 0
     compiled = augment_batch(images, config, np.random.default_rng(2))
+    assert kernels.status().startswith("compiled")
     _numpy_only(monkeypatch)
     plain = augment_batch(images, config, np.random.default_rng(2))
     assert np.array_equal(compiled, plain)
@@ -190,9 +193,26 @@ def test_warm_up_loads_every_kernel_without_changing_anything():
     pytest.importorskip("numba")
     kernels.warm_up()
     assert kernels.available()
-    for name in ("_adam_kernel", "_bilinear_kernel", "_gather_kernel"):
+    for name in ("_adam_kernel", "_warp_kernel", "_gather_kernel"):
         assert getattr(kernels, name).signatures  # compiled or loaded for float32
     assert kernels._bias_relu_kernel.signatures
+
+
+def test_training_uses_the_kernels_warm_up_loaded():
+    # A kernel called with other array types would compile again in the middle
+    # of training, holding the GIL for a second.
+    pytest.importorskip("numba")
+    kernels.warm_up()
+    names = ("_adam_kernel", "_warp_kernel", "_gather_kernel", "_bias_relu_kernel")
+    loaded = {name: list(getattr(kernels, name).signatures) for name in names}
+    for augment in (
+        AugmentConfig(),
+        AugmentConfig(rotation=10, probability=0.5),
+        AugmentConfig(elastic=2, noise=0.1),
+    ):
+        _train_weights(augment=augment)
+        _train_weights(augment=augment, normalization="standardize")
+    assert {name: list(getattr(kernels, name).signatures) for name in names} == loaded
 
 
 def test_warm_up_without_numba_does_nothing(fresh_kernels, monkeypatch):
@@ -207,7 +227,7 @@ def test_a_kernel_that_fails_hands_the_work_back_to_numpy(monkeypatch):
 
     monkeypatch.setattr(kernels, "_loaded", True)
     monkeypatch.setattr(kernels, "_status", "compiled")
-    for name in ("_adam_kernel", "_bilinear_kernel", "_gather_kernel"):
+    for name in ("_adam_kernel", "_warp_kernel", "_gather_kernel"):
         monkeypatch.setattr(kernels, name, broken)
     monkeypatch.setattr(kernels, "_bias_relu_kernel", broken)
     expected = _adam_run(3, overwrite=False)  # NumPy after the first failure
