@@ -271,47 +271,52 @@ def main(argv: list[str] | None = None) -> int:
     dataset, source = build_dataset()
     print(f"Data: {SAMPLES:,} samples from {source}; batch {BATCH}, float32.")
     print(
-        f"Best of {repeats} interleaved rounds after a warm-up round; "
-        "median of the engine's rounds too."
+        f"Best of {repeats} rounds after a warm-up round, interleaved across "
+        "engine, floor, PyTorch and networks; median of the engine's rounds too."
     )
     header = (
         f"{'network':<16}{'engine s':>10}{'median':>9}{'GEMM floor':>12}"
         f"{'x floor':>9}{'torch s':>9}{'x torch':>9}{'faults/ep':>11}"
     )
     print(header)
+    timers: dict[tuple[int, ...], dict] = {}
     for hidden in NETWORKS:
         sizes = (dataset.input_size, *hidden, dataset.num_classes)
-        timers = {
+        found = {
             "engine": engine_epoch_timer(dataset, hidden),
             "floor": gemm_floor_timer(sizes),
             "torch": None if args.no_torch else torch_epoch_timer(dataset, sizes),
         }
-        timers = {key: timer for key, timer in timers.items() if timer is not None}
-        times: dict[str, list[float]] = {key: [] for key in timers}
-        faults: list[int] = []
-        for round_index in range(repeats + 1):
-            # Interleaved rounds: load from elsewhere hits all three alike.
-            for key, timer in timers.items():
+        timers[sizes] = {key: timer for key, timer in found.items() if timer}
+    times = {sizes: {key: [] for key in found} for sizes, found in timers.items()}
+    faults: dict[tuple[int, ...], list[int]] = {sizes: [] for sizes in timers}
+    for round_index in range(repeats + 1):
+        # Interleaved rounds, across the networks too: a slow spell of the
+        # machine hits the engine, the floor and PyTorch alike, and no spell
+        # shorter than the whole run covers every round of one network.
+        for sizes, found in timers.items():
+            for key, timer in found.items():
                 result = timer()
                 if key == "engine":
                     result, fault_count = result
                     if round_index:
-                        faults.append(fault_count)
+                        faults[sizes].append(fault_count)
                 if round_index:
-                    times[key].append(result)
-        engine, floor = min(times["engine"]), min(times["floor"])
-        median = statistics.median(times["engine"])
+                    times[sizes][key].append(result)
+    for sizes, measured in times.items():
+        engine, floor = min(measured["engine"]), min(measured["floor"])
+        median = statistics.median(measured["engine"])
         name = "-".join(str(n) for n in sizes)
         line = (
             f"{name:<16}{engine:>10.3f}{median:>9.3f}{floor:>12.3f}"
             f"{engine / floor:>9.2f}"
         )
-        if "torch" in times:
-            torch_seconds = min(times["torch"])
+        if "torch" in measured:
+            torch_seconds = min(measured["torch"])
             line += f"{torch_seconds:>9.3f}{engine / torch_seconds:>9.2f}"
         else:
             line += f"{'-':>9}{'-':>9}"
-        print(line + f"{statistics.mean(faults):>11,.0f}")
+        print(line + f"{statistics.mean(faults[sizes]):>11,.0f}")
     if args.no_torch:
         print("PyTorch: skipped (--no-torch).")
     else:
