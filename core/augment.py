@@ -613,9 +613,14 @@ def augment_batch(
         )
     if images.dtype != np.uint8 and not np.issubdtype(images.dtype, np.floating):
         raise AugmentError(f"images must be uint8 or float, got {images.dtype}")
-    if out is not None and (out.shape != images.shape or out.dtype != np.float32):
+    if out is not None and (
+        out.shape != images.shape
+        or out.dtype != np.float32
+        or not out.flags.c_contiguous  # written through a flat view
+    ):
         raise AugmentError(
-            f"out must be float32 of shape {images.shape}, got {out.dtype} {out.shape}"
+            f"out must be a contiguous float32 array of shape {images.shape}, "
+            f"got {out.dtype} {out.shape}"
         )
     if out is None:
         out = np.empty(images.shape, np.float32)

@@ -237,6 +237,8 @@ def test_any_batch_and_image_size_works(shape):
         (np.zeros((2, 28, 28), np.int64), None),
         (np.zeros((2, 28, 28), np.uint8), np.zeros((2, 28, 28), np.float64)),
         (np.zeros((2, 28, 28), np.uint8), np.zeros((3, 28, 28), np.float32)),
+        # A strided out would be written through a copy and stay unchanged.
+        (np.zeros((2, 28, 28), np.uint8), np.zeros((2, 28, 56), np.float32)[..., ::2]),
     ],
 )
 def test_bad_arrays_raise(images, out):
