@@ -293,8 +293,8 @@ class Augmenter:
         out: np.ndarray,
     ) -> None:
         """Bilinear warp of ``images`` (k, H, W) into ``out`` (k, H*W) float32."""
-        self._source_coordinates(params, coarse, images.shape[0])
-        self._split(images.shape[0])
+        k = images.shape[0]
+        self._split(self._source_coordinates(params, coarse, k).reshape(2 * k, -1))
         if images.dtype == np.uint8:
             self._gather_uint8(images, out)
         else:
@@ -348,11 +348,10 @@ class Augmenter:
         coords += shift[..., None]
         return coords
 
-    def _split(self, k: int) -> None:
-        """Clip positions to the padded image; split them into pixel and 1/256."""
+    def _split(self, coords: np.ndarray) -> None:
+        """Clip positions (2k, H*W) to the padded image; split into pixel and 1/256."""
         _, H, W = self.shape
-        n = H * W
-        coords = self._coords_buffer[: 2 * k * n].reshape(2 * k, n)
+        k, n = coords.shape[0] // 2, H * W
         np.clip(coords[:k], 0.0, (W + 1) * 256.0, out=coords[:k])
         np.clip(coords[k:], 0.0, (H + 1) * 256.0, out=coords[k:])
         fixed = self._fixed_buffer[: 2 * k * n].reshape(2 * k, n)
