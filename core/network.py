@@ -387,8 +387,9 @@ class MLP:
             z = acts[i]
             np.matmul(inputs, weights, out=z)
             if i == last:
-                z += biases
-                loss = self._output.forward_loss(z, labels, z)
+                loss = self._output.forward_loss_and_delta(
+                    z, biases, labels, deltas[last]
+                )
             else:
                 self._activation.forward_and_derivative(z, workspace.scratch[i], biases)
                 inputs = z
@@ -402,7 +403,7 @@ class MLP:
         grads = self._gradient_buffers()
         if l2 > 0.0 and self._l2_scratch is None:
             self._l2_scratch = [np.empty_like(w) for w in self.weights]
-        delta = self._output.delta(acts[last], labels, deltas[last])
+        delta = deltas[last]
         for i in range(last, -1, -1):
             if i == 0:
                 below = X

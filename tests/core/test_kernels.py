@@ -8,21 +8,28 @@ from core.network import MLP
 from core.optimizers import Adam
 from core.training import TrainingConfig, train
 
+KERNELS = (
+    "adam",
+    "warp",
+    "gather",
+    "bias_relu",
+    "softmax_shift",
+    "softmax_normalize",
+)
+
 
 @pytest.fixture
 def fresh_kernels(monkeypatch):
     """Make core.kernels decide again, as in a new process."""
     monkeypatch.setattr(kernels, "_loaded", False)
-    monkeypatch.setattr(kernels, "_adam_kernel", None)
+    monkeypatch.setattr(kernels, "_kernels", {})
     monkeypatch.setattr(kernels, "_status", "")
 
 
 def _numpy_only(monkeypatch):
     """Run everything in NumPy from now on, as without numba."""
     monkeypatch.setattr(kernels, "_loaded", True)
-    for name in ("_adam_kernel", "_warp_kernel", "_gather_kernel"):
-        monkeypatch.setattr(kernels, name, None)
-    monkeypatch.setattr(kernels, "_bias_relu_kernel", None)
+    monkeypatch.setattr(kernels, "_kernels", {})
 
 
 def _adam_run(steps: int, overwrite: bool) -> list[np.ndarray]:
@@ -189,13 +196,75 @@ def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
     assert np.isnan(plain_z[0, 0]) and np.signbit(plain_z).any()
 
 
+def _softmax_step(z, bias, labels):
+    from core.losses import OUTPUTS
+
+    z, delta = z.copy(), np.empty_like(z)
+    loss = OUTPUTS["softmax_cross_entropy"].forward_loss_and_delta(
+        z, bias, labels, delta
+    )
+    return z, delta, loss
+
+
+@pytest.mark.parametrize("classes", [1, 2, 7, 8, 10, 13, 47, 128, 129])
+@pytest.mark.parametrize("batch", [1, 5, 64])
+def test_compiled_softmax_gives_the_numpy_probabilities_delta_and_loss(
+    classes, batch, monkeypatch
+):
+    # Row sums follow NumPy's pairwise pattern up to 128 classes; beyond, the
+    # kernel refuses and NumPy does the work.
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(classes * 100 + batch)
+    spread = rng.choice([1e-3, 1.0, 30.0, 1e4], size=(batch, 1))
+    z = (rng.normal(size=(batch, classes)) * spread).astype(np.float32)
+    bias = rng.normal(size=classes).astype(np.float32)
+    labels = rng.integers(0, classes, size=batch).astype(np.intp)
+    compiled = _softmax_step(z, bias, labels)
+    _numpy_only(monkeypatch)
+    plain = _softmax_step(z, bias, labels)
+    assert compiled[0].tobytes() == plain[0].tobytes()  # probabilities
+    assert compiled[1].tobytes() == plain[1].tobytes()  # delta
+    assert compiled[2] == plain[2]  # loss
+    assert np.allclose(plain[0].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_compiled_softmax_keeps_numpy_nans_and_infinities(monkeypatch):
+    pytest.importorskip("numba")
+    z = np.zeros((4, 10), np.float32)
+    z[0, 3] = np.nan
+    z[1, 9] = np.inf
+    z[2, 0] = -np.inf
+    z[3] = np.float32(3e38)
+    bias = np.linspace(-1, 1, 10, dtype=np.float32)
+    labels = np.array([3, 9, 0, 5], np.intp)
+    with np.errstate(all="ignore"):
+        compiled = _softmax_step(z, bias, labels)
+        _numpy_only(monkeypatch)
+        plain = _softmax_step(z, bias, labels)
+    assert compiled[0].tobytes() == plain[0].tobytes()
+    assert compiled[1].tobytes() == plain[1].tobytes()
+    assert np.isnan(compiled[2]) and np.isnan(plain[2])
+    assert np.isnan(plain[0][0]).all() and not np.isnan(plain[0][2]).any()
+
+
+def test_the_softmax_kernel_refuses_labels_out_of_range():
+    z = np.ones((2, 10), np.float32)
+    for bad in ([0, 10], [-1, 0]):
+        labels = np.array(bad, np.intp)
+        picked = np.full(2, 7.0, np.float32)
+        assert not kernels.softmax_shift(z, np.zeros(10, np.float32), labels, picked)
+        assert np.all(z == 1.0) and np.all(picked == 7.0)
+    with pytest.raises(IndexError):  # NumPy's own error, as without numba
+        _softmax_step(z, np.zeros(10, np.float32), np.array([0, 10], np.intp))
+
+
 def test_warm_up_loads_every_kernel_without_changing_anything():
     pytest.importorskip("numba")
     kernels.warm_up()
     assert kernels.available()
-    for name in ("_adam_kernel", "_warp_kernel", "_gather_kernel"):
-        assert getattr(kernels, name).signatures  # compiled or loaded for float32
-    assert kernels._bias_relu_kernel.signatures
+    assert tuple(kernels._kernels) == KERNELS
+    for kernel in kernels._kernels.values():
+        assert kernel.signatures  # compiled or loaded for float32
 
 
 def test_training_uses_the_kernels_warm_up_loaded():
@@ -203,8 +272,7 @@ def test_training_uses_the_kernels_warm_up_loaded():
     # of training, holding the GIL for a second.
     pytest.importorskip("numba")
     kernels.warm_up()
-    names = ("_adam_kernel", "_warp_kernel", "_gather_kernel", "_bias_relu_kernel")
-    loaded = {name: list(getattr(kernels, name).signatures) for name in names}
+    loaded = {name: list(k.signatures) for name, k in kernels._kernels.items()}
     for augment in (
         AugmentConfig(),
         AugmentConfig(rotation=10, probability=0.5),
@@ -212,7 +280,7 @@ def test_training_uses_the_kernels_warm_up_loaded():
     ):
         _train_weights(augment=augment)
         _train_weights(augment=augment, normalization="standardize")
-    assert {name: list(getattr(kernels, name).signatures) for name in names} == loaded
+    assert {name: list(k.signatures) for name, k in kernels._kernels.items()} == loaded
 
 
 def test_warm_up_without_numba_does_nothing(fresh_kernels, monkeypatch):
@@ -227,9 +295,7 @@ def test_a_kernel_that_fails_hands_the_work_back_to_numpy(monkeypatch):
 
     monkeypatch.setattr(kernels, "_loaded", True)
     monkeypatch.setattr(kernels, "_status", "compiled")
-    for name in ("_adam_kernel", "_warp_kernel", "_gather_kernel"):
-        monkeypatch.setattr(kernels, name, broken)
-    monkeypatch.setattr(kernels, "_bias_relu_kernel", broken)
+    monkeypatch.setattr(kernels, "_kernels", dict.fromkeys(KERNELS, broken))
     expected = _adam_run(3, overwrite=False)  # NumPy after the first failure
     assert "cannot compile" in kernels.status()
     assert not kernels.available()
