@@ -687,10 +687,9 @@ class _Run:
             self.block_steps = max(1, _AUGMENT_BLOCK // self.batch)
         block = self.block_steps * self.batch
         self.raw = np.empty((block, pixels), np.uint8)
+        # Augmented blocks are normalised in place: they are the network's inputs.
         self.augmented = (
-            np.empty((block, *self.image_shape), np.float32)
-            if config.augment.is_active
-            else None
+            np.empty((block, pixels), np.float32) if config.augment.is_active else None
         )
         self._validation_buffer: np.ndarray | None = None
         self.order = np.arange(self.count)
@@ -723,8 +722,7 @@ class _Run:
             offset = (step % self.block_steps) * self.batch
             if offset == 0:
                 self._augment_block(start)
-            source = self.augmented[offset : offset + size]
-            inputs = self.normalization.apply(source, out=self.inputs[:size])
+            inputs = self.augmented[offset : offset + size]
         if self.network.dtype != np.float32:
             inputs = inputs.astype(self.network.dtype)
         rate = learning_rate_at(self.config, epoch, step, self.steps)
@@ -747,13 +745,16 @@ class _Run:
         size = indices.shape[0]
         raw = self.raw[:size]
         np.take(self.images, indices, axis=0, out=raw)
+        block = self.augmented[:size]
         augment_batch(
             raw.reshape(size, *self.image_shape),
             self.config.augment,
             self.augment_rng,
             self.max_value,
-            out=self.augmented[:size],
+            out=block.reshape(size, *self.image_shape),
         )
+        # In place while the block is still in cache, rather than batch by batch.
+        self.normalization.apply(block, out=block)
 
     def epoch_averages(self) -> tuple[float, float]:
         """Mean training loss and accuracy over the epoch's minibatches."""
