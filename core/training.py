@@ -31,7 +31,9 @@ from core.schedules import SCHEDULES, learning_rate_at
 OPTIMIZERS = ("sgd", "momentum", "adam")
 STOP_REASONS = ("completed", "cancelled", "early_stopped", "diverged")
 _VALIDATION_BATCH = 2048
-_AUGMENT_BLOCK = 256  # images augmented per call (whole minibatches)
+# Images augmented per call (whole minibatches): 512 measured x1.20 against x1.23
+# for 256 on 784-256-10 (fewer calls to pay for), 1024 x1.21 (out of cache).
+_AUGMENT_BLOCK = 512
 
 
 class ConfigError(ValueError):
