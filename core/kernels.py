@@ -245,9 +245,13 @@ def _compile(numba) -> dict[str, Callable]:
         # After the exponential: each row's sum, summed as NumPy's pairwise sum
         # does for rows of up to 128 values (eight running sums, combined in a
         # tree, then the rest), the probabilities z / sum, and the delta
-        # (p - onehot) * scale.
+        # (p - onehot) * scale. Returns False, having written nothing, for a
+        # label out of range.
         batch, classes = z.shape
         f32 = np.float32
+        for r in range(batch):
+            if labels[r] < 0 or labels[r] >= classes:
+                return False
         for r in range(batch):
             row = z[r]
             if classes < 8:
@@ -280,6 +284,7 @@ def _compile(numba) -> dict[str, Callable]:
                 p = row[j] / total
                 row[j] = p
                 delta[r, j] = ((p - f32(1.0)) if j == label else p) * scale
+        return True
 
     return {
         "adam": adam,
@@ -537,7 +542,7 @@ _MAX_SOFTMAX_CLASSES = 128
 def softmax_shift(
     z: np.ndarray, bias: np.ndarray, labels: np.ndarray, picked: np.ndarray
 ) -> bool:
-    """Add ``bias`` to the logits, subtract each row's maximum, pick the labels'.
+    """Add ``bias`` to the logits, subtract each row's maximum, pick each label's.
 
     ``z`` is float32 (B, K) and changed in place; ``picked`` (B,) receives
     ``z[r, labels[r]]`` after the shift. Returns False (nothing written) when the
@@ -562,7 +567,7 @@ def softmax_normalize(
     ``z`` float32 (B, K) holds exp(shifted logits) and becomes the probabilities
     (each row over its sum, written into ``sums``); ``delta`` (B, K) receives
     ``(p - onehot(labels)) * scale``. Returns False (nothing written) when the
-    kernel is unavailable or the arrays do not suit it; labels must be in range.
+    kernel is unavailable, a label is out of range or the arrays do not suit it.
     """
     if not available() or not _softmax_arrays(z, labels, sums):
         return False

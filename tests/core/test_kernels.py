@@ -253,7 +253,9 @@ def test_the_softmax_kernel_refuses_labels_out_of_range():
         labels = np.array(bad, np.intp)
         picked = np.full(2, 7.0, np.float32)
         assert not kernels.softmax_shift(z, np.zeros(10, np.float32), labels, picked)
-        assert np.all(z == 1.0) and np.all(picked == 7.0)
+        delta = np.full_like(z, 7.0)
+        assert not kernels.softmax_normalize(z, labels, 0.5, picked, delta)
+        assert np.all(z == 1.0) and np.all(picked == 7.0) and np.all(delta == 7.0)
     with pytest.raises(IndexError):  # NumPy's own error, as without numba
         _softmax_step(z, np.zeros(10, np.float32), np.array([0, 10], np.intp))
 
