@@ -689,7 +689,8 @@ class _Run:
             self.block_steps = max(1, _AUGMENT_BLOCK // self.batch)
         block = self.block_steps * self.batch
         self.raw = np.empty((block, pixels), np.uint8)
-        # Augmented blocks are normalised in place: they are the network's inputs.
+        # Augmented blocks are normalised in place and their rows fed to the
+        # network as they are (no copy per minibatch).
         self.augmented = (
             np.empty((block, pixels), np.float32) if config.augment.is_active else None
         )
@@ -755,7 +756,6 @@ class _Run:
             self.max_value,
             out=block.reshape(size, *self.image_shape),
         )
-        # In place while the block is still in cache, rather than batch by batch.
         self.normalization.apply(block, out=block)
 
     def epoch_averages(self) -> tuple[float, float]:
