@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,13 @@ KERNELS = (
     "softmax_shift",
     "softmax_normalize",
 )
+
+
+def _needs_numba():
+    """Skip unless the kernels can run: numba installed and not turned off."""
+    pytest.importorskip("numba")
+    if os.environ.get(kernels.DISABLE_VARIABLE, "").strip() not in ("", "0"):
+        pytest.skip(f"{kernels.DISABLE_VARIABLE} is set")
 
 
 @pytest.fixture
@@ -51,7 +60,7 @@ def _adam_run(steps: int, overwrite: bool) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_compiled_adam_gives_the_numpy_weights_bit_for_bit(overwrite, monkeypatch):
-    pytest.importorskip("numba")
+    _needs_numba()
     compiled = _adam_run(25, overwrite)
     _numpy_only(monkeypatch)
     plain = _adam_run(25, overwrite)
@@ -82,7 +91,7 @@ def _train_weights(**settings) -> list[np.ndarray]:
     ],
 )
 def test_training_with_the_kernels_matches_numpy_training(settings, monkeypatch):
-    pytest.importorskip("numba")
+    _needs_numba()
     compiled = _train_weights(**settings)
     _numpy_only(monkeypatch)
     for a, b in zip(compiled, _train_weights(**settings), strict=True):
@@ -121,7 +130,7 @@ def test_without_numba_adam_runs_in_numpy(fresh_kernels, monkeypatch):
 def test_status_names_the_compiled_kernel_when_numba_is_there(
     fresh_kernels, monkeypatch
 ):
-    numba = pytest.importorskip("numba")
+    numba = pytest.importorskip("numba")  # the variable is removed below
     monkeypatch.delenv(kernels.DISABLE_VARIABLE, raising=False)
     assert kernels.status() == f"compiled (numba {numba.__version__})"
 
@@ -140,7 +149,7 @@ def test_status_names_the_compiled_kernel_when_numba_is_there(
 def test_compiled_sampling_gives_the_numpy_augmentation_bit_for_bit(
     config, shape, monkeypatch
 ):
-    pytest.importorskip("numba")
+    _needs_numba()
     images = np.random.default_rng(1).integers(0, 256, size=shape, dtype=np.uint8)
     images[:, :2] = 255  # ink on the border: taps outside the image must read 0
     compiled = augment_batch(images, config, np.random.default_rng(2))
@@ -153,7 +162,7 @@ def test_compiled_sampling_gives_the_numpy_augmentation_bit_for_bit(
 
 @pytest.mark.parametrize("standardize", [False, True])
 def test_compiled_gather_gives_the_numpy_inputs_bit_for_bit(standardize, monkeypatch):
-    pytest.importorskip("numba")
+    _needs_numba()
     from core.datasets import Normalization
 
     images = np.random.default_rng(6).integers(0, 256, size=(50, 20), dtype=np.uint8)
@@ -177,7 +186,7 @@ def test_the_gather_kernel_refuses_indices_outside_the_images():
 
 
 def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
-    pytest.importorskip("numba")
+    _needs_numba()
     from core.activations import ACTIVATIONS
 
     rng = np.random.default_rng(8)
@@ -213,7 +222,7 @@ def test_compiled_softmax_gives_the_numpy_probabilities_delta_and_loss(
 ):
     # Row sums follow NumPy's pairwise pattern up to 128 classes; beyond, the
     # kernel refuses and NumPy does the work.
-    pytest.importorskip("numba")
+    _needs_numba()
     rng = np.random.default_rng(classes * 100 + batch)
     spread = rng.choice([1e-3, 1.0, 30.0, 1e4], size=(batch, 1))
     z = (rng.normal(size=(batch, classes)) * spread).astype(np.float32)
@@ -229,7 +238,7 @@ def test_compiled_softmax_gives_the_numpy_probabilities_delta_and_loss(
 
 
 def test_compiled_softmax_keeps_numpy_nans_and_infinities(monkeypatch):
-    pytest.importorskip("numba")
+    _needs_numba()
     z = np.zeros((4, 10), np.float32)
     z[0, 3] = np.nan
     z[1, 9] = np.inf
@@ -261,7 +270,7 @@ def test_the_softmax_kernel_refuses_labels_out_of_range():
 
 
 def test_warm_up_loads_every_kernel_without_changing_anything():
-    pytest.importorskip("numba")
+    _needs_numba()
     kernels.warm_up()
     assert kernels.available()
     assert tuple(kernels._kernels) == KERNELS
@@ -272,7 +281,7 @@ def test_warm_up_loads_every_kernel_without_changing_anything():
 def test_training_uses_the_kernels_warm_up_loaded():
     # A kernel called with other array types would compile again in the middle
     # of training, holding the GIL for a second.
-    pytest.importorskip("numba")
+    _needs_numba()
     kernels.warm_up()
     loaded = {name: list(k.signatures) for name, k in kernels._kernels.items()}
     for augment in (
