@@ -552,6 +552,8 @@ def softmax_shift(
         return False
     if bias.dtype != np.float32 or bias.shape != z.shape[1:]:
         return False
+    if not bias.flags.c_contiguous:
+        return False
     return _call("softmax_shift", z, bias, labels, picked)
 
 
@@ -579,7 +581,10 @@ def softmax_normalize(
 
 
 def _softmax_arrays(z: np.ndarray, labels: np.ndarray, per_row: np.ndarray) -> bool:
-    """Check for float32 C-contiguous z (B, K <= 128), intp labels, float32 (B,)."""
+    """Check for C-contiguous float32 z (B, K <= 128), intp labels, float32 (B,).
+
+    Other layouts would make numba compile another version mid-training.
+    """
     return (
         z.dtype == np.float32
         and z.ndim == 2
@@ -587,6 +592,7 @@ def _softmax_arrays(z: np.ndarray, labels: np.ndarray, per_row: np.ndarray) -> b
         and z.flags.c_contiguous
         and labels.dtype == np.intp
         and labels.shape == z.shape[:1]
+        and labels.flags.c_contiguous
         and per_row.dtype == np.float32
         and per_row.shape == z.shape[:1]
         and per_row.flags.c_contiguous

@@ -313,3 +313,17 @@ def test_a_kernel_that_fails_hands_the_work_back_to_numpy(monkeypatch):
     _numpy_only(monkeypatch)
     for a, b in zip(expected, _adam_run(3, overwrite=False), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_the_softmax_kernels_leave_other_layouts_to_numpy():
+    # Strided arrays would compile another kernel version in the middle of a run.
+    z = np.ones((4, 10), np.float32)
+    picked, delta = np.zeros(4, np.float32), np.zeros_like(z)
+    strided_labels = np.zeros(8, np.intp)[::2]
+    strided_bias = np.zeros(20, np.float32)[::2]
+    assert not kernels.softmax_shift(
+        z, np.zeros(10, np.float32), strided_labels, picked
+    )
+    assert not kernels.softmax_shift(z, strided_bias, np.zeros(4, np.intp), picked)
+    assert not kernels.softmax_normalize(z, strided_labels, 0.25, picked, delta)
+    assert np.all(z == 1.0) and np.all(picked == 0.0)
