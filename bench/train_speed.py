@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("PyTorch: not installed (pip install torch==2.13.0 to compare).")
     print(
-        f"Kernels (Adam, batch gather, bias + ReLU, augmentation): {kernels.status()}."
+        f"Kernels (Adam, batch gather, bias + ReLU, softmax, augmentation): "
+        f"{kernels.status()}."
     )
     print(
         f"Targets: engine <= {TARGET_FLOOR_RATIO}x the GEMM floor and "
