@@ -679,21 +679,19 @@ class _Run:
         self.optimizer = make_optimizer(config.optimizer, **_optimizer_settings(config))
         self.params = network.parameters()
         pixels = self.images.shape[1]
-        self.inputs = np.empty((self.batch, pixels), np.float32)
         self.batch_labels = np.empty(self.batch, np.intp)
         # Augmentation runs on blocks of whole minibatches: each call has a fixed
         # cost of many small NumPy calls, which small batches would pay again and
         # again (batch 64 costs twice as much per image as 128 or more).
+        self.augmenting = config.augment.is_active
         self.block_steps = 1
-        if config.augment.is_active:
+        if self.augmenting:
             self.block_steps = max(1, _AUGMENT_BLOCK // self.batch)
         block = self.block_steps * self.batch
         self.raw = np.empty((block, pixels), np.uint8)
-        # Augmented blocks are normalised in place and their rows fed to the
-        # network as they are (no copy per minibatch).
-        self.augmented = (
-            np.empty((block, pixels), np.float32) if config.augment.is_active else None
-        )
+        # The network's inputs: one minibatch, or a whole augmented block that is
+        # normalised in place and fed to the network row range by row range.
+        self.inputs = np.empty((block, pixels), np.float32)
         self._validation_buffer: np.ndarray | None = None
         self.order = np.arange(self.count)
         self.loss_sum = 0.0
@@ -717,7 +715,7 @@ class _Run:
         size = indices.shape[0]
         labels = self.batch_labels[:size]
         np.take(self.labels, indices, out=labels)
-        if self.augmented is None:
+        if not self.augmenting:
             inputs = self.normalization.gather(
                 self.images, indices, self.inputs[:size], scratch=self.raw[:size]
             )
@@ -725,7 +723,7 @@ class _Run:
             offset = (step % self.block_steps) * self.batch
             if offset == 0:
                 self._augment_block(start)
-            inputs = self.augmented[offset : offset + size]
+            inputs = self.inputs[offset : offset + size]
         if self.network.dtype != np.float32:
             inputs = inputs.astype(self.network.dtype)
         rate = learning_rate_at(self.config, epoch, step, self.steps)
@@ -748,7 +746,7 @@ class _Run:
         size = indices.shape[0]
         raw = self.raw[:size]
         np.take(self.images, indices, axis=0, out=raw)
-        block = self.augmented[:size]
+        block = self.inputs[:size]
         augment_batch(
             raw.reshape(size, *self.image_shape),
             self.config.augment,
