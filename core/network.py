@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from core.activations import ACTIVATIONS
+from core.blank_inputs import BlankInputs
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 
@@ -59,6 +60,7 @@ class _Workspace:
         self.ones = np.ones(batch, dtype)
         self.masks: list[np.ndarray] | None = None
         self.dropped: list[np.ndarray] | None = None
+        self.blank_inputs = BlankInputs(batch, sizes[0], sizes[1], dtype)
 
     def enable_dropout(self) -> None:
         if self.masks is None:
@@ -339,7 +341,9 @@ class MLP:
         """Forward and backward pass over one minibatch, averaged over its rows.
 
         No gradient is computed for the inputs themselves. All work arrays are
-        preallocated per batch size and reused.
+        preallocated per batch size and reused. Inputs that are 0 in every row
+        of the batch are left out of the first layer's products
+        (``core.blank_inputs``).
 
         Parameters
         ----------
@@ -379,13 +383,18 @@ class MLP:
         acts, deltas = workspace.activations, workspace.deltas
         last = len(self.weights) - 1
 
+        # Inputs that are 0 in every row of the batch skip the first layer.
+        compact = workspace.blank_inputs.select(X)
         inputs = X
         loss = 0.0
         for i, (weights, biases) in enumerate(
             zip(self.weights, self.biases, strict=True)
         ):
             z = acts[i]
-            np.matmul(inputs, weights, out=z)
+            if i == 0 and compact:
+                workspace.blank_inputs.forward(weights, z)
+            else:
+                np.matmul(inputs, weights, out=z)
             if i == last:
                 loss = self._output.forward_loss_and_delta(
                     z, biases, labels, deltas[last]
@@ -409,7 +418,10 @@ class MLP:
                 below = X
             else:
                 below = dropped[i - 1] if dropout > 0.0 else acts[i - 1]
-            np.matmul(below.T, delta, out=grads[2 * i])
+            if i == 0 and compact:
+                workspace.blank_inputs.weight_gradient(delta, grads[0])
+            else:
+                np.matmul(below.T, delta, out=grads[2 * i])
             np.matmul(workspace.ones, delta, out=grads[2 * i + 1])
             if l2 > 0.0:
                 decay = np.multiply(self.weights[i], l2, out=self._l2_scratch[i])

@@ -17,6 +17,9 @@ KERNELS = (
     "bias_relu",
     "softmax_shift",
     "softmax_normalize",
+    "live_columns",
+    "take_rows",
+    "spread_rows",
 )
 
 
@@ -69,9 +72,12 @@ def test_compiled_adam_gives_the_numpy_weights_bit_for_bit(overwrite, monkeypatc
     assert not np.array_equal(compiled[0], MLP((30, 20, 10), seed=3).weights[0])
 
 
-def _train_weights(**settings) -> list[np.ndarray]:
+def _train_weights(margin: int = 0, **settings) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(300, 8, 8), dtype=np.uint8)
+    if margin:  # blank borders, as handwritten digits have: the skipped inputs
+        images[:, :margin] = images[:, -margin:] = 0
+        images[:, :, :margin] = images[:, :, -margin:] = 0
     labels = (images.reshape(300, -1).mean(axis=1) > 127).astype(np.uint8)
     data = Dataset("noise", images, labels, ("dark", "bright"))
     config = TrainingConfig(
@@ -88,6 +94,7 @@ def _train_weights(**settings) -> list[np.ndarray]:
         {"normalization": "standardize", "dropout": 0.2, "l2": 1e-3},
         {"augment": AugmentConfig(shift=2, rotation=15, elastic=1, probability=0.7)},
         {"activation": "tanh", "optimizer": "momentum", "learning_rate": 0.05},
+        {"margin": 2, "l2": 1e-3},  # blank inputs skipped in the first layer
     ],
 )
 def test_training_with_the_kernels_matches_numpy_training(settings, monkeypatch):
@@ -327,3 +334,50 @@ def test_the_softmax_kernels_leave_other_layouts_to_numpy():
     assert not kernels.softmax_shift(z, strided_bias, np.zeros(4, np.intp), picked)
     assert not kernels.softmax_normalize(z, strided_labels, 0.25, picked, delta)
     assert np.all(z == 1.0) and np.all(picked == 0.0)
+
+
+def test_live_columns_finds_and_copies_what_numpy_does():
+    _needs_numba()
+    rng = np.random.default_rng(8)
+    x = rng.random((33, 70)).astype(np.float32)
+    x[rng.random(x.shape) < 0.6] = 0
+    x[:, ::3] = 0
+    x[4, 3] = np.nan  # a NaN makes its column live
+    x[5, 6] = -0.0  # -0.0 does not
+    live = np.flatnonzero(x.any(axis=0))
+    index, count = np.full(70, -1, np.intp), np.zeros(1, np.intp)
+    compact = np.full(x.size, 7.0, np.float32)
+    assert kernels.live_columns(x, live.size, index, count, compact)
+    assert count[0] == live.size
+    assert np.array_equal(index[: live.size], live)
+    copied = compact[: x.shape[0] * live.size].reshape(x.shape[0], live.size)
+    assert np.array_equal(copied, x[:, live], equal_nan=True)
+    compact[:] = 7.0  # over the limit: counted, not copied
+    assert kernels.live_columns(x, live.size - 1, index, count, compact)
+    assert count[0] == live.size and np.all(compact == 7.0)
+
+
+def test_row_copies_match_numpy_and_refuse_bad_indices():
+    _needs_numba()
+    rng = np.random.default_rng(9)
+    a = rng.random((12, 5)).astype(np.float32)
+    index = np.array([0, 3, 4, 11], np.intp)
+    rows = np.empty((4, 5), np.float32)
+    assert kernels.take_rows(a, index, rows)
+    assert np.array_equal(rows, a[index])
+    out = np.full_like(a, 7.0)
+    assert kernels.spread_rows(rows, index, out)
+    expected = np.zeros_like(a)
+    expected[index] = rows
+    assert np.array_equal(out, expected)
+    for bad in ([0, 12, 1, 2], [-1, 0, 1, 2], [0, 3, 3, 4], [4, 3, 5, 6]):
+        bad = np.array(bad, np.intp)
+        out[:] = 7.0
+        assert not kernels.spread_rows(rows, bad, out)
+        assert np.all(out == 7.0)
+    for bad in ([0, 12, 1, 2], [-1, 0, 1, 2]):
+        rows[:] = 7.0
+        assert not kernels.take_rows(a, np.array(bad, np.intp), rows)
+        assert np.all(rows == 7.0)
+    assert not kernels.take_rows(a.astype(np.float64), index, rows)
+    assert not kernels.live_columns(a[:, ::2], 5, index, np.zeros(1, np.intp), rows)
