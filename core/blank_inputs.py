@@ -52,21 +52,20 @@ class BlankInputs:
     def select(self, X: np.ndarray) -> bool:
         """Find the live columns of ``X``; True (and copied) if few enough to skip."""
         batch = X.shape[0]
+        found = None  # the kernel copies the live columns itself; NumPy below
         if kernels.live_columns(X, self.limit, self._index, self._count, self._compact):
             count = int(self._count[0])
-            self.live = self._index[:count]
         else:
-            live = np.flatnonzero(X.any(axis=0))
-            count = live.size
-            self.live = self._index[:count]
-            self.live[...] = live
-            if count <= self.limit:
-                compact = self._compact[: batch * count].reshape(batch, count)
-                np.take(X, self.live, axis=1, out=compact)
+            found = np.flatnonzero(X.any(axis=0))
+            count = found.size
+            self._index[:count] = found
         if count > self.limit:
             self.live = self.inputs = None
             return False
+        self.live = self._index[:count]
         self.inputs = self._compact[: batch * count].reshape(batch, count)
+        if found is not None:
+            np.take(X, found, axis=1, out=self.inputs)
         return True
 
     def forward(self, weights: np.ndarray, out: np.ndarray) -> None:
