@@ -524,3 +524,104 @@ def test_log_scale_shortcut_and_check_box_agree(window):
     window.plot_panel.log_check.setChecked(False)
     assert not window.commands.log_scale.isChecked()
 
+
+def _parameters(model) -> list[np.ndarray]:
+    return [p.copy() for p in model.network.parameters()]
+
+
+def test_fine_tuning_never_touches_the_model_the_window_shows(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    shown = window.document.model
+    before = _parameters(shown)
+    window.commands.tabs[1].trigger()  # the Draw tab: its gallery and button
+    assert window.draw_tab.model() is shown
+    gallery = window.draw_tab.gallery
+    for image in window.data_panel.dataset.images[:3]:
+        assert gallery.add(image, 7) is not None
+    button = gallery.fine_tune_button
+    assert button.isEnabled()
+    untouched = []  # checked at every epoch while it trains
+
+    def check(_rows) -> None:
+        untouched.append(
+            all(
+                np.array_equal(a, b)
+                for a, b in zip(before, _parameters(shown), strict=True)
+            )
+        )
+
+    window.training.epochs_finished.connect(check)
+    button.click()
+    assert window.training.is_running and window.document.model is shown
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=20000)
+    assert window.plot_panel.current_run.label.startswith("fine-tune")
+    assert untouched == [True, True, True]
+    for old, now in zip(before, _parameters(shown), strict=True):
+        np.testing.assert_array_equal(now, old)
+    # The result was adopted as a new model; it trained, the one shown before did not.
+    tuned = window.document.model
+    assert tuned is not shown and tuned.network is not shown.network
+    assert len(tuned.history) == 3 and window.document.unsaved
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(before, _parameters(tuned), strict=True)
+    )
+
+
+def test_failed_open_keeps_the_model_and_its_file(qtbot, window, tmp_path, dialogs):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    path = tmp_path / "good.npz"
+    assert window.files.save_to(path)
+    model, title = window.document.model, window.windowTitle()
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"this is not a zip file")
+    assert window.files.open_path(bad) is False
+    assert dialogs.of_kind("critical")
+    assert window.document.model is model and window.document.path == path
+    assert not window.document.unsaved and window.windowTitle() == title
+
+
+def test_a_run_stopped_before_its_first_epoch_keeps_the_opened_file(
+    qtbot, window, tmp_path
+):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    path = tmp_path / "kept.npz"
+    assert window.files.save_to(path)
+    window.on_new()
+    assert window.files.open_path(path)
+    opened = window.document.model
+    _small_settings(window, epochs=500)
+    window.commands.start.trigger()
+    window.commands.stop.trigger()  # before the worker has prepared the data
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    assert "before the first epoch" in window.banner.text()
+    assert window.document.model is opened and window.document.path == path
+    assert not window.document.unsaved
+    assert window.windowTitle().startswith("kept.npz")
+
+
+def test_the_window_is_freed_without_the_garbage_collector(
+    qtbot, app_settings, data_dir
+):
+    # A reference cycle through the window would leave it to the garbage collector,
+    # which empties its objects while Qt still delivers signals to them.
+    import gc
+    import weakref
+
+    window = MainWindow(settings=app_settings, data_dir=data_dir)
+    window.show()
+    panel = window.data_panel
+    qtbot.waitUntil(lambda: panel.dataset is not None, timeout=10000)
+    window.close()
+    panel.shutdown(5000)
+    qtbot.wait(50)
+    alive = weakref.ref(window)
+    gc.disable()
+    try:
+        del window
+        assert alive() is None
+    finally:
+        gc.enable()
