@@ -140,31 +140,6 @@ class Dataset:
             self.max_value,
         )
 
-    def batch_inputs(
-        self,
-        indices: np.ndarray,
-        normalization: Normalization | None = None,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Gather images and normalise them into network inputs.
-
-        Parameters
-        ----------
-        indices : array-like of int, shape ``(B,)``
-        normalization : Normalization, optional
-            Defaults to scaling by ``max_value`` into ``[0, 1]``.
-        out : numpy.ndarray, optional
-            float32 ``(B, H*W)`` buffer to write into.
-
-        Returns
-        -------
-        numpy.ndarray
-            float32 ``(B, H*W)``.
-        """
-        if normalization is None:
-            normalization = Normalization("scale", self.max_value)
-        return normalization.apply(self.images[indices], out=out)
-
     def class_counts(self) -> np.ndarray:
         """Images per class, int64 ``(num_classes,)``."""
         return np.bincount(self.labels, minlength=self.num_classes)
