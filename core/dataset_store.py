@@ -18,11 +18,11 @@ from pathlib import Path
 from core.atomic_file import atomic_write
 from core.datasets import (
     BUNDLED,
-    RESOURCES_DIR,
     TRAIN_IMAGES,
     TRAIN_LABELS,
     Dataset,
     DatasetError,
+    bundled_files,
     load_bundled,
     load_idx_pair,
 )
@@ -120,13 +120,13 @@ def _header(path: Path, ndim: int) -> tuple[int, ...]:
         raise DatasetError(str(exc)) from exc
 
 
-def _pair_counts(folder: Path, images: str, labels: str) -> tuple[int, tuple[int, int]]:
-    image_shape = _header(folder / images, 3)
-    label_shape = _header(folder / labels, 1)
+def _pair_counts(images: Path, labels: Path) -> tuple[int, tuple[int, int]]:
+    image_shape = _header(images, 3)
+    label_shape = _header(labels, 1)
     if image_shape[0] != label_shape[0]:
         raise DatasetError(
-            f"{folder}: {images} holds {image_shape[0]} images but {labels} holds "
-            f"{label_shape[0]} labels"
+            f"{images.parent}: {images.name} holds {image_shape[0]} images but "
+            f"{labels.name} holds {label_shape[0]} labels"
         )
     return image_shape[0], (image_shape[1], image_shape[2])
 
@@ -142,10 +142,12 @@ def record_dataset(
 
     Used by `import_idx` and by `core.download` once every file is verified.
     """
-    train_count, shape = _pair_counts(folder, TRAIN_IMAGES, TRAIN_LABELS)
+    train_count, shape = _pair_counts(folder / TRAIN_IMAGES, folder / TRAIN_LABELS)
     test_count = None
     if (folder / TEST_IMAGES).exists() or (folder / TEST_LABELS).exists():
-        test_count, test_shape = _pair_counts(folder, TEST_IMAGES, TEST_LABELS)
+        test_count, test_shape = _pair_counts(
+            folder / TEST_IMAGES, folder / TEST_LABELS
+        )
         if test_shape != shape:
             raise DatasetError(
                 f"{folder}: test images are {test_shape[0]}x{test_shape[1]} but "
@@ -219,8 +221,8 @@ def read_info(folder: Path) -> DatasetInfo:
 
 
 def _bundled_info(name: str) -> DatasetInfo:
-    folder = RESOURCES_DIR / name
-    count, shape = _pair_counts(folder, TRAIN_IMAGES, TRAIN_LABELS)
+    with bundled_files(name) as (images, labels):
+        count, shape = _pair_counts(images, labels)
     return DatasetInfo(
         name,
         "bundled",

@@ -7,7 +7,10 @@ Imports only NumPy, the standard library and `core.idx`; never Qt, never global 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,8 @@ import numpy as np
 from core import kernels
 from core.idx import IdxError, read_idx
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+# The top-level package whose data files are the bundled datasets, one folder each.
+_BUNDLED_PACKAGE = "resources"
 BUNDLED: tuple[str, ...] = ("mnist-sample", "digits-8x8")
 DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
 NORMALIZATIONS: tuple[str, ...] = ("scale", "standardize")
@@ -135,31 +139,6 @@ class Dataset:
             self.class_names,
             self.max_value,
         )
-
-    def batch_inputs(
-        self,
-        indices: np.ndarray,
-        normalization: Normalization | None = None,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Gather images and normalise them into network inputs.
-
-        Parameters
-        ----------
-        indices : array-like of int, shape ``(B,)``
-        normalization : Normalization, optional
-            Defaults to scaling by ``max_value`` into ``[0, 1]``.
-        out : numpy.ndarray, optional
-            float32 ``(B, H*W)`` buffer to write into.
-
-        Returns
-        -------
-        numpy.ndarray
-            float32 ``(B, H*W)``.
-        """
-        if normalization is None:
-            normalization = Normalization("scale", self.max_value)
-        return normalization.apply(self.images[indices], out=out)
 
     def class_counts(self) -> np.ndarray:
         """Images per class, int64 ``(num_classes,)``."""
@@ -439,8 +418,38 @@ def load_idx_pair(
     )
 
 
+@contextmanager
+def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
+    """Give the images and labels files of a bundled dataset as paths.
+
+    The files are package data of the top-level ``resources`` package, found with
+    `importlib.resources`: beside the source in a checkout, in site-packages once
+    installed (a zipped install gets temporary copies for the duration).
+
+    Parameters
+    ----------
+    name : str
+        One of ``BUNDLED``.
+
+    Yields
+    ------
+    images, labels : pathlib.Path
+        The IDX files (gzip-compressed).
+    """
+    if name not in BUNDLED:
+        raise DatasetError(
+            f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
+        )
+    folder = resources.files(_BUNDLED_PACKAGE) / name
+    with (
+        resources.as_file(folder / TRAIN_IMAGES) as images,
+        resources.as_file(folder / TRAIN_LABELS) as labels,
+    ):
+        yield images, labels
+
+
 def load_bundled(name: str) -> Dataset:
-    """Load a dataset shipped in ``resources/``.
+    """Load a dataset shipped with the app (see `bundled_files`).
 
     Parameters
     ----------
@@ -454,18 +463,14 @@ def load_bundled(name: str) -> Dataset:
         The whole set; there is no separate test set, so hold out a part with
         `stratified_split`.
     """
-    if name not in BUNDLED:
-        raise DatasetError(
-            f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
+    with bundled_files(name) as (images, labels):
+        return load_idx_pair(
+            images,
+            labels,
+            name=name,
+            class_names=DIGIT_CLASS_NAMES,
+            max_value=_BUNDLED_MAX_VALUE[name],
         )
-    folder = RESOURCES_DIR / name
-    return load_idx_pair(
-        folder / TRAIN_IMAGES,
-        folder / TRAIN_LABELS,
-        name=name,
-        class_names=DIGIT_CLASS_NAMES,
-        max_value=_BUNDLED_MAX_VALUE[name],
-    )
 
 
 def _validation_counts(counts: np.ndarray, fraction: float) -> np.ndarray:

@@ -547,17 +547,6 @@ def test_no_subcommand_starts_the_gui(capsys, monkeypatch):
     assert calls[-1] == ["digit-studio", "saved.npz"]
 
 
-def test_no_gui_yet_lists_the_subcommands(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "gui.app", None)
-    code, _, err = run_cli(capsys)
-    assert code == 1
-    assert "not built yet" in err
-    for name in (
-        "train", "evaluate", "predict", "info", "download", "import-idx", "datasets",
-    ):  # fmt: skip
-        assert f"  {name}" in err
-
-
 class _Terminal(io.StringIO):
     def isatty(self):
         return True
