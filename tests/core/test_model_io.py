@@ -1,6 +1,7 @@
 """Model files: exact round trip, atomic writes, a clear error for every bad file."""
 
 import dataclasses
+import hashlib
 import io
 import json
 import pathlib
@@ -652,3 +653,39 @@ def test_version_1_metrics_are_upgraded_to_the_one_schema(tmp_path):
     }
     assert len(loaded.phases) == 1 and loaded.phases[0]["kind"] == "train"
     assert loaded.phases[0]["metrics"] == loaded.metrics
+
+
+def test_checked_in_version_2_file_still_loads():
+    """tests/data/model_v2.npz: written by tools/make_model_v2_fixture.py, frozen."""
+    from core.model_io import METRICS
+
+    loaded = load_model(DATA_DIR / "model_v2.npz")
+    assert loaded.format_version == 2
+    assert loaded.network.layer_sizes == (16, 6, 3)
+    assert loaded.network.activation == "tanh" and loaded.network.init == "xavier"
+    digest = hashlib.sha256()
+    for array in loaded.network.parameters():
+        digest.update(array.tobytes())
+    assert digest.hexdigest() == (
+        "b608102ec8a3adeda5591873ace0a24a595577b0f789680fe98bb867f87ab8d3"
+    )
+    assert loaded.normalization.kind == "standardize"
+    assert loaded.image_shape == (4, 4) and loaded.class_names == ("a", "b", "c")
+    assert loaded.dataset_name == "format-v2-fixture"
+    assert loaded.created == "2026-12-05T00:00:00Z"
+    assert [phase["kind"] for phase in loaded.phases] == ["train", "fine_tune"]
+    first, second = loaded.phases
+    assert first["config"]["learning_rate"] == 0.05 and first["config"]["epochs"] == 2
+    assert second["config"]["learning_rate"] == pytest.approx(0.015)
+    assert second["config"]["epochs"] == 3
+    assert loaded.config == first["config"]
+    assert [row["phase"] for row in loaded.history] == [0, 0, 1, 1, 1]
+    assert [row["epoch"] for row in loaded.history] == [1, 2, 1, 2, 3]
+    assert list(loaded.metrics) == list(METRICS)
+    assert loaded.metrics == second["metrics"]
+    assert second["metrics"]["personal_images"] == 3
+    assert second["metrics"]["training_images"] == 72 + 3 * 5
+    assert first["metrics"]["training_images"] == 72
+    assert second["metrics"]["validation_images"] == 18
+    probabilities = loaded.predict_proba(np.full((4, 4), 100, np.uint8))
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
