@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     reporter.finish()
     if result.reason == "diverged":
         raise TrainingFailed(f"{result.message} Nothing was saved.")
-    model = build_model(prepared, result.network, result.history, result)
+    model = build_model(prepared, result.network, result)
     save_model(out, model.network, model.metadata)
     summary = f"{result.seconds:.1f} s of training"
     accuracy = model.metrics["validation_accuracy"]

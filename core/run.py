@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from core.network import MLP
 from core.personal_set import load_personal_dataset
 from core.preprocess import PreprocessError, target_for_shape
 from core.training import (
+    EpochEvent,
     Event,
     TrainingConfig,
     TrainingControl,
@@ -339,8 +340,8 @@ def run_training(
 def build_model(
     prepared: PreparedRun,
     network: MLP,
-    history: list[dict[str, Any]],
     result: TrainingResult | None = None,
+    rows: list[dict[str, Any]] | None = None,
 ) -> SavedModel:
     """Return the model a run has made so far, as a model file stores it.
 
@@ -354,24 +355,28 @@ def build_model(
         The run.
     network : MLP
         The weights to store (kept, not copied: pass a copy while training goes on).
-    history : list of dict
-        This run's ``EpochEvent`` fields, one dict per finished epoch.
     result : TrainingResult or None
         The finished run; None for a snapshot (``stopped`` is then
         `SNAPSHOT_STOPPED`). A cancelled run's weights are mid-epoch: keep its last
         snapshot instead.
+    rows : list of dict or None
+        This run's history so far, one `epoch_row` per finished epoch; by default
+        made from ``result.history``. Snapshots pass the rows collected as epochs
+        ended, so that each costs the same at epoch 3,000 as at epoch 3.
 
     Returns
     -------
     SavedModel
         ``metrics`` follows `core.model_io.METRICS` with every key present.
     """
+    if rows is None:
+        if result is None:
+            raise TypeError("build_model needs the run's rows or its result")
+        rows = [epoch_row(prepared, epoch) for epoch in result.history]
     request = prepared.request
     base = request.base
     earlier_phases = [] if base is None else list(base.phases)
-    earlier_rows = [] if base is None else [_with_phase(row, 0) for row in base.history]
-    index = len(earlier_phases)
-    rows = [_with_phase(json_ready(row), index, force=True) for row in history]
+    earlier_rows = [] if base is None else [_with_phase(row) for row in base.history]
     metrics = _phase_metrics(prepared, rows, result)
     phase = {
         "kind": request.kind,
@@ -394,6 +399,18 @@ def build_model(
         app_version=app_version(),
         phases=phases,
     )
+
+
+def epoch_row(prepared: PreparedRun, epoch: EpochEvent | Mapping[str, Any]) -> dict:
+    """Return one history row of this run for `build_model`.
+
+    The epoch's fields (an ``EpochEvent`` or its dict), JSON-ready, with ``phase``,
+    the index of the run's phase (after the base model's phases).
+    """
+    base = prepared.request.base
+    values = dataclasses.asdict(epoch) if isinstance(epoch, EpochEvent) else epoch
+    values = {key: value for key, value in values.items() if key != "phase"}
+    return {"phase": 0 if base is None else len(base.phases), **json_ready(values)}
 
 
 def _phase_metrics(
@@ -564,7 +581,6 @@ def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Datase
     )
 
 
-def _with_phase(row: dict[str, Any], phase: int, force: bool = False) -> dict[str, Any]:
-    if not force and "phase" in row:
-        return row
-    return {"phase": phase, **{k: v for k, v in row.items() if k != "phase"}}
+def _with_phase(row: dict[str, Any]) -> dict[str, Any]:
+    # Rows of format 1 files have no phase: they belong to the first one.
+    return row if "phase" in row else {"phase": 0, **row}

@@ -30,6 +30,7 @@ from core.run import (
     RunError,
     RunRequest,
     build_model,
+    epoch_row,
     prepare_run,
     run_training,
 )
@@ -225,6 +226,7 @@ class TrainingWorker(QObject):
         self._last_batch: BatchEvent | None = None
         self._samples_per_batch = 1.0
         self._history: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []  # the same epochs as model file rows
         self._prepared: PreparedRun | None = None
 
     # Thread-safe controls, called from the GUI thread directly (a queued signal would
@@ -285,7 +287,7 @@ class TrainingWorker(QObject):
                     history=list(self._history),
                     seconds=time.perf_counter() - started,
                     best_epoch=result.best_epoch,
-                    model=build_model(prepared, final, result.history, result),
+                    model=build_model(prepared, final, result, self._rows),
                 )
             )
         except (
@@ -319,6 +321,7 @@ class TrainingWorker(QObject):
                 self._flush(now)
         elif isinstance(event, EpochEvent):
             self._history.append(asdict(event))
+            self._rows.append(epoch_row(self._prepared, event))
             self._pending_epochs.append(event)
             now = time.perf_counter()
             last = event.epoch == event.epochs
@@ -336,7 +339,7 @@ class TrainingWorker(QObject):
         self._last_epoch_emit = now
         last = events[-1]
         snapshot = self._network.copy()
-        model = build_model(self._prepared, snapshot, self._history)
+        model = build_model(self._prepared, snapshot, rows=self._rows)
         self.progress.emit(
             EpochProgress(events, snapshot, last.epoch / last.epochs, model)
         )

@@ -638,7 +638,7 @@ def _fine_tuned_file(tmp_path, capsys):
     digits = load_bundled("digits-8x8")
     prepared = prepare_run(fine_tune_request(base, digits, digits.subset(np.arange(6))))
     result = run_training(prepared)
-    tuned = build_model(prepared, result.network, result.history, result)
+    tuned = build_model(prepared, result.network, result)
     save_model(path, tuned.network, tuned.metadata)
     return path, base
 

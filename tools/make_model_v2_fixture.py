@@ -61,13 +61,11 @@ def main() -> None:
     )
     prepared = prepare_run(RunRequest(dataset, config))
     result = run_training(prepared)
-    base = build_model(prepared, result.network, result.history, result)
+    base = build_model(prepared, result.network, result)
     drawings = dataclasses.replace(_tiny_set(3, seed=2), name="personal-drawings")
     tuned_run = prepare_run(fine_tune_request(base, dataset, drawings))
     tuned_result = run_training(tuned_run)
-    tuned = build_model(
-        tuned_run, tuned_result.network, tuned_result.history, tuned_result
-    )
+    tuned = build_model(tuned_run, tuned_result.network, tuned_result)
     metadata = dataclasses.replace(
         tuned.metadata, created="2026-12-05T00:00:00Z", app_version="0.1.0"
     )

@@ -26,6 +26,7 @@ from core.run import (
     RunError,
     RunRequest,
     build_model,
+    epoch_row,
     fine_tune_config,
     fine_tune_request,
     held_out_split,
@@ -33,7 +34,7 @@ from core.run import (
     prepare_run,
     run_training,
 )
-from core.training import TrainingConfig
+from core.training import EpochEvent, TrainingConfig
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def _rows_matching(images: np.ndarray, image: np.ndarray) -> int:
 def _trained(dataset: Dataset, subset: int | None = None, **changes):
     prepared = prepare_run(RunRequest(dataset, _config(**changes), subset=subset))
     result = run_training(prepared)
-    return build_model(prepared, result.network, result.history, result)
+    return build_model(prepared, result.network, result)
 
 
 def _parameters(model) -> list[np.ndarray]:
@@ -277,7 +278,7 @@ def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
     loaded = load_model(path)
     prepared = prepare_run(fine_tune_request(loaded, digits, _drawings(3)))
     result = run_training(prepared)
-    tuned = build_model(prepared, result.network, result.history, result)
+    tuned = build_model(prepared, result.network, result)
     save_model(path, tuned.network, tuned.metadata)
     again = load_model(path)
 
@@ -307,16 +308,17 @@ def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
 
 def test_snapshot_and_final_model_share_one_metrics_schema(digits):
     prepared = prepare_run(RunRequest(digits, _config(epochs=3)))
-    history = []
+    rows = []
     snapshots = []
 
     def on_event(event):
-        if type(event).__name__ == "EpochEvent":
-            history.append(dataclasses.asdict(event))
-            snapshots.append(build_model(prepared, prepared.network.copy(), history))
+        if isinstance(event, EpochEvent):
+            rows.append(epoch_row(prepared, event))
+            snapshot = build_model(prepared, prepared.network.copy(), rows=list(rows))
+            snapshots.append(snapshot)
 
     result = run_training(prepared, on_event=on_event)
-    final = build_model(prepared, result.network, result.history, result)
+    final = build_model(prepared, result.network, result)
     for model in [*snapshots, final]:
         assert list(model.metrics) == list(METRICS)
         assert len(model.phases) == 1 and model.phases[0]["kind"] == "train"
@@ -346,7 +348,7 @@ def test_metrics_describe_the_kept_epoch_after_early_stopping(digits):
     )
     result = run_training(prepared)
     assert result.reason == "early_stopped"
-    model = build_model(prepared, result.network, result.history, result)
+    model = build_model(prepared, result.network, result)
     kept = result.history[result.best_epoch - 1]
     assert model.metrics["best_epoch"] == result.best_epoch
     assert model.metrics["validation_loss"] == kept["validation_loss"]
@@ -394,7 +396,7 @@ def test_held_out_split_refuses_what_cannot_be_recomputed(digits):
     other = dataclasses.replace(digits, name="digits-copy")
     prepared = prepare_run(fine_tune_request(model, other, _drawings(2)))
     result = run_training(prepared)
-    tuned = build_model(prepared, result.network, result.history, result)
+    tuned = build_model(prepared, result.network, result)
     with pytest.raises(RunError, match="different data or splits"):
         held_out_split(tuned)
 
@@ -422,3 +424,14 @@ def test_the_split_is_the_datasets_stratified_split(digits):
     expected_train, expected_validation = stratified_split(digits, 0.25, 2)
     assert np.array_equal(validation.images, expected_validation.images)
     assert np.array_equal(train_part.labels, expected_train.labels)
+
+
+def test_epoch_rows_carry_the_phase_after_the_base_models(digits):
+    base = _trained(digits, epochs=1)
+    fresh = prepare_run(RunRequest(digits, _config()))
+    tuned = prepare_run(fine_tune_request(base, digits, _drawings(1)))
+    values = {"epoch": 1, "train_loss": float("nan"), "phase": 7}
+    assert epoch_row(fresh, values) == {"phase": 0, "epoch": 1, "train_loss": None}
+    assert epoch_row(tuned, values)["phase"] == 1
+    with pytest.raises(TypeError):
+        build_model(fresh, fresh.network)

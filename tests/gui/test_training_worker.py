@@ -435,3 +435,21 @@ def test_app_and_cli_files_carry_the_same_fields(qtbot, tmp_path, monkeypatch):
     assert cli["config"] == app["config"]
     assert cli["metrics"]["training_images"] == app["metrics"]["training_images"]
     assert cli["metrics"]["validation_images"] == app["metrics"]["validation_images"]
+
+
+def test_each_epoch_becomes_a_model_file_row_once(qtbot, small_set, monkeypatch):
+    # Snapshots after every epoch must not convert the whole history again and again
+    # (a 3,000-epoch run would spend more time on that than on training).
+    monkeypatch.setattr(training_worker, "EMIT_INTERVAL_S", 0.0)
+    calls = []
+    real = training_worker.epoch_row
+
+    def counting(prepared, epoch):
+        calls.append(epoch)
+        return real(prepared, epoch)
+
+    monkeypatch.setattr(training_worker, "epoch_row", counting)
+    seen = _run_job(qtbot, _job(small_set, epochs=6))
+    assert len(calls) == 6
+    assert len(seen.epochs()) == 6
+    assert len(seen.outcomes[0].model.history) == 6
