@@ -136,7 +136,7 @@ def window_epochs(
     while window.data_panel.dataset is None and time.perf_counter() < deadline:
         app.processEvents()
     config = _config(epochs)
-    window.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
+    window.train_tab.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
     meter = StallMeter()
     # Let the window settle (first paint, dataset examples) before measuring.
     settle = time.perf_counter() + 1.0
@@ -144,7 +144,7 @@ def window_epochs(
         app.processEvents()
     redraws_before = window.plot_panel.redraw_count
     clicked = time.perf_counter()
-    window._start_job(
+    window.training.start(
         TrainingJob(
             config=config,
             dataset=dataset,
@@ -160,19 +160,19 @@ def window_epochs(
     loop = QEventLoop()
     poll = QTimer()
     poll.setInterval(100)
-    poll.timeout.connect(lambda: None if window.is_training else loop.quit())
+    poll.timeout.connect(lambda: None if window.training.is_running else loop.quit())
     poll.start()
     loop.exec()
     poll.stop()
     meter.stop()
-    seconds = [row["seconds"] for row in window._history]
+    seconds = [row["seconds"] for row in window.training.history]
     counters = {
         "redraws": window.plot_panel.redraw_count - redraws_before,
         "points": len(window.plot_panel.current_run.batches),
         "ticks": len(meter.gaps),
         "start_ms": start_ms,
     }
-    window.unsaved = False
+    window.document.new()
     window.close()
     window.deleteLater()
     app.processEvents()

@@ -94,5 +94,5 @@ def run_app(argv: list[str] | None = None) -> int:
     threading.Thread(target=kernels.warm_up, name="kernel-warm-up", daemon=True).start()
     files = [a for a in argv[1:] if a.lower().endswith(".npz")]
     if files:
-        QTimer.singleShot(0, lambda: window.open_model(files[0]))
+        QTimer.singleShot(0, lambda: window.files.open_path(files[0]))
     return int(app.exec())

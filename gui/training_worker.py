@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.datasets import Dataset, DatasetError, Normalization
 from core.model_io import SavedModel
@@ -42,7 +42,7 @@ from core.training import (
     TrainingConfig,
     TrainingControl,
 )
-from gui.background import keep_until_finished
+from gui.background import worker_thread
 
 EMIT_INTERVAL_S = 0.1  # at most ~10 batch signals per second
 SMOOTHING = 0.9  # exponential moving average of the batch loss, debiased
@@ -373,15 +373,8 @@ def create_training_thread(job: TrainingJob) -> tuple[QThread, TrainingWorker]:
 
     Callers connect their slots to the worker's signals, then call ``thread.start()``.
     """
-    thread = QThread()
-    thread.setObjectName("training")
     worker = TrainingWorker(job)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    # Direct: the thread quits even while the GUI thread is blocked waiting for it.
-    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    keep_until_finished(thread, worker)
-    return thread, worker
+    return worker_thread(worker, "training"), worker
 
 
 def start_training(

@@ -126,7 +126,7 @@ def main() -> int:
     window.show()
 
     def open_and_show() -> None:
-        window.open_model(path, confirmed=True)
+        window.files.open_path(path, confirmed=True)
         if what == "scribble":
             window.tabs.setCurrentWidget(window.draw_tab)
             draw_scribble(window.draw_tab.canvas)

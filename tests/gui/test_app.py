@@ -28,5 +28,5 @@ def test_the_app_loads_the_kernels_in_the_background_when_it_opens(qtbot, monkey
     assert warmed.wait(5)
     assert threads == ["kernel-warm-up"]  # never the GUI thread
     assert windows and windows[0].isVisible()
-    windows[0].unsaved = False
+    windows[0].document.new()
     windows[0].close()

@@ -17,13 +17,13 @@ from core.datasets import load_bundled
 from core.metrics import evaluate
 from core.model_io import SavedModel
 from core.network import MLP
+from gui.background import held_threads
 from gui.evaluate_tab import EvaluateTab
 from gui.evaluation_worker import (
     coloured_tiles,
     diverging_rgb,
     tile_mosaic,
     unit_order,
-    weight_mosaic,
 )
 
 
@@ -149,7 +149,7 @@ def test_weight_mosaic_colours_signs_and_scales_each_tile():
     weights = np.zeros((4, 2), np.float32)
     weights[0, 0], weights[3, 0] = 2.0, -1.0
     weights[1, 1] = 0.001
-    mosaic, grid = weight_mosaic(weights, (2, 2))
+    mosaic, grid = tile_mosaic(coloured_tiles(weights, (2, 2)), 2)
     assert grid == (1, 2, 2)
     np.testing.assert_array_equal(mosaic[0, 0], diverging_rgb(np.float32(1.0)))
     np.testing.assert_array_equal(mosaic[1, 1], diverging_rgb(np.float32(-0.5)))
@@ -257,5 +257,5 @@ def test_deleting_the_tab_mid_evaluation_lets_the_thread_finish(
     del widget
     qtbot.wait(20)
     gc.collect()
-    assert evaluation_worker.running_evaluations() == 1
-    qtbot.waitUntil(lambda: evaluation_worker.running_evaluations() == 0, timeout=10000)
+    assert held_threads("evaluation") == 1
+    qtbot.waitUntil(lambda: held_threads("evaluation") == 0, timeout=10000)

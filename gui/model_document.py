@@ -1,0 +1,196 @@
+"""The window's document: the current model, its file, unsaved state, recent files.
+
+Owns ``ModelDocument``. Its state changes only when an operation succeeded: a failed
+open or save raises and leaves model, path and unsaved state as they were. Shows no
+dialogs and imports no widgets; the window reacts to its signals.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.model_io import ModelMetadata, SavedModel, load_model, save_model
+from core.training import ConfigError, TrainingConfig
+from gui.settings import AppSettings
+
+
+def finite_or_none(value: Any) -> Any:
+    """Return ``value``, or None for a NaN or infinite float (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def saved_config(model: SavedModel) -> TrainingConfig | None:
+    """Return the training settings stored in ``model``, or None when unusable."""
+    if not model.config:
+        return None
+    try:
+        return TrainingConfig.from_dict(model.config)
+    except (ConfigError, ValueError, TypeError, KeyError):
+        return None  # written by another version
+
+
+def layer_sizes(model: SavedModel) -> list[int]:
+    """Return the network's layer sizes, input first."""
+    return [model.network.input_size, *[w.shape[1] for w in model.network.weights]]
+
+
+class ModelDocument(QObject):
+    """The current model and where it is stored.
+
+    Signals: ``opened(model)`` after a file was read (before ``model_changed``, so
+    that the window can fill its controls first), ``model_changed(live)`` whenever
+    the model is replaced (``live``: a snapshot of a run still training), and
+    ``state_changed()`` when the file name or the unsaved state changed.
+    """
+
+    opened = Signal(object)  # SavedModel
+    model_changed = Signal(bool)
+    state_changed = Signal()
+
+    def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._model: SavedModel | None = None
+        self._path: Path | None = None
+        self._unsaved = False
+
+    @property
+    def model(self) -> SavedModel | None:
+        """The current model, or None."""
+        return self._model
+
+    @property
+    def path(self) -> Path | None:
+        """The file the current model was opened from or saved to, or None."""
+        return self._path
+
+    @property
+    def unsaved(self) -> bool:
+        """True when the current model has trained since it was last saved."""
+        return self._unsaved
+
+    @property
+    def recent_files(self) -> list[str]:
+        """Recently opened or saved model files, newest first."""
+        return self._settings.recent_files
+
+    def open(self, path: str | Path) -> SavedModel:
+        """Read a model file and make it current.
+
+        Raises ``ModelFileError`` or ``OSError`` and changes nothing when it fails.
+        """
+        path = Path(path)
+        model = load_model(path)
+        self._model, self._path, self._unsaved = model, path, False
+        self._remember(path)
+        self.opened.emit(model)
+        self.model_changed.emit(False)
+        self.state_changed.emit()
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Write the current model atomically.
+
+        Raises ``ModelFileError`` or ``OSError`` and changes nothing when it fails.
+        """
+        model = self._model
+        if model is None:
+            raise ValueError("there is no model to save")
+        metadata = ModelMetadata(
+            normalization=model.normalization,
+            image_shape=tuple(model.image_shape),
+            class_names=tuple(model.class_names),
+            dataset_name=model.dataset_name,
+            config=model.config,
+            history=model.history,
+            metrics={k: finite_or_none(v) for k, v in model.metrics.items()},
+            created=model.created,
+            app_version=model.app_version,
+        )
+        path = Path(path)
+        save_model(path, model.network, metadata)
+        self._path, self._unsaved = path, False
+        self._remember(path)
+        self.state_changed.emit()
+
+    def new(self) -> None:
+        """Forget the current model and its file."""
+        self._model, self._path, self._unsaved = None, None, False
+        self.model_changed.emit(False)
+        self.state_changed.emit()
+
+    def adopt_trained(self, model: SavedModel, *, live: bool, same_file: bool) -> None:
+        """Make a trained model current; it is unsaved.
+
+        ``live``: a snapshot of a run still training. ``same_file``: the model was
+        trained further from the current one (fine-tuning), so Save keeps its file;
+        otherwise it is a new network and Save asks for a name.
+        """
+        self._model, self._unsaved = model, True
+        if not same_file:
+            self._path = None
+        self.model_changed.emit(live)
+        self.state_changed.emit()
+
+    def forget_recent(self, path: str) -> None:
+        """Drop ``path`` from the recent files (it no longer exists)."""
+        self._settings.remove_recent_file(path)
+
+    def _remember(self, path: Path) -> None:
+        self._settings.last_folder = str(path.parent)
+        self._settings.add_recent_file(str(path))
+
+
+def model_summary(model: SavedModel | None, path: Path | None) -> str:
+    """Return the one-line (rich text) description of the current model."""
+    if model is None:
+        return "No model yet: choose settings and press Start (F5)."
+    parts = [
+        f"<b>{path.name if path else 'Unsaved model'}</b>",
+        "-".join(map(str, layer_sizes(model))),
+        model.config.get("activation", ""),
+        f"trained on {model.dataset_name}" if model.dataset_name else "",
+    ]
+    if model.history:
+        parts.append(count(len(model.history), "epoch"))
+    accuracy = model.metrics.get("validation_accuracy")
+    if accuracy is not None:
+        parts.append(f"validation accuracy {100 * accuracy:.2f}%")
+    if model.created:
+        parts.append(f"created {model.created}")
+    return " · ".join(p for p in parts if p)
+
+
+def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
+    """Return the metadata text and the detailed settings and per-epoch history."""
+    lines = [
+        f"File: {path or 'not saved'}",
+        f"Dataset: {model.dataset_name}",
+        f"Image: {model.image_shape[0]}x{model.image_shape[1]}, "
+        f"classes: {', '.join(model.class_names)}",
+        f"Created: {model.created} (Digit Studio {model.app_version})",
+        f"Network: {model.network!r}",
+        "Metrics: " + ", ".join(f"{k}={v}" for k, v in model.metrics.items()),
+    ]
+    history = "\n".join(
+        f"epoch {row.get('epoch')}: "
+        + ", ".join(
+            f"{k} {v:.4f}"
+            for k, v in row.items()
+            if isinstance(v, float) and k != "epoch"
+        )
+        for row in model.history
+    )
+    config = "\n".join(f"{k}: {v}" for k, v in model.config.items())
+    return "\n".join(lines), f"Settings\n{config}\n\nHistory\n{history}"
+
+
+def count(number: int, noun: str) -> str:
+    """Return "1 epoch", "2 epochs"."""
+    return f"{number} {noun}{'s' * (number != 1)}"

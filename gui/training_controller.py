@@ -1,0 +1,453 @@
+"""One training run at a time for the window: thread, pause/resume/stop, progress.
+
+Owns ``TrainingController``, the run's status (``RunStatus``), how a run ends in words
+(``outcome_message``) and the jobs the window starts (``training_job``,
+``fine_tune_job``). Never touches widgets: the window reacts to its signals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+from core.datasets import Dataset, Normalization
+from core.model_io import SavedModel, app_version, utc_now_iso
+from core.personal_set import load_personal_dataset
+from core.training import TrainingConfig
+from gui.data_panel import personal_target
+from gui.model_document import count, finite_or_none
+from gui.run_history import describe_config
+from gui.training_worker import (
+    BatchProgress,
+    EpochProgress,
+    PreparedData,
+    TrainingJob,
+    TrainingOutcome,
+    TrainingWorker,
+    start_training,
+)
+
+STOP_WAIT_MS = 2000
+STATUS_HZ = 5
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the status bar shows of a running training."""
+
+    epoch: int
+    epochs: int
+    fraction: float  # of the whole run, 0..1
+    learning_rate: float
+    samples_per_second: float | None  # None: keep the last figure shown
+    seconds_left: float | None  # None: too early to tell
+    paused: bool
+
+
+def format_duration(seconds: float) -> str:
+    """Return "m:ss", or "h:mm:ss" from an hour on."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return (
+        f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+    )
+
+
+class TrainingController(QObject):
+    """Starts, pauses, resumes and stops training runs, one at a time.
+
+    Signals, in the order of a run: ``run_started(job)`` (before its thread starts:
+    the window lays itself out for the run), ``preparing()``, ``prepared(data)``;
+    any ``batch_progress(progress)``, ``epochs_finished(rows)``,
+    ``snapshot_taken(model)`` and ``status_changed(status)`` (at most ``STATUS_HZ``
+    a second for batches); one of ``succeeded(model, outcome)``, ``failed(details)``,
+    ``cancelled(epochs)``; then always ``finished(outcome)`` ("ended", "failed",
+    "stopped" or the outcome's reason).
+    The models are new ``SavedModel``s holding copies of the weights: the worker
+    never trains a network the window shows.
+    """
+
+    run_started = Signal(object)  # TrainingJob
+    preparing = Signal()
+    prepared = Signal(object)  # PreparedData
+    batch_progress = Signal(object)  # BatchProgress
+    epochs_finished = Signal(object)  # list of the epochs' values (dicts), as plotted
+    snapshot_taken = Signal(object)  # SavedModel after the latest epoch
+    status_changed = Signal(object)  # RunStatus
+    succeeded = Signal(object, object)  # SavedModel, TrainingOutcome
+    failed = Signal(str)
+    cancelled = Signal(int)  # epochs finished
+    finished = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.job: TrainingJob | None = None  # the running job
+        self.prepared_data: PreparedData | None = None  # of the latest run
+        self.history: list[dict[str, Any]] = []  # JSON-ready rows of the latest run
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._outcome = ""
+        self._started_at = 0.0
+        self._paused_since: float | None = None
+        self._paused_total = 0.0
+        self._app_version = app_version()
+        self._pending_status: BatchProgress | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(int(1000 / STATUS_HZ))
+        self._status_timer.timeout.connect(self.on_status_timer)
+
+    @property
+    def is_running(self) -> bool:
+        """True while a training thread runs."""
+        return self._thread is not None
+
+    @property
+    def thread(self) -> QThread | None:
+        """The running training's thread, or None."""
+        return self._thread
+
+    def start(self, job: TrainingJob) -> bool:
+        """Start ``job`` in a new thread; False while another run goes on."""
+        if self.is_running:
+            return False
+        self.job = job
+        self.history = []
+        self.prepared_data = None
+        self._outcome = ""
+        self._paused_total = 0.0
+        self._paused_since = None
+        self._started_at = time.monotonic()
+        self._thread, self._worker = start_training(job, self, start=False)
+        self.run_started.emit(job)
+        self._thread.start()
+        return True
+
+    def pause(self) -> bool:
+        """Hold the run between mini-batches; False when nothing runs."""
+        if not self._worker_alive():
+            return False
+        self._worker.pause()
+        self._paused_since = time.monotonic()
+        return True
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        if self._worker_alive():
+            self._worker.resume()
+        if self._paused_since is not None:
+            self._paused_total += time.monotonic() - self._paused_since
+        self._paused_since = None
+
+    def stop(self) -> bool:
+        """Ask the run to stop after the current mini-batch; False when none runs."""
+        if not self._worker_alive():
+            return False
+        self._worker.cancel()
+        return True
+
+    def shutdown(self, timeout_ms: int) -> None:
+        """Cancel the run and wait up to ``timeout_ms`` for its thread to end.
+
+        When it ends in time, the worker's queued signals (last snapshot, cancelled,
+        finished) are delivered at once, so the model and the controls are final.
+        """
+        thread = self._thread
+        self.stop()
+        if thread is None or not shiboken6.isValid(thread):
+            return
+        if thread.wait(timeout_ms):
+            QCoreApplication.sendPostedEvents(self)
+            if self._thread is thread:
+                self.on_worker_finished()
+
+    def _worker_alive(self) -> bool:
+        return self._worker is not None and shiboken6.isValid(self._worker)
+
+    # ------------------------------------------------- the worker's signals
+    @Slot()
+    def on_worker_started(self) -> None:
+        """Pass on that the worker prepares the data."""
+        self.preparing.emit()
+
+    @Slot(object)
+    def on_worker_prepared(self, prepared: PreparedData) -> None:
+        """Note the prepared data (split done, network built)."""
+        self.prepared_data = prepared
+        self.prepared.emit(prepared)
+
+    @Slot(object)
+    def on_worker_progress(self, message: BatchProgress | EpochProgress) -> None:
+        """Keep the history, make snapshots, report the status."""
+        if isinstance(message, BatchProgress):
+            self.batch_progress.emit(message)
+            # The status bar follows at most STATUS_HZ times a second: its widgets
+            # repaint on every change, and the GUI thread's time is the worker's too
+            # (the GIL).
+            self._pending_status = message
+            if not self._status_timer.isActive():
+                self._status_timer.start()
+            return
+        self._pending_status = None  # the epoch message is newer
+        rows = [dataclasses.asdict(event) for event in message.events]
+        # Stored JSON-ready (NaN/inf become None) so snapshots need no pass.
+        self.history += [{k: finite_or_none(v) for k, v in r.items()} for r in rows]
+        self.epochs_finished.emit(rows)
+        event = message.event
+        self.status_changed.emit(
+            self._status(
+                event.epoch,
+                event.epochs,
+                message.fraction,
+                event.learning_rate,
+                event.samples_per_second or None,
+            )
+        )
+        self.snapshot_taken.emit(self._snapshot(message.snapshot))
+
+    @Slot()
+    def on_status_timer(self) -> None:
+        """Report the latest batch progress."""
+        message, self._pending_status = self._pending_status, None
+        if message is None or not self.is_running:
+            return
+        self.status_changed.emit(
+            self._status(
+                message.epoch,
+                message.epochs,
+                message.fraction,
+                message.learning_rate,
+                message.samples_per_second,
+            )
+        )
+
+    @Slot(object)
+    def on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
+        """Hand over the final model."""
+        self._outcome = outcome.reason
+        self.succeeded.emit(self._snapshot(outcome.network, outcome), outcome)
+
+    @Slot(str)
+    def on_worker_failed(self, details: str) -> None:
+        """Pass the error report on."""
+        self._outcome = "failed"
+        self.failed.emit(details)
+
+    @Slot()
+    def on_worker_cancelled(self) -> None:
+        """Say how many epochs finished before the stop."""
+        self._outcome = "stopped"
+        self.cancelled.emit(len(self.history))
+
+    @Slot()
+    def on_worker_finished(self) -> None:
+        """End of the run, whatever happened: the next one may start."""
+        self._status_timer.stop()
+        self._pending_status = None
+        thread, self._thread = self._thread, None
+        if thread is not None and shiboken6.isValid(thread):
+            # The thread quits right after this signal; wait for it so that the
+            # next run never overlaps this one (gui.background keeps both objects
+            # alive until the thread has ended).
+            thread.wait(STOP_WAIT_MS)
+        self._worker = None
+        self.job = None
+        self._paused_since = None
+        outcome, self._outcome = self._outcome or "ended", ""
+        self.finished.emit(outcome)
+
+    # ------------------------------------------------------------- helpers
+    def _status(
+        self,
+        epoch: int,
+        epochs: int,
+        fraction: float,
+        learning_rate: float,
+        samples_per_second: float | None,
+    ) -> RunStatus:
+        left = None
+        if self._paused_since is None:
+            elapsed = time.monotonic() - self._started_at - self._paused_total
+            if fraction > 0.005 and elapsed > 0.5:
+                left = elapsed * (1.0 - fraction) / fraction
+        return RunStatus(
+            epoch,
+            epochs,
+            fraction,
+            float(learning_rate),
+            samples_per_second,
+            left,
+            self._paused_since is not None,
+        )
+
+    def _snapshot(
+        self, network: Any, outcome: TrainingOutcome | None = None
+    ) -> SavedModel:
+        assert self.job is not None
+        return snapshot_model(
+            self.job,
+            self.prepared_data,
+            self.history,
+            network,
+            outcome,
+            self._app_version,
+        )
+
+
+def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, str]:
+    """Return the banner's kind and text for a run that was not cancelled."""
+    accuracy = model.metrics.get("validation_accuracy")
+    if accuracy is None:
+        accuracy = model.metrics.get("train_accuracy")
+        which = "training"
+    else:
+        which = "validation"
+    summary = (
+        f"{count(outcome.epochs_completed, 'epoch')} in "
+        f"{format_duration(outcome.seconds)}"
+    )
+    if accuracy is not None:
+        summary += f", {which} accuracy {100 * accuracy:.2f}%"
+    if outcome.reason == "diverged":
+        return "error", (
+            f"Training stopped: the loss became NaN or infinite (diverged). "
+            f"{outcome.message or 'Lower the learning rate and start again.'}"
+        )
+    if outcome.reason == "early_stopped":
+        return "info", (
+            f"Early stop after {summary}. "
+            f"{outcome.message or 'The validation loss stopped improving.'}"
+        )
+    extra = "" if outcome.message.startswith("Finished") else outcome.message
+    return "success", f"Training finished: {summary}. {extra}".strip()
+
+
+class PersonalDrawings:
+    """Loads the personal drawings in the worker thread (a callable for TrainingJob)."""
+
+    def __init__(self, data_dir: Path, image_shape: tuple[int, ...]) -> None:
+        self.data_dir = data_dir
+        self.target = personal_target(image_shape)
+
+    def __call__(self) -> Dataset | None:
+        """Return the drawings for the image size, or None when there are none."""
+        return load_personal_dataset(self.data_dir, self.target)
+
+
+# ---------------------------------------------------------------------------------
+# What a run trains on and what its model file says. The CLI decides the same things
+# on its own today; both move into one core function that the CLI and the app call.
+
+DRAWINGS_REPEAT = 5  # a few drawings count beside thousands of images
+FINE_TUNE_EPOCHS = 3
+FINE_TUNE_LIMIT = 10000  # fine-tuning needs no full epoch of 60,000 images
+
+
+def training_job(
+    config: TrainingConfig, dataset: Dataset, drawings: PersonalDrawings | None
+) -> TrainingJob:
+    """Return the job that trains a new network with ``config`` (and the drawings)."""
+    return TrainingJob(
+        config=config,
+        dataset=dataset,
+        extra_loader=drawings,
+        extra_repeat=DRAWINGS_REPEAT if drawings else 1,
+        label=describe_config(
+            config.to_dict(),
+            [dataset.input_size, *config.hidden_sizes, dataset.num_classes],
+        ),
+    )
+
+
+def fine_tune_job(
+    model: SavedModel,
+    dataset: Dataset,
+    base: TrainingConfig,
+    drawings: PersonalDrawings,
+) -> TrainingJob:
+    """Return the fine-tune job: a copy of ``model`` trained a little on the drawings.
+
+    Three epochs at 0.3 times ``base``'s learning rate (constant, no early stop) on
+    at most 10,000 training images plus the drawings repeated 5 times.
+    """
+    config = dataclasses.replace(
+        base,
+        epochs=FINE_TUNE_EPOCHS,
+        learning_rate=base.learning_rate * 0.3,
+        early_stopping_patience=0,
+        schedule="constant",
+    )
+    return TrainingJob(
+        config=config,
+        dataset=dataset,
+        network=model.network.copy(),
+        normalization=model.normalization,
+        extra_loader=drawings,
+        extra_repeat=DRAWINGS_REPEAT,
+        limit=FINE_TUNE_LIMIT,
+        label="fine-tune on my drawings: " + describe_config(config.to_dict()),
+        require_extra=True,
+    )
+
+
+def snapshot_model(
+    job: TrainingJob,
+    prepared: PreparedData | None,
+    history: list[dict[str, Any]],
+    network: Any,
+    outcome: TrainingOutcome | None,
+    version: str,
+) -> SavedModel:
+    """Return the model-file contents of ``network`` as trained by ``job`` so far.
+
+    ``history`` holds the JSON-ready rows of the finished epochs; ``outcome`` is
+    None for a snapshot taken while the run goes on.
+    """
+    dataset = job.dataset
+    normalization = (
+        outcome.normalization
+        if outcome is not None
+        else (prepared.normalization if prepared else job.normalization)
+    )
+    if normalization is None:
+        normalization = Normalization("scale", dataset.max_value)
+    history = list(history)
+    metrics: dict[str, Any] = {"epochs": len(history)}
+    # With early stopping the kept weights are the best epoch's, not the last's.
+    best = outcome.best_epoch if outcome is not None else None
+    source = history[best - 1] if best and best <= len(history) else None
+    if source is None and history:
+        source = history[-1]
+    if outcome is not None and best:
+        metrics["best_epoch"] = best
+    if source is not None:
+        for key in (
+            "train_loss",
+            "train_accuracy",
+            "validation_loss",
+            "validation_accuracy",
+        ):
+            if source.get(key) is not None:
+                metrics[key] = source[key]
+    if outcome is not None:
+        metrics["training_seconds"] = round(outcome.seconds, 3)
+        metrics["stopped"] = outcome.reason
+    return SavedModel(
+        network=network,
+        normalization=normalization,
+        image_shape=dataset.image_shape,
+        class_names=dataset.class_names,
+        dataset_name=dataset.name,
+        config=job.config.to_dict(),
+        history=history,
+        metrics=metrics,
+        created=utc_now_iso(),
+        app_version=version,
+    )
