@@ -58,15 +58,10 @@ class TrainingJob:
     ``extra_repeat`` ``personal_repeat``, ``require_extra`` ``require_personal``;
     ``base``, ``subset`` and ``limit`` keep their names. Build a job from a request
     (e.g. `core.run.fine_tune_request`) with `for_request`.
-
-    ``network`` with ``normalization`` is the older way to fine-tune: it becomes a
-    base model without history. Prefer ``base``, which keeps the model's history.
     """
 
     config: TrainingConfig
     dataset: Dataset
-    network: MLP | None = None
-    normalization: Normalization | None = None
     extra_loader: PersonalSource | None = None
     extra_repeat: int = PERSONAL_REPEAT
     require_extra: bool = False
@@ -92,31 +87,13 @@ class TrainingJob:
 
     def request(self) -> RunRequest:
         """Return the `core.run.RunRequest` this job stands for."""
-        base = self.base
-        if base is None and self.network is not None:
-            dataset = self.dataset
-            normalization = self.normalization or Normalization.fit(
-                self.config.normalization, dataset.images, dataset.max_value
-            )
-            base = SavedModel(
-                network=self.network,
-                normalization=normalization,
-                image_shape=dataset.image_shape,
-                class_names=dataset.class_names,
-                dataset_name=dataset.name,
-                config={},
-                history=[],
-                metrics={},
-                created="",
-                app_version="",
-            )
         return RunRequest(
             dataset=self.dataset,
             config=self.config,
             personal=self.extra_loader,
             personal_repeat=self.extra_repeat,
             require_personal=self.require_extra,
-            base=base,
+            base=self.base,
             subset=self.subset,
             limit=self.limit,
         )
@@ -149,7 +126,7 @@ class EpochProgress:
     events: tuple[EpochEvent, ...]
     snapshot: MLP
     fraction: float
-    model: SavedModel | None = None
+    model: SavedModel
 
     @property
     def event(self) -> EpochEvent:
@@ -187,10 +164,10 @@ class TrainingOutcome:
     reason: str
     message: str
     epochs_completed: int
+    model: SavedModel
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
-    model: SavedModel | None = None
 
 
 class TrainingWorker(QObject):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
+from template_model import template_model
 
 from core.datasets import Dataset, load_bundled
 from core.model_io import METRICS, save_model
@@ -206,7 +208,9 @@ def test_unexpected_error_carries_the_traceback(qtbot, small_set):
 
 def test_network_that_does_not_fit_gives_the_engine_message(qtbot, small_set):
     job = _job(small_set)
-    job = TrainingJob(**{**job.__dict__, "network": MLP([64, 8, 10])})
+    # A model of the dataset's images and classes whose network does not fit them.
+    base = dataclasses.replace(template_model(), network=MLP([64, 8, 10]))
+    job = TrainingJob(**{**job.__dict__, "base": base})
     thread, worker = create_training_thread(job)
     seen = Relay(worker)
     with qtbot.waitSignals([seen.failed, seen.finished], order="strict", timeout=10000):
@@ -389,21 +393,14 @@ def test_fine_tune_job_keeps_the_base_model_and_its_history(qtbot, small_set):
     assert outcome.epochs_completed == 3 and len(outcome.history) == 3
 
 
-def test_an_older_fine_tune_job_still_runs(qtbot, small_set):
+def test_a_job_with_a_base_model_trains_a_copy_of_it(qtbot, small_set):
     (base,) = _run_job(qtbot, _job(small_set, epochs=1)).outcomes
     job = _job(small_set, epochs=1)
-    job = TrainingJob(
-        **{
-            **job.__dict__,
-            "network": base.network,
-            "normalization": base.normalization,
-            "limit": 300,
-        }
-    )
+    job = TrainingJob(**{**job.__dict__, "base": base.model, "limit": 300})
     before = base.network.weights[0].copy()
     seen = _run_job(qtbot, job)
     assert seen.preparations[0].train_size == 300
-    assert seen.preparations[0].normalization is base.normalization
+    assert seen.preparations[0].normalization is base.model.normalization
     assert np.array_equal(base.network.weights[0], before)
     assert seen.outcomes[0].model.phases[-1]["kind"] == "fine_tune"
 
