@@ -89,7 +89,6 @@ def _choose_data(args: argparse.Namespace, model: SavedModel):
     name = args.dataset or model.dataset_name
     if not name:
         args.parser.error("the model names no dataset; give --dataset or --images")
-    subset = model.metrics.get("subset") if name == model.dataset_name else None
     split = args.split
     if split == "auto":
         # Another dataset was never seen in training: all of it may be used.
@@ -98,7 +97,7 @@ def _choose_data(args: argparse.Namespace, model: SavedModel):
     if split == "held-out":
         if name != model.dataset_name:
             args.parser.error("--split held-out applies only to the model's dataset")
-        return data.held_out(name, model.config, subset, shape)
+        return data.held_out(model)
     dataset = data.load(name, split, shape)
     _check_classes(dataset, model)
     return dataset, f"{name}, {split} split"

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from cli.report import history_summary
-from core.model_io import SavedModel, load_model
+from core.model_io import METRICS, SavedModel, load_model
 
 NAME = "info"
 HELP = "show a model file's architecture, training settings, history and metrics"
@@ -53,6 +53,7 @@ def describe(model: SavedModel) -> dict:
         "image_shape": list(model.image_shape),
         "class_names": list(model.class_names),
         "config": model.config,
+        "phases": model.phases,
         "history": model.history,
         "metrics": model.metrics,
     }
@@ -75,6 +76,10 @@ def text_lines(model: SavedModel) -> list[str]:
     ]
     if model.config:
         lines.append(f"Training        {_config_text(model.config)}")
+    if len(model.phases) > 1:
+        for number, phase in enumerate(model.phases, start=1):
+            label = "Phases          " if number == 1 else " " * 16
+            lines.append(f"{label}{number}. {_phase_text(phase)}")
     summary = history_summary(model.history)
     lines.append(f"History         {summary[0]}")
     lines += [f"                {line}" for line in summary[1:]]
@@ -119,27 +124,58 @@ def _config_text(config: dict) -> str:
     return ", ".join(parts)
 
 
+def _phase_text(phase: dict) -> str:
+    kind = "fine-tune" if phase["kind"] == "fine_tune" else "train"
+    metrics = phase["metrics"]
+    text = f"{kind} on {phase['dataset_name'] or 'unknown data'}"
+    config = phase["config"]
+    if config:
+        text += (
+            f", {config.get('optimizer', '?')} lr {config.get('learning_rate', '?')}"
+        )
+    epochs = metrics.get("epochs_completed")
+    if isinstance(epochs, int):
+        text += f", {epochs} epoch{'s' * (epochs != 1)} ({metrics.get('stopped')})"
+    accuracy = metrics.get("validation_accuracy")
+    if isinstance(accuracy, (int, float)):
+        text += f", validation accuracy {100 * accuracy:.2f}%"
+    personal = metrics.get("personal_images")
+    if personal:
+        text += f", {personal:,} personal drawings"
+    return text
+
+
 def _metrics_text(metrics: dict) -> str:
     parts = []
-    for key in ("validation_accuracy", "validation_loss"):
+    for key in (
+        "validation_accuracy",
+        "validation_loss",
+        "train_accuracy",
+        "train_loss",
+    ):
         value = metrics.get(key)
         if isinstance(value, (int, float)):
             label = key.replace("_", " ")
             text = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.4f}"
             parts.append(f"{label} {text}")
-    if isinstance(metrics.get("validation_images"), int):
+    if metrics.get("validation_images"):
         parts.append(f"on {metrics['validation_images']:,} held-out images")
     if isinstance(metrics.get("epochs_completed"), int):
-        stopped = metrics.get("stopped", "completed")
+        stopped = metrics.get("stopped") or "completed"
         parts.append(f"{metrics['epochs_completed']} epochs ({stopped})")
+    if isinstance(metrics.get("best_epoch"), int):
+        parts.append(f"kept epoch {metrics['best_epoch']}")
     if isinstance(metrics.get("training_seconds"), (int, float)):
         parts.append(f"{metrics['training_seconds']:.1f} s of training")
-    shown = {
-        "validation_accuracy", "validation_loss", "validation_images",
-        "epochs_completed", "stopped", "training_seconds",
-    }  # fmt: skip
+    if isinstance(metrics.get("training_images"), int):
+        text = f"{metrics['training_images']:,} training images"
+        if metrics.get("personal_images"):
+            text += f" (with {metrics['personal_images']:,} personal drawings)"
+        parts.append(text)
+    if isinstance(metrics.get("subset"), int):
+        parts.append(f"subset of {metrics['subset']:,}")
     for key, value in metrics.items():
-        if key in shown:
+        if key in METRICS:
             continue
         if isinstance(value, float):
             parts.append(f"{key.replace('_', ' ')} {value:.4g}")

@@ -1,13 +1,16 @@
 """Model files: save and load a trained network with its metadata as a `.npz` archive.
 
-Owns the file format (docs/model_format.md), its validation and `ModelFileError`.
-Never uses pickle and never looks names up with getattr. Must not import Qt.
+Owns the file format (docs/model_format.md): its layout, the types of every metadata
+field (checked on save and on load), the upgrade of older versions, and
+`ModelFileError`. Never uses pickle and never looks names up with getattr. Must not
+import Qt.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import importlib.metadata
 import io
 import json
@@ -28,9 +31,42 @@ from core.datasets import DatasetError, Normalization
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.network import MLP
+from core.training import TrainingConfig
 
 FORMAT_NAME = "digit-studio-model"
-FORMAT_VERSION = 1
+# 2: training phases (a fine-tune is a later phase), a phase index in every history
+# row, one metrics schema. Version 1 files are upgraded on load.
+FORMAT_VERSION = 2
+PHASE_KINDS = ("train", "fine_tune")
+# The metrics of a phase, in the order files list them, and what each holds: "count"
+# a whole number >= 0, "number" a finite number, "text" a string; any may be null.
+METRICS: dict[str, str] = {
+    "epochs_completed": "count",
+    "stopped": "text",
+    "best_epoch": "count",
+    "training_seconds": "number",
+    "training_images": "count",
+    "personal_images": "count",
+    "validation_images": "count",
+    "subset": "count",
+    "train_loss": "number",
+    "train_accuracy": "number",
+    "validation_loss": "number",
+    "validation_accuracy": "number",
+}
+# The fields of a history row (one per epoch; ``EpochEvent`` plus the phase index).
+HISTORY_FIELDS: dict[str, str] = {
+    "phase": "count",
+    "epoch": "count",
+    "epochs": "count",
+    "train_loss": "number",
+    "train_accuracy": "number",
+    "validation_loss": "number",
+    "validation_accuracy": "number",
+    "learning_rate": "number",
+    "seconds": "number",
+    "samples_per_second": "number",
+}
 NORMALIZATION_KINDS = ("scale", "standardize")
 # Refuse archives whose arrays would need more memory than any sane MLP: a hostile
 # file must not be able to exhaust memory before validation rejects it.
@@ -55,17 +91,23 @@ class ModelMetadata:
     class_names : tuple of str
         One name per output unit.
     dataset_name : str
-        Name of the dataset the model was trained on.
+        Name of the dataset the network was first trained on (the first phase's).
     config : dict
-        ``TrainingConfig.to_dict()`` of the run (may be empty).
+        ``TrainingConfig.to_dict()`` of the first phase, which built the network
+        (may be empty when unknown).
     history : list of dict
-        One dict per epoch with the ``EpochEvent`` fields.
+        One dict per epoch of every phase: the ``EpochEvent`` fields, and ``phase``,
+        the index of its phase (missing means 0).
     metrics : dict
-        Final metrics, e.g. ``{"validation_accuracy": 0.97, ...}``.
+        Figures of the stored weights: the last phase's metrics (`METRICS`).
     created : str
         ISO 8601 UTC time; filled in at save time when empty.
     app_version : str
         Digit Studio version that wrote the file; filled in at save time when empty.
+    phases : list of dict
+        One dict per training phase, oldest first: ``kind`` (`PHASE_KINDS`),
+        ``dataset_name``, ``config`` and ``metrics``. Empty means one ``"train"``
+        phase made of ``dataset_name``, ``config`` and ``metrics``.
     """
 
     normalization: Normalization
@@ -77,11 +119,24 @@ class ModelMetadata:
     metrics: dict = field(default_factory=dict)
     created: str = ""
     app_version: str = ""
+    phases: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.phases:
+            object.__setattr__(
+                self,
+                "phases",
+                [single_phase(self.dataset_name, self.config, self.metrics)],
+            )
 
 
 @dataclass
 class SavedModel:
-    """A loaded model file: the network plus everything needed to use it."""
+    """A loaded model file: the network plus everything needed to use it.
+
+    The metadata fields mean what they mean in `ModelMetadata`; ``phases`` is never
+    empty (a model made without phases gets one ``"train"`` phase).
+    """
 
     network: MLP
     normalization: Normalization
@@ -94,6 +149,11 @@ class SavedModel:
     created: str
     app_version: str
     format_version: int = FORMAT_VERSION
+    phases: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.phases:
+            self.phases = [single_phase(self.dataset_name, self.config, self.metrics)]
 
     @property
     def metadata(self) -> ModelMetadata:
@@ -108,6 +168,7 @@ class SavedModel:
             metrics=self.metrics,
             created=self.created,
             app_version=self.app_version,
+            phases=self.phases,
         )
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
@@ -131,6 +192,17 @@ class SavedModel:
         return probabilities[0] if single else probabilities
 
 
+def single_phase(dataset_name: str, config: dict, metrics: dict) -> dict[str, Any]:
+    """Return the phase record of a model trained once (``kind`` ``"train"``)."""
+    return {
+        "kind": "train",
+        "dataset_name": dataset_name,
+        "config": config,
+        "metrics": metrics,
+    }
+
+
+@functools.cache
 def app_version() -> str:
     """Return the installed Digit Studio version (or the source tree's)."""
     try:
@@ -165,15 +237,21 @@ def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -
     network : MLP
         The network to save (its arrays are copied into the file as they are).
     metadata : ModelMetadata
-        Normalisation, image shape, class names, config, history, metrics.
+        Normalisation, image shape, class names, config, history, metrics, phases.
 
     Raises
     ------
     ModelFileError
-        When the network and metadata disagree or the file cannot be written.
+        When the network and metadata disagree, a metadata field has the wrong type
+        (the same checks as `load_model`, so every saved file loads), or the file
+        cannot be written.
     """
     arrays = _arrays_to_save(network, metadata)
     document = _metadata_document(network, metadata)
+    try:
+        _check_training_record(document)
+    except _Invalid as exc:
+        raise ModelFileError(f"Model metadata cannot be saved: {exc}.") from exc
     try:
         text = json.dumps(document, allow_nan=False, ensure_ascii=False, indent=1)
     except (TypeError, ValueError) as exc:
@@ -204,7 +282,16 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     """
     path = Path(path)
     arrays = _read_arrays(path)
-    return _build_saved_model(path, arrays)
+    try:
+        return _build_saved_model(path, arrays)
+    except ModelFileError:
+        raise
+    # A check this module lacks must still end as the documented error, never as a
+    # crash of the program that opens the file.
+    except (
+        ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError
+    ) as exc:  # fmt: skip
+        raise _Problem(path)(f"{type(exc).__name__}: {exc}") from exc
 
 
 # --- saving -------------------------------------------------------------------
@@ -249,29 +336,38 @@ def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
         "activation": network.activation,
         "output": network.output,
         "init": network.init,
-        "normalization": _json_safe(normalization),
+        "normalization": json_ready(normalization),
         "image_shape": [int(n) for n in metadata.image_shape],
         "class_names": [str(name) for name in metadata.class_names],
         "dataset_name": str(metadata.dataset_name),
-        "config": _json_safe(metadata.config),
-        "history": _json_safe(metadata.history),
-        "metrics": _json_safe(metadata.metrics),
+        "config": json_ready(metadata.config),
+        "history": json_ready(metadata.history),
+        "metrics": json_ready(metadata.metrics),
+        "phases": json_ready(metadata.phases),
         "created": metadata.created or utc_now_iso(),
         "app_version": metadata.app_version or app_version(),
     }
 
 
-def _json_safe(value: Any) -> Any:
-    """Plain JSON types: dataclasses to dicts, NumPy to Python, NaN/inf to None."""
+def json_ready(value: Any) -> Any:
+    """Return ``value`` as plain JSON types (NaN and infinities become None).
+
+    Dataclasses become dicts, NumPy arrays lists, NumPy scalars Python numbers.
+
+    Raises
+    ------
+    ModelFileError
+        For a value JSON cannot hold.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         to_dict = getattr(value, "to_dict", None)
-        return _json_safe(to_dict() if callable(to_dict) else dataclasses.asdict(value))
+        return json_ready(to_dict() if callable(to_dict) else dataclasses.asdict(value))
     if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_ready(item) for key, item in value.items()}
     if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
+        return json_ready(value.tolist())
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_ready(item) for item in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -343,6 +439,13 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     # malformed .npy header) means the same thing to the user: a damaged file.
     except Exception as exc:
         raise ModelFileError(f"{path} is damaged: {exc}.") from exc
+    for key, value in arrays.items():
+        # NumPy hands back the raw bytes of a member without the .npy header.
+        if not isinstance(value, np.ndarray):
+            raise ModelFileError(
+                f"{path} is not a valid Digit Studio model: entry {key}.npy is not a "
+                "NumPy array."
+            )
     return arrays
 
 
@@ -412,6 +515,18 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
     if not all(isinstance(entry, dict) for entry in history):
         raise problem("every history entry must be a JSON object")
     metrics = _typed(meta, "metrics", dict, {}, problem)
+    phases: list = []
+    if meta["format_version"] == 1:
+        metrics = _upgraded_metrics(metrics)
+    else:
+        phases = _typed(meta, "phases", list, [], problem)
+    phases = phases or [single_phase(dataset_name, config, metrics)]
+    try:
+        _check_training_record(
+            {"config": config, "history": history, "metrics": metrics, "phases": phases}
+        )
+    except _Invalid as exc:
+        raise problem(str(exc)) from exc
     created = _typed(meta, "created", str, "", problem)
     version = _typed(meta, "app_version", str, "", problem)
 
@@ -431,6 +546,7 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
         created=created,
         app_version=version,
         format_version=meta["format_version"],
+        phases=phases,
     )
 
 
@@ -520,6 +636,109 @@ def _normalization(
         return Normalization.from_dict(settings)
     except (DatasetError, KeyError, TypeError, ValueError) as exc:
         raise problem(f"invalid input normalisation ({exc})") from exc
+
+
+def _upgraded_metrics(metrics: dict) -> dict:
+    # Version 1 files from the app named the epoch count "epochs".
+    if "epochs" in metrics and "epochs_completed" not in metrics:
+        metrics = {
+            ("epochs_completed" if key == "epochs" else key): value
+            for key, value in metrics.items()
+        }
+    return metrics
+
+
+# --- metadata types (checked on save and on load) --------------------------------
+
+
+class _Invalid(Exception):
+    """A metadata field has the wrong type or value; the message names it."""
+
+
+_MAX_COUNT = 2**53  # every count fits a float exactly
+_KIND_TEXT = {
+    "count": "a whole number from 0 to 2**53",
+    "number": "a finite number",
+    "text": "text",
+}
+
+
+def _check_training_record(document: dict[str, Any]) -> None:
+    """Check ``config``, ``history``, ``metrics`` and ``phases`` (JSON types)."""
+    _check_config(document["config"], "config")
+    _check_fields(document["metrics"], METRICS, "metrics")
+    phases = document["phases"]
+    if not isinstance(phases, list) or not phases:
+        raise _Invalid("phases must be a non-empty list")
+    for index, phase in enumerate(phases):
+        where = f"phase {index + 1}"
+        if not isinstance(phase, dict):
+            raise _Invalid(f"{where} must be a JSON object")
+        if phase.get("kind") not in PHASE_KINDS:
+            raise _Invalid(f"{where} has an unknown kind {_shown(phase.get('kind'))}")
+        if not isinstance(phase.get("dataset_name"), str):
+            raise _Invalid(f"{where} dataset_name must be text")
+        unknown = sorted(set(phase) - {"kind", "dataset_name", "config", "metrics"})
+        if unknown:
+            raise _Invalid(f"{where} has unknown field(s) {', '.join(unknown)}")
+        _check_config(phase.get("config"), f"{where} config")
+        _check_fields(phase.get("metrics"), METRICS, f"{where} metrics")
+    history = document["history"]
+    if not isinstance(history, list):
+        raise _Invalid("history must be a list")
+    for index, row in enumerate(history):
+        where = f"history entry {index + 1}"
+        _check_fields(row, HISTORY_FIELDS, where)
+        if row.get("phase", 0) >= len(phases):
+            raise _Invalid(f"{where} names phase {row['phase']}, which is not stored")
+
+
+def _check_config(config: Any, where: str) -> None:
+    if not isinstance(config, dict):
+        raise _Invalid(f"{where} must be a JSON object, not {_shown(config)}")
+    if not config:
+        return  # not recorded
+    try:
+        TrainingConfig.from_dict(config)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise _Invalid(f"{where} holds invalid training settings ({exc})") from exc
+
+
+def _check_fields(record: Any, fields: Mapping[str, str], where: str) -> None:
+    """Known fields have their kind (or are null); others hold a JSON scalar."""
+    if not isinstance(record, dict):
+        raise _Invalid(f"{where} must be a JSON object, not {_shown(record)}")
+    for key, value in record.items():
+        kind = fields.get(key)
+        if value is None:
+            continue
+        if kind == "count":
+            valid = _is_int(value) and 0 <= value <= _MAX_COUNT
+        elif kind == "number":
+            valid = _is_number(value)
+        elif kind == "text":
+            valid = isinstance(value, str)
+        else:
+            valid = isinstance(value, (str, bool)) or _is_number(value)
+        if not valid:
+            expected = _KIND_TEXT.get(kind, "a number or text")
+            raise _Invalid(f"{where} {key} must be {expected}, not {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return f"a {'JSON object' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond float's range
+        return False
 
 
 def _typed(meta: dict, key: str, kind: type, default: Any, problem: _Problem) -> Any:

@@ -1,15 +1,15 @@
 """The Draw tab: draw a digit, see the live prediction, correct it, explain it.
 
 Wires the canvas, prediction panel, input preview and personal gallery to the current
-model snapshot. Conversion is `core.preprocess`, honesty is `core.confidence`; the only
-work done here is one forward pass (well under 5 ms) per throttled update.
+model snapshot. Conversion is `core.preprocess`, honesty is `core.calibration` (run in
+background threads here); the only work done on the GUI thread is one forward pass
+(well under 5 ms) per throttled update.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from core import user_dirs
-from core.confidence import ConfidenceError, ConfidenceGate, Judgement
-from core.datasets import DatasetError, load_bundled
+from core.calibration import calibrated_gate, digit_subspaces
+from core.confidence import ConfidenceGate, Judgement
 from core.model_io import SavedModel
 from core.personal_set import PersonalSet
 from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
@@ -38,15 +38,9 @@ from gui.personal_gallery import PersonalGallery
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
 
 PREDICTION_INTERVAL_MS = 30
-# Real digits drawn from the bundled sets calibrate the "not sure" thresholds: 4,000
-# fit the class subspaces and set the novelty limits, 1,000 of them set the top-
-# probability threshold of each model (one forward pass, about 15 ms).
-_CALIBRATION_IMAGES = 4000
-_MODEL_CALIBRATION_IMAGES = 1000
-_DIGITS = tuple(str(digit) for digit in range(10))
-# The digit subspaces depend only on the input format, so they are fitted once per
-# format and process, in a background thread (pure NumPy: reading the bundled set and
-# fitting take 0.1-0.3 s), however many tabs or models come and go.
+# The digit subspaces (`core.calibration`) depend only on the input format: they are
+# fitted once per format and process, in a background thread, however many tabs or
+# models come and go.
 _FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digit-subspaces")
 _SUBSPACES: dict[str, Future] = {}
 # Each model snapshot's threshold is calibrated off the GUI thread too: snapshots
@@ -55,21 +49,10 @@ _CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-calibra
 GATE_POLL_MS = 20
 
 
-def _fit_subspaces(target: str) -> ConfidenceGate:
-    name = "digits-8x8" if target == "digits-8x8" else "mnist-sample"
-    reference = load_bundled(name)
-    rng = np.random.default_rng(0)
-    count = min(_CALIBRATION_IMAGES, len(reference))
-    chosen = rng.choice(len(reference), size=count, replace=False)
-    return ConfidenceGate.fit(
-        reference.images[chosen], reference.labels[chosen], reference.max_value
-    )
-
-
 def subspace_future(target: str) -> Future:
     """Return the (possibly still running) fit of the digit subspaces for a target."""
     if target not in _SUBSPACES:
-        _SUBSPACES[target] = _FITTER.submit(_fit_subspaces, target)
+        _SUBSPACES[target] = _FITTER.submit(digit_subspaces, target)
     return _SUBSPACES[target]
 
 
@@ -259,28 +242,6 @@ class DrawTab(QWidget):
         self._gate_stale = True
         self.update_prediction()
 
-    @staticmethod
-    def _calibrated_gate(model: SavedModel) -> tuple[ConfidenceGate | None, str]:
-        """Return the model's gate and a message when the check is off (any thread)."""
-        try:
-            subspace = subspace_future(target_for(model)).result()
-        except (DatasetError, ConfidenceError, OSError) as error:
-            return None, f"Confidence check off: {error}"
-        if subspace.means.shape[1] != int(np.prod(model.image_shape)):
-            return None, ""
-        if tuple(model.class_names) != _DIGITS:
-            # Not a digit model (an imported set of other classes): the digit
-            # subspaces and digit images say nothing about it; keep only the floor
-            # on the top probability.
-            return replace(subspace, max_error=np.inf, max_relative_error=np.inf), ""
-        try:
-            gate = subspace.for_model(
-                model.predict_proba, max_images=_MODEL_CALIBRATION_IMAGES
-            )
-        except (ConfidenceError, ValueError) as error:
-            return None, f"Confidence check off: {error}"
-        return gate, ""
-
     def gate(self) -> ConfidenceGate | None:
         """Return the "not sure" thresholds in force.
 
@@ -289,7 +250,7 @@ class DrawTab(QWidget):
         """
         if self._gate_stale and self._model is not None:
             self._gate_stale = False
-            self._gate_future = _CALIBRATOR.submit(self._calibrated_gate, self._model)
+            self._gate_future = _CALIBRATOR.submit(calibrated_gate, self._model)
             self._gate_poll.start()
         return self._gate
 

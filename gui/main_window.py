@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from core import user_dirs
 from core.model_io import SavedModel, app_version
+from core.run import PersonalDrawings, RunError
 from core.training import ConfigError
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
@@ -22,19 +23,19 @@ from gui.file_commands import FileCommands
 from gui.model_document import (
     ModelDocument,
     count,
+    epochs_text,
     layer_sizes,
     model_details,
     model_summary,
     saved_config,
 )
 from gui.model_views import ModelViews
-from gui.run_history import describe_config
+from gui.run_history import describe_config, plotted_history
 from gui.settings import AppSettings
 from gui.status_bar import TrainingStatusBar
 from gui.train_tab import TrainTab
 from gui.training_controller import (
     STOP_WAIT_MS,
-    PersonalDrawings,
     TrainingController,
     fine_tune_job,
     outcome_message,
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
         if self.training.is_running or model is None:
             return
         dataset = self.data_panel.dataset
-        if dataset is None or tuple(dataset.image_shape) != tuple(model.image_shape):
+        if dataset is None:
             self.banner.show_message(
                 "warning",
                 "To fine-tune, select the dataset the model was trained on "
@@ -183,15 +184,16 @@ class MainWindow(QMainWindow):
             )
             self.tabs.setCurrentIndex(0)
             return
-        base = saved_config(model)
-        if base is None:
-            try:
-                base = self.train_tab.current_config()
-            except ConfigError as exc:
-                self.banner.show_message("warning", f"Cannot fine-tune: {exc}")
-                return
         drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
-        self.training.start(fine_tune_job(model, dataset, base, drawings))
+        try:
+            # The model's own settings; the controls' only for a model without any.
+            fallback = None if model.config else self.train_tab.current_config()
+            job = fine_tune_job(model, dataset, drawings, fallback)
+        except (RunError, ConfigError) as exc:
+            self.banner.show_message("warning", f"Cannot fine-tune: {exc}")
+            self.tabs.setCurrentIndex(0)
+            return
+        self.training.start(job)
 
     @Slot()
     def on_pause_toggled(self) -> None:
@@ -218,7 +220,16 @@ class MainWindow(QMainWindow):
     def on_run_started(self, job: TrainingJob) -> None:
         """Lay the window out for the run before its thread starts."""
         self.banner.hide()
-        self.plot_panel.start_run(job.label, job.config.to_dict(), job.config.epochs)
+        base = job.base
+        # A fine-tune continues its base model's curves, after a line naming it.
+        before = (
+            None
+            if base is None
+            else plotted_history(base.history, base.phases, then=job.request().kind)
+        )
+        self.plot_panel.start_run(
+            job.label, job.config.to_dict(), job.config.epochs, before
+        )
         self.train_tab.show_model_text(f"<b>Training…</b> {job.label}")
         self.status_bar.show_run_starting(job.config.epochs)
         self.train_tab.set_locked(True)
@@ -269,7 +280,8 @@ class MainWindow(QMainWindow):
 
     def _adopt(self, model: SavedModel, live: bool) -> None:
         job = self.training.job
-        fine_tune = job is not None and job.network is not None
+        # A new network replaces the opened file's name; a fine-tune of it keeps it.
+        fine_tune = job is not None and job.base is not None
         self.document.adopt_trained(model, live=live, same_file=fine_tune)
 
     @Slot(str)
@@ -366,14 +378,13 @@ class MainWindow(QMainWindow):
         self.plot_panel.add_history_run(
             f"{name}: {describe_config(model.config, layer_sizes(model))}",
             model.config,
-            model.history,
+            plotted_history(model.history, model.phases),
         )
-        epochs = len(model.history)
+        epochs = epochs_text(model)
         self.banner.show_message(
             "info",
             f"Opened {name}: trained on {model.dataset_name or 'unknown data'}"
-            f"{', ' + count(epochs, 'epoch') if epochs else ''}; its history is in "
-            "the plots.",
+            f"{', ' + epochs if epochs else ''}; its history is in the plots.",
         )
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt)

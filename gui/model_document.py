@@ -7,22 +7,15 @@ dialogs and imports no widgets; the window reacts to its signals.
 
 from __future__ import annotations
 
-import math
+from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.model_io import ModelMetadata, SavedModel, load_model, save_model
+from core.model_io import SavedModel, load_model, save_model
 from core.training import ConfigError, TrainingConfig
+from gui.run_history import phase_name
 from gui.settings import AppSettings
-
-
-def finite_or_none(value: Any) -> Any:
-    """Return ``value``, or None for a NaN or infinite float (JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def saved_config(model: SavedModel) -> TrainingConfig | None:
@@ -102,19 +95,8 @@ class ModelDocument(QObject):
         model = self._model
         if model is None:
             raise ValueError("there is no model to save")
-        metadata = ModelMetadata(
-            normalization=model.normalization,
-            image_shape=tuple(model.image_shape),
-            class_names=tuple(model.class_names),
-            dataset_name=model.dataset_name,
-            config=model.config,
-            history=model.history,
-            metrics={k: finite_or_none(v) for k, v in model.metrics.items()},
-            created=model.created,
-            app_version=model.app_version,
-        )
         path = Path(path)
-        save_model(path, model.network, metadata)
+        save_model(path, model.network, model.metadata)
         self._path, self._unsaved = path, False
         self._remember(path)
         self.state_changed.emit()
@@ -158,7 +140,7 @@ def model_summary(model: SavedModel | None, path: Path | None) -> str:
         f"trained on {model.dataset_name}" if model.dataset_name else "",
     ]
     if model.history:
-        parts.append(count(len(model.history), "epoch"))
+        parts.append(epochs_text(model))
     accuracy = model.metrics.get("validation_accuracy")
     if accuracy is not None:
         parts.append(f"validation accuracy {100 * accuracy:.2f}%")
@@ -176,10 +158,12 @@ def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
         f"classes: {', '.join(model.class_names)}",
         f"Created: {model.created} (Digit Studio {model.app_version})",
         f"Network: {model.network!r}",
+        f"Training: {epochs_text(model) or 'no recorded epochs'}",
         "Metrics: " + ", ".join(f"{k}={v}" for k, v in model.metrics.items()),
     ]
     history = "\n".join(
-        f"epoch {row.get('epoch')}: "
+        _row_name(model, row)
+        + ": "
         + ", ".join(
             f"{k} {v:.4f}"
             for k, v in row.items()
@@ -189,6 +173,22 @@ def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
     )
     config = "\n".join(f"{k}: {v}" for k, v in model.config.items())
     return "\n".join(lines), f"Settings\n{config}\n\nHistory\n{history}"
+
+
+def epochs_text(model: SavedModel) -> str:
+    """Return the epochs of each phase, e.g. "50 epochs + 3 fine-tune epochs"."""
+    per_phase = Counter(int(row.get("phase", 0)) for row in model.history)
+    parts = []
+    for index in sorted(per_phase):
+        noun = "epoch" if index == 0 else f"{phase_name(model.phases, index)} epoch"
+        parts.append(count(per_phase[index], noun))
+    return " + ".join(parts)
+
+
+def _row_name(model: SavedModel, row: dict) -> str:
+    index = int(row.get("phase", 0))
+    prefix = "" if index == 0 else f"{phase_name(model.phases, index)} "
+    return f"{prefix}epoch {row.get('epoch')}"
 
 
 def count(number: int, noun: str) -> str:

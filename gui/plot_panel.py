@@ -1,8 +1,9 @@
 """Live loss and accuracy plots (pyqtgraph) for the current and earlier runs.
 
-Owns the curves, their throttled redraw, hover read-out, log-scale toggle and the run
-list (hide / remove). Data arrives as arrays; the panel never computes metrics.
-Imports Qt, pyqtgraph and gui.run_history only.
+Owns the curves, the lines where a run's training phases begin, their throttled
+redraw, hover read-out, log-scale toggle and the run list (hide / remove). Data arrives
+as arrays; the panel never computes metrics. Imports Qt, pyqtgraph and gui.run_history
+only.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.run_history import RunRecord
+from gui.run_history import PhaseMark, PlottedHistory, RunRecord, plotted_history
 
 REDRAW_INTERVAL_MS = 200  # at most 5 redraws per second
 TRAIN_COLOR = QColor(31, 119, 180)
@@ -43,6 +44,10 @@ EARLIER_COLORS = [
     QColor(188, 189, 34),
 ]
 EARLIER_ALPHA = 120
+PHASE_COLOR = QColor(60, 60, 60)
+# Where a phase's name sits along its line (0 bottom, 1 top): above the late, low loss
+# and below the late, high accuracy.
+PHASE_LABEL_POSITION = {"loss": 0.9, "accuracy": 0.1}
 MAX_SYMBOL_EPOCHS = 60
 LEGEND_CHARS = 34
 
@@ -115,9 +120,35 @@ class _RunCurves:
             self.train_accuracy: accuracy_plot,
             self.validation_accuracy: accuracy_plot,
         }
+        self.phase_lines: list[pg.InfiniteLine] = []
+        self._phase_style = (PHASE_COLOR, 200)
+        self._axes = {"loss": loss_plot, "accuracy": accuracy_plot}
 
-    def items(self) -> list[pg.PlotDataItem]:
+    def items(self) -> list[pg.GraphicsObject]:
         return list(self.plots)
+
+    def add_phase_line(self, mark: PhaseMark) -> None:
+        """Draw a thin, named vertical line in both plots where a phase begins."""
+        for name, plot in self._axes.items():
+            line = pg.InfiniteLine(
+                pos=mark.epoch,
+                angle=90,
+                movable=False,
+                label=mark.name,
+                labelOpts={"position": PHASE_LABEL_POSITION[name], "movable": False},
+            )
+            plot.addItem(line, ignoreBounds=True)
+            self.plots[line] = plot
+            self.phase_lines.append(line)
+        self._style_phase_lines(*self._phase_style)
+
+    def _style_phase_lines(self, color: QColor, alpha: int) -> None:
+        self._phase_style = (color, alpha)
+        label = QColor(color)
+        label.setAlpha(max(alpha, 160))
+        for line in self.phase_lines:
+            line.setPen(_pen(color, alpha, Qt.PenStyle.DashLine))
+            line.label.setColor(label)
 
     def style_current(self) -> None:
         symbol = {"symbol": "o", "symbolSize": 5}
@@ -134,6 +165,7 @@ class _RunCurves:
             item.setSymbolSize(symbol["symbolSize"])
             item.setSymbolPen(_pen(color))
             item.setSymbolBrush(color)
+        self._style_phase_lines(PHASE_COLOR, 200)
 
     def style_earlier(self, color: QColor) -> None:
         self.batch_raw.setPen(_pen(color, 25))
@@ -147,6 +179,7 @@ class _RunCurves:
         ):
             item.setPen(_pen(color, EARLIER_ALPHA, style))
             item.setSymbol(None)
+        self._style_phase_lines(color, EARLIER_ALPHA)
 
     def set_visible(self, visible: bool, show_raw: bool) -> None:
         for item in self.items():
@@ -310,11 +343,15 @@ class PlotPanel(QWidget):
         label: str,
         config: dict[str, Any] | None = None,
         epochs: int | None = None,
+        before: PlottedHistory | None = None,
     ) -> RunRecord:
         """Begin a new current run; the previous current run turns faint.
 
         With ``epochs`` the epoch axis spans the whole run from the start, so it does
         not move (and re-render) on every redraw; the value axes keep auto-ranging.
+        ``before`` is the history the run continues (a fine-tune's base model): it is
+        drawn first, with its phase lines, and the run's own epochs and batches follow
+        it on the epoch axis (its epoch 1 at ``before.end + 1``).
         """
         self._demote_current()
         run = RunRecord(run_id=self._next_id, label=label, config=dict(config or {}))
@@ -323,11 +360,14 @@ class PlotPanel(QWidget):
         curves = _RunCurves(self.loss_plot, self.accuracy_plot)
         curves.style_current()
         self._curves[run.run_id] = curves
+        if before is not None:
+            run.epoch_offset = before.end
+            self._add_history(run, before)
         self._current = run
         self._add_list_item(run)
         self._rebuild_legends()
         self._apply_visibility(run)
-        self._set_epoch_span(epochs)
+        self._set_epoch_span(epochs, run.epoch_offset)
         # Lay out the new legends and settle the ranges now, so that the empty run is
         # painted once (not once before and once after), before the training starts.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
@@ -336,11 +376,11 @@ class PlotPanel(QWidget):
         self.runs_changed.emit()
         return run
 
-    def _set_epoch_span(self, epochs: int | None) -> None:
+    def _set_epoch_span(self, epochs: int | None, offset: float = 0.0) -> None:
         if not epochs:
             self.loss_plot.enableAutoRange(x=True)
             return
-        span = float(epochs)
+        span = offset + float(epochs)
         for run in self._runs:
             if run.visible and len(run.epochs):
                 span = max(span, float(np.nanmax(run.epoch_column("epoch"))))
@@ -349,32 +389,54 @@ class PlotPanel(QWidget):
         self.accuracy_plot.enableAutoRange(x=False, y=True)
 
     def add_history_run(
-        self, label: str, config: dict[str, Any], history: list[dict[str, Any]]
+        self,
+        label: str,
+        config: dict[str, Any],
+        history: PlottedHistory | list[dict[str, Any]],
     ) -> RunRecord:
-        """Show a model file's per-epoch history as the current run."""
+        """Show a model file's per-epoch history as the current run.
+
+        A `PlottedHistory` brings its phases (lines where each later one begins); a
+        plain list of rows is laid out the same way, its phases named by number.
+        """
+        if not isinstance(history, PlottedHistory):
+            history = plotted_history(history, [])
         run = self.start_run(label, config)
-        for index, row in enumerate(history):
-            run.add_epoch(float(row.get("epoch", index + 1)), row)
+        self._add_history(run, history)
         run.finished = True
         run.outcome = "loaded"
         self._mark_dirty(run)
         return run
 
+    def _add_history(self, run: RunRecord, history: PlottedHistory) -> None:
+        for epoch, row in zip(history.epochs, history.rows, strict=True):
+            run.add_epoch(float(epoch), row)
+        run.marks = history.marks
+        for mark in history.marks:
+            self._curves[run.run_id].add_phase_line(mark)
+        self._mark_dirty(run)
+
     def add_batches(
         self, x: np.ndarray, loss: np.ndarray, smoothed: np.ndarray
     ) -> None:
         """Append per-batch points to the current run (x in fractional epochs)."""
-        if self._current is None or len(x) == 0:
+        run = self._current
+        if run is None or len(x) == 0:
             return
-        self._current.add_batches(x, loss, smoothed)
-        self._mark_dirty(self._current)
+        run.add_batches(x + run.epoch_offset, loss, smoothed)
+        self._mark_dirty(run)
 
     def add_epoch(self, epoch: float, values: dict[str, float | None]) -> None:
-        """Append one epoch's train/validation loss and accuracy to the current run."""
-        if self._current is None:
+        """Append one epoch's train/validation loss and accuracy to the current run.
+
+        ``epoch`` counts the run's own epochs (from 1), plotted after any history
+        the run continues.
+        """
+        run = self._current
+        if run is None:
             return
-        self._current.add_epoch(epoch, values)
-        self._mark_dirty(self._current)
+        run.add_epoch(epoch + run.epoch_offset, values)
+        self._mark_dirty(run)
 
     def finish_run(self, outcome: str) -> None:
         """Mark the current run as ended (completed, cancelled, diverged, ...)."""
@@ -643,6 +705,10 @@ class PlotPanel(QWidget):
         run: RunRecord, i: int, plot_name: str, y_view: float, log: bool
     ) -> tuple[str, list[float]]:
         epoch = int(run.epoch_column("epoch")[i])
+        phase = run.phase_at(epoch)
+        where = f"epoch {epoch}"
+        if phase is not None:
+            where += f" ({phase[0]} epoch {phase[1]:g})"
         if plot_name == "loss":
             names, scale, unit = ("train_loss", "validation_loss"), 1.0, ""
         else:
@@ -658,5 +724,5 @@ class PlotPanel(QWidget):
             )
             shown = np.log10(max(value, 1e-300)) if log else value
             distances.append(abs(shown - y_view))
-        text = f"run {run.run_id}, epoch {epoch}: {plot_name} " + ", ".join(parts)
+        text = f"run {run.run_id}, {where}: {plot_name} " + ", ".join(parts)
         return text, distances

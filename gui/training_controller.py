@@ -2,7 +2,8 @@
 
 Owns ``TrainingController``, the run's status (``RunStatus``), how a run ends in words
 (``outcome_message``) and the jobs the window starts (``training_job``,
-``fine_tune_job``). Never touches widgets: the window reacts to its signals.
+``fine_tune_job``); what a run trains on and what its models hold are ``core.run``'s.
+Never touches widgets: the window reacts to its signals.
 """
 
 from __future__ import annotations
@@ -10,18 +11,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from core.datasets import Dataset, Normalization
-from core.model_io import SavedModel, app_version, utc_now_iso
-from core.personal_set import load_personal_dataset
+from core.datasets import Dataset
+from core.model_io import SavedModel
+from core.run import PersonalDrawings, fine_tune_request
 from core.training import TrainingConfig
-from gui.data_panel import personal_target
-from gui.model_document import count, finite_or_none
+from gui.model_document import count
 from gui.run_history import describe_config
 from gui.training_worker import (
     BatchProgress,
@@ -70,8 +69,8 @@ class TrainingController(QObject):
     a second for batches); one of ``succeeded(model, outcome)``, ``failed(details)``,
     ``cancelled(epochs)``; then always ``finished(outcome)`` ("ended", "failed",
     "stopped" or the outcome's reason).
-    The models are new ``SavedModel``s holding copies of the weights: the worker
-    never trains a network the window shows.
+    The models are the worker's (``core.run.build_model``), holding copies of the
+    weights: the worker never trains a network the window shows.
     """
 
     run_started = Signal(object)  # TrainingJob
@@ -83,21 +82,21 @@ class TrainingController(QObject):
     status_changed = Signal(object)  # RunStatus
     succeeded = Signal(object, object)  # SavedModel, TrainingOutcome
     failed = Signal(str)
-    cancelled = Signal(int)  # epochs finished
+    cancelled = Signal(int)  # epochs this run finished
     finished = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.job: TrainingJob | None = None  # the running job
         self.prepared_data: PreparedData | None = None  # of the latest run
-        self.history: list[dict[str, Any]] = []  # JSON-ready rows of the latest run
+        self.history: list[dict[str, Any]] = []  # the latest run's epochs, as plotted
+        self._latest: SavedModel | None = None  # the latest run's newest model
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._outcome = ""
         self._started_at = 0.0
         self._paused_since: float | None = None
         self._paused_total = 0.0
-        self._app_version = app_version()
         self._pending_status: BatchProgress | None = None
         self._status_timer = QTimer(self)
         self._status_timer.setSingleShot(True)
@@ -120,6 +119,7 @@ class TrainingController(QObject):
             return False
         self.job = job
         self.history = []
+        self._latest = None
         self.prepared_data = None
         self._outcome = ""
         self._paused_total = 0.0
@@ -197,8 +197,7 @@ class TrainingController(QObject):
             return
         self._pending_status = None  # the epoch message is newer
         rows = [dataclasses.asdict(event) for event in message.events]
-        # Stored JSON-ready (NaN/inf become None) so snapshots need no pass.
-        self.history += [{k: finite_or_none(v) for k, v in r.items()} for r in rows]
+        self.history += rows
         self.epochs_finished.emit(rows)
         event = message.event
         self.status_changed.emit(
@@ -210,7 +209,8 @@ class TrainingController(QObject):
                 event.samples_per_second or None,
             )
         )
-        self.snapshot_taken.emit(self._snapshot(message.snapshot))
+        self._latest = message.model
+        self.snapshot_taken.emit(message.model)
 
     @Slot()
     def on_status_timer(self) -> None:
@@ -232,7 +232,8 @@ class TrainingController(QObject):
     def on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
         """Hand over the final model."""
         self._outcome = outcome.reason
-        self.succeeded.emit(self._snapshot(outcome.network, outcome), outcome)
+        self._latest = outcome.model
+        self.succeeded.emit(outcome.model, outcome)
 
     @Slot(str)
     def on_worker_failed(self, details: str) -> None:
@@ -242,9 +243,11 @@ class TrainingController(QObject):
 
     @Slot()
     def on_worker_cancelled(self) -> None:
-        """Say how many epochs finished before the stop."""
+        """Say how many epochs of this run finished before the stop."""
         self._outcome = "stopped"
-        self.cancelled.emit(len(self.history))
+        model = self._latest
+        # A fine-tune's model holds its base model's epochs too: count this run's.
+        self.cancelled.emit(0 if model is None else model.metrics["epochs_completed"])
 
     @Slot()
     def on_worker_finished(self) -> None:
@@ -287,19 +290,6 @@ class TrainingController(QObject):
             self._paused_since is not None,
         )
 
-    def _snapshot(
-        self, network: Any, outcome: TrainingOutcome | None = None
-    ) -> SavedModel:
-        assert self.job is not None
-        return snapshot_model(
-            self.job,
-            self.prepared_data,
-            self.history,
-            network,
-            outcome,
-            self._app_version,
-        )
-
 
 def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, str]:
     """Return the banner's kind and text for a run that was not cancelled."""
@@ -329,27 +319,6 @@ def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, s
     return "success", f"Training finished: {summary}. {extra}".strip()
 
 
-class PersonalDrawings:
-    """Loads the personal drawings in the worker thread (a callable for TrainingJob)."""
-
-    def __init__(self, data_dir: Path, image_shape: tuple[int, ...]) -> None:
-        self.data_dir = data_dir
-        self.target = personal_target(image_shape)
-
-    def __call__(self) -> Dataset | None:
-        """Return the drawings for the image size, or None when there are none."""
-        return load_personal_dataset(self.data_dir, self.target)
-
-
-# ---------------------------------------------------------------------------------
-# What a run trains on and what its model file says. The CLI decides the same things
-# on its own today; both move into one core function that the CLI and the app call.
-
-DRAWINGS_REPEAT = 5  # a few drawings count beside thousands of images
-FINE_TUNE_EPOCHS = 3
-FINE_TUNE_LIMIT = 10000  # fine-tuning needs no full epoch of 60,000 images
-
-
 def training_job(
     config: TrainingConfig, dataset: Dataset, drawings: PersonalDrawings | None
 ) -> TrainingJob:
@@ -358,7 +327,6 @@ def training_job(
         config=config,
         dataset=dataset,
         extra_loader=drawings,
-        extra_repeat=DRAWINGS_REPEAT if drawings else 1,
         label=describe_config(
             config.to_dict(),
             [dataset.input_size, *config.hidden_sizes, dataset.num_classes],
@@ -369,85 +337,17 @@ def training_job(
 def fine_tune_job(
     model: SavedModel,
     dataset: Dataset,
-    base: TrainingConfig,
     drawings: PersonalDrawings,
+    fallback_config: TrainingConfig | None = None,
 ) -> TrainingJob:
-    """Return the fine-tune job: a copy of ``model`` trained a little on the drawings.
+    """Return the job that fine-tunes a copy of ``model`` on the drawings.
 
-    Three epochs at 0.3 times ``base``'s learning rate (constant, no early stop) on
-    at most 10,000 training images plus the drawings repeated 5 times.
+    The policy is ``core.run.fine_tune_request``'s; ``fallback_config`` gives the
+    settings when the model records none. Raises ``core.run.RunError`` when the
+    dataset does not fit the model or no settings are known.
     """
-    config = dataclasses.replace(
-        base,
-        epochs=FINE_TUNE_EPOCHS,
-        learning_rate=base.learning_rate * 0.3,
-        early_stopping_patience=0,
-        schedule="constant",
-    )
-    return TrainingJob(
-        config=config,
-        dataset=dataset,
-        network=model.network.copy(),
-        normalization=model.normalization,
-        extra_loader=drawings,
-        extra_repeat=DRAWINGS_REPEAT,
-        limit=FINE_TUNE_LIMIT,
-        label="fine-tune on my drawings: " + describe_config(config.to_dict()),
-        require_extra=True,
-    )
-
-
-def snapshot_model(
-    job: TrainingJob,
-    prepared: PreparedData | None,
-    history: list[dict[str, Any]],
-    network: Any,
-    outcome: TrainingOutcome | None,
-    version: str,
-) -> SavedModel:
-    """Return the model-file contents of ``network`` as trained by ``job`` so far.
-
-    ``history`` holds the JSON-ready rows of the finished epochs; ``outcome`` is
-    None for a snapshot taken while the run goes on.
-    """
-    dataset = job.dataset
-    normalization = (
-        outcome.normalization
-        if outcome is not None
-        else (prepared.normalization if prepared else job.normalization)
-    )
-    if normalization is None:
-        normalization = Normalization("scale", dataset.max_value)
-    history = list(history)
-    metrics: dict[str, Any] = {"epochs": len(history)}
-    # With early stopping the kept weights are the best epoch's, not the last's.
-    best = outcome.best_epoch if outcome is not None else None
-    source = history[best - 1] if best and best <= len(history) else None
-    if source is None and history:
-        source = history[-1]
-    if outcome is not None and best:
-        metrics["best_epoch"] = best
-    if source is not None:
-        for key in (
-            "train_loss",
-            "train_accuracy",
-            "validation_loss",
-            "validation_accuracy",
-        ):
-            if source.get(key) is not None:
-                metrics[key] = source[key]
-    if outcome is not None:
-        metrics["training_seconds"] = round(outcome.seconds, 3)
-        metrics["stopped"] = outcome.reason
-    return SavedModel(
-        network=network,
-        normalization=normalization,
-        image_shape=dataset.image_shape,
-        class_names=dataset.class_names,
-        dataset_name=dataset.name,
-        config=job.config.to_dict(),
-        history=history,
-        metrics=metrics,
-        created=utc_now_iso(),
-        app_version=version,
+    request = fine_tune_request(model, dataset, drawings, fallback_config)
+    return TrainingJob.for_request(
+        request,
+        label="fine-tune on my drawings: " + describe_config(request.config.to_dict()),
     )

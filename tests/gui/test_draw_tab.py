@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 from template_model import template_model
 
+from core.calibration import digit_subspaces
 from core.datasets import Normalization
 from core.model_io import SavedModel
 from core.network import MLP
@@ -20,6 +21,14 @@ from gui.draw_tab import DrawTab
 @pytest.fixture(scope="module")
 def mnist_model():
     return template_model("mnist-sample")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reference_digits():
+    """Fit the digit subspaces before the tests: the one-off fit takes 0.1-0.3 s, and
+    seconds on a loaded machine, which the tests' waits are not about."""
+    for target in ("mnist", "digits-8x8"):
+        digit_subspaces(target)
 
 
 @pytest.fixture

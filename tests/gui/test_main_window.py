@@ -13,9 +13,20 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.model_io import load_model
+from core.datasets import load_bundled
+from core.model_io import load_model, save_model
+from core.personal_set import PersonalSet
 from core.presets import PRESETS
+from core.run import (
+    RunRequest,
+    build_model,
+    fine_tune_request,
+    prepare_run,
+    run_training,
+)
+from core.training import TrainingConfig
 from gui.main_window import MainWindow
+from gui.run_history import PhaseMark
 
 
 def _thread_count() -> int:
@@ -376,20 +387,34 @@ def test_hand_made_settings_come_back_after_a_restart(
     again.data_panel.shutdown(5000)
 
 
-def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
-    from core.personal_set import PersonalSet
-
-    _small_settings(window, epochs=1)
-    _train(qtbot, window)
+def _fine_tune_on_three_drawings(qtbot, window: MainWindow, data_dir) -> None:
     images = window.data_panel.dataset.images
     for index in range(3):
         PersonalSet(data_dir).add(images[index], 7, "mnist")
     window.on_fine_tune_requested()
     assert window.training.is_running
     qtbot.waitUntil(lambda: not window.training.is_running, timeout=20000)
+
+
+def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    _fine_tune_on_three_drawings(qtbot, window, data_dir)
     assert window.plot_panel.current_run.label.startswith("fine-tune")
     assert window.training.prepared_data.extra_size == 3
-    assert len(window.document.model.history) == 3
+    tuned = window.document.model
+    # The whole history: the first run's epoch, then the fine-tune as a later phase.
+    assert [row["phase"] for row in tuned.history] == [0, 1, 1, 1]
+    assert [row["epoch"] for row in tuned.history] == [1, 1, 2, 3]
+    assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
+    assert tuned.metrics["personal_images"] == 3
+    assert tuned.metrics["epochs_completed"] == 3
+    # Its curve continues the first run's on the epoch axis, after a "fine-tune" line.
+    run = window.plot_panel.current_run
+    assert list(run.epoch_column("epoch")) == [1.0, 2.0, 3.0, 4.0]
+    assert run.marks == (PhaseMark(1.0, "fine-tune"),)
+    assert run.batches.column(0).min() > 1.0
+    assert "1 epoch + 3 fine-tune epochs" in window.train_tab.model_label.text()
 
 
 def test_divergence_is_explained_in_the_window(qtbot, window):
@@ -544,7 +569,7 @@ def test_fine_tuning_never_touches_the_model_the_window_shows(qtbot, window):
     untouched = []  # checked at every epoch while it trains
 
     def check(rows) -> None:
-        # Fast epochs arrive coalesced: one check stands for every row it brings.
+        # Fast epochs arrive merged: one check stands for every epoch it brings.
         same = all(
             np.array_equal(a, b)
             for a, b in zip(before, _parameters(shown), strict=True)
@@ -562,7 +587,8 @@ def test_fine_tuning_never_touches_the_model_the_window_shows(qtbot, window):
     # The result was adopted as a new model; it trained, the one shown before did not.
     tuned = window.document.model
     assert tuned is not shown and tuned.network is not shown.network
-    assert len(tuned.history) == 3 and window.document.unsaved
+    assert [row["phase"] for row in tuned.history] == [0, 1, 1, 1]
+    assert window.document.unsaved
     assert any(
         not np.array_equal(a, b)
         for a, b in zip(before, _parameters(tuned), strict=True)
@@ -625,3 +651,117 @@ def test_the_window_is_freed_without_the_garbage_collector(
         assert alive() is None
     finally:
         gc.enable()
+
+
+def _fine_tuned_file(path) -> None:
+    """Write a model trained 2 epochs on the MNIST sample, then fine-tuned (3)."""
+    dataset = load_bundled("mnist-sample")
+    config = TrainingConfig(hidden_sizes=(16,), epochs=2, batch_size=128)
+    prepared = prepare_run(RunRequest(dataset, config))
+    base = build_model(prepared, prepared.network, run_training(prepared))
+    drawings = dataset.subset(np.arange(4))
+    tuning = prepare_run(fine_tune_request(base, dataset, drawings))
+    tuned = build_model(tuning, tuning.network, run_training(tuning))
+    save_model(path, tuned.network, tuned.metadata)
+
+
+def test_an_opened_fine_tuned_model_shows_both_phases(qtbot, window, tmp_path):
+    path = tmp_path / "tuned.npz"
+    _fine_tuned_file(path)
+    saved = load_model(path)
+    assert window.files.open_path(path)
+    run = window.plot_panel.current_run
+    assert list(run.epoch_column("epoch")) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    np.testing.assert_allclose(
+        run.epoch_column("validation_accuracy"),
+        [row["validation_accuracy"] for row in saved.history],
+    )
+    assert run.marks == (PhaseMark(2.0, "fine-tune"),)
+    lines = window.plot_panel._curves[run.run_id].phase_lines
+    assert len(lines) == 2  # one in each plot, named
+    assert {line.getViewBox() for line in lines} == {
+        window.plot_panel.loss_plot.vb,
+        window.plot_panel.accuracy_plot.vb,
+    }
+    assert all(line.value() == 2.0 and line.isVisible() for line in lines)
+    assert all(line.label.toPlainText() == "fine-tune" for line in lines)
+    window.plot_panel.redraw()
+    accuracy = 100 * float(run.epoch_column("validation_accuracy")[3])
+    window.plot_panel.on_scene_mouse_moved(
+        window.plot_panel.accuracy_plot.vb.mapViewToScene(QPointF(4.0, accuracy))
+    )
+    assert window.plot_panel.hover_label.text().startswith(
+        f"run {run.run_id}, epoch 4 (fine-tune epoch 2): accuracy"
+    )
+    # The model line and the banner count the original run's epochs and the fine-tune.
+    assert "2 epochs + 3 fine-tune epochs" in window.train_tab.model_label.text()
+    assert "2 epochs + 3 fine-tune epochs" in window.banner.text()
+    # An earlier run's phase lines fade with it and go when it is removed.
+    window.plot_panel.start_run("next", {})
+    assert all(line.pen.color().alpha() < 200 for line in lines)
+    window.plot_panel.remove_run(run.run_id)
+    assert all(line.scene() is None for line in lines)
+
+
+def test_fine_tuning_an_opened_file_keeps_its_name_and_its_whole_history(
+    qtbot, window, tmp_path, data_dir
+):
+    path = tmp_path / "tuned.npz"
+    _fine_tuned_file(path)
+    assert window.files.open_path(path)
+    _fine_tune_on_three_drawings(qtbot, window, data_dir)
+    assert window.banner.kind == "success", window.banner.text()
+    # Trained further from the opened file: Save keeps its name.
+    assert window.document.path == path and window.document.unsaved
+    assert window.windowTitle().startswith("tuned.npz")
+    tuned = window.document.model
+    assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1, 2, 2, 2]
+    assert [p["kind"] for p in tuned.phases] == ["train", "fine_tune", "fine_tune"]
+    run = window.plot_panel.current_run
+    assert list(run.epoch_column("epoch")) == [float(n) for n in range(1, 9)]
+    assert run.marks == (PhaseMark(2.0, "fine-tune"), PhaseMark(5.0, "fine-tune"))
+    assert run.batches.column(0).min() > 5.0
+    assert "2 epochs + 3 fine-tune epochs + 3 fine-tune epochs" in (
+        window.train_tab.model_label.text()
+    )
+    assert window.files.save_to(path)
+    assert [row["phase"] for row in load_model(path).history] == [
+        0,
+        0,
+        1,
+        1,
+        1,
+        2,
+        2,
+        2,
+    ]
+
+
+def test_fine_tune_on_data_that_does_not_fit_says_why_on_the_train_tab(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    model = window.document.model
+    window.data_panel.select("digits-8x8")
+    qtbot.waitUntil(
+        lambda: getattr(window.data_panel.dataset, "name", "") == "digits-8x8",
+        timeout=10000,
+    )
+    window.commands.tabs[1].trigger()
+    window.on_fine_tune_requested()
+    assert not window.training.is_running
+    assert window.tabs.currentIndex() == 0
+    assert window.banner.kind == "warning"
+    text = window.banner.text()
+    assert text.startswith("Cannot fine-tune: The model reads 28x28 images")
+    assert "mnist-sample" in text
+    assert window.document.model is model
+
+
+def test_a_stopped_fine_tune_counts_its_own_epochs(qtbot, window, data_dir):
+    _small_settings(window, epochs=2, layers=(256,))
+    _train(qtbot, window)
+    # Stop as soon as the fine-tune's first epoch has ended (its model holds 3).
+    window.training.snapshot_taken.connect(lambda _model: window.training.stop())
+    _fine_tune_on_three_drawings(qtbot, window, data_dir)
+    assert [row["phase"] for row in window.document.model.history] == [0, 0, 1]
+    assert window.banner.text().startswith("Training stopped after 1 epoch;")

@@ -9,7 +9,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gui.plot_panel import REDRAW_INTERVAL_MS, PlotPanel
-from gui.run_history import GrowableSeries, describe_config
+from gui.run_history import (
+    GrowableSeries,
+    PhaseMark,
+    describe_config,
+    plotted_history,
+)
 
 
 @pytest.fixture
@@ -173,6 +178,45 @@ def test_history_of_a_file_becomes_a_run(panel):
     assert run.finished and run.outcome == "loaded"
     assert run.history()[1]["train_loss"] == pytest.approx(0.3)
     assert run.history()[1]["validation_loss"] is None
+
+
+def _rows(phases: list[int]) -> list[dict]:
+    rows, within = [], {}
+    for phase in phases:
+        within[phase] = within.get(phase, 0) + 1
+        rows.append({"phase": phase, "epoch": within[phase], "train_loss": 1.0})
+    return rows
+
+
+def test_plotted_history_lays_the_phases_end_to_end():
+    phases = [{"kind": "train"}, {"kind": "fine_tune"}, {"kind": "fine_tune"}]
+    history = plotted_history(_rows([0, 0, 0, 1, 1, 2]), phases, then="fine_tune")
+    assert list(history.epochs) == [1, 2, 3, 4, 5, 6]
+    assert history.marks == (
+        PhaseMark(3.0, "fine-tune"),
+        PhaseMark(5.0, "fine-tune"),
+        PhaseMark(6.0, "fine-tune"),
+    )
+    assert history.end == 6.0
+    empty = plotted_history([], [{"kind": "train"}], then="fine_tune")
+    assert empty.end == 0.0 and empty.marks == (PhaseMark(0.0, "fine-tune"),)
+
+
+def test_a_run_continuing_a_history_is_plotted_after_it(panel):
+    phases = [{"kind": "train"}, {"kind": "fine_tune"}]
+    before = plotted_history(_rows([0, 0, 0, 0]), phases, then="fine_tune")
+    run = panel.start_run("fine-tune", {}, epochs=3, before=before)
+    panel.add_batches(np.array([0.5, 1.0]), np.array([1.0, 0.9]), np.array([1, 0.9]))
+    _feed_epochs(panel, 2)
+    assert list(run.epoch_column("epoch")) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(run.batches.column(0), [4.5, 5.0])
+    assert run.marks == (PhaseMark(4.0, "fine-tune"),)
+    low, high = panel.loss_plot.vb.viewRange()[0]
+    assert low <= 0.0 and 7.0 <= high < 7.5  # the whole fine-tune fits from the start
+    panel.redraw()
+    assert panel.describe_point("loss", 6.0, 0.5).startswith(
+        f"run {run.run_id}, epoch 6 (fine-tune epoch 2): loss"
+    )
 
 
 @pytest.mark.parametrize("chunks", [1, 7, 300])
