@@ -65,3 +65,34 @@ def call_within(function, *args, seconds: float = DEADLINE_S, fifo=None, **kwarg
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+class released_after:  # noqa: N801 - used as a context manager, like a function
+    """Open ``fifo`` for writing after ``seconds``, and again and again, while a
+    reader may still be blocked on it.
+
+    For calls that must run in this thread (Qt widgets): a regression then fails on
+    ``fired`` instead of hanging. Use ``with released_after(fifo) as guard: ...``.
+    """
+
+    def __init__(self, fifo, seconds: float = DEADLINE_S):
+        self.fifo = Path(fifo)
+        self.seconds = seconds
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        if self._done.wait(self.seconds):
+            return
+        self.fired = True
+        while not self._done.wait(0.2):
+            _release(self.fifo)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._done.set()
+        self._thread.join()
