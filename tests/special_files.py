@@ -35,6 +35,26 @@ def make_char_device(path: Path) -> Path:
     return path
 
 
+def make_unreplaceable(path: Path, kind: str) -> Path:
+    """Put at ``path`` what a save must not replace; return it (a device may move).
+
+    ``kind`` is "fifo", "device", "folder", "link" (to ``real.npz`` beside it,
+    holding b"kept") or "dangling link" (to ``nowhere`` beside it).
+    """
+    if kind == "fifo":
+        return make_fifo(path)
+    if kind == "device":
+        return make_char_device(path)
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "link":
+        (path.parent / "real.npz").write_bytes(b"kept")
+        path.symlink_to(path.parent / "real.npz")
+    else:
+        path.symlink_to(path.parent / "nowhere")
+    return path
+
+
 def _release(fifo: Path) -> None:
     """Let a reader blocked on ``fifo`` go: open it for writing, then close it."""
     try:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from special_files import make_char_device, make_fifo
+from special_files import make_fifo, make_unreplaceable
 
 from core.atomic_file import (
     atomic_write,
@@ -69,19 +69,7 @@ def test_the_file_gets_the_usual_umask_permissions(tmp_path):
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "folder", "link", "dangling link"])
 def test_an_existing_special_file_or_link_is_refused_and_kept(tmp_path, kind):
-    path = tmp_path / "out.npz"
-    real = tmp_path / "real.npz"
-    if kind == "fifo":
-        make_fifo(path)
-    elif kind == "device":
-        path = make_char_device(path)
-    elif kind == "folder":
-        path.mkdir()
-    elif kind == "link":
-        real.write_bytes(b"kept")
-        path.symlink_to(real)
-    else:
-        path.symlink_to(tmp_path / "nowhere")
+    path = make_unreplaceable(tmp_path / "out.npz", kind)
     before = os.lstat(path)
     listing = sorted(os.listdir(tmp_path))
     with pytest.raises(NotAFileError, match="it is a"):
@@ -91,7 +79,7 @@ def test_an_existing_special_file_or_link_is_refused_and_kept(tmp_path, kind):
     assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
     assert sorted(os.listdir(tmp_path)) == listing
     if kind == "link":
-        assert real.read_bytes() == b"kept"
+        assert (tmp_path / "real.npz").read_bytes() == b"kept"
 
 
 def test_a_special_file_appearing_during_the_write_is_not_replaced(tmp_path):

@@ -2,7 +2,7 @@ import os
 import socket
 
 import pytest
-from special_files import call_within, make_char_device, make_fifo
+from special_files import call_within, make_fifo, make_unreplaceable
 
 from core.safe_files import (
     NotAFileError,
@@ -86,18 +86,7 @@ def test_check_replaceable_allows_new_and_regular_files(tmp_path):
     ],
 )
 def test_check_replaceable_names_what_the_path_is(tmp_path, kind, message):
-    path = tmp_path / "out.npz"
-    if kind == "fifo":
-        make_fifo(path)
-    elif kind == "device":
-        path = make_char_device(path)
-    elif kind == "folder":
-        path.mkdir()
-    elif kind == "link":
-        (tmp_path / "real.npz").write_bytes(b"x")
-        path.symlink_to(tmp_path / "real.npz")
-    else:
-        path.symlink_to(tmp_path / "nowhere")
+    path = make_unreplaceable(tmp_path / "out.npz", kind)
     with pytest.raises(NotAFileError, match=message) as info:
         check_replaceable(path)
     assert str(info.value).startswith(f"{path}: ")

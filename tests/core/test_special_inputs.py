@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from special_files import call_within, make_char_device, make_fifo
+from special_files import call_within, make_char_device, make_fifo, make_unreplaceable
 
 from core.dataset_store import import_idx, list_datasets, read_info
 from core.datasets import DatasetError, Normalization
@@ -50,16 +50,7 @@ def _model():
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "folder", "link"])
 def test_save_model_refuses_to_replace_a_special_file_or_link(tmp_path, kind):
-    path = tmp_path / "model.npz"
-    if kind == "fifo":
-        make_fifo(path)
-    elif kind == "device":
-        path = make_char_device(path)
-    elif kind == "folder":
-        path.mkdir()
-    else:
-        (tmp_path / "real.npz").write_bytes(b"kept")
-        path.symlink_to(tmp_path / "real.npz")
+    path = make_unreplaceable(tmp_path / "model.npz", kind)
     mode = os.lstat(path).st_mode
     with pytest.raises(ModelFileError, match="Could not save the model to .*: it is"):
         save_model(path, *_model())
