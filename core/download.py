@@ -556,4 +556,8 @@ def download_mnist(
         record_dataset(folder, "downloaded", DIGIT_CLASS_NAMES, 255, source)
     except DatasetError as exc:
         raise DownloadError(f"the downloaded files are inconsistent: {exc}") from exc
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot write {folder / METADATA_FILE}: {_describe(exc)}"
+        ) from exc
     return folder

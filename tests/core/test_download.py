@@ -483,3 +483,32 @@ def test_a_fifo_in_the_dataset_folder_is_refused(tmp_path, server, mnist_files, 
             fifo=fifo,
             **mnist_files[3],
         )
+
+
+def test_a_stalled_tls_handshake_is_given_up_at_the_deadline(tmp_path, mnist_files):
+    """A server that accepts the connection and never answers the TLS hello."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+    started = time.monotonic()
+    try:
+        with pytest.raises(DownloadError, match="too slow"):
+            call_within(
+                download_mnist, tmp_path, [url], **mnist_files[3], **_fast_limits()
+            )
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 3
+
+
+def test_a_link_in_place_of_the_dataset_record_is_not_replaced(
+    tmp_path, server, mnist_files
+):
+    folder = _folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "dataset.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(DownloadError, match="dataset.json: it is a symbolic link"):
+        download_mnist(tmp_path, [server.base + "/a/"], **mnist_files[3])
+    assert (folder / "dataset.json").is_symlink()
+    assert not (tmp_path / "elsewhere.json").exists()
