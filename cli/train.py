@@ -22,6 +22,7 @@ from core.losses import OUTPUTS
 from core.model_io import save_model
 from core.presets import PRESETS
 from core.run import RunRequest, build_model, prepare_run, run_training
+from core.safe_files import check_replaceable
 from core.schedules import SCHEDULES
 from core.training import (
     OPTIMIZERS,
@@ -251,6 +252,7 @@ def _check_writable(out: Path) -> None:
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise TrainingFailed(f"{out} is a folder; give a file name such as m.npz")
+    check_replaceable(out)
     if not folder.is_dir():
         raise TrainingFailed(f"cannot save to {out}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic_file import atomic_write
+from core.atomic_file import atomic_write, remove_stale_leftovers
 from core.datasets import (
     BUNDLED,
     TRAIN_IMAGES,
@@ -27,6 +27,7 @@ from core.datasets import (
     load_idx_pair,
 )
 from core.idx import IdxError, read_idx_header, write_idx
+from core.safe_files import read_regular_bytes
 
 DATASETS_SUBDIR = "datasets"
 METADATA_FILE = "dataset.json"
@@ -186,7 +187,7 @@ def read_info(folder: Path) -> DatasetInfo:
     """Read a stored dataset's ``dataset.json``; raises `DatasetError` if unusable."""
     folder = Path(folder)
     try:
-        data = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(folder / METADATA_FILE).decode("utf-8"))
     except FileNotFoundError as exc:
         raise DatasetError(
             f"{folder} is not a stored dataset (no {METADATA_FILE})"
@@ -414,6 +415,7 @@ def import_idx(
     if final.exists() and not overwrite:
         raise DatasetError(f"a dataset named {name!r} already exists")
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_leftovers(final.parent)
     staging = final.with_name(f".import-{name}-{secrets.token_hex(4)}")
     staging.mkdir()
     source = f"imported from {Path(train_images).resolve().parent}"

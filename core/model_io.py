@@ -31,6 +31,7 @@ from core.datasets import DatasetError, Normalization
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.network import MLP
+from core.safe_files import read_regular_bytes
 from core.training import TrainingConfig
 
 FORMAT_NAME = "digit-studio-model"
@@ -397,7 +398,7 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)
     except FileNotFoundError as exc:
         raise ModelFileError(f"Model file not found: {path}") from exc
     except IsADirectoryError as exc:

@@ -405,6 +405,11 @@ def test_download_mnist_from_a_mirror_then_use_it(
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     monkeypatch.setattr(download, "MNIST_MD5", _fake_mnist(mirror))
+    monkeypatch.setattr(
+        download,
+        "MNIST_SIZES",
+        {n: (mirror / n).stat().st_size for n in download.MNIST_FILES},
+    )
     monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", mirror.as_uri())
     code, out, err = run_cli(capsys, "download", "mnist")
     assert code == 0, err
