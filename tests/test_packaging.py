@@ -164,7 +164,7 @@ def test_the_installed_app_trains_and_reports_outside_the_source_tree(
     info = _run([app, "info", "--model", "m.npz"], timeout=120, env=env, cwd=tmp_path)
     assert "784-16-10" in info.stdout
     assert "mnist-sample" in info.stdout
-    assert "training images 900" in info.stdout
+    assert "900 training images" in info.stdout
 
 
 def test_the_installed_app_opens_its_window(installed, tmp_path):

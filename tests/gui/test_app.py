@@ -168,13 +168,13 @@ def test_ctrl_c_in_the_terminal_quits_cleanly_once(tmp_path):
 
 ASK_ABOUT_UNSAVED_WORK = """
 import logging
-from gui import main_window
-ask = main_window.MainWindow._confirm_close
+from gui import file_commands
+ask = file_commands.FileCommands.confirm_close
 def confirm(self):
-    self.model, self.unsaved = object(), True
+    self._document._model, self._document._unsaved = object(), True
     logging.getLogger("digit_studio").info("asking about unsaved work")
     return ask(self)
-main_window.MainWindow._confirm_close = confirm
+file_commands.FileCommands.confirm_close = confirm
 """
 
 

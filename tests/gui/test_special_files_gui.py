@@ -16,28 +16,28 @@ DRAWING_ID = "20260101T000000000000-0123abcd"
 def test_opening_a_fifo_shows_the_error_at_once(window, tmp_path, dialogs):
     fifo = make_fifo(tmp_path / "model.npz")
     with released_after(fifo) as guard:
-        assert not window.open_model(fifo)
+        assert not window.files.open_path(fifo)
     assert not guard.fired, "Open waited on the FIFO"
     ((_, title, text),) = dialogs.of_kind("critical")
     assert title == "Cannot open the model" and "it is a FIFO" in text
-    assert window.model_path is None
+    assert window.document.path is None
 
 
 def test_save_as_refuses_a_fifo_and_a_link(window, tmp_path, dialogs):
     model = template_model()
     source = tmp_path / "m.npz"
     save_model(source, model.network, model.metadata)
-    assert window.open_model(source)
+    assert window.files.open_path(source)
     fifo = make_fifo(tmp_path / "pipe.npz")
     link = tmp_path / "link.npz"
     link.symlink_to(source)
     before = source.read_bytes()
     for target, what in ((fifo, "it is a FIFO"), (link, "it is a symbolic link")):
-        assert not window.save_model_to(target)
+        assert not window.files.save_to(target)
         _, title, text = dialogs.of_kind("critical")[-1]
         assert title == "Cannot save the model" and what in text
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
-    assert source.read_bytes() == before and window.model_path == source
+    assert source.read_bytes() == before and window.document.path == source
 
 
 def test_a_fifo_among_personal_drawings_does_not_stop_the_window(
