@@ -13,44 +13,15 @@ import math
 
 import numpy as np
 
-from core.strokes import render_segments
+from core.strokes import cut_levels, pen_widths, render_segments
 
-__all__ = ["STYLED_DIGITS", "add_style_strokes", "restroke", "stroke_widths"]
+__all__ = ["STYLED_DIGITS", "add_style_strokes", "restroke"]
 
 # The digits that get style strokes.
 STYLED_DIGITS = (1, 7)
 # Thinner than this a blur is not a Gaussian on a pixel grid.
 _MIN_SIGMA = 0.6
-_INK = 0.5  # share of full ink that counts as a stroke when measuring
-
-
-def stroke_widths(images: np.ndarray, max_value: float = 255.0) -> np.ndarray:
-    """Pen width of each image's strokes, as `core.preprocess` estimates it.
-
-    Parameters
-    ----------
-    images : np.ndarray
-        ``(B, H, W)`` bright ink on 0, in ``0..max_value``.
-
-    Returns
-    -------
-    np.ndarray
-        float32 ``(B,)`` in pixels (0 for an empty image).
-    """
-    ink = np.asarray(images, np.float32) * np.float32(1.0 / max_value)
-    padded = np.pad(ink, ((0, 0), (1, 1), (1, 1)))
-    u = padded[:, 1:, 1:] - padded[:, :-1, :-1]
-    v = padded[:, :-1, 1:] - padded[:, 1:, :-1]
-    outline = np.sqrt(u * u + v * v).sum(axis=(1, 2)) * np.float32(math.sqrt(0.5))
-    area = ink.sum(axis=(1, 2))
-    chi = np.clip(_euler_numbers(padded >= _INK), -2, 3).astype(np.float32)
-    # Solve chi pi w^2 / 4 - P w / 2 + A = 0 (see core.preprocess._pen_width).
-    disc = np.sqrt(np.maximum(outline * outline - 4 * chi * math.pi * area, 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        solved = (outline - disc) / (chi * math.pi)
-        plain = 2.0 * area / outline
-    widths = np.where(chi == 0, plain, solved)
-    return np.nan_to_num(widths, nan=0.0, posinf=0.0).astype(np.float32)
+_INK = 0.5  # share of full ink that counts as a stroke when finding a stem
 
 
 def restroke(
@@ -77,19 +48,13 @@ def restroke(
     ink = np.asarray(images, np.float32) * np.float32(1.0 / max_value)
     B, H, W = ink.shape
     want = np.asarray(widths, np.float64).reshape(B)
-    have = np.maximum(stroke_widths(ink, 1.0).astype(np.float64), 0.5)
+    have = np.maximum(pen_widths(ink), 0.5)
     sigma = np.maximum(np.maximum(want / 2.4, (have - want) / 3.0), _MIN_SIGMA)
     rows = _gaussians(H, sigma)
     cols = rows if H == W else _gaussians(W, sigma)
     blurred = rows @ ink @ cols.transpose(0, 2, 1)
     # The pixels add a box blur of variance 1/12.
-    s = np.sqrt(sigma * sigma + 1.0 / 12.0)
-    high, low = (want + have) / (2 * s), (want - have) / (2 * s)
-    erf = np.vectorize(math.erf)
-    level = 0.5 * (erf(high / math.sqrt(2)) - erf(low / math.sqrt(2)))
-    slope = (np.exp(-0.5 * low * low) - np.exp(-0.5 * high * high)) / (
-        s * math.sqrt(2 * math.pi)
-    )
+    level, slope = cut_levels(have, want, np.sqrt(sigma * sigma + 1.0 / 12.0))
     peak = np.maximum(ink.max(axis=(1, 2)), 1e-6)
     blurred -= (peak * level).astype(np.float32)[:, None, None]
     blurred *= (1.0 / (peak * np.maximum(slope, 1e-6))).astype(np.float32)[
@@ -138,7 +103,7 @@ def add_style_strokes(
     top, bottom, x_top, x_bottom, x_at = _stems(ink)
     height = np.maximum(bottom - top, 4.0)
     lean = (x_bottom - x_top) / height  # x per row along the stem
-    pen = np.clip(stroke_widths(ink, 1.0), 1.2, 4.0)
+    pen = np.clip(pen_widths(ink), 1.2, 4.0)
     starts = np.full((k, 2, 2), np.nan, np.float32)
     ends = np.full((k, 2, 2), np.nan, np.float32)
     ones = labels[picked] == 1
@@ -244,14 +209,3 @@ def _gaussians(size: int, sigma: np.ndarray) -> np.ndarray:
     kernel = np.exp(-0.5 * diff[None] / (s * s))
     kernel /= s * np.float32(math.sqrt(2.0 * math.pi))
     return kernel
-
-
-def _euler_numbers(ink: np.ndarray) -> np.ndarray:
-    """Pieces minus holes of each (zero-padded, boolean) image, 8-connected."""
-    ink = ink.astype(np.uint8)
-    a, b, c, d = ink[:, :-1, :-1], ink[:, :-1, 1:], ink[:, 1:, :-1], ink[:, 1:, 1:]
-    count = a + b + c + d
-    ones = (count == 1).sum(axis=(1, 2))
-    threes = (count == 3).sum(axis=(1, 2))
-    diagonal = ((count == 2) & (a == d)).sum(axis=(1, 2))
-    return (ones - threes - 2 * diagonal) // 4

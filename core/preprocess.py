@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.datasets import Normalization
+from core.strokes import cut_levels, pen_widths
 
 __all__ = [
     "MNIST_STROKE_WIDTH",
@@ -153,7 +154,7 @@ def convert_drawing(
     # that a thin line is full ink again: the work stays the same for any canvas.
     q = math.ceil(max(crop.shape) / _MAX_WORK_CROP)
     small = _block_mean(crop, q) if q > 1 else crop
-    pen = _pen_width(small, float(small.sum())) * q
+    pen = float(pen_widths(small[None])[0]) * q
     extent = max(crop.shape) - pen
     size = max(extent, 0.0) / max(array.shape[0], array.shape[1])
     if name == "digits-8x8":
@@ -213,8 +214,12 @@ def stroke_width(image: np.ndarray) -> float:
     peak = float(ink.max()) if ink.size else 0.0
     if peak <= 0.0:
         return 0.0
-    ink = ink / np.float32(peak)
-    return 2.0 * float(ink.sum()) / max(_outline(np.pad(ink, 1)), 1e-6)
+    ink = np.pad(ink / np.float32(peak), 1)
+    # The outline as in `core.strokes.pen_widths`: |g| over 2x2 cells.
+    u = ink[1:, 1:] - ink[:-1, :-1]
+    v = ink[:-1, 1:] - ink[1:, :-1]
+    outline = float(np.sqrt(u * u + v * v).sum()) * math.sqrt(0.5)
+    return 2.0 * float(ink.sum()) / max(outline, 1e-6)
 
 
 def canvas_to_input(
@@ -404,51 +409,6 @@ def _block_mean(crop: np.ndarray, q: int) -> np.ndarray:
     return small
 
 
-def _outline(ink: np.ndarray) -> float:
-    """Total variation of zero-padded ink: its outline length in pixels."""
-    # The gradient over each 2x2 cell from its two diagonals u and v:
-    # gx = (u + v) / 2, gy = (u - v) / 2, so |g|^2 = (u^2 + v^2) / 2.
-    u = ink[1:, 1:] - ink[:-1, :-1]
-    v = ink[:-1, 1:] - ink[1:, :-1]
-    u *= u
-    v *= v
-    u += v
-    np.sqrt(u, out=u)
-    return float(u.sum()) * math.sqrt(0.5)
-
-
-def _pen_width(crop: np.ndarray, mass: float) -> float:
-    """Width of the pen that drew ``crop`` (canvas pixels), round caps included.
-
-    Ink drawn with a round pen of width w along centre lines of total length L has
-    area A = w L + chi pi w^2 / 4 and outline P = 2 L + chi pi w, where chi is the
-    ink's Euler number (pieces minus holes: each piece of stroke has two round
-    ends, each loop none, each crossing takes about two ends' worth away).
-    Eliminating L: chi pi w^2 / 4 - P w / 2 + A = 0, exact for a stroke, a ring
-    and a dot.
-    """
-    outline = _outline(np.pad(crop, 1))
-    if outline <= 0.0:
-        return 0.0
-    chi = min(max(_euler_number(crop), -2), 3)
-    if chi == 0:
-        return 2.0 * mass / outline
-    disc = max(outline * outline - 4.0 * chi * math.pi * mass, 0.0)
-    return (outline - math.sqrt(disc)) / (chi * math.pi)
-
-
-def _euler_number(crop: np.ndarray) -> int:
-    """Pieces minus holes of the ink (at half its peak, 8-connected), by bit quads."""
-    ink = np.zeros((crop.shape[0] + 2, crop.shape[1] + 2), np.uint8)
-    ink[1:-1, 1:-1] = crop >= 0.5 * float(crop.max())
-    a, b, c, d = ink[:-1, :-1], ink[:-1, 1:], ink[1:, :-1], ink[1:, 1:]
-    count = a + b + c + d
-    diagonal = (count == 2) & (a == d)
-    ones = np.count_nonzero(count == 1)
-    threes = np.count_nonzero(count == 3)
-    return (ones - threes - 2 * int(np.count_nonzero(diagonal))) // 4
-
-
 def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.ndarray:
     """MNIST image of ``crop`` with its strokes brought to MNIST's width."""
     # In final pixels the box is 20 wide and holds the centre lines plus one stroke
@@ -492,18 +452,10 @@ def _gaussian(size: int, sigma: float) -> np.ndarray:
 
 
 def _cut(work: np.ndarray, have: float, want: float, sigma: float, peak: float):
-    """Turn blurred strokes ``have`` wide into strokes ``want`` wide, in place.
-
-    Across a straight stroke of width a and ink p, a Gaussian blur gives
-    p (Phi((x + a/2) / s) - Phi((x - a/2) / s)); cutting at its value at
-    x = want / 2 leaves a stroke ``want`` wide, with a one-pixel soft edge.
-    """
-    high, low = (want + have) / (2.0 * sigma), (want - have) / (2.0 * sigma)
-    level = 0.5 * (math.erf(high / math.sqrt(2.0)) - math.erf(low / math.sqrt(2.0)))
-    slope = math.exp(-0.5 * low * low) - math.exp(-0.5 * high * high)
-    slope /= sigma * math.sqrt(2.0 * math.pi)
+    """Turn blurred strokes ``have`` wide into strokes ``want`` wide, in place."""
+    level, slope = cut_levels(have, want, sigma)
     work -= np.float32(peak * level)
-    work *= np.float32(1.0 / (peak * max(slope, 1e-6)))
+    work *= np.float32(1.0 / (peak * slope))
     work += np.float32(0.5)
     np.clip(work, 0.0, 1.0, out=work)
 

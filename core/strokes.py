@@ -1,17 +1,24 @@
-"""Pen strokes as pixels: anti-aliased, round-capped polylines in NumPy.
+"""Pen strokes as pixels: draw them, measure their pen, and change it.
 
-Owns `render_strokes` (one image, the canvas's pen) and `render_segments` (a batch of
-images, one or more line segments each). Used to make training material and test
-drawings without Qt; never imports Qt, never reads files.
+Owns `render_strokes` (one image, the canvas's pen), `render_segments` (a batch of
+images, one or more line segments each), `pen_widths` (the width of the pen that
+drew each image) and `cut_levels` (where to cut blurred strokes to get another
+pen width). Used by the drawing conversion, the augmentation and the made-up
+training material; never imports Qt, never reads files.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["render_segments", "render_strokes"]
+__all__ = ["cut_levels", "pen_widths", "render_segments", "render_strokes"]
+
+# A stroke is the ink at or above this share of the image's peak (for counting
+# pieces and holes).
+_STROKE_LEVEL = 0.5
 
 
 def render_strokes(
@@ -137,3 +144,93 @@ def _distance_to_segments(
         gap = rel - t[..., None] * v[None]
         np.minimum(best, np.sqrt((gap * gap).sum(axis=2)).min(axis=1), out=best)
     return best
+
+
+def pen_widths(images: np.ndarray) -> np.ndarray:
+    """Width of the round pen that drew each image, in pixels.
+
+    Ink drawn with a round pen of width w along centre lines of total length L has
+    area A = w L + chi pi w^2 / 4 and outline P = 2 L + chi pi w, where chi is the
+    ink's Euler number (pieces minus holes: each piece of stroke has two round
+    ends, each loop none, each crossing takes about two ends' worth away).
+    Eliminating L: chi pi w^2 / 4 - P w / 2 + A = 0, exact for a stroke, a ring and
+    a dot. The outline is the ink's total variation (the length of its gradient
+    over 2x2 cells, nearly the same in every direction), so soft edges count.
+
+    Parameters
+    ----------
+    images : np.ndarray
+        ``(B, H, W)`` ink, bright on 0, each scaled by its own peak.
+
+    Returns
+    -------
+    np.ndarray
+        float64 ``(B,)`` (0 for an empty image). Below about 2 px the soft edges
+        make it read wide.
+    """
+    ink = np.asarray(images, np.float32)
+    peak = ink.max(axis=(1, 2), keepdims=True)
+    ink = ink / np.where(peak > 0, peak, 1)
+    padded = np.pad(ink, ((0, 0), (1, 1), (1, 1)))
+    area = padded.sum(axis=(1, 2), dtype=np.float64)
+    # The gradient over each cell from its two diagonals u and v:
+    # gx = (u + v) / 2, gy = (u - v) / 2, so |g|^2 = (u^2 + v^2) / 2.
+    u = padded[:, 1:, 1:] - padded[:, :-1, :-1]
+    v = padded[:, :-1, 1:] - padded[:, 1:, :-1]
+    u *= u
+    v *= v
+    u += v
+    np.sqrt(u, out=u)
+    outline = u.sum(axis=(1, 2), dtype=np.float64) * math.sqrt(0.5)
+    chi = np.clip(_euler_numbers(padded >= _STROKE_LEVEL), -2, 3).astype(np.float64)
+    disc = np.sqrt(np.maximum(outline * outline - 4.0 * chi * math.pi * area, 0.0))
+    safe_chi = np.where(chi == 0, 1.0, chi)
+    safe_outline = np.maximum(outline, 1e-12)
+    widths = np.where(
+        chi == 0, 2.0 * area / safe_outline, (outline - disc) / (safe_chi * math.pi)
+    )
+    return np.where(outline > 0, widths, 0.0)
+
+
+def cut_levels(have, want, sigma):
+    """Where to cut blurred strokes ``have`` wide so they come out ``want`` wide.
+
+    Across a straight stroke of width a and full ink, a Gaussian blur of ``sigma``
+    gives Phi((x + a/2) / sigma) - Phi((x - a/2) / sigma). Its value at
+    x = want / 2 is the level to cut at; its slope there turns the cut into a
+    one-pixel soft edge: ``clip((blurred - level) / slope + 0.5, 0, 1)``.
+
+    Parameters
+    ----------
+    have, want, sigma : float or np.ndarray
+        Widths and blur in pixels (broadcast together).
+
+    Returns
+    -------
+    level, slope : np.ndarray
+        float64, per full ink (multiply both by the ink's peak).
+    """
+    have, want, sigma = np.broadcast_arrays(
+        np.asarray(have, np.float64),
+        np.asarray(want, np.float64),
+        np.asarray(sigma, np.float64),
+    )
+    high = (want + have) / (2.0 * sigma)
+    low = (want - have) / (2.0 * sigma)
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    level = 0.5 * (erf(high / math.sqrt(2.0)) - erf(low / math.sqrt(2.0)))
+    slope = (np.exp(-0.5 * low * low) - np.exp(-0.5 * high * high)) / (
+        sigma * math.sqrt(2.0 * math.pi)
+    )
+    return level, np.maximum(slope, 1e-6)
+
+
+def _euler_numbers(ink: np.ndarray) -> np.ndarray:
+    """Pieces minus holes of each zero-padded boolean image, 8-connected (bit quads)."""
+    ink = ink.astype(np.uint8)
+    a, b, c, d = ink[:, :-1, :-1], ink[:, :-1, 1:], ink[:, 1:, :-1], ink[:, 1:, 1:]
+    count = a + b + c + d
+    ones = np.count_nonzero(count == 1, axis=(1, 2))
+    threes = np.count_nonzero(count == 3, axis=(1, 2))
+    diagonal = np.count_nonzero((count == 2) & (a == d), axis=(1, 2))
+    return (ones - threes - 2 * diagonal) // 4

