@@ -32,7 +32,7 @@ NOT_A_DIGIT = "not a digit"
 _MIN_SIZE = 0.07
 # The calibrated confidence threshold stays in this range: too low says nothing,
 # and a model scored on images it trained on would set it too high.
-_CONFIDENCE_RANGE = (0.3, 0.9)
+_CONFIDENCE_RANGE = (0.3, 0.8)
 _NOT_A_DIGIT_RANGE = (0.05, 0.7)
 
 

@@ -13,6 +13,7 @@ from core.preprocess import (
     stroke_width,
     target_for_shape,
 )
+from core.slant import slant
 from core.strokes import render_strokes
 
 
@@ -439,3 +440,18 @@ def test_normalized_bar_is_centred_upright_and_twenty_pixels_long():
     body = image[8:20]
     assert np.all(body == body[0])  # upright: every row of the body the same
     assert stroke_width(image) == pytest.approx(MNIST_STROKE_WIDTH, rel=0.1)
+
+
+@pytest.mark.parametrize("lean", [-0.35, 0.2, 0.45])
+def test_a_slanted_drawing_is_stood_upright(lean):
+    def sheared(strokes):
+        # x moves by lean per pixel of height above the canvas middle.
+        return [
+            np.stack([s[:, 0] + lean * (140 - s[:, 1]), s[:, 1]], 1) for s in strokes
+        ]
+
+    for digit in (1, 4):
+        upright = canvas_to_image(_draw(DRAWN[digit], 12), "mnist")
+        leaning = canvas_to_image(_draw(sheared(DRAWN[digit]), 12), "mnist")
+        assert abs(float(slant(leaning))) < 0.05
+        assert np.abs(leaning.astype(float) - upright.astype(float)).mean() < 12
