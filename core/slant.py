@@ -17,7 +17,7 @@ _MAX_SLANT = 1.0
 
 
 def slant(images: np.ndarray) -> np.ndarray:
-    """Horizontal shift per row of each image's ink: ``mu11 / mu02``.
+    """Horizontal shift per row of each image's ink, ``-mu11 / mu02``.
 
     Parameters
     ----------
@@ -31,22 +31,7 @@ def slant(images: np.ndarray) -> np.ndarray:
         upward). 0 for an empty image.
     """
     ink, single = _batch(images)
-    _, H, W = ink.shape
-    rows = np.arange(H, dtype=np.float64)
-    cols = np.arange(W, dtype=np.float64)
-    mass = ink.sum(axis=(1, 2))
-    safe = np.maximum(mass, 1e-12)
-    row_mass = ink.sum(axis=2)
-    col_mass = ink.sum(axis=1)
-    cy = row_mass @ rows / safe
-    cx = col_mass @ cols / safe
-    dy = rows[None, :] - cy[:, None]
-    dx = cols[None, :] - cx[:, None]
-    mu02 = (row_mass * dy * dy).sum(axis=1)
-    mu11 = np.einsum("bh,bhw,bw->b", dy, ink, dx)
-    # Rows are numbered downward, so a right lean has x falling as the row grows.
-    result = np.where(mu02 > 1e-12, -mu11 / np.maximum(mu02, 1e-12), 0.0)
-    result = np.clip(result, -_MAX_SLANT, _MAX_SLANT).astype(np.float32)
+    result = _slant_and_row_centre(ink)[0].astype(np.float32)
     return result[0] if single else result
 
 
@@ -69,9 +54,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     """
     ink, single = _batch(images)
     B, H, W = ink.shape
-    lean = slant(ink).astype(np.float64)
-    mass = np.maximum(ink.sum(axis=(1, 2)), 1e-12)
-    cy = ink.sum(axis=2) @ np.arange(H, dtype=np.float64) / mass
+    lean, cy = _slant_and_row_centre(ink)
     # A right lean puts the ink of row y at slant * (cy - y) right of where it
     # would stand upright: output pixel (y, x) reads the input there.
     shift = lean[:, None] * (cy[:, None] - np.arange(H)[None, :])  # (B, H)
@@ -89,6 +72,25 @@ def deskew(images: np.ndarray) -> np.ndarray:
     out = a + (b - a) * frac
     result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return result[0] if single else result
+
+
+def _slant_and_row_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Capped slant ``-mu11 / mu02`` and the row of the centre of mass, (B,) each."""
+    _, H, W = ink.shape
+    rows = np.arange(H, dtype=np.float64)
+    cols = np.arange(W, dtype=np.float64)
+    row_mass = ink.sum(axis=2, dtype=np.float64)
+    col_mass = ink.sum(axis=1, dtype=np.float64)
+    safe = np.maximum(row_mass.sum(axis=1), 1e-12)
+    cy = row_mass @ rows / safe
+    cx = col_mass @ cols / safe
+    dy = rows[None, :] - cy[:, None]
+    dx = cols[None, :] - cx[:, None]
+    mu02 = (row_mass * dy * dy).sum(axis=1)
+    mu11 = np.einsum("bh,bhw,bw->b", dy, ink, dx)
+    # Rows are numbered downward, so a right lean has x falling as the row grows.
+    lean = np.where(mu02 > 1e-12, -mu11 / np.maximum(mu02, 1e-12), 0.0)
+    return np.clip(lean, -_MAX_SLANT, _MAX_SLANT), cy
 
 
 def _batch(images: np.ndarray) -> tuple[np.ndarray, bool]:
