@@ -1,11 +1,11 @@
 """The answer to a drawing: a digit, "not sure", or nothing drawn, and why.
 
-Owns `Judge` (one model's calibrated thresholds, the same in the app and the CLI)
-and `Verdict`. A drawing is answered when its best digit is probable enough, the
-model's "not a digit" output (if it has one) is low enough, an optional novelty
-score (for example `core.confidence`'s subspaces) is at most 1, and it was not drawn
-tiny. Thresholds are set on held-out real digits for a share of false rejections.
-Pure NumPy; never imports Qt, never reads files.
+Owns `Judge` (one model's calibrated threshold, the same in the app and the CLI) and
+`Verdict`. A drawing is answered when its best digit leads the model's "not a
+digit" output (0 for a model without one) by a calibrated margin, an optional
+novelty score (for example `core.confidence`'s subspaces) is at most 1, and it was
+not drawn tiny. The margin is set on held-out real digits for a share of false
+rejections. Pure NumPy; never imports Qt, never reads files.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ NOT_A_DIGIT = "not a digit"
 # A drawing whose strokes span less than this share of the canvas is a stray mark
 # (about 20 px on the 280 px canvas), not a digit.
 _MIN_SIZE = 0.07
-# The calibrated confidence threshold stays in this range: too low says nothing,
-# and a model scored on images it trained on would set it too high.
-_CONFIDENCE_RANGE = (0.3, 0.8)
-_NOT_A_DIGIT_RANGE = (0.05, 0.7)
+# The calibrated margin stays in this range: too low says nothing, and a model
+# scored on images it trained on would set it too high. With a "not a digit"
+# output the margin may be negative: real digits the model half takes for
+# something else are still answered.
+_MARGIN_RANGE = (0.3, 0.8)
+_MARGIN_RANGE_WITH_OTHER = (-0.8, 0.8)
 
 
 class JudgementError(ValueError):
@@ -76,10 +78,9 @@ class Judge:
         Outputs ``0 .. digit_classes - 1`` are digits.
     not_a_digit_class : int or None
         Index of the "not a digit" output, or None when the model has none.
-    min_confidence : float
-        Least probability of the best digit for an answer.
-    max_not_a_digit : float
-        Most probability of "not a digit" for an answer (1 without that output).
+    min_margin : float
+        Least lead of the best digit's probability over "not a digit" for an
+        answer; without that output, the least probability of the best digit.
     min_size : float
         Smallest drawing answered, as a share of the canvas (see
         `core.preprocess.Conversion.size`).
@@ -92,8 +93,7 @@ class Judge:
 
     digit_classes: int = 10
     not_a_digit_class: int | None = None
-    min_confidence: float = 0.5
-    max_not_a_digit: float = 1.0
+    min_margin: float = 0.5
     min_size: float = _MIN_SIZE
     false_rejection: float = 0.02
     novelty: Callable[[np.ndarray], np.ndarray] | None = field(
@@ -117,8 +117,7 @@ class Judge:
         class_names : tuple of str
             The model's class names: digits first, then perhaps `NOT_A_DIGIT`.
         false_rejection : float
-            Share of those digits that may be turned away, in ``(0, 0.5)``; with a
-            "not a digit" output, half of it goes to each threshold.
+            Share of those digits that may be turned away, in ``(0, 0.5)``.
         novelty : callable, optional
             Kept as is (its own limit is 1).
 
@@ -142,20 +141,11 @@ class Judge:
             )
         other = not_a_digit_output(names)
         digits = len(names) - (other is not None)
-        share = false_rejection / (2 if other is not None else 1)
-        top = probabilities[:, :digits].max(axis=1)
-        min_confidence = float(np.clip(np.quantile(top, share), *_CONFIDENCE_RANGE))
-        max_not_a_digit = 1.0
-        if other is not None:
-            high = np.quantile(probabilities[:, other], 1.0 - share)
-            max_not_a_digit = float(np.clip(high, *_NOT_A_DIGIT_RANGE))
-        return cls(
-            digit_classes=digits,
-            not_a_digit_class=other,
-            min_confidence=min_confidence,
-            max_not_a_digit=max_not_a_digit,
-            false_rejection=float(false_rejection),
-            novelty=novelty,
+        judge = cls(digits, other, false_rejection=float(false_rejection))
+        limits = _MARGIN_RANGE if other is None else _MARGIN_RANGE_WITH_OTHER
+        margin = np.quantile(judge._margins(probabilities), false_rejection)
+        return replace(
+            judge, min_margin=float(np.clip(margin, *limits)), novelty=novelty
         )
 
     @classmethod
@@ -207,28 +197,23 @@ class Judge:
                 f"expected {self.digit_classes} or more probabilities, got {p.size}"
             )
         order = np.argsort(p[: self.digit_classes])[::-1]
-        best, second = int(order[0]), int(order[1]) if len(order) > 1 else None
+        best, second = int(order[0]), int(order[1])
         confidence = float(p[best])
-        other = (
-            0.0 if self.not_a_digit_class is None else float(p[self.not_a_digit_class])
-        )
+        other = 0.0
+        if self.not_a_digit_class is not None:
+            other = float(p[self.not_a_digit_class])
         novel = False
         if self.novelty is not None and image is not None:
-            novel = (
-                float(np.asarray(self.novelty(np.asarray(image)[None])).reshape(-1)[0])
-                > 1.0
-            )
+            score = self.novelty(np.asarray(image)[None])
+            novel = float(np.asarray(score).reshape(-1)[0]) > 1.0
+        short = confidence - other < self.min_margin
         reason = ""
         if size is not None and size < self.min_size:
             reason = "Too small to read: draw the digit larger."
-        elif other > self.max_not_a_digit or novel:
+        elif novel or (short and other > p[second]):
             reason = "This does not look like a digit."
-        elif confidence < self.min_confidence:
-            reason = (
-                f"Too close to call between {best} and {second}."
-                if second is not None
-                else "Not sure enough to say."
-            )
+        elif short:
+            reason = f"Too close to call between {best} and {second}."
         verdict = "not_sure" if reason else "digit"
         return Verdict(verdict, best, confidence, reason, other)
 
@@ -259,15 +244,20 @@ class Judge:
             raise JudgementError(
                 f"probabilities must be (B, >= {self.digit_classes}), got {p.shape}"
             )
-        sure = p[:, : self.digit_classes].max(axis=1) >= self.min_confidence
-        if self.not_a_digit_class is not None:
-            sure &= p[:, self.not_a_digit_class] <= self.max_not_a_digit
+        sure = self._margins(p) >= self.min_margin
         if self.novelty is not None and images is not None:
             sure &= np.asarray(self.novelty(np.asarray(images))).reshape(-1) <= 1.0
         if sizes is not None:
             sizes = np.asarray(sizes, np.float64).reshape(-1)
             sure &= ~(sizes < self.min_size)  # NaN compares False: no check
         return np.where(sure, "digit", "not_sure")
+
+    def _margins(self, p: np.ndarray) -> np.ndarray:
+        """Lead of the best digit over "not a digit", per row of ``p``."""
+        top = p[:, : self.digit_classes].max(axis=1)
+        if self.not_a_digit_class is None:
+            return top
+        return top - p[:, self.not_a_digit_class]
 
     def to_dict(self) -> dict:
         """Plain JSON-ready thresholds (the novelty scorer is not stored)."""
@@ -296,8 +286,7 @@ class Judge:
                     if data.get("not_a_digit_class") is None
                     else int(data["not_a_digit_class"])
                 ),
-                min_confidence=float(data["min_confidence"]),
-                max_not_a_digit=float(data.get("max_not_a_digit", 1.0)),
+                min_margin=float(data["min_margin"]),
                 min_size=float(data.get("min_size", _MIN_SIZE)),
                 false_rejection=float(data.get("false_rejection", 0.02)),
                 novelty=novelty,
@@ -305,8 +294,7 @@ class Judge:
         except (KeyError, TypeError, ValueError) as error:
             raise JudgementError(f"bad judgement thresholds: {error}") from None
         if not (
-            0.0 <= judge.min_confidence <= 1.0
-            and 0.0 <= judge.max_not_a_digit <= 1.0
+            -1.0 <= judge.min_margin <= 1.0
             and judge.min_size >= 0.0
             and judge.digit_classes >= 2
         ):

@@ -19,7 +19,7 @@ def test_calibration_turns_away_the_asked_share_of_real_digits():
     rng = np.random.default_rng(0)
     held_out = _confident(rng, 2000, other=0.0)
     judge = Judge.calibrate(held_out, DIGITS, false_rejection=0.05)
-    assert judge.not_a_digit_class is None and judge.max_not_a_digit == 1.0
+    assert judge.not_a_digit_class is None
     fresh = _confident(np.random.default_rng(1), 4000, other=0.0)
     rejected = np.mean(judge.verdicts(fresh) == "not_sure")
     assert rejected == pytest.approx(0.05, abs=0.02)
@@ -39,8 +39,22 @@ def test_not_a_digit_output_turns_drawings_away():
     assert judge.verdicts(letter[None])[0] == "not_sure"
 
 
+def test_the_margin_is_the_best_digits_lead_over_not_a_digit():
+    judge = Judge(not_a_digit_class=10, min_margin=-0.2)
+    p = np.zeros(11)
+    p[3], p[10] = 0.45, 0.55  # leads by -0.1: still answered
+    assert judge.judge(p).verdict == "digit"
+    p[3], p[10] = 0.35, 0.65  # -0.3
+    assert judge.judge(p).verdict == "not_sure"
+    # A negative margin needs a "not a digit" output to calibrate to.
+    held_out = np.zeros((100, 11))
+    held_out[:, 0], held_out[:, 10] = 0.3, 0.7
+    assert Judge.calibrate(held_out, WITH_OTHER).min_margin == pytest.approx(-0.4)
+    assert Judge.calibrate(held_out[:, :10], DIGITS).min_margin == pytest.approx(0.3)
+
+
 def test_a_clear_digit_is_stated_and_a_close_call_is_not():
-    judge = Judge(min_confidence=0.6)
+    judge = Judge(min_margin=0.6)
     clear = np.full(10, 0.01)
     clear[7] = 0.91
     assert judge.judge(clear) == Verdict("digit", 7, pytest.approx(0.91), "", 0.0)
@@ -57,7 +71,7 @@ def test_nothing_drawn_has_no_digit():
 
 
 def test_a_tiny_drawing_is_not_answered():
-    judge = Judge(min_confidence=0.5, min_size=0.07)
+    judge = Judge(min_margin=0.5, min_size=0.07)
     p = np.full(10, 0.01)
     p[1] = 0.91
     assert judge.judge(p, size=0.03).reason.startswith("Too small")
@@ -72,7 +86,7 @@ def test_novelty_above_one_turns_away():
     def novelty(images):
         return images.reshape(len(images), -1).mean(axis=1) / 10.0
 
-    judge = Judge(min_confidence=0.5, novelty=novelty)
+    judge = Judge(min_margin=0.5, novelty=novelty)
     p = np.full(10, 0.01)
     p[2] = 0.91
     plain = np.zeros((28, 28), np.uint8)
@@ -104,8 +118,7 @@ def test_thresholds_round_trip_through_a_plain_dict():
     assert set(data) == {
         "digit_classes",
         "not_a_digit_class",
-        "min_confidence",
-        "max_not_a_digit",
+        "min_margin",
         "min_size",
         "false_rejection",
     }
@@ -113,7 +126,7 @@ def test_thresholds_round_trip_through_a_plain_dict():
     with pytest.raises(JudgementError, match="bad judgement"):
         Judge.from_dict({"digit_classes": 10})
     with pytest.raises(JudgementError, match="out of range"):
-        Judge.from_dict({**data, "min_confidence": 3.0})
+        Judge.from_dict({**data, "min_margin": 3.0})
 
 
 def test_for_model_calibrates_on_reference_images():
@@ -126,7 +139,7 @@ def test_for_model_calibrates_on_reference_images():
             return p
 
     judge = Judge.for_model(Model(), np.zeros((50, 28, 28), np.uint8))
-    assert judge.min_confidence == pytest.approx(0.8)  # the range's ceiling
+    assert judge.min_margin == pytest.approx(0.8)  # the range's ceiling
 
 
 @pytest.mark.parametrize(
