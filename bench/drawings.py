@@ -36,6 +36,7 @@ from bench import drawings_material as material
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.preprocess import convert_drawing
+from core.slant import deskew
 
 MNIST_TEST = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -109,6 +110,15 @@ class TodayGate:
         return sure
 
 
+def deskewed_inputs(model: SavedModel) -> bool:
+    """True for a model trained on deskewed images (its dataset name says so).
+
+    Such models read deskewed images everywhere: the drawing conversion does it
+    already; here the calibration digits and the MNIST test set are deskewed too.
+    """
+    return "deskewed" in model.dataset_name
+
+
 class NewJudgement:
     """`core.judgement`: the verdicts the app and the CLI are to give.
 
@@ -117,9 +127,7 @@ class NewJudgement:
     the bundled sample.
     """
 
-    name = "core.judgement (2% of held-out digits turned away)"
-
-    def __init__(self, model: SavedModel) -> None:
+    def __init__(self, model: SavedModel, false_rejection: float = 0.02) -> None:
         from core.datasets import load_bundled, stratified_split
         from core.judgement import Judge
 
@@ -131,18 +139,24 @@ class NewJudgement:
             images = held_out.images
         else:
             images = reference.images[:1000]
-        self.judge = Judge.for_model(model, images)
+        if deskewed_inputs(model):
+            images = deskew(images)
+        self.judge = Judge.for_model(model, images, false_rejection)
+        self.name = (
+            f"core.judgement (margin {self.judge.min_margin:+.3f}, set for "
+            f"{100 * false_rejection:g}% of {len(images)} held-out digits)"
+        )
 
     def sure(self, images, probabilities, sizes) -> np.ndarray:
         """Bool (N,): True where the verdict is "digit"."""
         return self.judge.verdicts(probabilities, images, sizes) == "digit"
 
 
-def make_judge(model: SavedModel, which: str):
+def make_judge(model: SavedModel, which: str, false_rejection: float = 0.02):
     """The judgement to use: "new", "today" or "auto" (new when it can)."""
     if which in ("new", "auto"):
         try:
-            return NewJudgement(model)
+            return NewJudgement(model, false_rejection)
         except (ImportError, ValueError) as error:
             if which == "new":
                 raise
@@ -282,6 +296,8 @@ def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
 def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
     """Accuracy and "not sure" share on the official MNIST test set."""
     images = read_idx(folder / MNIST_TEST[0], ndim=3)
+    if deskewed_inputs(model):
+        images = deskew(images)
     labels = read_idx(folder / MNIST_TEST[1], ndim=1).astype(np.intp)
     probabilities = model.predict_proba(images)
     correct = probabilities[:, :10].argmax(axis=1) == labels
@@ -331,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="drawings per digit")
     parser.add_argument("--keep-width", action="store_true")
     parser.add_argument("--judge", choices=("auto", "new", "today"), default="auto")
+    parser.add_argument(
+        "--false-rejection",
+        type=float,
+        default=0.02,
+        help="share of held-out digits core.judgement may turn away (default 0.02)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(
         "--cache",
@@ -358,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.model:
         model = load_model(path)
         print(f"\nmodel {path} ({'-'.join(map(str, model.network.layer_sizes))})")
-        judge = make_judge(model, args.judge)
+        judge = make_judge(model, args.judge, args.false_rejection)
         figures = report_drawings(drawings, images, sizes, drawn, model, judge)
         if mnist is not None:
             figures.update(report_mnist(mnist, model, judge))
