@@ -521,18 +521,22 @@ def _redrawn(images: np.ndarray, draws: _Draws, max_value: float) -> np.ndarray:
     """Return the batch with style strokes and new pens (the input if neither)."""
     if draws.styled is None and draws.pens is None:
         return images
-    redrawn = images.astype(np.float32)
+    redrawn = images.copy()
+
+    def stored(values: np.ndarray) -> np.ndarray:
+        return np.rint(values) if images.dtype == np.uint8 else values
+
     if draws.styled is not None and len(draws.styled):
-        redrawn[draws.styled] = add_style_strokes(
-            redrawn[draws.styled], draws.styled_labels, draws.style_rng, max_value
+        styled = add_style_strokes(
+            images[draws.styled], draws.styled_labels, draws.style_rng, max_value
         )
+        redrawn[draws.styled] = stored(styled)
     if draws.pens is not None:
         picked = np.flatnonzero(~np.isnan(draws.pens))
         if len(picked):
-            redrawn[picked] = restroke(redrawn[picked], draws.pens[picked], max_value)
-    if images.dtype == np.uint8:
-        return np.rint(redrawn).astype(np.uint8)
-    return redrawn.astype(images.dtype)
+            pens = restroke(redrawn[picked], draws.pens[picked], max_value)
+            redrawn[picked] = stored(pens)
+    return redrawn
 
 
 def _draw(

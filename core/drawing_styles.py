@@ -129,16 +129,14 @@ def add_style_strokes(
     x_mid = x_at(middle)
     bar = height * rng.uniform(0.15, 0.28, k)
     tilt = rng.normal(0.0, 0.08, k) * bar
-    for i in range(k):
-        if ones[i]:
-            starts[i, 0], ends[i, 0] = base[i], tip[i]
-            if foot[i]:
-                starts[i, 1] = centre[i] - (half[i], 0.0)
-                ends[i, 1] = centre[i] + (half[i], 0.0)
-        else:
-            mid = np.array([x_mid[i] + 0.5, middle[i] + 0.5])
-            starts[i, 0] = mid - (bar[i], tilt[i])
-            ends[i, 0] = mid + (bar[i], tilt[i])
+    mid = np.stack([x_mid + 0.5, middle + 0.5], 1)
+    across = np.stack([bar, tilt], 1)
+    starts[:, 0] = np.where(ones[:, None], base, mid - across)
+    ends[:, 0] = np.where(ones[:, None], tip, mid + across)
+    feet = ones & foot
+    sideways = np.stack([half, np.zeros(k)], 1)[feet]
+    starts[feet, 1] = centre[feet] - sideways
+    ends[feet, 1] = centre[feet] + sideways
     strokes = render_segments(starts, ends, pen, (H, W))
     np.maximum(ink, strokes, out=ink)
     out[picked] = _recentred(ink, out[picked] * np.float32(1.0 / max_value)) * max_value
@@ -170,15 +168,22 @@ def _stems(ink: np.ndarray):
 
 
 def _fill_rows(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill rows without ink with the nearest row that has some (per image)."""
+    """Rows without ink take values between the nearest rows with some (per image)."""
     k, H = values.shape
-    rows = np.arange(H)
-    out = values.astype(np.float64).copy()
-    for i in range(k):
-        if known[i].any():
-            out[i] = np.interp(rows, rows[known[i]], values[i, known[i]])
-        else:
-            out[i] = (H - 1) / 2.0
+    rows = np.broadcast_to(np.arange(H), (k, H))
+    before = np.maximum.accumulate(np.where(known, rows, -1), axis=1)
+    after = np.minimum.accumulate(np.where(known, rows, H)[:, ::-1], axis=1)[:, ::-1]
+    # Beyond the first or last row with ink, the nearest one counts on both sides.
+    low = np.where(before < 0, after, before)
+    high = np.where(after >= H, low, after)
+    low = np.where(low >= H, high, low)
+    empty = ~known.any(axis=1)
+    low, high = np.clip(low, 0, H - 1), np.clip(high, 0, H - 1)
+    picked = np.arange(k)[:, None]
+    a, b = values[picked, low], values[picked, high]
+    span = np.maximum(high - low, 1)
+    out = a + (b - a) * np.clip((rows - low) / span, 0.0, 1.0)
+    out[empty] = (H - 1) / 2.0
     return out
 
 
@@ -193,12 +198,14 @@ def _recentred(ink: np.ndarray, before: np.ndarray) -> np.ndarray:
 
     y0, x0 = centre(before)
     y1, x1 = centre(ink)
-    dy = np.rint(y0 - y1).astype(int)
-    dx = np.rint(x0 - x1).astype(int)
-    out = np.zeros_like(ink)
-    for i in range(k):
-        out[i] = np.roll(ink[i], (dy[i], dx[i]), axis=(0, 1))
-    return out
+    dy = np.rint(y0 - y1).astype(np.intp)
+    dx = np.rint(x0 - x1).astype(np.intp)
+    # np.roll of each image: output pixel (r, c) reads (r - dy, c - dx).
+    source_rows = (rows[None, :] - dy[:, None]) % H
+    source_cols = (cols[None, :] - dx[:, None]) % W
+    return ink[
+        np.arange(k)[:, None, None], source_rows[:, :, None], source_cols[:, None, :]
+    ]
 
 
 def _gaussians(size: int, sigma: np.ndarray) -> np.ndarray:
