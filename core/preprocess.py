@@ -41,11 +41,11 @@ _MIN_INK_MASS = 2.0
 _MNIST_BOX = 20
 _MNIST_CENTRE = 14.0
 # MNIST's stroke width in its 28x28 frame: the median of `stroke_width` over the
-# 60,000 official training images (quartiles 2.02 and 2.82 px).
-MNIST_STROKE_WIDTH = 2.39
-# The pen width the conversion aims for, in final pixels: a stroke drawn this wide
-# measures MNIST_STROKE_WIDTH once resampled to 28x28 (`stroke_width` reads a
-# little low on images this coarse).
+# 60,000 official training images (quartiles 2.13 and 2.91 px).
+MNIST_STROKE_WIDTH = 2.48
+# The pen width the conversion aims for, in final pixels: drawn digits converted
+# with it measure 2.5-2.7 px with `stroke_width` (their crossings and tight turns
+# read a little wide), MNIST's median.
 _TARGET_PEN = 2.4
 # Widths are changed at this many working pixels per final pixel: fine enough for
 # sub-pixel widths, small enough to stay well under a millisecond.
