@@ -98,3 +98,15 @@ def test_style_strokes_are_deterministic_with_a_seed(mnist):
     first = add_style_strokes(images, labels, np.random.default_rng(5))
     second = add_style_strokes(images, labels, np.random.default_rng(5))
     np.testing.assert_array_equal(first, second)
+
+
+def test_some_ones_get_a_foot_across_the_bottom():
+    one = render_strokes([np.array([[14.5, 4.0], [14.5, 24.0]])], 2.4, (28, 28)) * 255
+    feet = 0
+    for seed in range(12):
+        out = add_style_strokes(one[None], np.array([1]), np.random.default_rng(seed))
+        rows, cols = np.nonzero(out[0] > 128)
+        bottom = cols[rows >= rows.max() - 1]
+        stem = np.median(cols[rows > 14])
+        feet += bottom.min() < stem - 2 and bottom.max() > stem + 2
+    assert 2 <= feet <= 10  # about half of them
