@@ -66,9 +66,8 @@ _RECOMMENDED = Preset(
             shear=8.0,
             elastic=1.5,
             probability=0.5,
-            # Drawn digits: 1s with flags and feet, crossed 7s, wider digits
-            # (bench.drawings: handwriting-like 95.4% -> 98.3%, print-like 86.9% ->
-            # 88.1%, official MNIST test 97.75% -> 97.82%, one seed).
+            # Digits as people draw them: 1s with flags and feet, crossed 7s,
+            # wider digits (bench.drawings; figures in bench/RESULTS.md).
             styles=0.5,
             aspect=0.25,
         ),
