@@ -67,6 +67,10 @@ _RECOMMENDED = Preset(
             shear=8.0,
             elastic=1.5,
             probability=0.5,
+            # Digits as people draw them: 1s with flags and feet, crossed 7s,
+            # wider digits (bench.drawings; figures in bench/RESULTS.md).
+            styles=0.5,
+            aspect=0.25,
         ),
     ),
     reference=(

@@ -670,6 +670,9 @@ class _Run:
         self.image_shape = dataset.image_shape
         self.max_value = dataset.max_value
         self.labels = dataset.labels.astype(np.intp)
+        # Augmentation's style strokes (flags on 1s...) need to know the digits.
+        digits = tuple(dataset.class_names[:10]) == tuple("0123456789")
+        self.digit_labels = self.labels if digits else None
         # Independent streams, so that e.g. turning dropout on does not change
         # the order in which samples are visited.
         shuffle, dropout, augment = np.random.SeedSequence(config.seed).spawn(3)
@@ -753,6 +756,7 @@ class _Run:
             self.augment_rng,
             self.max_value,
             out=block.reshape(size, *self.image_shape),
+            labels=None if self.digit_labels is None else self.digit_labels[indices],
         )
         self.normalization.apply(block, out=block)
 

@@ -84,6 +84,33 @@ AUGMENT_AMOUNTS = [
         0.05,
         "Share of each mini-batch that is augmented",
     ),
+    (
+        "aspect",
+        "Width",
+        0.0,
+        0.9,
+        2,
+        0.05,
+        "Largest change of the width alone (0.2 = 80 % to 120 % as wide)",
+    ),
+    (
+        "styles",
+        "Styles",
+        0.0,
+        1.0,
+        2,
+        0.05,
+        "Share of 1s and 7s given a flag, a foot or a crossbar, as many people write",
+    ),
+    (
+        "restroke",
+        "New pen",
+        0.0,
+        1.0,
+        2,
+        0.05,
+        "Share of images redrawn with a steady pen of random width",
+    ),
 ]
 
 
