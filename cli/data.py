@@ -71,13 +71,11 @@ def prepare_training(
 def held_out(
     name: str, config: dict, subset: int | None, expected_shape
 ) -> tuple[Dataset, str]:
-    """Return the images a model did not train on, and a label for them.
+    """Return the part of the training images a model held out, and a label for it.
 
-    The test split when the dataset has one, otherwise the validation part of
-    the training images, recomputed from the model's seed and validation share.
+    The validation part, recomputed from the model's seed, validation share and
+    subset size (the test split, where there is one, is ``--split test``).
     """
-    if has_test_split(name):
-        return load(name, "test", expected_shape), "test split"
     try:
         fraction = float(config.get("validation_fraction", 0.0) or 0.0)
         seed = int(config.get("seed", 0))
