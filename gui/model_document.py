@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from core.model_io import ModelMetadata, SavedModel, load_model, save_model
 from core.training import ConfigError, TrainingConfig
 from gui.settings import AppSettings
+from gui.wording import count
 
 
 def finite_or_none(value: Any) -> Any:
@@ -189,8 +190,3 @@ def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
     )
     config = "\n".join(f"{k}: {v}" for k, v in model.config.items())
     return "\n".join(lines), f"Settings\n{config}\n\nHistory\n{history}"
-
-
-def count(number: int, noun: str) -> str:
-    """Return "1 epoch", "2 epochs"."""
-    return f"{number} {noun}{'s' * (number != 1)}"

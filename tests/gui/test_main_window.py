@@ -509,10 +509,36 @@ def test_draw_and_evaluate_tabs_get_the_model_when_shown(qtbot, window):
     assert window.draw_tab.model() is window.document.model
     window.commands.tabs[2].trigger()
     qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
-    # Evaluated on the run's own validation split: the same figure as the last epoch.
+    # The bundled sample has a test part that no training uses: the figure is a
+    # test accuracy, on those 1,000 images.
+    report = window.evaluate_tab.report()
+    assert len(report.dataset) == 1000
+    assert window.evaluate_tab.accuracy_label.text().startswith("Test accuracy: ")
+    assert "1,000 test images of mnist-sample" in window.evaluate_tab.status_label.text()
+    window.evaluate_tab.shutdown()
+
+
+def test_evaluate_names_a_validation_figure_validation(qtbot, window):
+    window.commands.tabs[0].trigger()
+    window.data_panel.select("digits-8x8")
+    qtbot.waitUntil(
+        lambda: window.data_panel.dataset is not None
+        and window.data_panel.dataset.name == "digits-8x8",
+        timeout=10000,
+    )
+    _small_settings(window, epochs=2)
+    _train(qtbot, window)
+    window.commands.tabs[2].trigger()
+    qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
+    # Evaluated on the run's own validation split: the same figure as the last epoch,
+    # and called what it is.
     assert window.evaluate_tab.report().accuracy == pytest.approx(
         window.document.model.metrics["validation_accuracy"], abs=1e-6
     )
+    label = window.evaluate_tab.accuracy_label.text()
+    assert label.startswith("Validation accuracy: "), label
+    assert "validation images of digits-8x8" in window.evaluate_tab.status_label.text()
+    assert "no test split" in window.evaluate_tab.accuracy_label.toolTip()
     window.evaluate_tab.shutdown()
 
 
