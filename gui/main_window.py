@@ -46,6 +46,7 @@ from gui.training_worker import (
     TrainingJob,
     TrainingOutcome,
 )
+from gui.widgets import guard_wheel
 from gui.window_actions import WindowActions
 
 
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
         self._connect()
+        guard_wheel(self)  # every control made without the panels' helpers
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
         self.train_tab.restore_settings()
