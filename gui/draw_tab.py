@@ -133,7 +133,11 @@ class DrawTab(QWidget):
             "answer: red pushed toward it, blue pushed away (input gradient x ink)."
         )
         self.why_legend = QLabel(self)
-        self.why_legend.setWordWrap(True)
+        # Its room is kept while hidden: the preview never jumps when it appears.
+        policy = self.why_legend.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.why_legend.setSizePolicy(policy)
+        self.why_legend.setText("Red: toward 0 · blue: away")  # sizes its room
         self.why_legend.setVisible(False)
         self.wrong_button = QPushButton("That's wrong…", self)
         self.wrong_button.setToolTip(
@@ -174,6 +178,8 @@ class DrawTab(QWidget):
         self.set_model(None)
 
     def _build_layout(self) -> None:
+        # Three columns that fit from 1024x640 up: the canvas; the verdict and its
+        # bars (they stretch); what the network sees above the personal set.
         pen_row = QHBoxLayout()
         pen_row.addWidget(self.pen_label)
         pen_row.addWidget(self.pen_slider, 1)
@@ -182,6 +188,12 @@ class DrawTab(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(pen_row)
+
+        middle = QVBoxLayout()
+        middle.addWidget(self.prediction, 1)
+        middle.addWidget(self.wrong_button)
+        middle.addWidget(self.status_label)
+        middle.addStretch(0)
 
         preview_box = QGroupBox("What the network sees", self)
         preview_layout = QVBoxLayout(preview_box)
@@ -192,20 +204,17 @@ class DrawTab(QWidget):
         under_preview.addWidget(self.timing_label)
         preview_layout.addLayout(under_preview)
         preview_layout.addWidget(self.why_legend)
-        middle = QVBoxLayout()
-        middle.addWidget(self.prediction, 3)
-        middle.addWidget(preview_box, 2)
-        middle.addWidget(self.wrong_button)
-        middle.addWidget(self.status_label)
-
         gallery_box = QGroupBox("Personal set", self)
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.addWidget(self.gallery)
+        right = QVBoxLayout()
+        right.addWidget(preview_box, 3)
+        right.addWidget(gallery_box, 2)
 
         layout = QHBoxLayout(self)
         layout.addLayout(left, 5)
         layout.addLayout(middle, 3)
-        layout.addWidget(gallery_box, 2)
+        layout.addLayout(right, 3)
 
     # -- model ----------------------------------------------------------------------
 
@@ -413,9 +422,12 @@ class DrawTab(QWidget):
         if attribution is not None and self._model is not None:
             name = self._model.class_names[self._judgement.predicted]
             self.why_legend.setText(
-                f"<span style='color:#d03020'>Red</span>: ink that pushed toward "
-                f"{name}. <span style='color:#2870e0'>Blue</span>: ink that pushed "
-                "away."
+                f"<span style='color:#d03020'>Red</span>: toward {name} · "
+                "<span style='color:#2870e0'>blue</span>: away"
+            )
+            self.why_legend.setToolTip(
+                f"Red: ink that pushed the network toward {name}. Blue: ink that "
+                "pushed it away."
             )
 
     # -- corrections ----------------------------------------------------------------

@@ -91,23 +91,20 @@ class ClassScoresTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # Columns share the width; with many classes they shrink to their figures.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("100") + 12)
+        header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("100") + 8)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._fit_height()
 
     def _fit_height(self) -> None:
         rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
-        scroll = self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(
-            self.horizontalHeader().sizeHint().height()
-            + rows
-            + scroll
-            + 2 * self.frameWidth()
+            self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth()
         )
 
     def set_scores(
@@ -572,4 +569,3 @@ class EvaluateTab(QWidget):
             ],
         )
         self.pages.setCurrentIndex(1)
-

@@ -49,6 +49,9 @@ from gui.training_worker import (
 from gui.widgets import guard_wheel
 from gui.window_actions import WindowActions
 
+# Every tab is laid out to work from here up (docs/gui.md).
+MINIMUM_SIZE = (1024, 640)
+
 
 class MainWindow(QMainWindow):
     """Digit Studio's window. ``settings`` and ``data_dir`` default to the user's."""
@@ -66,7 +69,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Digit Studio")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
-        self.setMinimumSize(960, 600)
+        self.setMinimumSize(*MINIMUM_SIZE)
 
         self.train_tab = TrainTab(self.settings, self.data_dir)
         self.data_panel = self.train_tab.data_panel

@@ -514,7 +514,9 @@ def test_draw_and_evaluate_tabs_get_the_model_when_shown(qtbot, window):
     report = window.evaluate_tab.report()
     assert len(report.dataset) == 1000
     assert window.evaluate_tab.accuracy_label.text().startswith("Test accuracy: ")
-    assert "1,000 test images of mnist-sample" in window.evaluate_tab.status_label.text()
+    assert (
+        "1,000 test images of mnist-sample" in window.evaluate_tab.status_label.text()
+    )
     window.evaluate_tab.shutdown()
 
 
@@ -522,8 +524,10 @@ def test_evaluate_names_a_validation_figure_validation(qtbot, window):
     window.commands.tabs[0].trigger()
     window.data_panel.select("digits-8x8")
     qtbot.waitUntil(
-        lambda: window.data_panel.dataset is not None
-        and window.data_panel.dataset.name == "digits-8x8",
+        lambda: (
+            window.data_panel.dataset is not None
+            and window.data_panel.dataset.name == "digits-8x8"
+        ),
         timeout=10000,
     )
     _small_settings(window, epochs=2)
