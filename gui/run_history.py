@@ -62,6 +62,7 @@ class RunRecord:
     visible: bool = True
     finished: bool = False
     outcome: str = ""
+    planned_epochs: int | None = None  # the run's length when it started, if known
 
     def add_batches(
         self, x: np.ndarray, loss: np.ndarray, smoothed: np.ndarray
@@ -82,6 +83,15 @@ class RunRecord:
         if name == "epoch":
             return self.epochs.column(0)
         return self.epochs.column(1 + EPOCH_FIELDS.index(name))
+
+    def last_epoch(self) -> float:
+        """Return how far the run got, in epochs (0 when it has no point yet)."""
+        last = 0.0
+        if len(self.epochs):
+            last = float(np.nanmax(self.epoch_column("epoch")))
+        if len(self.batches):
+            last = max(last, float(self.batches.column(0)[-1]))
+        return last
 
     def history(self) -> list[dict[str, float]]:
         """Return the per-epoch rows as dicts (the model file's ``history``)."""
