@@ -36,6 +36,7 @@ from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.personal_gallery import PersonalGallery
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
+from gui.wording import count, with_article
 
 PREDICTION_INTERVAL_MS = 30
 # Real digits drawn from the bundled sets calibrate the "not sure" thresholds: 4,000
@@ -112,6 +113,7 @@ class DrawTab(QWidget):
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._judgement: Judgement | None = None
+        self._correction_note = False  # the status line says where a drawing went
         self.last_inference_ms: float | None = None
 
         self.canvas = DrawingCanvas(self)
@@ -247,7 +249,9 @@ class DrawTab(QWidget):
             )
             self.preview.set_image(None)
             self.preview.set_overlay(None)
+            self.why_legend.setVisible(False)
             self.timing_label.clear()
+            self._clear_correction_note()
             self._image = self._probabilities = self._judgement = None
             return
         self.prediction.set_class_names(model.class_names)
@@ -341,9 +345,15 @@ class DrawTab(QWidget):
 
     @Slot()
     def _on_canvas_changed(self) -> None:
+        self._clear_correction_note()  # it spoke of the drawing before this change
         # Coalesce bursts of mouse moves into one prediction per interval.
         if not self._timer.isActive():
             self._timer.start()
+
+    def _clear_correction_note(self) -> None:
+        if self._correction_note:
+            self._correction_note = False
+            self.status_label.clear()
 
     @Slot()
     def update_prediction(self) -> None:
@@ -363,6 +373,7 @@ class DrawTab(QWidget):
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
             self.preview.set_overlay(None)
+            self.why_legend.setVisible(False)  # it explained a drawing now gone
             self.timing_label.clear()
             return
         start = time.perf_counter()
@@ -434,10 +445,19 @@ class DrawTab(QWidget):
 
     def _rebuild_wrong_menu(self, class_names: tuple[str, ...]) -> None:
         self.wrong_menu.clear()
+        self.wrong_menu.setToolTipsVisible(True)
         for index, name in enumerate(class_names):
-            action = QAction(f"It's a {name}", self.wrong_menu)
+            action = QAction(f"It's {with_article(name)}", self.wrong_menu)
             action.setData(index)
             self.wrong_menu.addAction(action)
+        self.wrong_menu.addSeparator()
+        # The personal set keeps only drawings with a class label so far.
+        self.not_a_digit_action = self.wrong_menu.addAction("Not a digit")
+        self.not_a_digit_action.setEnabled(False)
+        self.not_a_digit_action.setToolTip(
+            "Not available yet: the personal set can keep only drawings labelled "
+            "with a class, not examples of what is not a digit."
+        )
 
     @Slot(QAction)
     def _on_wrong_menu_triggered(self, action: QAction) -> None:
@@ -452,10 +472,11 @@ class DrawTab(QWidget):
         if drawing is not None:
             name = self._model.class_names[label]
             self.status_label.setText(
-                f"Kept as a {name} in your personal set ({self.gallery.count()} "
-                "drawings). Tick it in the Data panel for the next training, or "
-                "fine-tune now."
+                f"Kept as {with_article(name)} in your personal set "
+                f"({count(self.gallery.count(), 'drawing')}). Tick it in the Data "
+                "panel for the next training, or fine-tune now."
             )
+            self._correction_note = True
 
     @Slot(int)
     def _on_pen_width_changed(self, width: int) -> None:

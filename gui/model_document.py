@@ -8,6 +8,8 @@ dialogs and imports no widgets; the window reacts to its signals.
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,13 @@ from PySide6.QtCore import QObject, Signal
 from core.model_io import ModelMetadata, SavedModel, load_model, save_model
 from core.training import ConfigError, TrainingConfig
 from gui.settings import AppSettings
-from gui.wording import count
+from gui.wording import (
+    ACTIVATION_LABELS,
+    INIT_LABELS,
+    OUTPUT_LABELS,
+    count,
+    format_duration,
+)
 
 
 def finite_or_none(value: Any) -> Any:
@@ -148,15 +156,26 @@ class ModelDocument(QObject):
         self._settings.add_recent_file(str(path))
 
 
+def readable_time(iso: str) -> str:
+    """Return an ISO 8601 time as "2026-12-04 23:00", local (unreadable: as is)."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 def model_summary(model: SavedModel | None, path: Path | None) -> str:
     """Return the one-line (rich text) description of the current model."""
     if model is None:
         return "No model yet: choose settings and press Start (F5)."
     parts = [
-        f"<b>{path.name if path else 'Unsaved model'}</b>",
+        f"<b>{escape(path.name) if path else 'Unsaved model'}</b>",
         "-".join(map(str, layer_sizes(model))),
         model.config.get("activation", ""),
-        f"trained on {model.dataset_name}" if model.dataset_name else "",
+        f"trained on {escape(model.dataset_name)}" if model.dataset_name else "",
     ]
     if model.history:
         parts.append(count(len(model.history), "epoch"))
@@ -164,25 +183,68 @@ def model_summary(model: SavedModel | None, path: Path | None) -> str:
     if accuracy is not None:
         parts.append(f"validation accuracy {100 * accuracy:.2f}%")
     if model.created:
-        parts.append(f"created {model.created}")
+        # One unbreakable piece: a date split over two lines reads as two things.
+        parts.append(
+            "<span style='white-space:nowrap'>"
+            f"created {escape(readable_time(model.created))}</span>"
+        )
     return " · ".join(p for p in parts if p)
+
+
+def network_description(model: SavedModel) -> str:
+    """Describe the network in words: sizes, activation, output, init, parameters."""
+    network = model.network
+    return ", ".join(
+        [
+            "-".join(map(str, layer_sizes(model))),
+            f"{ACTIVATION_LABELS.get(network.activation, network.activation)} hidden "
+            "layers",
+            f"{OUTPUT_LABELS.get(network.output, network.output)} output",
+            f"{INIT_LABELS.get(network.init, network.init)} initialisation",
+            count(network.parameter_count, "parameter"),
+        ]
+    )
+
+
+def metric_text(name: str, value: Any) -> str:
+    """Return one metric as a person reads it: 97.32%, 0.0965, 1:23, 4,500."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if "accuracy" in name:
+        return f"{100 * value:.2f}%"
+    if "loss" in name:
+        return f"{value:.4f}"
+    if "seconds" in name:
+        return f"{value:.1f} s" if value < 60 else format_duration(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4g}"
 
 
 def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
     """Return the metadata text and the detailed settings and per-epoch history."""
+    created = readable_time(model.created) if model.created else "unknown"
+    version = f" (Digit Studio {model.app_version})" if model.app_version else ""
     lines = [
         f"File: {path or 'not saved'}",
-        f"Dataset: {model.dataset_name}",
+        f"Dataset: {model.dataset_name or 'unknown'}",
         f"Image: {model.image_shape[0]}x{model.image_shape[1]}, "
         f"classes: {', '.join(model.class_names)}",
-        f"Created: {model.created} (Digit Studio {model.app_version})",
-        f"Network: {model.network!r}",
-        "Metrics: " + ", ".join(f"{k}={v}" for k, v in model.metrics.items()),
+        f"Created: {created}{version}",
+        f"Network: {network_description(model)}",
     ]
+    if model.metrics:
+        lines.append("Results:")
+        lines += [
+            f"    {name.replace('_', ' ')}: {metric_text(name, value)}"
+            for name, value in model.metrics.items()
+        ]
     history = "\n".join(
         f"epoch {row.get('epoch')}: "
         + ", ".join(
-            f"{k} {v:.4f}"
+            f"{k.replace('_', ' ')} {metric_text(k, v)}"
             for k, v in row.items()
             if isinstance(v, float) and k != "epoch"
         )

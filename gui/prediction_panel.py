@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QLabel, QLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.image_grid import array_to_qimage
+from gui.wording import with_article
 
 _ACCENT = QColor(46, 125, 220)
 _UNSURE = QColor(150, 150, 150)
@@ -264,7 +265,7 @@ class PredictionPanel(QWidget):
         """Show a verdict for ``(C,)`` probabilities."""
         confidence = float(np.max(probabilities))
         if sure:
-            self.verdict.setText(f"It's a {class_name}")
+            self.verdict.setText(f"It's {with_article(class_name)}")
             self.detail.setText(f"{100 * confidence:.1f}% sure")
         else:
             self.verdict.setText("Not sure")

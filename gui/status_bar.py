@@ -9,8 +9,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QProgressBar, QStatusBar
 
-from gui.training_controller import RunStatus, format_duration
+from gui.training_controller import RunStatus
 from gui.widgets import fixed_label
+from gui.wording import format_duration
 
 
 class TrainingStatusBar(QStatusBar):
