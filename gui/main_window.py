@@ -210,13 +210,16 @@ class MainWindow(QMainWindow):
         else:
             self.training.resume()
             self.status_bar.clearMessage()
+        if self.training.job is not None:
+            paused = self.commands.pause.isChecked()
+            self.train_tab.show_run(self.training.job.label, paused)
         self._update_actions()
 
     @Slot()
     def on_stop(self) -> None:
         """Ask the training to stop after the current mini-batch."""
         if self.training.stop():
-            self.status_bar.showMessage("Stopping…")
+            self.status_bar.show_stopping()
             self.commands.stop.setEnabled(False)
 
     @Slot(object)
@@ -224,7 +227,7 @@ class MainWindow(QMainWindow):
         """Lay the window out for the run before its thread starts."""
         self.banner.hide()
         self.plot_panel.start_run(job.label, job.config.to_dict(), job.config.epochs)
-        self.train_tab.show_model_text(f"<b>Training…</b> {job.label}")
+        self.train_tab.show_run(job.label)
         self.status_bar.show_run_starting(job.config.epochs)
         self.train_tab.set_locked(True)
         self._update_actions()
@@ -302,7 +305,7 @@ class MainWindow(QMainWindow):
         self.plot_panel.finish_run(outcome)
         self._describe_model()  # the full description, now that the run has ended
         self.commands.pause.setChecked(False)
-        self.status_bar.show_run_ended()
+        self.status_bar.show_run_ended(outcome)
         self.train_tab.set_locked(False)
         self._update_actions()
         self._update_title()

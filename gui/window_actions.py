@@ -7,6 +7,7 @@ the window connects them to what they do.
 from __future__ import annotations
 
 import functools
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMenuBar,
+    QMessageBox,
     QStyle,
     QToolBar,
     QWidget,
@@ -25,6 +27,12 @@ from PySide6.QtWidgets import (
 from gui.model_document import ModelDocument
 
 TAB_NAMES = ("Train", "Draw", "Evaluate")
+# Shortcuts that belong to a widget rather than to a window action.
+WIDGET_SHORTCUTS = (
+    ("Ctrl+Z", "Undo the last stroke (Draw tab)"),
+    ("Esc, Delete", "Clear the canvas (Draw tab)"),
+    ("Delete", "Delete the selected drawings (personal set)"),
+)
 
 
 def _make_action(
@@ -122,6 +130,10 @@ class WindowActions:
             "Model &details…", "Ctrl+I", "Show the current model's metadata and history"
         )
         self.about = action("&About Digit Studio", None, "About")
+        self.shortcuts = action(
+            "&Keyboard shortcuts", keys.HelpContents, "List every keyboard shortcut"
+        )
+        self.shortcuts.triggered.connect(self.show_shortcuts)
         self.tabs = [
             action(f"&{name} tab", f"Ctrl+{index + 1}", f"Switch to the {name} tab")
             for index, name in enumerate(TAB_NAMES)
@@ -159,7 +171,10 @@ class WindowActions:
         view_menu.addActions(self.tabs)
         view_menu.addSeparator()
         view_menu.addAction(self.log_scale)
-        bar.addMenu("&Help").addAction(self.about)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about)
 
     def _build_toolbar(self, preset_combo: QWidget) -> QToolBar:
         toolbar = QToolBar("Main")
@@ -173,6 +188,45 @@ class WindowActions:
         toolbar.addSeparator()
         toolbar.addActions([self.start, self.pause, self.stop])
         return toolbar
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """Return every shortcut and what it does: the menus' commands, then widgets."""
+        rows = []
+        for action in self.shortcut_actions():
+            keys = ", ".join(
+                key.toString(QKeySequence.SequenceFormat.NativeText)
+                for key in action.shortcuts()
+            )
+            rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        return rows + list(WIDGET_SHORTCUTS)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """Return the actions that have a shortcut, in menu order."""
+        actions = [
+            self.new,
+            self.open,
+            self.save,
+            self.save_as,
+            self.model_details,
+            self.quit,
+            self.start,
+            self.pause,
+            self.stop,
+            *self.tabs,
+            self.log_scale,
+            self.shortcuts,
+        ]
+        return [a for a in actions if a.shortcuts()]
+
+    def show_shortcuts(self) -> None:
+        """Show the list of shortcuts (Help > Keyboard shortcuts)."""
+        rows = "".join(
+            f"<tr><td><b>{escape(keys)}</b>&nbsp;&nbsp;</td><td>{escape(what)}</td></tr>"
+            for keys, what in self.shortcut_table()
+        )
+        QMessageBox.information(
+            self.shortcuts.parent(), "Keyboard shortcuts", f"<table>{rows}</table>"
+        )
 
     def update(self, running: bool, can_start: bool, has_model: bool) -> None:
         """Enable what can be done now."""

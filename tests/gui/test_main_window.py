@@ -655,3 +655,43 @@ def test_the_window_is_freed_without_the_garbage_collector(
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_paused_and_stopped_runs_say_so_and_stopping_clears(qtbot, window):
+    from gui.status_bar import STOPPING
+
+    _small_settings(window, epochs=500)
+    _start_and_wait_for_batches(qtbot, window)
+    line = window.train_tab.model_label
+    assert "Training…" in line.text()
+    window.commands.pause.trigger()
+    assert "Paused" in line.text() and "Training…" not in line.text()
+    assert window.status_bar.progress_bar.format() == "paused"
+    window.commands.pause.trigger()
+    assert "Training…" in line.text()
+    window.commands.stop.trigger()
+    assert window.status_bar.currentMessage() == STOPPING
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    assert window.status_bar.currentMessage() != STOPPING  # it stopped
+    bar_text = window.status_bar.progress_bar.format()
+    assert bar_text.startswith("stopped") and "done" not in bar_text
+
+
+def test_a_finished_run_is_done_in_the_status_bar(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    assert window.status_bar.progress_bar.format() == "done"
+
+
+def test_help_lists_every_keyboard_shortcut(window, dialogs):
+    actions = window.commands
+    menu_titles = [a.text() for a in window.menuBar().actions()]
+    help_menu = window.menuBar().actions()[menu_titles.index("&Help")].menu()
+    assert actions.shortcuts in help_menu.actions()
+    actions.shortcuts.trigger()
+    (_, title, text), *_ = dialogs.of_kind("information")
+    assert title == "Keyboard shortcuts"
+    for action in (actions.new, actions.start, actions.stop, actions.log_scale):
+        for key in action.shortcuts():
+            assert key.toString() in text, key.toString()
+    assert "Ctrl+1" in text and "Ctrl+Z" in text and "Undo the last stroke" in text
