@@ -302,3 +302,24 @@ def test_precision_recall_table_is_aligned_readable_and_grows(
     qtbot.waitUntil(
         lambda: table.horizontalHeader().sectionSize(0) > narrow, timeout=2000
     )
+
+
+def test_gallery_captions_are_shown_whole(qtbot, tab, model, test_set):
+    _evaluated(qtbot, tab, model, test_set)
+    grid = tab.mistakes_grid
+    tab.pages.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: grid.isVisible(), timeout=2000)
+    metrics = grid.fontMetrics()
+    captions = [grid.caption(row) for row in range(grid.count())]
+    assert any(caption.endswith("100%") for caption in captions) or captions
+    widest = max(captions, key=metrics.horizontalAdvance)
+    row = captions.index(widest)
+    shown = grid.visualRect(grid.model().index(row, 0))
+    assert shown.width() >= metrics.horizontalAdvance(widest) + 4, (widest, shown)
+    # A wider caption than any digit pair ("T-shirt→Pullover 97%") widens the cells.
+    names = ("T-shirt", "Trouser", "Pullover")
+    long_captions = [f"{names[i % 3]}→{names[(i + 2) % 3]} 97%" for i in range(6)]
+    grid.set_images(test_set.images[:6], 255, captions=long_captions)
+    for row, caption in enumerate(long_captions):
+        rect = grid.visualRect(grid.model().index(row, 0))
+        assert rect.width() >= metrics.horizontalAdvance(caption) + 4, caption
