@@ -69,6 +69,17 @@ def install_exception_hook() -> None:
     sys.excepthook = _exception_hook
 
 
+def quit_when_closed(app: QApplication, window) -> None:
+    """Quit when the window's close went through, and only then.
+
+    A close may finish after the window was hidden (a training step outlasting the
+    wait): closing a hidden window is not "the last window closed" to Qt, so the
+    process would stay, invisible, without this.
+    """
+    app.setQuitOnLastWindowClosed(False)
+    window.closed.connect(app.quit)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop; returns the exit code.
 
@@ -88,6 +99,7 @@ def run_app(argv: list[str] | None = None) -> int:
     from gui.main_window import MainWindow
 
     window = MainWindow()
+    quit_when_closed(app, window)
     window.show()
     # Load the compiled kernels while the user looks around, not in the first
     # training run (where loading them would stall the window; core/kernels.py).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
@@ -19,6 +19,7 @@ from core.training import ConfigError
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
+from gui.kept_runs import KeptRuns, RunModels
 from gui.model_document import (
     ModelDocument,
     count,
@@ -54,7 +55,13 @@ MINIMUM_SIZE = (1024, 640)
 
 
 class MainWindow(QMainWindow):
-    """Digit Studio's window. ``settings`` and ``data_dir`` default to the user's."""
+    """Digit Studio's window. ``settings`` and ``data_dir`` default to the user's.
+
+    ``closed()`` follows every close that went through, also one finished later,
+    hidden, once a training step ended: the app quits on it (``gui.app``).
+    """
+
+    closed = Signal()
 
     def __init__(
         self, settings: AppSettings | None = None, data_dir: Path | None = None
@@ -66,6 +73,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self)
         self._closing = False
         self._close_pending = False
+        self._save_on_close: Path | None = None
         self.setWindowTitle("Digit Studio")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
@@ -94,7 +102,18 @@ class MainWindow(QMainWindow):
         self.views = ModelViews(
             self.document, self.tabs, self.draw_tab, self.evaluate_tab, self.data_panel
         )
-        self.files = FileCommands(self, self.document, self.training)
+        kept = KeptRuns()
+        self.files = FileCommands(self, self.document, self.training, kept)
+        self.run_models = RunModels(
+            kept,
+            self.document,
+            self.training,
+            self.plot_panel,
+            self.tabs,
+            self.evaluate_tab,
+            self.files.save_as,
+            self,
+        )
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
@@ -166,7 +185,10 @@ class MainWindow(QMainWindow):
                 "warning", problem or "The dataset is still loading."
             )
             return
-        # No question here: comparing runs is the point, and every run stays plotted.
+        # No question while the current model is kept in the run list (comparing runs
+        # is the point): only a model that would be lost is asked about.
+        if not self.files.confirm_discard("Start a new run"):
+            return
         drawings = None
         if self.data_panel.include_personal():
             drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
@@ -226,7 +248,10 @@ class MainWindow(QMainWindow):
     def on_run_started(self, job: TrainingJob) -> None:
         """Lay the window out for the run before its thread starts."""
         self.banner.hide()
-        self.plot_panel.start_run(job.label, job.config.to_dict(), job.config.epochs)
+        run = self.plot_panel.start_run(
+            job.label, job.config.to_dict(), job.config.epochs
+        )
+        self.run_models.begin(run.run_id, job)
         self.train_tab.show_run(job.label)
         self.status_bar.show_run_starting(job.config.epochs)
         self.train_tab.set_locked(True)
@@ -371,11 +396,12 @@ class MainWindow(QMainWindow):
         if model.dataset_name and self.data_panel.current_name() != model.dataset_name:
             self.data_panel.select(model.dataset_name)
         name = self.document.path.name if self.document.path else ""
-        self.plot_panel.add_history_run(
+        run = self.plot_panel.add_history_run(
             f"{name}: {describe_config(model.config, layer_sizes(model))}",
             model.config,
             model.history,
         )
+        self.run_models.keep_opened(run.run_id, model, self.document.path)
         epochs = len(model.history)
         self.banner.show_message(
             "info",
@@ -437,12 +463,18 @@ class MainWindow(QMainWindow):
 
     # ============================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)
-        """Ask about unsaved work, stop training cleanly, save settings."""
+        """Ask about unsaved work, stop training cleanly, save settings.
+
+        A training step that outlasts the wait is not cut short: the window hides
+        and the close (with a save asked for) finishes when the run has ended.
+        """
         if not self._closing:
-            if not self.files.confirm_close():
+            decision = self.files.confirm_close()
+            if decision is None:
                 event.ignore()
                 return
             self._closing = True
+            self._save_on_close = decision.save_to
             self.save_settings()
         if self.training.is_running:
             self.training.shutdown(STOP_WAIT_MS)
@@ -452,7 +484,15 @@ class MainWindow(QMainWindow):
                 self.hide()
                 event.ignore()
                 return
+        path, self._save_on_close = self._save_on_close, None
+        if path is not None and not self.files.save_to(path):
+            # The error is shown; nothing is lost: the window stays.
+            self._closing = self._close_pending = False
+            self.show()
+            event.ignore()
+            return
         self._close_pending = False
         self.data_panel.shutdown(STOP_WAIT_MS)
         self.evaluate_tab.shutdown()
         event.accept()
+        self.closed.emit()

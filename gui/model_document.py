@@ -147,6 +147,16 @@ class ModelDocument(QObject):
         self.model_changed.emit(live)
         self.state_changed.emit()
 
+    def restore(self, model: SavedModel, path: Path | None, *, unsaved: bool) -> None:
+        """Make a model of the session current again (a run chosen in the run list).
+
+        ``path``: the file it is saved in or belongs to; ``unsaved``: it has trained
+        since it was last saved there (or was never saved).
+        """
+        self._model, self._path, self._unsaved = model, path, unsaved
+        self.model_changed.emit(False)
+        self.state_changed.emit()
+
     def forget_recent(self, path: str) -> None:
         """Drop ``path`` from the recent files (it no longer exists)."""
         self._settings.remove_recent_file(path)

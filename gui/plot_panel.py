@@ -8,11 +8,21 @@ Imports Qt, pyqtgraph and gui.run_history only.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QPoint,
+    QPointF,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -259,6 +270,10 @@ class PlotPanel(QWidget):
     """
 
     runs_changed = Signal()
+    make_current_requested = Signal(int)  # run id: show its model (double-click)
+    evaluate_requested = Signal(int)  # run id: show its model on the Evaluate tab
+    save_requested = Signal(int)  # run id: save its model under a name
+    run_removed = Signal(int)  # run id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -273,6 +288,12 @@ class PlotPanel(QWidget):
         self._drawn_epochs: dict[int, int] = {}
         self._redraw_count = 0
         self._legend_layout = (0, 0)  # legend columns last laid out
+        self._notes: dict[int, str] = {}  # what the run list says of a run's model
+        self._restorable: set[int] = set()  # runs whose model is kept
+        self._model_run: int | None = None  # the run whose model the window shows
+        self._busy = False  # a run trains: no other model can be made current
+        # Asked before runs are removed from the list (they may hold unsaved models).
+        self.confirm_removal: Callable[[list[int]], bool] | None = None
 
         self.graphics = _Graphics()
         self.graphics.setToolTip(
@@ -348,11 +369,16 @@ class PlotPanel(QWidget):
 
         self.run_list = QListWidget()
         self.run_list.setToolTip(
-            "Runs of this session: untick to hide a run, select and Remove to drop it"
+            "Runs of this session: untick to hide a run; double-click to show its "
+            "model (Draw, Evaluate and Save use it); right-click to evaluate or save "
+            "it; select and Remove to drop it"
         )
         self.run_list.setMaximumHeight(110)
         self.run_list.itemChanged.connect(self.on_run_item_changed)
         self.run_list.itemSelectionChanged.connect(self._update_remove_enabled)
+        self.run_list.itemDoubleClicked.connect(self.on_run_item_double_clicked)
+        self.run_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.run_list.customContextMenuRequested.connect(self.on_run_list_menu)
         self.remove_button = QPushButton("Remove run")
         self.remove_button.setToolTip("Remove the selected run from the plots")
         self.remove_button.setEnabled(False)
@@ -536,6 +562,10 @@ class PlotPanel(QWidget):
         self._colors.pop(run_id, None)
         self._dirty.discard(run_id)
         self._drawn_epochs.pop(run_id, None)
+        self._notes.pop(run_id, None)
+        self._restorable.discard(run_id)
+        if self._model_run == run_id:
+            self._model_run = None
         item = self._list_item(run_id)
         if item is not None:
             self.run_list.takeItem(self.run_list.row(item))
@@ -545,13 +575,16 @@ class PlotPanel(QWidget):
         self._update_epoch_span()
         self._update_remove_enabled()
         self.reset_hover()
+        self.run_removed.emit(run_id)
         self.runs_changed.emit()
 
     @Slot()
     def remove_earlier_runs(self) -> None:
-        """Remove every run but the latest."""
-        for run in self._runs[:-1]:
-            self.remove_run(run.run_id)
+        """Remove every run but the latest (asking first about unsaved models)."""
+        ids = [run.run_id for run in self._runs[:-1]]
+        if ids and (self.confirm_removal is None or self.confirm_removal(ids)):
+            for run_id in ids:
+                self.remove_run(run_id)
 
     def clear(self) -> None:
         """Remove all runs."""
@@ -730,16 +763,25 @@ class PlotPanel(QWidget):
         if item is None:
             return
         state = run.outcome or ("current" if run is self._current else "")
+        note = self._notes.get(run.run_id, "")
+        states = ", ".join(part for part in (state, note) if part)
         text = f"run {run.run_id}: {run.label}"
-        if state:
-            text += f"  [{state}]"
+        if states:
+            text += f"  [{states}]"
+        shown = run.run_id == self._model_run
         color = self._colors.get(run.run_id, TRAIN_COLOR)
         pixmap = QPixmap(12, 12)
         pixmap.fill(color)
         self.run_list.blockSignals(True)
-        item.setText(text)
+        item.setText(("▶ " if shown else "") + text)
+        font = item.font()
+        font.setBold(shown)
+        item.setFont(font)
         item.setIcon(QIcon(pixmap))
-        item.setToolTip(text + "\nUntick to hide this run")
+        tip = "\nThe window shows this run's model." if shown else ""
+        if run.run_id in self._restorable and not shown:
+            tip = "\nDouble-click to show its model; right-click to evaluate or save."
+        item.setToolTip(text + tip + "\nUntick to hide this run")
         self.run_list.blockSignals(False)
 
     def _list_item(self, run_id: int) -> QListWidgetItem | None:
@@ -765,9 +807,103 @@ class PlotPanel(QWidget):
 
     @Slot()
     def on_remove_clicked(self) -> None:
-        """Remove the runs selected in the list."""
-        for item in self.run_list.selectedItems():
-            self.remove_run(item.data(Qt.ItemDataRole.UserRole))
+        """Remove the runs selected in the list (asking first about unsaved models)."""
+        ids = [
+            item.data(Qt.ItemDataRole.UserRole)
+            for item in self.run_list.selectedItems()
+        ]
+        if ids and (self.confirm_removal is None or self.confirm_removal(ids)):
+            for run_id in ids:
+                self.remove_run(run_id)
+
+    # ---------------------------------------------------------- run models
+    def set_run_note(self, run_id: int, note: str, restorable: bool) -> None:
+        """Say in the run list what became of a run's model ("not saved", ...)."""
+        self._notes[run_id] = note
+        if restorable:
+            self._restorable.add(run_id)
+        else:
+            self._restorable.discard(run_id)
+        run = self._find(run_id)
+        if run is not None:
+            self._refresh_list_item(run)
+
+    def set_model_run(self, run_id: int | None) -> None:
+        """Mark the run whose model the window shows (None: none of them)."""
+        if run_id == self._model_run:
+            return
+        previous, self._model_run = self._model_run, run_id
+        for other in {previous, run_id} - {None}:
+            run = self._find(other)
+            if run is not None:
+                self._refresh_list_item(run)
+
+    def set_runs_busy(self, busy: bool) -> None:
+        """While a run trains, no other run's model can be made current."""
+        self._busy = busy
+
+    def run_menu(self, run_id: int) -> QMenu:
+        """Return the run list's context menu for one run."""
+        menu = QMenu(self.run_list)
+        menu.setToolTipsVisible(True)
+        usable = run_id in self._restorable and not self._busy
+        why = "Not while a run trains" if self._busy else "Its model is not kept"
+        run = self._find(run_id)
+        for request, text, tip in (
+            ("current", "Make current", "Show this run's model (double-click)"),
+            ("evaluate", "Evaluate", "Show this run's model on the Evaluate tab"),
+            ("save", "Save as…", "Save this run's model in a file"),
+            (None, "", ""),
+            ("toggle", "Hide" if run is None or run.visible else "Show", ""),
+            ("remove", "Remove", "Remove this run from the plots"),
+        ):
+            if request is None:
+                menu.addSeparator()
+                continue
+            action = menu.addAction(text)
+            action.setData(run_id)
+            action.setProperty("request", request)
+            if request in ("current", "evaluate", "save"):
+                action.setEnabled(usable)
+                tip = tip if usable else why
+            action.setToolTip(tip)
+            action.triggered.connect(self._on_menu_action)
+        return menu
+
+    @Slot()
+    def _on_menu_action(self) -> None:
+        action = self.sender()
+        run_id = int(action.data())
+        request = action.property("request")
+        signal = {
+            "current": self.make_current_requested,
+            "evaluate": self.evaluate_requested,
+            "save": self.save_requested,
+        }.get(request)
+        if signal is not None:
+            signal.emit(run_id)
+        elif request == "toggle":
+            run = self._find(run_id)
+            if run is not None:
+                self.set_run_visible(run_id, not run.visible)
+        elif request == "remove":
+            if self.confirm_removal is None or self.confirm_removal([run_id]):
+                self.remove_run(run_id)
+
+    @Slot(QPoint)
+    def on_run_list_menu(self, position: QPoint) -> None:
+        """Offer what can be done with the run under the pointer."""
+        item = self.run_list.itemAt(position)
+        if item is not None:
+            menu = self.run_menu(item.data(Qt.ItemDataRole.UserRole))
+            menu.exec(self.run_list.viewport().mapToGlobal(position))
+
+    @Slot(QListWidgetItem)
+    def on_run_item_double_clicked(self, item: QListWidgetItem) -> None:
+        """Show the model of the run double-clicked."""
+        run_id = item.data(Qt.ItemDataRole.UserRole)
+        if run_id in self._restorable and not self._busy:
+            self.make_current_requested.emit(run_id)
 
     @Slot(bool)
     def on_log_toggled(self, checked: bool) -> None:

@@ -275,6 +275,12 @@ def test_unsaved_training_asks_before_open_and_cancel_keeps_it(
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", lambda *a, **k: opened.append(1) or ("", "")
     )
+    # The model stays in the run list, so opening another loses nothing: no question.
+    window.commands.open.trigger()
+    assert not dialogs.of_kind("question") and opened == [1]
+    # Once its run is removed (which drops the model), Open asks before losing it.
+    opened.clear()
+    window.plot_panel.remove_run(window.plot_panel.runs[-1].run_id)
     window.commands.open.trigger()
     assert dialogs.of_kind("question") and opened == []
     window.close()
