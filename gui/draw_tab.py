@@ -14,13 +14,20 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -33,8 +40,10 @@ from core.datasets import DatasetError, load_bundled
 from core.model_io import SavedModel
 from core.personal_set import PersonalSet
 from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
+from gui.background import start_task
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.personal_gallery import PersonalGallery
+from gui.picture import PictureError, is_image_file, load_picture
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
 from gui.wording import count, with_article
 
@@ -156,6 +165,10 @@ class DrawTab(QWidget):
         self.gallery = PersonalGallery(PersonalSet(self._data_dir), self)
 
         self._build_layout()
+        self.setAcceptDrops(True)  # an image file dropped here goes on the canvas
+        self._opening = ""  # the image file chosen last
+        self._reading = 0  # image files being read
+        self._file_pixels: np.ndarray | None = None  # the file on the canvas
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREDICTION_INTERVAL_MS)
@@ -346,6 +359,8 @@ class DrawTab(QWidget):
     @Slot()
     def _on_canvas_changed(self) -> None:
         self._clear_correction_note()  # it spoke of the drawing before this change
+        if self.canvas.is_blank():
+            self._file_pixels = None
         # Coalesce bursts of mouse moves into one prediction per interval.
         if not self._timer.isActive():
             self._timer.start()
@@ -366,9 +381,14 @@ class DrawTab(QWidget):
         self.wrong_button.setEnabled(False)
         if model is None:
             return
-        image = canvas_to_image(
-            self.canvas.to_array(), self._target, ink_is_bright=True
-        )
+        if self._file_pixels is not None and self.canvas.only_picture():
+            # An opened file, untouched: converted from its own pixels, as `predict`
+            # converts it (the canvas's copy is resampled to the canvas's size).
+            image = canvas_to_image(self._file_pixels, self._target)
+        else:
+            image = canvas_to_image(
+                self.canvas.to_array(), self._target, ink_is_bright=True
+            )
         if image is None:
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
@@ -477,6 +497,65 @@ class DrawTab(QWidget):
                 "panel for the next training, or fine-tune now."
             )
             self._correction_note = True
+
+    # -- image files ----------------------------------------------------------------
+
+    def open_image(self, path: str | Path) -> None:
+        """Put an image file on the canvas, read in the background (errors: a dialog).
+
+        It is read like `predict` reads it and converted like a drawing.
+        """
+        path = str(path)
+        side = self.canvas.canvas_size
+        self._opening = path
+        self._reading += 1
+        self.status_label.setText(f"Opening {Path(path).name}…")
+        start_task(
+            lambda _cancel, _report: (path, load_picture(path, side)),
+            on_succeeded=self._on_picture_loaded,
+            on_failed=self._on_picture_failed,
+            on_finished=self._on_picture_finished,
+            expected_errors=(PictureError, OSError),
+            name="open-image",
+        )
+
+    def is_opening_image(self) -> bool:
+        """Return True while an image file is being read."""
+        return self._reading > 0
+
+    @Slot(object)
+    def _on_picture_loaded(
+        self, result: tuple[str, tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        path, (pixels, picture) = result
+        if path != self._opening:
+            return  # another file was chosen meanwhile
+        self._file_pixels = pixels
+        self.canvas.set_picture(picture)
+        self.status_label.setText(
+            f"{Path(path).name} is on the canvas, converted like a drawing. Draw on "
+            "it, or Clear."
+        )
+
+    @Slot(str)
+    def _on_picture_failed(self, message: str) -> None:
+        self.status_label.clear()
+        QMessageBox.warning(self, "Cannot open the image", message)
+
+    @Slot()
+    def _on_picture_finished(self) -> None:
+        self._reading -= 1
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: D102, N802
+        if any(is_image_file(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: D102, N802
+        for url in event.mimeData().urls():
+            if is_image_file(url.toLocalFile()):
+                event.acceptProposedAction()
+                self.open_image(url.toLocalFile())
+                return
 
     @Slot(int)
     def _on_pen_width_changed(self, width: int) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 from core.model_io import ModelFileError
 from gui.kept_runs import KeptRuns
 from gui.model_document import ModelDocument
+from gui.picture import IMAGE_FILTER
 from gui.training_controller import TrainingController
 from gui.wording import count
 
@@ -152,6 +153,13 @@ class FileCommands(QObject):
         )
         if path:
             self.open_path(path, confirmed=True)
+
+    def ask_image_path(self) -> str | None:
+        """Ask for an image file to put on the canvas (File > Open Image…)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self._window(), "Open image", self._settings.last_folder, IMAGE_FILTER
+        )
+        return path or None
 
     def open_path(self, path: str | Path, confirmed: bool = False) -> bool:
         """Open a model file; errors go to a dialog and change nothing."""

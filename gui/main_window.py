@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         for action, slot in (
             (actions.new, self.on_new),
             (actions.open, self.files.open),
+            (actions.open_image, self.on_open_image),
             (actions.save, self.files.save),
             (actions.save_as, self.files.save_as),
             (actions.quit, self.close),
@@ -386,6 +387,14 @@ class MainWindow(QMainWindow):
         """Forget the current model (the plots keep the runs)."""
         if self.files.new():
             self.banner.hide()
+
+    @Slot()
+    def on_open_image(self) -> None:
+        """Choose an image file and classify it on the Draw tab."""
+        path = self.files.ask_image_path()
+        if path:
+            self.tabs.setCurrentWidget(self.draw_tab)
+            self.draw_tab.open_image(path)
 
     @Slot(object)
     def on_document_opened(self, model: SavedModel) -> None:

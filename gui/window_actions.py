@@ -32,6 +32,7 @@ WIDGET_SHORTCUTS = (
     ("Ctrl+Z", "Undo the last stroke (Draw tab)"),
     ("Esc, Delete", "Clear the canvas (Draw tab)"),
     ("Delete", "Delete the selected drawings (personal set)"),
+    ("(drop a file)", "An image on the Draw tab goes on the canvas; a model opens"),
 )
 
 
@@ -106,6 +107,11 @@ class WindowActions:
         keys = QKeySequence.StandardKey
         self.new = action("&New", keys.New, "Forget the current model")
         self.open = action("&Open…", keys.Open, "Open a model file")
+        self.open_image = action(
+            "Open &Image…",
+            "Ctrl+Shift+O",
+            "Put an image file (PNG, JPEG…) on the Draw tab's canvas to classify it",
+        )
         self.save = action("&Save", keys.Save, "Save the model")
         self.save_as = action(
             "Save &As…", keys.SaveAs, "Save the model under a new name"
@@ -160,6 +166,7 @@ class WindowActions:
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.new, self.open])
         file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.open_image)
         file_menu.addSeparator()
         file_menu.addActions([self.save, self.save_as])
         file_menu.addSeparator()
@@ -205,6 +212,7 @@ class WindowActions:
         actions = [
             self.new,
             self.open,
+            self.open_image,
             self.save,
             self.save_as,
             self.model_details,
