@@ -323,3 +323,10 @@ def test_gallery_captions_are_shown_whole(qtbot, tab, model, test_set):
     for row, caption in enumerate(long_captions):
         rect = grid.visualRect(grid.model().index(row, 0))
         assert rect.width() >= metrics.horizontalAdvance(caption) + 4, caption
+
+
+def test_evaluating_leaves_no_batch_buffers_in_the_model(qtbot, tab, test_set):
+    # Kept models (every run's, until the app closes) must stay their weights' size.
+    model = template_model("mnist-sample")
+    _evaluated(qtbot, tab, model, test_set)
+    assert model.network._workspaces == {}
