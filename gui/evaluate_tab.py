@@ -45,6 +45,8 @@ from gui.wording import count
 
 _WRONG = QColor(190, 30, 30)
 WEIGHT_TILE_COUNTS = (16, 64, 256, 1024)
+# Image tiles of the galleries: larger on a large screen (tab wider than LARGE_WIDTH).
+SMALL_TILE, LARGE_TILE, LARGE_WIDTH = 48, 80, 1500
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,13 @@ class EvaluateTab(QWidget):
     def _on_request_timer(self) -> None:
         if self._stale and self.isVisible():
             self.evaluate()
+
+    def resizeEvent(self, event) -> None:  # noqa: D102, N802
+        super().resizeEvent(event)
+        tile = LARGE_TILE if self.width() >= LARGE_WIDTH else SMALL_TILE
+        for grid in (self.cell_grid, self.mistakes_grid):
+            if grid.iconSize().width() != tile:
+                grid.set_tile_size(tile)
 
     def showEvent(self, event) -> None:  # noqa: D102
         super().showEvent(event)

@@ -87,7 +87,8 @@ def test_canvas_bars_and_plots_grow_on_a_large_screen(qtbot, window, model):
         window.tabs.setCurrentWidget(window.evaluate_tab)
         qtbot.wait(50)
         confusion = window.evaluate_tab.confusion.size()
-        sizes[width] = (canvas_side, preview, plots, confusion)
+        tiles = window.evaluate_tab.mistakes_grid.iconSize().width()
+        sizes[width] = (canvas_side, preview, plots, confusion, tiles)
     small, large = sizes[1024], sizes[1920]
     assert large[0] >= 1.5 * small[0]  # the canvas
     assert large[1] > small[1]  # what the network sees
@@ -95,3 +96,4 @@ def test_canvas_bars_and_plots_grow_on_a_large_screen(qtbot, window, model):
     assert large[2].height() >= 1.5 * small[2].height()  # the plots
     assert large[3].width() > small[3].width()
     assert large[3].height() > small[3].height()  # the confusion matrix
+    assert large[4] > small[4]  # the galleries' image tiles
