@@ -544,6 +544,7 @@ class PlotPanel(QWidget):
             return
         run.visible = visible
         self._apply_visibility(run)
+        self._rebuild_legends()  # the legends name the visible runs
         self._update_epoch_span()
         self.reset_hover()
         item = self._list_item(run_id)

@@ -236,6 +236,8 @@ def test_epoch_axis_follows_the_visible_runs(qtbot, panel):
     assert _x_span(panel) >= 3000  # the long run is still shown whole
     panel.set_run_visible(1, False)  # untick the long run: the new one fills the axis
     assert 50 <= _x_span(panel) <= 52
+    legend = [label.text for _, label in panel.accuracy_legend.items]
+    assert not any(text.startswith("run 1:") for text in legend)
     panel.set_run_visible(1, True)
     assert _x_span(panel) >= 3000
     panel.remove_run(1)
