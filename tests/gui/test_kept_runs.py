@@ -334,3 +334,20 @@ def test_the_run_list_double_click_needs_a_kept_model(qtbot, window):
     assert window.document.model is model
     assert not _menu_action(window, plotted, "Make current").isEnabled()
     assert _item(window, plotted).flags() & Qt.ItemFlag.ItemIsEnabled
+
+
+def test_quit_with_save_saves_the_current_model_then_closes(
+    qtbot, window, dialogs, tmp_path, monkeypatch
+):
+    app = _FakeApp()
+    quit_when_closed(app, window)
+    _small_settings(window)
+    _train(qtbot, window)
+    target = tmp_path / "at-quit.npz"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "")
+    )
+    dialogs.answer = QMessageBox.StandardButton.Save
+    assert window.close()
+    assert _same(_weights(load_model(target)), _weights(window.document.model))
+    assert app.quits == 1 and len(dialogs.of_kind("question")) == 1
