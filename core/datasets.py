@@ -25,6 +25,8 @@ DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
 NORMALIZATIONS: tuple[str, ...] = ("scale", "standardize")
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
+TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
+TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 _BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
 # Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
 _MIN_STD = 1e-6
@@ -419,7 +421,7 @@ def load_idx_pair(
 
 
 @contextmanager
-def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
+def bundled_files(name: str, split: str = "train") -> Iterator[tuple[Path, Path]]:
     """Give the images and labels files of a bundled dataset as paths.
 
     The files are package data of the top-level ``resources`` package, found with
@@ -430,6 +432,8 @@ def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
     ----------
     name : str
         One of ``BUNDLED``.
+    split : str
+        ``"train"`` or ``"test"`` (a test part is optional: its paths may not exist).
 
     Yields
     ------
@@ -441,9 +445,12 @@ def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
             f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
         )
     folder = resources.files(_BUNDLED_PACKAGE) / name
+    names = (
+        (TRAIN_IMAGES, TRAIN_LABELS) if split == "train" else (TEST_IMAGES, TEST_LABELS)
+    )
     with (
-        resources.as_file(folder / TRAIN_IMAGES) as images,
-        resources.as_file(folder / TRAIN_LABELS) as labels,
+        resources.as_file(folder / names[0]) as images,
+        resources.as_file(folder / names[1]) as labels,
     ):
         yield images, labels
 
