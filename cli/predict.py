@@ -8,11 +8,11 @@ one batch.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from cli.images import read_grey
+from cli.output import json_text, printable
 from core.model_io import load_model
 from core.preprocess import canvas_to_image
 
@@ -62,13 +62,15 @@ def run(args: argparse.Namespace) -> int:
         for path, row in zip(args.images, drawn, strict=True)
     ]
     if args.json:
-        print(json.dumps(results, indent=2, ensure_ascii=False))
+        print(json_text(results))
     else:
         for item in results:
+            path = printable(item["path"])
             if item["digit"] is None:
-                print(f"{item['path']}\tnone")
+                print(f"{path}\tnone")
             else:
-                print(f"{item['path']}\t{item['digit']}\t{item['confidence']:.4f}")
+                digit = printable(item["digit"])
+                print(f"{path}\t{digit}\t{item['confidence']:.4f}")
     return 0
 
 
