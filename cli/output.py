@@ -1,9 +1,8 @@
 """What the command line prints: text with control characters escaped, and JSON.
 
-Names and values that come from files or users (class names, dataset names, paths,
-metadata fields) reach the terminal only through `printable` or `json_text`: a tab or
-a newline in a class name cannot forge a line of `predict`'s output, and an escape
-sequence cannot drive the terminal. docs/cli.md states the rule.
+Names and values from files or users reach the terminal only through `printable` or
+`json_text`, so a tab or newline in a class name cannot forge a line of output and an
+escape sequence cannot drive the terminal (docs/cli.md). Never imports Qt.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The divergence rule: blown-up and stuck losses end a run; healthy runs never do."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -154,22 +155,30 @@ def _break_after(epoch_number, change):
     return hook, snapshots
 
 
-def test_a_blow_up_after_good_epochs_keeps_the_best_epoch():
+@pytest.mark.parametrize("worse_validation", [False, True])
+def test_a_blow_up_after_good_epochs_keeps_the_best_epoch(worse_validation):
     def explode(network):
         network.weights[-1] *= np.float32(3.0)
 
     hook, snapshots = _break_after(4, explode)
     config = TrainingConfig(hidden_sizes=(8,), epochs=8, batch_size=10, seed=1)
     train_set, validation_set = stratified_split(_bands(150), 0.2, seed=0)
+    if worse_validation:
+        # Shifted labels: learning the task makes validation worse, so the best
+        # epoch is the first, not the last before the blow-up.
+        labels = (validation_set.labels + 1) % 3
+        validation_set = dataclasses.replace(validation_set, labels=labels)
     result, events, network, _ = _train(config, train_set, validation_set, hook)
     rows = [e for e in events if isinstance(e, EpochEvent)]
     assert result.reason == "diverged" and result.epochs_completed == 3
     assert [row.epoch for row in rows] == [1, 2, 3]
     best = min(rows, key=lambda row: row.validation_loss).epoch
+    assert (best == 1) if worse_validation else (best == 3)
     assert result.best_epoch == best
-    assert f"weights after epoch {best}" in result.message
-    for kept, snapshot in zip(network.parameters(), snapshots[best], strict=True):
-        assert np.array_equal(kept, snapshot)
+    kept = "the best ones (validation loss" if best < 3 else "the last good ones"
+    assert f"weights after epoch {best}, {kept}" in result.message
+    for weights, snapshot in zip(network.parameters(), snapshots[best], strict=True):
+        assert np.array_equal(weights, snapshot)
 
 
 def test_a_run_stuck_at_chance_with_a_rising_loss_is_diverged():
