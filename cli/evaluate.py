@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from cli import data
+from cli.output import json_text, printable
 from cli.report import confusion_table, per_class_table
 from core.datasets import DatasetError, load_idx_pair
 from core.metrics import evaluate
@@ -60,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     )
     support = np.asarray(result.confusion).sum(axis=1)
     if args.json:
-        print(json.dumps(_as_json(model, description, result, support), indent=2))
+        print(json_text(_as_json(model, description, result, support)))
         return 0
-    print(f"Model      {args.model} ({model.dataset_name})")
-    print(f"Data       {description}: {len(dataset):,} images")
+    print(printable(f"Model      {args.model} ({model.dataset_name})"))
+    print(printable(f"Data       {description}: {len(dataset):,} images"))
     print(f"Loss       {result.loss:.4f}")
     correct = int(np.trace(np.asarray(result.confusion)))
     print(f"Accuracy   {100 * result.accuracy:.2f}% ({correct:,} of {len(dataset):,})")

@@ -10,12 +10,12 @@ and the others are still classified.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 from cli.images import ImageFileError, read_grey
+from cli.output import json_text, printable
 from core.model_io import load_model
 from core.preprocess import canvas_to_image
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             scores = None if image is None else model.predict_proba(image)
             output.write(_result(path, scores, model.class_names))
             continue
-        print(f"{PROG}: error: {problem}", file=sys.stderr, flush=True)
+        print(f"{PROG}: error: {printable(problem)}", file=sys.stderr, flush=True)
         failed += 1
     output.close()
     return 1 if failed else 0
@@ -75,10 +75,11 @@ class _Lines:
     """PATH<TAB>DIGIT<TAB>CONFIDENCE, or PATH<TAB>none, one line per image."""
 
     def write(self, item: dict) -> None:
+        path = printable(item["path"])
         if item["digit"] is None:
-            line = f"{item['path']}\tnone"
+            line = f"{path}\tnone"
         else:
-            line = f"{item['path']}\t{item['digit']}\t{item['confidence']:.4f}"
+            line = f"{path}\t{printable(item['digit'])}\t{item['confidence']:.4f}"
         print(line, flush=True)
 
     def close(self) -> None:
@@ -92,7 +93,7 @@ class _JsonList:
         self.count = 0
 
     def write(self, item: dict) -> None:
-        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        text = json_text(item).replace("\n", "\n  ")
         print("[\n  " if self.count == 0 else ",\n  ", text, sep="", end="", flush=True)
         self.count += 1
 

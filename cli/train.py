@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 from cli import data
+from cli.output import printable
 from cli.progress import ProgressLine
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig
 from core.datasets import NORMALIZATIONS
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
-from core.model_io import save_model
+from core.model_io import check_model_size, save_model
 from core.presets import PRESETS
 from core.run import RunRequest, build_model, prepare_run, run_training
 from core.safe_files import check_replaceable
@@ -156,7 +157,12 @@ def run(args: argparse.Namespace) -> int:
     config, dataset_name = build_config(args)
     out = Path(args.out or DEFAULT_OUT)
     _check_writable(out)
-    request = RunRequest(data.load(dataset_name), config, subset=args.subset)
+    dataset = data.load(dataset_name)
+    check_model_size(
+        config.layer_sizes(dataset.input_size, dataset.num_classes),
+        config.normalization,
+    )
+    request = RunRequest(dataset, config, subset=args.subset)
     prepared = prepare_run(request)
     network = prepared.network
     reporter = _Reporter(sys.stdout, config, quiet=args.quiet)
@@ -178,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         summary += f", validation accuracy {100 * accuracy:.2f}%"
     if result.reason == "early_stopped":
         summary += f", stopped early (kept epoch {result.best_epoch})"
-    print(f"Saved {out} ({summary})")
+    print(f"Saved {printable(out)} ({summary})")
     return 0
 
 

@@ -172,6 +172,13 @@ class FileCommands(QObject):
         except (ModelFileError, OSError) as exc:
             QMessageBox.critical(self._window(), "Cannot open the model", str(exc))
             return False
+        except MemoryError:
+            QMessageBox.critical(
+                self._window(),
+                "Cannot open the model",
+                f"There is not enough memory to open {path}.",
+            )
+            return False
         return True
 
     @Slot(str)

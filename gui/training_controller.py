@@ -296,8 +296,9 @@ def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, s
     if accuracy is not None:
         summary += f", {which} accuracy {100 * accuracy:.2f}%"
     if outcome.reason == "diverged":
+        # The message says how (a NaN, or a finite loss that blew up) and what to do.
         return "error", (
-            f"Training stopped: the loss became NaN or infinite (diverged). "
+            "Training stopped because it diverged. "
             f"{outcome.message or 'Lower the learning rate and start again.'}"
         )
     if outcome.reason == "early_stopped":

@@ -333,7 +333,9 @@ class TrainingPanel(QWidget):
             self.l2_box.setValue(config.l2)
             self.dropout_box.setValue(config.dropout)
             self.validation_box.setValue(config.validation_fraction)
-            self.seed_box.setValue(config.seed)
+            # A seed beyond the box (the command line takes up to 2**63 - 1) would
+            # overflow it: the box shows its largest seed instead.
+            self.seed_box.setValue(min(config.seed, self.seed_box.maximum()))
             self.patience_box.setValue(config.early_stopping_patience)
             augment = config.augment
             self.augment_group.setChecked(bool(augment.is_active))

@@ -438,6 +438,18 @@ def test_divergence_is_explained_in_the_window(qtbot, window):
     assert window.plot_panel.current_run.outcome == "diverged"
 
 
+def test_a_finite_blow_up_is_an_error_not_a_success(qtbot, window):
+    _small_settings(window, epochs=3)
+    panel = window.train_tab.training_panel
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    panel.learning_rate_box.setValue(100.0)
+    _train(qtbot, window)
+    assert window.banner.kind == "error"
+    assert "diverged" in window.banner.text()
+    assert "more than 10 times its starting value" in window.banner.text()
+    assert window.plot_panel.current_run.outcome == "diverged"
+
+
 def test_recent_files_menu_reopens_a_model(qtbot, window, tmp_path):
     _small_settings(window, epochs=1)
     _train(qtbot, window)
