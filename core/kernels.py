@@ -11,7 +11,8 @@ spread back. Each kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
 are bit for bit those of the NumPy path. Every public function returns False when
 its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
-take) and the caller then does the NumPy passes.
+take); ``core.fast``, the only engine module that calls them, then runs the NumPy
+passes.
 
 numba is imported on first use, not at import time: importing it and loading the
 kernels takes a few tenths of a second, which the app's start should not pay

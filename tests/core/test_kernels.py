@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from core import kernels
+from core import fast, kernels
 from core.augment import AugmentConfig, augment_batch
 from core.datasets import Dataset
 from core.network import MLP
@@ -176,9 +176,10 @@ def test_compiled_gather_gives_the_numpy_inputs_bit_for_bit(standardize, monkeyp
     kind = "standardize" if standardize else "scale"
     normalization = Normalization.fit(kind, images, 255)
     indices = np.array([7, 0, 49, 7, 13])
-    compiled = normalization.gather(images, indices, np.empty((5, 20), np.float32))
+    out = np.empty((5, 20), np.float32)
+    compiled = fast.gather_normalized(images, indices, normalization, out).copy()
     _numpy_only(monkeypatch)
-    plain = normalization.gather(images, indices, np.empty((5, 20), np.float32))
+    plain = fast.gather_normalized(images, indices, normalization, out)
     assert np.array_equal(compiled, plain)
     assert np.array_equal(plain, normalization.apply(images[indices]))
 
@@ -202,10 +203,10 @@ def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
     bias = rng.normal(size=7).astype(np.float32)
     relu = ACTIVATIONS["relu"]
     compiled_z, compiled_slope = z.copy(), np.empty_like(z)
-    relu.forward_and_derivative(compiled_z, compiled_slope, bias)
+    fast.add_bias_and_activate(compiled_z, bias, relu, compiled_slope)
     _numpy_only(monkeypatch)
     plain_z, plain_slope = z.copy(), np.empty_like(z)
-    relu.forward_and_derivative(plain_z, plain_slope, bias)
+    fast.add_bias_and_activate(plain_z, bias, relu, plain_slope)
     # Same bits, including -0.0 for negative sums and NaN where z was NaN.
     assert plain_z.tobytes() == compiled_z.tobytes()
     assert np.array_equal(plain_slope, compiled_slope)
@@ -216,9 +217,8 @@ def _softmax_step(z, bias, labels):
     from core.losses import OUTPUTS
 
     z, delta = z.copy(), np.empty_like(z)
-    loss = OUTPUTS["softmax_cross_entropy"].forward_loss_and_delta(
-        z, bias, labels, delta
-    )
+    output = OUTPUTS["softmax_cross_entropy"]
+    loss = fast.add_bias_and_output(z, bias, output, labels, delta)
     return z, delta, loss
 
 
