@@ -15,7 +15,7 @@ from core.activations import ACTIVATIONS
 from core.datasets import Dataset
 from core.losses import OUTPUTS
 from core.network import MLP
-from core.optimizers import OPTIMIZERS, SGD, Adam
+from core.optimizers import OPTIMIZERS, Adam, make_optimizer
 from core.schedules import SCHEDULES, learning_rate_at
 from core.training import TrainingConfig, train
 
@@ -46,6 +46,15 @@ def _inputs(rng, batch, width=SIZES[0]):
     return X, rng.integers(0, SIZES[-1], batch)
 
 
+def _network(activation, output, seed):
+    """A float32 network with Xavier weights and nonzero biases."""
+    net = MLP(SIZES, activation, output, init="xavier", seed=seed)
+    rng = np.random.default_rng(seed + 1000)
+    for b in net.biases:
+        b[...] = rng.normal(scale=0.3, size=b.shape)
+    return net
+
+
 def _as64(arrays):
     return [np.asarray(a, dtype=np.float64).copy() for a in arrays]
 
@@ -73,7 +82,7 @@ def test_forward_and_gradients_match_the_reference(
 ):
     rng = np.random.default_rng(batch)
     X, labels = _inputs(rng, batch)
-    net = MLP(SIZES, activation, output, init="xavier", seed=batch)
+    net = _network(activation, output, seed=batch)
     weights, biases = _as64(net.weights), _as64(net.biases)
     for l2, dropout in ((0.0, 0.0), (0.01, 0.3)):
         got = net.loss_and_gradients(
@@ -97,11 +106,25 @@ def test_forward_and_gradients_match_the_reference(
     assert loss == pytest.approx(reference.cost(output, expected, y), rel=1e-5)
 
 
+# Optimizers as (registry name, settings), with settings other than the defaults.
+OPTIMIZER_SETTINGS = {
+    "sgd": ("sgd", {}),
+    "momentum": ("momentum", {"momentum": 0.6}),
+    "nesterov": ("momentum", {"momentum": 0.7, "nesterov": True}),
+    "adam": ("adam", {"beta1": 0.8, "beta2": 0.99}),
+}
+
+
+def test_every_optimizer_is_compared():
+    assert {name for name, _ in OPTIMIZER_SETTINGS.values()} == set(OPTIMIZERS)
+
+
 class _ReferenceOptimizer:
     """The reference's step for one optimizer, keeping its state per parameter."""
 
-    def __init__(self, name, params, adam_eps=1e-8):
-        self.name, self.t, self.adam_eps = name, 0, adam_eps
+    def __init__(self, name, settings, params, adam_eps=1e-8):
+        self.name, self.settings, self.adam_eps = name, settings, adam_eps
+        self.t = 0
         self.state = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
 
     def step(self, params, grads, rate):
@@ -112,12 +135,18 @@ class _ReferenceOptimizer:
                 params[i] = reference.sgd_step(w, g, rate)
             elif self.name == "adam":
                 params[i], first, second = reference.adam_step(
-                    w, first, second, g, rate, self.t, eps=self.adam_eps
+                    w,
+                    first,
+                    second,
+                    g,
+                    rate,
+                    self.t,
+                    eps=self.adam_eps,
+                    **self.settings,
                 )
             else:
-                nesterov = self.name == "nesterov"
                 params[i], first = reference.momentum_step(
-                    w, first, g, rate, 0.9, nesterov
+                    w, first, g, rate, **self.settings
                 )
             self.state[i] = (first, second)
 
@@ -130,14 +159,6 @@ def _reference_gradients(params, X, labels, activation, output, l2, *dropout):
     return [g for pair in zip(dW, db, strict=True) for g in pair]
 
 
-def _optimizer(name):
-    if name == "adam":
-        # A larger eps keeps Adam's step continuous for gradients near 0, where
-        # float32 and float64 may differ in sign.
-        return Adam(eps=1e-4)
-    return SGD(momentum=0.0 if name == "sgd" else 0.9, nesterov=name == "nesterov")
-
-
 @pytest.mark.parametrize(
     ("activation", "output"),
     [("relu", "softmax_cross_entropy"), ("sigmoid", "sigmoid_quadratic")],
@@ -148,10 +169,17 @@ def test_training_steps_match_the_reference(engine_path, optimizer, activation, 
     # one of a single sample, with dropout and L2 on.
     rng = np.random.default_rng(11)
     X, labels = _inputs(rng, 20)
-    net = MLP(SIZES, activation, output, init="xavier", seed=12)
+    net = _network(activation, output, seed=12)
     params = _as64(net.parameters())
-    fast_optimizer = _optimizer(optimizer)
-    reference_optimizer = _ReferenceOptimizer(optimizer, params, adam_eps=1e-4)
+    start = _as64(net.parameters())
+    name, settings = OPTIMIZER_SETTINGS[optimizer]
+    if name == "adam":
+        # A larger eps keeps Adam's step continuous for gradients near 0, where
+        # float32 and float64 may differ in sign.
+        fast_optimizer = Adam(eps=1e-4, **settings)
+    else:
+        fast_optimizer = make_optimizer(name, **settings)
+    reference_optimizer = _ReferenceOptimizer(name, settings, params, 1e-4)
     rate = 0.01 if optimizer == "adam" else 0.2
     l2, dropout = 1e-3, 0.2
     step = 0
@@ -172,10 +200,35 @@ def test_training_steps_match_the_reference(engine_path, optimizer, activation, 
             ),
             rate,
         )
-    start = _as64(MLP(SIZES, activation, output, init="xavier", seed=12).parameters())
     for got, expected, initial in zip(net.parameters(), params, start, strict=True):
         _assert_close(got - initial, expected - initial, 2e-3)  # the change
         _assert_close(got, expected, 1e-4)
+    # Prediction with the trained weights, full products, no dropout.
+    forward = reference.forward(params[0::2], params[1::2], X, activation, output)
+    _assert_close(net.predict_proba(X), forward[1][-1])
+
+
+def test_batches_that_skip_blank_inputs_and_batches_that_cannot_alternate(
+    engine_path,
+):
+    # The same workspace serves both kinds: a skipping batch must leave nothing
+    # behind for the next one, and the other way round.
+    rng = np.random.default_rng(21)
+    net = _network("relu", "softmax_cross_entropy", seed=22)
+    weights, biases = _as64(net.weights), _as64(net.biases)
+    for blank in (True, False, True, False):
+        X, labels = _inputs(rng, 9)
+        if not blank:
+            X[0] = rng.random(SIZES[0])  # every input live in this batch
+        got = net.loss_and_gradients(X, labels)
+        skipped = net._workspace(9).blank_inputs.inputs is not None
+        assert skipped == blank
+        _, dW, db, _ = reference.loss_and_gradients(
+            weights, biases, X, labels, "relu", "softmax_cross_entropy"
+        )
+        for i in range(len(SIZES) - 1):
+            _assert_close(got.gradients[2 * i], dW[i])
+            _assert_close(got.gradients[2 * i + 1], db[i])
 
 
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
@@ -196,21 +249,23 @@ def test_schedules_match_the_reference_at_every_step(schedule):
 
 
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", list(OPTIMIZER_SETTINGS))
 def test_full_batch_training_matches_the_reference(engine_path, optimizer, schedule):
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, size=(30, 8, 8), dtype=np.uint8)
     images[:, :2] = images[:, :, :3] = 0  # blank margins, skipped
     labels = rng.integers(0, 3, 30).astype(np.uint8)
     data = Dataset("noise", images, labels, ("a", "b", "c"))
+    name, settings = OPTIMIZER_SETTINGS[optimizer]
     config = TrainingConfig(
         hidden_sizes=(12,),
-        optimizer=optimizer,
-        learning_rate=0.002 if optimizer == "adam" else 0.3,
+        optimizer=name,
+        **settings,
+        learning_rate=0.002 if name == "adam" else 0.3,
         schedule=schedule,
         step_epochs=2,
         step_gamma=0.5,
-        min_learning_rate=0.01 if optimizer != "adam" else 1e-4,
+        min_learning_rate=1e-4 if name == "adam" else 0.01,
         batch_size=0,
         epochs=5,
         l2=1e-3,
@@ -220,7 +275,7 @@ def test_full_batch_training_matches_the_reference(engine_path, optimizer, sched
     params = _as64(net.parameters())
     train(net, data, None, config)
     X = images.reshape(30, -1) / 255.0
-    reference_optimizer = _ReferenceOptimizer(optimizer, params)
+    reference_optimizer = _ReferenceOptimizer(name, settings, params)
     for epoch in range(config.epochs):
         grads = _reference_gradients(
             params, X, labels, "relu", "softmax_cross_entropy", config.l2

@@ -213,6 +213,24 @@ def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
     assert np.isnan(plain_z[0, 0]) and np.signbit(plain_z).any()
 
 
+def test_compiled_relu_gives_slope_0_where_the_biased_input_is_exactly_0(monkeypatch):
+    # A blank image meets zero biases at the start of training: z + b is 0.
+    _needs_numba()
+    from core.activations import ACTIVATIONS
+
+    bias = np.array([0.0, 0.5, -0.25, 0.0], np.float32)
+    z = np.array([[0.0, -0.5, 0.25, 1.0], [-0.0, 1.0, -1.0, -2.0]], np.float32)
+    relu = ACTIVATIONS["relu"]
+    compiled_z, compiled_slope = z.copy(), np.empty_like(z)
+    fast.add_bias_and_activate(compiled_z, bias, relu, compiled_slope)
+    _numpy_only(monkeypatch)
+    plain_z, plain_slope = z.copy(), np.empty_like(z)
+    fast.add_bias_and_activate(plain_z, bias, relu, plain_slope)
+    assert plain_slope.tolist() == [[0, 0, 0, 1], [0, 1, 0, 0]]
+    assert compiled_slope.tobytes() == plain_slope.tobytes()
+    assert compiled_z.tobytes() == plain_z.tobytes()
+
+
 def _softmax_step(z, bias, labels):
     from core.losses import OUTPUTS
 
