@@ -193,20 +193,28 @@ def test_the_gather_kernel_refuses_indices_outside_the_images():
     assert np.all(out == 7.0)
 
 
-def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
-    _needs_numba()
+def _relu_both_ways(z, bias, monkeypatch):
+    """Bias + ReLU compiled, then in NumPy: (z, slope) of each."""
     from core.activations import ACTIVATIONS
 
-    rng = np.random.default_rng(8)
-    z = rng.normal(size=(9, 7)).astype(np.float32)
-    z[0, 0] = np.nan
-    bias = rng.normal(size=7).astype(np.float32)
     relu = ACTIVATIONS["relu"]
     compiled_z, compiled_slope = z.copy(), np.empty_like(z)
     fast.add_bias_and_activate(compiled_z, bias, relu, compiled_slope)
     _numpy_only(monkeypatch)
     plain_z, plain_slope = z.copy(), np.empty_like(z)
     fast.add_bias_and_activate(plain_z, bias, relu, plain_slope)
+    return compiled_z, compiled_slope, plain_z, plain_slope
+
+
+def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
+    _needs_numba()
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(9, 7)).astype(np.float32)
+    z[0, 0] = np.nan
+    bias = rng.normal(size=7).astype(np.float32)
+    compiled_z, compiled_slope, plain_z, plain_slope = _relu_both_ways(
+        z, bias, monkeypatch
+    )
     # Same bits, including -0.0 for negative sums and NaN where z was NaN.
     assert plain_z.tobytes() == compiled_z.tobytes()
     assert np.array_equal(plain_slope, compiled_slope)
@@ -216,16 +224,11 @@ def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
 def test_compiled_relu_gives_slope_0_where_the_biased_input_is_exactly_0(monkeypatch):
     # A blank image meets zero biases at the start of training: z + b is 0.
     _needs_numba()
-    from core.activations import ACTIVATIONS
-
     bias = np.array([0.0, 0.5, -0.25, 0.0], np.float32)
     z = np.array([[0.0, -0.5, 0.25, 1.0], [-0.0, 1.0, -1.0, -2.0]], np.float32)
-    relu = ACTIVATIONS["relu"]
-    compiled_z, compiled_slope = z.copy(), np.empty_like(z)
-    fast.add_bias_and_activate(compiled_z, bias, relu, compiled_slope)
-    _numpy_only(monkeypatch)
-    plain_z, plain_slope = z.copy(), np.empty_like(z)
-    fast.add_bias_and_activate(plain_z, bias, relu, plain_slope)
+    compiled_z, compiled_slope, plain_z, plain_slope = _relu_both_ways(
+        z, bias, monkeypatch
+    )
     assert plain_slope.tolist() == [[0, 0, 0, 1], [0, 1, 0, 0]]
     assert compiled_slope.tobytes() == plain_slope.tobytes()
     assert compiled_z.tobytes() == plain_z.tobytes()
