@@ -362,7 +362,8 @@ class MLP:
                 # The output activations of z + b, the mean loss, and equation (1).
                 loss = fast.add_bias_and_output(z, b, output, labels, deltas[layer])
                 break
-            fast.add_bias_and_activate(z, b, f, derivatives[layer])  # a = f(z + b)
+            fast.add_bias_and_activate(z, b, f, derivatives[layer])  # f(z + b)
+            a = z  # the activations, written over z
             if dropout > 0.0:
                 # Inverted dropout: keep each unit with probability 1 - p and
                 # scale the kept ones by 1 / (1 - p), so predictions need no change.
@@ -370,8 +371,8 @@ class MLP:
                 rng.random(out=mask, dtype=mask.dtype)
                 np.greater_equal(mask, dropout, out=mask)
                 mask *= 1.0 / (1.0 - dropout)
-                z = np.multiply(z, mask, out=ws.dropped[layer])
-            inputs.append(z)
+                a = np.multiply(a, mask, out=ws.dropped[layer])
+            inputs.append(a)
 
         # Backward pass: the four equations of backpropagation, for layers l.
         # (1) The output error delta_L = dC/dz_L, written by the output step above.
