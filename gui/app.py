@@ -21,7 +21,7 @@ from types import FrameType, TracebackType
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core import kernels, user_dirs
+from core import fast, user_dirs
 from core.atomic_file import remove_stale_leftovers_under
 from gui.settings import APPLICATION, ORGANIZATION
 
@@ -207,9 +207,9 @@ def run_app(argv: list[str] | None = None) -> int:
         quit_when_closed(app, window)
         window.show()
         # Load the compiled kernels while the user looks around, not in the first
-        # training run (where loading them would stall the window; core/kernels.py).
+        # training run (where loading them would stall the window; core/fast.py).
         threading.Thread(
-            target=kernels.warm_up, name="kernel-warm-up", daemon=True
+            target=fast.warm_up, name="kernel-warm-up", daemon=True
         ).start()
         # What writes killed half-way (kill -9, a power cut) left in the data folder.
         threading.Thread(
