@@ -30,7 +30,10 @@ AUTO = "auto"
 PROBE_PAIRS = 3
 CLEAR_RATIO = 3.0
 # Measure again after PROBE_INTERVAL seconds, doubled (up to MAX_INTERVAL) each
-# time a probe confirms the choice. With more than one thread, also as soon as
+# time a probe confirms the choice, and never so soon that probing (the time its
+# steps took beyond the winner's median) costs more than PROBE_SHARE of the time:
+# on a busy machine one probe step with all threads can take a tenth of a second
+# or more. With more than one thread, also as soon as
 # the median of the last WINDOW steps exceeds that of the first WINDOW steps
 # after the decision by a factor 1 + DRIFT: another program took a core, and
 # every step may now wait for it. One thread is not watched: others' load
@@ -38,6 +41,7 @@ CLEAR_RATIO = 3.0
 # the load has gone (the interval finds out).
 PROBE_INTERVAL = 5.0
 MAX_INTERVAL = 20.0
+PROBE_SHARE = 0.03
 WINDOW = 8
 DRIFT = 0.5
 
@@ -159,9 +163,10 @@ class ThreadChooser:
     measured. With ``"auto"`` steps alternate between 1 thread and all of them
     (`PROBE_PAIRS` pairs, interleaved) and the lower median wins; the probe is
     repeated after `PROBE_INTERVAL` seconds (doubling, up to `MAX_INTERVAL`,
-    while the choice holds) and, when all threads won, as soon as the median
-    of the last `WINDOW` steps grows by more than `DRIFT`. With None nothing
-    is set or measured.
+    while the choice holds; longer when the last probe cost more than
+    `PROBE_SHARE` of that) and, when all threads won, as soon as the median of
+    the last `WINDOW` steps grows by more than `DRIFT`. With None nothing is
+    set or measured.
 
     Parameters
     ----------
@@ -280,6 +285,11 @@ class ThreadChooser:
             return
         global _latest
         confirmed = best == self.choice
+        cost = sum(
+            max(0.0, seconds - medians[best])
+            for samples in self._samples.values()
+            for seconds in samples
+        )
         self.choice = _latest = best
         self._samples = None
         self._recent.clear()
@@ -287,4 +297,4 @@ class ThreadChooser:
         self._interval = (
             min(2 * self._interval, MAX_INTERVAL) if confirmed else PROBE_INTERVAL
         )
-        self._next_probe = now + self._interval
+        self._next_probe = now + max(self._interval, cost / PROBE_SHARE)

@@ -11,6 +11,7 @@ from core.blas_threads import (
     MAX_INTERVAL,
     PROBE_INTERVAL,
     PROBE_PAIRS,
+    PROBE_SHARE,
     WINDOW,
     ThreadChooser,
     limited,
@@ -149,6 +150,22 @@ def test_probes_again_after_the_interval_and_backs_off_while_confirmed():
         clock.now += MAX_INTERVAL + 1
         _steps(chooser, pool, clock, seconds, 1)
     assert chooser._interval == MAX_INTERVAL
+
+
+def test_costly_probes_wait_longer():
+    """A probe step with all threads that costs 100 ordinary steps is made rarely."""
+    chooser, pool, clock = _chooser()
+    seconds = {1: 0.004, 2: 0.400}
+    _steps(chooser, pool, clock, seconds, 2)
+    assert chooser.choice == 1
+    wait = (0.400 - 0.004) / PROBE_SHARE
+    assert wait > PROBE_INTERVAL
+    clock.now += wait - 0.1
+    _steps(chooser, pool, clock, seconds, 1)
+    assert not chooser.probing
+    clock.now += 0.2
+    _steps(chooser, pool, clock, seconds, 1)
+    assert chooser.probing
 
 
 def test_a_changed_load_changes_the_choice_at_the_next_probe():
