@@ -80,7 +80,7 @@ def _workloads(epochs_recommended: int, epochs_dense: int):
     train_set, validation = stratified_split(
         sample, preset.config.validation_fraction, preset.config.seed
     )
-    dense, source = build_dataset()
+    dense, _, source = build_dataset()
     return [
         (
             f"recommended ({preset.dataset}, {len(train_set):,} images, "
