@@ -23,11 +23,15 @@ AUTO = "auto"
 # Probing: pairs of steps, one per candidate count in a random order (a load
 # change during the probe then hits both alike, and a periodic slow step, such
 # as the one that augments a block, falls on either). The lower median wins
-# after PROBE_PAIRS pairs. One thread may win sooner, from the first pair on,
-# when the others are CLEAR_RATIO times slower: on a busy machine one step with
-# all threads can cost 30 ordinary ones, while wrongly keeping one thread for a
-# while costs little.
+# after PROBE_PAIRS pairs, or, while the medians are within CLOSE_RATIO of each
+# other, after up to MAX_PAIRS (a close call costs little to measure longer). One
+# thread may win sooner, from the first pair on, when the others are CLEAR_RATIO
+# times slower: on a busy machine one step with all threads can cost 30 ordinary
+# ones, while wrongly keeping one thread for a while costs little. The first
+# step of a loop (which allocates its buffers) is not measured.
 PROBE_PAIRS = 3
+MAX_PAIRS = 6
+CLOSE_RATIO = 1.1
 CLEAR_RATIO = 3.0
 # Measure again after PROBE_INTERVAL seconds, doubled (up to MAX_INTERVAL) each
 # time a probe confirms the choice, and never so soon that probing (the time its
@@ -197,7 +201,7 @@ class ThreadChooser:
     ) -> None:
         self._pool = pool or POOL
         self.setting = parse_setting(setting)
-        if self._pool.size is None:
+        if self.setting is not None and self._pool.size is None:
             self.setting = None  # no BLAS library that threadpoolctl can steer
         self._clock = clock
         self._random = random.Random(0)
@@ -217,8 +221,10 @@ class ThreadChooser:
         self._pairs = 0
         self._baseline: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
+        self._warming_up = False
         if self.setting == AUTO and self.choice is None:
             self._start_probe()
+            self._warming_up = True
 
     @property
     def probing(self) -> bool:
@@ -230,6 +236,11 @@ class ThreadChooser:
         """Set the count for one step, and time the step when measuring."""
         if self.setting is None:
             yield
+            return
+        if self._warming_up:
+            self._pool.apply(self._candidates[0])
+            yield
+            self._warming_up = False
             return
         threads = self._next_threads()
         self._pool.apply(threads)
@@ -281,7 +292,8 @@ class ThreadChooser:
         best = min(medians, key=medians.get)
         ratio = max(medians.values()) / max(medians[best], 1e-12)
         early = best == self._candidates[0] and ratio >= CLEAR_RATIO
-        if self._pairs < PROBE_PAIRS and not early:
+        needed = PROBE_PAIRS if ratio >= CLOSE_RATIO else MAX_PAIRS
+        if self._pairs < needed and not early:
             return
         global _latest
         confirmed = best == self.choice

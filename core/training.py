@@ -307,8 +307,9 @@ class EpochEvent:
     minibatches as they were trained; the validation figures (None without a
     validation set) use the weights at the end of the epoch. ``seconds``
     excludes time spent paused; ``samples_per_second`` counts training only.
-    ``blas_threads`` (here and in ``BatchEvent``) is the BLAS thread count in
-    use, None when ``train`` was not asked to manage it.
+    ``blas_threads`` (here and in ``BatchEvent``) is the BLAS thread count
+    chosen (`core.blas_threads.ThreadChooser.choice`): None while the first
+    measurement runs and when ``train`` was not asked to manage it.
     """
 
     epoch: int

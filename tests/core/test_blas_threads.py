@@ -10,6 +10,7 @@ from core.blas_threads import (
     DRIFT,
     MAX_INTERVAL,
     PROBE_INTERVAL,
+    MAX_PAIRS,
     PROBE_PAIRS,
     PROBE_SHARE,
     WINDOW,
@@ -61,8 +62,11 @@ def _steps(chooser, pool, clock, seconds, count):
 
 
 def _chooser(size=2):
+    """An automatic chooser past its first (unmeasured) step."""
     pool, clock = FakePool(size), FakeClock()
-    return ThreadChooser("auto", pool=pool, clock=clock), pool, clock
+    chooser = ThreadChooser("auto", pool=pool, clock=clock)
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.010}, 1)
+    return chooser, pool, clock
 
 
 def _blas_threads():
@@ -75,17 +79,33 @@ def no_shared_choice(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("seconds", "winner"),
-    [({1: 0.010, 2: 0.006}, 2), ({1: 0.010, 2: 0.011}, 1), ({1: 0.004, 2: 0.090}, 1)],
+    ("seconds", "winner", "pairs"),
+    [
+        ({1: 0.010, 2: 0.006}, 2, PROBE_PAIRS),
+        ({1: 0.010, 2: 0.0105}, 1, MAX_PAIRS),
+        ({1: 0.0105, 2: 0.010}, 2, MAX_PAIRS),
+        ({1: 0.004, 2: 0.090}, 1, 1),
+    ],
 )
-def test_auto_picks_the_faster_count(seconds, winner):
+def test_auto_picks_the_faster_count(seconds, winner, pairs):
     chooser, pool, clock = _chooser()
     assert chooser.probing and chooser.choice is None
-    _steps(chooser, pool, clock, seconds, 2 * PROBE_PAIRS)
+    _steps(chooser, pool, clock, seconds, 2 * pairs - 1)
+    assert chooser.probing
+    _steps(chooser, pool, clock, seconds, 1)
     assert not chooser.probing
     assert chooser.choice == winner
     assert blas_threads.latest_choice() == winner
     assert _steps(chooser, pool, clock, seconds, 5) == [winner] * 5
+
+
+def test_the_first_step_is_not_measured_and_uses_one_thread():
+    pool, clock = FakePool(), FakeClock()
+    chooser = ThreadChooser("auto", pool=pool, clock=clock)
+    # A first step that allocates for long with one thread does not count.
+    assert _steps(chooser, pool, clock, {1: 9.0, 2: 0.006}, 1) == [1]
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 2 * PROBE_PAIRS)
+    assert chooser.choice == 2
 
 
 def test_probe_interleaves_the_counts_pair_by_pair():
@@ -216,6 +236,14 @@ def test_none_leaves_the_library_alone():
     pool, clock = FakePool(), FakeClock()
     chooser = ThreadChooser(None, pool=pool, clock=clock)
     _steps(chooser, pool, clock, {1: 0.01, 2: 0.01}, 5)
+    assert pool.applied == [] and chooser.choice is None
+
+
+@pytest.mark.parametrize("setting", ["auto", 2])
+def test_without_a_controllable_library_nothing_is_set(setting):
+    pool, clock = FakePool(size=None), FakeClock()
+    chooser = ThreadChooser(setting, pool=pool, clock=clock)
+    _steps(chooser, pool, clock, {None: 0.01}, 3)
     assert pool.applied == [] and chooser.choice is None
 
 
@@ -373,8 +401,8 @@ def test_train_auto_probes_both_counts_and_reports_only_decisions():
     assert set(seen) == {1, size}
     reported = [e.blas_threads for e in events if isinstance(e, BatchEvent)]
     assert reported[0] is None  # still measuring
-    assert set(reported[2 * PROBE_PAIRS :]) <= {1, size}
-    assert None not in reported[2 * PROBE_PAIRS :]
+    decided = reported[1 + 2 * MAX_PAIRS :]
+    assert decided and set(decided) <= {1, size}
 
 
 def test_train_rejects_a_bad_setting():
