@@ -20,15 +20,19 @@ from contextlib import contextmanager
 from threadpoolctl import ThreadpoolController
 
 AUTO = "auto"
-# Probing: pairs of steps, one per candidate count in a random order (a load
-# change during the probe then hits both alike, and a periodic slow step, such
-# as the one that augments a block, falls on either). The lower median wins
-# after PROBE_PAIRS pairs, or, while the medians are within CLOSE_RATIO of each
-# other, after up to MAX_PAIRS (a close call costs little to measure longer). One
-# thread may win sooner, from the first pair on, when the others are CLEAR_RATIO
-# times slower: on a busy machine one step with all threads can cost 30 ordinary
-# ones, while wrongly keeping one thread for a while costs little. The first
-# step of a loop (which allocates its buffers) is not measured.
+# Probing: first WINDOW steps with one thread (the reference), then pairs of
+# steps, one per count in a random order (a load change during the probe then
+# hits both alike, and a periodic slow step, such as the one that augments a
+# block, falls on either). More threads win when their median beats both one
+# thread's in the pairs and the reference: on a busy machine, a step with one
+# thread right after one with more runs several times slower than usual (the
+# other threads still spin, and the scheduler makes the training thread wait
+# for the CPU time it just burnt), so the pairs alone would favour more threads.
+# The decision comes after PROBE_PAIRS pairs, or after up to MAX_PAIRS while the
+# two are within CLOSE_RATIO (a close call costs little to measure longer). One
+# thread wins at once when more threads are CLEAR_RATIO times slower: on a busy
+# machine one step with all threads can cost 30 ordinary ones. The first step of
+# a loop (which allocates its buffers) is not measured.
 PROBE_PAIRS = 3
 MAX_PAIRS = 6
 CLOSE_RATIO = 1.1
@@ -37,12 +41,12 @@ CLEAR_RATIO = 3.0
 # time a probe confirms the choice, and never so soon that probing (the time its
 # steps took beyond the winner's median) costs more than PROBE_SHARE of the time:
 # on a busy machine one probe step with all threads can take a tenth of a second
-# or more. With more than one thread, also as soon as
-# the median of the last WINDOW steps exceeds that of the first WINDOW steps
-# after the decision by a factor 1 + DRIFT: another program took a core, and
-# every step may now wait for it. One thread is not watched: others' load
-# barely slows it, while its step times under load vary too much to tell when
-# the load has gone (the interval finds out).
+# or more. With more than one thread, also as soon as the median of the last
+# WINDOW steps exceeds that of the first WINDOW steps after the decision by a
+# factor 1 + DRIFT (another program took a core, and every step may now wait
+# for it), or exceeds one thread's reference. One thread is not watched: others'
+# load barely slows it, while its step times under load vary too much to tell
+# when the load has gone (the interval finds out).
 PROBE_INTERVAL = 5.0
 MAX_INTERVAL = 20.0
 PROBE_SHARE = 0.03
@@ -111,12 +115,6 @@ class BlasPool:
             self._load()
             return self._size or None
 
-    def get(self) -> int | None:
-        """Threads in use now (the first library's), or None."""
-        with self._lock:
-            libraries = self._load()
-            return libraries[0].get_num_threads() if libraries else None
-
     def apply(self, threads: int) -> int | None:
         """Use ``threads`` from now on, in every thread; return the count in force."""
         with self._lock:
@@ -164,13 +162,15 @@ class ThreadChooser:
 
     Wrap every step in ``with chooser.step():``. With a fixed count the count
     is set before each step (another thread may have changed it) and nothing is
-    measured. With ``"auto"`` steps alternate between 1 thread and all of them
-    (`PROBE_PAIRS` pairs, interleaved) and the lower median wins; the probe is
-    repeated after `PROBE_INTERVAL` seconds (doubling, up to `MAX_INTERVAL`,
-    while the choice holds; longer when the last probe cost more than
-    `PROBE_SHARE` of that) and, when all threads won, as soon as the median of
-    the last `WINDOW` steps grows by more than `DRIFT`. With None nothing is
-    set or measured.
+    measured. With ``"auto"``, after an unmeasured first step, `WINDOW` steps
+    run with 1 thread, then steps alternate between 1 thread and all of them
+    (`PROBE_PAIRS` pairs, interleaved, up to `MAX_PAIRS` in a close call) and
+    the lower median wins (all threads must also beat the 1-thread steps before
+    the pairs). The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
+    up to `MAX_INTERVAL`, while the choice holds; longer when the last probe
+    cost more than `PROBE_SHARE` of that) and, when all threads won, as soon as
+    the median of the last `WINDOW` steps grows by more than `DRIFT` or exceeds
+    the 1-thread median. With None nothing is set or measured.
 
     Parameters
     ----------
@@ -221,6 +221,8 @@ class ThreadChooser:
         self._pairs = 0
         self._baseline: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
+        self._reference: list[float] = []
+        self._one_thread = float("inf")
         self._warming_up = False
         if self.setting == AUTO and self.choice is None:
             self._start_probe()
@@ -255,6 +257,8 @@ class ThreadChooser:
     def _next_threads(self) -> int:
         if self._samples is None:
             return self.choice
+        if len(self._reference) < WINDOW:
+            return self._candidates[0]
         if not self._pending:
             pair = list(self._candidates)
             self._random.shuffle(pair)
@@ -262,12 +266,16 @@ class ThreadChooser:
         return self._pending[0]
 
     def _start_probe(self) -> None:
+        self._reference = []
         self._samples = {threads: [] for threads in self._candidates}
         self._pending.clear()
         self._pairs = 0
 
     def _record(self, threads: int, seconds: float, now: float) -> None:
         if self._samples is not None:
+            if len(self._reference) < WINDOW:
+                self._reference.append(seconds)
+                return
             self._samples[threads].append(seconds)
             self._pending.popleft()
             if not self._pending:
@@ -280,7 +288,7 @@ class ThreadChooser:
             median = statistics.median(self._recent)
             if self._baseline is None:
                 self._baseline = median
-            elif median > self._baseline * (1 + DRIFT):
+            if median > min(self._baseline * (1 + DRIFT), self._one_thread):
                 self._interval = PROBE_INTERVAL
                 self._start_probe()
                 return
@@ -288,21 +296,30 @@ class ThreadChooser:
             self._start_probe()
 
     def _maybe_decide(self, now: float) -> None:
+        fewest, *others = self._candidates
         medians = {t: statistics.median(s) for t, s in self._samples.items()}
-        best = min(medians, key=medians.get)
-        ratio = max(medians.values()) / max(medians[best], 1e-12)
-        early = best == self._candidates[0] and ratio >= CLEAR_RATIO
-        needed = PROBE_PAIRS if ratio >= CLOSE_RATIO else MAX_PAIRS
-        if self._pairs < needed and not early:
+        one = min(medians[fewest], statistics.median(self._reference))
+        other = min(others, key=medians.get)
+        slower, faster = sorted((one, medians[other]), reverse=True)
+        if medians[other] >= CLEAR_RATIO * one:
+            needed = 0
+        elif slower / max(faster, 1e-12) < CLOSE_RATIO:
+            needed = MAX_PAIRS
+        else:
+            needed = PROBE_PAIRS
+        if self._pairs < needed:
             return
         global _latest
-        confirmed = best == self.choice
+        best = other if medians[other] < one else fewest
+        winner = medians[other] if best == other else one
         cost = sum(
-            max(0.0, seconds - medians[best])
+            max(0.0, seconds - winner)
             for samples in self._samples.values()
             for seconds in samples
         )
+        confirmed = best == self.choice
         self.choice = _latest = best
+        self._one_thread = one
         self._samples = None
         self._recent.clear()
         self._baseline = None

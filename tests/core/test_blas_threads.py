@@ -69,6 +69,11 @@ def _chooser(size=2):
     return chooser, pool, clock
 
 
+def _probe(chooser, pool, clock, seconds, pairs=PROBE_PAIRS):
+    """The steps of one probe: the one-thread reference, then ``pairs`` pairs."""
+    return _steps(chooser, pool, clock, seconds, WINDOW + 2 * pairs)
+
+
 def _blas_threads():
     return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
@@ -90,7 +95,8 @@ def no_shared_choice(monkeypatch):
 def test_auto_picks_the_faster_count(seconds, winner, pairs):
     chooser, pool, clock = _chooser()
     assert chooser.probing and chooser.choice is None
-    _steps(chooser, pool, clock, seconds, 2 * pairs - 1)
+    used = _steps(chooser, pool, clock, seconds, WINDOW + 2 * pairs - 1)
+    assert used[:WINDOW] == [1] * WINDOW  # the one-thread reference comes first
     assert chooser.probing
     _steps(chooser, pool, clock, seconds, 1)
     assert not chooser.probing
@@ -104,13 +110,13 @@ def test_the_first_step_is_not_measured_and_uses_one_thread():
     chooser = ThreadChooser("auto", pool=pool, clock=clock)
     # A first step that allocates for long with one thread does not count.
     assert _steps(chooser, pool, clock, {1: 9.0, 2: 0.006}, 1) == [1]
-    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 2 * PROBE_PAIRS)
+    _probe(chooser, pool, clock, {1: 0.010, 2: 0.006})
     assert chooser.choice == 2
 
 
 def test_probe_interleaves_the_counts_pair_by_pair():
     chooser, pool, clock = _chooser()
-    used = _steps(chooser, pool, clock, {1: 0.010, 2: 0.009}, 2 * PROBE_PAIRS)
+    used = _probe(chooser, pool, clock, {1: 0.010, 2: 0.009})[WINDOW:]
     pairs = [sorted(used[i : i + 2]) for i in range(0, len(used), 2)]
     assert pairs == [[1, 2]] * PROBE_PAIRS
     # Not always the same order: a periodic slow step must not hit one count only.
@@ -121,7 +127,7 @@ def test_medians_ignore_one_slow_step():
     """One step of all threads hit by a one-off delay does not lose the probe."""
     chooser, pool, clock = _chooser()
     slow_once = {"done": False}
-    for _ in range(2 * PROBE_PAIRS):
+    for _ in range(WINDOW + 2 * PROBE_PAIRS):
         with chooser.step():
             seconds = 0.010 if pool.current == 1 else 0.006
             if pool.current == 2 and slow_once["done"] is False:
@@ -131,24 +137,47 @@ def test_medians_ignore_one_slow_step():
     assert chooser.choice == 2
 
 
+def test_one_thread_slowed_by_alternation_still_wins():
+    """On a busy machine a one-thread step right after an all-thread one is slow.
+
+    Within the pairs, all threads then look faster than one; against the
+    one-thread steps before the pairs they are not.
+    """
+    chooser, pool, clock = _chooser()
+    previous = [1]
+    for _ in range(WINDOW + 2 * MAX_PAIRS):
+        with chooser.step():
+            threads = pool.current
+            if threads == 2:
+                seconds = 0.012
+            else:
+                seconds = 0.030 if previous[0] == 2 else 0.006
+            previous[0] = threads
+            clock.now += seconds
+        if not chooser.probing:
+            break
+    assert chooser.choice == 1
+
+
 def test_one_thread_wins_early_when_all_threads_are_much_slower():
     chooser, pool, clock = _chooser()
-    _steps(chooser, pool, clock, {1: 0.002, 2: 0.002 * CLEAR_RATIO * 1.1}, 2)
+    _probe(chooser, pool, clock, {1: 0.002, 2: 0.002 * CLEAR_RATIO * 1.1}, pairs=1)
     assert not chooser.probing and chooser.choice == 1
 
 
 def test_more_threads_never_win_early():
     chooser, pool, clock = _chooser()
-    _steps(chooser, pool, clock, {1: 0.002 * CLEAR_RATIO * 2, 2: 0.002}, 2)
+    seconds = {1: 0.002 * CLEAR_RATIO * 2, 2: 0.002}
+    _probe(chooser, pool, clock, seconds, pairs=1)
     assert chooser.probing
-    _steps(chooser, pool, clock, {1: 0.002 * CLEAR_RATIO * 2, 2: 0.002}, 4)
+    _steps(chooser, pool, clock, seconds, 2 * (PROBE_PAIRS - 1))
     assert chooser.choice == 2
 
 
 def test_probes_again_after_the_interval_and_backs_off_while_confirmed():
     chooser, pool, clock = _chooser()
     seconds = {1: 0.004, 2: 0.009}
-    _steps(chooser, pool, clock, seconds, 2 * PROBE_PAIRS)
+    _probe(chooser, pool, clock, seconds)
     assert chooser.choice == 1
     clock.now += PROBE_INTERVAL - 0.1
     _steps(chooser, pool, clock, seconds, 1)
@@ -156,7 +185,7 @@ def test_probes_again_after_the_interval_and_backs_off_while_confirmed():
     clock.now += 0.2
     _steps(chooser, pool, clock, seconds, 1)
     assert chooser.probing
-    assert 2 in _steps(chooser, pool, clock, seconds, 2 * PROBE_PAIRS)
+    assert 2 in _probe(chooser, pool, clock, seconds)
     assert chooser.choice == 1
     # Confirmed: the next probe waits twice as long.
     clock.now += 2 * PROBE_INTERVAL - 0.1
@@ -166,7 +195,7 @@ def test_probes_again_after_the_interval_and_backs_off_while_confirmed():
     _steps(chooser, pool, clock, seconds, 1)
     assert chooser.probing
     for _ in range(6):
-        _steps(chooser, pool, clock, seconds, 2 * PROBE_PAIRS)
+        _probe(chooser, pool, clock, seconds)
         clock.now += MAX_INTERVAL + 1
         _steps(chooser, pool, clock, seconds, 1)
     assert chooser._interval == MAX_INTERVAL
@@ -176,7 +205,7 @@ def test_costly_probes_wait_longer():
     """A probe step with all threads that costs 100 ordinary steps is made rarely."""
     chooser, pool, clock = _chooser()
     seconds = {1: 0.004, 2: 0.400}
-    _steps(chooser, pool, clock, seconds, 2)
+    _probe(chooser, pool, clock, seconds, pairs=1)
     assert chooser.choice == 1
     wait = (0.400 - 0.004) / PROBE_SHARE
     assert wait > PROBE_INTERVAL
@@ -190,33 +219,47 @@ def test_costly_probes_wait_longer():
 
 def test_a_changed_load_changes_the_choice_at_the_next_probe():
     chooser, pool, clock = _chooser()
-    _steps(chooser, pool, clock, {1: 0.004, 2: 0.080}, 2 * PROBE_PAIRS)
+    _probe(chooser, pool, clock, {1: 0.004, 2: 0.080}, pairs=1)
     assert chooser.choice == 1
     idle = {1: 0.010, 2: 0.006}
     clock.now += PROBE_INTERVAL
-    _steps(chooser, pool, clock, idle, 1 + 2 * PROBE_PAIRS)
+    _steps(chooser, pool, clock, idle, 1)
+    _probe(chooser, pool, clock, idle)
     assert chooser.choice == 2
 
 
 def test_a_slowdown_with_more_threads_probes_at_once():
     chooser, pool, clock = _chooser()
-    idle = {1: 0.010, 2: 0.006}
-    _steps(chooser, pool, clock, idle, 2 * PROBE_PAIRS + WINDOW)
+    idle = {1: 0.030, 2: 0.006}
+    _probe(chooser, pool, clock, idle)
+    _steps(chooser, pool, clock, idle, WINDOW)
     assert chooser.choice == 2 and not chooser.probing
-    busy = {1: 0.010, 2: 0.006 * (1 + DRIFT) * 1.5}
+    # Still faster than one thread, but slower than the first window by 1.5x.
+    busy = {1: 0.030, 2: 0.006 * (1 + DRIFT) * 1.5}
     # The window's median moves once half of its steps are slow.
     used = _steps(chooser, pool, clock, busy, WINDOW // 2 - 1)
     assert not chooser.probing and used == [2] * (WINDOW // 2 - 1)
     _steps(chooser, pool, clock, busy, 1)
     assert chooser.probing
-    _steps(chooser, pool, clock, busy, 2 * PROBE_PAIRS)
-    assert chooser.choice == 1
     assert clock.now - 100.0 < PROBE_INTERVAL
+
+
+def test_more_threads_slower_than_one_thread_was_probe_again():
+    """All threads that lose to the one-thread reference are measured again."""
+    chooser, pool, clock = _chooser()
+    _probe(chooser, pool, clock, {1: 0.010, 2: 0.006})
+    assert chooser.choice == 2
+    # Slower than one thread, though within the drift allowed for noise.
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.0102}, WINDOW)
+    assert chooser.probing
+    _probe(chooser, pool, clock, {1: 0.010, 2: 0.040}, pairs=1)
+    assert chooser.choice == 1
 
 
 def test_noise_below_the_drift_threshold_does_not_probe():
     chooser, pool, clock = _chooser()
-    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 2 * PROBE_PAIRS + WINDOW)
+    _probe(chooser, pool, clock, {1: 0.010, 2: 0.006})
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, WINDOW)
     _steps(chooser, pool, clock, {1: 0.010, 2: 0.006 * (1 + DRIFT) * 0.9}, 50)
     assert not chooser.probing
 
