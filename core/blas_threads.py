@@ -9,7 +9,6 @@ never Qt, never prints.
 
 from __future__ import annotations
 
-import random
 import statistics
 import threading
 import time
@@ -20,19 +19,20 @@ from contextlib import contextmanager
 from threadpoolctl import ThreadpoolController
 
 AUTO = "auto"
-# Probing: first WINDOW steps with one thread (the reference), then pairs of
-# steps, one per count in a random order (a load change during the probe then
-# hits both alike, and a periodic slow step, such as the one that augments a
-# block, falls on either). More threads win when their median beats both one
-# thread's in the pairs and the reference: on a busy machine, a step with one
-# thread right after one with more runs several times slower than usual (the
-# other threads still spin, and the scheduler makes the training thread wait
-# for the CPU time it just burnt), so the pairs alone would favour more threads.
-# The decision comes after PROBE_PAIRS pairs, or after up to MAX_PAIRS while the
-# two are within CLOSE_RATIO (a close call costs little to measure longer). One
-# thread wins at once when more threads are CLEAR_RATIO times slower: on a busy
-# machine one step with all threads can cost 30 ordinary ones. The first step of
-# a loop (which allocates its buffers) is not measured.
+# Probing: blocks of BLOCK steps, one thread then all of them, then all of them
+# and one (ABBA, so that a steady change of load hits both alike). Blocks, not
+# single steps: right after a switch the caches hold the other count's data and,
+# on a busy machine, a one-thread step after all-thread ones runs several times
+# slower (the other threads still spin, and the scheduler makes the training
+# thread wait for the CPU time it just burnt); alternating step by step measured
+# the cost of switching instead of the counts. The lower median wins after
+# PROBE_PAIRS pairs of blocks, or, while the two are within CLOSE_RATIO, after up
+# to MAX_PAIRS (a close call costs little to measure longer). One thread wins at
+# once when the mean step with more threads is CLEAR_RATIO times slower than one
+# thread's median: on a busy machine one step with all threads can cost 30
+# ordinary ones, and it is the slow ones that make up the total. The first step
+# of a loop (which allocates its buffers) is not measured.
+BLOCK = 4
 PROBE_PAIRS = 3
 MAX_PAIRS = 6
 CLOSE_RATIO = 1.1
@@ -44,7 +44,7 @@ CLEAR_RATIO = 3.0
 # or more. With more than one thread, also as soon as the median of the last
 # WINDOW steps exceeds that of the first WINDOW steps after the decision by a
 # factor 1 + DRIFT (another program took a core, and every step may now wait
-# for it), or exceeds one thread's reference. One thread is not watched: others'
+# for it), or exceeds one thread's median. One thread is not watched: others'
 # load barely slows it, while its step times under load vary too much to tell
 # when the load has gone (the interval finds out).
 PROBE_INTERVAL = 5.0
@@ -162,11 +162,11 @@ class ThreadChooser:
 
     Wrap every step in ``with chooser.step():``. With a fixed count the count
     is set before each step (another thread may have changed it) and nothing is
-    measured. With ``"auto"``, after an unmeasured first step, `WINDOW` steps
-    run with 1 thread, then steps alternate between 1 thread and all of them
-    (`PROBE_PAIRS` pairs, interleaved, up to `MAX_PAIRS` in a close call) and
-    the lower median wins (all threads must also beat the 1-thread steps before
-    the pairs). The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
+    measured. With ``"auto"``, after an unmeasured first step, blocks of
+    `BLOCK` steps alternate between 1 thread and all of them (`PROBE_PAIRS`
+    pairs of blocks, up to `MAX_PAIRS` in a close call; 1 thread wins at once
+    when all threads are `CLEAR_RATIO` times slower) and the lower median wins.
+    The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
     up to `MAX_INTERVAL`, while the choice holds; longer when the last probe
     cost more than `PROBE_SHARE` of that) and, when all threads won, as soon as
     the median of the last `WINDOW` steps grows by more than `DRIFT` or exceeds
@@ -204,7 +204,6 @@ class ThreadChooser:
         if self.setting is not None and self._pool.size is None:
             self.setting = None  # no BLAS library that threadpoolctl can steer
         self._clock = clock
-        self._random = random.Random(0)
         self._candidates: tuple[int, ...] = ()
         self.choice: int | None = None
         if isinstance(self.setting, int):
@@ -221,7 +220,6 @@ class ThreadChooser:
         self._pairs = 0
         self._baseline: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
-        self._reference: list[float] = []
         self._one_thread = float("inf")
         self._warming_up = False
         if self.setting == AUTO and self.choice is None:
@@ -257,30 +255,24 @@ class ThreadChooser:
     def _next_threads(self) -> int:
         if self._samples is None:
             return self.choice
-        if len(self._reference) < WINDOW:
-            return self._candidates[0]
         if not self._pending:
-            pair = list(self._candidates)
-            self._random.shuffle(pair)
-            self._pending.extend(pair)
+            order = self._candidates if self._pairs % 2 == 0 else self._candidates[::-1]
+            for threads in order:
+                self._pending.extend([threads] * BLOCK)
         return self._pending[0]
 
     def _start_probe(self) -> None:
-        self._reference = []
         self._samples = {threads: [] for threads in self._candidates}
         self._pending.clear()
         self._pairs = 0
 
     def _record(self, threads: int, seconds: float, now: float) -> None:
         if self._samples is not None:
-            if len(self._reference) < WINDOW:
-                self._reference.append(seconds)
-                return
-            self._samples[threads].append(seconds)
             self._pending.popleft()
+            self._samples[threads].append(seconds)
             if not self._pending:
                 self._pairs += 1
-                self._maybe_decide(now)
+            self._maybe_decide(now)
             return
         if self.choice > self._candidates[0]:
             self._recent.append(seconds)
@@ -297,25 +289,27 @@ class ThreadChooser:
 
     def _maybe_decide(self, now: float) -> None:
         fewest, *others = self._candidates
-        medians = {t: statistics.median(s) for t, s in self._samples.items()}
-        one = min(medians[fewest], statistics.median(self._reference))
-        other = min(others, key=medians.get)
-        slower, faster = sorted((one, medians[other]), reverse=True)
-        if medians[other] >= CLEAR_RATIO * one:
-            needed = 0
-        elif slower / max(faster, 1e-12) < CLOSE_RATIO:
-            needed = MAX_PAIRS
-        else:
-            needed = PROBE_PAIRS
-        if self._pairs < needed:
+        if not all(self._samples.values()):
             return
+        one = statistics.median(self._samples[fewest])
+        means = {t: statistics.fmean(self._samples[t]) for t in others}
+        clear = min(means.values()) >= CLEAR_RATIO * one
+        if not clear:
+            if self._pending:
+                return  # decide on whole pairs of blocks
+            medians = {t: statistics.median(self._samples[t]) for t in others}
+            other = min(others, key=medians.get)
+            slower, faster = sorted((one, medians[other]), reverse=True)
+            close = slower / max(faster, 1e-12) < CLOSE_RATIO
+            if self._pairs < (MAX_PAIRS if close else PROBE_PAIRS):
+                return
         global _latest
-        best = other if medians[other] < one else fewest
-        winner = medians[other] if best == other else one
+        best = fewest if clear or medians[other] >= one else other
+        winner = one if best == fewest else medians[other]
         cost = sum(
             max(0.0, seconds - winner)
-            for samples in self._samples.values()
-            for seconds in samples
+            for steps in self._samples.values()
+            for seconds in steps
         )
         confirmed = best == self.choice
         self.choice = _latest = best

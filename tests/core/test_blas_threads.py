@@ -6,6 +6,7 @@ from threadpoolctl import threadpool_info
 
 from core import blas_threads
 from core.blas_threads import (
+    BLOCK,
     CLEAR_RATIO,
     DRIFT,
     MAX_INTERVAL,
@@ -70,8 +71,8 @@ def _chooser(size=2):
 
 
 def _probe(chooser, pool, clock, seconds, pairs=PROBE_PAIRS):
-    """The steps of one probe: the one-thread reference, then ``pairs`` pairs."""
-    return _steps(chooser, pool, clock, seconds, WINDOW + 2 * pairs)
+    """The steps of a probe of ``pairs`` pairs of blocks."""
+    return _steps(chooser, pool, clock, seconds, 2 * BLOCK * pairs)
 
 
 def _blas_threads():
@@ -89,14 +90,12 @@ def no_shared_choice(monkeypatch):
         ({1: 0.010, 2: 0.006}, 2, PROBE_PAIRS),
         ({1: 0.010, 2: 0.0105}, 1, MAX_PAIRS),
         ({1: 0.0105, 2: 0.010}, 2, MAX_PAIRS),
-        ({1: 0.004, 2: 0.090}, 1, 1),
     ],
 )
 def test_auto_picks_the_faster_count(seconds, winner, pairs):
     chooser, pool, clock = _chooser()
     assert chooser.probing and chooser.choice is None
-    used = _steps(chooser, pool, clock, seconds, WINDOW + 2 * pairs - 1)
-    assert used[:WINDOW] == [1] * WINDOW  # the one-thread reference comes first
+    _steps(chooser, pool, clock, seconds, 2 * BLOCK * pairs - 1)
     assert chooser.probing
     _steps(chooser, pool, clock, seconds, 1)
     assert not chooser.probing
@@ -114,55 +113,71 @@ def test_the_first_step_is_not_measured_and_uses_one_thread():
     assert chooser.choice == 2
 
 
-def test_probe_interleaves_the_counts_pair_by_pair():
+def test_probe_alternates_blocks_abba():
     chooser, pool, clock = _chooser()
-    used = _probe(chooser, pool, clock, {1: 0.010, 2: 0.009})[WINDOW:]
-    pairs = [sorted(used[i : i + 2]) for i in range(0, len(used), 2)]
-    assert pairs == [[1, 2]] * PROBE_PAIRS
-    # Not always the same order: a periodic slow step must not hit one count only.
-    assert len({tuple(used[i : i + 2]) for i in range(0, len(used), 2)}) == 2
+    used = _probe(chooser, pool, clock, {1: 0.010, 2: 0.006})
+    blocks = [used[i : i + BLOCK] for i in range(0, len(used), BLOCK)]
+    assert all(len(set(block)) == 1 for block in blocks)
+    assert [block[0] for block in blocks] == [1, 2, 2, 1, 1, 2][: len(blocks)]
 
 
 def test_medians_ignore_one_slow_step():
     """One step of all threads hit by a one-off delay does not lose the probe."""
     chooser, pool, clock = _chooser()
     slow_once = {"done": False}
-    for _ in range(WINDOW + 2 * PROBE_PAIRS):
+    for _ in range(2 * BLOCK * PROBE_PAIRS):
         with chooser.step():
             seconds = 0.010 if pool.current == 1 else 0.006
-            if pool.current == 2 and slow_once["done"] is False:
+            if (
+                pool.current == 2
+                and len(pool.applied) > BLOCK + 3
+                and not slow_once["done"]
+            ):
                 slow_once["done"] = True
                 seconds = 0.020
             clock.now += seconds
-    assert chooser.choice == 2
+    assert slow_once["done"] and chooser.choice == 2
 
 
-def test_one_thread_slowed_by_alternation_still_wins():
-    """On a busy machine a one-thread step right after an all-thread one is slow.
+@pytest.mark.parametrize("slowed", [1, 2])
+def test_blocks_keep_the_cost_of_switching_out_of_the_medians(slowed):
+    """Right after a switch steps run slow (caches, spinning threads).
 
-    Within the pairs, all threads then look faster than one; against the
-    one-thread steps before the pairs they are not.
+    Here the two steps after a switch to ``slowed`` threads take 15 ms more;
+    ``slowed`` is also the count that is faster in steady steps. Step-by-step
+    alternation would charge it a switch at every step; blocks do not.
     """
     chooser, pool, clock = _chooser()
-    previous = [1]
-    for _ in range(WINDOW + 2 * MAX_PAIRS):
+    steady = {slowed: 0.008, 3 - slowed: 0.010}
+    history = [1, 1]
+    while chooser.probing:
         with chooser.step():
             threads = pool.current
-            if threads == 2:
-                seconds = 0.012
-            else:
-                seconds = 0.030 if previous[0] == 2 else 0.006
-            previous[0] = threads
-            clock.now += seconds
-        if not chooser.probing:
-            break
-    assert chooser.choice == 1
+            after_switch = history[-1] != threads or history[-2] != threads
+            extra = 0.015 if after_switch and threads == slowed else 0.0
+            history.append(threads)
+            clock.now += steady[threads] + extra
+    assert chooser.choice == slowed
 
 
-def test_one_thread_wins_early_when_all_threads_are_much_slower():
+def test_one_thread_wins_at_once_when_all_threads_are_much_slower():
     chooser, pool, clock = _chooser()
-    _probe(chooser, pool, clock, {1: 0.002, 2: 0.002 * CLEAR_RATIO * 1.1}, pairs=1)
+    used = _steps(chooser, pool, clock, {1: 0.002, 2: 0.002 * CLEAR_RATIO * 1.1}, 5)
+    assert used == [1, 1, 1, 1, 2]
     assert not chooser.probing and chooser.choice == 1
+
+
+def test_now_and_then_very_slow_steps_with_all_threads_end_the_probe():
+    """Quick steps with all threads do not hide the slow ones that cost the time."""
+    chooser, pool, clock = _chooser()
+    durations = iter([0.002, 0.002, 0.002, 0.060] + [0.002] * 50)
+    used = []
+    while chooser.probing:
+        with chooser.step():
+            used.append(pool.current)
+            clock.now += next(durations) if pool.current == 2 else 0.004
+    assert chooser.choice == 1
+    assert used.count(2) == 4  # not all PROBE_PAIRS pairs
 
 
 def test_more_threads_never_win_early():
@@ -170,7 +185,7 @@ def test_more_threads_never_win_early():
     seconds = {1: 0.002 * CLEAR_RATIO * 2, 2: 0.002}
     _probe(chooser, pool, clock, seconds, pairs=1)
     assert chooser.probing
-    _steps(chooser, pool, clock, seconds, 2 * (PROBE_PAIRS - 1))
+    _steps(chooser, pool, clock, seconds, 2 * BLOCK * (PROBE_PAIRS - 1))
     assert chooser.choice == 2
 
 
@@ -436,7 +451,7 @@ def test_train_auto_probes_both_counts_and_reports_only_decisions():
     size = blas_threads.POOL.size
     if size == 1:
         pytest.skip("one BLAS thread only: nothing to choose")
-    config = TrainingConfig(hidden_sizes=(16,), epochs=2, batch_size=16)
+    config = TrainingConfig(hidden_sizes=(16,), epochs=2, batch_size=8)
     network = config.build_network(64, 3)
     seen = _watched(network)
     events = []
@@ -444,7 +459,7 @@ def test_train_auto_probes_both_counts_and_reports_only_decisions():
     assert set(seen) == {1, size}
     reported = [e.blas_threads for e in events if isinstance(e, BatchEvent)]
     assert reported[0] is None  # still measuring
-    decided = reported[1 + 2 * MAX_PAIRS :]
+    decided = reported[1 + 2 * BLOCK * MAX_PAIRS :]
     assert decided and set(decided) <= {1, size}
 
 
