@@ -17,6 +17,7 @@ from core import user_dirs
 from core.model_io import SavedModel, app_version
 from core.run import PersonalDrawings, RunError
 from core.training import ConfigError
+from gui.background import set_blas_setting
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
+        self._use_threads_setting(self.settings.blas_threads)
         self._connect()
         guard_wheel(self)  # every control made without the panels' helpers
         if self.settings.geometry is not None:
@@ -145,6 +147,7 @@ class MainWindow(QMainWindow):
         ):
             action.triggered.connect(slot)
         actions.recent_menu.file_chosen.connect(self.files.open_recent)
+        actions.threads_menu.setting_chosen.connect(self.on_threads_setting_chosen)
         self.plot_panel.log_check.toggled.connect(actions.log_scale.setChecked)
         self.train_tab.config_changed.connect(self._update_actions)
         self.data_panel.dataset_loaded.connect(self._update_actions)
@@ -195,7 +198,8 @@ class MainWindow(QMainWindow):
         if self.data_panel.include_personal():
             drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
         config = self.train_tab.current_config()
-        self.training.start(training_job(config, dataset, drawings))
+        threads = self.settings.blas_threads
+        self.training.start(training_job(config, dataset, drawings, threads))
 
     @Slot()
     def on_fine_tune_requested(self) -> None:
@@ -216,12 +220,25 @@ class MainWindow(QMainWindow):
         try:
             # The model's own settings; the controls' only for a model without any.
             fallback = None if model.config else self.train_tab.current_config()
-            job = fine_tune_job(model, dataset, drawings, fallback)
+            job = fine_tune_job(
+                model, dataset, drawings, fallback, self.settings.blas_threads
+            )
         except (RunError, ConfigError) as exc:
             self.banner.show_message("warning", f"Cannot fine-tune: {exc}")
             self.tabs.setCurrentIndex(0)
             return
         self.training.start(job)
+
+    @Slot(object)
+    def on_threads_setting_chosen(self, setting: int | str) -> None:
+        """Keep the BLAS thread setting: for the next run, and evaluation from now."""
+        self.settings.blas_threads = setting
+        self._use_threads_setting(self.settings.blas_threads)
+
+    def _use_threads_setting(self, setting: int | str) -> None:
+        set_blas_setting(setting)
+        self.commands.threads_menu.set_setting(setting)
+        self.status_bar.show_threads_setting(setting)
 
     @Slot()
     def on_pause_toggled(self) -> None:
@@ -263,7 +280,7 @@ class MainWindow(QMainWindow):
         )
         self.run_models.begin(run.run_id, job)
         self.train_tab.show_run(job.label)
-        self.status_bar.show_run_starting(job.config.epochs)
+        self.status_bar.show_run_starting(job.config.epochs, job.threads)
         self.train_tab.set_locked(True)
         self._update_actions()
         self.tabs.setCurrentIndex(0)

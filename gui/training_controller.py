@@ -47,6 +47,8 @@ class RunStatus:
     samples_per_second: float | None  # None: keep the last figure shown
     seconds_left: float | None  # None: too early to tell
     paused: bool
+    threads_setting: int | str = "auto"  # the run's BLAS setting (TrainingJob)
+    blas_threads: int | None = None  # the count in use; None while measuring
 
 
 class TrainingController(QObject):
@@ -84,6 +86,7 @@ class TrainingController(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._outcome = ""
+        self._threads_setting: int | str = "auto"
         self._started_at = 0.0
         self._paused_since: float | None = None
         self._paused_total = 0.0
@@ -108,6 +111,7 @@ class TrainingController(QObject):
         if self.is_running:
             return False
         self.job = job
+        self._threads_setting = job.threads
         self.history = []
         self._latest = None
         self.prepared_data = None
@@ -197,6 +201,7 @@ class TrainingController(QObject):
                 message.fraction,
                 event.learning_rate,
                 event.samples_per_second or None,
+                event.blas_threads,
             )
         )
         self._latest = message.model
@@ -215,6 +220,7 @@ class TrainingController(QObject):
                 message.fraction,
                 message.learning_rate,
                 message.samples_per_second,
+                message.blas_threads,
             )
         )
 
@@ -264,6 +270,7 @@ class TrainingController(QObject):
         fraction: float,
         learning_rate: float,
         samples_per_second: float | None,
+        blas_threads: int | None,
     ) -> RunStatus:
         left = None
         if self._paused_since is None:
@@ -278,6 +285,8 @@ class TrainingController(QObject):
             samples_per_second,
             left,
             self._paused_since is not None,
+            self._threads_setting,
+            blas_threads,
         )
 
 
@@ -311,9 +320,15 @@ def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, s
 
 
 def training_job(
-    config: TrainingConfig, dataset: Dataset, drawings: PersonalDrawings | None
+    config: TrainingConfig,
+    dataset: Dataset,
+    drawings: PersonalDrawings | None,
+    threads: int | str = "auto",
 ) -> TrainingJob:
-    """Return the job that trains a new network with ``config`` (and the drawings)."""
+    """Return the job that trains a new network with ``config`` (and the drawings).
+
+    ``threads`` is the BLAS thread setting ("auto" or a count).
+    """
     return TrainingJob(
         config=config,
         dataset=dataset,
@@ -322,6 +337,7 @@ def training_job(
             config.to_dict(),
             [dataset.input_size, *config.hidden_sizes, dataset.num_classes],
         ),
+        threads=threads,
     )
 
 
@@ -330,15 +346,18 @@ def fine_tune_job(
     dataset: Dataset,
     drawings: PersonalDrawings,
     fallback_config: TrainingConfig | None = None,
+    threads: int | str = "auto",
 ) -> TrainingJob:
     """Return the job that fine-tunes a copy of ``model`` on the drawings.
 
     The policy is ``core.run.fine_tune_request``'s; ``fallback_config`` gives the
-    settings when the model records none. Raises ``core.run.RunError`` when the
-    dataset does not fit the model or no settings are known.
+    settings when the model records none; ``threads`` is the BLAS thread setting.
+    Raises ``core.run.RunError`` when the dataset does not fit the model or no
+    settings are known.
     """
     request = fine_tune_request(model, dataset, drawings, fallback_config)
     return TrainingJob.for_request(
         request,
         label="fine-tune on my drawings: " + describe_config(request.config.to_dict()),
+        threads=threads,
     )

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.datasets import Dataset, DatasetError, Normalization
+from core.blas_threads import AUTO
+from core.datasets import Dataset, DatasetError, DatasetPart, Normalization
 from core.model_io import SavedModel
 from core.network import MLP
 from core.personal_set import PersonalSetError
@@ -57,7 +58,8 @@ class TrainingJob:
     a callable such as `core.run.PersonalDrawings`, called in the worker thread),
     ``extra_repeat`` ``personal_repeat``, ``require_extra`` ``require_personal``;
     ``base``, ``subset`` and ``limit`` keep their names. Build a job from a request
-    (e.g. `core.run.fine_tune_request`) with `for_request`.
+    (e.g. `core.run.fine_tune_request`) with `for_request`. ``threads`` is the BLAS
+    thread setting the run trains with (`core.blas_threads`: "auto" measures).
     """
 
     config: TrainingConfig
@@ -69,10 +71,13 @@ class TrainingJob:
     label: str = ""
     base: SavedModel | None = None
     subset: int | None = None
+    threads: int | str = AUTO
 
     @classmethod
-    def for_request(cls, request: RunRequest, label: str = "") -> TrainingJob:
-        """Return the job that runs ``request``."""
+    def for_request(
+        cls, request: RunRequest, label: str = "", threads: int | str = AUTO
+    ) -> TrainingJob:
+        """Return the job that runs ``request`` with the BLAS ``threads`` setting."""
         return cls(
             config=request.config,
             dataset=request.dataset,
@@ -83,6 +88,7 @@ class TrainingJob:
             label=label,
             base=request.base,
             subset=request.subset,
+            threads=threads,
         )
 
     def request(self) -> RunRequest:
@@ -111,6 +117,7 @@ class BatchProgress:
     fraction: float  # of the whole run, 0..1
     learning_rate: float
     samples_per_second: float
+    blas_threads: int | None = None  # the count chosen; None while measuring
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class PreparedData:
     validation_size: int
     normalization: Normalization
     layer_sizes: tuple[int, ...]
-    validation_set: Dataset | None = None
+    validation_set: DatasetPart | None = None
     extra_size: int = 0
     run: PreparedRun | None = None
 
@@ -248,7 +255,9 @@ class TrainingWorker(QObject):
                 self.cancelled.emit()
                 return
             self._last_emit = time.perf_counter()
-            result = run_training(prepared, self._on_event, self.control)
+            result = run_training(
+                prepared, self._on_event, self.control, threads=self._job.threads
+            )
             self._flush(time.perf_counter())
             if result.reason == "cancelled" or self.control.cancelled:
                 self.cancelled.emit()
@@ -338,6 +347,7 @@ class TrainingWorker(QObject):
             fraction=min(done / epochs, 1.0),
             learning_rate=float(event.learning_rate),
             samples_per_second=rate,
+            blas_threads=event.blas_threads,
         )
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []
         self._samples_since_emit = 0
