@@ -5,7 +5,6 @@ include one sample and a partial last batch, and every activation, output,
 optimizer and schedule is compared.
 """
 
-
 import numpy as np
 import pytest
 
