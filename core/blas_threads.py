@@ -41,18 +41,18 @@ CLEAR_RATIO = 3.0
 # Measure again after PROBE_INTERVAL seconds, doubled (up to MAX_INTERVAL) each
 # time a probe confirms the choice, and never so soon that probing costs more than
 # PROBE_SHARE of the time. A probe's cost is the time its steps took beyond the
-# winner's median and, when one thread won, the CPU time its all-thread steps
-# burnt beyond their wall time: on a busy machine one step with all threads can
-# take a tenth of a second or more, and OpenBLAS's threads spin through most of
-# it waiting for each other, time the scheduler then gives the other programs
-# back. While one thread is in use, a probe that is due is made only if the
-# machine left at least IDLE_NEEDED of a core idle since the last decision (more
-# threads need a free core: on a machine without one, measured, a 128x526 by
-# 526x256 product took 23 ms with two threads against 0.6 ms with one). With
-# more than one thread, also as soon as the median of the last WINDOW steps
-# exceeds that of the first WINDOW steps after the decision by a factor
-# 1 + DRIFT (another program took a core, and every step may now wait for it),
-# or exceeds one thread's median. One thread is not watched: others' load barely
+# winner's median and, when one thread won, the CPU time OpenBLAS's other threads
+# used in its all-thread steps: on a machine without an idle core one step with
+# all threads can take a tenth of a second or more, with the threads spinning
+# through most of it waiting for each other, CPU time taken from the other
+# programs (or from training, as the scheduler evens out). While one thread is
+# in use, a probe that is due is made only if the machine left at least
+# IDLE_NEEDED of a core idle since the last decision (more threads need a free
+# core: on a machine without one, measured, a 128x526 by 526x256 product took
+# 23 ms with two threads against 0.6 ms with one). With more than one thread,
+# also as soon as the median of the last WINDOW steps exceeds that of the first
+# WINDOW steps after the decision by a factor 1 + DRIFT (another program took a
+# core, and every step may now wait for it), or exceeds one thread's median. One thread is not watched: others' load barely
 # slows it, while its step times under load vary too much to tell when the load
 # has gone (the interval and the idle cores find out).
 PROBE_INTERVAL = 5.0
@@ -195,6 +195,11 @@ class IdleCores:
         return max(0.0, (idle - start[0]) / (now - start[1]))
 
 
+def other_threads_cpu() -> float:
+    """Return the CPU seconds of this process's threads other than the calling one."""
+    return time.process_time() - time.thread_time()
+
+
 def latest_choice() -> int | None:
     """Return the count that the last automatic choice in this process picked."""
     return _latest
@@ -243,8 +248,8 @@ class ThreadChooser:
     clock : callable, optional
         Seconds, monotonic; ``time.perf_counter`` by default.
     cpu_clock : callable, optional
-        CPU seconds of the whole process (every thread); ``time.process_time``
-        by default.
+        CPU seconds used by the process's threads other than the calling one
+        (OpenBLAS's workers); `other_threads_cpu` by default.
     idle : callable, optional
         Idle cores since its previous call, or None when unknown; an `IdleCores`
         by default.
@@ -266,11 +271,11 @@ class ThreadChooser:
         pool: BlasPool | None = None,
         clock: Callable[[], float] = time.perf_counter,
         start: int | None = None,
-        cpu_clock: Callable[[], float] = time.process_time,
+        cpu_clock: Callable[[], float] | None = None,
         idle: Callable[[], float | None] | None = None,
     ) -> None:
         self._pool = pool or POOL
-        self._cpu_clock = cpu_clock
+        self._cpu_clock = cpu_clock or other_threads_cpu
         self._idle = idle if idle is not None else IdleCores(clock=clock)
         self.setting = parse_setting(setting)
         if self.setting is not None and self._pool.size is None:
@@ -289,7 +294,7 @@ class ThreadChooser:
         self._next_probe = clock() + self._interval
         self._pending: deque[int] = deque()
         self._samples: dict[int, list[float]] | None = None
-        # CPU seconds beyond the wall time of each probe step with more threads.
+        # CPU seconds the other threads used in this probe's all-thread steps.
         self._burnt = 0.0
         self._pairs = 0
         self._baseline: float | None = None
@@ -325,7 +330,7 @@ class ThreadChooser:
         yield
         now = self._clock()
         if self._samples is not None and threads > self._candidates[0]:
-            self._burnt += max(0.0, self._cpu_clock() - cpu - (now - started))
+            self._burnt += max(0.0, self._cpu_clock() - cpu)
         self._record(threads, now - started, now)
 
     def _next_threads(self) -> int:

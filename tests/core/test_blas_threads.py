@@ -48,7 +48,7 @@ class FakePool:
 
 
 class FakeClock:
-    """Wall and process CPU seconds, and the idle cores the machine reports."""
+    """Wall seconds, other threads' CPU seconds, and the idle cores reported."""
 
     def __init__(self):
         self.now = 100.0
@@ -74,14 +74,14 @@ def _make(setting, pool, clock, **options):
 def _steps(chooser, pool, clock, seconds, count, cpu=None):
     """Run ``count`` steps; ``seconds[threads]`` is how long a step takes.
 
-    ``cpu[threads]`` is the CPU time a step burns (its wall time by default).
+    ``cpu[threads]`` is the CPU time other threads use in a step (none by default).
     """
     used = []
     for _ in range(count):
         with chooser.step():
             used.append(pool.current)
             clock.now += seconds[pool.current]
-            clock.cpu_now += (cpu or seconds)[pool.current]
+            clock.cpu_now += (cpu or {})[pool.current] if cpu else 0.0
     return used
 
 
@@ -259,10 +259,10 @@ def test_cpu_burnt_by_all_threads_makes_the_next_probe_wait():
     """All-thread steps that spin both threads cost the CPU time others lose."""
     chooser, pool, clock = _chooser()
     seconds = {1: 0.004, 2: 0.020}
-    _probe(chooser, pool, clock, seconds, pairs=1, cpu={1: 0.004, 2: 0.200})
+    _probe(chooser, pool, clock, seconds, pairs=1, cpu={1: 0.0, 2: 0.180})
     assert chooser.choice == 1
     # One all-thread step decided it (CLEAR_RATIO): 0.016 s beyond the winner's
-    # wall time (alone, the usual interval), and 0.18 s of CPU beyond its own.
+    # wall time (alone, the usual interval), and 0.18 s of the other threads' CPU.
     wall_only = (0.020 - 0.004) / PROBE_SHARE
     wait = (0.016 + 0.180) / PROBE_SHARE
     assert wall_only < PROBE_INTERVAL < wait
