@@ -20,6 +20,12 @@ from contextlib import contextmanager
 from threadpoolctl import ThreadpoolController
 
 AUTO = "auto"
+# The first probe: after FIRST_PROBE_DELAY seconds of one-thread steps (long enough
+# to count the idle cores, below), and only if the machine left IDLE_NEEDED of a
+# core idle meanwhile; otherwise one thread is the choice at once (a probe step
+# with all threads on a machine without an idle core measured 40-250 ms against
+# 3 ms, and an auto run that probed once lost 30% to one thread over 2 s runs).
+FIRST_PROBE_DELAY = 1.0
 # Probing: blocks of BLOCK steps, one thread then all of them, then all of them
 # and one (ABBA, so that a steady change of load hits both alike). Blocks, not
 # single steps: right after a switch the caches hold the other count's data and,
@@ -32,7 +38,7 @@ AUTO = "auto"
 # once when the mean step with more threads is CLEAR_RATIO times slower than one
 # thread's median: on a busy machine one step with all threads can cost 30
 # ordinary ones, and it is the slow ones that make up the total. The first step
-# of a loop (which allocates its buffers) is not measured.
+# of a loop, which allocates its buffers, comes long before.
 BLOCK = 4
 PROBE_PAIRS = 3
 MAX_PAIRS = 6
@@ -52,9 +58,10 @@ CLEAR_RATIO = 3.0
 # 23 ms with two threads against 0.6 ms with one). With more than one thread,
 # also as soon as the median of the last WINDOW steps exceeds that of the first
 # WINDOW steps after the decision by a factor 1 + DRIFT (another program took a
-# core, and every step may now wait for it), or exceeds one thread's median. One thread is not watched: others' load barely
-# slows it, while its step times under load vary too much to tell when the load
-# has gone (the interval and the idle cores find out).
+# core, and every step may now wait for it), or exceeds one thread's median.
+# One thread is not watched: others' load barely slows it, while its step times
+# under load vary too much to tell when the load has gone (the interval and the
+# idle cores find out).
 PROBE_INTERVAL = 5.0
 MAX_INTERVAL = 20.0
 PROBE_SHARE = 0.03
@@ -227,8 +234,10 @@ class ThreadChooser:
 
     Wrap every step in ``with chooser.step():``. With a fixed count the count
     is set before each step (another thread may have changed it) and nothing is
-    measured. With ``"auto"``, after an unmeasured first step, blocks of
-    `BLOCK` steps alternate between 1 thread and all of them (`PROBE_PAIRS`
+    measured. With ``"auto"``, steps use 1 thread for `FIRST_PROBE_DELAY`
+    seconds; then, if the machine left `IDLE_NEEDED` of a core idle meanwhile (or
+    that is unknown), blocks of `BLOCK` steps alternate between 1 thread and all
+    of them (`PROBE_PAIRS`
     pairs of blocks, up to `MAX_PAIRS` in a close call; 1 thread wins at once
     when all threads are `CLEAR_RATIO` times slower) and the lower median wins.
     The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
@@ -291,7 +300,10 @@ class ThreadChooser:
             if len(self._candidates) == 1 or start is not None:
                 self.choice = start or self._candidates[0]
         self._interval = PROBE_INTERVAL
-        self._next_probe = clock() + self._interval
+        first = self.setting == AUTO and self.choice is None
+        self._next_probe = clock() + (FIRST_PROBE_DELAY if first else self._interval)
+        if self.setting == AUTO:
+            self._idle()  # the idle cores are counted from here
         self._pending: deque[int] = deque()
         self._samples: dict[int, list[float]] | None = None
         # CPU seconds the other threads used in this probe's all-thread steps.
@@ -300,10 +312,6 @@ class ThreadChooser:
         self._baseline: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
         self._one_thread = float("inf")
-        self._warming_up = False
-        if self.setting == AUTO and self.choice is None:
-            self._start_probe()
-            self._warming_up = True
 
     @property
     def probing(self) -> bool:
@@ -315,11 +323,6 @@ class ThreadChooser:
         """Set the count for one step, and time the step when measuring."""
         if self.setting is None:
             yield
-            return
-        if self._warming_up:
-            self._pool.apply(self._candidates[0])
-            yield
-            self._warming_up = False
             return
         threads = self._next_threads()
         self._pool.apply(threads)
@@ -335,7 +338,7 @@ class ThreadChooser:
 
     def _next_threads(self) -> int:
         if self._samples is None:
-            return self.choice
+            return self.choice or self._candidates[0]
         if not self._pending:
             order = self._candidates if self._pairs % 2 == 0 else self._candidates[::-1]
             for threads in order:
@@ -356,7 +359,8 @@ class ThreadChooser:
                 self._pairs += 1
             self._maybe_decide(now)
             return
-        if self.choice > self._candidates[0]:
+        fewest = self._candidates[0]
+        if self.choice is not None and self.choice > fewest:
             self._recent.append(seconds)
         if len(self._recent) == WINDOW:
             median = statistics.median(self._recent)
@@ -367,9 +371,11 @@ class ThreadChooser:
                 self._start_probe()
                 return
         if now >= self._next_probe:
-            if self.choice == self._candidates[0]:
+            if self.choice in (None, fewest):
                 idle = self._idle()
                 if idle is not None and idle < IDLE_NEEDED:
+                    global _latest
+                    self.choice = _latest = fewest
                     self._next_probe = now + self._interval
                     return
             self._start_probe()

@@ -10,6 +10,7 @@ from core.blas_threads import (
     BLOCK,
     CLEAR_RATIO,
     DRIFT,
+    FIRST_PROBE_DELAY,
     IDLE_NEEDED,
     MAX_INTERVAL,
     MAX_PAIRS,
@@ -86,10 +87,10 @@ def _steps(chooser, pool, clock, seconds, count, cpu=None):
 
 
 def _chooser(size=2):
-    """An automatic chooser past its first (unmeasured) step."""
+    """An automatic chooser whose first probe has just begun (on an idle machine)."""
     pool, clock = FakePool(size), FakeClock()
     chooser = _make("auto", pool, clock)
-    _steps(chooser, pool, clock, {1: 0.010, 2: 0.010}, 1)
+    _steps(chooser, pool, clock, {1: FIRST_PROBE_DELAY, 2: 0.010}, 1)
     return chooser, pool, clock
 
 
@@ -127,13 +128,32 @@ def test_auto_picks_the_faster_count(seconds, winner, pairs):
     assert _steps(chooser, pool, clock, seconds, 5) == [winner] * 5
 
 
-def test_the_first_step_is_not_measured_and_uses_one_thread():
+def test_one_thread_until_the_first_probe():
     pool, clock = FakePool(), FakeClock()
     chooser = _make("auto", pool, clock)
-    # A first step that allocates for long with one thread does not count.
-    assert _steps(chooser, pool, clock, {1: 9.0, 2: 0.006}, 1) == [1]
+    steps = int(FIRST_PROBE_DELAY / 0.010) - 1
+    # Before the delay: one thread, nothing decided, nothing measured.
+    assert _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, steps) == [1] * steps
+    assert chooser.choice is None and not chooser.probing
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 1)
+    assert chooser.probing
     _probe(chooser, pool, clock, {1: 0.010, 2: 0.006})
     assert chooser.choice == 2
+
+
+def test_no_idle_core_at_the_start_means_one_thread_without_a_probe():
+    pool, clock = FakePool(), FakeClock()
+    clock.idle_cores = IDLE_NEEDED - 0.1
+    chooser = _make("auto", pool, clock)
+    steps = int(FIRST_PROBE_DELAY / 0.010) + 1
+    assert _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, steps) == [1] * steps
+    assert chooser.choice == 1 and not chooser.probing
+    assert blas_threads.latest_choice() == 1
+    # Checked again at the next interval: the other programs have gone.
+    clock.idle_cores = 1.0
+    clock.now += PROBE_INTERVAL
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 1)
+    assert chooser.probing
 
 
 def test_probe_alternates_blocks_abba():
@@ -475,13 +495,14 @@ def test_the_count_is_in_force_during_each_step():
             assert set(_blas_threads()) == {threads}
 
 
-def test_auto_steps_use_both_counts_on_the_real_library():
-    chooser = ThreadChooser("auto")
+def test_auto_steps_use_both_counts_on_the_real_library(monkeypatch):
+    monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
+    chooser = ThreadChooser("auto", idle=lambda: None)  # however busy the machine
     if chooser.choice is not None:
         pytest.skip("one BLAS thread only: nothing to choose")
     seen = set()
     a = np.ones((64, 64), np.float32)
-    while chooser.probing:
+    while chooser.choice is None:
         with chooser.step():
             seen.update(_blas_threads())
             a @ a
@@ -563,7 +584,9 @@ def test_train_without_a_setting_leaves_the_count_alone():
     }
 
 
-def test_train_auto_probes_both_counts_and_reports_only_decisions():
+def test_train_auto_probes_both_counts_and_reports_only_decisions(monkeypatch):
+    monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
+    monkeypatch.setattr(blas_threads, "IdleCores", lambda **_: lambda: None)
     size = blas_threads.POOL.size
     if size == 1:
         pytest.skip("one BLAS thread only: nothing to choose")

@@ -46,6 +46,13 @@ def applied(monkeypatch):
     return seen
 
 
+@pytest.fixture()
+def quick_first_probe(monkeypatch):
+    """The first probe at once, however busy the machine (runs here are short)."""
+    monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
+    monkeypatch.setattr(blas_threads, "IdleCores", lambda **_: lambda: None)
+
+
 class _Pool:
     size = 2
 
@@ -79,7 +86,9 @@ def test_the_status_text_names_the_count_and_why(monkeypatch):
 
 
 @pytest.mark.parametrize("setting", [1, 2, "auto"])
-def test_the_worker_trains_with_the_jobs_setting(qtbot, monkeypatch, setting):
+def test_the_worker_trains_with_the_jobs_setting(
+    qtbot, monkeypatch, quick_first_probe, setting
+):
     passed = []
     original = training_worker.run_training
 
@@ -147,7 +156,9 @@ def test_the_menu_fixes_the_count_for_runs_evaluation_and_the_status_bar(
     assert window.training.history[-1]["blas_threads"] == 1
 
 
-def test_a_run_with_the_automatic_choice_shows_the_count_chosen(qtbot, window):
+def test_a_run_with_the_automatic_choice_shows_the_count_chosen(
+    qtbot, window, quick_first_probe
+):
     window.train_tab.training_panel.epochs_box.setValue(1)
     window.train_tab.training_panel.augment_group.setChecked(False)
     window.commands.start.trigger()
