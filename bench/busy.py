@@ -6,8 +6,9 @@ this benchmark is gone) it times training runs with ``threads="auto"``, 1 and
 2 (all cores), interleaved in rotating order, for the ``recommended`` preset on
 its own data and for 784-256-10 (Adam, batch 128) on 60,000 images. A run's
 epoch time is its training time over its epochs, so the adaptive run's first
-measurements count too. Prints medians with their spread (min-max), the
-adaptive median over the best fixed median (target 1.15) and, without busy
+measurements count too. Prints medians with their spread (min-max), and the
+adaptive run over the best fixed count's run of the same round, the median of
+those ratios (target 1.15; the ratio of the medians too) and, without busy
 loops, over all threads (OpenBLAS's default, what training used before the
 adaptive choice: "no slower than before when idle"), and how busy the machine
 was. ``--trace N`` instead prints, under N busy loops, every step of a run with
@@ -122,8 +123,11 @@ def _workloads(epochs_recommended: int, epochs_dense: int):
 
 def epoch_seconds(
     config, train_set, validation, threads, max_seconds: float
-) -> tuple[float, list]:
-    """Train once; return seconds per epoch and the thread counts epochs ended at.
+) -> tuple[float, list, int, int]:
+    """Train once: seconds per epoch, the counts epochs ended at, steps, wide steps.
+
+    Wide steps ran with more than one BLAS thread (for "auto": its probes, or
+    all threads once chosen).
 
     A run still going after ``max_seconds`` is stopped, and its epoch time is
     its time over the share of its epochs done (a slow fixed setting on a busy
@@ -132,13 +136,14 @@ def epoch_seconds(
     network = config.build_network(train_set.input_size, train_set.num_classes)
     control = TrainingControl()
     choices: list = []
-    steps = [0, 1]
+    steps = [0, 1, 0]
     started = time.perf_counter()
 
     def on_event(event) -> None:
         if isinstance(event, BatchEvent):
             steps[0] += 1
             steps[1] = event.batches_per_epoch
+            steps[2] += (POOL.current() or 1) > 1
             if time.perf_counter() - started > max_seconds:
                 control.cancel()
         elif isinstance(event, EpochEvent):
@@ -147,7 +152,7 @@ def epoch_seconds(
     result = train(
         network, train_set, validation, config, on_event, control, threads=threads
     )
-    return result.seconds / (steps[0] / steps[1]), choices
+    return result.seconds / (steps[0] / steps[1]), choices, steps[0], steps[2]
 
 
 def _thread_cpu() -> tuple[float, float]:
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.busy", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--rounds", type=int, default=3, help="runs per setting")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per setting")
     parser.add_argument(
         "--loops", type=int, nargs="*", default=[0, 1, 2], help="busy loops per case"
     )
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-run-seconds",
         type=float,
-        default=20.0,
+        default=10.0,
         help="stop a run after this long and count the epochs it did",
     )
     parser.add_argument(
@@ -267,10 +272,11 @@ def main(argv: list[str] | None = None) -> int:
                 case_watch = LoadWatch(exclude=busy.cpu_seconds)
                 times = {setting: [] for setting in settings}
                 picked: list = []
+                wide = [0, 0]
                 for round_index in range(args.rounds):
                     shift = round_index % len(settings)
                     for setting in settings[shift:] + settings[:shift]:
-                        seconds, choices = epoch_seconds(
+                        seconds, choices, done, many = epoch_seconds(
                             config,
                             train_set,
                             validation,
@@ -280,30 +286,44 @@ def main(argv: list[str] | None = None) -> int:
                         times[setting].append(seconds)
                         if setting == "auto":
                             picked.extend(choices)
+                            wide[0] += done
+                            wide[1] += many
                 medians = {s: statistics.median(v) for s, v in times.items()}
-                best = min(medians[s] for s in settings if s != "auto")
-                ratio = medians["auto"] / best
-                verdicts.append(ratio <= TARGET)
+                fixed = min(settings[1:], key=medians.get)
+                ratio = medians["auto"] / medians[fixed]
+                # Each round's auto run against the same round's run of the best
+                # fixed count: load that drifts over minutes falls on both sides.
+                paired = statistics.median(
+                    a / b for a, b in zip(times["auto"], times[fixed], strict=True)
+                )
+                verdicts.append(paired <= TARGET)
                 counts = ", ".join(
                     f"{n}x{picked.count(n)}" for n in sorted(set(picked) - {None})
                 )
+                if None in picked:
+                    counts += f", still measuring x{picked.count(None)}"
                 print(f"  {label}")
                 print(
                     f"    auto       {_spread(times['auto'])}  "
-                    f"(epochs ended at {counts})"
+                    f"(epochs ended at {counts}; {wide[1]:,} of {wide[0]:,} steps "
+                    "with all threads)"
                 )
                 for setting in settings[1:]:
                     name = f"{setting} thread{'s' if setting != 1 else ''}"
                     print(f"    {name:<10} {_spread(times[setting])}")
                 print(
-                    f"    auto / best fixed = {ratio:.2f}: "
-                    f"{'PASS' if ratio <= TARGET else 'FAIL'} (target <= {TARGET})"
+                    f"    auto / best fixed ({fixed}): paired by round {paired:.2f} "
+                    f"(ratio of the medians {ratio:.2f}): "
+                    f"{'PASS' if paired <= TARGET else 'FAIL'} (target <= {TARGET})"
                 )
                 if loops == 0:
-                    before = medians["auto"] / medians[cores]
+                    before = statistics.median(
+                        a / b for a, b in zip(times["auto"], times[cores], strict=True)
+                    )
                     print(
-                        f"    auto / all {cores} threads (the default before) = "
-                        f"{before:.2f}: {'PASS' if before <= 1.0 + NOISE else 'FAIL'}"
+                        f"    auto / all {cores} threads (the default before), paired"
+                        f" by round: {before:.2f}: "
+                        f"{'PASS' if before <= 1.0 + NOISE else 'FAIL'}"
                         f" (no slower when idle, within {NOISE:.0%} for noise)"
                     )
                 print(f"    (machine: {case_watch.describe()})")

@@ -131,6 +131,12 @@ class BlasPool:
             self._load()
             return self._size or None
 
+    def current(self) -> int | None:
+        """Return the count in force now, or None without a library to steer."""
+        with self._lock:
+            libraries = self._load()
+            return libraries[0].get_num_threads() if libraries else None
+
     def apply(self, threads: int) -> int | None:
         """Use ``threads`` from now on, in every thread; return the count in force."""
         with self._lock:
