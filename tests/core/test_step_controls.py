@@ -225,45 +225,14 @@ def test_changed_settings_apply_from_the_next_step_and_are_recorded(optimizer, c
     assert steps.index(event) == 2  # after two batches, before the third
 
     X, labels = _inputs(session)
-    snapshots = [_params(s) for s in session.snapshots]
-    momentum = 0.9
-    m = v = [np.zeros_like(p) for p in snapshots[0]]
-    velocity = [np.zeros_like(p) for p in snapshots[0]]
+    state = _ReferenceOptimizer(optimizer, session.snapshots[0])
     for t in range(4):
         rate = config.learning_rate if t < 2 else new_rate
-        if t == 2:
-            momentum = change.get("momentum", momentum)
+        momentum = change.get("momentum", 0.9) if t >= 2 else 0.9
         grads = _reference_gradients(session.snapshots[t], X, labels)
-        before, after = snapshots[t], snapshots[t + 1]
-        if optimizer == "sgd":
-            expected = [reference.sgd_step(w, g, rate) for w, g in zip(before, grads)]
-            stale = [
-                reference.sgd_step(w, g, config.learning_rate)
-                for w, g in zip(before, grads)
-            ]
-        elif optimizer == "momentum":
-            stepped = [
-                reference.momentum_step(w, vel, g, rate, momentum)
-                for w, vel, g in zip(before, velocity, grads)
-            ]
-            expected = [w for w, _ in stepped]
-            stale = [
-                reference.momentum_step(w, vel, g, config.learning_rate, 0.9)[0]
-                for w, vel, g in zip(before, velocity, grads)
-            ]
-            velocity = [vel for _, vel in stepped]
-        else:
-            stepped = [
-                reference.adam_step(w, mm, vv, g, rate, t + 1)
-                for w, mm, vv, g in zip(before, m, v, grads)
-            ]
-            expected = [w for w, _, _ in stepped]
-            stale = [
-                reference.adam_step(w, mm, vv, g, config.learning_rate, t + 1)[0]
-                for w, mm, vv, g in zip(before, m, v, grads)
-            ]
-            m = [mm for _, mm, _ in stepped]
-            v = [vv for _, _, vv in stepped]
+        before, after = _params(session.snapshots[t]), _params(session.snapshots[t + 1])
+        stale = state.peek(before, grads, config.learning_rate, 0.9)
+        expected = state.step(before, grads, rate, momentum)
         for got, want in zip(after, expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
         if t >= 2:  # the old settings would have given other weights
@@ -271,6 +240,47 @@ def test_changed_settings_apply_from_the_next_step_and_are_recorded(optimizer, c
                 not np.allclose(got, old, rtol=1e-4, atol=1e-6)
                 for got, old in zip(after, stale, strict=True)
             )
+
+
+class _ReferenceOptimizer:
+    """Replays the float64 reference updates of one optimizer, keeping its state."""
+
+    def __init__(self, name, network):
+        self.name = name
+        zeros = [np.zeros_like(p) for p in _params(network)]
+        self.velocity, self.m, self.v, self.t = zeros, zeros, zeros, 0
+
+    def _update(self, weights, grads, rate, momentum):
+        if self.name == "sgd":
+            return [
+                reference.sgd_step(w, g, rate)
+                for w, g in zip(weights, grads, strict=True)
+            ], {}
+        if self.name == "momentum":
+            pairs = [
+                reference.momentum_step(w, vel, g, rate, momentum)
+                for w, vel, g in zip(weights, self.velocity, grads, strict=True)
+            ]
+            return [w for w, _ in pairs], {"velocity": [vel for _, vel in pairs]}
+        triples = [
+            reference.adam_step(w, m, v, g, rate, self.t + 1)
+            for w, m, v, g in zip(weights, self.m, self.v, grads, strict=True)
+        ]
+        return [w for w, _, _ in triples], {
+            "m": [m for _, m, _ in triples],
+            "v": [v for _, _, v in triples],
+        }
+
+    def peek(self, weights, grads, rate, momentum):
+        """The weights this update would give, without keeping its state."""
+        return self._update(weights, grads, rate, momentum)[0]
+
+    def step(self, weights, grads, rate, momentum):
+        updated, state = self._update(weights, grads, rate, momentum)
+        for key, value in state.items():
+            setattr(self, key, value)
+        self.t += 1
+        return updated
 
 
 def test_a_changed_rate_is_the_base_the_schedule_scales():

@@ -1,4 +1,4 @@
-"""+1 batch, +1 epoch, Continue training, and the rate of a paused run, in the window."""
+"""+1 batch, +1 epoch, Continue training, a paused run's rate, in the window."""
 
 from __future__ import annotations
 
