@@ -65,8 +65,9 @@ class WeightUpdate:
 
     unit: int  # j
     source: int  # k
-    weight: float
-    gradient: float  # dC/dw_jk (with the L2 term when l2 > 0)
+    weight: float  # w_jk
+    input: float  # a_k, the activation the weight multiplies
+    gradient: float  # dC/dw_jk = a_k delta_j (+ l2 w_jk)
     new_weight: float
 
 
@@ -79,6 +80,7 @@ class LayerStep:
     """
 
     number: int
+    is_output: bool
     function: str  # the activation's key, or "softmax" / "sigmoid" for the output
     z: np.ndarray
     a: np.ndarray
@@ -88,11 +90,6 @@ class LayerStep:
     bias_gradient: np.ndarray
     units: tuple[Unit, ...]  # the units that matter most here, most first
     updates: tuple[WeightUpdate, ...]  # the largest weight changes, largest first
-
-    @property
-    def is_output(self) -> bool:
-        """True for the output layer."""
-        return self.function in ("softmax", "sigmoid")
 
 
 @dataclass(frozen=True)
@@ -273,6 +270,7 @@ def step_through(
         layers.append(
             LayerStep(
                 number=layer + 1,
+                is_output=layer == last,
                 function=_function_name(network, layer == last),
                 z=zs[layer],
                 a=activations[layer + 1],
@@ -282,7 +280,11 @@ def step_through(
                 bias_gradient=deltas[layer].copy(),
                 units=picked,
                 updates=_largest_updates(
-                    ws[layer], weight_gradients[layer], learning_rate, updates
+                    ws[layer],
+                    activations[layer],
+                    weight_gradients[layer],
+                    learning_rate,
+                    updates,
                 ),
             )
         )
@@ -360,15 +362,21 @@ def _unit(j, w, b, a_prev, z, a, derivative, back, delta, rate, count) -> Unit:
     )
 
 
-def _largest_updates(w, gradient, rate, count) -> tuple[WeightUpdate, ...]:
-    # gradient is (n_{l-1}, n_l): entry (k, j) belongs to the textbook's w_jk.
-    flat = np.argsort(-np.abs(gradient), axis=None, kind="stable")[:count]
+def _largest_updates(w, a_prev, gradient, rate, count) -> tuple[WeightUpdate, ...]:
+    # gradient is (n_{l-1}, n_l): entry (k, j) belongs to the textbook's w_jk. The
+    # largest of each unit j, then the units whose largest is largest: one weight
+    # per unit, so that ties within a unit (a_k saturated at 1) do not fill the list.
+    sizes = np.abs(gradient)
+    sources = np.argmax(sizes, axis=0)
+    units = np.argsort(-sizes[sources, np.arange(sizes.shape[1])], kind="stable")
     updates = []
-    for index in flat:
-        k, j = np.unravel_index(index, gradient.shape)
+    for j in units[:count]:
+        k = sources[j]
         g = float(gradient[k, j])
         weight = float(w[j, k])
-        updates.append(WeightUpdate(int(j), int(k), weight, g, weight - rate * g))
+        updates.append(
+            WeightUpdate(int(j), int(k), weight, float(a_prev[k]), g, weight - rate * g)
+        )
     return tuple(updates)
 
 

@@ -35,6 +35,7 @@ from gui.run_history import describe_config, plotted_history
 from gui.settings import AppSettings
 from gui.status_bar import TrainingStatusBar
 from gui.step_commands import StepCommands
+from gui.step_through_view import Example, StepThroughWindow, drawing_example
 from gui.train_tab import TrainTab
 from gui.training_controller import (
     STOP_WAIT_MS,
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
             index = self.tabs.addTab(tab, name)
             self.tabs.setTabToolTip(index, f"{tip} (Ctrl+{index + 1})")
         self.setCentralWidget(self.tabs)
+        self.numbers = StepThroughWindow(self)
         self.views = ModelViews(
             self.document, self.tabs, self.draw_tab, self.evaluate_tab, self.data_panel
         )
@@ -162,6 +164,10 @@ class MainWindow(QMainWindow):
         self.data_panel.loading_changed.connect(self.on_data_loading_changed)
         self.draw_tab.fine_tune_requested.connect(self.on_fine_tune_requested)
         self.draw_tab.personal_set_changed.connect(self.on_personal_set_changed)
+        self.draw_tab.numbers_requested.connect(self.on_show_numbers)
+        self.draw_tab.input_changed.connect(self.on_draw_input_changed)
+        self.evaluate_tab.example_chosen.connect(self.on_example_chosen)
+        self.document.model_changed.connect(self.on_numbers_model_changed)
 
         self.document.opened.connect(self.on_document_opened)
         self.document.state_changed.connect(self.on_document_state_changed)
@@ -434,6 +440,29 @@ class MainWindow(QMainWindow):
     def on_personal_set_changed(self, _count: int) -> None:
         """Update the "Include my drawings" count."""
         self.data_panel.update_personal_count()
+
+    # ====================================================== one example, numbers
+    @Slot()
+    def on_show_numbers(self) -> None:
+        """Follow the Draw tab's input through the network, in its own window."""
+        image = self.draw_tab.current_image()
+        self.numbers.follow(self.document.model, drawing_example(image), show=True)
+
+    @Slot(object)
+    def on_draw_input_changed(self, image: object) -> None:
+        """Keep the numbers on the drawing as it changes (while they are shown)."""
+        self.numbers.follow(self.document.model, drawing_example(image))
+
+    @Slot(bool)
+    def on_numbers_model_changed(self, _live: bool) -> None:
+        """Follow the example through each new model (a step of training, too)."""
+        if self.numbers.isVisible():
+            self.numbers.view.set_model(self.document.model)
+
+    @Slot(object)
+    def on_example_chosen(self, example: Example) -> None:
+        """Follow a dataset image chosen on the Evaluate tab through the network."""
+        self.numbers.follow(self.document.model, example, show=True)
 
     # ================================================================ files
     @Slot()

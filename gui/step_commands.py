@@ -10,6 +10,7 @@ this decides what is shown and when. Holds no reference to the window.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -61,6 +62,7 @@ class StepCommands(QObject):
         self._status_bar = status_bar
         self._data_dir = data_dir
         self.paused = False  # the running run is paused, or will be after its step
+        self._message = ""  # what the status bar says of the pause
         training.run_started.connect(self.on_run_started)
         training.held.connect(self.on_run_held)
         training.settings_applied.connect(self.on_settings_applied)
@@ -180,12 +182,17 @@ class StepCommands(QObject):
         self._set_paused(True)
         job = self._training.job
         if job is not None:
-            self._train_tab.show_run(job.label, paused=True)
+            names = changeable_settings(job.config)
+            what = " and momentum" if "momentum" in names else ""
+            self._train_tab.show_model_text(
+                f"<b>Paused</b> {escape(job.label)}. The learning rate{what} can be "
+                "changed now, for the next steps."
+            )
         self._status_bar.show_paused()
-        self._status_bar.showMessage(
-            f"Paused {where_held(hold)}. F7: +1 batch, F8: +1 epoch, F6: resume; the "
-            "learning rate can be changed now."
+        self._message = (
+            f"Paused {where_held(hold)} · F7 +1 batch · F8 +1 epoch · F6 resume"
         )
+        self._status_bar.showMessage(self._message)
 
     @Slot(object)
     def on_settings_applied(self, progress: SettingsProgress) -> None:
@@ -203,6 +210,9 @@ class StepCommands(QObject):
     def on_run_finished(self, _outcome: str) -> None:
         """Nothing waits any more."""
         self._set_paused(False)
+        if self._message and self._status_bar.currentMessage() == self._message:
+            self._status_bar.clearMessage()
+        self._message = ""
 
     @Slot()
     def on_settings_edited(self) -> None:

@@ -114,7 +114,7 @@ class BatchProgress:
     epochs: int
     fraction: float  # of the whole run, 0..1
     learning_rate: float
-    samples_per_second: float
+    samples_per_second: float | None  # None: unknown (a pause came between)
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,7 @@ class TrainingWorker(QObject):
         self._job = job
         self.control = TrainingControl(on_hold=self._on_hold)
         self._changes: list[SettingsEvent] = []
+        self._held = False  # paused since the last batch message: no speed figure
         self._network: MLP | None = None
         self._pending_x: list[float] = []
         self._pending_loss: list[float] = []
@@ -370,6 +371,7 @@ class TrainingWorker(QObject):
         now = time.perf_counter()
         self._flush(self._last_batch_time)
         self._flush_epochs(now)
+        self._held = True
         event = self._last_batch
         if event is None or self._prepared is None:
             return  # nothing trained yet: the model is the one the run started from
@@ -413,8 +415,9 @@ class TrainingWorker(QObject):
             epochs=epochs,
             fraction=min(done / epochs, 1.0),
             learning_rate=float(event.learning_rate),
-            samples_per_second=rate,
+            samples_per_second=None if self._held else rate,
         )
+        self._held = False
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []
         self._samples_since_emit = 0
         self._last_emit = now

@@ -90,6 +90,8 @@ def test_the_textbook_equations_hold_for_the_units_shown():
     np.testing.assert_allclose(output.delta, (a_out - y) * a_out * (1 - a_out))
     assert shown.loss == pytest.approx(0.5 * np.sum((a_out - y) ** 2))
     W = [w.astype(np.float64) for w in network.weights]
+    assert [layer.is_output for layer in shown.layers] == [False, False, True]
+    assert [layer.function for layer in shown.layers] == ["sigmoid"] * 3
     for layer in shown.layers:
         n = layer.number - 1
         for unit in layer.units:
@@ -108,8 +110,9 @@ def test_the_textbook_equations_hold_for_the_units_shown():
             )
             # dC/dw_jk = a_k delta_j
             a_prev = shown.layers[n - 1].a if n else _input().astype(np.float64)
+            assert update.input == a_prev[update.source]
             assert update.gradient == pytest.approx(
-                a_prev[update.source] * layer.delta[update.unit]
+                update.input * layer.delta[update.unit]
             )
     # delta^l = ((w^{l+1})^T delta^{l+1}) * sigmoid'(z^l), with w^{l+1} = W[l].T.
     second = shown.layers[1]
@@ -132,9 +135,11 @@ def test_the_units_shown_are_those_that_matter_most():
     contributions = np.abs(hidden.a * W[:, shown.predicted])
     expected = np.argsort(-contributions, kind="stable")[:2]
     assert [unit.index for unit in hidden.units] == list(expected)
-    # The largest weight changes of each layer.
-    largest = np.sort(np.abs(output.weight_gradient), axis=None)[::-1][:3]
+    # The largest weight change of each unit, for the units where it is largest.
+    per_unit = np.abs(output.weight_gradient).max(axis=0)
+    largest = np.sort(per_unit)[::-1][:3]
     np.testing.assert_allclose([abs(u.gradient) for u in output.updates], largest)
+    assert len({u.unit for u in output.updates}) == 3
     assert probabilities.argmax() == shown.predicted
 
 

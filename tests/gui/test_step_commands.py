@@ -101,6 +101,7 @@ def test_plus_one_batch_and_epoch_step_a_paused_run(qtbot, window):
     actions.step_batch.trigger()
     _held(qtbot, window, 1, epoch=2)
     _stop(qtbot, window)
+    assert not window.status_bar.currentMessage().startswith("Paused")
     assert "in epoch 2 after mini-batch 1 of 36" in window.banner.text()
     assert "keeps the weights reached there" in window.banner.text()
     assert window.document.model.history[-1]["epoch"] == 1
