@@ -62,6 +62,9 @@ CHANGE_COLOR = QColor(150, 40, 160)  # settings changed during a run
 PHASE_LABEL_POSITION = {"loss": 0.9, "accuracy": 0.1}
 CHANGE_LABEL_POSITION = {"loss": 0.75, "accuracy": 0.25}
 MAX_SYMBOL_EPOCHS = 60
+# A run stepped batch by batch has a few batch points only: each gets a dot, so that
+# the first one shows (one point draws no line).
+MAX_SYMBOL_BATCHES = 40
 LEGEND_CHARS = 34
 LEGEND_FONT = "8pt"
 LEGEND_ROWS = 2  # at most: the legends sit above the plots and take their height
@@ -700,6 +703,12 @@ class PlotPanel(QWidget):
             x = run.batches.column(0)
             curves.batch_raw.setData(x, run.batches.column(1))
             curves.batch_smooth.setData(x, run.batches.column(2))
+            dots = run is self._current and len(x) <= MAX_SYMBOL_BATCHES
+            if (curves.batch_smooth.opts["symbol"] is not None) != dots:
+                curves.batch_smooth.setSymbol("o" if dots else None)
+                curves.batch_smooth.setSymbolSize(4)
+                curves.batch_smooth.setSymbolPen(_pen(TRAIN_COLOR, 170))
+                curves.batch_smooth.setSymbolBrush(TRAIN_COLOR)
             epoch = run.epoch_column("epoch")
             if self._drawn_epochs.get(run_id) == len(epoch):
                 continue
