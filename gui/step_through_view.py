@@ -355,7 +355,9 @@ def _update(result: StepThrough, names: tuple[str, ...]) -> str:
                 f"<td>{number(update.weight)} − {eta} × {_paren(update.gradient)}</td>"
                 f"<td class='n'>= <b>{number(update.new_weight)}</b></td></tr>"
             )
-        for unit in layer.units[:1]:
+        # The output layer's shown units (the answer and the true class pull apart),
+        # one unit of each hidden layer.
+        for unit in layer.units if layer.is_output else layer.units[:1]:
             rows.append(
                 f"<tr><td>{_sym('b', n, str(unit.index))}</td>"
                 f"<td>{number(unit.bias)} − {eta} × {_paren(unit.delta)}</td>"

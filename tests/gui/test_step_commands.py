@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
+from test_main_window import _small_settings
 
 from core.datasets import load_bundled
 from core.model_io import load_model, save_model
@@ -13,7 +14,6 @@ from gui.main_window import MainWindow
 from gui.run_history import PhaseMark
 from gui.training_panel import TrainingPanel
 from gui.window_actions import STEP_TIPS
-from tests.gui.test_main_window import _small_settings
 
 BATCHES = 36  # 4,500 training images of the bundled sample in batches of 128
 
