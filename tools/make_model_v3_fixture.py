@@ -11,18 +11,12 @@ loads it as written.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.datasets import Dataset  # noqa: E402
-from core.model_io import load_model, save_model  # noqa: E402
 from core.run import (  # noqa: E402
     RunRequest,
     build_model,
@@ -31,23 +25,13 @@ from core.run import (  # noqa: E402
     run_training,
 )
 from core.training import BatchEvent, TrainingConfig, TrainingControl  # noqa: E402
+from tools.make_model_v2_fixture import save_frozen, tiny_set  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "model_v3.npz"
 
 
-def _tiny_set(count: int, seed: int) -> Dataset:
-    """Class k lights up row k of the 4x4 image, with noise."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % 3
-    images = rng.integers(0, 60, (count, 4, 4))
-    images[np.arange(count), labels, :] += 180
-    return Dataset(
-        "format-v3-fixture", images.astype(np.uint8), labels, ("a", "b", "c"), 255
-    )
-
-
 def main() -> None:
-    dataset = _tiny_set(90, seed=1)
+    dataset = tiny_set(90, seed=1, name="format-v3-fixture")
     config = TrainingConfig(
         hidden_sizes=(6,),
         activation="sigmoid",
@@ -72,15 +56,7 @@ def main() -> None:
     continued = prepare_run(continue_request(base, dataset, more))
     continued_result = run_training(continued)
     model = build_model(continued, continued_result.network, continued_result)
-    metadata = dataclasses.replace(
-        model.metadata, created="2027-01-10T00:00:00Z", app_version="0.1.0"
-    )
-    save_model(OUT, model.network, metadata)
-    loaded = load_model(OUT)
-    digest = hashlib.sha256()
-    for array in loaded.network.parameters():
-        digest.update(array.tobytes())
-    print(f"Wrote {OUT}; parameters sha256 {digest.hexdigest()}")
+    save_frozen(OUT, model, "2027-01-10T00:00:00Z")
 
 
 if __name__ == "__main__":
