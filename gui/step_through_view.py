@@ -395,7 +395,7 @@ class StepThroughView(QWidget):
         self._result: StepThrough | None = None
         self._busy = False
         self._pending = False
-        self._shown_key: tuple | None = None
+        self._generation = 0
         self.computations = 0
 
         self.thumbnail = QLabel(self)
@@ -507,11 +507,14 @@ class StepThroughView(QWidget):
     @Slot()
     def recompute(self) -> None:
         """Compute the numbers for the current model, example and settings."""
+        self._generation += 1  # numbers still being computed are out of date
         model, example = self._model, self._example
         if model is None:
             self._show_message("No model yet: train one, or open a saved one.")
             return
         if example is None or example.image is None:
+            self.thumbnail.clear()
+            self.source_label.clear()
             self._show_message("Draw a digit on the Draw tab to follow it through.")
             return
         if tuple(np.shape(example.image)) != tuple(model.image_shape):
@@ -532,10 +535,11 @@ class StepThroughView(QWidget):
         units = int(self.units_box.value())
         source = example.description
         names = tuple(model.class_names)
+        generation = self._generation
 
         def compute(_cancel, _report):
             result = step_through(network, x, label, rate, l2, units=units)
-            return result, render(result, names, source)
+            return generation, result, render(result, names, source)
 
         start_task(
             compute,
@@ -546,8 +550,10 @@ class StepThroughView(QWidget):
         )
 
     @Slot(object)
-    def _on_computed(self, outcome: tuple[StepThrough, str]) -> None:
-        result, html = outcome
+    def _on_computed(self, outcome: tuple[int, StepThrough, str]) -> None:
+        generation, result, html = outcome
+        if generation != self._generation:
+            return  # the example, model or settings changed meanwhile
         self._result = result
         self.computations += 1
         scroll = self.browser.verticalScrollBar().value()

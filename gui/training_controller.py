@@ -143,7 +143,8 @@ class TrainingController(QObject):
         if not self._worker_alive():
             return False
         self._worker.pause()
-        self._paused_since = time.monotonic()
+        if self._paused_since is None:  # already waiting after a step: it counts on
+            self._paused_since = time.monotonic()
         return True
 
     def resume(self) -> None:

@@ -150,6 +150,10 @@ def test_the_window_follows_the_drawing_as_it_changes(qtbot, window, model):
         timeout=10000,
     )
     assert not np.array_equal(image, tab.current_image())
+    tab.canvas.clear()
+    qtbot.waitUntil(lambda: numbers.view.result() is None, timeout=5000)
+    assert "Draw a digit" in numbers.view.browser.toPlainText()
+    assert numbers.view.thumbnail.pixmap().isNull()
     numbers.close()
 
 
