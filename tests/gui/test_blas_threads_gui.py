@@ -143,9 +143,9 @@ def test_the_menu_fixes_the_count_for_runs_evaluation_and_the_status_bar(
     jobs = []
     original = training_controller.TrainingController.start
 
-    def spy(controller, job):
+    def spy(controller, job, **options):
         jobs.append(job)
-        return original(controller, job)
+        return original(controller, job, **options)
 
     monkeypatch.setattr(training_controller.TrainingController, "start", spy)
     window.train_tab.training_panel.epochs_box.setValue(1)
@@ -219,3 +219,23 @@ def test_automatic_background_work_follows_trainings_latest_choice(
     monkeypatch.setattr(blas_threads, "_latest", 2)
     background.with_blas_limit(lambda: None)()
     assert [count for _, count in applied] == [1, 2]
+
+
+def test_jobs_made_in_the_app_take_its_setting():
+    from core.run import PersonalDrawings
+    from gui.training_controller import continue_job, fine_tune_job, training_job
+
+    dataset = load_bundled("mnist-sample")
+    model = template_model()
+    config = TrainingConfig(hidden_sizes=(16,), epochs=1)
+    background.set_blas_setting(2)
+    drawings = PersonalDrawings("unused", dataset.image_shape)
+    jobs = [
+        training_job(config, dataset, None),
+        continue_job(model, dataset, config, None),
+        fine_tune_job(model, dataset, drawings, config),
+    ]
+    assert [job.threads for job in jobs] == [2, 2, 2]
+    assert training_job(config, dataset, None, threads=1).threads == 1
+    background.set_blas_setting("auto")
+    assert training_job(config, dataset, None).threads == "auto"
