@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from core.datasets import Dataset, DatasetError, Normalization, stratified_split
+from core.datasets import (
+    Dataset,
+    DatasetError,
+    DatasetPart,
+    Normalization,
+    as_part,
+    split_parts,
+)
 from core.model_io import (
     METRICS,
     SavedModel,
@@ -135,9 +142,10 @@ class PreparedRun:
     ----------
     request : RunRequest
         What was asked.
-    train_set : Dataset
-        The training part, personal drawings (repeated) included.
-    validation_set : Dataset or None
+    train_set : DatasetPart
+        The training part, personal drawings (repeated) included: rows of the
+        dataset's images, which are not copied (`core.datasets.DatasetPart`).
+    validation_set : DatasetPart or None
         The validation part (never holds a drawing); None without validation.
     normalization : Normalization
         Fitted on ``train_set``, or the base model's when fine-tuning.
@@ -148,8 +156,8 @@ class PreparedRun:
     """
 
     request: RunRequest
-    train_set: Dataset
-    validation_set: Dataset | None
+    train_set: DatasetPart
+    validation_set: DatasetPart | None
     normalization: Normalization
     network: MLP
     personal_images: int
@@ -201,7 +209,9 @@ class HistoryTimeline:
 # --- the split -------------------------------------------------------------------
 
 
-def take_subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
+def take_subset(
+    dataset: Dataset | DatasetPart, size: int | None, seed: int
+) -> DatasetPart:
     """Draw a stratified random subset of ``size`` images (all when None).
 
     Raises
@@ -210,12 +220,12 @@ def take_subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
         When ``size`` cannot hold one image of each class.
     """
     if size is None or size >= len(dataset):
-        return dataset
+        return as_part(dataset)
     if size < dataset.num_classes:
         raise DatasetError(
             f"a subset of {size} images cannot hold all {dataset.num_classes} classes"
         )
-    _, subset = stratified_split(dataset, size / len(dataset), seed)
+    _, subset = split_parts(dataset, size / len(dataset), seed)
     return subset
 
 
@@ -224,16 +234,15 @@ def split(
     validation_fraction: float,
     seed: int,
     subset: int | None = None,
-) -> tuple[Dataset, Dataset | None]:
+) -> tuple[DatasetPart, DatasetPart | None]:
     """Return the training and validation parts of ``dataset`` (the one rule).
 
     The subset (when given) is drawn first, then the stratified validation part;
     the same arguments always give the same images, so a model's held-out part can
-    be recomputed from what its file records.
+    be recomputed from what its file records. The parts name rows of the dataset's
+    images and copy none (`core.datasets.split_parts`).
     """
-    return stratified_split(
-        take_subset(dataset, subset, seed), validation_fraction, seed
-    )
+    return split_parts(take_subset(dataset, subset, seed), validation_fraction, seed)
 
 
 def held_out_split(model: SavedModel) -> HeldOutSplit:
@@ -314,7 +323,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         network = base.network.copy()
     else:
         normalization = Normalization.fit(
-            config.normalization, train_set.images, train_set.max_value
+            config.normalization, train_set, train_set.max_value
         )
         network = config.build_network(train_set.input_size, train_set.num_classes)
     return PreparedRun(
@@ -666,7 +675,9 @@ def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
     return first["metrics"].get("subset")
 
 
-def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Dataset:
+def _with_drawings(
+    train_set: DatasetPart, drawings: Dataset, repeat: int
+) -> DatasetPart:
     if drawings.image_shape != train_set.image_shape:
         raise RunError(
             f"The personal drawings are {drawings.image_shape[0]}x"
@@ -683,11 +694,13 @@ def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Datase
         scaled = images.astype(np.float32) * (train_set.max_value / drawings.max_value)
         images = np.clip(np.rint(scaled), 0, train_set.max_value).astype(np.uint8)
     repeat = max(1, int(repeat))
-    return dataclasses.replace(
-        train_set,
-        images=np.concatenate([train_set.images, *([images] * repeat)]),
-        labels=np.concatenate([train_set.labels, *([drawings.labels] * repeat)]),
+    source = train_set.source
+    extra = Dataset(
+        drawings.name, images, drawings.labels, source.class_names, source.max_value
     )
+    # The drawings follow the training images, ``repeat`` times over.
+    drawn = len(source) + np.tile(np.arange(len(extra), dtype=np.intp), repeat)
+    return DatasetPart(source, np.concatenate([train_set.rows, drawn]), extra)
 
 
 def _with_phase(row: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,14 @@ from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
 from core.blas_threads import ThreadChooser
-from core.datasets import NORMALIZATIONS, Dataset, Normalization
+from core.datasets import (
+    NORMALIZATIONS,
+    Dataset,
+    DatasetPart,
+    Normalization,
+    as_part,
+    take_rows,
+)
 from core.divergence import Divergence, DivergenceWatch, chance_accuracy
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
@@ -557,7 +564,7 @@ def changed_config(config: TrainingConfig, values: dict[str, Any]) -> TrainingCo
 # --------------------------------------------------------------------- train
 
 
-def _check_fit(network: MLP, dataset: Dataset, role: str) -> None:
+def _check_fit(network: MLP, dataset: Dataset | DatasetPart, role: str) -> None:
     if dataset.input_size != network.input_size:
         raise ConfigError(
             f"The network takes {network.input_size} inputs but the {role} images "
@@ -578,8 +585,8 @@ def _save(params: list[np.ndarray], into: list[np.ndarray]) -> None:
 
 def train(
     network: MLP,
-    train_set: Dataset,
-    validation_set: Dataset | None,
+    train_set: Dataset | DatasetPart,
+    validation_set: Dataset | DatasetPart | None,
     config: TrainingConfig,
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
@@ -599,9 +606,11 @@ def train(
     network : MLP
         Its input size must equal the images' ``H * W`` and its outputs the
         number of classes.
-    train_set : Dataset
-        uint8 images ``(N, H, W)``, converted to float32 one batch at a time.
-    validation_set : Dataset or None
+    train_set : Dataset or DatasetPart
+        uint8 images ``(N, H, W)``, converted to float32 one batch at a time; a
+        part (`core.datasets.split_parts`) is gathered from its source batch by
+        batch and trains exactly as the same images copied into a dataset.
+    validation_set : Dataset, DatasetPart or None
         Evaluated after every epoch; drives early stopping when given
         (otherwise the training loss does).
     config : TrainingConfig
@@ -642,7 +651,7 @@ def train(
         raise ConfigError("The training set is empty.")
     if normalization is None:
         normalization = Normalization.fit(
-            config.normalization, train_set.images, train_set.max_value
+            config.normalization, as_part(train_set), train_set.max_value
         )
     emit = on_event if on_event is not None else _ignore
     run = _Run(network, train_set, config, normalization)
@@ -844,23 +853,27 @@ class _Run:
     def __init__(
         self,
         network: MLP,
-        dataset: Dataset,
+        dataset: Dataset | DatasetPart,
         config: TrainingConfig,
         normalization: Normalization,
     ) -> None:
+        part = as_part(dataset)
         self.network = network
         self.config = config
         self.normalization = normalization
-        self.count = len(dataset)
+        self.count = len(part)
         batch = config.batch_size if config.batch_size > 0 else self.count
         self.batch = min(batch, self.count)
         self.steps = math.ceil(self.count / self.batch)
-        self.images = dataset.images.reshape(self.count, -1)
-        self.image_shape = dataset.image_shape
-        self.max_value = dataset.max_value
-        self.labels = dataset.labels.astype(np.intp)
+        # The images stay in the source (maybe memory-mapped); ``rows`` names the
+        # part's, and each epoch's order is composed into source rows once.
+        self.images, self.extra = part.flat_sources()
+        self.rows = part.rows
+        self.image_shape = part.image_shape
+        self.max_value = part.max_value
+        self.labels = part.labels.astype(np.intp)
         # Augmentation's style strokes (flags on 1s...) need to know the digits.
-        digits = tuple(dataset.class_names[:10]) == tuple("0123456789")
+        digits = tuple(part.class_names[:10]) == tuple("0123456789")
         self.digit_labels = self.labels if digits else None
         # Independent streams, so that e.g. turning dropout on does not change
         # the order in which samples are visited.
@@ -886,6 +899,7 @@ class _Run:
         self.inputs = np.empty((block, pixels), np.float32)
         self._validation_buffer: np.ndarray | None = None
         self.order = np.arange(self.count)
+        self.source_order = np.empty(self.count, np.intp)
         self.changes: list[SettingsEvent] = []
         self.loss_sum = 0.0
         self.correct = 0
@@ -914,7 +928,7 @@ class _Run:
         self.changes.append(event)
         return event
 
-    def validation_buffer(self, dataset: Dataset) -> np.ndarray:
+    def validation_buffer(self, dataset: Dataset | DatasetPart) -> np.ndarray:
         """Return a float32 work array for validation batches, allocated once."""
         if self._validation_buffer is None:
             rows = min(_VALIDATION_BATCH, len(dataset))
@@ -925,6 +939,7 @@ class _Run:
         """Train one minibatch; return its loss and learning rate."""
         if step == 0:
             self.order = self.shuffle_rng.permutation(self.count)
+            np.take(self.rows, self.order, out=self.source_order)
             self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         start = step * self.batch
         indices = self.order[start : start + self.batch]
@@ -934,10 +949,11 @@ class _Run:
         if not self.augmenting:
             inputs = fast.gather_normalized(
                 self.images,
-                indices,
+                self.source_order[start : start + size],
                 self.normalization,
                 self.inputs[:size],
                 scratch=self.raw[:size],
+                extra=self.extra,
             )
         else:
             offset = (step % self.block_steps) * self.batch
@@ -965,7 +981,8 @@ class _Run:
         indices = self.order[start : start + self.raw.shape[0]]
         size = indices.shape[0]
         raw = self.raw[:size]
-        np.take(self.images, indices, axis=0, out=raw)
+        rows = self.source_order[start : start + size]
+        take_rows(self.images, rows, self.extra, out=raw)
         block = self.inputs[:size]
         augment_batch(
             raw.reshape(size, *self.image_shape),

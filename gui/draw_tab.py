@@ -40,7 +40,7 @@ from core.confidence import ConfidenceGate, Judgement
 from core.model_io import SavedModel
 from core.personal_set import PersonalSet
 from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
-from gui.background import start_task
+from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.personal_gallery import PersonalGallery
 from gui.picture import PictureError, is_image_file, load_picture
@@ -62,7 +62,7 @@ GATE_POLL_MS = 20
 def subspace_future(target: str) -> Future:
     """Return the (possibly still running) fit of the digit subspaces for a target."""
     if target not in _SUBSPACES:
-        _SUBSPACES[target] = _FITTER.submit(digit_subspaces, target)
+        _SUBSPACES[target] = _FITTER.submit(with_blas_limit(digit_subspaces), target)
     return _SUBSPACES[target]
 
 
@@ -292,7 +292,9 @@ class DrawTab(QWidget):
         """
         if self._gate_stale and self._model is not None:
             self._gate_stale = False
-            self._gate_future = _CALIBRATOR.submit(calibrated_gate, self._model)
+            self._gate_future = _CALIBRATOR.submit(
+                with_blas_limit(calibrated_gate), self._model
+            )
             self._gate_poll.start()
         return self._gate
 

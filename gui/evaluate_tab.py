@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.datasets import Dataset
+from core.datasets import Dataset, DatasetPart
 from core.model_io import SavedModel
 from gui.background import TaskWorker
 from gui.confusion_view import ConfusionMatrixView
@@ -259,7 +259,7 @@ class EvaluateTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._model: SavedModel | None = None
-        self._dataset: Dataset | None = None
+        self._dataset: Dataset | DatasetPart | None = None
         self._kind = IMAGE_KINDS["test"]
         self._report: EvaluationReport | None = None
         self._thread: QThread | None = None
@@ -368,7 +368,9 @@ class EvaluateTab(QWidget):
         self._model = model
         self._request()
 
-    def set_dataset(self, dataset: Dataset | None, kind: str = "test") -> None:
+    def set_dataset(
+        self, dataset: Dataset | DatasetPart | None, kind: str = "test"
+    ) -> None:
         """Evaluate on these images from now on.
 
         ``kind`` says where they come from, a key of ``IMAGE_KINDS``: "test",

@@ -17,6 +17,7 @@ from core import user_dirs
 from core.model_io import SavedModel, app_version
 from core.run import PersonalDrawings, RunError
 from core.training import ConfigError
+from gui.background import set_blas_setting
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
+        self._use_threads_setting(self.settings.blas_threads)
         self._connect()
         self.steps = StepCommands(
             self.training,
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
         ):
             action.triggered.connect(slot)
         actions.recent_menu.file_chosen.connect(self.files.open_recent)
+        actions.threads_menu.setting_chosen.connect(self.on_threads_setting_chosen)
         self.plot_panel.log_check.toggled.connect(actions.log_scale.setChecked)
         self.train_tab.config_changed.connect(self._update_actions)
         self.data_panel.dataset_loaded.connect(self._update_actions)
@@ -262,6 +265,17 @@ class MainWindow(QMainWindow):
             return
         self.training.start(job)
 
+    @Slot(object)
+    def on_threads_setting_chosen(self, setting: int | str) -> None:
+        """Keep the BLAS thread setting: for the next run, and evaluation from now."""
+        self.settings.blas_threads = setting
+        self._use_threads_setting(self.settings.blas_threads)
+
+    def _use_threads_setting(self, setting: int | str) -> None:
+        set_blas_setting(setting)
+        self.commands.threads_menu.set_setting(setting)
+        self.status_bar.show_threads_setting(setting)
+
     @Slot()
     def on_pause_toggled(self) -> None:
         """Pause or resume the running training."""
@@ -303,7 +317,7 @@ class MainWindow(QMainWindow):
         )
         self.run_models.begin(run.run_id, job)
         self.train_tab.show_run(job.label)
-        self.status_bar.show_run_starting(job.config.epochs)
+        self.status_bar.show_run_starting(job.config.epochs, job.threads)
         self.train_tab.set_locked(True)
         self._update_actions()
         self.tabs.setCurrentIndex(0)

@@ -12,7 +12,7 @@ import time
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from core.datasets import Dataset
+from core.datasets import Dataset, DatasetPart
 from gui.data_panel import DataPanel
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
@@ -44,14 +44,14 @@ class ModelViews(QObject):
         self._evaluate_tab = evaluate_tab
         self._data_panel = data_panel
         self._pending: set[QWidget] = set()
-        self._validation_set: Dataset | None = None
+        self._validation_set: DatasetPart | None = None
         self._last_draw_update = 0.0
         document.model_changed.connect(self.on_model_changed)
         document.opened.connect(self.on_document_opened)
         data_panel.dataset_loaded.connect(self.on_dataset_loaded)
         tabs.currentChanged.connect(self.on_tab_changed)
 
-    def set_validation_set(self, images: Dataset | None) -> None:
+    def set_validation_set(self, images: DatasetPart | None) -> None:
         """Evaluate on the run's validation split when the dataset has no test set."""
         if images is not None and self._data_panel.test_set is None:
             self._validation_set = images

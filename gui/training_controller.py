@@ -20,6 +20,7 @@ from core.datasets import Dataset
 from core.model_io import SavedModel
 from core.run import PersonalDrawings, continue_request, fine_tune_request
 from core.training import TrainingConfig
+from gui.background import blas_setting
 from gui.run_history import describe_config
 from gui.training_worker import (
     BatchProgress,
@@ -49,6 +50,8 @@ class RunStatus:
     samples_per_second: float | None  # None: keep the last figure shown
     seconds_left: float | None  # None: too early to tell
     paused: bool
+    threads_setting: int | str = "auto"  # the run's BLAS setting (TrainingJob)
+    blas_threads: int | None = None  # the count in use; None while measuring
 
 
 class TrainingController(QObject):
@@ -90,6 +93,7 @@ class TrainingController(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._outcome = ""
+        self._threads_setting: int | str = "auto"
         self._started_at = 0.0
         self._paused_since: float | None = None
         self._paused_total = 0.0
@@ -122,6 +126,7 @@ class TrainingController(QObject):
         if self.is_running:
             return False
         self.job = job
+        self._threads_setting = job.threads
         self.hold = self.latest_hold = None
         self.history = []
         self._latest = None
@@ -256,6 +261,7 @@ class TrainingController(QObject):
                 message.fraction,
                 event.learning_rate,
                 event.samples_per_second or None,
+                event.blas_threads,
             )
         )
         self._latest = message.model
@@ -288,6 +294,7 @@ class TrainingController(QObject):
                 message.fraction,
                 message.learning_rate,
                 message.samples_per_second,
+                message.blas_threads,
             )
         )
 
@@ -338,6 +345,7 @@ class TrainingController(QObject):
         fraction: float,
         learning_rate: float,
         samples_per_second: float | None,
+        blas_threads: int | None,
     ) -> RunStatus:
         left = None
         if self._paused_since is None:
@@ -352,6 +360,8 @@ class TrainingController(QObject):
             samples_per_second,
             left,
             self._paused_since is not None,
+            self._threads_setting,
+            blas_threads,
         )
 
 
@@ -385,9 +395,16 @@ def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, s
 
 
 def training_job(
-    config: TrainingConfig, dataset: Dataset, drawings: PersonalDrawings | None
+    config: TrainingConfig,
+    dataset: Dataset,
+    drawings: PersonalDrawings | None,
+    threads: int | str | None = None,
 ) -> TrainingJob:
-    """Return the job that trains a new network with ``config`` (and the drawings)."""
+    """Return the job that trains a new network with ``config`` (and the drawings).
+
+    ``threads`` is the BLAS thread setting ("auto" or a count); by default the
+    app's (``gui.background.blas_setting``), as for every job made here.
+    """
     return TrainingJob(
         config=config,
         dataset=dataset,
@@ -396,6 +413,7 @@ def training_job(
             config.to_dict(),
             [dataset.input_size, *config.hidden_sizes, dataset.num_classes],
         ),
+        threads=_threads(threads),
     )
 
 
@@ -404,15 +422,19 @@ def continue_job(
     dataset: Dataset,
     config: TrainingConfig,
     drawings: PersonalDrawings | None,
+    threads: int | str | None = None,
 ) -> TrainingJob:
     """Return the job that trains ``model`` on with ``config``, as a new phase.
 
-    The policy is ``core.run.continue_request``'s. Raises ``core.run.RunError`` when
-    the dataset does not fit the model.
+    The policy is ``core.run.continue_request``'s; ``threads`` is the BLAS thread
+    setting (the app's by default). Raises ``core.run.RunError`` when the dataset
+    does not fit the model.
     """
     request = continue_request(model, dataset, config, drawings)
     return TrainingJob.for_request(
-        request, label="continued: " + describe_config(request.config.to_dict())
+        request,
+        label="continued: " + describe_config(request.config.to_dict()),
+        threads=_threads(threads),
     )
 
 
@@ -421,15 +443,23 @@ def fine_tune_job(
     dataset: Dataset,
     drawings: PersonalDrawings,
     fallback_config: TrainingConfig | None = None,
+    threads: int | str | None = None,
 ) -> TrainingJob:
     """Return the job that fine-tunes a copy of ``model`` on the drawings.
 
     The policy is ``core.run.fine_tune_request``'s; ``fallback_config`` gives the
-    settings when the model records none. Raises ``core.run.RunError`` when the
-    dataset does not fit the model or no settings are known.
+    settings when the model records none; ``threads`` is the BLAS thread setting
+    (the app's by default).
+    Raises ``core.run.RunError`` when the dataset does not fit the model or no
+    settings are known.
     """
     request = fine_tune_request(model, dataset, drawings, fallback_config)
     return TrainingJob.for_request(
         request,
         label="fine-tune on my drawings: " + describe_config(request.config.to_dict()),
+        threads=_threads(threads),
     )
+
+
+def _threads(setting: int | str | None) -> int | str:
+    return blas_setting() if setting is None else setting

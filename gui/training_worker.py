@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.datasets import Dataset, DatasetError, Normalization
+from core.blas_threads import AUTO
+from core.datasets import Dataset, DatasetError, DatasetPart, Normalization
 from core.model_io import SavedModel
 from core.network import MLP
 from core.personal_set import PersonalSetError
@@ -58,7 +59,8 @@ class TrainingJob:
     a callable such as `core.run.PersonalDrawings`, called in the worker thread),
     ``extra_repeat`` ``personal_repeat``, ``require_extra`` ``require_personal``;
     ``base``, ``subset`` and ``limit`` keep their names. Build a job from a request
-    (e.g. `core.run.fine_tune_request`) with `for_request`.
+    (e.g. `core.run.fine_tune_request`) with `for_request`. ``threads`` is the BLAS
+    thread setting the run trains with (`core.blas_threads`: "auto" measures).
     """
 
     config: TrainingConfig
@@ -71,10 +73,13 @@ class TrainingJob:
     base: SavedModel | None = None
     subset: int | None = None
     phase_kind: str | None = None
+    threads: int | str = AUTO
 
     @classmethod
-    def for_request(cls, request: RunRequest, label: str = "") -> TrainingJob:
-        """Return the job that runs ``request``."""
+    def for_request(
+        cls, request: RunRequest, label: str = "", threads: int | str = AUTO
+    ) -> TrainingJob:
+        """Return the job that runs ``request`` with the BLAS ``threads`` setting."""
         return cls(
             config=request.config,
             dataset=request.dataset,
@@ -86,6 +91,7 @@ class TrainingJob:
             base=request.base,
             subset=request.subset,
             phase_kind=request.phase_kind,
+            threads=threads,
         )
 
     def request(self) -> RunRequest:
@@ -115,6 +121,7 @@ class BatchProgress:
     fraction: float  # of the whole run, 0..1
     learning_rate: float
     samples_per_second: float | None  # None: unknown (a pause came between)
+    blas_threads: int | None = None  # the count chosen; None while measuring
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ class PreparedData:
     validation_size: int
     normalization: Normalization
     layer_sizes: tuple[int, ...]
-    validation_set: Dataset | None = None
+    validation_set: DatasetPart | None = None
     extra_size: int = 0
     run: PreparedRun | None = None
 
@@ -300,7 +307,9 @@ class TrainingWorker(QObject):
                 self.cancelled.emit()
                 return
             self._last_emit = time.perf_counter()
-            result = run_training(prepared, self._on_event, self.control)
+            result = run_training(
+                prepared, self._on_event, self.control, threads=self._job.threads
+            )
             self._flush(time.perf_counter())
             if result.reason == "cancelled" or self.control.cancelled:
                 self.cancelled.emit()
@@ -416,6 +425,7 @@ class TrainingWorker(QObject):
             fraction=min(done / epochs, 1.0),
             learning_rate=float(event.learning_rate),
             samples_per_second=None if self._held else rate,
+            blas_threads=event.blas_threads,
         )
         self._held = False
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []

@@ -1,18 +1,19 @@
 """The window's commands: actions with shortcuts and tips, menus, toolbar, recent files.
 
-Owns ``WindowActions`` and ``RecentFilesMenu``. Builds and enables commands only;
-the window connects them to what they do.
+Owns ``WindowActions``, ``RecentFilesMenu`` and ``ThreadsMenu``. Builds and enables
+commands only; the window connects them to what they do.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.blas_threads import AUTO, POOL
 from gui.model_document import ModelDocument
 
 TAB_NAMES = ("Train", "Draw", "Evaluate")
@@ -107,6 +109,59 @@ class RecentFilesMenu(QMenu):
             self.file_chosen.emit(str(action.data()))
 
 
+class ThreadsMenu(QMenu):
+    """Training > BLAS threads: automatic, or a count fixed by hand.
+
+    ``setting_chosen(setting)`` gives ``"auto"`` or the count when the user picks
+    one; `set_setting` shows a setting without emitting.
+    """
+
+    setting_chosen = Signal(object)
+
+    def __init__(self, parent: QWidget, setting: int | str = AUTO) -> None:
+        super().__init__("BLAS &threads", parent)
+        self.setToolTipsVisible(True)
+        self._group = QActionGroup(self)
+        self._group.setExclusive(True)
+        cores = POOL.size or os.cpu_count() or 1
+        counts = range(1, max(cores, setting if isinstance(setting, int) else 1) + 1)
+        for value in (AUTO, *counts):
+            if value == AUTO:
+                text, tip = (
+                    "&Automatic",
+                    (
+                        "Keep timing one thread against all cores while training and "
+                        "use the faster (best on a machine busy with other programs)"
+                    ),
+                )
+            else:
+                text = f"&{value} thread{'' if value == 1 else 's'}"
+                tip = "Always this many (the results are then reproducible bit for bit)"
+            action = self.addAction(text)
+            action.setCheckable(True)
+            action.setData(value)
+            action.setToolTip(tip + "; from the next run, and for evaluation now")
+            self._group.addAction(action)
+        self.set_setting(setting)
+        self._group.triggered.connect(self.on_action_triggered)
+
+    def setting(self) -> int | str:
+        """Return the setting checked."""
+        checked = self._group.checkedAction()
+        return AUTO if checked is None else checked.data()
+
+    def set_setting(self, setting: int | str) -> None:
+        """Check ``setting``'s entry (automatic for one not listed)."""
+        actions = self._group.actions()
+        chosen = next((a for a in actions if a.data() == setting), actions[0])
+        chosen.setChecked(True)
+
+    @Slot(QAction)
+    def on_action_triggered(self, action: QAction) -> None:
+        """Report the setting picked."""
+        self.setting_chosen.emit(action.data())
+
+
 class WindowActions:
     """Every command of ``window``, with its menus and toolbar.
 
@@ -171,6 +226,7 @@ class WindowActions:
         ]
         self._set_icons(window.style())
         self.recent_menu = RecentFilesMenu(document, window)
+        self.threads_menu = ThreadsMenu(window)
         self._build_menus(window.menuBar())
         self.toolbar = self._build_toolbar(preset_combo)
         window.addToolBar(self.toolbar)
@@ -204,6 +260,8 @@ class WindowActions:
         training.addActions([self.start, self.continue_training])
         training.addSeparator()
         training.addActions([self.pause, self.step_batch, self.step_epoch, self.stop])
+        training.addSeparator()
+        training.addMenu(self.threads_menu)
         view_menu = bar.addMenu("&View")
         view_menu.addActions(self.tabs)
         view_menu.addSeparator()
