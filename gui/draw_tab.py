@@ -23,17 +23,21 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSlider,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core import user_dirs
+from core.canvas_image import canvas_to_placed, placed_to_canvas
 from core.confidence import ConfidenceError, ConfidenceGate, Judgement
 from core.datasets import DatasetError, load_bundled
 from core.model_io import SavedModel
 from core.personal_set import PersonalSet
 from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
+from core.robustness import add_noise
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
+from gui.live_network import ChosenImage, LiveNetworkPanel
 from gui.personal_gallery import PersonalGallery
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
 
@@ -88,10 +92,13 @@ class DrawTab(QWidget):
         with training data; the main window runs it.
     personal_set_changed(int)
         Drawings were added to or deleted from the personal set; the new count.
+    input_changed(object)
+        The network's input changed: a uint8 ``(H, W)`` image, or None.
     """
 
     fine_tune_requested = Signal()
     personal_set_changed = Signal(int)
+    input_changed = Signal(object)
 
     def __init__(
         self, parent: QWidget | None = None, data_dir: str | Path | None = None
@@ -148,6 +155,7 @@ class DrawTab(QWidget):
         self.status_label = QLabel(self)
         self.status_label.setWordWrap(True)
         self.gallery = PersonalGallery(PersonalSet(self._data_dir), self)
+        self._build_inside_controls()
 
         self._build_layout()
         self._timer = QTimer(self)
@@ -198,14 +206,21 @@ class DrawTab(QWidget):
         middle.addWidget(self.wrong_button)
         middle.addWidget(self.status_label)
 
-        gallery_box = QGroupBox("Personal set", self)
+        left.addLayout(self._noise_row())
+        gallery_box = QWidget(self)
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.addWidget(self.gallery)
+        self.side_tabs.addTab(self.network_panel, "Network")
+        self.side_tabs.addTab(gallery_box, "Personal set")
+        self.side_tabs.setTabToolTip(0, "The network's neurons, live, as you draw")
+        self.side_tabs.setTabToolTip(1, "Your corrected drawings")
 
         layout = QHBoxLayout(self)
         layout.addLayout(left, 5)
         layout.addLayout(middle, 3)
-        layout.addWidget(gallery_box, 2)
+        layout.addWidget(self.side_tabs, 2)
+        self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
+        self._on_side_tab_changed(self.side_tabs.currentIndex())
 
     # -- model ----------------------------------------------------------------------
 
@@ -240,6 +255,8 @@ class DrawTab(QWidget):
             self.preview.set_overlay(None)
             self.timing_label.clear()
             self._image = self._probabilities = self._judgement = None
+            self.network_panel.set_model(None)
+            self.input_changed.emit(None)
             return
         self.prediction.set_class_names(model.class_names)
         self._rebuild_wrong_menu(tuple(model.class_names))
@@ -250,6 +267,7 @@ class DrawTab(QWidget):
             )
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
+        self.network_panel.set_model(model)
         subspace_future(target)
         if self._gate is not None and self._gate_key != (target, model.class_names):
             self._gate = None  # the old thresholds only stand in for a like model
@@ -347,15 +365,16 @@ class DrawTab(QWidget):
         self.wrong_button.setEnabled(False)
         if model is None:
             return
-        image = canvas_to_image(
-            self.canvas.to_array(), self._target, ink_is_bright=True
-        )
+        image = self._network_input(model)
+        self.network_panel.show_input(image)
+        self.input_changed.emit(image)
         if image is None:
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
             self.preview.set_overlay(None)
             self.timing_label.clear()
             return
+        model = self.network_panel.edited_model() or model
         start = time.perf_counter()
         probabilities = np.asarray(model.predict_proba(image), dtype=np.float32)
         self.last_inference_ms = 1000.0 * (time.perf_counter() - start)
@@ -388,6 +407,7 @@ class DrawTab(QWidget):
         model, image = self._model, self._image
         if model is None or image is None or self._judgement is None:
             return None
+        model = self.network_panel.edited_model() or model
         normalization = model.normalization
         flat = image.reshape(1, -1)
         gradient = model.network.input_gradient(
@@ -449,3 +469,71 @@ class DrawTab(QWidget):
     def _on_pen_width_changed(self, width: int) -> None:
         self.canvas.set_pen_width(width)
         self.pen_label.setText(f"Pen {width} px")
+
+    # -- the network, test images and noise ------------------------------------------
+
+    def _build_inside_controls(self) -> None:
+        self.side_tabs = QTabWidget(self)
+        self.network_panel = LiveNetworkPanel(self)
+        self.network_panel.edits_changed.connect(self.update_prediction)
+        self.network_panel.image_chosen.connect(self.put_image)
+        self.noise_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.noise_slider.setRange(0, 100)
+        self.noise_slider.setToolTip(
+            "Add Gaussian noise to what the network sees (standard deviation in % of "
+            "white), to see how the answer holds up"
+        )
+        self.noise_label = QLabel("Noise 0%", self)
+        self.noise_slider.valueChanged.connect(self._on_noise_changed)
+
+    def _noise_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(self.noise_label)
+        row.addWidget(self.noise_slider, 1)
+        return row
+
+    @Slot(int)
+    def _on_side_tab_changed(self, index: int) -> None:
+        # The network needs the room; the personal set is a narrow column.
+        layout = self.layout()
+        wide = self.side_tabs.widget(index) is self.network_panel
+        layout.setStretch(0, 4 if wide else 5)
+        layout.setStretch(2, 6 if wide else 2)
+
+    @Slot(int)
+    def _on_noise_changed(self, value: int) -> None:
+        self.noise_label.setText(f"Noise {value}%")
+        self._on_canvas_changed()
+
+    def _network_input(self, model: SavedModel) -> np.ndarray | None:
+        """Return the canvas as the network's image (a placed image exactly), noisy."""
+        canvas = self.canvas.to_array()
+        placed = self.canvas.placed_shape()
+        max_value = model.normalization.max_value
+        if placed is not None and placed == tuple(model.image_shape):
+            image = canvas_to_placed(canvas, placed, max_value)
+        else:
+            image = canvas_to_image(canvas, self._target, ink_is_bright=True)
+        noise = self.noise_slider.value() / 100.0
+        if image is not None and noise > 0:
+            image = add_noise(image, noise, max_value)
+        return image
+
+    @Slot(object)
+    def put_image(self, chosen: ChosenImage) -> None:
+        """Put a dataset image on the canvas, to predict and draw over."""
+        image = np.asarray(chosen.image)
+        try:
+            canvas = placed_to_canvas(image, chosen.max_value, self.canvas.canvas_size)
+        except ValueError as error:
+            self.status_label.setText(f"Cannot put that image on the canvas: {error}.")
+            return
+        self.canvas.set_image(canvas, image.shape)
+        self.status_label.setText(
+            f"On the canvas: {chosen.description}. Draw over it, or Clear."
+        )
+        self.update_prediction()
+
+    def shutdown(self) -> None:
+        """Stop the network panel's background work."""
+        self.network_panel.shutdown()

@@ -56,6 +56,8 @@ from core.personal_set import load_personal_dataset
 from core.presets import PRESETS
 from core.training import ConfigError, TrainingConfig
 from gui.data_panel import DataPanel, personal_target
+from gui.inside_tab import InsideTab
+from gui.live_network import ChosenImage
 from gui.network_panel import NetworkPanel
 from gui.plot_panel import PlotPanel
 from gui.run_history import describe_config
@@ -299,7 +301,7 @@ class MainWindow(QMainWindow):
                 f"Ctrl+{index + 1}",
                 f"Switch to the {name} tab",
             )
-            for index, name in enumerate(("Train", "Draw", "Evaluate"))
+            for index, name in enumerate(("Train", "Draw", "Evaluate", "Inside"))
         ]
 
     def _set_icons(self) -> None:
@@ -450,6 +452,14 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(
             2, "Test accuracy, confusions, mistakes, weights (Ctrl+3)"
         )
+        self.inside_tab = InsideTab()
+        self.tabs.addTab(self.inside_tab, "Inside")
+        self.tabs.setTabToolTip(
+            3, "Where the digits live, what breaks the model, the data (Ctrl+4)"
+        )
+        self.inside_tab.image_chosen.connect(self.on_image_chosen)
+        if hasattr(self.draw_tab, "input_changed"):
+            self.draw_tab.input_changed.connect(self.inside_tab.show_input)
         self.setCentralWidget(self.tabs)
         self.tabs.currentChanged.connect(self.on_tab_changed)
 
@@ -603,6 +613,7 @@ class MainWindow(QMainWindow):
             self._pending_tabs.add(self.evaluate_tab)
             if self.tabs.currentWidget() is self.evaluate_tab:
                 self._push_model(self.evaluate_tab)
+            self._push_inside_data()
         self._update_actions()
 
     @Slot(bool)
@@ -636,6 +647,31 @@ class MainWindow(QMainWindow):
             if tuple(data.image_shape) != tuple(self.model.image_shape):
                 data = None
         self.evaluate_tab.set_dataset(data)
+
+    def _push_inside_data(self) -> None:
+        """Hand the loaded and held-out images to the views that look inside."""
+        held_out = (
+            self.data_panel.test_set
+            or self._evaluation_holdout
+            or self.data_panel.holdout
+        )
+        training = self.data_panel.dataset
+        self.inside_tab.set_data(training, held_out)
+        if hasattr(self.draw_tab, "network_panel"):
+            self.draw_tab.network_panel.set_data(training, held_out)
+
+    @Slot(object)
+    def on_image_chosen(self, chosen: ChosenImage) -> None:
+        """Put an image from the Inside tab on the Draw tab's canvas."""
+        if not hasattr(self.draw_tab, "put_image"):
+            return
+        self.draw_tab.put_image(chosen)
+        if chosen.go_to_canvas:
+            self.tabs.setCurrentWidget(self.draw_tab)
+        else:
+            self.statusBar().showMessage(
+                f"On the Draw tab's canvas: {chosen.description}.", 5000
+            )
 
     # ============================================================= training
     @property
@@ -990,7 +1026,7 @@ class MainWindow(QMainWindow):
         # The Draw and Evaluate tabs get the model when they are shown (their first
         # use of a model may fit or evaluate something). A visible Draw tab follows
         # the training live, at most once a second; Evaluate waits for the end.
-        self._pending_tabs = {self.draw_tab, self.evaluate_tab}
+        self._pending_tabs = {self.draw_tab, self.evaluate_tab, self.inside_tab}
         now = time.monotonic()
         current = self.tabs.currentWidget()
         if current is self.draw_tab and (
@@ -998,7 +1034,7 @@ class MainWindow(QMainWindow):
         ):
             self._last_draw_update = now
             self._push_model(current)
-        elif current is self.evaluate_tab and not live:
+        elif current in (self.evaluate_tab, self.inside_tab) and not live:
             self._push_model(current)
         self._update_actions()
         self._update_title()
@@ -1007,6 +1043,8 @@ class MainWindow(QMainWindow):
         self._pending_tabs.discard(tab)
         if tab is self.evaluate_tab:
             self._set_evaluation_data()
+        if tab in (self.draw_tab, self.inside_tab):
+            self._push_inside_data()
         if hasattr(tab, "set_model"):
             tab.set_model(self.model)
 
@@ -1331,7 +1369,7 @@ class MainWindow(QMainWindow):
                 return
         self._close_pending = False
         self.data_panel.shutdown(STOP_WAIT_MS)
-        for tab in (self.draw_tab, self.evaluate_tab):
+        for tab in (self.draw_tab, self.evaluate_tab, self.inside_tab):
             if hasattr(tab, "shutdown"):
                 tab.shutdown()
         event.accept()
