@@ -9,6 +9,12 @@ interval is the worst stall (target <= 50 ms). The second window run (no timer) 
 the epoch time compared with headless (target: the window costs at most 10 %). Rounds
 repeat the three runs to share the machine's noise; the verdict is the median over
 rounds of each window run against the headless run of its own round.
+
+``--inside`` measures the views that look inside a model instead, in the same window
+with the same 5 ms timer: the worst stall while the map of 10,000 images is made and
+drawn (then hovered and clicked), while the robustness curves are measured on 10,000
+images, and while a digit is drawn at 100 mouse events a second with the Draw tab's
+live network view open. Rounds repeat the three.
 """
 
 from __future__ import annotations
@@ -179,6 +185,213 @@ def window_epochs(
     return seconds, meter.stalls(), meter.busy(), counters
 
 
+def _inside_model(folder: str):
+    """Train a 784-256-128-10 network (3 epochs on the sample) and save it."""
+    from core.datasets import load_bundled, stratified_split
+    from core.model_io import ModelMetadata, save_model
+    from core.network import MLP
+    from core.training import TrainingConfig, train
+
+    sample = load_bundled("mnist-sample")
+    training, holdout = stratified_split(sample, 0.1, 0)
+    config = TrainingConfig(hidden_sizes=(256, 128), epochs=3, seed=0)
+    result = train(MLP([784, 256, 128, 10], seed=0), training, holdout, config)
+    path = os.path.join(folder, "inside-bench.npz")
+    save_model(
+        path,
+        result.network,
+        ModelMetadata(
+            normalization=result.normalization,
+            image_shape=sample.image_shape,
+            class_names=sample.class_names,
+            dataset_name=sample.name,
+            config=config.to_dict(),
+        ),
+    )
+    return path
+
+
+def _ten_thousand_images():
+    """The bundled sample and its mirror image: 10,000 labelled images."""
+    from core.datasets import Dataset, load_bundled
+
+    sample = load_bundled("mnist-sample")
+    return Dataset(
+        "mnist-sample+mirrored",
+        np.concatenate([sample.images, sample.images[:, :, ::-1]]),
+        np.concatenate([sample.labels, sample.labels]),
+        sample.class_names,
+        sample.max_value,
+    )
+
+
+def _run_until(app, meter: StallMeter, done, limit: float) -> float:
+    """Run the event loop with the meter on until ``done()``; return the seconds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    started = time.perf_counter()
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(
+        lambda: loop.quit() if done() or time.perf_counter() - started > limit else None
+    )
+    meter.start()
+    poll.start()
+    loop.exec()
+    poll.stop()
+    meter.stop()
+    return time.perf_counter() - started
+
+
+def inside_round(app, model_path: str, data) -> dict:
+    """One round of the three measurements; worst stalls and counters."""
+    from PySide6.QtCore import QPointF, QTimer
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    deadline = time.perf_counter() + 30
+    while window.data_panel.dataset is None and time.perf_counter() < deadline:
+        app.processEvents()
+    window.open_model(model_path, confirmed=True)
+    inside = window.inside_tab
+    figures: dict = {}
+
+    # The map: made off the GUI thread, drawn a chunk per event-loop turn.
+    window.tabs.setCurrentWidget(inside)
+    inside.pages.setCurrentWidget(inside.map_view)
+    inside.set_data(data, data)
+    view = inside.map_view
+    meter = StallMeter()
+    seconds = _run_until(app, meter, view.is_drawn, 120)
+    figures["map"] = (meter.stalls().max(), seconds, len(view.map_plot().x))
+    figures["map_cpu"] = meter.busy().max()
+    figures["map_step_ms"] = view.max_update_ms
+    # Hover over 200 dots, then click one.
+    plot = view.map_plot()
+    xy = plot.digit_map.projection.coordinates
+    rows = iter(np.random.default_rng(0).choice(len(xy), 200))
+    hover = QTimer()
+    hover.setInterval(10)
+
+    def move() -> None:
+        row = next(rows, None)
+        if row is None:
+            hover.stop()
+            view.choose(0)
+            return
+        scene = view.plot_item.vb.mapViewToScene(
+            QPointF(float(xy[row, 0]), float(xy[row, 1]))
+        )
+        view._on_mouse_moved(scene)
+
+    hover.timeout.connect(move)
+    hover.start()
+    meter = StallMeter()
+    _run_until(app, meter, lambda: not hover.isActive(), 30)
+    figures["hover"] = meter.stalls().max()
+    figures["hover_cpu"] = meter.busy().max()
+
+    # The robustness curves, level by level.
+    inside.pages.setCurrentWidget(inside.robustness_view)
+    robustness = inside.robustness_view
+    meter = StallMeter()
+    seconds = _run_until(app, meter, lambda: robustness.result() is not None, 600)
+    figures["robustness"] = (meter.stalls().max(), seconds)
+    figures["robustness_cpu"] = meter.busy().max()
+
+    # Drawing with the live network view open: 100 mouse events a second.
+    window.tabs.setCurrentWidget(window.draw_tab)
+    tab = window.draw_tab
+    tab.canvas.clear()
+    canvas = tab.canvas
+    rect = canvas.target_rect()
+    t = np.linspace(0, 6 * np.pi, 300)
+    path = [
+        QPointF(
+            rect.center().x() + rect.width() * 0.3 * np.sin(a),
+            rect.center().y() + rect.height() * 0.3 * np.sin(a * 0.5),
+        )
+        for a in t
+    ]
+    points = iter(path)
+    traces = []
+    panel = tab.network_panel
+    original = panel.view.set_trace
+
+    def counted(*args, **kwargs):
+        traces.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    panel.view.set_trace = counted
+    canvas._begin(path[0])
+    pen = QTimer()
+    pen.setInterval(10)
+
+    def stroke() -> None:
+        point = next(points, None)
+        if point is None:
+            pen.stop()
+            canvas._end()
+            return
+        canvas._extend(point)
+
+    pen.timeout.connect(stroke)
+    pen.start()
+    meter = StallMeter()
+    seconds = _run_until(app, meter, lambda: not pen.isActive(), 30)
+    figures["drawing"] = (meter.stalls().max(), seconds, len(traces), len(path))
+    figures["drawing_cpu"] = meter.busy().max()
+    window.unsaved = False
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return figures
+
+
+def inside_main(app, rounds: int) -> int:
+    """Run ``rounds`` rounds of `inside_round` and print the verdict."""
+    folder = tempfile.mkdtemp(prefix="digit-studio-inside-")
+    model_path = _inside_model(folder)
+    data = _ten_thousand_images()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"784-256-128-10, {len(data):,} images, Qt platform {app.platformName()}, "
+        f"load average {load} on {os.cpu_count()} cores"
+    )
+    worst = {"map": 0.0, "hover": 0.0, "robustness": 0.0, "drawing": 0.0}
+    cpu = dict.fromkeys(worst, 0.0)
+    for index in range(rounds):
+        f = inside_round(app, model_path, data)
+        print(
+            f"round {index + 1}: map of {f['map'][2]:,} images in {f['map'][1]:.1f} s, "
+            f"worst stall {f['map'][0]:.1f} ms (largest drawing step "
+            f"{f['map_step_ms']:.1f} ms); hovering 200 dots: {f['hover']:.1f} ms; "
+            f"robustness in {f['robustness'][1]:.1f} s, worst stall "
+            f"{f['robustness'][0]:.1f} ms; drawing {f['drawing'][3]} mouse moves in "
+            f"{f['drawing'][1]:.1f} s with the network open, {f['drawing'][2]} traces, "
+            f"worst stall {f['drawing'][0]:.1f} ms"
+        )
+        worst["map"] = max(worst["map"], f["map"][0])
+        worst["hover"] = max(worst["hover"], f["hover"])
+        worst["robustness"] = max(worst["robustness"], f["robustness"][0])
+        worst["drawing"] = max(worst["drawing"], f["drawing"][0])
+        for name in cpu:
+            cpu[name] = max(cpu[name], f[f"{name}_cpu"])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    for name, value in worst.items():
+        verdict = "PASS" if value <= STALL_TARGET_MS else "FAIL"
+        print(
+            f"worst stall, {name}: {value:.1f} ms (target <= 50 ms): {verdict}; "
+            f"GUI-thread CPU between ticks at most {cpu[name]:.1f} ms"
+        )
+    print(f"load average at the end: {load}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run")
@@ -188,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="GIL switch interval in seconds (default: what the app sets)",
+    )
+    parser.add_argument(
+        "--inside",
+        action="store_true",
+        help="measure the map, robustness and live network views instead",
     )
     args = parser.parse_args(argv)
     from gui.app import configure_interpreter
@@ -204,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if args.inside:
+        return inside_main(app, args.rounds)
     dataset = _dataset()
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS") or "default (all cores)"
     print(

@@ -30,6 +30,8 @@ __all__ = [
 # Contributions drawn into the winning output, and into each of those sources.
 OUTPUT_FAN_IN = 6
 HIDDEN_FAN_IN = 3
+# Outputs are the answer: up to this many are always all shown.
+ALL_OUTPUTS_SHOWN = 20
 
 
 def layer_outputs(network: MLP, inputs: np.ndarray) -> list[np.ndarray]:
@@ -135,7 +137,8 @@ def trace(
     strongest sources in the last hidden layer (by ``|activation * weight|``), then
     the ``hidden_fan_in`` strongest sources of each of those, and so on. A layer
     wider than ``max_shown`` shows the units in those links and in ``keep`` first,
-    then its most active units (largest ``|activation|``) up to ``max_shown``.
+    then its most active units (largest ``|activation|``) up to ``max_shown``; an
+    output layer of at most `ALL_OUTPUTS_SHOWN` units is always shown whole.
 
     Parameters
     ----------
@@ -181,7 +184,7 @@ def trace(
     shown: list[np.ndarray] = []
     for layer, values in enumerate(outputs):
         size = values.size
-        if size <= max_shown:
+        if size <= max_shown or (layer == layers - 1 and size <= ALL_OUTPUTS_SHOWN):
             shown.append(np.arange(size, dtype=np.int64))
             continue
         extra = keep[layer] if layer < len(keep) else ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +31,8 @@ from gui.live_network import ChosenImage
 from gui.map_view import class_colour
 
 ALL_CLASSES = -1
+MEAN_TILE = 46
+BROWSE_TILE = 40
 
 
 def _small_plot(parent: QWidget) -> pg.PlotWidget:
@@ -71,12 +73,12 @@ class DataView(QWidget):
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.counts_plot.addItem(self._bars)
         self._count_labels: list[pg.TextItem] = []
-        self.means = ImageGrid(self, tile=46)
+        self.means = ImageGrid(self, tile=MEAN_TILE)
         self.means.setToolTip(
             "The average image of each class (click one to browse that class)"
         )
         self.means.setSelectionMode(ImageGrid.SelectionMode.SingleSelection)
-        self.means.setFixedHeight(80)
+        self.means.setWrapping(False)
         self.means.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.histogram_plot = _small_plot(self)
         self.histogram_plot.setLabel("bottom", "pixel intensity")
@@ -101,7 +103,9 @@ class DataView(QWidget):
         self.class_combo = QComboBox(self)
         self.class_combo.setToolTip("Show the images of one class")
         self.browse_label = QLabel(self)
-        self.grid = ImageGrid(self, tile=40)
+        self.grid = ImageGrid(self, tile=BROWSE_TILE)
+        # No captions: the tiles sit close together.
+        self.grid.setGridSize(QSize(BROWSE_TILE + 6, BROWSE_TILE + 6))
         self.grid.setSelectionMode(ImageGrid.SelectionMode.SingleSelection)
         self.grid.setToolTip("Double-click an image to put it on the Draw tab's canvas")
         self.put_button = QPushButton("Put on the canvas", self)
@@ -158,6 +162,21 @@ class DataView(QWidget):
         self.put_button.clicked.connect(self._on_put_clicked)
         self.log_check.toggled.connect(self._on_log_toggled)
         self._show_summary(None)
+
+    def resizeEvent(self, event) -> None:  # noqa: D102
+        super().resizeEvent(event)
+        self._fit_means()
+
+    def _fit_means(self) -> None:
+        """Size the class averages so that all of them fit in one row."""
+        count = max(self.means.count(), 10)
+        room = self.means.viewport().width() - 4
+        tile = int(max(24, min(MEAN_TILE, room / count - 8)))
+        caption = self.means.fontMetrics().height() + 4
+        if self.means.iconSize().width() != tile:
+            self.means.set_tile_size(tile)
+        self.means.setGridSize(QSize(tile + 8, tile + caption + 6))
+        self.means.setFixedHeight(tile + caption + 14)
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -280,12 +299,17 @@ class DataView(QWidget):
                 for name, count in zip(names, summary.counts, strict=True)
             ],
         )
+        self._fit_means()
         self._draw_histogram()
         counts = summary.counts
+        per_class = (
+            f"{counts.min():,} images per class"
+            if counts.min() == counts.max()
+            else f"from {counts.min():,} to {counts.max():,} images per class"
+        )
         self.status_label.setText(
             f"{data.name}: {summary.total:,} images of {data.image_shape[0]}x"
-            f"{data.image_shape[1]} pixels, {len(names)} classes, from "
-            f"{counts.min():,} to {counts.max():,} images per class."
+            f"{data.image_shape[1]} pixels, {len(names)} classes, {per_class}."
         )
 
     def _draw_histogram(self) -> None:

@@ -18,6 +18,8 @@ from gui.data_view import DataView
 from gui.map_view import MapView
 from gui.robustness_view import RobustnessView
 
+MAP_PREFERS_HELD_OUT = 2000
+
 
 class InsideTab(QWidget):
     """Map / Robustness / Data views of the current model and data.
@@ -66,9 +68,11 @@ class InsideTab(QWidget):
             labelled["held-out images"] = held_out
         if training is not None:
             labelled["training images"] = training
-        self.map_view.set_data(labelled)
         self.robustness_view.set_data(labelled)
-        self.data_view.set_data(dict(reversed(list(labelled.items()))))
+        # A map wants many dots: a small holdout (500 of the bundled sample) gives way.
+        few = held_out is not None and len(held_out) < MAP_PREFERS_HELD_OUT
+        self.map_view.set_data(dict(reversed(labelled.items())) if few else labelled)
+        self.data_view.set_data(dict(reversed(labelled.items())))
 
     def show_input(self, image: np.ndarray | None) -> None:
         """Mark the current drawing (the network's input) where it applies."""

@@ -48,7 +48,7 @@ CLASS_COLOURS = [
 IMAGE_COUNTS = (1000, 2000, 5000, MAX_MAP_IMAGES)
 HOVER_PIXELS = 8
 # Dots handed to pyqtgraph per turn of the event loop.
-FEED_CHUNK = 1000
+FEED_CHUNK = 500
 
 
 def class_colour(index: int, alpha: int = 255) -> QColor:
@@ -93,6 +93,8 @@ class MapView(QWidget):
         )
         self.data_combo = QComboBox(self)
         self.data_combo.setToolTip("Which images are mapped")
+        for combo in (self.layer_combo, self.data_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.count_combo = QComboBox(self)
         for count in IMAGE_COUNTS:
             self.count_combo.addItem(f"up to {count:,} images", count)
@@ -359,12 +361,14 @@ class MapView(QWidget):
             )
         self._frame(plot.digit_map.projection.coordinates)
         what = (
-            "raw pixels" if layer is None else f"hidden layer {layer + 1}'s activations"
+            "the raw pixels"
+            if layer is None
+            else f"hidden layer {layer + 1}'s activations"
         )
         wrong = int(plot.digit_map.misclassified.sum())
         self.status_label.setText(
             f"{len(plot.digit_map.indices):,} images of {data.name} placed by the "
-            f"first two principal components of the {what}; {wrong:,} misclassified "
+            f"first two principal components of {what}; {wrong:,} misclassified "
             "(ringed). Click a dot to put its image on the canvas."
         )
         self.legend_label.setText(self._legend(data.class_names))

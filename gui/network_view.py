@@ -1,7 +1,8 @@
 """The network as columns of neurons, coloured by their activation for one input.
 
-`NetworkView` paints a `core.neurons.Trace` handed to it (positions are laid out once
-per trace or resize, not per paint) and reports hover and clicks; it computes nothing.
+`NetworkView` paints a `core.neurons.Trace` handed to it and reports hover and clicks;
+it computes nothing. Positions are laid out, and the picture rendered into a pixmap,
+once per trace or resize: other repaints only copy the pixmap.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QPixmap,
     QResizeEvent,
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QToolTip, QWidget
@@ -45,7 +47,7 @@ Neuron = tuple[int, int]
 
 def activation_colour(value: float, peak: float) -> QColor:
     """Grey at 0, orange toward ``+peak``, blue toward ``-peak``."""
-    t = 0.0 if peak <= 0 else float(np.clip(value / peak, -1.0, 1.0))
+    t = 0.0 if peak <= 0 else max(-1.0, min(1.0, value / peak))
     end = _HOT if t >= 0 else _COLD
     t = abs(t)
     return QColor(
@@ -81,8 +83,9 @@ class NetworkView(QWidget):
         self._columns: list[float] = []
         self._radius = 8.0
         self._peaks: list[float] = []
+        self._picture: QPixmap | None = None
         self.setMouseTracking(True)
-        self.setMinimumSize(320, 260)
+        self.setMinimumSize(320, 170)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     # -- input ----------------------------------------------------------------------
@@ -113,6 +116,7 @@ class NetworkView(QWidget):
             self._peaks = [float(np.abs(values).max()) for values in trace.outputs]
             self._peaks[-1] = max(self._peaks[-1], 1.0)  # probabilities: absolute
         self._layout_positions()
+        self._picture = None
         self.update()
 
     def set_message(self, text: str) -> None:
@@ -120,6 +124,7 @@ class NetworkView(QWidget):
         self._trace = None
         self._message = text
         self._positions = {}
+        self._picture = None
         self.update()
 
     def trace(self) -> Trace | None:
@@ -163,6 +168,7 @@ class NetworkView(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: D102
         super().resizeEvent(event)
         self._layout_positions()
+        self._picture = None
 
     def _layout_positions(self) -> None:
         self._positions = {}
@@ -191,7 +197,17 @@ class NetworkView(QWidget):
     # -- painting -------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102
+        ratio = self.devicePixelRatioF()
+        if self._picture is None or self._picture.size() != self.size() * ratio:
+            self._picture = QPixmap(self.size() * ratio)
+            self._picture.setDevicePixelRatio(ratio)
+            self._render(self._picture)
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._picture)
+        painter.end()
+
+    def _render(self, target: QPixmap) -> None:
+        painter = QPainter(target)
         painter.fillRect(self.rect(), QColor(255, 255, 255))
         trace = self._trace
         if trace is None:
@@ -207,8 +223,7 @@ class NetworkView(QWidget):
         self._paint_input(painter)
         self._paint_links(painter)
         self._paint_headers(painter)
-        for (layer, unit), centre in self._positions.items():
-            self._paint_neuron(painter, layer, unit, centre)
+        self._paint_neurons(painter)
         painter.end()
 
     def _paint_input(self, painter: QPainter) -> None:
@@ -222,11 +237,13 @@ class NetworkView(QWidget):
             painter.drawImage(rect, self._input)
         painter.setPen(QPen(QColor(150, 150, 150), 1))
         painter.drawRect(rect)
-        # Every input feeds every first-layer unit: a faint fan says so.
-        painter.setPen(QPen(QColor(0, 0, 0, 18), 1))
-        for (layer, _unit), centre in self._positions.items():
-            if layer == 0:
-                painter.drawLine(QPointF(rect.right(), rect.center().y()), centre)
+        # Every input pixel feeds every first-layer unit: an arrow says so.
+        painter.setPen(QPen(QColor(150, 150, 150), 1.5))
+        y = rect.center().y()
+        tip = QPointF(rect.right() + 16, y)
+        painter.drawLine(QPointF(rect.right() + 3, y), tip)
+        painter.drawLine(tip, tip + QPointF(-5, -4))
+        painter.drawLine(tip, tip + QPointF(-5, 4))
 
     def _paint_headers(self, painter: QPainter) -> None:
         trace = self._trace
@@ -274,63 +291,81 @@ class NetworkView(QWidget):
             if start is None or end is None:
                 continue
             strength = abs(link.contribution) / strongest
-            colour = QColor(_POSITIVE if link.contribution > 0 else _NEGATIVE)
-            colour.setAlpha(int(50 + 170 * strength))
+            base = _POSITIVE if link.contribution > 0 else _NEGATIVE
+            # Opaque, mixed with the white page: translucent wide strokes cost the
+            # raster engine about 20 times more.
+            mix = 0.25 + 0.75 * strength
+            colour = QColor(
+                round(255 + (base.red() - 255) * mix),
+                round(255 + (base.green() - 255) * mix),
+                round(255 + (base.blue() - 255) * mix),
+            )
             pen = QPen(colour, 0.8 + 4.2 * strength)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
             painter.setPen(pen)
             painter.drawLine(start, end)
 
-    def _paint_neuron(
-        self, painter: QPainter, layer: int, unit: int, centre: QPointF
-    ) -> None:
+    def _paint_neurons(self, painter: QPainter) -> None:
+        """Circles first, then their labels: a few pen and font changes in all."""
         trace = self._trace
         assert trace is not None
-        output_layer = layer == len(trace.outputs) - 1
-        value = float(trace.outputs[layer][unit])
-        scale = self._scales.get((layer, unit))
+        last = len(trace.outputs) - 1
         r = self._radius
-        fill = activation_colour(
-            value * (1.0 if scale is None else scale), self._peaks[layer]
-        )
-        painter.setBrush(fill)
-        pen = QPen(QColor(90, 90, 90), 1)
-        if scale == 0:
-            pen = QPen(_OFF, 1.2, Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.drawEllipse(centre, r, r)
-        if scale == 0:
-            painter.setPen(QPen(_OFF, 1.5))
-            d = r * 0.6
-            painter.drawLine(centre + QPointF(-d, -d), centre + QPointF(d, d))
-            painter.drawLine(centre + QPointF(-d, d), centre + QPointF(d, -d))
-        winner = output_layer and unit == trace.predicted
-        if winner or self._selected == (layer, unit):
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(_SELECTED if not winner else QColor(20, 20, 20), 2.2))
-            painter.drawEllipse(centre, r + 3, r + 3)
+        outline = QPen(QColor(90, 90, 90), 1)
+        off = QPen(_OFF, 1.2, Qt.PenStyle.DashLine)
+        cross = QPen(_OFF, 1.5)
+        d = r * 0.6
+        for (layer, unit), centre in self._positions.items():
+            value = float(trace.outputs[layer][unit])
+            scale = self._scales.get((layer, unit))
+            painter.setBrush(
+                activation_colour(
+                    value * (1.0 if scale is None else scale), self._peaks[layer]
+                )
+            )
+            painter.setPen(off if scale == 0 else outline)
+            painter.drawEllipse(centre, r, r)
+            if scale == 0:
+                painter.setPen(cross)
+                painter.drawLine(centre + QPointF(-d, -d), centre + QPointF(d, d))
+                painter.drawLine(centre + QPointF(-d, d), centre + QPointF(d, -d))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        rings = [((last, trace.predicted), QPen(QColor(20, 20, 20), 2.2))]
+        if self._selected is not None:
+            rings.append((self._selected, QPen(_SELECTED, 2.2)))
+        for neuron, pen in rings:
+            centre = self._positions.get(neuron)
+            if centre is not None:
+                painter.setPen(pen)
+                painter.drawEllipse(centre, r + 3, r + 3)
         small = QFont(self.font())
         small.setPointSizeF(max(6.5, small.pointSizeF() * 0.75))
-        if output_layer:
-            font = QFont(self.font())
-            font.setBold(winner)
-            painter.setFont(font)
-            painter.setPen(self.palette().windowText().color())
-            name = self._names[unit] if unit < len(self._names) else str(unit)
-            painter.drawText(
-                QRectF(centre.x() + r + 5, centre.y() - 9, 64, 18),
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                f"{name}  {100 * value:.0f}%",
-            )
-            return
         painter.setFont(small)
         painter.setPen(QColor(120, 120, 120))
-        label = str(unit) if scale is None or scale == 0 else f"{unit} x{scale:g}"
-        painter.drawText(
-            QRectF(centre.x() + r + 2, centre.y() - 8, 60, 16),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            label,
-        )
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        for (layer, unit), centre in self._positions.items():
+            if layer == last:
+                continue
+            scale = self._scales.get((layer, unit))
+            label = str(unit) if scale is None or scale == 0 else f"{unit} x{scale:g}"
+            painter.drawText(
+                QRectF(centre.x() + r + 2, centre.y() - 8, 60, 16), left, label
+            )
+        normal = QFont(self.font())
+        bold = QFont(normal)
+        bold.setBold(True)
+        painter.setPen(self.palette().windowText().color())
+        for unit in trace.shown[last]:
+            unit = int(unit)
+            centre = self._positions[(last, unit)]
+            painter.setFont(bold if unit == trace.predicted else normal)
+            name = self._names[unit] if unit < len(self._names) else str(unit)
+            value = float(trace.outputs[last][unit])
+            painter.drawText(
+                QRectF(centre.x() + r + 5, centre.y() - 9, 64, 18),
+                left,
+                f"{name}  {100 * value:.0f}%",
+            )
 
     # -- mouse ----------------------------------------------------------------------
 

@@ -135,7 +135,10 @@ class NeuronDetail(QWidget):
         self.images_label = QLabel("Images that excite it most", self)
         self.images = ImageGrid(self, tile=32)
         self.images.setSelectionMode(ImageGrid.SelectionMode.NoSelection)
-        self.images.setMinimumWidth(4 * 38 + 8)
+        # Uncaptioned tiles, four to a row: 16 images in a square.
+        self.images.setGridSize(QSize(35, 35))
+        self.images.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.images.setFixedWidth(4 * 35 + 2 * self.images.frameWidth() + 4)
         self.images.setFixedHeight(PICTURE_SIDE)
         self.images.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.images.setToolTip(
@@ -154,9 +157,14 @@ class NeuronDetail(QWidget):
         right = QVBoxLayout()
         right.addWidget(self.images_label)
         right.addWidget(self.images)
+        self.notes = QLabel(self)
+        self.notes.setWordWrap(True)
+        self.notes.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.notes.setStyleSheet("color: palette(placeholder-text);")
         pictures = QHBoxLayout()
-        pictures.addLayout(left, 2)
-        pictures.addLayout(right, 3)
+        pictures.addLayout(left)
+        pictures.addLayout(right)
+        pictures.addWidget(self.notes, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -185,6 +193,17 @@ class NeuronDetail(QWidget):
         """Show a unit's incoming ``weights`` (an image when ``image_shape``)."""
         self._neuron = (layer, unit)
         self.title.setText(f"Hidden layer {layer + 1}, unit {unit}")
+        self.notes.setText(
+            (
+                "Red pixels excite this unit, blue ones inhibit it: it answers to ink "
+                "where its picture is red."
+                if image_shape is not None
+                else f"Each bar is the weight from one unit of layer {layer}: red "
+                "excites this unit, blue inhibits it."
+            )
+            + " Double-click an image to put it on the canvas. Switching the unit "
+            "off changes this view's copy of the network, never the model."
+        )
         if image_shape is not None:
             self.weights_label.setText("Incoming weights (one per pixel)")
             self.picture.set_weights(weights, image_shape)

@@ -14,10 +14,12 @@ from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -98,6 +100,7 @@ class RobustnessView(QWidget):
         self._points: dict[str, tuple[list[float], list[float]]] = {}
         self._result: RobustnessResult | None = None
         self._earlier: list[tuple[str, _Curves, RobustnessResult]] = []
+        self._earlier_colours: list[QColor] = []
         self._next_colour = 0
 
         self.measure_button = QPushButton("Measure again", self)
@@ -128,11 +131,16 @@ class RobustnessView(QWidget):
             unit = "% of white (std. dev.)" if name == "noise" else distortion.unit
             plot.setLabel("bottom", unit)
             plot.setLabel("left", "accuracy (%)")
+            # Fixed ranges and cached axes: a new point repaints only its curve.
             plot.setYRange(0, 100, padding=0.02)
+            plot.disableAutoRange()
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setCacheMode(
+                    QGraphicsItem.CacheMode.DeviceCoordinateCache
+                )
             plot.setMouseEnabled(x=False, y=False)
             plot.setMenuEnabled(False)
             plot.hideButtons()
-            plot.showGrid(x=False, y=True, alpha=0.15)
             identity = pg.InfiniteLine(
                 pos=_x_values(name, np.array([distortion.identity]))[0],
                 angle=90,
@@ -140,8 +148,15 @@ class RobustnessView(QWidget):
             )
             plot.addItem(identity, ignoreBounds=True)
             self.plots[name] = plot
-        self.legend = pg.LegendItem(labelTextSize="8pt", frame=False)
+        self.legend = pg.LabelItem(justify="left")
+        # The legend's text must not widen its column past the plots above it.
+        self.legend.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )
         self.graphics.addItem(self.legend, row=1, col=_COLUMNS - 1)
+        for column in range(_COLUMNS):
+            self.graphics.ci.layout.setColumnStretchFactor(column, 1)
+        self._set_ranges((28, 28))
         self._current = _Curves(self.plots)
         self._current.style_current()
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -165,6 +180,12 @@ class RobustnessView(QWidget):
         self.data_combo.currentIndexChanged.connect(self._on_data_changed)
         self._update_buttons()
         self._rebuild_legend()
+
+    def _set_ranges(self, image_shape: tuple[int, int]) -> None:
+        """Span each plot's levels for images of this shape (shifts scale with it)."""
+        for name, plot in self.plots.items():
+            levels = _x_values(name, DISTORTIONS[name].levels(image_shape))
+            plot.setXRange(float(levels.min()), float(levels.max()), padding=0.04)
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -252,6 +273,7 @@ class RobustnessView(QWidget):
             return
         if choice == self._running_for or (choice == self._measured_for and not again):
             return
+        self._set_ranges(tuple(data.image_shape))
         self._points = {name: ([], []) for name in DISTORTIONS}
         for name in DISTORTIONS:
             self._current.set_data(name, [], [])
@@ -324,8 +346,10 @@ class RobustnessView(QWidget):
         curves = self._current
         curves.style_earlier(colour)
         self._earlier.append((model_label(self._model), curves, self._result))
+        self._earlier_colours.append(colour)
         if len(self._earlier) > MAX_EARLIER:
             _label, oldest, _result = self._earlier.pop(0)
+            self._earlier_colours.pop(0)
             oldest.remove(self.plots)
         self._current = _Curves(self.plots)
         self._current.style_current()
@@ -340,18 +364,33 @@ class RobustnessView(QWidget):
         for _label, curves, _result in self._earlier:
             curves.remove(self.plots)
         self._earlier = []
+        self._earlier_colours = []
         self._rebuild_legend()
         self._update_buttons()
 
     def _rebuild_legend(self) -> None:
-        self.legend.clear()
-        first = next(iter(DISTORTIONS))
+        rows = []
         if self._model is not None:
-            self.legend.addItem(
-                self._current.items[first], "now: " + model_label(self._model)
+            rows.append(
+                f"<span style='color:{TRAIN_COLOR.name()}'>&#9473;&#9473;&#9679;"
+                f"&#9473;&#9473;</span>&nbsp;<b>now</b>: {model_label(self._model)}"
             )
-        for label, curves, _result in reversed(self._earlier):
-            self.legend.addItem(curves.items[first], label)
+        for index, (label, _curves, _result) in reversed(
+            list(enumerate(self._earlier))
+        ):
+            colour = self._earlier_colours[index].name()
+            rows.append(
+                f"<span style='color:{colour}'>&#9473;&#9473;&#9473;&#9473;&#9473;"
+                f"</span>&nbsp;{label}"
+            )
+        if not rows:
+            rows.append("No model yet.")
+        rows.append(
+            "<br><span style='color:#666'>Each point: accuracy when every image gets "
+            "that much damage<br>(in a random direction). Faint: earlier models, "
+            "kept<br>for comparison.</span>"
+        )
+        self.legend.setText("<br>".join(rows), size="9pt")
 
     # -- hover ----------------------------------------------------------------------
 

@@ -167,3 +167,9 @@ def test_most_exciting_reports_progress_and_stops_when_cancelled(model):
         most_exciting(model.network, data.images, model.normalization, cancel=cancel)
         is None
     )
+
+
+def test_every_output_is_shown_even_when_the_hidden_columns_are_short(model):
+    x = _inputs(model, 1)[0]
+    result = trace(model.network, x, max_shown=5)
+    assert [len(s) for s in result.shown] == [5, 5, 10]

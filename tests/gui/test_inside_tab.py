@@ -53,7 +53,13 @@ def test_the_map_places_each_image_by_the_svd_of_its_activations(qtbot, tab, mod
     view = tab.map_view
     tab.set_model(model)
     tab.set_data(load_bundled("mnist-sample"), data)
-    qtbot.waitUntil(view.is_drawn, timeout=30000)
+    # A 500-image holdout is too few dots: the training images come first.
+    assert view.data_combo.currentData() == "training images"
+    view.data_combo.setCurrentIndex(view.data_combo.findData("held-out images"))
+    qtbot.waitUntil(
+        lambda: view.is_drawn() and len(view.map_plot().digit_map.indices) == len(data),
+        timeout=30000,
+    )
     plot = view.map_plot()
     assert view.layer_combo.currentData() == 1  # the last hidden layer
     assert len(plot.digit_map.indices) == len(data)
