@@ -14,7 +14,9 @@ rounds of each window run against the headless run of its own round.
 with the same 5 ms timer: the worst stall while the map of 10,000 images is made and
 drawn (then hovered and clicked), while the robustness curves are measured on 10,000
 images, and while a digit is drawn at 100 mouse events a second with the Draw tab's
-live network view open. Rounds repeat the three.
+live network view open, after 3 s of the idle window (the machine's own noise). The
+GUI thread's CPU time between ticks is printed beside each (a stall beyond it is
+waiting for the GIL or for a core). Rounds repeat them.
 """
 
 from __future__ import annotations
@@ -121,6 +123,19 @@ class StallMeter:
         return np.array(self.cpu_gaps)
 
 
+def _open_window(app):
+    """Show the main window at 1280x800 once its dataset has loaded."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    deadline = time.perf_counter() + 30
+    while window.data_panel.dataset is None and time.perf_counter() < deadline:
+        app.processEvents()
+    return window
+
+
 def window_epochs(
     app, dataset, epochs: int, measure: bool = True
 ) -> tuple[list[float], np.ndarray, np.ndarray, dict]:
@@ -131,16 +146,10 @@ def window_epochs(
     """
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from gui.main_window import MainWindow
     from gui.run_history import describe_config
     from gui.training_worker import TrainingJob
 
-    window = MainWindow()
-    window.resize(1280, 800)
-    window.show()
-    deadline = time.perf_counter() + 30
-    while window.data_panel.dataset is None and time.perf_counter() < deadline:
-        app.processEvents()
+    window = _open_window(app)
     config = _config(epochs)
     window.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
     meter = StallMeter()
@@ -185,8 +194,11 @@ def window_epochs(
     return seconds, meter.stalls(), meter.busy(), counters
 
 
-def _inside_model(folder: str):
-    """Train a 784-256-128-10 network (3 epochs on the sample) and save it."""
+def sample_model(path: str, hidden: tuple[int, ...], epochs: int) -> str:
+    """Train on the bundled sample minus its 10% holdout, save to ``path``.
+
+    Also used by ``tools/screenshot_inside.py``.
+    """
     from core.datasets import load_bundled, stratified_split
     from core.model_io import ModelMetadata, save_model
     from core.network import MLP
@@ -194,9 +206,9 @@ def _inside_model(folder: str):
 
     sample = load_bundled("mnist-sample")
     training, holdout = stratified_split(sample, 0.1, 0)
-    config = TrainingConfig(hidden_sizes=(256, 128), epochs=3, seed=0)
-    result = train(MLP([784, 256, 128, 10], seed=0), training, holdout, config)
-    path = os.path.join(folder, "inside-bench.npz")
+    config = TrainingConfig(hidden_sizes=hidden, epochs=epochs, seed=0)
+    network = MLP([784, *hidden, 10], seed=0)
+    result = train(network, training, holdout, config)
     save_model(
         path,
         result.network,
@@ -206,6 +218,8 @@ def _inside_model(folder: str):
             class_names=sample.class_names,
             dataset_name=sample.name,
             config=config.to_dict(),
+            history=result.history,
+            metrics={"validation_accuracy": result.history[-1]["validation_accuracy"]},
         ),
     )
     return path
@@ -244,21 +258,41 @@ def _run_until(app, meter: StallMeter, done, limit: float) -> float:
     return time.perf_counter() - started
 
 
+def _play(app, actions: list, interval_ms: int = 10) -> tuple[StallMeter, float]:
+    """Run one action per ``interval_ms`` with the meter on; return it and seconds."""
+    from PySide6.QtCore import QTimer
+
+    pending = iter(actions)
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+
+    def tick() -> None:
+        action = next(pending, None)
+        if action is None:
+            timer.stop()
+        else:
+            action()
+
+    timer.timeout.connect(tick)
+    timer.start()
+    meter = StallMeter()
+    seconds = _run_until(app, meter, lambda: not timer.isActive(), 60)
+    return meter, seconds
+
+
 def inside_round(app, model_path: str, data) -> dict:
     """One round of the three measurements; worst stalls and counters."""
-    from PySide6.QtCore import QPointF, QTimer
+    from PySide6.QtCore import QPointF
 
-    from gui.main_window import MainWindow
-
-    window = MainWindow()
-    window.resize(1280, 800)
-    window.show()
-    deadline = time.perf_counter() + 30
-    while window.data_panel.dataset is None and time.perf_counter() < deadline:
-        app.processEvents()
+    window = _open_window(app)
     window.open_model(model_path, confirmed=True)
     inside = window.inside_tab
     figures: dict = {}
+
+    # The idle window, for the machine's own noise: nothing of the app runs.
+    meter, _ = _play(app, [lambda: None] * 300)
+    figures["idle"] = meter.stalls().max()
+    figures["idle_cpu"] = meter.busy().max()
 
     # The map: made off the GUI thread, drawn a chunk per event-loop turn.
     window.tabs.setCurrentWidget(inside)
@@ -273,25 +307,19 @@ def inside_round(app, model_path: str, data) -> dict:
     # Hover over 200 dots, then click one.
     plot = view.map_plot()
     xy = plot.digit_map.projection.coordinates
-    rows = iter(np.random.default_rng(0).choice(len(xy), 200))
-    hover = QTimer()
-    hover.setInterval(10)
-
-    def move() -> None:
-        row = next(rows, None)
-        if row is None:
-            hover.stop()
-            view.choose(0)
-            return
-        scene = view.plot_item.vb.mapViewToScene(
-            QPointF(float(xy[row, 0]), float(xy[row, 1]))
-        )
-        view._on_mouse_moved(scene)
-
-    hover.timeout.connect(move)
-    hover.start()
-    meter = StallMeter()
-    _run_until(app, meter, lambda: not hover.isActive(), 30)
+    rows = np.random.default_rng(0).choice(len(xy), 200)
+    meter, _ = _play(
+        app,
+        [
+            lambda row=row: view._on_mouse_moved(
+                view.plot_item.vb.mapViewToScene(
+                    QPointF(float(xy[row, 0]), float(xy[row, 1]))
+                )
+            )
+            for row in rows
+        ]
+        + [lambda: view.choose(0)],
+    )
     figures["hover"] = meter.stalls().max()
     figures["hover_cpu"] = meter.busy().max()
 
@@ -305,44 +333,25 @@ def inside_round(app, model_path: str, data) -> dict:
 
     # Drawing with the live network view open: 100 mouse events a second.
     window.tabs.setCurrentWidget(window.draw_tab)
-    tab = window.draw_tab
-    tab.canvas.clear()
-    canvas = tab.canvas
+    canvas = window.draw_tab.canvas
+    canvas.clear()
     rect = canvas.target_rect()
-    t = np.linspace(0, 6 * np.pi, 300)
     path = [
         QPointF(
             rect.center().x() + rect.width() * 0.3 * np.sin(a),
             rect.center().y() + rect.height() * 0.3 * np.sin(a * 0.5),
         )
-        for a in t
+        for a in np.linspace(0, 6 * np.pi, 300)
     ]
-    points = iter(path)
+    view = window.draw_tab.network_panel.view
     traces = []
-    panel = tab.network_panel
-    original = panel.view.set_trace
-
-    def counted(*args, **kwargs):
-        traces.append(time.perf_counter())
-        return original(*args, **kwargs)
-
-    panel.view.set_trace = counted
+    original = view.set_trace
+    view.set_trace = lambda *a, **k: traces.append(1) or original(*a, **k)
     canvas._begin(path[0])
-    pen = QTimer()
-    pen.setInterval(10)
-
-    def stroke() -> None:
-        point = next(points, None)
-        if point is None:
-            pen.stop()
-            canvas._end()
-            return
-        canvas._extend(point)
-
-    pen.timeout.connect(stroke)
-    pen.start()
-    meter = StallMeter()
-    seconds = _run_until(app, meter, lambda: not pen.isActive(), 30)
+    meter, seconds = _play(
+        app,
+        [lambda point=point: canvas._extend(point) for point in path] + [canvas._end],
+    )
     figures["drawing"] = (meter.stalls().max(), seconds, len(traces), len(path))
     figures["drawing_cpu"] = meter.busy().max()
     window.unsaved = False
@@ -355,19 +364,21 @@ def inside_round(app, model_path: str, data) -> dict:
 def inside_main(app, rounds: int) -> int:
     """Run ``rounds`` rounds of `inside_round` and print the verdict."""
     folder = tempfile.mkdtemp(prefix="digit-studio-inside-")
-    model_path = _inside_model(folder)
+    model_path = sample_model(os.path.join(folder, "inside.npz"), (256, 128), 3)
     data = _ten_thousand_images()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"784-256-128-10, {len(data):,} images, Qt platform {app.platformName()}, "
         f"load average {load} on {os.cpu_count()} cores"
     )
-    worst = {"map": 0.0, "hover": 0.0, "robustness": 0.0, "drawing": 0.0}
+    names = ("idle", "map", "hover", "robustness", "drawing")
+    worst = dict.fromkeys(names, 0.0)
     cpu = dict.fromkeys(worst, 0.0)
     for index in range(rounds):
         f = inside_round(app, model_path, data)
         print(
-            f"round {index + 1}: map of {f['map'][2]:,} images in {f['map'][1]:.1f} s, "
+            f"round {index + 1}: idle window {f['idle']:.1f} ms; map of "
+            f"{f['map'][2]:,} images in {f['map'][1]:.1f} s, "
             f"worst stall {f['map'][0]:.1f} ms (largest drawing step "
             f"{f['map_step_ms']:.1f} ms); hovering 200 dots: {f['hover']:.1f} ms; "
             f"robustness in {f['robustness'][1]:.1f} s, worst stall "
@@ -375,6 +386,7 @@ def inside_main(app, rounds: int) -> int:
             f"{f['drawing'][1]:.1f} s with the network open, {f['drawing'][2]} traces, "
             f"worst stall {f['drawing'][0]:.1f} ms"
         )
+        worst["idle"] = max(worst["idle"], f["idle"])
         worst["map"] = max(worst["map"], f["map"][0])
         worst["hover"] = max(worst["hover"], f["hover"])
         worst["robustness"] = max(worst["robustness"], f["robustness"][0])

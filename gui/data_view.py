@@ -29,6 +29,7 @@ from gui.image_grid import ImageGrid
 from gui.inside_workers import TaskSlot, summary_job
 from gui.live_network import ChosenImage
 from gui.map_view import class_colour
+from gui.widgets import offer_datasets
 
 ALL_CLASSES = -1
 MEAN_TILE = 46
@@ -183,13 +184,7 @@ class DataView(QWidget):
     def set_data(self, sets: dict[str, Dataset]) -> None:
         """Offer these named datasets (the first one is shown)."""
         self._sets = dict(sets)
-        self.data_combo.blockSignals(True)
-        previous = self.data_combo.currentData()
-        self.data_combo.clear()
-        for name, data in self._sets.items():
-            self.data_combo.addItem(f"{name} ({len(data):,})", name)
-        self.data_combo.setCurrentIndex(max(self.data_combo.findData(previous), 0))
-        self.data_combo.blockSignals(False)
+        offer_datasets(self.data_combo, self._sets)
         self._on_data_changed()
 
     def dataset(self) -> Dataset | None:
@@ -388,16 +383,8 @@ class DataView(QWidget):
         data = self.dataset()
         if data is None or not 0 <= row < len(self._browsed):
             return
-        index = int(self._browsed[row])
-        label = data.class_names[data.labels[index]]
         self.image_chosen.emit(
-            ChosenImage(
-                data.images[index],
-                data.max_value,
-                label,
-                f"image {index} of {data.name} (a {label})",
-                go_to_canvas=True,
-            )
+            ChosenImage.of(data, int(self._browsed[row]), go_to_canvas=True)
         )
 
 

@@ -57,6 +57,18 @@ class ChosenImage:
     description: str
     go_to_canvas: bool = False
 
+    @classmethod
+    def of(cls, data: Dataset, index: int, go_to_canvas: bool = False) -> ChosenImage:
+        """Describe image ``index`` of ``data``."""
+        label = data.class_names[int(data.labels[index])]
+        return cls(
+            data.images[index],
+            data.max_value,
+            label,
+            f"image {index} of {data.name} (a {label})",
+            go_to_canvas,
+        )
+
 
 class LiveNetworkPanel(QWidget):
     """Network view, neuron detail and the edit bar, for the current model.
@@ -167,8 +179,11 @@ class LiveNetworkPanel(QWidget):
 
     def set_data(self, training: Dataset | None, validation: Dataset | None) -> None:
         """Search ``training`` for exciting images; judge edits on ``validation``."""
+        if training is self._training and validation is self._validation:
+            return
         self._training = training
         self._validation = validation
+        self._accuracy = None
         if self._selected is not None:
             self._show_detail()
         if self._scales:
@@ -392,17 +407,8 @@ class LiveNetworkPanel(QWidget):
     @Slot(int)
     def _on_exciting_image_activated(self, index: int) -> None:
         data = self._training
-        if data is None:
-            return
-        label = data.class_names[data.labels[index]]
-        self.image_chosen.emit(
-            ChosenImage(
-                data.images[index],
-                data.max_value,
-                label,
-                f"image {index} of {data.name} (a {label})",
-            )
-        )
+        if data is not None:
+            self.image_chosen.emit(ChosenImage.of(data, index))
 
     # -- drawing --------------------------------------------------------------------
 

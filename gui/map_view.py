@@ -32,6 +32,7 @@ from core.model_io import SavedModel
 from gui.inside_workers import MapPlot, TaskSlot, map_job
 from gui.live_network import ChosenImage
 from gui.prediction_panel import InputPreview
+from gui.widgets import offer_datasets
 
 CLASS_COLOURS = [
     QColor(31, 119, 180),
@@ -200,14 +201,7 @@ class MapView(QWidget):
     def set_data(self, sets: dict[str, Dataset]) -> None:
         """Offer these named datasets (the first one is chosen)."""
         self._sets = dict(sets)
-        self.data_combo.blockSignals(True)
-        previous = self.data_combo.currentText()
-        self.data_combo.clear()
-        for name, data in self._sets.items():
-            self.data_combo.addItem(f"{name} ({len(data):,})", name)
-        index = self.data_combo.findData(previous.split(" (")[0])
-        self.data_combo.setCurrentIndex(max(index, 0))
-        self.data_combo.blockSignals(False)
+        offer_datasets(self.data_combo, self._sets)
         self._request()
 
     def show_input(self, image: np.ndarray | None) -> None:
@@ -503,15 +497,9 @@ class MapView(QWidget):
         if plot is None or data is None:
             return
         index = int(plot.digit_map.indices[row])
-        label = data.class_names[int(plot.digit_map.labels[row])]
-        self.image_chosen.emit(
-            ChosenImage(
-                data.images[index],
-                data.max_value,
-                label,
-                f"image {index} of {data.name} (a {label})",
-            )
-        )
+        chosen = ChosenImage.of(data, index)
+        label = chosen.label
+        self.image_chosen.emit(chosen)
         self.status_label.setText(
             f"Image {index} (a {label}) is on the Draw tab's canvas; the star marks it."
         )

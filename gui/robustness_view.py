@@ -29,6 +29,7 @@ from core.model_io import SavedModel
 from core.robustness import DISTORTIONS, RobustnessResult, RobustnessStep
 from gui.inside_workers import TaskSlot, robustness_job
 from gui.plot_panel import EARLIER_ALPHA, EARLIER_COLORS, TRAIN_COLOR
+from gui.widgets import offer_datasets
 
 MAX_EARLIER = len(EARLIER_COLORS)
 _COLUMNS = 3
@@ -200,13 +201,7 @@ class RobustnessView(QWidget):
     def set_data(self, sets: dict[str, Dataset]) -> None:
         """Offer these named labelled datasets (the first one is chosen)."""
         self._sets = dict(sets)
-        self.data_combo.blockSignals(True)
-        previous = self.data_combo.currentData()
-        self.data_combo.clear()
-        for name, data in self._sets.items():
-            self.data_combo.addItem(f"{name} ({len(data):,})", name)
-        self.data_combo.setCurrentIndex(max(self.data_combo.findData(previous), 0))
-        self.data_combo.blockSignals(False)
+        offer_datasets(self.data_combo, self._sets)
         self._request()
 
     def result(self) -> RobustnessResult | None:

@@ -4,8 +4,9 @@ For README screenshots, run under a virtual X screen (from the repository root):
     ../shared/tools/screenshot OUT.png 60 -- .venv/bin/python \
         tools/screenshot_inside.py network
 Views: network (the Draw tab's live network, a unit clicked and one switched off),
-map, robustness, data; a second argument "small" makes the window 1024x640. The model (784-128-64-10, 12 epochs on the bundled sample minus
-the window's own 10% holdout) is trained once and cached in the temp folder; a
+map, robustness, data; a second argument "small" makes the window 1024x640. The
+model (784-128-64-10, 12 epochs on the bundled sample minus the window's own 10%
+holdout) is trained once and cached in the temp folder; a
 second, smaller model is measured first so that the robustness view shows an earlier
 model's faint curves. The window sits at the screen's top left corner.
 """
@@ -29,34 +30,13 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.datasets import load_bundled, stratified_split  # noqa: E402
-from core.model_io import ModelMetadata, save_model  # noqa: E402
-from core.network import MLP  # noqa: E402
-from core.training import TrainingConfig, train  # noqa: E402
+from bench.gui_stall import sample_model  # noqa: E402
 
 
 def ensure_model(hidden: tuple[int, ...], epochs: int) -> Path:
     path = SCRATCH / f"mnist-sample-784-{'-'.join(map(str, hidden))}-10.npz"
-    if path.exists():
-        return path
-    sample = load_bundled("mnist-sample")
-    training, holdout = stratified_split(sample, 0.1, 0)
-    config = TrainingConfig(hidden_sizes=hidden, epochs=epochs, seed=0)
-    network = MLP([784, *hidden, 10], seed=0)
-    result = train(network, training, holdout, config)
-    save_model(
-        path,
-        result.network,
-        ModelMetadata(
-            normalization=result.normalization,
-            image_shape=sample.image_shape,
-            class_names=sample.class_names,
-            dataset_name=sample.name,
-            config=config.to_dict(),
-            history=result.history,
-            metrics={"validation_accuracy": result.history[-1]["validation_accuracy"]},
-        ),
-    )
+    if not path.exists():
+        sample_model(str(path), hidden, epochs)
     return path
 
 
