@@ -31,6 +31,7 @@ from gui.image_grid import array_to_qimage
 ROW_HEIGHT = 24
 MIN_ROW_HEIGHT = 15
 MAX_SHOWN = 24
+MAX_COLUMN_STEP = 240
 _HEADER = 34
 _FOOTER = 22
 _INPUT_COLUMN = 92
@@ -84,6 +85,7 @@ class NetworkView(QWidget):
         self._radius = 8.0
         self._peaks: list[float] = []
         self._picture: QPixmap | None = None
+        self._offset = 0.0
         self.setMouseTracking(True)
         self.setMinimumSize(320, 170)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -178,10 +180,11 @@ class NetworkView(QWidget):
         layers = len(trace.outputs)
         left = _INPUT_COLUMN + 24
         right = self.width() - 70  # room for the output labels
-        step = (right - left) / max(layers - 1, 1)
+        step = min((right - left) / max(layers - 1, 1), MAX_COLUMN_STEP)
+        # A short network sits in the middle rather than spread thin.
+        self._offset = max(0.0, (right - left - step * (layers - 1)) / 2)
+        left += self._offset
         self._columns = [left + step * i for i in range(layers)]
-        if layers == 1:
-            self._columns = [float(right)]
         tallest = max(len(units) for units in trace.shown)
         room = self.height() - _HEADER - _FOOTER
         row = float(np.clip(room / max(tallest, 1), MIN_ROW_HEIGHT, ROW_HEIGHT))
@@ -228,9 +231,8 @@ class NetworkView(QWidget):
 
     def _paint_input(self, painter: QPainter) -> None:
         side = float(_INPUT_COLUMN - 12)
-        rect = QRectF(
-            8, _HEADER + (self.height() - _HEADER - _FOOTER - side) / 2, side, side
-        )
+        top = _HEADER + (self.height() - _HEADER - _FOOTER - side) / 2
+        rect = QRectF(8 + self._offset, top, side, side)
         painter.fillRect(rect, QColor(0, 0, 0))
         if self._input is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
@@ -256,7 +258,7 @@ class NetworkView(QWidget):
         width = self._input.width() if self._input is not None else 0
         height = self._input.height() if self._input is not None else 0
         painter.drawText(
-            QRectF(0, 4, _INPUT_COLUMN + 4, _HEADER - 6),
+            QRectF(self._offset, 4, _INPUT_COLUMN + 4, _HEADER - 6),
             Qt.AlignmentFlag.AlignCenter,
             f"Input\n{width}x{height}" if width else "Input",
         )

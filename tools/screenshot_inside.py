@@ -105,7 +105,7 @@ def main() -> int:
             (link for link in trace.links if link.layer == 1),
             key=lambda link: -abs(link.contribution),
         )
-        panel.set_scale(1, links[1].source, 0.0)
+        panel.set_scale(1, links[0].source, 0.0)
         first = [link.source for link in trace.links if link.layer == 0]
         panel.select(0, first[0] if first else int(trace.shown[0][0]))
 
