@@ -68,14 +68,15 @@ def pca_map(features: np.ndarray, count: int = 2) -> PcaMap:
     -------
     PcaMap
     """
-    X = np.asarray(features, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] < 1:
-        raise ValueError(f"features must be (samples, values), got {X.shape}")
-    count = max(1, min(int(count), *X.shape))
-    mean = X.mean(axis=0)
-    centred = X - mean
-    if X.shape[0] > X.shape[1]:
-        # The scatter's singular values are the squared singular values of X.
+    # One float64 copy, centred in place (10,000 x 784: 63 MB).
+    centred = np.array(features, dtype=np.float64)
+    if centred.ndim != 2 or centred.shape[0] < 1:
+        raise ValueError(f"features must be (samples, values), got {centred.shape}")
+    count = max(1, min(int(count), *centred.shape))
+    mean = centred.mean(axis=0)
+    centred -= mean
+    if centred.shape[0] > centred.shape[1]:
+        # The scatter's singular values are the squared ones of the features.
         _, variances, vt = np.linalg.svd(centred.T @ centred, hermitian=True)
     else:
         _, singular, vt = np.linalg.svd(centred, full_matrices=False)
