@@ -638,23 +638,23 @@ class MainWindow(QMainWindow):
     def _set_evaluation_data(self) -> None:
         if not hasattr(self.evaluate_tab, "set_dataset"):
             return
-        data = (
-            self.data_panel.test_set
-            or self._evaluation_holdout
-            or self.data_panel.holdout
-        )
+        data = self._held_out_images()
         if data is not None and self.model is not None:
             if tuple(data.image_shape) != tuple(self.model.image_shape):
                 data = None
         self.evaluate_tab.set_dataset(data)
 
-    def _push_inside_data(self) -> None:
-        """Hand the loaded and held-out images to the views that look inside."""
-        held_out = (
+    def _held_out_images(self) -> Dataset | None:
+        """Return the images no training saw: the test set, else a holdout."""
+        return (
             self.data_panel.test_set
             or self._evaluation_holdout
             or self.data_panel.holdout
         )
+
+    def _push_inside_data(self) -> None:
+        """Hand the loaded and held-out images to the views that look inside."""
+        held_out = self._held_out_images()
         training = self.data_panel.dataset
         self.inside_tab.set_data(training, held_out)
         if hasattr(self.draw_tab, "network_panel"):
