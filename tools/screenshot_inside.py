@@ -4,6 +4,7 @@ For README screenshots, run under a virtual X screen (from the repository root):
     ../shared/tools/screenshot OUT.png 60 -- .venv/bin/python \
         tools/screenshot_inside.py network
 Views: network (the Draw tab's live network, a unit clicked and one switched off),
+bars (the same with a unit of the second hidden layer clicked),
 map, robustness, data; a second argument "small" makes the window 1024x640. The
 model (784-128-64-10, 12 epochs on the bundled sample minus the window's own 10%
 holdout) is trained once and cached in the temp folder; a
@@ -74,7 +75,7 @@ def main() -> int:
             QTimer.singleShot(500, wait_for_earlier)
             return
         window.open_model(path, confirmed=True)
-        if what == "network":
+        if what in ("network", "bars"):
             window.tabs.setCurrentWidget(window.draw_tab)
             draw_seven(window.draw_tab.canvas)
             window.draw_tab.update_prediction()
@@ -106,6 +107,9 @@ def main() -> int:
             key=lambda link: -abs(link.contribution),
         )
         panel.set_scale(1, links[0].source, 0.0)
+        if what == "bars":
+            panel.select(1, links[1].source)
+            return
         first = [link.source for link in trace.links if link.layer == 0]
         panel.select(0, first[0] if first else int(trace.shown[0][0]))
 

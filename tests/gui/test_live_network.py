@@ -144,7 +144,7 @@ def test_clicking_a_hidden_neuron_shows_its_weights_and_most_exciting_images(
     deeper = int(trace.shown[1][0])
     panel.select(1, deeper)
     assert panel.detail.weights_stack.currentWidget() is panel.detail.bars
-    heights = panel.detail._bar_item.opts["height"]
+    heights = panel.detail.bar_heights()
     np.testing.assert_array_equal(heights, model.network.weights[1][:, deeper])
 
 
