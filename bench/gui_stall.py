@@ -14,7 +14,8 @@ rounds of each window run against the headless run of its own round.
 with the same 5 ms timer: the worst stall while the map of 10,000 images is made and
 drawn (then hovered and clicked), while the robustness curves are measured on 10,000
 images, and while a digit is drawn at 100 mouse events a second with the Draw tab's
-live network view open, after 3 s of the idle window (the machine's own noise). The
+live network view open (and, for comparison, with the personal set beside the canvas
+instead), after 3 s of the idle window (the machine's own noise). The
 GUI thread's CPU time between ticks is printed beside each (a stall beyond it is
 waiting for the GIL or for a core). Rounds repeat them.
 """
@@ -280,6 +281,34 @@ def _play(app, actions: list, interval_ms: int = 10) -> tuple[StallMeter, float]
     return meter, seconds
 
 
+def _draw_digit(app, tab) -> tuple[StallMeter, float, int]:
+    """Draw one long stroke at 100 mouse events a second; return the meter, the
+    seconds and how many traces the network view drew."""
+    from PySide6.QtCore import QPointF
+
+    canvas = tab.canvas
+    canvas.clear()
+    rect = canvas.target_rect()
+    path = [
+        QPointF(
+            rect.center().x() + rect.width() * 0.3 * np.sin(a),
+            rect.center().y() + rect.height() * 0.3 * np.sin(a * 0.5),
+        )
+        for a in np.linspace(0, 6 * np.pi, 300)
+    ]
+    view = tab.network_panel.view
+    traces = []
+    original = view.set_trace
+    view.set_trace = lambda *a, **k: traces.append(1) or original(*a, **k)
+    canvas._begin(path[0])
+    meter, seconds = _play(
+        app,
+        [lambda point=point: canvas._extend(point) for point in path] + [canvas._end],
+    )
+    view.set_trace = original
+    return meter, seconds, len(traces)
+
+
 def inside_round(app, model_path: str, data) -> dict:
     """One round of the three measurements; worst stalls and counters."""
     from PySide6.QtCore import QPointF
@@ -331,28 +360,18 @@ def inside_round(app, model_path: str, data) -> dict:
     figures["robustness"] = (meter.stalls().max(), seconds)
     figures["robustness_cpu"] = meter.busy().max()
 
-    # Drawing with the live network view open: 100 mouse events a second.
+    # Drawing at 100 mouse events a second: first with the personal set beside the
+    # canvas (the Draw tab alone; the model's "not sure" calibration runs then), then
+    # with the live network view open.
     window.tabs.setCurrentWidget(window.draw_tab)
-    canvas = window.draw_tab.canvas
-    canvas.clear()
-    rect = canvas.target_rect()
-    path = [
-        QPointF(
-            rect.center().x() + rect.width() * 0.3 * np.sin(a),
-            rect.center().y() + rect.height() * 0.3 * np.sin(a * 0.5),
-        )
-        for a in np.linspace(0, 6 * np.pi, 300)
-    ]
-    view = window.draw_tab.network_panel.view
-    traces = []
-    original = view.set_trace
-    view.set_trace = lambda *a, **k: traces.append(1) or original(*a, **k)
-    canvas._begin(path[0])
-    meter, seconds = _play(
-        app,
-        [lambda point=point: canvas._extend(point) for point in path] + [canvas._end],
-    )
-    figures["drawing"] = (meter.stalls().max(), seconds, len(traces), len(path))
+    tab = window.draw_tab
+    tab.side_tabs.setCurrentIndex(1)
+    meter, seconds, _ = _draw_digit(app, tab)
+    figures["drawing_alone"] = (meter.stalls().max(), seconds)
+    figures["drawing_alone_cpu"] = meter.busy().max()
+    tab.side_tabs.setCurrentWidget(tab.network_panel)
+    meter, seconds, traces = _draw_digit(app, tab)
+    figures["drawing"] = (meter.stalls().max(), seconds, traces, 300)
     figures["drawing_cpu"] = meter.busy().max()
     window.unsaved = False
     window.close()
@@ -371,7 +390,7 @@ def inside_main(app, rounds: int) -> int:
         f"784-256-128-10, {len(data):,} images, Qt platform {app.platformName()}, "
         f"load average {load} on {os.cpu_count()} cores"
     )
-    names = ("idle", "map", "hover", "robustness", "drawing")
+    names = ("idle", "map", "hover", "robustness", "drawing_alone", "drawing")
     worst = dict.fromkeys(names, 0.0)
     cpu = dict.fromkeys(worst, 0.0)
     for index in range(rounds):
@@ -382,7 +401,8 @@ def inside_main(app, rounds: int) -> int:
             f"worst stall {f['map'][0]:.1f} ms (largest drawing step "
             f"{f['map_step_ms']:.1f} ms); hovering 200 dots: {f['hover']:.1f} ms; "
             f"robustness in {f['robustness'][1]:.1f} s, worst stall "
-            f"{f['robustness'][0]:.1f} ms; drawing {f['drawing'][3]} mouse moves in "
+            f"{f['robustness'][0]:.1f} ms; drawing with the personal set shown "
+            f"{f['drawing_alone'][0]:.1f} ms; drawing {f['drawing'][3]} mouse moves in "
             f"{f['drawing'][1]:.1f} s with the network open, {f['drawing'][2]} traces, "
             f"worst stall {f['drawing'][0]:.1f} ms"
         )
@@ -391,6 +411,7 @@ def inside_main(app, rounds: int) -> int:
         worst["hover"] = max(worst["hover"], f["hover"])
         worst["robustness"] = max(worst["robustness"], f["robustness"][0])
         worst["drawing"] = max(worst["drawing"], f["drawing"][0])
+        worst["drawing_alone"] = max(worst["drawing_alone"], f["drawing_alone"][0])
         for name in cpu:
             cpu[name] = max(cpu[name], f[f"{name}_cpu"])
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
