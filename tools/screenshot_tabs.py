@@ -29,33 +29,12 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.datasets import load_bundled, stratified_split  # noqa: E402
-from core.model_io import ModelMetadata, save_model  # noqa: E402
-from core.network import MLP  # noqa: E402
-from core.training import TrainingConfig, train  # noqa: E402
+from bench.gui_stall import sample_model  # noqa: E402
 
 
 def ensure_model() -> Path:
-    if MODEL_PATH.exists():
-        return MODEL_PATH
-    sample = load_bundled("mnist-sample")
-    training, holdout = stratified_split(sample, 0.1, 0)
-    config = TrainingConfig(hidden_sizes=(256,), epochs=15, seed=0)
-    network = MLP([784, 256, 10], seed=0)
-    result = train(network, training, holdout, config)
-    save_model(
-        MODEL_PATH,
-        result.network,
-        ModelMetadata(
-            normalization=result.normalization,
-            image_shape=sample.image_shape,
-            class_names=sample.class_names,
-            dataset_name=sample.name,
-            config=config.to_dict(),
-            history=result.history,
-            metrics={"validation_accuracy": result.history[-1]["validation_accuracy"]},
-        ),
-    )
+    if not MODEL_PATH.exists():
+        sample_model(str(MODEL_PATH), (256,), 15)
     return MODEL_PATH
 
 
