@@ -150,9 +150,10 @@ class RobustnessView(QWidget):
             plot.addItem(identity, ignoreBounds=True)
             self.plots[name] = plot
         self.legend = pg.LabelItem(justify="left")
-        # The legend's text must not widen its column past the plots above it.
+        # The legend's text must not resize its cell: that would lay out and redraw
+        # every plot and axis whenever a model is added.
         self.legend.setSizePolicy(
-            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored
         )
         self.graphics.addItem(self.legend, row=1, col=_COLUMNS - 1)
         for column in range(_COLUMNS):
