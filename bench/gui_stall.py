@@ -152,7 +152,7 @@ def window_epochs(
 
     window = _open_window(app)
     config = _config(epochs)
-    window.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
+    window.train_tab.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
     meter = StallMeter()
     # Let the window settle (first paint, dataset examples) before measuring.
     settle = time.perf_counter() + 1.0
@@ -160,7 +160,7 @@ def window_epochs(
         app.processEvents()
     redraws_before = window.plot_panel.redraw_count
     clicked = time.perf_counter()
-    window._start_job(
+    window.training.start(
         TrainingJob(
             config=config,
             dataset=dataset,
@@ -176,19 +176,19 @@ def window_epochs(
     loop = QEventLoop()
     poll = QTimer()
     poll.setInterval(100)
-    poll.timeout.connect(lambda: None if window.is_training else loop.quit())
+    poll.timeout.connect(lambda: None if window.training.is_running else loop.quit())
     poll.start()
     loop.exec()
     poll.stop()
     meter.stop()
-    seconds = [row["seconds"] for row in window._history]
+    seconds = [row["seconds"] for row in window.training.history]
     counters = {
         "redraws": window.plot_panel.redraw_count - redraws_before,
         "points": len(window.plot_panel.current_run.batches),
         "ticks": len(meter.gaps),
         "start_ms": start_ms,
     }
-    window.unsaved = False
+    window.document.new()
     window.close()
     window.deleteLater()
     app.processEvents()
@@ -314,7 +314,7 @@ def inside_round(app, model_path: str, data) -> dict:
     from PySide6.QtCore import QPointF
 
     window = _open_window(app)
-    window.open_model(model_path, confirmed=True)
+    window.files.open_path(model_path, confirmed=True)
     inside = window.inside_tab
     figures: dict = {}
 
@@ -373,7 +373,6 @@ def inside_round(app, model_path: str, data) -> dict:
     meter, seconds, traces = _draw_digit(app, tab)
     figures["drawing"] = (meter.stalls().max(), seconds, traces, 300)
     figures["drawing_cpu"] = meter.busy().max()
-    window.unsaved = False
     window.close()
     window.deleteLater()
     app.processEvents()

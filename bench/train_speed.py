@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from core import kernels
+from core import fast
 from core.augment import AugmentConfig
 from core.datasets import Dataset
 from core.network import MLP
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             print("PyTorch: not installed (pip install torch==2.13.0 to compare).")
     print(
         "Kernels (Adam, batch gather, bias + ReLU, softmax, blank inputs, "
-        f"augmentation): {kernels.status()}."
+        f"augmentation): {fast.status()}."
     )
     print(
         f"Targets: engine <= {TARGET_FLOOR_RATIO}x the GEMM floor and "

@@ -32,11 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def subcommand_summary() -> str:
-    """One line per subcommand, for the "GUI not built yet" message."""
-    return "\n".join(f"  {module.NAME:<11} {module.HELP}" for module in SUBCOMMANDS)
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (without the program name).
 
@@ -74,18 +69,8 @@ def _start_gui(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    try:
-        from gui.app import run_app
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("gui", "gui.app"):
-            raise
-        print(
-            "The Digit Studio window is not built yet. Use a subcommand:\n"
-            f"{subcommand_summary()}\n"
-            f"Run `{PROG} SUBCOMMAND --help` for details.",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
+    from gui.app import run_app
+
     return int(run_app([PROG, *argv]) or 0)
 
 

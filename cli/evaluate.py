@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from cli import data
+from cli.output import json_text, printable
 from cli.report import confusion_table, per_class_table
 from core.datasets import DatasetError, load_idx_pair
 from core.metrics import evaluate
@@ -60,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     )
     support = np.asarray(result.confusion).sum(axis=1)
     if args.json:
-        print(json.dumps(_as_json(model, description, result, support), indent=2))
+        print(json_text(_as_json(model, description, result, support)))
         return 0
-    print(f"Model      {args.model} ({model.dataset_name})")
-    print(f"Data       {description}: {len(dataset):,} images")
+    print(printable(f"Model      {args.model} ({model.dataset_name})"))
+    print(printable(f"Data       {description}: {len(dataset):,} images"))
     print(f"Loss       {result.loss:.4f}")
     correct = int(np.trace(np.asarray(result.confusion)))
     print(f"Accuracy   {100 * result.accuracy:.2f}% ({correct:,} of {len(dataset):,})")
@@ -89,7 +89,6 @@ def _choose_data(args: argparse.Namespace, model: SavedModel):
     name = args.dataset or model.dataset_name
     if not name:
         args.parser.error("the model names no dataset; give --dataset or --images")
-    subset = model.metrics.get("subset") if name == model.dataset_name else None
     split = args.split
     if split == "auto":
         # Another dataset was never seen in training: all of it may be used.
@@ -98,7 +97,7 @@ def _choose_data(args: argparse.Namespace, model: SavedModel):
     if split == "held-out":
         if name != model.dataset_name:
             args.parser.error("--split held-out applies only to the model's dataset")
-        return data.held_out(name, model.config, subset, shape)
+        return data.held_out(model)
     dataset = data.load(name, split, shape)
     _check_classes(dataset, model)
     return dataset, f"{name}, {split} split"

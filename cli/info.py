@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from cli.output import json_text, printable
 from cli.report import history_summary
-from core.model_io import SavedModel, load_model
+from core.messages import plural
+from core.model_io import METRICS, SavedModel, load_model
 
 NAME = "info"
 HELP = "show a model file's architecture, training settings, history and metrics"
@@ -26,15 +27,15 @@ def run(args: argparse.Namespace) -> int:
     """Print the model's description."""
     model = load_model(args.model)
     if args.json:
-        print(json.dumps(describe(model), indent=2, ensure_ascii=False))
+        print(json_text(describe(model)))
     else:
-        print(f"Model file      {args.model}")
-        print("\n".join(text_lines(model)))
+        lines = [f"Model file      {args.model}", *text_lines(model)]
+        print("\n".join(printable(line) for line in lines))
     return 0
 
 
 def describe(model: SavedModel) -> dict:
-    """JSON-ready description of a loaded model."""
+    """Return the description of a loaded model, for `cli.output.json_text`."""
     network = model.network
     return {
         "format_version": model.format_version,
@@ -53,13 +54,14 @@ def describe(model: SavedModel) -> dict:
         "image_shape": list(model.image_shape),
         "class_names": list(model.class_names),
         "config": model.config,
+        "phases": model.phases,
         "history": model.history,
         "metrics": model.metrics,
     }
 
 
 def text_lines(model: SavedModel) -> list[str]:
-    """Human-readable lines describing a loaded model."""
+    """Human-readable lines describing a loaded model (print them `printable`)."""
     network = model.network
     height, width = model.image_shape
     sizes = "-".join(str(int(n)) for n in network.layer_sizes)
@@ -75,6 +77,10 @@ def text_lines(model: SavedModel) -> list[str]:
     ]
     if model.config:
         lines.append(f"Training        {_config_text(model.config)}")
+    if len(model.phases) > 1:
+        for number, phase in enumerate(model.phases, start=1):
+            label = "Phases          " if number == 1 else " " * 16
+            lines.append(f"{label}{number}. {_phase_text(phase)}")
     summary = history_summary(model.history)
     lines.append(f"History         {summary[0]}")
     lines += [f"                {line}" for line in summary[1:]]
@@ -98,7 +104,8 @@ def _config_text(config: dict) -> str:
     ]
     batch = config.get("batch_size")
     parts.append("full batch" if batch == 0 else f"batch {batch}")
-    parts.append(f"{config.get('epochs', '?')} epochs")
+    epochs = config.get("epochs")
+    parts.append(plural(epochs, "epoch") if isinstance(epochs, int) else "? epochs")
     for key, label in (("l2", "l2"), ("dropout", "dropout")):
         if config.get(key):
             parts.append(f"{label} {config[key]}")
@@ -119,27 +126,58 @@ def _config_text(config: dict) -> str:
     return ", ".join(parts)
 
 
+def _phase_text(phase: dict) -> str:
+    kind = "fine-tune" if phase["kind"] == "fine_tune" else "train"
+    metrics = phase["metrics"]
+    text = f"{kind} on {phase['dataset_name'] or 'unknown data'}"
+    config = phase["config"]
+    if config:
+        text += (
+            f", {config.get('optimizer', '?')} lr {config.get('learning_rate', '?')}"
+        )
+    epochs = metrics.get("epochs_completed")
+    if isinstance(epochs, int):
+        text += f", {plural(epochs, 'epoch')} ({metrics.get('stopped')})"
+    accuracy = metrics.get("validation_accuracy")
+    if isinstance(accuracy, (int, float)):
+        text += f", validation accuracy {100 * accuracy:.2f}%"
+    personal = metrics.get("personal_images")
+    if personal:
+        text += f", {personal:,} personal drawings"
+    return text
+
+
 def _metrics_text(metrics: dict) -> str:
     parts = []
-    for key in ("validation_accuracy", "validation_loss"):
+    for key in (
+        "validation_accuracy",
+        "validation_loss",
+        "train_accuracy",
+        "train_loss",
+    ):
         value = metrics.get(key)
         if isinstance(value, (int, float)):
             label = key.replace("_", " ")
             text = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.4f}"
             parts.append(f"{label} {text}")
-    if isinstance(metrics.get("validation_images"), int):
+    if metrics.get("validation_images"):
         parts.append(f"on {metrics['validation_images']:,} held-out images")
     if isinstance(metrics.get("epochs_completed"), int):
-        stopped = metrics.get("stopped", "completed")
-        parts.append(f"{metrics['epochs_completed']} epochs ({stopped})")
+        stopped = metrics.get("stopped") or "completed"
+        parts.append(f"{plural(metrics['epochs_completed'], 'epoch')} ({stopped})")
+    if isinstance(metrics.get("best_epoch"), int):
+        parts.append(f"kept epoch {metrics['best_epoch']}")
     if isinstance(metrics.get("training_seconds"), (int, float)):
         parts.append(f"{metrics['training_seconds']:.1f} s of training")
-    shown = {
-        "validation_accuracy", "validation_loss", "validation_images",
-        "epochs_completed", "stopped", "training_seconds",
-    }  # fmt: skip
+    if isinstance(metrics.get("training_images"), int):
+        text = f"{metrics['training_images']:,} training images"
+        if metrics.get("personal_images"):
+            text += f" (with {metrics['personal_images']:,} personal drawings)"
+        parts.append(text)
+    if isinstance(metrics.get("subset"), int):
+        parts.append(f"subset of {metrics['subset']:,}")
     for key, value in metrics.items():
-        if key in shown:
+        if key in METRICS:
             continue
         if isinstance(value, float):
             parts.append(f"{key.replace('_', ' ')} {value:.4g}")

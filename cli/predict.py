@@ -1,18 +1,21 @@
 """`predict`: classify image files (PNG, JPEG, ...) with a saved model.
 
 Every image is converted the way the model's dataset was made
-(`core.preprocess.canvas_to_image`), then all of them go through the network in
-one batch.
+(`core.preprocess.canvas_to_image`) and classified on its own; its line is printed
+(and flushed) at once, so a long batch shows results as they come and nothing
+already known is lost. An image that cannot be read gets one error line on stderr
+and the others are still classified.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
 import numpy as np
 
-from cli.images import read_grey
+from cli.images import ImageFileError, read_grey
+from cli.output import json_text, printable
 from core.model_io import load_model
 from core.preprocess import canvas_to_image
 
@@ -25,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         NAME,
         help=HELP,
-        description=HELP + ". Prints PATH<TAB>none for an image with nothing drawn.",
+        description=HELP + ". Prints PATH<TAB>none for an image with nothing drawn. "
+        "An unreadable image gets an error line on stderr, the others are still "
+        "classified, and the exit code is then 1.",
     )
     parser.add_argument("--model", required=True, metavar="M", help="model file (.npz)")
     parser.add_argument(
@@ -42,40 +47,63 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read, convert and classify every image, then print one result per image."""
+    """Read, convert and classify every image, printing each result as it comes."""
+    from cli.commands import PROG
+
     model = load_model(args.model)
     ink_is_bright = {"auto": None, "dark": False, "bright": True}[args.ink]
-    inputs: list[np.ndarray] = []
-    drawn: list[int | None] = []
+    output = _JsonList() if args.json else _Lines()
+    failed = 0
     for path in args.images:
-        image = canvas_to_image(read_grey(path), model.image_shape, ink_is_bright)
-        if image is None:
-            drawn.append(None)
+        try:
+            image = canvas_to_image(read_grey(path), model.image_shape, ink_is_bright)
+        except ImageFileError as exc:
+            problem = str(exc)
+        except MemoryError:
+            problem = f"not enough memory to read {path}"
         else:
-            drawn.append(len(inputs))
-            inputs.append(image)
-    probabilities = np.empty((0, len(model.class_names)), np.float32)
-    if inputs:
-        probabilities = model.predict_proba(np.stack(inputs))
-    results = [
-        _result(path, row, probabilities, model.class_names)
-        for path, row in zip(args.images, drawn, strict=True)
-    ]
-    if args.json:
-        print(json.dumps(results, indent=2, ensure_ascii=False))
-    else:
-        for item in results:
-            if item["digit"] is None:
-                print(f"{item['path']}\tnone")
-            else:
-                print(f"{item['path']}\t{item['digit']}\t{item['confidence']:.4f}")
-    return 0
+            scores = None if image is None else model.predict_proba(image)
+            output.write(_result(path, scores, model.class_names))
+            continue
+        print(f"{PROG}: error: {printable(problem)}", file=sys.stderr, flush=True)
+        failed += 1
+    output.close()
+    return 1 if failed else 0
 
 
-def _result(path, row, probabilities, class_names) -> dict:
-    if row is None:
+class _Lines:
+    """PATH<TAB>DIGIT<TAB>CONFIDENCE, or PATH<TAB>none, one line per image."""
+
+    def write(self, item: dict) -> None:
+        path = printable(item["path"])
+        if item["digit"] is None:
+            line = f"{path}\tnone"
+        else:
+            line = f"{path}\t{printable(item['digit'])}\t{item['confidence']:.4f}"
+        print(line, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class _JsonList:
+    """A JSON array written one element at a time (as ``json.dumps(indent=2)``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, item: dict) -> None:
+        text = json_text(item).replace("\n", "\n  ")
+        print("[\n  " if self.count == 0 else ",\n  ", text, sep="", end="", flush=True)
+        self.count += 1
+
+    def close(self) -> None:
+        print("\n]" if self.count else "[]", flush=True)
+
+
+def _result(path, scores, class_names) -> dict:
+    if scores is None:
         return {"path": path, "digit": None, "confidence": None, "probabilities": None}
-    scores = probabilities[row]
     best = int(np.argmax(scores))
     return {
         "path": path,

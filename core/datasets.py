@@ -1,26 +1,45 @@
 """The dataset type, input normalisation, bundled data, IDX pairs and the split.
 
 Images stay uint8 in memory; `Normalization.apply` turns one batch into float32.
-Imports only NumPy, the standard library and `core.idx`; never Qt, never global paths.
+Imports only NumPy, the standard library, `core.choices` and `core.idx`; never Qt,
+never global paths.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from core import kernels
+from core.choices import Choice
 from core.idx import IdxError, read_idx
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+# The top-level package whose data files are the bundled datasets, one folder each.
+_BUNDLED_PACKAGE = "resources"
 BUNDLED: tuple[str, ...] = ("mnist-sample", "digits-8x8")
 DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
-NORMALIZATIONS: tuple[str, ...] = ("scale", "standardize")
+NORMALIZATIONS: dict[str, Choice] = {
+    "scale": Choice(
+        "scale",
+        "Scale to [0, 1]",
+        "Divide every pixel by the brightest pixel value",
+    ),
+    "standardize": Choice(
+        "standardize",
+        "Standardise per pixel",
+        "Scale to [0, 1], then subtract each pixel's training mean and divide by "
+        "its standard deviation",
+    ),
+}
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
+TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
+TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 _BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
 # Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
 _MIN_STD = 1e-6
@@ -136,31 +155,6 @@ class Dataset:
             self.max_value,
         )
 
-    def batch_inputs(
-        self,
-        indices: np.ndarray,
-        normalization: Normalization | None = None,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Gather images and normalise them into network inputs.
-
-        Parameters
-        ----------
-        indices : array-like of int, shape ``(B,)``
-        normalization : Normalization, optional
-            Defaults to scaling by ``max_value`` into ``[0, 1]``.
-        out : numpy.ndarray, optional
-            float32 ``(B, H*W)`` buffer to write into.
-
-        Returns
-        -------
-        numpy.ndarray
-            float32 ``(B, H*W)``.
-        """
-        if normalization is None:
-            normalization = Normalization("scale", self.max_value)
-        return normalization.apply(self.images[indices], out=out)
-
     def class_counts(self) -> np.ndarray:
         """Images per class, int64 ``(num_classes,)``."""
         return np.bincount(self.labels, minlength=self.num_classes)
@@ -177,23 +171,26 @@ class Normalization:
     Attributes
     ----------
     kind : str
-        ``"scale"`` or ``"standardize"``.
+        A key of ``NORMALIZATIONS``: ``"scale"`` or ``"standardize"``.
     max_value : float
         Pixel value that maps to 1.
     mean, std : numpy.ndarray or None
         float32 ``(H*W,)`` for ``"standardize"``, None for ``"scale"``.
+    inv_std : numpy.ndarray or None
+        ``1 / std`` in float32, computed once (inputs are multiplied by it).
     """
 
     kind: str
     max_value: float
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
-    _inv_std: np.ndarray | None = field(default=None, init=False, repr=False)
+    inv_std: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in NORMALIZATIONS:
             raise DatasetError(
-                f"unknown normalization {self.kind!r}; use one of {NORMALIZATIONS}"
+                f"unknown normalization {self.kind!r}; use one of "
+                f"{', '.join(NORMALIZATIONS)}"
             )
         if not (np.isfinite(self.max_value) and self.max_value > 0):
             raise DatasetError("normalization max_value must be a positive number")
@@ -216,7 +213,7 @@ class Normalization:
             raise DatasetError("normalization std must be positive")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
-        object.__setattr__(self, "_inv_std", (1.0 / std).astype(np.float32))
+        object.__setattr__(self, "inv_std", (1.0 / std).astype(np.float32))
 
     @classmethod
     def fit(cls, kind: str, images: np.ndarray, max_value: float) -> Normalization:
@@ -290,42 +287,8 @@ class Normalization:
         np.multiply(flat, np.float32(1.0 / self.max_value), out=out, casting="unsafe")
         if self.kind == "standardize":
             out -= self.mean
-            out *= self._inv_std
+            out *= self.inv_std
         return out
-
-    def gather(
-        self,
-        images: np.ndarray,
-        indices: np.ndarray,
-        out: np.ndarray,
-        scratch: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Return ``apply(images[indices], out)``, in one compiled pass if possible.
-
-        Parameters
-        ----------
-        images : numpy.ndarray
-            uint8 ``(N, H*W)`` images.
-        indices : numpy.ndarray
-            intp ``(B,)`` rows to take.
-        out : numpy.ndarray
-            float32 C-contiguous ``(B, H*W)`` buffer, written and returned.
-        scratch : numpy.ndarray, optional
-            uint8 ``(B, H*W)`` buffer for the rows when NumPy does the work (no
-            allocation per call).
-        """
-        standardize = self.kind == "standardize"
-        if kernels.gather_normalized(
-            images,
-            indices,
-            np.float32(1.0 / self.max_value),
-            self.mean if standardize else None,
-            self._inv_std if standardize else None,
-            out,
-        ):
-            return out
-        rows = np.take(images, indices, axis=0, out=scratch)
-        return self.apply(rows, out=out)
 
     def to_dict(self) -> dict:
         """JSON-ready description; `from_dict` restores it exactly."""
@@ -439,8 +402,43 @@ def load_idx_pair(
     )
 
 
+@contextmanager
+def bundled_files(name: str, split: str = "train") -> Iterator[tuple[Path, Path]]:
+    """Give the images and labels files of a bundled dataset as paths.
+
+    The files are package data of the top-level ``resources`` package, found with
+    `importlib.resources`: beside the source in a checkout, in site-packages once
+    installed (a zipped install gets temporary copies for the duration).
+
+    Parameters
+    ----------
+    name : str
+        One of ``BUNDLED``.
+    split : str
+        ``"train"`` or ``"test"`` (a test part is optional: its paths may not exist).
+
+    Yields
+    ------
+    images, labels : pathlib.Path
+        The IDX files (gzip-compressed).
+    """
+    if name not in BUNDLED:
+        raise DatasetError(
+            f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
+        )
+    folder = resources.files(_BUNDLED_PACKAGE) / name
+    names = (
+        (TRAIN_IMAGES, TRAIN_LABELS) if split == "train" else (TEST_IMAGES, TEST_LABELS)
+    )
+    with (
+        resources.as_file(folder / names[0]) as images,
+        resources.as_file(folder / names[1]) as labels,
+    ):
+        yield images, labels
+
+
 def load_bundled(name: str) -> Dataset:
-    """Load a dataset shipped in ``resources/``.
+    """Load a dataset shipped with the app (see `bundled_files`).
 
     Parameters
     ----------
@@ -454,18 +452,14 @@ def load_bundled(name: str) -> Dataset:
         The whole set; there is no separate test set, so hold out a part with
         `stratified_split`.
     """
-    if name not in BUNDLED:
-        raise DatasetError(
-            f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
+    with bundled_files(name) as (images, labels):
+        return load_idx_pair(
+            images,
+            labels,
+            name=name,
+            class_names=DIGIT_CLASS_NAMES,
+            max_value=_BUNDLED_MAX_VALUE[name],
         )
-    folder = RESOURCES_DIR / name
-    return load_idx_pair(
-        folder / TRAIN_IMAGES,
-        folder / TRAIN_LABELS,
-        name=name,
-        class_names=DIGIT_CLASS_NAMES,
-        max_value=_BUNDLED_MAX_VALUE[name],
-    )
 
 
 def _validation_counts(counts: np.ndarray, fraction: float) -> np.ndarray:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic_file import atomic_write
+from core.safe_files import NotAFileError, open_regular
 
 # IDX type codes and the big-endian NumPy dtype each one stores.
 _CODE_TO_DTYPE: dict[int, np.dtype] = {
@@ -41,7 +42,7 @@ class IdxError(Exception):
 
 def _open(path: Path):
     """Open raw or gzip data, detected from the first bytes rather than the name."""
-    with open(path, "rb") as probe:
+    with open_regular(path) as probe:
         start = probe.read(2)
     if start == _GZIP_MAGIC:
         return gzip.open(path, "rb")
@@ -106,7 +107,7 @@ def read_idx_header(
         with _open(path) as stream:
             dtype, shape = _read_header(stream, path)
     except (OSError, EOFError, zlib.error) as exc:
-        if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
+        if isinstance(exc, FileNotFoundError | PermissionError | NotAFileError):
             raise IdxError(f"{path}: cannot open ({exc.strerror})") from exc
         raise IdxError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
     _check_ndim(path, shape, ndim)
@@ -167,7 +168,7 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
                     "(wrong dimensions in the header?)"
                 )
     except (OSError, EOFError, zlib.error) as exc:
-        if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
+        if isinstance(exc, FileNotFoundError | PermissionError | NotAFileError):
             raise IdxError(f"{path}: cannot open ({exc.strerror})") from exc
         raise IdxError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
     data = data.reshape(shape)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic_file import atomic_write
+from core.safe_files import open_regular
 
 __all__ = [
     "PersonalDrawing",
@@ -236,8 +237,9 @@ def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
 
 def _read(path: Path, target: str) -> PersonalDrawing:
     try:
-        # Our own handle: np.load leaves its file open when the zip is damaged.
-        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
+        # Our own handle: np.load leaves its file open when the zip is damaged; and
+        # never a FIFO or a device, which would block or never end.
+        with open_regular(path) as handle, np.load(handle, allow_pickle=False) as data:
             if str(data["format"]) != _FORMAT:
                 raise PersonalSetError(f"{path.name} is not a personal drawing file")
             version = int(data["format_version"])
@@ -251,6 +253,10 @@ def _read(path: Path, target: str) -> PersonalDrawing:
             created = str(data["created"])
     except PersonalSetError:
         raise
+    except OSError as error:
+        raise PersonalSetError(
+            f"cannot read {path.name}: {error.strerror or error}"
+        ) from error
     except Exception as error:  # noqa: BLE001 - a damaged zip raises many kinds
         raise PersonalSetError(f"cannot read {path.name}: {error}") from error
     if image.ndim != 2 or image.dtype != np.uint8 or image.size == 0:

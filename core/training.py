@@ -17,18 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from core import kernels
+from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
 from core.datasets import NORMALIZATIONS, Dataset, Normalization
+from core.divergence import Divergence, DivergenceWatch, chance_accuracy
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.metrics import loss_and_accuracy
 from core.network import MLP
-from core.optimizers import make_optimizer
+from core.optimizers import OPTIMIZERS, make_optimizer
 from core.schedules import SCHEDULES, learning_rate_at
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
 STOP_REASONS = ("completed", "cancelled", "early_stopped", "diverged")
 _VALIDATION_BATCH = 2048
 # Images augmented per call (whole minibatches): 512 measured x1.20 against x1.23
@@ -51,7 +51,7 @@ class TrainingConfig:
     activation, output, init : str
         Keys of ``ACTIVATIONS``, ``OUTPUTS`` and ``INITIALIZERS``.
     optimizer : str
-        ``"sgd"``, ``"momentum"`` or ``"adam"``.
+        A key of ``OPTIMIZERS``: ``"sgd"``, ``"momentum"`` or ``"adam"``.
     learning_rate : float
         Base step size.
     momentum, nesterov : float, bool
@@ -59,8 +59,9 @@ class TrainingConfig:
     beta1, beta2 : float
         Adam's moment decay rates.
     schedule : str
-        ``"constant"``, ``"step"`` (multiply by ``step_gamma`` every
-        ``step_epochs`` epochs) or ``"cosine"`` (down to ``min_learning_rate``).
+        A key of ``SCHEDULES``: ``"constant"``, ``"step"`` (multiply by
+        ``step_gamma`` every ``step_epochs`` epochs) or ``"cosine"`` (down to
+        ``min_learning_rate``).
     batch_size : int
         Samples per minibatch; 0 means the whole training set (full-batch
         gradient descent). Larger than the training set also means full batch.
@@ -78,7 +79,8 @@ class TrainingConfig:
     early_stopping_patience : int
         Epochs without a better validation loss before stopping; 0 is off.
     normalization : str
-        ``"scale"`` (pixels to [0, 1]) or ``"standardize"`` (per pixel).
+        A key of ``NORMALIZATIONS``: ``"scale"`` (pixels to [0, 1]) or
+        ``"standardize"`` (per pixel).
     augment : AugmentConfig
         Random distortions of each training minibatch; all zero is off.
     """
@@ -236,14 +238,14 @@ def _problems(config: TrainingConfig) -> list[str]:
     choice("activation", tuple(ACTIVATIONS))
     choice("output", tuple(OUTPUTS))
     choice("init", tuple(INITIALIZERS))
-    choice("optimizer", OPTIMIZERS)
-    choice("schedule", SCHEDULES)
+    choice("optimizer", tuple(OPTIMIZERS))
+    choice("schedule", tuple(SCHEDULES))
     choice("normalization", tuple(NORMALIZATIONS))
     number("learning_rate", 0.0, math.inf, low_open=True, high_open=True)
     number("momentum", 0.0, 1.0, high_open=True)
     if not isinstance(config.nesterov, bool):
         problems.append(f"nesterov must be true or false, got {config.nesterov!r}")
-    elif config.nesterov and config.optimizer != "momentum":
+    elif config.nesterov and "nesterov" not in _optimizer_fields(config):
         problems.append(
             "nesterov applies only to the 'momentum' optimizer, "
             f"not {config.optimizer!r}"
@@ -347,7 +349,8 @@ class TrainingResult:
     history : list of dict
         One dict of ``EpochEvent`` fields per completed epoch.
     best_epoch : int or None
-        With early stopping, the epoch whose weights were kept.
+        The epoch whose weights were kept, with early stopping or when the run
+        diverged (None when it diverged before its first epoch ended).
     seconds : float
         Wall time of the run, pauses excluded.
     """
@@ -492,9 +495,14 @@ def train(
         )
     emit = on_event if on_event is not None else _ignore
     run = _Run(network, train_set, config, normalization)
+    watch = DivergenceWatch(
+        network.output,
+        network.num_classes,
+        chance_accuracy(train_set.labels, network.num_classes),
+    )
     # Load the compiled kernels (if any) before the clock starts: the first epoch's
     # time and samples/s then describe training, not a one-off load.
-    kernels.warm_up()
+    fast.warm_up()
     started = time.perf_counter()
     paused = 0.0
     history: list[dict[str, Any]] = []
@@ -502,13 +510,16 @@ def train(
     epochs_done = 0
     best_loss, best_epoch, waited = math.inf, 0, 0
     params = network.parameters()
-    last_good = [p.copy() for p in params]
-    best = [p.copy() for p in params] if config.early_stopping_patience else None
+    # The weights of the epoch with the lowest watched loss (the initial ones until
+    # an epoch ends): what a diverged run, or early stopping, puts back.
+    best = [p.copy() for p in params]
+    divergence: Divergence | None = None
+    diverged_step: int | None = None
+    rate = learning_rate_at(config, 0, 0, run.steps)
 
     for epoch in range(config.epochs):
         epoch_started = time.perf_counter()
         epoch_paused = 0.0
-        _save(params, last_good)
         stop = None
         for step in range(run.steps):
             if control is not None:
@@ -520,15 +531,12 @@ def train(
                     stop = step
                     break
             loss, rate = run.step(epoch, step)
-            if not math.isfinite(loss):
-                reason = "diverged"
-                message = _diverged_message(
-                    config, rate, epoch, step, run.steps, "training loss", loss
-                )
+            divergence = watch.on_batch(loss)
+            if divergence is not None:
+                diverged_step = step
                 break
             emit(BatchEvent(epoch + 1, step, run.steps, loss, rate))
-        if reason == "diverged":
-            _save(last_good, params)
+        if divergence is not None:
             break
         if stop is not None:
             reason = "cancelled"
@@ -550,19 +558,9 @@ def train(
                     _VALIDATION_BATCH,
                     run.validation_buffer(validation_set),
                 )
-            if not math.isfinite(validation_loss):
-                reason = "diverged"
-                message = _diverged_message(
-                    config,
-                    rate,
-                    epoch,
-                    None,
-                    run.steps,
-                    "validation loss",
-                    validation_loss,
-                )
-                _save(last_good, params)
-                break
+        divergence = watch.on_epoch(train_loss, train_accuracy, validation_loss)
+        if divergence is not None:
+            break
         paused += epoch_paused
         seconds = time.perf_counter() - epoch_started - epoch_paused
         event = EpochEvent(
@@ -579,32 +577,45 @@ def train(
         history.append(dataclasses.asdict(event))
         epochs_done = epoch + 1
         emit(event)
-        if best is not None:
-            watched = train_loss if validation_loss is None else validation_loss
-            if watched < best_loss:
-                best_loss, best_epoch, waited = watched, epoch + 1, 0
-                _save(params, best)
-            else:
-                waited += 1
-                if waited >= config.early_stopping_patience:
-                    _save(best, params)
-                    reason = "early_stopped"
-                    message = (
-                        f"Stopped early after epoch {epoch + 1}: the "
-                        f"{_watched_name(validation_set)} has not improved for "
-                        f"{waited} epoch{'s' if waited != 1 else ''}; kept the "
-                        f"weights of epoch {best_epoch} ({best_loss:.4f})."
-                    )
-                    break
+        watched = train_loss if validation_loss is None else validation_loss
+        if watched < best_loss:
+            best_loss, best_epoch, waited = watched, epoch + 1, 0
+            _save(params, best)
+        elif config.early_stopping_patience:
+            waited += 1
+            if waited >= config.early_stopping_patience:
+                _save(best, params)
+                reason = "early_stopped"
+                message = (
+                    f"Stopped early after epoch {epoch + 1}: the "
+                    f"{_watched_name(validation_set)} has not improved for "
+                    f"{waited} epoch{'s' if waited != 1 else ''}; kept the "
+                    f"weights of epoch {best_epoch} ({best_loss:.4f})."
+                )
+                break
 
-    if reason == "completed":
+    if divergence is not None:
+        _save(best, params)
+        reason = "diverged"
+        message = _diverged_message(
+            config,
+            rate,
+            epochs_done,
+            diverged_step,
+            run.steps,
+            divergence,
+            best_epoch,
+            f"{_watched_name(validation_set)} {best_loss:.4f}",
+        )
+    elif reason == "completed":
         message = f"Finished {epochs_done} epoch{'s' if epochs_done != 1 else ''}."
-        if best is not None and best_epoch != epochs_done:
+        if config.early_stopping_patience and best_epoch != epochs_done:
             _save(best, params)
             message += (
                 f" Kept the weights of epoch {best_epoch}, which had the lowest "
                 f"{_watched_name(validation_set)} ({best_loss:.4f})."
             )
+    kept_earlier = reason == "diverged" or config.early_stopping_patience > 0
     emit(FinishedEvent(reason, message, epochs_done))
     return TrainingResult(
         network=network,
@@ -613,7 +624,7 @@ def train(
         message=message,
         epochs_completed=epochs_done,
         history=history,
-        best_epoch=best_epoch if best is not None and best_epoch else None,
+        best_epoch=best_epoch if kept_earlier and best_epoch else None,
         seconds=time.perf_counter() - started - paused,
     )
 
@@ -632,20 +643,26 @@ def _diverged_message(
     epoch: int,
     step: int | None,
     steps: int,
-    what: str,
-    value: float,
+    divergence: Divergence,
+    best_epoch: int,
+    best_figure: str,
 ) -> str:
     where = f"epoch {epoch + 1}"
     if step is not None:
         where += f", minibatch {step + 1} of {steps}"
-    restored = (
-        "the initial weights" if epoch == 0 else f"the weights after epoch {epoch}"
-    )
+    if best_epoch == 0:
+        restored = "the initial weights"
+    elif best_epoch == epoch:
+        restored = f"the weights after epoch {best_epoch}, the last good ones"
+    else:
+        restored = (
+            f"the weights after epoch {best_epoch}, the best ones ({best_figure})"
+        )
     return (
-        f"Training diverged at {where}: the {what} became {value}. The learning "
+        f"Training diverged at {where}: {divergence.describe()}. The learning "
         f"rate ({rate:g}) is most likely too high for this network and optimizer; "
         f"try a smaller one (for example {config.learning_rate / 10:g}). "
-        f"Restored {restored}, the last good ones."
+        f"Restored {restored}."
     )
 
 
@@ -670,6 +687,9 @@ class _Run:
         self.image_shape = dataset.image_shape
         self.max_value = dataset.max_value
         self.labels = dataset.labels.astype(np.intp)
+        # Augmentation's style strokes (flags on 1s...) need to know the digits.
+        digits = tuple(dataset.class_names[:10]) == tuple("0123456789")
+        self.digit_labels = self.labels if digits else None
         # Independent streams, so that e.g. turning dropout on does not change
         # the order in which samples are visited.
         shuffle, dropout, augment = np.random.SeedSequence(config.seed).spawn(3)
@@ -716,8 +736,12 @@ class _Run:
         labels = self.batch_labels[:size]
         np.take(self.labels, indices, out=labels)
         if not self.augmenting:
-            inputs = self.normalization.gather(
-                self.images, indices, self.inputs[:size], scratch=self.raw[:size]
+            inputs = fast.gather_normalized(
+                self.images,
+                indices,
+                self.normalization,
+                self.inputs[:size],
+                scratch=self.raw[:size],
             )
         else:
             offset = (step % self.block_steps) * self.batch
@@ -753,6 +777,7 @@ class _Run:
             self.augment_rng,
             self.max_value,
             out=block.reshape(size, *self.image_shape),
+            labels=None if self.digit_labels is None else self.digit_labels[indices],
         )
         self.normalization.apply(block, out=block)
 
@@ -761,9 +786,10 @@ class _Run:
         return self.loss_sum / self.seen, self.correct / self.seen
 
 
+def _optimizer_fields(config: TrainingConfig) -> tuple[str, ...]:
+    name = config.optimizer
+    return OPTIMIZERS[name].settings if name in tuple(OPTIMIZERS) else ()
+
+
 def _optimizer_settings(config: TrainingConfig) -> dict[str, Any]:
-    if config.optimizer == "momentum":
-        return {"momentum": config.momentum, "nesterov": config.nesterov}
-    if config.optimizer == "adam":
-        return {"beta1": config.beta1, "beta2": config.beta2}
-    return {}
+    return {name: getattr(config, name) for name in _optimizer_fields(config)}

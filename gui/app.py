@@ -1,20 +1,28 @@
 """Starts the desktop app: QApplication, the exception hook, the main window.
 
-``main.py`` calls ``run_app(argv)`` when no subcommand is given. Owns nothing else.
+``main.py`` calls ``run_app(argv)`` when no subcommand is given. Also owns what
+Ctrl+C in the starting terminal does (`InterruptHandler`) and the start-up clean-up
+of leftovers in the data folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import socket
 import sys
 import threading
 import traceback
-from types import TracebackType
+from collections.abc import Callable, Iterator
+from types import FrameType, TracebackType
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core import kernels
+from core import fast, user_dirs
+from core.atomic_file import remove_stale_leftovers_under
 from gui.settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger("digit_studio")
@@ -26,12 +34,12 @@ def _exception_hook(
 ) -> None:
     """Log an uncaught exception in the GUI thread and show it instead of dying."""
     global _showing_error
-    text = "".join(traceback.format_exception(kind, value, tb))
-    log.error("Uncaught exception:\n%s", text)
-    sys.stderr.write(text)
     if issubclass(kind, KeyboardInterrupt):
         QApplication.quit()
         return
+    text = "".join(traceback.format_exception(kind, value, tb))
+    log.error("Uncaught exception:\n%s", text)
+    sys.stderr.write(text)
     app = QApplication.instance()
     if app is None or _showing_error:
         return
@@ -69,6 +77,113 @@ def install_exception_hook() -> None:
     sys.excepthook = _exception_hook
 
 
+EXIT_INTERRUPTED = 130
+
+
+class InterruptHandler(QObject):
+    """Ctrl+C (SIGINT) closes the window the normal way; a second one quits at once.
+
+    The first asks about unsaved work as closing the window does, and stops a
+    training run cleanly. A second Ctrl+C while that close is still under way (the
+    question is open, or the run is still stopping) ends the process at once
+    without asking: the files Digit Studio writes are replaced atomically, so
+    nothing is left half-written.
+
+    Python runs a signal handler only between bytecodes, and an idle Qt event loop
+    runs none: the C-level handler's write to a wake-up socket wakes the loop.
+    """
+
+    def __init__(
+        self,
+        window: QWidget | None = None,
+        force_quit: Callable[[int], None] = os._exit,
+    ) -> None:
+        super().__init__()
+        self.window = window
+        self._force_quit = force_quit
+        self._closing = False
+        self._wake_read, self._wake_write = socket.socketpair()
+        for end in (self._wake_read, self._wake_write):
+            end.setblocking(False)
+        self._notifier = QSocketNotifier(
+            self._wake_read.fileno(), QSocketNotifier.Type.Read, self
+        )
+        self._notifier.activated.connect(self.on_wake_up)
+        self._previous_fd: int | None = None
+        self._previous_handler = None
+
+    def install(self) -> None:
+        """Take over SIGINT (only from the main thread)."""
+        self._previous_fd = signal.set_wakeup_fd(
+            self._wake_write.fileno(), warn_on_full_buffer=False
+        )
+        self._previous_handler = signal.signal(signal.SIGINT, self._on_signal)
+
+    def uninstall(self) -> None:
+        """Give SIGINT back to whoever had it before `install`."""
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, self._previous_handler)
+            signal.set_wakeup_fd(self._previous_fd)
+            self._previous_handler = None
+        self._notifier.setEnabled(False)
+        self._wake_read.close()
+        self._wake_write.close()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Runs in the GUI thread between bytecodes: defer the work to the loop.
+        QTimer.singleShot(0, self.interrupt)
+
+    @Slot()
+    def on_wake_up(self) -> None:
+        """Drain the wake-up socket (the Python handler itself runs on its own)."""
+        with contextlib.suppress(OSError):
+            while self._wake_read.recv(512):
+                pass
+
+    @Slot()
+    def interrupt(self) -> None:
+        """Close the window; if a close is already under way, quit at once."""
+        if self.window is None:
+            self._force_quit(EXIT_INTERRUPTED)
+            return
+        if self._closing:
+            sys.stderr.write("Interrupted again: quitting without saving.\n")
+            sys.stderr.flush()
+            self._force_quit(EXIT_INTERRUPTED)
+            return
+        self._closing = True
+        closed = self.window.close()
+        # Still visible: the user answered Cancel, so the next Ctrl+C asks again.
+        # Hidden but not closed: a training step is ending, the app quits after.
+        if not closed and self.window.isVisible():
+            self._closing = False
+
+
+@contextlib.contextmanager
+def interrupts_close() -> Iterator[InterruptHandler]:
+    """Let Ctrl+C close the handler's window while the block runs.
+
+    Set ``handler.window`` once the window exists; until then Ctrl+C quits.
+    """
+    handler = InterruptHandler()
+    handler.install()
+    try:
+        yield handler
+    finally:
+        handler.uninstall()
+
+
+def quit_when_closed(app: QApplication, window) -> None:
+    """Quit when the window's close went through, and only then.
+
+    A close may finish after the window was hidden (a training step outlasting the
+    wait): closing a hidden window is not "the last window closed" to Qt, so the
+    process would stay, invisible, without this.
+    """
+    app.setQuitOnLastWindowClosed(False)
+    window.closed.connect(app.quit)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop; returns the exit code.
 
@@ -84,15 +199,27 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName(APPLICATION)
     install_exception_hook()
     configure_interpreter()
+    with interrupts_close() as interrupts:
+        from gui.main_window import MainWindow
 
-    from gui.main_window import MainWindow
-
-    window = MainWindow()
-    window.show()
-    # Load the compiled kernels while the user looks around, not in the first
-    # training run (where loading them would stall the window; core/kernels.py).
-    threading.Thread(target=kernels.warm_up, name="kernel-warm-up", daemon=True).start()
-    files = [a for a in argv[1:] if a.lower().endswith(".npz")]
-    if files:
-        QTimer.singleShot(0, lambda: window.open_model(files[0]))
-    return int(app.exec())
+        window = MainWindow()
+        interrupts.window = window
+        quit_when_closed(app, window)
+        window.show()
+        # Load the compiled kernels while the user looks around, not in the first
+        # training run (where loading them would stall the window; core/fast.py).
+        threading.Thread(
+            target=fast.warm_up, name="kernel-warm-up", daemon=True
+        ).start()
+        # What writes killed half-way (kill -9, a power cut) left in the data folder.
+        threading.Thread(
+            target=remove_stale_leftovers_under,
+            args=(user_dirs.data_dir(),),
+            name="leftover-clean-up",
+            daemon=True,
+        ).start()
+        files = [a for a in argv[1:] if a.lower().endswith(".npz")]
+        if files:
+            QTimer.singleShot(0, lambda: window.files.open_path(files[0]))
+        QTimer.singleShot(0, lambda: log.info("Digit Studio is running"))
+        return int(app.exec())

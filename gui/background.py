@@ -1,7 +1,8 @@
-"""One-shot background jobs (load a dataset, import IDX files) off the GUI thread.
+"""Background threads for the GUI: the one QThread wiring, and one-shot jobs.
 
-Owns ``TaskWorker`` and ``start_task``, the same QThread wiring and signal contract as
-the training worker: ``started``, exactly one of ``succeeded(result)`` /
+Owns ``worker_thread`` (how every worker, training included, is wired to its thread),
+``TaskWorker`` and ``start_task`` (load a dataset, import IDX files, evaluate) with the
+signal contract: ``started``, exactly one of ``succeeded(result)`` /
 ``failed(message)`` / ``cancelled()``, then always ``finished``. Never touches widgets.
 """
 
@@ -116,6 +117,22 @@ def held_threads(name: str | None = None) -> int:
     return 0 if _KEEPER is None else _KEEPER.count(name)
 
 
+def worker_thread(worker: QObject, name: str) -> QThread:
+    """Move ``worker`` to a new QThread wired per the contract, not started yet.
+
+    ``worker`` has a ``run`` slot and a ``finished`` signal. Callers connect their
+    GUI-thread ``@Slot``s to the worker's signals, then call ``thread.start()``.
+    """
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    # Direct: the thread quits even while the GUI thread is blocked waiting for it.
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    keep_until_finished(thread, worker)
+    return thread
+
+
 def start_task(
     function: Callable[[threading.Event, Callable[[Any], None]], Any],
     *,
@@ -128,14 +145,8 @@ def start_task(
     name: str = "task",
 ) -> tuple[QThread, TaskWorker]:
     """Start ``function`` in a new QThread; callbacks must be GUI-thread ``@Slot``s."""
-    thread = QThread()
-    thread.setObjectName(name)
     worker = TaskWorker(function, expected_errors)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    # Direct: the thread quits even while the GUI thread is blocked waiting for it.
-    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    keep_until_finished(thread, worker)
+    thread = worker_thread(worker, name)
     worker.succeeded.connect(on_succeeded)
     worker.failed.connect(on_failed)
     worker.finished.connect(on_finished)

@@ -75,10 +75,6 @@ class ConfusionMatrixView(QWidget):
         """Return the matrix shown."""
         return self._counts.copy()
 
-    def selected_cell(self) -> tuple[int, int] | None:
-        """Return the last clicked (true, predicted) cell."""
-        return self._selected
-
     def select_cell(self, true: int, predicted: int) -> None:
         """Pick a cell as if clicked."""
         size = self._counts.shape[0]

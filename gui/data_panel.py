@@ -400,11 +400,6 @@ class DataPanel(QGroupBox):
         if count == 0:
             self.personal_check.setChecked(False)
 
-    @property
-    def personal_count(self) -> int:
-        """Stored personal drawings matching the dataset's image size."""
-        return self._personal_count
-
     def include_personal(self) -> bool:
         """Return True when the next training should add the personal drawings."""
         return self.personal_check.isChecked() and self._personal_count > 0
@@ -678,10 +673,6 @@ class DataPanel(QGroupBox):
     def on_task_finished(self) -> None:
         """Forget tasks whose thread has ended."""
         self._prune()
-
-    def busy_threads(self) -> int:
-        """Background threads still running (for tests)."""
-        return sum(1 for t, _ in self._tasks if t.isRunning())
 
     def set_locked(self, locked: bool) -> None:
         """Lock the dataset choice while training runs."""

@@ -1,26 +1,33 @@
 """The Draw tab: draw a digit, see the live prediction, correct it, explain it.
 
 Wires the canvas, prediction panel, input preview and personal gallery to the current
-model snapshot. Conversion is `core.preprocess`, honesty is `core.confidence`; the only
-work done here is one forward pass (well under 5 ms) per throttled update.
+model snapshot. Conversion is `core.preprocess`, honesty is `core.calibration` (run in
+background threads here); the only work done on the GUI thread is one forward pass
+(well under 5 ms) per throttled update.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSlider,
     QTabWidget,
@@ -29,28 +36,25 @@ from PySide6.QtWidgets import (
 )
 
 from core import user_dirs
-from core.canvas_image import canvas_to_placed, placed_to_canvas
-from core.confidence import ConfidenceError, ConfidenceGate, Judgement
-from core.datasets import DatasetError, load_bundled
+from core.calibration import calibrated_gate, digit_subspaces
+from core.canvas_image import CanvasPicture, canvas_input
+from core.confidence import ConfidenceGate, Judgement
 from core.model_io import SavedModel
 from core.personal_set import PersonalSet
-from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
+from core.preprocess import PreprocessError, target_for_shape
 from core.robustness import add_noise
+from gui.background import start_task
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.live_network import ChosenImage, LiveNetworkPanel
 from gui.personal_gallery import PersonalGallery
+from gui.picture import PictureError, is_image_file, load_picture
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
+from gui.wording import count, with_article
 
 PREDICTION_INTERVAL_MS = 30
-# Real digits drawn from the bundled sets calibrate the "not sure" thresholds: 4,000
-# fit the class subspaces and set the novelty limits, 1,000 of them set the top-
-# probability threshold of each model (one forward pass, about 15 ms).
-_CALIBRATION_IMAGES = 4000
-_MODEL_CALIBRATION_IMAGES = 1000
-_DIGITS = tuple(str(digit) for digit in range(10))
-# The digit subspaces depend only on the input format, so they are fitted once per
-# format and process, in a background thread (pure NumPy: reading the bundled set and
-# fitting take 0.1-0.3 s), however many tabs or models come and go.
+# The digit subspaces (`core.calibration`) depend only on the input format: they are
+# fitted once per format and process, in a background thread, however many tabs or
+# models come and go.
 _FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digit-subspaces")
 _SUBSPACES: dict[str, Future] = {}
 # Each model snapshot's threshold is calibrated off the GUI thread too: snapshots
@@ -59,21 +63,10 @@ _CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-calibra
 GATE_POLL_MS = 20
 
 
-def _fit_subspaces(target: str) -> ConfidenceGate:
-    name = "digits-8x8" if target == "digits-8x8" else "mnist-sample"
-    reference = load_bundled(name)
-    rng = np.random.default_rng(0)
-    count = min(_CALIBRATION_IMAGES, len(reference))
-    chosen = rng.choice(len(reference), size=count, replace=False)
-    return ConfidenceGate.fit(
-        reference.images[chosen], reference.labels[chosen], reference.max_value
-    )
-
-
 def subspace_future(target: str) -> Future:
     """Return the (possibly still running) fit of the digit subspaces for a target."""
     if target not in _SUBSPACES:
-        _SUBSPACES[target] = _FITTER.submit(_fit_subspaces, target)
+        _SUBSPACES[target] = _FITTER.submit(digit_subspaces, target)
     return _SUBSPACES[target]
 
 
@@ -119,6 +112,7 @@ class DrawTab(QWidget):
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._judgement: Judgement | None = None
+        self._correction_note = False  # the status line says where a drawing went
         self.last_inference_ms: float | None = None
 
         self.canvas = DrawingCanvas(self)
@@ -140,7 +134,11 @@ class DrawTab(QWidget):
             "answer: red pushed toward it, blue pushed away (input gradient x ink)."
         )
         self.why_legend = QLabel(self)
-        self.why_legend.setWordWrap(True)
+        # Its room is kept while hidden: the preview never jumps when it appears.
+        policy = self.why_legend.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.why_legend.setSizePolicy(policy)
+        self.why_legend.setText("Red: toward 0 · blue: away")  # sizes its room
         self.why_legend.setVisible(False)
         self.wrong_button = QPushButton("That's wrong…", self)
         self.wrong_button.setToolTip(
@@ -158,6 +156,10 @@ class DrawTab(QWidget):
         self._build_inside_controls()
 
         self._build_layout()
+        self.setAcceptDrops(True)  # an image file dropped here goes on the canvas
+        self._opening = ""  # the image file chosen last
+        self._reading = 0  # image files being read
+        self._picture: CanvasPicture | None = None  # under the strokes, if any
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREDICTION_INTERVAL_MS)
@@ -182,6 +184,9 @@ class DrawTab(QWidget):
         self.set_model(None)
 
     def _build_layout(self) -> None:
+        # Three columns that fit from 1024x640 up: the canvas; the verdict, its bars
+        # (they stretch) and what the network sees; the network, live, or the
+        # personal set.
         pen_row = QHBoxLayout()
         pen_row.addWidget(self.pen_label)
         pen_row.addWidget(self.pen_slider, 1)
@@ -190,6 +195,7 @@ class DrawTab(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(pen_row)
+        left.addLayout(self._noise_row())
 
         preview_box = QGroupBox("What the network sees", self)
         preview_layout = QVBoxLayout(preview_box)
@@ -206,7 +212,6 @@ class DrawTab(QWidget):
         middle.addWidget(self.wrong_button)
         middle.addWidget(self.status_label)
 
-        left.addLayout(self._noise_row())
         gallery_box = QWidget(self)
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.addWidget(self.gallery)
@@ -253,7 +258,9 @@ class DrawTab(QWidget):
             )
             self.preview.set_image(None)
             self.preview.set_overlay(None)
+            self.why_legend.setVisible(False)
             self.timing_label.clear()
+            self._clear_correction_note()
             self._image = self._probabilities = self._judgement = None
             self.network_panel.set_model(None)
             self.input_changed.emit(None)
@@ -277,28 +284,6 @@ class DrawTab(QWidget):
         self._gate_stale = True
         self.update_prediction()
 
-    @staticmethod
-    def _calibrated_gate(model: SavedModel) -> tuple[ConfidenceGate | None, str]:
-        """Return the model's gate and a message when the check is off (any thread)."""
-        try:
-            subspace = subspace_future(target_for(model)).result()
-        except (DatasetError, ConfidenceError, OSError) as error:
-            return None, f"Confidence check off: {error}"
-        if subspace.means.shape[1] != int(np.prod(model.image_shape)):
-            return None, ""
-        if tuple(model.class_names) != _DIGITS:
-            # Not a digit model (an imported set of other classes): the digit
-            # subspaces and digit images say nothing about it; keep only the floor
-            # on the top probability.
-            return replace(subspace, max_error=np.inf, max_relative_error=np.inf), ""
-        try:
-            gate = subspace.for_model(
-                model.predict_proba, max_images=_MODEL_CALIBRATION_IMAGES
-            )
-        except (ConfidenceError, ValueError) as error:
-            return None, f"Confidence check off: {error}"
-        return gate, ""
-
     def gate(self) -> ConfidenceGate | None:
         """Return the "not sure" thresholds in force.
 
@@ -307,7 +292,7 @@ class DrawTab(QWidget):
         """
         if self._gate_stale and self._model is not None:
             self._gate_stale = False
-            self._gate_future = _CALIBRATOR.submit(self._calibrated_gate, self._model)
+            self._gate_future = _CALIBRATOR.submit(calibrated_gate, self._model)
             self._gate_poll.start()
         return self._gate
 
@@ -350,9 +335,17 @@ class DrawTab(QWidget):
 
     @Slot()
     def _on_canvas_changed(self) -> None:
+        self._clear_correction_note()  # it spoke of the drawing before this change
+        if self.canvas.is_blank():
+            self._picture = None
         # Coalesce bursts of mouse moves into one prediction per interval.
         if not self._timer.isActive():
             self._timer.start()
+
+    def _clear_correction_note(self) -> None:
+        if self._correction_note:
+            self._correction_note = False
+            self.status_label.clear()
 
     @Slot()
     def update_prediction(self) -> None:
@@ -372,6 +365,7 @@ class DrawTab(QWidget):
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
             self.preview.set_overlay(None)
+            self.why_legend.setVisible(False)  # it explained a drawing now gone
             self.timing_label.clear()
             return
         model = self.network_panel.edited_model() or model
@@ -433,19 +427,31 @@ class DrawTab(QWidget):
         if attribution is not None and self._model is not None:
             name = self._model.class_names[self._judgement.predicted]
             self.why_legend.setText(
-                f"<span style='color:#d03020'>Red</span>: ink that pushed toward "
-                f"{name}. <span style='color:#2870e0'>Blue</span>: ink that pushed "
-                "away."
+                f"<span style='color:#d03020'>Red</span>: toward {name} · "
+                "<span style='color:#2870e0'>blue</span>: away"
+            )
+            self.why_legend.setToolTip(
+                f"Red: ink that pushed the network toward {name}. Blue: ink that "
+                "pushed it away."
             )
 
     # -- corrections ----------------------------------------------------------------
 
     def _rebuild_wrong_menu(self, class_names: tuple[str, ...]) -> None:
         self.wrong_menu.clear()
+        self.wrong_menu.setToolTipsVisible(True)
         for index, name in enumerate(class_names):
-            action = QAction(f"It's a {name}", self.wrong_menu)
+            action = QAction(f"It's {with_article(name)}", self.wrong_menu)
             action.setData(index)
             self.wrong_menu.addAction(action)
+        self.wrong_menu.addSeparator()
+        # The personal set keeps only drawings with a class label so far.
+        self.not_a_digit_action = self.wrong_menu.addAction("Not a digit")
+        self.not_a_digit_action.setEnabled(False)
+        self.not_a_digit_action.setToolTip(
+            "Not available yet: the personal set can keep only drawings labelled "
+            "with a class, not examples of what is not a digit."
+        )
 
     @Slot(QAction)
     def _on_wrong_menu_triggered(self, action: QAction) -> None:
@@ -460,10 +466,80 @@ class DrawTab(QWidget):
         if drawing is not None:
             name = self._model.class_names[label]
             self.status_label.setText(
-                f"Kept as a {name} in your personal set ({self.gallery.count()} "
-                "drawings). Tick it in the Data panel for the next training, or "
-                "fine-tune now."
+                f"Kept as {with_article(name)} in your personal set "
+                f"({count(self.gallery.count(), 'drawing')}). Tick it in the Data "
+                "panel for the next training, or fine-tune now."
             )
+            self._correction_note = True
+
+    # -- image files ----------------------------------------------------------------
+
+    def open_image(self, path: str | Path) -> None:
+        """Put an image file on the canvas, read in the background (errors: a dialog).
+
+        It is read like `predict` reads it and converted like a drawing.
+        """
+        path = str(path)
+        side = self.canvas.canvas_size
+        self._opening = path
+        self._reading += 1
+        self.status_label.setText(f"Opening {Path(path).name}…")
+        start_task(
+            lambda _cancel, _report: (path, load_picture(path, side)),
+            on_succeeded=self._on_picture_loaded,
+            on_failed=self._on_picture_failed,
+            on_finished=self._on_picture_finished,
+            expected_errors=(PictureError, OSError),
+            name="open-image",
+        )
+
+    def is_opening_image(self) -> bool:
+        """Return True while an image file is being read."""
+        return self._reading > 0
+
+    @Slot(object)
+    def _on_picture_loaded(
+        self, result: tuple[str, tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        path, (pixels, picture) = result
+        if path != self._opening:
+            return  # another file was chosen meanwhile
+        self._show_picture(
+            CanvasPicture.of_file(pixels, picture),
+            f"{Path(path).name} is on the canvas, converted like a drawing. Draw on "
+            "it, or Clear.",
+        )
+
+    def _show_picture(self, picture: CanvasPicture, text: str) -> None:
+        # Whatever was on the canvas goes; strokes drawn next go on the picture.
+        self._opening = ""  # a file still being read no longer replaces it
+        self._picture = picture
+        self.canvas.set_picture(picture.shown)
+        self.status_label.setText(text)
+
+    def picture(self) -> CanvasPicture | None:
+        """Return the picture on the canvas (an image file or a dataset image)."""
+        return self._picture
+
+    @Slot(str)
+    def _on_picture_failed(self, message: str) -> None:
+        self.status_label.clear()
+        QMessageBox.warning(self, "Cannot open the image", message)
+
+    @Slot()
+    def _on_picture_finished(self) -> None:
+        self._reading -= 1
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: D102, N802
+        if any(is_image_file(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: D102, N802
+        for url in event.mimeData().urls():
+            if is_image_file(url.toLocalFile()):
+                event.acceptProposedAction()
+                self.open_image(url.toLocalFile())
+                return
 
     @Slot(int)
     def _on_pen_width_changed(self, width: int) -> None:
@@ -506,14 +582,15 @@ class DrawTab(QWidget):
         self._on_canvas_changed()
 
     def _network_input(self, model: SavedModel) -> np.ndarray | None:
-        """Return the canvas as the network's image (a placed image exactly), noisy."""
-        canvas = self.canvas.to_array()
-        placed = self.canvas.placed_shape()
+        """Return what the network reads from the canvas (core.canvas_image), noisy."""
         max_value = model.normalization.max_value
-        if placed is not None and placed == tuple(model.image_shape):
-            image = canvas_to_placed(canvas, placed, max_value)
-        else:
-            image = canvas_to_image(canvas, self._target, ink_is_bright=True)
+        image = canvas_input(
+            self.canvas.to_array(),
+            self._picture,
+            not self.canvas.only_picture(),
+            tuple(model.image_shape),
+            max_value,
+        )
         noise = self.noise_slider.value() / 100.0
         if image is not None and noise > 0:
             image = add_noise(image, noise, max_value)
@@ -522,15 +599,15 @@ class DrawTab(QWidget):
     @Slot(object)
     def put_image(self, chosen: ChosenImage) -> None:
         """Put a dataset image on the canvas, to predict and draw over."""
-        image = np.asarray(chosen.image)
         try:
-            canvas = placed_to_canvas(image, chosen.max_value, self.canvas.canvas_size)
+            picture = CanvasPicture.of_image(
+                chosen.image, chosen.max_value, self.canvas.canvas_size
+            )
         except ValueError as error:
             self.status_label.setText(f"Cannot put that image on the canvas: {error}.")
             return
-        self.canvas.set_image(canvas, image.shape)
-        self.status_label.setText(
-            f"On the canvas: {chosen.description}. Draw over it, or Clear."
+        self._show_picture(
+            picture, f"On the canvas: {chosen.description}. Draw over it, or Clear."
         )
         self.update_prediction()
 

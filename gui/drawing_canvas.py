@@ -91,8 +91,7 @@ class DrawingCanvas(QWidget):
         self._current: Stroke | None = None
         self._pen_width = DEFAULT_PEN_WIDTH
         self._overlay: QImage | None = None
-        self._placed: QImage | None = None
-        self._placed_shape: tuple[int, int] | None = None
+        self._picture: QImage | None = None  # an opened image under the strokes
         self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -126,8 +125,33 @@ class DrawingCanvas(QWidget):
         return len(self._strokes)
 
     def is_blank(self) -> bool:
-        """Return True when nothing is drawn and no image is placed."""
-        return not self._strokes and self._current is None and self._placed is None
+        """Return True when nothing is drawn (and no picture is shown)."""
+        return not self._strokes and self._current is None and self._picture is None
+
+    def only_picture(self) -> bool:
+        """Return True when a picture is shown and nothing is drawn on it."""
+        return self._picture is not None and not self._strokes and not self._current
+
+    def set_picture(self, picture: np.ndarray) -> None:
+        """Replace everything with a picture: uint8 ``(size, size)``, bright ink.
+
+        Strokes drawn afterwards go on top of it; Clear removes it too.
+        """
+        image = np.ascontiguousarray(picture, dtype=np.uint8)
+        if image.shape != (self._size, self._size):
+            raise ValueError(f"a {self._size}x{self._size} picture is needed")
+        self._picture = QImage(
+            image.data,
+            self._size,
+            self._size,
+            self._size,
+            QImage.Format.Format_Grayscale8,
+        ).copy()
+        self._strokes.clear()
+        self._current = None
+        self._before_stroke = None
+        self._render_all()
+        self.changed.emit()
 
     def to_array(self) -> np.ndarray:
         """Return the ink as uint8 ``(size, size)``, 0 = paper, 255 = full ink."""
@@ -145,8 +169,7 @@ class DrawingCanvas(QWidget):
         self._strokes.clear()
         self._current = None
         self._before_stroke = None
-        self._placed = None
-        self._placed_shape = None
+        self._picture = None
         self._image.fill(0)
         self.update()
         self.changed.emit()
@@ -176,33 +199,6 @@ class DrawingCanvas(QWidget):
         self.update()
         self.changed.emit()
         self.stroke_finished.emit()
-
-    def set_image(self, canvas: np.ndarray, shape: tuple[int, int]) -> None:
-        """Replace everything by a placed image to draw over.
-
-        ``canvas`` is uint8 ``(size, size)`` (see `core.canvas_image`); ``shape`` is
-        the image's own size, reported by `placed_shape`.
-        """
-        canvas = np.ascontiguousarray(canvas, dtype=np.uint8)
-        if canvas.shape != (self._size, self._size):
-            raise ValueError(f"a ({self._size}, {self._size}) array is needed")
-        self._strokes.clear()
-        self._current = None
-        self._before_stroke = None
-        self._placed = QImage(
-            canvas.data,
-            self._size,
-            self._size,
-            self._size,
-            QImage.Format.Format_Grayscale8,
-        ).copy()
-        self._placed_shape = (int(shape[0]), int(shape[1]))
-        self._render_all()
-        self.changed.emit()
-
-    def placed_shape(self) -> tuple[int, int] | None:
-        """Return the ``(H, W)`` of the placed image, or None."""
-        return self._placed_shape
 
     def set_overlay(self, overlay: QImage | None) -> None:
         """Show a translucent image (any size, stretched) over the ink, or None."""
@@ -243,6 +239,8 @@ class DrawingCanvas(QWidget):
         painter.fillRect(self.rect(), self.palette().window())
         rect = self.target_rect()
         painter.fillRect(rect, QColor(0, 0, 0))
+        if self._picture is not None:
+            painter.drawImage(rect, self._picture)
         # The strokes are re-drawn as vectors at the widget's resolution, so the ink
         # stays sharp however large the canvas is shown; the backing image holds the
         # same strokes at canvas resolution for the conversion.
@@ -250,8 +248,6 @@ class DrawingCanvas(QWidget):
         painter.setClipRect(rect)
         painter.translate(rect.topLeft())
         painter.scale(rect.width() / self._size, rect.height() / self._size)
-        if self._placed is not None:
-            painter.drawImage(0, 0, self._placed)
         for stroke in self._strokes:
             _draw_stroke(painter, stroke)
         if self._current is not None:
@@ -276,8 +272,8 @@ class DrawingCanvas(QWidget):
         painter.end()
 
     def _render_all(self) -> None:
-        if self._placed is not None:
-            self._image = self._placed.copy()
+        if self._picture is not None:
+            self._image = self._picture.copy()
         else:
             self._image.fill(0)
         for stroke in self._strokes:

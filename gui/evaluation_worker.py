@@ -19,9 +19,7 @@ from PySide6.QtCore import QThread
 from core.datasets import Dataset
 from core.metrics import evaluate
 from core.model_io import SavedModel
-from gui.background import TaskWorker, held_threads, start_task
-
-MAX_WEIGHT_TILES = 256
+from gui.background import TaskWorker, start_task
 
 
 @dataclass(frozen=True)
@@ -150,20 +148,14 @@ def tile_mosaic(
     return mosaic, (rows, cols, shown)
 
 
-def weight_mosaic(
-    weights: np.ndarray, image_shape: tuple[int, int], max_tiles: int = MAX_WEIGHT_TILES
-) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Draw the first ``max_tiles`` units' incoming weights as one mosaic image."""
-    tiles = coloured_tiles(weights[:, :max_tiles], image_shape)
-    return tile_mosaic(tiles, max_tiles)
-
-
 def build_report(
     model: SavedModel, dataset: Dataset, cancel: threading.Event | None = None
 ) -> EvaluationReport | None:
     """Evaluate ``model`` on ``dataset`` and derive the views; None when cancelled."""
     start = time.perf_counter()
-    network = model.network
+    # A copy: the batch buffers evaluation leaves in a network (tens of MB for a
+    # large one) go with it, not with the model the window and the run list keep.
+    network = model.network.copy()
     if dataset.image_shape != tuple(model.image_shape):
         raise ValueError(
             f"the model takes {model.image_shape[0]}x{model.image_shape[1]} images but "
@@ -201,11 +193,6 @@ def build_report(
         output_units=int(network.weights[-1].shape[1]),
         seconds=time.perf_counter() - start,
     )
-
-
-def running_evaluations() -> int:
-    """Return how many evaluation threads have not been released yet."""
-    return held_threads("evaluation")
 
 
 def start_evaluation(

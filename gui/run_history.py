@@ -1,6 +1,7 @@
 """The session's training runs as plain data: per-batch and per-epoch series.
 
-Owns ``RunRecord`` (growable preallocated arrays, so appending is amortised O(1)) and
+Owns ``RunRecord`` (growable preallocated arrays, so appending is amortised O(1)),
+``plotted_history`` (a model's training phases laid end to end on the epoch axis) and
 ``describe_config`` (the short legend text naming a run's settings). No Qt, no widgets.
 """
 
@@ -11,12 +12,76 @@ from typing import Any
 
 import numpy as np
 
+from core.run import history_timeline
+
 EPOCH_FIELDS = (
     "train_loss",
     "train_accuracy",
     "validation_loss",
     "validation_accuracy",
 )
+
+
+# How the plots and the model line name a phase kind (core.model_io.PHASE_KINDS).
+PHASE_NAMES = {"train": "training", "fine_tune": "fine-tune"}
+
+
+def phase_name(phases: list[dict[str, Any]], index: int) -> str:
+    """Return how ``phases[index]`` is shown ("fine-tune"; "phase 3" if unknown)."""
+    kind = phases[index].get("kind") if 0 <= index < len(phases) else None
+    return PHASE_NAMES.get(kind, f"phase {index + 1}")
+
+
+@dataclass(frozen=True)
+class PhaseMark:
+    """Where a training phase begins on the epoch axis (after ``epoch``); its name."""
+
+    epoch: float
+    name: str
+
+
+@dataclass(frozen=True)
+class PlottedHistory:
+    """A model's per-epoch history laid out on one epoch axis (`plotted_history`).
+
+    ``epochs[i]`` is where ``rows[i]`` is plotted; ``marks`` are where the later
+    phases begin; ``end`` is the last epoch, after which a run that continues the
+    model (a fine-tune) is plotted.
+    """
+
+    rows: list[dict[str, Any]]
+    epochs: np.ndarray
+    marks: tuple[PhaseMark, ...]
+    end: float
+
+
+def plotted_history(
+    history: list[dict[str, Any]],
+    phases: list[dict[str, Any]],
+    then: str | None = None,
+) -> PlottedHistory:
+    """Lay a model's phases end to end: a 50-epoch run, then a fine-tune at 51..53.
+
+    Parameters
+    ----------
+    history : list of dict
+        The model's rows (``phase`` missing means 0), as its file stores them.
+    phases : list of dict
+        The model's phases (their ``kind`` names the marks).
+    then : str or None
+        The kind of a phase about to continue the model (a fine-tune starting): one
+        more mark, at ``end``.
+    """
+    timeline = history_timeline(history)
+    marks = [
+        PhaseMark(start, phase_name(phases, index))
+        for index, start in enumerate(timeline.starts)
+        if index > 0
+    ]
+    end = float(timeline.epochs.max()) if len(history) else 0.0
+    if then is not None:
+        marks.append(PhaseMark(end, phase_name([{"kind": then}], 0)))
+    return PlottedHistory(list(history), timeline.epochs, tuple(marks), end)
 
 
 class GrowableSeries:
@@ -62,6 +127,11 @@ class RunRecord:
     visible: bool = True
     finished: bool = False
     outcome: str = ""
+    # Epochs plotted before this run's own (a fine-tune continues its base model's
+    # curve) and where its phases begin.
+    epoch_offset: float = 0.0
+    marks: tuple[PhaseMark, ...] = ()
+    planned_epochs: int | None = None  # the run's length when it started, if known
 
     def add_batches(
         self, x: np.ndarray, loss: np.ndarray, smoothed: np.ndarray
@@ -82,6 +152,26 @@ class RunRecord:
         if name == "epoch":
             return self.epochs.column(0)
         return self.epochs.column(1 + EPOCH_FIELDS.index(name))
+
+    def phase_at(self, epoch: float) -> tuple[str, float] | None:
+        """Return the phase plotted at ``epoch`` and the epoch within it.
+
+        None before the first mark: a run of one phase numbers its epochs itself.
+        """
+        started = [mark for mark in self.marks if mark.epoch < epoch]
+        if not started:
+            return None
+        mark = max(started, key=lambda m: m.epoch)
+        return mark.name, epoch - mark.epoch
+
+    def last_epoch(self) -> float:
+        """Return how far the run got, in epochs (0 when it has no point yet)."""
+        last = 0.0
+        if len(self.epochs):
+            last = float(np.nanmax(self.epoch_column("epoch")))
+        if len(self.batches):
+            last = max(last, float(self.batches.column(0)[-1]))
+        return last
 
     def history(self) -> list[dict[str, float]]:
         """Return the per-epoch rows as dicts (the model file's ``history``)."""

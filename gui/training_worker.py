@@ -1,9 +1,11 @@
-"""Runs ``core.training.train`` off the GUI thread and reports through Qt signals.
+"""Runs a training run (``core.run``) off the GUI thread and reports through Qt signals.
 
 Owns ``TrainingWorker`` (a parentless QObject moved to a QThread, per the STYLE
-threading contract), ``start_training`` (the wiring) and its progress messages. Batch
-events are coalesced to at most ~10 signals per second; weights leave the worker only
-as deep-copied snapshots at epoch end and at the finish. Never touches widgets.
+threading contract), its job and message types, ``start_training`` (the wiring) and
+its progress messages. Preparing the data, the network and the model snapshots is
+``core.run``'s; this module only moves them across threads. Batch events are coalesced
+to at most ~10 signals per second; weights leave the worker only as deep-copied
+snapshots at epoch end and at the finish. Never touches widgets.
 """
 
 from __future__ import annotations
@@ -11,15 +13,27 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.datasets import Dataset, DatasetError, Normalization, stratified_split
+from core.datasets import Dataset, DatasetError, Normalization
+from core.model_io import SavedModel
 from core.network import MLP
+from core.personal_set import PersonalSetError
+from core.run import (
+    PERSONAL_REPEAT,
+    PersonalSource,
+    PreparedRun,
+    RunError,
+    RunRequest,
+    build_model,
+    epoch_row,
+    prepare_run,
+    run_training,
+)
 from core.training import (
     BatchEvent,
     ConfigError,
@@ -27,9 +41,8 @@ from core.training import (
     FinishedEvent,
     TrainingConfig,
     TrainingControl,
-    train,
 )
-from gui.background import keep_until_finished
+from gui.background import worker_thread
 
 EMIT_INTERVAL_S = 0.1  # at most ~10 batch signals per second
 SMOOTHING = 0.9  # exponential moving average of the batch loss, debiased
@@ -37,29 +50,53 @@ SMOOTHING = 0.9  # exponential moving average of the batch loss, debiased
 
 @dataclass(frozen=True)
 class TrainingJob:
-    """Everything a run needs, handed over at start; the worker never reads the GUI.
+    """A `core.run.RunRequest` for the worker, and the label the plots show.
 
-    ``network`` None builds a fresh network from ``config``; a network given (already a
-    copy) is trained further (fine-tuning). ``normalization`` None fits one on the
-    training part. ``extra_loader`` (e.g. the user's drawings, read in the worker
-    thread) is added to the training part only, repeated ``extra_repeat`` times so that
-    a few drawings count; ``require_extra`` makes an empty result an error. ``limit``
-    caps the training part (fine-tuning needs no full epoch of 60,000 images).
+    Handed over at start; the worker never reads the GUI. The fields map one to one
+    onto the request (see `request`): ``extra_loader`` is ``personal`` (a dataset or
+    a callable such as `core.run.PersonalDrawings`, called in the worker thread),
+    ``extra_repeat`` ``personal_repeat``, ``require_extra`` ``require_personal``;
+    ``base``, ``subset`` and ``limit`` keep their names. Build a job from a request
+    (e.g. `core.run.fine_tune_request`) with `for_request`.
     """
 
     config: TrainingConfig
     dataset: Dataset
-    network: MLP | None = None
-    normalization: Normalization | None = None
-    extra_loader: Callable[[], Dataset | None] | None = None
-    extra_repeat: int = 1
+    extra_loader: PersonalSource | None = None
+    extra_repeat: int = PERSONAL_REPEAT
     require_extra: bool = False
     limit: int | None = None
     label: str = ""
+    base: SavedModel | None = None
+    subset: int | None = None
 
+    @classmethod
+    def for_request(cls, request: RunRequest, label: str = "") -> TrainingJob:
+        """Return the job that runs ``request``."""
+        return cls(
+            config=request.config,
+            dataset=request.dataset,
+            extra_loader=request.personal,
+            extra_repeat=request.personal_repeat,
+            require_extra=request.require_personal,
+            limit=request.limit,
+            label=label,
+            base=request.base,
+            subset=request.subset,
+        )
 
-class TrainingJobError(Exception):
-    """The job cannot run as asked (the message is for the user)."""
+    def request(self) -> RunRequest:
+        """Return the `core.run.RunRequest` this job stands for."""
+        return RunRequest(
+            dataset=self.dataset,
+            config=self.config,
+            personal=self.extra_loader,
+            personal_repeat=self.extra_repeat,
+            require_personal=self.require_extra,
+            base=self.base,
+            subset=self.subset,
+            limit=self.limit,
+        )
 
 
 @dataclass(frozen=True)
@@ -82,11 +119,14 @@ class EpochProgress:
 
     Fast epochs (a full-batch run on the 8x8 digits finishes hundreds a second) are
     merged like batches: ``events`` holds every epoch in order, ``event`` the last.
+    ``model`` is the snapshot as a model file would store it (`core.run.build_model`;
+    its network is ``snapshot``).
     """
 
     events: tuple[EpochEvent, ...]
     snapshot: MLP
     fraction: float
+    model: SavedModel
 
     @property
     def event(self) -> EpochEvent:
@@ -96,7 +136,11 @@ class EpochProgress:
 
 @dataclass(frozen=True)
 class PreparedData:
-    """What the worker prepared before the first batch (sizes for the status bar)."""
+    """What the worker prepared before the first batch (sizes for the status bar).
+
+    ``extra_size`` counts distinct personal drawings; ``train_size`` includes their
+    repeats. ``run`` is the whole `core.run.PreparedRun`.
+    """
 
     train_size: int
     validation_size: int
@@ -104,17 +148,23 @@ class PreparedData:
     layer_sizes: tuple[int, ...]
     validation_set: Dataset | None = None
     extra_size: int = 0
+    run: PreparedRun | None = None
 
 
 @dataclass
 class TrainingOutcome:
-    """The end of a run that was not cancelled: final weights and what happened."""
+    """The end of a run that was not cancelled: final weights and what happened.
+
+    ``model`` is the final model as a model file stores it (`core.run.build_model`;
+    its network is ``network``): history and phases of the base model included.
+    """
 
     network: MLP
     normalization: Normalization
     reason: str
     message: str
     epochs_completed: int
+    model: SavedModel
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
@@ -153,7 +203,8 @@ class TrainingWorker(QObject):
         self._last_batch: BatchEvent | None = None
         self._samples_per_batch = 1.0
         self._history: list[dict[str, Any]] = []
-        self.signal_count = 0
+        self._rows: list[dict[str, Any]] = []  # the same epochs as model file rows
+        self._prepared: PreparedRun | None = None
 
     # Thread-safe controls, called from the GUI thread directly (a queued signal would
     # wait behind the busy run loop).
@@ -171,79 +222,54 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        """Prepare the data and network, train, and report; never raises."""
+        """Prepare the run, train, and report; never raises."""
         try:
             self.started.emit()
             started = time.perf_counter()
-            job = self._job
-            config = job.config
-            train_set, validation_set = stratified_split(
-                job.dataset, config.validation_fraction, config.seed
-            )
-            if job.limit is not None and len(train_set) > job.limit:
-                keep = np.random.default_rng(config.seed).permutation(len(train_set))
-                train_set = train_set.subset(np.sort(keep[: job.limit]))
-            extra = job.extra_loader() if job.extra_loader is not None else None
-            if job.require_extra and (extra is None or len(extra) == 0):
-                raise TrainingJobError(
-                    "There are no drawings in your personal set for this image size "
-                    "yet: correct a few predictions on the Draw tab first."
-                )
-            if extra is not None and len(extra):
-                train_set = _combine(train_set, extra, job.extra_repeat)
-            normalization = job.normalization or Normalization.fit(
-                config.normalization, train_set.images, train_set.max_value
-            )
-            network = job.network
-            if network is None:
-                network = config.build_network(
-                    train_set.input_size, train_set.num_classes
-                )
+            prepared = prepare_run(self._job.request())
+            self._prepared = prepared
+            network = prepared.network
             self._network = network
-            batch = config.batch_size or len(train_set)
+            train_set, validation_set = prepared.train_set, prepared.validation_set
+            batch = prepared.config.batch_size or len(train_set)
             self._samples_per_batch = float(min(batch, len(train_set)))
             self.prepared.emit(
                 PreparedData(
                     len(train_set),
                     0 if validation_set is None else len(validation_set),
-                    normalization,
-                    tuple([network.input_size, *[w.shape[1] for w in network.weights]]),
+                    prepared.normalization,
+                    tuple(network.layer_sizes),
                     validation_set,
-                    0 if extra is None else len(extra),
+                    prepared.personal_images,
+                    prepared,
                 )
             )
             if self.control.cancelled:
                 self.cancelled.emit()
                 return
             self._last_emit = time.perf_counter()
-            result = train(
-                network,
-                train_set,
-                validation_set,
-                config,
-                on_event=self._on_event,
-                control=self.control,
-                normalization=normalization,
-            )
+            result = run_training(prepared, self._on_event, self.control)
             self._flush(time.perf_counter())
-            reason = getattr(result, "reason", "completed")
-            if reason == "cancelled" or self.control.cancelled:
+            if result.reason == "cancelled" or self.control.cancelled:
                 self.cancelled.emit()
                 return
-            final = getattr(result, "network", None) or network
+            final = result.network.copy()
             self.succeeded.emit(
                 TrainingOutcome(
-                    network=final.copy(),
-                    normalization=normalization,
-                    reason=reason,
-                    message=getattr(result, "message", ""),
-                    epochs_completed=getattr(result, "epochs_completed", 0),
+                    network=final,
+                    normalization=result.normalization,
+                    reason=result.reason,
+                    message=result.message,
+                    epochs_completed=result.epochs_completed,
                     history=list(self._history),
                     seconds=time.perf_counter() - started,
-                    best_epoch=getattr(result, "best_epoch", None),
+                    best_epoch=result.best_epoch,
+                    model=build_model(prepared, final, result, self._rows),
                 )
             )
-        except (TrainingJobError, DatasetError, ConfigError) as exc:
+        except (
+            RunError, DatasetError, ConfigError, PersonalSetError
+        ) as exc:  # fmt: skip
             self.failed.emit(str(exc))
         except Exception:  # noqa: BLE001 - every failure must reach the window
             self.failed.emit(traceback.format_exc())
@@ -272,6 +298,7 @@ class TrainingWorker(QObject):
                 self._flush(now)
         elif isinstance(event, EpochEvent):
             self._history.append(asdict(event))
+            self._rows.append(epoch_row(self._prepared, event))
             self._pending_epochs.append(event)
             now = time.perf_counter()
             last = event.epoch == event.epochs
@@ -287,10 +314,11 @@ class TrainingWorker(QObject):
             return
         events, self._pending_epochs = tuple(self._pending_epochs), []
         self._last_epoch_emit = now
-        self.signal_count += 1
         last = events[-1]
+        snapshot = self._network.copy()
+        model = build_model(self._prepared, snapshot, rows=self._rows)
         self.progress.emit(
-            EpochProgress(events, self._network.copy(), last.epoch / last.epochs)
+            EpochProgress(events, snapshot, last.epoch / last.epochs, model)
         )
 
     def _flush(self, now: float) -> None:
@@ -314,29 +342,7 @@ class TrainingWorker(QObject):
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []
         self._samples_since_emit = 0
         self._last_emit = now
-        self.signal_count += 1
         self.progress.emit(message)
-
-
-def _combine(train_set: Dataset, extra: Dataset, repeat: int) -> Dataset:
-    if extra.image_shape != train_set.image_shape:
-        raise TrainingJobError(
-            f"the personal drawings are {extra.image_shape[0]}x{extra.image_shape[1]} "
-            f"but the training images are "
-            f"{train_set.image_shape[0]}x{train_set.image_shape[1]}"
-        )
-    images = extra.images
-    if extra.max_value != train_set.max_value:
-        scaled = images.astype(np.float32) * (train_set.max_value / extra.max_value)
-        images = np.clip(np.rint(scaled), 0, train_set.max_value).astype(np.uint8)
-    repeat = max(1, int(repeat))
-    return Dataset(
-        train_set.name,
-        np.concatenate([train_set.images, *([images] * repeat)]),
-        np.concatenate([train_set.labels, *([extra.labels] * repeat)]),
-        train_set.class_names,
-        train_set.max_value,
-    )
 
 
 def create_training_thread(job: TrainingJob) -> tuple[QThread, TrainingWorker]:
@@ -344,15 +350,8 @@ def create_training_thread(job: TrainingJob) -> tuple[QThread, TrainingWorker]:
 
     Callers connect their slots to the worker's signals, then call ``thread.start()``.
     """
-    thread = QThread()
-    thread.setObjectName("training")
     worker = TrainingWorker(job)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    # Direct: the thread quits even while the GUI thread is blocked waiting for it.
-    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    keep_until_finished(thread, worker)
-    return thread, worker
+    return worker_thread(worker, "training"), worker
 
 
 def start_training(

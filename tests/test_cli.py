@@ -233,8 +233,15 @@ def test_info_json(sample_model, capsys):
     assert described["parameter_count"] == 7850
 
 
-def test_evaluate_held_out_part_by_default(sample_model, data_dir, capsys):
+def test_evaluate_uses_the_sample_test_part_by_default(sample_model, data_dir, capsys):
     code, out, err = run_cli(capsys, "evaluate", "--model", sample_model)
+    assert code == 0, err
+    assert "mnist-sample, test split: 1,000 images" in out
+    test_accuracy = float(out.split("Accuracy")[1].split("%")[0])
+    assert test_accuracy > 70.0
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", sample_model, "--split", "held-out"
+    )
     assert code == 0, err
     assert "held-out 10% of the training images: 500 images" in out
     accuracy = float(out.split("Accuracy")[1].split("%")[0])
@@ -405,6 +412,11 @@ def test_download_mnist_from_a_mirror_then_use_it(
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     monkeypatch.setattr(download, "MNIST_MD5", _fake_mnist(mirror))
+    monkeypatch.setattr(
+        download,
+        "MNIST_SIZES",
+        {n: (mirror / n).stat().st_size for n in download.MNIST_FILES},
+    )
     monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", mirror.as_uri())
     code, out, err = run_cli(capsys, "download", "mnist")
     assert code == 0, err
@@ -547,17 +559,6 @@ def test_no_subcommand_starts_the_gui(capsys, monkeypatch):
     assert calls[-1] == ["digit-studio", "saved.npz"]
 
 
-def test_no_gui_yet_lists_the_subcommands(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "gui.app", None)
-    code, _, err = run_cli(capsys)
-    assert code == 1
-    assert "not built yet" in err
-    for name in (
-        "train", "evaluate", "predict", "info", "download", "import-idx", "datasets",
-    ):  # fmt: skip
-        assert f"  {name}" in err
-
-
 class _Terminal(io.StringIO):
     def isatty(self):
         return True
@@ -604,7 +605,9 @@ def test_evaluate_recomputes_exactly_the_held_out_part(tmp_path, data_dir, capsy
         "--validation", "0.2", "--seed", "5", "--out", out_path, "--quiet",
     )  # fmt: skip
     assert code == 0, err
-    code, out, err = run_cli(capsys, "evaluate", "--model", out_path, "--json")
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", out_path, "--json", "--split", "held-out"
+    )
     assert code == 0, err
     result = json.loads(out)
     metrics = load_model(out_path).metrics
@@ -622,3 +625,102 @@ def test_no_screen_gives_one_line_instead_of_a_qt_abort(capsys, monkeypatch):
     assert "DISPLAY" in err and "offscreen" in err and out == ""
     code, _, err = run_cli(capsys, "model.npz")
     assert_one_line_error(code, err, "needs a screen")
+
+
+def _fine_tuned_file(tmp_path, capsys):
+    """Train with the CLI, then fine-tune the file's model on a few drawings."""
+    from core.run import build_model, fine_tune_request, prepare_run, run_training
+
+    path = tmp_path / "tuned.npz"
+    code, _, err = run_cli(
+        capsys, "train", "--dataset", "digits-8x8", "--layers", "8", "--epochs", "4",
+        "--lr", "0.01", "--subset", "900", "--out", path, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    base = load_model(path)
+    digits = load_bundled("digits-8x8")
+    prepared = prepare_run(fine_tune_request(base, digits, digits.subset(np.arange(6))))
+    result = run_training(prepared)
+    tuned = build_model(prepared, result.network, result)
+    save_model(path, tuned.network, tuned.metadata)
+    return path, base
+
+
+def test_train_writes_the_one_metrics_schema(tmp_path, data_dir, capsys):
+    from core.model_io import METRICS
+
+    out_path = tmp_path / "m.npz"
+    code, _, err = run_cli(
+        capsys, "train", "--dataset", "digits-8x8", "--layers", "8", "--epochs", "2",
+        "--out", out_path, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    model = load_model(out_path)
+    assert list(model.metrics) == list(METRICS)
+    assert model.metrics["epochs_completed"] == 2
+    assert model.metrics["personal_images"] == 0
+    assert model.metrics["subset"] is None
+    assert model.phases[0]["kind"] == "train"
+    assert [row["phase"] for row in model.history] == [0, 0]
+
+
+def test_info_shows_the_phases_of_a_fine_tuned_model(tmp_path, data_dir, capsys):
+    path, _ = _fine_tuned_file(tmp_path, capsys)
+    code, out, err = run_cli(capsys, "info", "--model", path)
+    assert code == 0, err
+    assert "Training        adam lr 0.01, constant schedule, batch 128, 4 epochs" in out
+    phases = [line for line in out.splitlines() if " 1. train on " in line]
+    assert phases and phases[0].startswith("Phases          1. train on digits-8x8")
+    assert "2. fine-tune on digits-8x8, adam lr 0.003, 3 epochs (completed)" in out
+    assert "6 personal drawings" in out
+    assert "7 epochs in 2 phases" in out
+    assert "(with 6 personal drawings)" in out and "subset of 900" in out
+    code, out, _ = run_cli(capsys, "info", "--model", path, "--json")
+    described = json.loads(out)
+    assert [phase["kind"] for phase in described["phases"]] == ["train", "fine_tune"]
+    assert described["config"]["epochs"] == 4
+
+
+def test_evaluate_recomputes_the_held_out_part_of_a_fine_tuned_model(
+    tmp_path, data_dir, capsys
+):
+    path, base = _fine_tuned_file(tmp_path, capsys)
+    code, out, err = run_cli(capsys, "evaluate", "--model", path, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    tuned = load_model(path)
+    assert result["images"] == tuned.metrics["validation_images"] == 90
+    assert result["images"] == base.metrics["validation_images"]
+    assert result["loss"] == pytest.approx(tuned.metrics["validation_loss"], rel=1e-5)
+
+
+def test_info_and_evaluate_read_a_version_1_file(capsys):
+    path = ROOT / "tests" / "data" / "model_v1.npz"
+    code, out, err = run_cli(capsys, "info", "--model", path)
+    assert code == 0, err
+    assert "(model format 1)" in out and "validation accuracy 75.00%" in out
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"config": {"seed": -1}},
+        {"history": [{"epoch": 1, "train_loss": [1.0]}]},
+        {"metrics": {"validation_accuracy": "high"}},
+    ],
+)
+def test_model_with_wrongly_typed_metadata_is_one_line(
+    sample_model, tmp_path, capsys, change
+):
+    with np.load(sample_model, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    meta = json.loads(str(arrays["metadata"][()]))
+    meta.update(change)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    path = tmp_path / "typed.npz"
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    for command in (["info"], ["evaluate"]):
+        code, out, err = run_cli(capsys, *command, "--model", path)
+        assert_one_line_error(code, err, "not a valid Digit Studio model")
+        assert "internal error" not in err and out == ""

@@ -69,12 +69,12 @@ def main() -> int:
 
     def open_and_show() -> None:
         if what == "robustness":
-            window.open_model(earlier, confirmed=True)
+            window.files.open_path(earlier, confirmed=True)
             window.tabs.setCurrentWidget(inside)
             inside.pages.setCurrentWidget(inside.robustness_view)
             QTimer.singleShot(500, wait_for_earlier)
             return
-        window.open_model(path, confirmed=True)
+        window.files.open_path(path, confirmed=True)
         if what in ("network", "bars"):
             window.tabs.setCurrentWidget(window.draw_tab)
             draw_seven(window.draw_tab.canvas)
@@ -96,7 +96,7 @@ def main() -> int:
         if inside.robustness_view.result() is None:
             QTimer.singleShot(500, wait_for_earlier)
             return
-        window.open_model(path, confirmed=True)
+        window.files.open_path(path, confirmed=True)
         window.tabs.setCurrentWidget(inside)
 
     def edit_network() -> None:

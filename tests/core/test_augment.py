@@ -6,6 +6,7 @@ import pytest
 
 from core.augment import AugmentConfig, Augmenter, AugmentError, _draw, augment_batch
 from core.datasets import load_bundled
+from core.preprocess import MNIST_STROKE_WIDTH
 
 AMOUNTS = {
     "shift": 2.0,
@@ -259,3 +260,86 @@ def test_a_minibatch_takes_well_under_a_millisecond_per_ten_images(digits):
     per_batch = (time.perf_counter() - start) / 20
     # About 0.6 ms for 128 images on the 2-core development machine.
     assert per_batch < 0.01
+
+
+# -- drawn-looking digits: a new pen, style strokes, width ----------------------------
+
+DRAWN = {"restroke": 0.5, "styles": 0.5, "aspect": 0.2}
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    data = load_bundled("mnist-sample")
+    return data.images[:256], data.labels[:256].astype(np.intp)
+
+
+@pytest.mark.parametrize("name", DRAWN)
+def test_drawn_look_settings_switch_augmentation_on_and_are_checked(name):
+    config = AugmentConfig(**{name: DRAWN[name]})
+    assert config.is_active
+    assert config.is_geometric == (name == "aspect")
+    assert AugmentConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(AugmentError, match=name):
+        AugmentConfig(**{name: 1.5})
+
+
+@pytest.mark.parametrize("name", DRAWN)
+def test_drawn_look_is_deterministic_with_a_seed(labelled, name):
+    images, labels = labelled
+    config = AugmentConfig(**{name: 1.0 if name != "aspect" else 0.3})
+    first = augment_batch(images, config, np.random.default_rng(4), 255, labels=labels)
+    again = augment_batch(images, config, np.random.default_rng(4), 255, labels=labels)
+    other = augment_batch(images, config, np.random.default_rng(5), 255, labels=labels)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert first.shape == images.shape and first.dtype == np.float32
+    assert first.min() >= 0 and first.max() <= 255
+
+
+def test_style_strokes_change_only_ones_and_sevens(labelled):
+    images, labels = labelled
+    config = AugmentConfig(styles=1.0)
+    out = augment_batch(images, config, np.random.default_rng(0), 255, labels=labels)
+    changed = np.any(out != images, axis=(1, 2))
+    styled = np.isin(labels, (1, 7))
+    assert np.all(changed[styled]) and not np.any(changed[~styled])
+    # Without labels there is nothing to go by: the batch passes unchanged.
+    plain = augment_batch(images, config, np.random.default_rng(0), 255)
+    np.testing.assert_array_equal(plain, images)
+
+
+def test_restroke_brings_stroke_widths_into_its_range(labelled):
+    from core.strokes import pen_widths
+
+    images, labels = labelled
+    out = augment_batch(images, AugmentConfig(restroke=1.0), np.random.default_rng(1))
+    widths = pen_widths(out)
+    low, high = 0.75 * MNIST_STROKE_WIDTH, 1.45 * MNIST_STROKE_WIDTH
+    inside = np.mean((widths > 0.85 * low) & (widths < 1.3 * high))
+    # Junctions read a little wide at 28x28 (see test_drawing_styles for the pens).
+    assert inside > 0.9 and not np.array_equal(out, images)
+
+
+def test_aspect_changes_the_width_only():
+    square = np.zeros((64, 28, 28), np.uint8)
+    square[:, 8:20, 9:19] = 255
+    out = augment_batch(square, AugmentConfig(aspect=0.3), np.random.default_rng(2))
+    widths = (out > 127).any(axis=1).sum(axis=1)
+    heights = (out > 127).any(axis=2).sum(axis=1)
+    assert np.all(heights == 12)
+    assert widths.min() <= 8 and widths.max() >= 12  # 10 px times 0.7 .. 1.3
+
+
+def test_drawn_look_leaves_small_images_alone():
+    small = (np.random.default_rng(0).random((32, 8, 8)) * 16).round()
+    config = AugmentConfig(restroke=1.0, styles=1.0)
+    out = augment_batch(small, config, np.random.default_rng(0), 16, labels=np.ones(32))
+    np.testing.assert_array_equal(out, small)
+
+
+def test_older_settings_draw_the_same_random_numbers_with_labels(digits):
+    config = AugmentConfig(**AMOUNTS)
+    labels = np.ones(len(digits), np.intp)
+    with_labels = augment_batch(digits, config, np.random.default_rng(9), labels=labels)
+    without = augment_batch(digits, config, np.random.default_rng(9))
+    np.testing.assert_array_equal(with_labels, without)

@@ -62,7 +62,8 @@ def test_without_a_data_folder_only_bundled_sets_are_listed():
         (8, 8),
         16,
     )
-    assert sample.test_count is None and sample.splits == ("train",)
+    assert sample.test_count == 1000 and sample.splits == ("train", "test")
+    assert digits.test_count is None and digits.splits == ("train",)
     assert "CC BY-SA 3.0" in sample.source and "CC BY 4.0" in digits.source
 
 
@@ -252,7 +253,7 @@ def test_bundled_sets_load_through_the_store():
     assert len(load_dataset("mnist-sample")) == 5000
     assert load_dataset("digits-8x8").max_value == 16
     with pytest.raises(DatasetError, match="no separate test set"):
-        load_dataset("mnist-sample", split="test")
+        load_dataset("digits-8x8", split="test")
     with pytest.raises(DatasetError, match="8x8 but 28x28"):
         load_dataset("digits-8x8", expected_shape=(28, 28))
     with pytest.raises(DatasetError, match="unknown split"):
@@ -273,3 +274,19 @@ def test_data_dir_and_mirror_come_from_the_environment(tmp_path, monkeypatch):
     assert mnist_mirror() == "https://lab.example/mnist/"
     monkeypatch.setenv("DIGIT_STUDIO_MNIST_MIRROR", "")
     assert mnist_mirror() is None
+
+
+def test_bundled_sample_has_a_test_part_no_training_image_is_in():
+    train = load_dataset("mnist-sample")
+    test = load_dataset("mnist-sample", split="test")
+    assert len(test) == 1000 and test.image_shape == (28, 28)
+    assert test.class_counts().tolist() == [100] * 10
+    seen = {image.tobytes() for image in train.images}
+    assert not any(image.tobytes() in seen for image in test.images)
+    # Real digits, not blanks or copies of one another.
+    assert len({image.tobytes() for image in test.images}) == 1000
+    assert (test.images.reshape(1000, -1).max(axis=1) > 200).all()
+    with pytest.raises(DatasetError, match="8x8 but 28x28"):
+        load_dataset("digits-8x8", split="train", expected_shape=(28, 28))
+    with pytest.raises(DatasetError, match="28x28 but 8x8"):
+        load_dataset("mnist-sample", split="test", expected_shape=(8, 8))

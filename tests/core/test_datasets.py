@@ -60,15 +60,28 @@ def test_unknown_bundled_name_lists_the_bundled():
 # Dataset ------------------------------------------------------------------------
 
 
-def test_subset_and_batch_inputs():
+def test_subset_keeps_the_rows_and_the_description():
     data = _dataset()
     sub = data.subset([3, 1, 4])
     np.testing.assert_array_equal(sub.images, data.images[[3, 1, 4]])
     np.testing.assert_array_equal(sub.labels, data.labels[[3, 1, 4]])
     assert sub.class_names == data.class_names and sub.max_value == 255
-    batch = data.batch_inputs(np.array([0, 2]))
-    assert batch.dtype == np.float32 and batch.shape == (2, 30)
-    np.testing.assert_allclose(batch, data.images[[0, 2]].reshape(2, -1) / 255.0)
+
+
+@pytest.mark.parametrize("kind", ["scale", "standardize"])
+def test_gather_normalises_the_rows_it_is_given(kind):
+    # The trainer's path from uint8 images to a minibatch of inputs.
+    data = _dataset(max_value=16, seed=2)
+    norm = Normalization.fit(kind, data.images, 16)
+    flat = data.images.reshape(len(data), -1)
+    indices = np.array([7, 0, 7, 199], np.intp)
+    out = np.full((4, 30), np.nan, np.float32)
+    batch = norm.gather(flat, indices, out)
+    assert batch is out
+    expected = flat[indices] / 16.0
+    if kind == "standardize":
+        expected = (expected - norm.mean) / norm.std
+    np.testing.assert_allclose(batch, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """Model files: exact round trip, atomic writes, a clear error for every bad file."""
 
+import dataclasses
+import hashlib
 import io
 import json
 import pathlib
@@ -8,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from json_places import leaf_paths, replaced
 
 from core import model_io
 from core.datasets import Normalization
@@ -362,6 +365,50 @@ def _corrupt(tmp_path, how):
         _write_npz(path, _with_meta(arrays, normalization={"kind": "whiten"}))
     elif how == "history_not_list":
         _write_npz(path, _with_meta(arrays, history={"epoch": 1}))
+    elif how == "history_value_list":
+        history = [{"epoch": 1, "train_loss": [1.0, 2.0]}]
+        _write_npz(path, _with_meta(arrays, history=history))
+    elif how == "history_nan":
+        history = [{"epoch": 1, "train_loss": float("nan")}]  # json writes NaN
+        _write_npz(path, _with_meta(arrays, history=history))
+    elif how == "history_negative_epoch":
+        _write_npz(path, _with_meta(arrays, history=[{"epoch": -2}]))
+    elif how == "history_unknown_phase":
+        _write_npz(path, _with_meta(arrays, history=[{"epoch": 1, "phase": 4}]))
+    elif how == "config_not_object":
+        _write_npz(path, _with_meta(arrays, config=[1, 2]))
+    elif how == "config_augment_not_object":
+        _write_npz(path, _with_meta(arrays, config={"augment": [1, 2]}))
+    elif how == "config_negative_seed":
+        _write_npz(path, _with_meta(arrays, config={"seed": -1}))
+    elif how == "config_unknown_setting":
+        _write_npz(path, _with_meta(arrays, config={"speed": 3}))
+    elif how == "metrics_value_list":
+        metrics = {"validation_accuracy": [0.5]}
+        _write_npz(path, _with_meta(arrays, metrics=metrics))
+    elif how == "metrics_fractional_count":
+        _write_npz(path, _with_meta(arrays, metrics={"training_images": 1.5}))
+    elif how == "phases_not_list":
+        _write_npz(path, _with_meta(arrays, phases={"kind": "train"}))
+    elif how == "phase_unknown_kind":
+        phase = {"kind": "retrain", "dataset_name": "", "config": {}, "metrics": {}}
+        _write_npz(path, _with_meta(arrays, phases=[phase]))
+    elif how == "phase_negative_seed":
+        phase = {
+            "kind": "train", "dataset_name": "", "config": {"seed": -1},
+            "metrics": {},
+        }  # fmt: skip
+        _write_npz(path, _with_meta(arrays, phases=[phase]))
+    elif how in ("metadata_not_array", "weights_not_array"):
+        raw = "metadata" if how == "metadata_not_array" else "W0"
+        with zipfile.ZipFile(path, "w") as archive:
+            for key, value in arrays.items():
+                if key == raw:
+                    archive.writestr(f"{key}.npy", b"just some bytes")
+                else:
+                    buffer = io.BytesIO()
+                    np.save(buffer, value)
+                    archive.writestr(f"{key}.npy", buffer.getvalue())
     elif how == "not_npy_member":
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("evil.py", "print('hi')")
@@ -411,6 +458,21 @@ def _corrupt(tmp_path, how):
         ("class_names_mismatch", "class_names"),
         ("unknown_normalization", "unknown input normalisation"),
         ("history_not_list", "history must be a list"),
+        ("history_value_list", "history entry 1 train_loss must be a finite number"),
+        ("history_nan", "history entry 1 train_loss must be a finite number"),
+        ("history_negative_epoch", "history entry 1 epoch must be a whole number"),
+        ("history_unknown_phase", "names phase 4, which is not stored"),
+        ("config_not_object", "config must be a dict"),
+        ("config_augment_not_object", "config holds invalid training settings"),
+        ("config_negative_seed", r"config holds invalid training settings \(seed"),
+        ("config_unknown_setting", "Unknown training setting"),
+        ("metrics_value_list", "validation_accuracy must be a finite number"),
+        ("metrics_fractional_count", "training_images must be a whole number"),
+        ("phases_not_list", "phases must be a list"),
+        ("phase_unknown_kind", "phase 1 has an unknown kind 'retrain'"),
+        ("phase_negative_seed", r"phase 1 config holds invalid training settings"),
+        ("metadata_not_array", "entry metadata.npy is not a NumPy array"),
+        ("weights_not_array", "entry W0.npy is not a NumPy array"),
         ("not_npy_member", "unexpected entry 'evil.py'"),
         ("folder", "is a folder"),
         ("missing_file", "not found"),
@@ -489,4 +551,120 @@ def test_checked_in_version_1_file_still_loads():
     assert loaded.metrics == {"validation_accuracy": 0.75}
     probabilities = loaded.predict_proba(np.full((4, 4), 100, np.uint8))
     assert probabilities.shape == (3,)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+_HOSTILE_VALUES = ([1, 2], {"x": 1}, "text", -1, 0.5, 10**400, None, True)
+
+
+def test_hostile_metadata_values_give_model_file_errors_only(tmp_path):
+    """Any value anywhere in the metadata: the file loads, and what readers of a
+    model do with it works, or loading raises ModelFileError; nothing else escapes."""
+    from core.run import RunError, held_out_split, history_timeline
+    from core.training import TrainingConfig
+
+    arrays = _arrays_of(_saved_file(tmp_path))
+    document = _meta_of(arrays)
+    path = tmp_path / "hostile.npz"
+    loaded_count = 0
+    for place in leaf_paths(document):
+        if place[:1] in (("format",), ("format_version",)):
+            continue
+        for value in _HOSTILE_VALUES:
+            arrays["metadata"] = np.array(json.dumps(replaced(document, place, value)))
+            _write_npz(path, arrays)
+            try:
+                model = load_model(path)
+            except ModelFileError as error:
+                assert "\n" not in str(error)
+                continue
+            loaded_count += 1
+            if model.config:
+                TrainingConfig.from_dict(model.config)
+            history_timeline(model.history)
+            try:
+                held_out_split(model)
+            except RunError:
+                pass
+            model.predict_proba(np.zeros(IMAGE_SHAPE, np.uint8))
+    assert loaded_count > 20  # unknown fields and nulls stay loadable
+
+
+def test_version_2_file_records_phases(tmp_path):
+    arrays = _arrays_of(_saved_file(tmp_path))
+    meta = _meta_of(arrays)
+    assert FORMAT_VERSION == 2 and meta["format_version"] == 2
+    assert meta["phases"] == [
+        {
+            "kind": "train",
+            "dataset_name": "tiny",
+            "config": meta["config"],
+            "metrics": meta["metrics"],
+        }
+    ]
+    loaded = load_model(tmp_path / "model.npz")
+    assert loaded.phases == meta["phases"]
+
+
+def test_saving_refuses_metadata_that_would_not_load(tmp_path):
+    metadata = _metadata()
+    bad = dataclasses.replace(metadata, history=[{"epoch": 1, "train_loss": "low"}])
+    with pytest.raises(ModelFileError, match="cannot be saved: history entry 1"):
+        save_model(tmp_path / "m.npz", _network(), bad)
+    bad = dataclasses.replace(metadata, config={"seed": -5})
+    with pytest.raises(ModelFileError, match="cannot be saved: config holds invalid"):
+        save_model(tmp_path / "m.npz", _network(), bad)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_version_1_metrics_are_upgraded_to_the_one_schema(tmp_path):
+    arrays = _arrays_of(_saved_file(tmp_path))
+    app_metrics = {"epochs": 12, "validation_accuracy": 0.9, "stopped": "completed"}
+    _write_npz(
+        tmp_path / "v1.npz", _with_meta(arrays, format_version=1, metrics=app_metrics)
+    )
+    loaded = load_model(tmp_path / "v1.npz")
+    assert loaded.format_version == 1
+    assert loaded.metrics == {
+        "epochs_completed": 12,
+        "validation_accuracy": 0.9,
+        "stopped": "completed",
+    }
+    assert len(loaded.phases) == 1 and loaded.phases[0]["kind"] == "train"
+    assert loaded.phases[0]["metrics"] == loaded.metrics
+
+
+def test_checked_in_version_2_file_still_loads():
+    """tests/data/model_v2.npz: written by tools/make_model_v2_fixture.py, frozen."""
+    from core.model_io import METRICS
+
+    loaded = load_model(DATA_DIR / "model_v2.npz")
+    assert loaded.format_version == 2
+    assert loaded.network.layer_sizes == (16, 6, 3)
+    assert loaded.network.activation == "tanh" and loaded.network.init == "xavier"
+    digest = hashlib.sha256()
+    for array in loaded.network.parameters():
+        digest.update(array.tobytes())
+    assert digest.hexdigest() == (
+        "b608102ec8a3adeda5591873ace0a24a595577b0f789680fe98bb867f87ab8d3"
+    )
+    assert loaded.normalization.kind == "standardize"
+    assert loaded.image_shape == (4, 4) and loaded.class_names == ("a", "b", "c")
+    assert loaded.dataset_name == "format-v2-fixture"
+    assert loaded.created == "2026-12-05T00:00:00Z"
+    assert [phase["kind"] for phase in loaded.phases] == ["train", "fine_tune"]
+    first, second = loaded.phases
+    assert first["config"]["learning_rate"] == 0.05 and first["config"]["epochs"] == 2
+    assert second["config"]["learning_rate"] == pytest.approx(0.015)
+    assert second["config"]["epochs"] == 3
+    assert loaded.config == first["config"]
+    assert [row["phase"] for row in loaded.history] == [0, 0, 1, 1, 1]
+    assert [row["epoch"] for row in loaded.history] == [1, 2, 1, 2, 3]
+    assert list(loaded.metrics) == list(METRICS)
+    assert loaded.metrics == second["metrics"]
+    assert second["metrics"]["personal_images"] == 3
+    assert second["metrics"]["training_images"] == 72 + 3 * 5
+    assert first["metrics"]["training_images"] == 72
+    assert second["metrics"]["validation_images"] == 18
+    probabilities = loaded.predict_proba(np.full((4, 4), 100, np.uint8))
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)

@@ -5,11 +5,16 @@ import pytest
 
 from core.datasets import Normalization, load_bundled, stratified_split
 from core.preprocess import (
+    MNIST_STROKE_WIDTH,
     PreprocessError,
     canvas_to_image,
     canvas_to_input,
+    convert_drawing,
+    stroke_width,
     target_for_shape,
 )
+from core.slant import slant
+from core.strokes import render_strokes
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ def _centre_of_mass(image):
 def test_vertical_bar_comes_out_centred_and_upright():
     canvas = np.zeros((300, 200), np.uint8)
     canvas[40:260, 30:44] = 255  # tall bar far from the canvas centre
-    image = canvas_to_image(canvas, "mnist")
+    image = canvas_to_image(canvas, "mnist", normalize_stroke=False)
     assert image.shape == (28, 28) and image.dtype == np.uint8
     ink_rows = np.flatnonzero(image.any(axis=1))
     ink_cols = np.flatnonzero(image.any(axis=0))
@@ -69,7 +74,8 @@ def test_mnist_images_pasted_big_come_back_as_themselves(mnist):
         factor = int(rng.integers(3, 15))
         big = np.kron(mnist.images[index], np.ones((factor, factor), np.uint8))
         canvas = _paste(big, (big.shape[0] + 150, big.shape[1] + 300), 40, 220)
-        image = canvas_to_image(canvas, "mnist").astype(np.float64)
+        image = canvas_to_image(canvas, "mnist", normalize_stroke=False)
+        image = image.astype(np.float64)
         # MNIST was made this way, so the digit comes back almost bit for bit; a
         # centre of mass exactly between two pixels may round the other way.
         errors = {
@@ -144,7 +150,7 @@ def test_one_pixel_line_on_a_big_canvas_is_kept():
     canvas = np.zeros((2000, 2000), np.uint8)
     rows = np.arange(300, 1700)
     canvas[rows, 1000 + (rows - 300) // 4] = 255  # a steep one-pixel stroke
-    image = canvas_to_image(canvas, "mnist")
+    image = canvas_to_image(canvas, "mnist", normalize_stroke=False)
     assert image is not None and image.max() == 255
     assert np.count_nonzero(image.any(axis=1)) == 20
     assert np.count_nonzero(image > 64) >= 20
@@ -154,7 +160,7 @@ def test_stroke_touching_the_border_is_converted():
     canvas = np.full((100, 80), 255, np.uint8)  # paper
     canvas[:, 35:45] = 0  # dark bar from the top edge to the bottom edge
     canvas[0, :] = 0  # and along the whole top edge
-    image = canvas_to_image(canvas, "mnist")
+    image = canvas_to_image(canvas, "mnist", normalize_stroke=False)
     assert image is not None
     cy, cx = _centre_of_mass(image)
     assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
@@ -165,7 +171,7 @@ def test_stroke_touching_the_border_is_converted():
 def test_tiny_digit_is_scaled_up(target):
     canvas = np.zeros((500, 500), np.uint8)
     canvas[200:207, 300:303] = 255  # a 7x3 "one"
-    image = canvas_to_image(canvas, target)
+    image = canvas_to_image(canvas, target, normalize_stroke=False)
     assert image is not None
     if target == "mnist":
         assert np.count_nonzero(image.any(axis=1)) == 20
@@ -293,3 +299,159 @@ def test_digits_moved_and_rescaled_on_a_big_canvas_keep_their_class(trained):
             canvas = 255 - canvas  # dark ink on paper, detected
         vector = canvas_to_input(canvas, normalization, "mnist")
         assert network.predict(vector) == predicted[index]
+
+
+# -- stroke width -------------------------------------------------------------------
+
+
+def _polyline(points, step=4.0):
+    """Points every ``step`` px along a polyline, as a mouse reports them."""
+    points = np.asarray(points, np.float64)
+    out = [points[0]]
+    for start, end in zip(points[:-1], points[1:], strict=True):
+        count = max(1, int(np.ceil(np.linalg.norm(end - start) / step)))
+        out.extend(start + (end - start) * t for t in np.arange(1, count + 1) / count)
+    return np.array(out)
+
+
+_ANGLES = np.linspace(0.0, 2.0 * np.pi, 120)
+# Digits as a person might draw them on the 280 px canvas: (x, y) polylines.
+DRAWN = {
+    2: [
+        _polyline(
+            [(80, 90), (110, 60), (160, 55), (195, 80), (190, 120), (150, 160)]
+            + [(90, 215), (200, 215)]
+        )
+    ],
+    8: [np.stack([140 + 45 * np.sin(2 * _ANGLES), 140 - 85 * np.cos(_ANGLES)], 1)],
+    4: [
+        _polyline([(120, 50), (80, 160), (210, 160)]),
+        _polyline([(175, 70), (170, 235)]),
+    ],
+    1: [_polyline([(105, 95), (150, 45), (150, 230)])],
+}
+PENS = (3, 8, 18, 40)
+
+
+def _draw(strokes, pen):
+    return (render_strokes(strokes, pen, (280, 280)) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("pen", [2, 3, 5, 12, 25, 40])
+@pytest.mark.parametrize("degrees", [0, 20, 45, 90])
+def test_stroke_width_of_a_long_line_is_the_pen_width(pen, degrees):
+    angle = np.radians(degrees)
+    half = 100 * np.array([np.cos(angle), np.sin(angle)])
+    line = np.array([(150, 150) - half, (150, 150) + half])
+    image = render_strokes([line], pen, (300, 300))
+    # Ink w L + pi w^2 / 4 over half the outline L + pi w / 2: the two round caps
+    # make it read a little low.
+    expected = pen * (1 - (np.pi * pen / 2) / (400 + np.pi * pen))
+    # Below 3 px the soft edges are a large part of the stroke.
+    assert stroke_width(image) == pytest.approx(expected, rel=0.05 if pen >= 3 else 0.1)
+    assert stroke_width((image * 255).astype(np.uint8)) == pytest.approx(
+        stroke_width(image), rel=5e-3
+    )
+
+
+def test_stroke_width_of_an_empty_image_is_zero():
+    assert stroke_width(np.zeros((28, 28), np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWN))
+@pytest.mark.parametrize("pen", PENS)
+def test_pen_width_is_estimated_for_strokes_loops_and_crossings(digit, pen):
+    conversion = convert_drawing(_draw(DRAWN[digit], pen), "mnist")
+    # A wide pen fills the inside of sharp corners, which reads a little wide.
+    assert conversion.pen_width == pytest.approx(pen, rel=0.08)
+
+
+def test_pen_width_of_a_dot_is_its_diameter():
+    canvas = _draw([np.array([[140.0, 140.0]])], 30)
+    conversion = convert_drawing(canvas, "mnist")
+    # A disc is the one shape whose outline is as short as its ink allows, so the
+    # estimate is sensitive to the pixels there.
+    assert conversion.pen_width == pytest.approx(30, rel=0.15)
+    assert conversion.size < 0.02  # a dot has no centre line to speak of
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWN))
+def test_any_pen_gives_strokes_as_wide_as_mnist(digit):
+    widths = []
+    for pen in PENS:
+        image = canvas_to_image(_draw(DRAWN[digit], pen), "mnist")
+        widths.append(stroke_width(image))
+        raw = canvas_to_image(_draw(DRAWN[digit], pen), "mnist", normalize_stroke=False)
+        # Without the width change, the thinnest and the widest pen are far off.
+        if pen == 3:
+            assert stroke_width(raw) < 0.7 * MNIST_STROKE_WIDTH
+        if pen == 40:
+            assert stroke_width(raw) > 1.3 * MNIST_STROKE_WIDTH
+    # MNIST's quartiles are 2.13 and 2.91 px; crossings read a little wide.
+    assert min(widths) >= 0.9 * MNIST_STROKE_WIDTH
+    assert max(widths) <= 1.25 * MNIST_STROKE_WIDTH
+    assert max(widths) - min(widths) < 0.4
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWN))
+def test_pens_from_3_to_40_give_nearly_the_same_input(digit):
+    images = [
+        canvas_to_image(_draw(DRAWN[digit], pen), "mnist").astype(np.float64)
+        for pen in PENS
+    ]
+    # "Nearly the same": any two pens differ by at most 8 grey levels (of 255) on
+    # average over the 784 pixels (a one-pixel shift of a digit costs about 40).
+    for first in range(len(PENS)):
+        for second in range(first + 1, len(PENS)):
+            difference = np.abs(images[first] - images[second]).mean()
+            assert difference <= 8.0, (PENS[first], PENS[second], difference)
+
+
+def test_pens_from_3_to_40_give_the_same_prediction(trained):
+    network, normalization, _ = trained
+    for digit, strokes in DRAWN.items():
+        images = np.stack(
+            [canvas_to_image(_draw(strokes, pen), "mnist") for pen in PENS]
+        )
+        predicted = network.predict(normalization.apply(images))
+        assert np.all(predicted == predicted[0]), (digit, predicted)
+
+
+def test_thick_strokes_are_thinned_and_thin_ones_thickened():
+    thin = _draw(DRAWN[2], 3)
+    thick = _draw(DRAWN[2], 40)
+    for canvas, raw_is_thinner in ((thin, True), (thick, False)):
+        raw = canvas_to_image(canvas, "mnist", normalize_stroke=False)
+        new = canvas_to_image(canvas, "mnist")
+        assert (stroke_width(raw) < stroke_width(new)) == raw_is_thinner
+        assert (raw.sum() < new.sum()) == raw_is_thinner
+
+
+def test_normalized_bar_is_centred_upright_and_twenty_pixels_long():
+    canvas = np.zeros((300, 200), np.uint8)
+    canvas[40:260, 30:44] = 255
+    image = canvas_to_image(canvas, "mnist")
+    cy, cx = _centre_of_mass(image)
+    # The width change centres the ink exactly, not to the nearest pixel.
+    assert abs(cy - 14) < 0.05 and abs(cx - 14) < 0.05
+    rows = image.astype(np.float64).sum(axis=1) / 255
+    # 20 px long: the ends are round caps of MNIST's width (half of it each side).
+    assert 20 - MNIST_STROKE_WIDTH / 2 - 0.5 <= np.count_nonzero(rows > 0.5) <= 20
+    body = image[8:20]
+    assert np.all(body == body[0])  # upright: every row of the body the same
+    assert stroke_width(image) == pytest.approx(MNIST_STROKE_WIDTH, rel=0.1)
+
+
+@pytest.mark.parametrize("lean", [-0.35, 0.2, 0.45])
+def test_a_slanted_drawing_is_stood_upright(lean):
+    def sheared(strokes):
+        # x moves by lean per pixel of height above the canvas middle.
+        return [
+            np.stack([s[:, 0] + lean * (140 - s[:, 1]), s[:, 1]], 1) for s in strokes
+        ]
+
+    for digit in (1, 4):
+        upright = canvas_to_image(_draw(DRAWN[digit], 12), "mnist")
+        leaning = canvas_to_image(_draw(sheared(DRAWN[digit]), 12), "mnist")
+        assert abs(float(slant(leaning))) < 0.05
+        assert np.abs(leaning.astype(float) - upright.astype(float)).mean() < 12

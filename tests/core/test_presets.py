@@ -1,5 +1,7 @@
 """Presets: valid configs, the textbook settings as specified, and each one trains."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,16 @@ def test_preset_is_valid_and_described_in_one_line(name):
     assert preset.dataset in BUNDLED
     assert preset.description and "\n" not in preset.description
     assert len(preset.description) <= 80
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_texts_carry_no_measured_figures(name):
+    # Shown as tooltips; measurements change with every engine change. A figure the
+    # original source reports is a citation, not a measurement.
+    preset = PRESETS[name]
+    text = f"{preset.description} {preset.reference}"
+    cited = re.sub(r"the original reports \d+%", "", text)
+    assert not re.search(r"\d\s*%|\d+(\.\d+)?\s*s\b", cited), text
 
 
 def test_textbook_quadratic_settings():

@@ -115,8 +115,7 @@ def window(qtbot, app_settings: AppSettings, data_dir: Path):
     main.show()
     qtbot.waitUntil(lambda: main.data_panel.dataset is not None, timeout=10000)
     yield main
-    main.shutdown_training(5000)
+    main.training.shutdown(5000)
     main.data_panel.shutdown(5000)
-    if hasattr(main.evaluate_tab, "shutdown"):
-        main.evaluate_tab.shutdown()
-    main.unsaved = False
+    main.evaluate_tab.shutdown()
+    main.document.new()  # nothing unsaved to ask about when it closes

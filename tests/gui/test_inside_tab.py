@@ -199,10 +199,10 @@ def test_in_the_window_an_image_goes_to_the_canvas(qtbot, window, model, tmp_pat
 
     path = tmp_path / "m.npz"
     save_model(path, model.network, model.metadata)
-    assert window.open_model(path, confirmed=True)
+    assert window.files.open_path(path, confirmed=True)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles[-1] == "Inside"
-    window.tab_actions[3].trigger()
+    window.commands.tabs[3].trigger()
     assert window.tabs.currentWidget() is window.inside_tab
     inside = window.inside_tab
     inside.pages.setCurrentWidget(inside.data_view)
@@ -215,7 +215,7 @@ def test_in_the_window_an_image_goes_to_the_canvas(qtbot, window, model, tmp_pat
         data.images[inside.data_view.browsed_indices()[0]],
     )
     # The map marks what the Draw tab shows.
-    window.tab_actions[3].trigger()
+    window.commands.tabs[3].trigger()
     inside.pages.setCurrentWidget(inside.map_view)
     qtbot.waitUntil(inside.map_view.is_drawn, timeout=30000)
     assert inside.map_view.drawing_position() is not None

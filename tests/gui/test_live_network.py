@@ -253,7 +253,7 @@ def test_a_test_image_on_the_canvas_is_read_exactly(qtbot, tab, model):
     tab.put_image(ChosenImage(image, data.max_value, "x", "a test image"))
     np.testing.assert_array_equal(tab.current_image(), image)
     np.testing.assert_allclose(tab.current_probabilities(), model.predict_proba(image))
-    assert tab.canvas.placed_shape() == (28, 28)
+    assert tab.picture().grid == (28, 28)
     np.testing.assert_array_equal(
         tab.canvas.to_array(), placed_to_canvas(image, 255, 280)
     )
@@ -266,7 +266,7 @@ def test_a_test_image_on_the_canvas_is_read_exactly(qtbot, tab, model):
     tab.update_prediction()
     np.testing.assert_array_equal(tab.current_image(), image)
     tab.canvas.clear()
-    assert tab.canvas.is_blank() and tab.canvas.placed_shape() is None
+    assert tab.canvas.is_blank() and tab.picture() is None
 
 
 def test_double_clicking_a_most_exciting_image_puts_it_on_the_canvas(qtbot, tab, model):

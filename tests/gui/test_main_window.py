@@ -13,9 +13,20 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.model_io import load_model
+from core.datasets import load_bundled
+from core.model_io import load_model, save_model
+from core.personal_set import PersonalSet
 from core.presets import PRESETS
+from core.run import (
+    RunRequest,
+    build_model,
+    fine_tune_request,
+    prepare_run,
+    run_training,
+)
+from core.training import TrainingConfig
 from gui.main_window import MainWindow
+from gui.run_history import PhaseMark
 
 
 def _thread_count() -> int:
@@ -24,27 +35,27 @@ def _thread_count() -> int:
 
 def _small_settings(window: MainWindow, epochs: int = 2, layers=(16,)) -> None:
     """Set a fast network through the widgets: hidden layers, epochs, batch size."""
-    panel = window.network_panel
+    panel = window.train_tab.network_panel
     while panel.hidden_sizes():
         panel._rows[-1].remove_button.click()
     for size in layers:
         panel.add_button.click()
         panel._rows[-1].size_box.setValue(size)
-    window.training_panel.epochs_box.setValue(epochs)
-    window.training_panel.batch_size_box.setValue(128)
-    window.training_panel.patience_box.setValue(0)
-    window.training_panel.augment_group.setChecked(False)
+    window.train_tab.training_panel.epochs_box.setValue(epochs)
+    window.train_tab.training_panel.batch_size_box.setValue(128)
+    window.train_tab.training_panel.patience_box.setValue(0)
+    window.train_tab.training_panel.augment_group.setChecked(False)
 
 
 def _train(qtbot, window: MainWindow, timeout: int = 30000) -> None:
-    assert window.start_action.isEnabled(), window.config_error_label.text()
-    window.start_action.trigger()
-    assert window.is_training
-    qtbot.waitUntil(lambda: not window.is_training, timeout=timeout)
+    assert window.commands.start.isEnabled(), window.train_tab.config_error_label.text()
+    window.commands.start.trigger()
+    assert window.training.is_running
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=timeout)
 
 
 def _start_and_wait_for_batches(qtbot, window: MainWindow) -> None:
-    window.start_action.trigger()
+    window.commands.start.trigger()
     qtbot.waitUntil(
         lambda: (
             window.plot_panel.current_run is not None
@@ -63,7 +74,7 @@ def test_window_opens_fast_with_four_areas(qtbot, app_settings, data_dir):
     assert time.perf_counter() - started < 2.0
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert tabs == ["Train", "Draw", "Evaluate", "Inside"]
-    assert window.toolbar.actions() and window.statusBar().isVisible()
+    assert window.commands.toolbar.actions() and window.statusBar().isVisible()
     qtbot.waitUntil(lambda: window.data_panel.dataset is not None, timeout=10000)
     window.data_panel.shutdown(5000)
 
@@ -78,7 +89,7 @@ def test_every_control_has_a_tooltip(window):
 
     missing = []
     for kind in (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit):
-        for widget in window.train_splitter.findChildren(kind):
+        for widget in window.train_tab.findChildren(kind):
             if (
                 widget.parent() is not None
                 and type(widget).__name__ in ("QLineEdit",)
@@ -89,18 +100,18 @@ def test_every_control_has_a_tooltip(window):
                 text = widget.text() if hasattr(widget, "text") else ""
                 missing.append(f"{type(widget).__name__} {text}")
     assert missing == []
-    for action in (window.start_action, window.pause_action, window.stop_action):
+    for action in (window.commands.start, window.commands.pause, window.commands.stop):
         assert action.toolTip() and action.shortcuts()
 
 
 def test_layers_set_through_widgets_change_the_parameter_count(window):
     _small_settings(window, layers=(32, 16))
-    assert window.network_panel.hidden_sizes() == (32, 16)
+    assert window.train_tab.network_panel.hidden_sizes() == (32, 16)
     expected = 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
-    assert window.network_panel.parameters_label.text() == f"{expected:,}"
-    window.network_panel._rows[1].up_button.click()
-    assert window.network_panel.hidden_sizes() == (16, 32)
-    assert window.current_config().hidden_sizes == (16, 32)
+    assert window.train_tab.network_panel.parameters_label.text() == f"{expected:,}"
+    window.train_tab.network_panel._rows[1].up_button.click()
+    assert window.train_tab.network_panel.hidden_sizes() == (16, 32)
+    assert window.train_tab.current_config().hidden_sizes == (16, 32)
 
 
 def test_training_fills_the_plots_and_the_status_bar(qtbot, window):
@@ -115,63 +126,80 @@ def test_training_fills_the_plots_and_the_status_bar(qtbot, window):
     curves = window.plot_panel._curves[run.run_id]
     assert len(curves.batch_raw.getData()[0]) == 2 * steps
     assert len(curves.validation_accuracy.getData()[0]) == 2
-    assert window.status_epoch.text() == "epoch 2/2"
-    assert window.status_progress.value() == 100
-    assert "samples/s" in window.status_speed.text()
-    assert window.status_lr.text().startswith("lr ")
+    assert window.status_bar.epoch_label.text() == "epoch 2/2"
+    assert window.status_bar.progress_bar.value() == 100
+    assert "samples/s" in window.status_bar.speed_label.text()
+    assert window.status_bar.lr_label.text().startswith("lr ")
     assert window.banner.isVisible() and "finished" in window.banner.text()
-    assert window.model is not None and window.unsaved
-    assert window.save_action.isEnabled() and window.start_action.isEnabled()
+    assert window.document.model is not None and window.document.unsaved
+    assert window.commands.save.isEnabled() and window.commands.start.isEnabled()
 
 
 def test_controls_are_locked_while_training(qtbot, window):
     _small_settings(window, epochs=500)
     _start_and_wait_for_batches(qtbot, window)
-    assert not window.network_panel.isEnabled()
-    assert not window.training_panel.isEnabled()
+    assert not window.train_tab.network_panel.isEnabled()
+    assert not window.train_tab.training_panel.isEnabled()
     assert not window.data_panel.dataset_combo.isEnabled()
-    assert not window.start_action.isEnabled() and not window.save_action.isEnabled()
-    assert window.pause_action.isEnabled() and window.stop_action.isEnabled()
-    window.stop_action.trigger()
-    qtbot.waitUntil(lambda: not window.is_training, timeout=10000)
-    assert window.network_panel.isEnabled() and window.start_action.isEnabled()
-    assert not window.stop_action.isEnabled() and not window.pause_action.isEnabled()
+    assert (
+        not window.commands.start.isEnabled() and not window.commands.save.isEnabled()
+    )
+    assert window.commands.pause.isEnabled() and window.commands.stop.isEnabled()
+    window.commands.stop.trigger()
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    assert (
+        window.train_tab.network_panel.isEnabled() and window.commands.start.isEnabled()
+    )
+    assert (
+        not window.commands.stop.isEnabled() and not window.commands.pause.isEnabled()
+    )
 
 
 def test_model_line_and_status_bar_keep_their_size_while_training(qtbot, window):
     # A new size would re-lay out the window (or the status bar) on every update.
-    sizes = [w.size() for w in (window.status_epoch, window.status_speed)]
+    sizes = [
+        w.size() for w in (window.status_bar.epoch_label, window.status_bar.speed_label)
+    ]
     _small_settings(window, epochs=500)
     _start_and_wait_for_batches(qtbot, window)
-    text = window.model_label.text()
+    text = window.train_tab.model_label.text()
     assert "Training" in text
-    qtbot.waitUntil(lambda: len(window._history) >= 2, timeout=10000)
-    assert window.model is not None and window.model_label.text() == text
-    qtbot.waitUntil(lambda: "samples/s" in window.status_speed.text(), timeout=5000)
-    assert [w.size() for w in (window.status_epoch, window.status_speed)] == sizes
-    window.stop_action.trigger()
-    qtbot.waitUntil(lambda: not window.is_training, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.training.history) >= 2, timeout=10000)
+    assert (
+        window.document.model is not None
+        and window.train_tab.model_label.text() == text
+    )
+    qtbot.waitUntil(
+        lambda: "samples/s" in window.status_bar.speed_label.text(), timeout=5000
+    )
+    assert [
+        w.size() for w in (window.status_bar.epoch_label, window.status_bar.speed_label)
+    ] == sizes
+    window.commands.stop.trigger()
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
     # The run has ended: the line describes the model kept.
-    assert "Training" not in window.model_label.text()
-    assert "epochs" in window.model_label.text()
+    assert "Training" not in window.train_tab.model_label.text()
+    assert "epochs" in window.train_tab.model_label.text()
 
 
 def test_pause_resume_and_stop(qtbot, window):
     _small_settings(window, epochs=500)
     _start_and_wait_for_batches(qtbot, window)
-    window.pause_action.trigger()
-    assert window.pause_action.isChecked() and window.pause_action.text() == "&Resume"
+    window.commands.pause.trigger()
+    assert (
+        window.commands.pause.isChecked() and window.commands.pause.text() == "&Resume"
+    )
     qtbot.wait(150)  # let batches already queued arrive
     count = len(window.plot_panel.current_run.batches)
     qtbot.wait(300)
     assert len(window.plot_panel.current_run.batches) == count
-    window.pause_action.trigger()
-    assert not window.pause_action.isChecked()
+    window.commands.pause.trigger()
+    assert not window.commands.pause.isChecked()
     qtbot.waitUntil(
         lambda: len(window.plot_panel.current_run.batches) > count, timeout=5000
     )
-    window.stop_action.trigger()
-    qtbot.waitUntil(lambda: not window.is_training, timeout=10000)
+    window.commands.stop.trigger()
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
     assert "stopped" in window.banner.text().lower()
     assert window.plot_panel.current_run.outcome == "stopped"
 
@@ -183,21 +211,21 @@ def test_save_and_reopen_through_the_dialog_code(qtbot, window, tmp_path, monkey
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "my model"), "")
     )
-    assert window.save_action.isEnabled()
-    window.save_action.trigger()
-    assert target.exists() and not window.unsaved
+    assert window.commands.save.isEnabled()
+    window.commands.save.trigger()
+    assert target.exists() and not window.document.unsaved
     saved = load_model(target)
     assert len(saved.history) == 2 and saved.config["hidden_sizes"] == [16]
     assert window.settings.recent_files[0] == str(target)
 
     window.on_new()
-    assert window.model is None
+    assert window.document.model is None
     runs_before = len(window.plot_panel.runs)
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), "")
     )
-    window.open_action.trigger()
-    assert window.model is not None and window.model_path == target
+    window.commands.open.trigger()
+    assert window.document.model is not None and window.document.path == target
     assert len(window.plot_panel.runs) == runs_before + 1
     history_run = window.plot_panel.current_run
     assert list(history_run.epoch_column("epoch")) == [1.0, 2.0]
@@ -205,9 +233,11 @@ def test_save_and_reopen_through_the_dialog_code(qtbot, window, tmp_path, monkey
         history_run.epoch_column("validation_accuracy"),
         [row["validation_accuracy"] for row in saved.history],
     )
-    assert "my model.npz" in window.model_label.text()
-    assert window.network_panel.hidden_sizes() == (16,)
-    probabilities = window.model.predict_proba(window.data_panel.dataset.images[:3])
+    assert "my model.npz" in window.train_tab.model_label.text()
+    assert window.train_tab.network_panel.hidden_sizes() == (16,)
+    probabilities = window.document.model.predict_proba(
+        window.data_panel.dataset.images[:3]
+    )
     np.testing.assert_allclose(
         probabilities, saved.predict_proba(window.data_panel.dataset.images[:3])
     )
@@ -218,20 +248,20 @@ def test_bad_file_shows_the_engine_message_and_the_app_carries_on(
 ):
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"this is not a zip file")
-    assert window.open_model(bad) is False
+    assert window.files.open_path(bad) is False
     (call,) = dialogs.of_kind("critical")
     assert "broken.npz" in call[2]
-    assert window.model is None
+    assert window.document.model is None
     _small_settings(window, epochs=1)
     _train(qtbot, window)
-    assert window.model is not None
+    assert window.document.model is not None
 
 
 def test_drop_of_an_npz_opens_it(qtbot, window, tmp_path, monkeypatch):
     _small_settings(window, epochs=1)
     _train(qtbot, window)
     path = tmp_path / "dropped.npz"
-    assert window.save_model_to(path)
+    assert window.files.save_to(path)
     window.on_new()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
@@ -243,7 +273,7 @@ def test_drop_of_an_npz_opens_it(qtbot, window, tmp_path, monkeypatch):
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.model_path == path, timeout=3000)
+    qtbot.waitUntil(lambda: window.document.path == path, timeout=3000)
 
 
 def test_unsaved_training_asks_before_open_and_cancel_keeps_it(
@@ -256,7 +286,13 @@ def test_unsaved_training_asks_before_open_and_cancel_keeps_it(
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", lambda *a, **k: opened.append(1) or ("", "")
     )
-    window.open_action.trigger()
+    # The model stays in the run list, so opening another loses nothing: no question.
+    window.commands.open.trigger()
+    assert not dialogs.of_kind("question") and opened == [1]
+    # Once its run is removed (which drops the model), Open asks before losing it.
+    opened.clear()
+    window.plot_panel.remove_run(window.plot_panel.runs[-1].run_id)
+    window.commands.open.trigger()
     assert dialogs.of_kind("question") and opened == []
     window.close()
     assert window.isVisible()  # Cancel keeps the window open
@@ -265,35 +301,35 @@ def test_unsaved_training_asks_before_open_and_cancel_keeps_it(
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_fills_every_control(qtbot, window, name):
-    index = window.preset_combo.findData(name)
-    window.preset_combo.setCurrentIndex(index)
-    assert window.current_config() == PRESETS[name].config
+    index = window.train_tab.preset_combo.findData(name)
+    window.train_tab.preset_combo.setCurrentIndex(index)
+    assert window.train_tab.current_config() == PRESETS[name].config
     qtbot.waitUntil(lambda: window.data_panel.current_name() == PRESETS[name].dataset)
     assert window.settings.last_preset == name
 
 
 def test_invalid_settings_are_explained_before_start(window):
-    window.training_panel.schedule_combo.setCurrentIndex(
-        window.training_panel.schedule_combo.findData("cosine")
+    window.train_tab.training_panel.schedule_combo.setCurrentIndex(
+        window.train_tab.training_panel.schedule_combo.findData("cosine")
     )
-    window.training_panel.learning_rate_box.setValue(0.001)
-    window.training_panel.min_learning_rate_box.setValue(0.01)
-    assert not window.start_action.isEnabled()
-    assert "min_learning_rate" in window.config_error_label.text()
-    assert window.config_error_label.isVisibleTo(window)
-    window.training_panel.min_learning_rate_box.setValue(0.0)
-    assert window.start_action.isEnabled()
-    assert not window.config_error_label.isVisibleTo(window)
+    window.train_tab.training_panel.learning_rate_box.setValue(0.001)
+    window.train_tab.training_panel.min_learning_rate_box.setValue(0.01)
+    assert not window.commands.start.isEnabled()
+    assert "min_learning_rate" in window.train_tab.config_error_label.text()
+    assert window.train_tab.config_error_label.isVisibleTo(window)
+    window.train_tab.training_panel.min_learning_rate_box.setValue(0.0)
+    assert window.commands.start.isEnabled()
+    assert not window.train_tab.config_error_label.isVisibleTo(window)
 
 
 def test_start_and_stop_twenty_times_without_leaks(qtbot, window):
     _small_settings(window, epochs=500)
     baseline = _thread_count()
     for _ in range(20):
-        window.start_action.trigger()
-        qtbot.waitUntil(lambda: window.is_training, timeout=2000)
-        window.stop_action.trigger()
-        qtbot.waitUntil(lambda: not window.is_training, timeout=10000)
+        window.commands.start.trigger()
+        qtbot.waitUntil(lambda: window.training.is_running, timeout=2000)
+        window.commands.stop.trigger()
+        qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
     qtbot.waitUntil(lambda: _thread_count() <= baseline, timeout=5000)
     assert len(window.plot_panel.runs) == 20
     import gc
@@ -309,12 +345,12 @@ def test_start_and_stop_twenty_times_without_leaks(qtbot, window):
 def test_close_while_training_stops_the_worker(qtbot, window, dialogs):
     _small_settings(window, epochs=500)
     _start_and_wait_for_batches(qtbot, window)
-    qtbot.waitUntil(lambda: window.model is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.document.model is not None, timeout=10000)
     baseline_threads = _thread_count()
     started = time.perf_counter()
     assert window.close()
     assert time.perf_counter() - started < 2.5
-    assert not window.is_training and not window.isVisible()
+    assert not window.training.is_running and not window.isVisible()
     assert dialogs.of_kind("question")  # asked about the unsaved model first
     qtbot.waitUntil(lambda: _thread_count() < baseline_threads, timeout=5000)
 
@@ -323,14 +359,16 @@ def test_settings_persist_geometry_preset_and_mirror(
     qtbot, window, app_settings, data_dir
 ):
     window.resize(1000, 700)
-    window.preset_combo.setCurrentIndex(window.preset_combo.findData("textbook-8x8"))
+    window.train_tab.preset_combo.setCurrentIndex(
+        window.train_tab.preset_combo.findData("textbook-8x8")
+    )
     window.data_panel.mirror_edit.setText("file:///tmp/mnist/")
     window.data_panel.mirror_edit.editingFinished.emit()
     window.close()
     assert app_settings.geometry == window.saveGeometry()
     again = MainWindow(settings=app_settings, data_dir=data_dir)
     qtbot.addWidget(again)
-    assert again.preset_combo.currentData() == "textbook-8x8"
+    assert again.train_tab.preset_combo.currentData() == "textbook-8x8"
     assert again.data_panel.mirror() == "file:///tmp/mnist/"
     qtbot.waitUntil(lambda: again.data_panel.dataset is not None, timeout=10000)
     assert again.data_panel.dataset.name == "digits-8x8"
@@ -343,39 +381,53 @@ def test_hand_made_settings_come_back_after_a_restart(
     custom = dataclasses.replace(
         PRESETS["recommended"].config, hidden_sizes=(64, 32), learning_rate=0.003
     )
-    window.apply_config(custom)
-    assert window.preset_combo.currentIndex() == 0  # "Custom"
+    window.train_tab.apply_config(custom)
+    assert window.train_tab.preset_combo.currentIndex() == 0  # "Custom"
     window.close()
     again = MainWindow(settings=app_settings, data_dir=data_dir)
     qtbot.addWidget(again)
-    restored = again.current_config()
+    restored = again.train_tab.current_config()
     assert restored.hidden_sizes == (64, 32)
     assert restored.learning_rate == pytest.approx(0.003)
     qtbot.waitUntil(lambda: again.data_panel.dataset is not None, timeout=10000)
     again.data_panel.shutdown(5000)
 
 
-def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
-    from core.personal_set import PersonalSet
-
-    _small_settings(window, epochs=1)
-    _train(qtbot, window)
+def _fine_tune_on_three_drawings(qtbot, window: MainWindow, data_dir) -> None:
     images = window.data_panel.dataset.images
     for index in range(3):
         PersonalSet(data_dir).add(images[index], 7, "mnist")
     window.on_fine_tune_requested()
-    assert window.is_training
-    qtbot.waitUntil(lambda: not window.is_training, timeout=20000)
+    assert window.training.is_running
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=20000)
+
+
+def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    _fine_tune_on_three_drawings(qtbot, window, data_dir)
     assert window.plot_panel.current_run.label.startswith("fine-tune")
-    assert window._prepared.extra_size == 3
-    assert len(window.model.history) == 3
+    assert window.training.prepared_data.extra_size == 3
+    tuned = window.document.model
+    # The whole history: the first run's epoch, then the fine-tune as a later phase.
+    assert [row["phase"] for row in tuned.history] == [0, 1, 1, 1]
+    assert [row["epoch"] for row in tuned.history] == [1, 1, 2, 3]
+    assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
+    assert tuned.metrics["personal_images"] == 3
+    assert tuned.metrics["epochs_completed"] == 3
+    # Its curve continues the first run's on the epoch axis, after a "fine-tune" line.
+    run = window.plot_panel.current_run
+    assert list(run.epoch_column("epoch")) == [1.0, 2.0, 3.0, 4.0]
+    assert run.marks == (PhaseMark(1.0, "fine-tune"),)
+    assert run.batches.column(0).min() > 1.0
+    assert "1 epoch + 3 fine-tune epochs" in window.train_tab.model_label.text()
 
 
 def test_divergence_is_explained_in_the_window(qtbot, window):
     _small_settings(window, epochs=3, layers=(64, 64, 64))
-    activation = window.network_panel.activation_combo
+    activation = window.train_tab.network_panel.activation_combo
     activation.setCurrentIndex(activation.findData("leaky_relu"))
-    panel = window.training_panel
+    panel = window.train_tab.training_panel
     panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("momentum"))
     panel.momentum_box.setValue(0.9)
     panel.learning_rate_box.setValue(50.0)
@@ -386,24 +438,40 @@ def test_divergence_is_explained_in_the_window(qtbot, window):
     assert window.plot_panel.current_run.outcome == "diverged"
 
 
+def test_a_finite_blow_up_is_an_error_not_a_success(qtbot, window):
+    _small_settings(window, epochs=3)
+    panel = window.train_tab.training_panel
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    panel.learning_rate_box.setValue(100.0)
+    _train(qtbot, window)
+    assert window.banner.kind == "error"
+    assert "diverged" in window.banner.text()
+    assert "more than 10 times its starting value" in window.banner.text()
+    assert window.plot_panel.current_run.outcome == "diverged"
+
+
 def test_recent_files_menu_reopens_a_model(qtbot, window, tmp_path):
     _small_settings(window, epochs=1)
     _train(qtbot, window)
     path = tmp_path / "recent.npz"
-    assert window.save_model_to(path)
+    assert window.files.save_to(path)
     window.on_new()
-    window.rebuild_recent_menu()
-    actions = [a for a in window.recent_menu.actions() if a.data() == str(path)]
+    window.commands.recent_menu.rebuild()
+    actions = [
+        a for a in window.commands.recent_menu.actions() if a.data() == str(path)
+    ]
     assert len(actions) == 1
     actions[0].trigger()
-    assert window.model_path == path and window.model is not None
+    assert window.document.path == path and window.document.model is not None
 
 
 def test_missing_recent_file_is_dropped(qtbot, window, tmp_path, dialogs):
     gone = tmp_path / "gone.npz"
     window.settings.add_recent_file(str(gone))
-    window.rebuild_recent_menu()
-    action = next(a for a in window.recent_menu.actions() if a.data() == str(gone))
+    window.commands.recent_menu.rebuild()
+    action = next(
+        a for a in window.commands.recent_menu.actions() if a.data() == str(gone)
+    )
     action.trigger()
     assert dialogs.of_kind("warning")
     assert str(gone) not in window.settings.recent_files
@@ -432,7 +500,7 @@ def test_early_stop_is_explained_in_the_window(qtbot, window):
         timeout=10000,
     )
     _small_settings(window, epochs=40)
-    panel = window.training_panel
+    panel = window.train_tab.training_panel
     panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
     panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData("constant"))
     panel.dropout_box.setValue(0.0)
@@ -448,11 +516,11 @@ def test_early_stop_is_explained_in_the_window(qtbot, window):
     assert window.banner.text().startswith("Early stop")
     assert "kept the weights of epoch" in window.banner.text()
     assert window.plot_panel.current_run.outcome == "early_stopped"
-    assert len(window.model.history) < 40
-    best = window.model.metrics["best_epoch"]
-    assert best == len(window.model.history) - 1
-    kept = window.model.history[best - 1]["validation_accuracy"]
-    assert window.model.metrics["validation_accuracy"] == kept
+    assert len(window.document.model.history) < 40
+    best = window.document.model.metrics["best_epoch"]
+    assert best == len(window.document.model.history) - 1
+    kept = window.document.model.history[best - 1]["validation_accuracy"]
+    assert window.document.model.metrics["validation_accuracy"] == kept
 
 
 def test_hovering_a_plot_reads_out_values(qtbot, window):
@@ -479,22 +547,309 @@ def test_draw_and_evaluate_tabs_get_the_model_when_shown(qtbot, window):
     _small_settings(window, epochs=1)
     _train(qtbot, window)
     assert window.draw_tab.model() is None  # not shown yet: nothing computed for it
-    window.tab_actions[1].trigger()
+    window.commands.tabs[1].trigger()
     assert window.tabs.currentWidget() is window.draw_tab
-    assert window.draw_tab.model() is window.model
-    window.tab_actions[2].trigger()
+    assert window.draw_tab.model() is window.document.model
+    window.commands.tabs[2].trigger()
     qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
-    # Evaluated on the run's own validation split: the same figure as the last epoch.
-    assert window.evaluate_tab.report().accuracy == pytest.approx(
-        window.model.metrics["validation_accuracy"], abs=1e-6
+    # The bundled sample has a test part that no training uses: the figure is a
+    # test accuracy, on those 1,000 images.
+    report = window.evaluate_tab.report()
+    assert len(report.dataset) == 1000
+    assert window.evaluate_tab.accuracy_label.text().startswith("Test accuracy: ")
+    assert (
+        "1,000 test images of mnist-sample" in window.evaluate_tab.status_label.text()
     )
     window.evaluate_tab.shutdown()
 
 
+def test_evaluate_names_a_validation_figure_validation(qtbot, window):
+    window.commands.tabs[0].trigger()
+    window.data_panel.select("digits-8x8")
+    qtbot.waitUntil(
+        lambda: (
+            window.data_panel.dataset is not None
+            and window.data_panel.dataset.name == "digits-8x8"
+        ),
+        timeout=10000,
+    )
+    _small_settings(window, epochs=2)
+    _train(qtbot, window)
+    window.commands.tabs[2].trigger()
+    qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
+    # Evaluated on the run's own validation split: the same figure as the last epoch,
+    # and called what it is.
+    assert window.evaluate_tab.report().accuracy == pytest.approx(
+        window.document.model.metrics["validation_accuracy"], abs=1e-6
+    )
+    label = window.evaluate_tab.accuracy_label.text()
+    assert label.startswith("Validation accuracy: "), label
+    assert "validation images of digits-8x8" in window.evaluate_tab.status_label.text()
+    assert "no test split" in window.evaluate_tab.accuracy_label.toolTip()
+    window.evaluate_tab.shutdown()
+
+
 def test_log_scale_shortcut_and_check_box_agree(window):
-    assert window.log_action.shortcut().toString() == "Ctrl+L"
-    window.log_action.trigger()
+    assert window.commands.log_scale.shortcut().toString() == "Ctrl+L"
+    window.commands.log_scale.trigger()
     assert window.plot_panel.log_check.isChecked()
     assert window.plot_panel.loss_plot.ctrl.logYCheck.isChecked()
     window.plot_panel.log_check.setChecked(False)
-    assert not window.log_action.isChecked()
+    assert not window.commands.log_scale.isChecked()
+
+
+def _parameters(model) -> list[np.ndarray]:
+    return [p.copy() for p in model.network.parameters()]
+
+
+def test_fine_tuning_never_touches_the_model_the_window_shows(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    shown = window.document.model
+    before = _parameters(shown)
+    window.commands.tabs[1].trigger()  # the Draw tab: its gallery and button
+    assert window.draw_tab.model() is shown
+    gallery = window.draw_tab.gallery
+    for image in window.data_panel.dataset.images[:3]:
+        assert gallery.add(image, 7) is not None
+    button = gallery.fine_tune_button
+    assert button.isEnabled()
+    untouched = []  # checked at every epoch while it trains
+
+    def check(rows) -> None:
+        # Fast epochs arrive merged: one check stands for every epoch it brings.
+        same = all(
+            np.array_equal(a, b)
+            for a, b in zip(before, _parameters(shown), strict=True)
+        )
+        untouched.extend([same] * len(rows))
+
+    window.training.epochs_finished.connect(check)
+    button.click()
+    assert window.training.is_running and window.document.model is shown
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=20000)
+    assert window.plot_panel.current_run.label.startswith("fine-tune")
+    assert untouched == [True, True, True]
+    for old, now in zip(before, _parameters(shown), strict=True):
+        np.testing.assert_array_equal(now, old)
+    # The result was adopted as a new model; it trained, the one shown before did not.
+    tuned = window.document.model
+    assert tuned is not shown and tuned.network is not shown.network
+    assert [row["phase"] for row in tuned.history] == [0, 1, 1, 1]
+    assert window.document.unsaved
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(before, _parameters(tuned), strict=True)
+    )
+
+
+def test_failed_open_keeps_the_model_and_its_file(qtbot, window, tmp_path, dialogs):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    path = tmp_path / "good.npz"
+    assert window.files.save_to(path)
+    model, title = window.document.model, window.windowTitle()
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"this is not a zip file")
+    assert window.files.open_path(bad) is False
+    assert dialogs.of_kind("critical")
+    assert window.document.model is model and window.document.path == path
+    assert not window.document.unsaved and window.windowTitle() == title
+
+
+def test_a_run_stopped_before_its_first_epoch_keeps_the_opened_file(
+    qtbot, window, tmp_path
+):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    path = tmp_path / "kept.npz"
+    assert window.files.save_to(path)
+    window.on_new()
+    assert window.files.open_path(path)
+    opened = window.document.model
+    _small_settings(window, epochs=500)
+    window.commands.start.trigger()
+    window.commands.stop.trigger()  # before the worker has prepared the data
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    assert "before the first epoch" in window.banner.text()
+    assert window.document.model is opened and window.document.path == path
+    assert not window.document.unsaved
+    assert window.windowTitle().startswith("kept.npz")
+
+
+def test_the_window_is_freed_without_the_garbage_collector(
+    qtbot, app_settings, data_dir
+):
+    # A reference cycle through the window would leave it to the garbage collector,
+    # which empties its objects while Qt still delivers signals to them.
+    import gc
+    import weakref
+
+    window = MainWindow(settings=app_settings, data_dir=data_dir)
+    window.show()
+    panel = window.data_panel
+    qtbot.waitUntil(lambda: panel.dataset is not None, timeout=10000)
+    window.close()
+    panel.shutdown(5000)
+    qtbot.wait(50)
+    alive = weakref.ref(window)
+    gc.disable()
+    try:
+        del window
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
+def _fine_tuned_file(path) -> None:
+    """Write a model trained 2 epochs on the MNIST sample, then fine-tuned (3)."""
+    dataset = load_bundled("mnist-sample")
+    config = TrainingConfig(hidden_sizes=(16,), epochs=2, batch_size=128)
+    prepared = prepare_run(RunRequest(dataset, config))
+    base = build_model(prepared, prepared.network, run_training(prepared))
+    drawings = dataset.subset(np.arange(4))
+    tuning = prepare_run(fine_tune_request(base, dataset, drawings))
+    tuned = build_model(tuning, tuning.network, run_training(tuning))
+    save_model(path, tuned.network, tuned.metadata)
+
+
+def test_an_opened_fine_tuned_model_shows_both_phases(qtbot, window, tmp_path):
+    path = tmp_path / "tuned.npz"
+    _fine_tuned_file(path)
+    saved = load_model(path)
+    assert window.files.open_path(path)
+    run = window.plot_panel.current_run
+    assert list(run.epoch_column("epoch")) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    np.testing.assert_allclose(
+        run.epoch_column("validation_accuracy"),
+        [row["validation_accuracy"] for row in saved.history],
+    )
+    assert run.marks == (PhaseMark(2.0, "fine-tune"),)
+    lines = window.plot_panel._curves[run.run_id].phase_lines
+    assert len(lines) == 2  # one in each plot, named
+    assert {line.getViewBox() for line in lines} == {
+        window.plot_panel.loss_plot.vb,
+        window.plot_panel.accuracy_plot.vb,
+    }
+    assert all(line.value() == 2.0 and line.isVisible() for line in lines)
+    assert all(line.label.toPlainText() == "fine-tune" for line in lines)
+    window.plot_panel.redraw()
+    accuracy = 100 * float(run.epoch_column("validation_accuracy")[3])
+    window.plot_panel.on_scene_mouse_moved(
+        window.plot_panel.accuracy_plot.vb.mapViewToScene(QPointF(4.0, accuracy))
+    )
+    assert window.plot_panel.hover_label.text().startswith(
+        f"run {run.run_id}, epoch 4 (fine-tune epoch 2): accuracy"
+    )
+    # The model line and the banner count the original run's epochs and the fine-tune.
+    assert "2 epochs + 3 fine-tune epochs" in window.train_tab.model_label.text()
+    assert "2 epochs + 3 fine-tune epochs" in window.banner.text()
+    # An earlier run's phase lines fade with it and go when it is removed.
+    window.plot_panel.start_run("next", {})
+    assert all(line.pen.color().alpha() < 200 for line in lines)
+    window.plot_panel.remove_run(run.run_id)
+    assert all(line.scene() is None for line in lines)
+
+
+def test_fine_tuning_an_opened_file_keeps_its_name_and_its_whole_history(
+    qtbot, window, tmp_path, data_dir
+):
+    path = tmp_path / "tuned.npz"
+    _fine_tuned_file(path)
+    assert window.files.open_path(path)
+    _fine_tune_on_three_drawings(qtbot, window, data_dir)
+    assert window.banner.kind == "success", window.banner.text()
+    # Trained further from the opened file: Save keeps its name.
+    assert window.document.path == path and window.document.unsaved
+    assert window.windowTitle().startswith("tuned.npz")
+    tuned = window.document.model
+    assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1, 2, 2, 2]
+    assert [p["kind"] for p in tuned.phases] == ["train", "fine_tune", "fine_tune"]
+    run = window.plot_panel.current_run
+    assert list(run.epoch_column("epoch")) == [float(n) for n in range(1, 9)]
+    assert run.marks == (PhaseMark(2.0, "fine-tune"), PhaseMark(5.0, "fine-tune"))
+    assert run.batches.column(0).min() > 5.0
+    assert "2 epochs + 3 fine-tune epochs + 3 fine-tune epochs" in (
+        window.train_tab.model_label.text()
+    )
+    assert window.files.save_to(path)
+    assert [row["phase"] for row in load_model(path).history] == [
+        0,
+        0,
+        1,
+        1,
+        1,
+        2,
+        2,
+        2,
+    ]
+
+
+def test_fine_tune_on_data_that_does_not_fit_says_why_on_the_train_tab(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    model = window.document.model
+    window.data_panel.select("digits-8x8")
+    qtbot.waitUntil(
+        lambda: getattr(window.data_panel.dataset, "name", "") == "digits-8x8",
+        timeout=10000,
+    )
+    window.commands.tabs[1].trigger()
+    window.on_fine_tune_requested()
+    assert not window.training.is_running
+    assert window.tabs.currentIndex() == 0
+    assert window.banner.kind == "warning"
+    text = window.banner.text()
+    assert text.startswith("Cannot fine-tune: The model reads 28x28 images")
+    assert "mnist-sample" in text
+    assert window.document.model is model
+
+
+def test_a_stopped_fine_tune_counts_its_own_epochs(qtbot, window, data_dir):
+    _small_settings(window, epochs=2, layers=(256,))
+    _train(qtbot, window)
+    # Stop as soon as the fine-tune's first epoch has ended (its model holds 3).
+    window.training.snapshot_taken.connect(lambda _model: window.training.stop())
+    _fine_tune_on_three_drawings(qtbot, window, data_dir)
+    assert [row["phase"] for row in window.document.model.history] == [0, 0, 1]
+    assert window.banner.text().startswith("Training stopped after 1 epoch;")
+
+
+def test_paused_and_stopped_runs_say_so_and_stopping_clears(qtbot, window):
+    from gui.status_bar import STOPPING
+
+    _small_settings(window, epochs=500)
+    _start_and_wait_for_batches(qtbot, window)
+    line = window.train_tab.model_label
+    assert "Training…" in line.text()
+    window.commands.pause.trigger()
+    assert "Paused" in line.text() and "Training…" not in line.text()
+    assert window.status_bar.progress_bar.format() == "paused"
+    window.commands.pause.trigger()
+    assert "Training…" in line.text()
+    window.commands.stop.trigger()
+    assert window.status_bar.currentMessage() == STOPPING
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    assert window.status_bar.currentMessage() != STOPPING  # it stopped
+    bar_text = window.status_bar.progress_bar.format()
+    assert bar_text.startswith("stopped") and "done" not in bar_text
+
+
+def test_a_finished_run_is_done_in_the_status_bar(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    assert window.status_bar.progress_bar.format() == "done"
+
+
+def test_help_lists_every_keyboard_shortcut(window, dialogs):
+    actions = window.commands
+    menu_titles = [a.text() for a in window.menuBar().actions()]
+    help_menu = window.menuBar().actions()[menu_titles.index("&Help")].menu()
+    assert actions.shortcuts in help_menu.actions()
+    actions.shortcuts.trigger()
+    (_, title, text), *_ = dialogs.of_kind("information")
+    assert title == "Keyboard shortcuts"
+    for action in (actions.new, actions.start, actions.stop, actions.log_scale):
+        for key in action.shortcuts():
+            assert key.toString() in text, key.toString()
+    assert "Ctrl+1" in text and "Ctrl+Z" in text and "Undo the last stroke" in text

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 import numpy as np
 import pytest
 import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
+from template_model import template_model
 
 from core.datasets import Dataset, load_bundled
+from core.model_io import METRICS, save_model
 from core.network import MLP
+from core.run import SNAPSHOT_STOPPED, fine_tune_request
 from core.training import TrainingConfig
 from gui import training_worker
 from gui.training_worker import (
@@ -203,7 +208,9 @@ def test_unexpected_error_carries_the_traceback(qtbot, small_set):
 
 def test_network_that_does_not_fit_gives_the_engine_message(qtbot, small_set):
     job = _job(small_set)
-    job = TrainingJob(**{**job.__dict__, "network": MLP([64, 8, 10])})
+    # A model of the dataset's images and classes whose network does not fit them.
+    base = dataclasses.replace(template_model(), network=MLP([64, 8, 10]))
+    job = TrainingJob(**{**job.__dict__, "base": base})
     thread, worker = create_training_thread(job)
     seen = Relay(worker)
     with qtbot.waitSignals([seen.failed, seen.finished], order="strict", timeout=10000):
@@ -331,3 +338,115 @@ def test_fast_epochs_are_merged_into_few_messages(qtbot):
     per_second = 1.0 / training_worker.EMIT_INTERVAL_S
     assert messages <= 2 * (per_second * seconds + 3)
     assert messages < 150
+
+
+def _run_job(qtbot, job) -> Relay:
+    thread, worker = create_training_thread(job)
+    seen = Relay(worker)
+    with qtbot.waitSignal(seen.finished, timeout=30000):
+        thread.start()
+    qtbot.waitUntil(lambda: _ended(thread), timeout=5000)
+    return seen
+
+
+def test_outcome_and_snapshots_carry_the_model_file_contents(
+    qtbot, small_set, monkeypatch
+):
+    monkeypatch.setattr(training_worker, "EMIT_INTERVAL_S", 0.0)  # one message an epoch
+    seen = _run_job(qtbot, _job(small_set, epochs=3))
+    (outcome,) = seen.outcomes
+    model = outcome.model
+    assert model.network is outcome.network
+    assert list(model.metrics) == list(METRICS)
+    assert model.metrics["stopped"] == "completed"
+    assert model.metrics["epochs_completed"] == 3
+    assert model.metrics["training_images"] == seen.preparations[0].train_size
+    assert [row["epoch"] for row in model.history] == [1, 2, 3]
+    assert model.config == _job(small_set, epochs=3).config.to_dict()
+    snapshots = [m.model for m in seen.epochs()]
+    assert [len(s.history) for s in snapshots] == [1, 2, 3]
+    assert all(s.metrics["stopped"] == SNAPSHOT_STOPPED for s in snapshots)
+    assert all(list(s.metrics) == list(METRICS) for s in snapshots)
+    pairs = zip(snapshots, seen.epochs(), strict=True)
+    assert all(s.network is m.snapshot for s, m in pairs)
+    assert seen.preparations[0].run.train_set is not None
+
+
+def test_fine_tune_job_keeps_the_base_model_and_its_history(qtbot, small_set):
+    (base,) = _run_job(qtbot, _job(small_set, epochs=2)).outcomes
+    base_model = base.model
+    before = [p.copy() for p in base_model.network.parameters()]
+    drawings = small_set.subset(np.arange(4))
+    request = fine_tune_request(base_model, small_set, drawings)
+    job = TrainingJob.for_request(request, label="fine-tune")
+    assert job.request() == request
+    seen = _run_job(qtbot, job)
+    (outcome,) = seen.outcomes
+    assert seen.preparations[0].extra_size == 4
+    for kept, now in zip(before, base_model.network.parameters(), strict=True):
+        assert kept.tobytes() == now.tobytes()
+    tuned = outcome.model
+    assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1]
+    assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
+    assert tuned.config["epochs"] == 2
+    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.003)
+    assert outcome.epochs_completed == 3 and len(outcome.history) == 3
+
+
+def test_a_job_with_a_base_model_trains_a_copy_of_it(qtbot, small_set):
+    (base,) = _run_job(qtbot, _job(small_set, epochs=1)).outcomes
+    job = _job(small_set, epochs=1)
+    job = TrainingJob(**{**job.__dict__, "base": base.model, "limit": 300})
+    before = base.network.weights[0].copy()
+    seen = _run_job(qtbot, job)
+    assert seen.preparations[0].train_size == 300
+    assert seen.preparations[0].normalization is base.model.normalization
+    assert np.array_equal(base.network.weights[0], before)
+    assert seen.outcomes[0].model.phases[-1]["kind"] == "fine_tune"
+
+
+def test_app_and_cli_files_carry_the_same_fields(qtbot, tmp_path, monkeypatch):
+    import main
+
+    monkeypatch.setenv("DIGIT_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    cli_path = tmp_path / "cli.npz"
+    argv = ["train", "--dataset", "digits-8x8", "--layers", "8", "--epochs", "2",
+            "--lr", "0.01", "--out", str(cli_path), "--quiet"]  # fmt: skip
+    assert main.main(argv) == 0
+    config = TrainingConfig(hidden_sizes=(8,), epochs=2, learning_rate=0.01)
+    job = TrainingJob(config=config, dataset=load_bundled("digits-8x8"))
+    (outcome,) = _run_job(qtbot, job).outcomes
+    app_path = tmp_path / "app.npz"
+    save_model(app_path, outcome.model.network, outcome.model.metadata)
+
+    def document(path):
+        with np.load(path, allow_pickle=False) as archive:
+            return json.loads(str(archive["metadata"][()]))
+
+    cli, app = document(cli_path), document(app_path)
+    assert list(cli) == list(app)
+    assert list(cli["metrics"]) == list(app["metrics"]) == list(METRICS)
+    assert [list(row) for row in cli["history"]] == [list(r) for r in app["history"]]
+    assert [list(p) for p in cli["phases"]] == [list(p) for p in app["phases"]]
+    assert list(cli["phases"][0]["metrics"]) == list(app["phases"][0]["metrics"])
+    assert cli["config"] == app["config"]
+    assert cli["metrics"]["training_images"] == app["metrics"]["training_images"]
+    assert cli["metrics"]["validation_images"] == app["metrics"]["validation_images"]
+
+
+def test_each_epoch_becomes_a_model_file_row_once(qtbot, small_set, monkeypatch):
+    # Snapshots after every epoch must not convert the whole history again and again
+    # (a 3,000-epoch run would spend more time on that than on training).
+    monkeypatch.setattr(training_worker, "EMIT_INTERVAL_S", 0.0)
+    calls = []
+    real = training_worker.epoch_row
+
+    def counting(prepared, epoch):
+        calls.append(epoch)
+        return real(prepared, epoch)
+
+    monkeypatch.setattr(training_worker, "epoch_row", counting)
+    seen = _run_job(qtbot, _job(small_set, epochs=6))
+    assert len(calls) == 6
+    assert len(seen.epochs()) == 6
+    assert len(seen.outcomes[0].model.history) == 6

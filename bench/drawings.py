@@ -1,0 +1,395 @@
+"""How well a model reads what people draw, and how it turns away what is not a digit.
+
+Run ``python -m bench.drawings --model M.npz [--model N.npz ...]
+[--mnist-folder /path/to/mnist]``. Draws the test material of
+`bench.drawings_material` (handwriting-like and print-like digits in many hands and
+pen widths from 3 to 40 px; letters, scribbles, shapes, tiny marks, pieces and
+overlaps of digits) with the app's own canvas on 280x280, converts every drawing as
+the app does (`core.preprocess.convert_drawing`) and prints, for each model:
+
+* digit accuracy (the best guess), handwriting-like and print-like, overall, per pen
+  width and for the hands and styles that fare worst;
+* the share of digits answered "not sure" and of non-digits turned away, by kind;
+* with ``--mnist-folder``: accuracy and "not sure" share on the official MNIST test
+  set (10,000 images, as stored);
+* conversion plus prediction time per drawing.
+
+The verdicts come from `core.judgement` when the model carries what it needs, else
+from the Draw tab's gate of today (`core.confidence`, calibrated as the Draw tab
+does). ``--keep-width`` converts without the stroke-width change (the conversion
+before issue 14). Material is test material only (see `bench.drawings_material`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from bench import drawings_material as material
+from core.idx import read_idx
+from core.model_io import SavedModel, load_model
+from core.preprocess import convert_drawing
+from core.slant import deskew
+
+MNIST_TEST = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def render_material(seed: int, hands: int, repeats: int, cache: Path | None = None):
+    """Render every test drawing on the app's canvas: (drawings, uint8 canvases).
+
+    Drawing them takes about a minute; with ``cache`` (a folder) the canvases are
+    kept there, keyed by the settings and the material's source.
+    """
+    drawings = list(material.digit_drawings(seed, hands, repeats))
+    drawings += list(material.non_digit_drawings(seed, max(hands // 2, 8)))
+    path = None
+    if cache is not None:
+        source = (
+            Path(material.__file__).read_bytes()
+            + material.drawings_hershey.DATA.read_bytes()
+        )
+        key = hashlib.sha256(source + f"{seed}-{hands}-{repeats}".encode()).hexdigest()
+        path = cache / f"drawings-{key[:16]}.npy"
+        if path.exists():
+            canvases = np.load(path, allow_pickle=False)
+            if len(canvases) == len(drawings):
+                return drawings, canvases
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.instance() or QApplication([])
+    renderer = material.Renderer()
+    canvases = np.stack([renderer(drawing) for drawing in drawings])
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, canvases)
+    return drawings, canvases
+
+
+def convert_all(canvases: np.ndarray, keep_width: bool):
+    """Convert like the app: (images (N, 28, 28), sizes (N,), drawn mask (N,))."""
+    images = np.zeros((len(canvases), 28, 28), np.uint8)
+    sizes = np.zeros(len(canvases), np.float32)
+    drawn = np.zeros(len(canvases), bool)
+    for i, canvas in enumerate(canvases):
+        conversion = convert_drawing(
+            canvas, "mnist", ink_is_bright=True, normalize_stroke=not keep_width
+        )
+        if conversion is not None:
+            images[i], sizes[i], drawn[i] = conversion.image, conversion.size, True
+    return images, sizes, drawn
+
+
+class TodayGate:
+    """The Draw tab's "not sure" gate as of this round, calibrated the same way."""
+
+    name = "Draw tab gate (core.confidence)"
+
+    def __init__(self, model: SavedModel) -> None:
+        from core.confidence import ConfidenceGate
+        from core.datasets import load_bundled
+
+        reference = load_bundled("mnist-sample")
+        rng = np.random.default_rng(0)
+        chosen = rng.choice(len(reference), size=4000, replace=False)
+        gate = ConfidenceGate.fit(
+            reference.images[chosen], reference.labels[chosen], reference.max_value
+        )
+        self.gate = gate.for_model(model.predict_proba, max_images=1000)
+
+    def sure(self, images, probabilities, sizes) -> np.ndarray:
+        """Bool (N,): True where the answer would be stated."""
+        sure, _ = self.gate.judge_batch(images, probabilities[:, :10])
+        return sure
+
+
+def deskewed_inputs(model: SavedModel) -> bool:
+    """True for a model trained on deskewed images (its dataset name says so).
+
+    Such models read deskewed images everywhere: the drawing conversion does it
+    already; here the calibration digits and the MNIST test set are deskewed too.
+    """
+    return "deskewed" in model.dataset_name
+
+
+class NewJudgement:
+    """`core.judgement`: the verdicts the app and the CLI are to give.
+
+    Calibrated on the model's own validation split of the bundled sample when it
+    was trained there (its seed and share are in the file), else on 1,000 images of
+    the bundled sample.
+    """
+
+    def __init__(self, model: SavedModel, false_rejection: float = 0.02) -> None:
+        from core.datasets import load_bundled, stratified_split
+        from core.judgement import Judge
+
+        reference = load_bundled("mnist-sample")
+        config = model.config or {}
+        fraction = config.get("validation_fraction")
+        if model.dataset_name.startswith("mnist-sample") and fraction:
+            _, held_out = stratified_split(reference, fraction, config.get("seed", 0))
+            images = held_out.images
+        else:
+            images = reference.images[:1000]
+        if deskewed_inputs(model):
+            images = deskew(images)
+        self.judge = Judge.for_model(model, images, false_rejection)
+        self.name = (
+            f"core.judgement (margin {self.judge.min_margin:+.3f}, set for "
+            f"{100 * false_rejection:g}% of {len(images)} held-out digits)"
+        )
+
+    def sure(self, images, probabilities, sizes) -> np.ndarray:
+        """Bool (N,): True where the verdict is "digit"."""
+        return self.judge.verdicts(probabilities, images, sizes) == "digit"
+
+
+def make_judge(model: SavedModel, which: str, false_rejection: float = 0.02):
+    """The judgement to use: "new", "today" or "auto" (new when it can)."""
+    if which in ("new", "auto"):
+        try:
+            return NewJudgement(model, false_rejection)
+        except (ImportError, ValueError) as error:
+            if which == "new":
+                raise
+            print(f"  (core.judgement unavailable: {error}; using today's gate)")
+    return TodayGate(model)
+
+
+def _pct(numerator, denominator) -> str:
+    return f"{100.0 * numerator / max(denominator, 1):5.1f}%"
+
+
+def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
+    """Print the drawn-material tables for one model; return the headline figures."""
+    probabilities = np.zeros((len(images), len(model.class_names)), np.float32)
+    probabilities[drawn] = model.predict_proba(images[drawn])
+    guess = probabilities[:, :10].argmax(axis=1)
+    sure = np.zeros(len(images), bool)
+    sure[drawn] = judge.sure(images[drawn], probabilities[drawn], sizes[drawn])
+    kinds = np.array([d.kind for d in drawings])
+    styles = np.array([d.style for d in drawings])
+    labels = np.array([-1 if d.label is None else d.label for d in drawings])
+    pens = np.array([d.pen for d in drawings])
+    is_digit = kinds == "digit"
+    correct = is_digit & drawn & (guess == labels)
+    figures = {}
+    print(f"  verdicts: {judge.name}")
+    print(
+        f"  {'digits':<24} {'n':>5} {'read right':>10} {'not sure':>9} "
+        f"{'sure+wrong':>10}"
+    )
+    for style in ("handwriting", "print"):
+        rows = is_digit & (styles == style)
+        n = int(rows.sum())
+        right = int(correct[rows].sum())
+        unsure = int((rows & ~sure).sum())
+        wrong_sure = int((rows & sure & ~correct).sum())
+        figures[style] = right / max(n, 1)
+        figures[f"{style}_not_sure"] = unsure / max(n, 1)
+        print(
+            f"  {style + '-like':<24} {n:>5} {_pct(right, n):>10} "
+            f"{_pct(unsure, n):>9} {_pct(wrong_sure, n):>10}"
+        )
+    n = int(is_digit.sum())
+    figures["digits"] = int(correct.sum()) / max(n, 1)
+    figures["digits_not_sure"] = int((is_digit & ~sure).sum()) / max(n, 1)
+    print(
+        f"  {'all digits':<24} {n:>5} {_pct(correct.sum(), n):>10} "
+        f"{_pct((is_digit & ~sure).sum(), n):>9} "
+        f"{_pct((is_digit & sure & ~correct).sum(), n):>10}"
+    )
+    others = ~is_digit
+    turned = others & ~sure
+    figures["non_digits_turned_away"] = int(turned.sum()) / max(int(others.sum()), 1)
+    print(f"  {'non-digits':<24} {'n':>5} {'turned away':>11}")
+    for kind in ("letter", "scribble", "shape", "tiny", "piece", "overlap"):
+        rows = kinds == kind
+        print(
+            f"  {kind:<24} {int(rows.sum()):>5} "
+            f"{_pct(turned[rows].sum(), rows.sum()):>11}"
+        )
+    print(
+        f"  {'all non-digits':<24} {int(others.sum()):>5} "
+        f"{_pct(turned.sum(), others.sum()):>11}"
+    )
+    print(
+        f"  {'pen px':>6} {'hand acc':>9} {'print acc':>9} {'not sure':>9} "
+        f"{'non-digits away':>15}"
+    )
+    per_pen = {}
+    for pen in material.PEN_WIDTHS:
+        near = np.isclose(pens, pen)
+        hand_rows = is_digit & near & (styles == "handwriting")
+        # Print pens are raised for the doubled-line fonts: bucket by the nearest.
+        nearest = np.array(material.PEN_WIDTHS)[
+            np.abs(pens[:, None] - np.array(material.PEN_WIDTHS)[None]).argmin(1)
+        ]
+        print_rows = is_digit & (nearest == pen) & (styles == "print")
+        digit_rows = is_digit & (nearest == pen)
+        other_rows = others & (nearest == pen)
+        per_pen[pen] = {
+            "handwriting": float(correct[hand_rows].mean())
+            if hand_rows.any()
+            else None,
+            "print": float(correct[print_rows].mean()) if print_rows.any() else None,
+            "not_sure": float((~sure[digit_rows]).mean()) if digit_rows.any() else None,
+            "turned_away": float(turned[other_rows].mean())
+            if other_rows.any()
+            else None,
+        }
+        cells = [
+            "      -" if v is None else f"{100 * v:7.1f}%"
+            for v in per_pen[pen].values()
+        ]
+        print(f"  {pen:>6} {cells[0]:>9} {cells[1]:>9} {cells[2]:>9} {cells[3]:>15}")
+    figures["per_pen"] = per_pen
+    hands = defaultdict(list)
+    for i in np.flatnonzero(is_digit):
+        hands[drawings[i].hand].append(bool(correct[i]))
+    worst = sorted((np.mean(v), k) for k, v in hands.items())[:5]
+    print(
+        "  worst hands: " + ", ".join(f"{name} {100 * acc:.0f}%" for acc, name in worst)
+    )
+    styles_acc = defaultdict(list)
+    for i in np.flatnonzero(is_digit & (styles == "handwriting")):
+        styles_acc[drawings[i].name].append(bool(correct[i]))
+    worst_styles = sorted((np.mean(v), k) for k, v in styles_acc.items())[:6]
+    print(
+        "  worst templates: "
+        + ", ".join(f"{name} {100 * acc:.0f}%" for acc, name in worst_styles)
+    )
+    rare = [
+        bool(correct[i])
+        for i in np.flatnonzero(is_digit & (styles == "handwriting"))
+        if tuple(drawings[i].name.split("-", 1))
+        in {(str(d), n) for d, n in material.RARE_IN_MNIST}
+    ]
+    figures["rare_styles"] = float(np.mean(rare)) if rare else None
+    if rare:
+        print(f"  styles MNIST has few of (n={len(rare)}): {100 * np.mean(rare):.1f}%")
+    mistakes = defaultdict(int)
+    for i in np.flatnonzero(is_digit & drawn & ~correct):
+        mistakes[(labels[i], guess[i])] += 1
+    top = sorted(mistakes.items(), key=lambda item: -item[1])[:8]
+    print("  commonest mistakes: " + ", ".join(f"{t}->{p} x{c}" for (t, p), c in top))
+    accepted = defaultdict(int)
+    for i in np.flatnonzero((kinds == "letter") & sure):
+        accepted[drawings[i].name.split("-")[0]] += 1
+    print(
+        "  letters answered as digits: "
+        + " ".join(
+            f"{k}x{v}" for k, v in sorted(accepted.items(), key=lambda kv: -kv[1])
+        )
+    )
+    return figures
+
+
+def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
+    """Accuracy and "not sure" share on the official MNIST test set."""
+    images = read_idx(folder / MNIST_TEST[0], ndim=3)
+    if deskewed_inputs(model):
+        images = deskew(images)
+    labels = read_idx(folder / MNIST_TEST[1], ndim=1).astype(np.intp)
+    probabilities = model.predict_proba(images)
+    correct = probabilities[:, :10].argmax(axis=1) == labels
+    sizes = np.full(len(images), 0.7, np.float32)  # drawn at a usual size
+    sure = judge.sure(images, probabilities, sizes)
+    print(
+        f"  official MNIST test set ({len(images)}): accuracy "
+        f"{100 * correct.mean():.2f}%, not sure {100 * (~sure).mean():.2f}% "
+        f"(accuracy of the sure ones {100 * correct[sure].mean():.2f}%)"
+    )
+    return {
+        "mnist_accuracy": float(correct.mean()),
+        "mnist_not_sure": float((~sure).mean()),
+    }
+
+
+def time_one_drawing(canvases, model, keep_width: bool) -> dict:
+    """Median and 90th percentile of conversion + prediction of one drawing (ms)."""
+    times = []
+    for canvas in canvases:
+        start = time.perf_counter()
+        conversion = convert_drawing(canvas, "mnist", True, not keep_width)
+        if conversion is not None:
+            model.predict_proba(conversion.image)
+        times.append(time.perf_counter() - start)
+    times = 1000.0 * np.array(times)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"  conversion + prediction per drawing: median {np.median(times):.2f} ms, "
+        f"90% {np.percentile(times, 90):.2f} ms ({len(times)} drawings; load "
+        f"average {load:.1f} on {os.cpu_count()} cores)"
+    )
+    return {
+        "ms_median": float(np.median(times)),
+        "ms_p90": float(np.percentile(times, 90)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.drawings", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--model", action="append", required=True, type=Path)
+    parser.add_argument("--mnist-folder", type=Path, help="official MNIST IDX files")
+    parser.add_argument("--seed", type=int, default=material.DEFAULT_SEED)
+    parser.add_argument("--hands", type=int, default=48, help="handwriting hands")
+    parser.add_argument("--repeats", type=int, default=3, help="drawings per digit")
+    parser.add_argument("--keep-width", action="store_true")
+    parser.add_argument("--judge", choices=("auto", "new", "today"), default="auto")
+    parser.add_argument(
+        "--false-rejection",
+        type=float,
+        default=0.02,
+        help="share of held-out digits core.judgement may turn away (default 0.02)",
+    )
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "digit-studio-bench",
+        help="folder for the rendered canvases ('' for none)",
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    cache = args.cache if str(args.cache) else None
+    drawings, canvases = render_material(args.seed, args.hands, args.repeats, cache)
+    images, sizes, drawn = convert_all(canvases, args.keep_width)
+    digits = sum(d.kind == "digit" for d in drawings)
+    print(
+        f"{digits} drawn digits and {len(drawings) - digits} non-digits "
+        f"(seed {args.seed}), rendered and converted in "
+        f"{time.perf_counter() - started:.1f} s; stroke width "
+        f"{'as drawn' if args.keep_width else 'brought to MNIST'}"
+    )
+    mnist = args.mnist_folder
+    if mnist is not None and not all((mnist / name).exists() for name in MNIST_TEST):
+        print(f"no MNIST test set in {mnist} (need {', '.join(MNIST_TEST)})")
+        mnist = None
+    results = {}
+    for path in args.model:
+        model = load_model(path)
+        print(f"\nmodel {path} ({'-'.join(map(str, model.network.layer_sizes))})")
+        judge = make_judge(model, args.judge, args.false_rejection)
+        figures = report_drawings(drawings, images, sizes, drawn, model, judge)
+        if mnist is not None:
+            figures.update(report_mnist(mnist, model, judge))
+        figures.update(time_one_drawing(canvases[:300], model, args.keep_width))
+        results[str(path)] = figures
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

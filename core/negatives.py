@@ -1,0 +1,394 @@
+"""Drawings that are not digits, made up for training and calibration.
+
+Owns `make_negatives`: scribbles, polygons, hatching, scattered marks, coils, random
+glyphs of a few strokes, letters and signs that no digit resembles (from this
+module's own stroke outlines, in random hands), and two real digits drawn over each
+other, each laid out the way `core.preprocess.convert_drawing` lays out a drawing
+(strokes as wide as MNIST's, the 20 px box, the centre of mass on the centre of
+28x28). Made by other code than the test material of `bench.drawings_material`
+(which draws Hershey letters, stars, hearts, smileys, arrows, tally marks...).
+Pure NumPy; never imports Qt.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.preprocess import MNIST_STROKE_WIDTH, canvas_to_image
+from core.strokes import render_segments
+
+__all__ = ["KINDS", "make_negatives"]
+
+KINDS = (
+    "scribble",
+    "polygon",
+    "hatching",
+    "marks",
+    "coil",
+    "glyph",
+    "letter",
+    "overlap",
+)
+_SIZE = 28
+_BOX = 20.0
+_CENTRE = 14.0
+# A made-up drawing at least this similar (cosine) to some real digit counts as a
+# digit: 95% of the bundled sample's digits are this close to another digit.
+_DIGIT_LIKE = 0.75
+
+
+def make_negatives(
+    count: int,
+    seed: int = 0,
+    digits: np.ndarray | None = None,
+    kinds: tuple[str, ...] = KINDS,
+) -> np.ndarray:
+    """Return ``count`` non-digit images, as the drawing conversion makes them.
+
+    Parameters
+    ----------
+    count : int
+        Number of images.
+    seed : int
+        Seeds everything: the same seed gives the same images.
+    digits : np.ndarray, optional
+        uint8 ``(N, 28, 28)`` real digits. They make the "overlap" kind (two of
+        them, a little apart, in one image), and the made-up drawings that look
+        most like one of them (a quarter more are made than asked for) are left
+        out: a stroke at random is sometimes a 1 or a 7. Without them the overlap
+        kind is left out and nothing is sorted out.
+    kinds : tuple of str
+        Which of `KINDS` to make, in equal shares.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 ``(count, 28, 28)``, bright ink (255) on 0.
+    """
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown negative kinds {unknown}; known: {KINDS}")
+    if digits is None:
+        kinds = tuple(k for k in kinds if k != "overlap")
+        if not kinds:
+            raise ValueError("the overlap kind needs real digits to overlap")
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(kinds), count)
+    out = np.zeros((count, _SIZE, _SIZE), np.uint8)
+    for i in np.flatnonzero(np.array([kinds[w] == "overlap" for w in which], bool)):
+        out[i] = _overlap(digits, rng)
+    slots = np.flatnonzero(np.array([kinds[w] != "overlap" for w in which], bool))
+    if len(slots) == 0:
+        return out
+    # With real digits to compare with, a quarter more are made, and each slot
+    # takes the first one of its kind that is not too like a digit.
+    spare = 0 if digits is None else -(-len(slots) // 4)
+    made = np.concatenate(
+        [which[slots], which[slots[rng.integers(0, len(slots), spare)]]]
+    )
+    strokes = [_STROKES[kinds[k]](rng) for k in made]
+    images = _render(strokes, MNIST_STROKE_WIDTH * rng.uniform(0.8, 1.2, len(made)))
+    if digits is None:
+        out[slots] = images
+        return out
+    likeness = _likeness(images, digits)
+    for k in np.unique(which[slots]):
+        wanted = slots[which[slots] == k]
+        candidates = np.flatnonzero(made == k)
+        # Acceptable ones first, then the least digit-like of the others.
+        order = np.lexsort((likeness[candidates], likeness[candidates] >= _DIGIT_LIKE))
+        out[wanted] = images[candidates[order[: len(wanted)]]]
+    return out
+
+
+def _likeness(images: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each image to its nearest real digit."""
+
+    def unit(x):
+        flat = x.reshape(len(x), -1).astype(np.float32)
+        return flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
+
+    reference = unit(digits[:: max(1, len(digits) // 3000)])
+    return (unit(images) @ reference.T).max(axis=1)
+
+
+# -- stroke makers: each returns a list of (n, 2) polylines in any units -----------
+
+
+def _scribble(rng) -> list[np.ndarray]:
+    # A wandering line that turns hard and often, so it never settles into a digit.
+    steps = int(rng.integers(10, 22))
+    heading = rng.uniform(0, 2 * math.pi)
+    turns = rng.normal(0.0, 1.3, steps)
+    lengths = rng.uniform(0.4, 1.0, steps)
+    headings = heading + np.cumsum(turns)
+    moves = np.stack([np.cos(headings), np.sin(headings)], 1) * lengths[:, None]
+    return [np.vstack([[0.0, 0.0], np.cumsum(moves, axis=0)])]
+
+
+def _polygon(rng) -> list[np.ndarray]:
+    sides = int(rng.integers(3, 8))
+    angles = np.sort(rng.uniform(0, 2 * math.pi, sides))
+    if rng.random() < 0.5:  # a regular one, turned
+        angles = rng.uniform(0, 2 * math.pi) + np.arange(sides) * 2 * math.pi / sides
+    radii = rng.uniform(0.6, 1.0, sides)
+    points = np.stack([np.cos(angles) * radii, np.sin(angles) * radii], 1)
+    points[:, 0] *= rng.uniform(0.6, 1.4)
+    strokes = [np.vstack([points, points[:1]])]
+    if rng.random() < 0.4 and sides > 3:  # a diagonal across it
+        i, j = rng.choice(sides, 2, replace=False)
+        strokes.append(points[[i, j]])
+    return strokes
+
+
+def _hatching(rng) -> list[np.ndarray]:
+    lines = int(rng.integers(3, 7))
+    tilt = rng.uniform(-0.5, 0.5)
+    length = rng.uniform(0.6, 1.4)
+    strokes = [
+        np.array([[i / (lines - 1), 0.0], [i / (lines - 1) + tilt, length]])
+        for i in range(lines)
+    ]
+    if rng.random() < 0.4:  # crossed: a grid
+        strokes += [
+            np.array(
+                [
+                    [0.0, i * length / (lines - 1)],
+                    [1.0 + tilt, i * length / (lines - 1)],
+                ]
+            )
+            for i in range(lines)
+        ]
+    return strokes
+
+
+def _marks(rng) -> list[np.ndarray]:
+    count = int(rng.integers(3, 8))
+    strokes = []
+    for centre in rng.uniform(0, 1, (count, 2)):
+        if rng.random() < 0.5:
+            strokes.append(centre[None, :])  # a dot
+        else:
+            strokes.append(np.array([centre, centre + rng.normal(0, 0.12, 2)]))
+    return strokes
+
+
+def _coil(rng) -> list[np.ndarray]:
+    turns = rng.uniform(2.5, 6.0)
+    t = np.linspace(0, 2 * math.pi * turns, int(30 * turns))
+    if rng.random() < 0.5:  # a spiral
+        radius = t / t[-1] * rng.uniform(0.6, 1.0) + 0.05
+        return [np.stack([radius * np.cos(t), radius * np.sin(t)], 1)]
+    stretch = rng.uniform(0.15, 0.4)  # loops along a line
+    return [
+        np.stack([t * stretch / (2 * math.pi) + 0.5 * np.cos(t), 0.5 * np.sin(t)], 1)
+    ]
+
+
+def _glyph(rng) -> list[np.ndarray]:
+    # Two to four lines and arcs at random, touching or crossing: shaped like some
+    # symbol, rarely like a digit.
+    strokes = []
+    for _ in range(int(rng.integers(2, 5))):
+        start = rng.uniform(0, 1, 2)
+        if rng.random() < 0.5:
+            strokes.append(np.array([start, rng.uniform(0, 1, 2)]))
+        else:
+            begin = rng.uniform(0, 2 * math.pi)
+            sweep = rng.uniform(1.5, 5.5) * rng.choice([-1, 1])
+            a = np.linspace(begin, begin + sweep, 16)
+            r = rng.uniform(0.15, 0.5)
+            strokes.append(start + r * np.stack([np.cos(a), np.sin(a)], 1))
+    return strokes
+
+
+def _arc(cx, cy, rx, ry, start, stop, count=12):
+    a = np.radians(np.linspace(start, stop, count))
+    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
+
+
+def _lines(*points) -> np.ndarray:
+    return np.array(points, np.float64)
+
+
+# Letters and signs no digit looks like (not O, I, l, S, Z, B, b, G, g, q...), as
+# polylines in a box one unit tall, y down.
+LETTERS: dict[str, list[np.ndarray]] = {
+    "A": [_lines((0, 1), (0.35, 0), (0.7, 1)), _lines((0.15, 0.6), (0.55, 0.6))],
+    "C": [_arc(0.35, 0.5, 0.35, 0.5, -40, -320)],
+    "E": [_lines((0.6, 0), (0, 0), (0, 1), (0.6, 1)), _lines((0, 0.5), (0.45, 0.5))],
+    "F": [_lines((0.6, 0), (0, 0), (0, 1)), _lines((0, 0.5), (0.45, 0.5))],
+    "H": [
+        _lines((0, 0), (0, 1)),
+        _lines((0.6, 0), (0.6, 1)),
+        _lines((0, 0.5), (0.6, 0.5)),
+    ],
+    "K": [
+        _lines((0, 0), (0, 1)),
+        _lines((0.6, 0), (0, 0.55)),
+        _lines((0.2, 0.42), (0.6, 1)),
+    ],
+    "L": [_lines((0, 0), (0, 1), (0.55, 1))],
+    "M": [_lines((0, 1), (0.05, 0), (0.4, 0.7), (0.75, 0), (0.8, 1))],
+    "N": [_lines((0, 1), (0, 0), (0.65, 1), (0.65, 0))],
+    "P": [
+        np.vstack(
+            [
+                _lines((0, 1), (0, 0)),
+                _arc(0.3, 0.25, 0.3, 0.25, -90, 90),
+                _lines((0, 0.5)),
+            ]
+        )
+    ],
+    "R": [
+        np.vstack(
+            [
+                _lines((0, 1), (0, 0)),
+                _arc(0.3, 0.25, 0.3, 0.25, -90, 90),
+                _lines((0, 0.5)),
+            ]
+        ),
+        _lines((0.3, 0.5), (0.65, 1)),
+    ],
+    "T": [_lines((0, 0), (0.7, 0)), _lines((0.35, 0), (0.35, 1))],
+    "U": [
+        np.vstack(
+            [_lines((0, 0)), _arc(0.32, 0.68, 0.32, 0.32, 180, 0), _lines((0.64, 0))]
+        )
+    ],
+    "V": [_lines((0, 0), (0.35, 1), (0.7, 0))],
+    "W": [_lines((0, 0), (0.2, 1), (0.4, 0.35), (0.6, 1), (0.8, 0))],
+    "X": [_lines((0, 0), (0.65, 1)), _lines((0.65, 0), (0, 1))],
+    "Y": [_lines((0, 0), (0.35, 0.5), (0.7, 0)), _lines((0.35, 0.5), (0.35, 1))],
+    "e": [
+        np.vstack(
+            [_lines((0.05, 0.5), (0.65, 0.5)), _arc(0.35, 0.5, 0.32, 0.48, 0, -300)]
+        )
+    ],
+    "h": [
+        _lines((0, 0), (0, 1)),
+        np.vstack([_arc(0.3, 0.65, 0.3, 0.28, 180, 360), _lines((0.6, 1))]),
+    ],
+    "k": [
+        _lines((0, 0), (0, 1)),
+        _lines((0.5, 0.4), (0, 0.72)),
+        _lines((0.18, 0.62), (0.55, 1)),
+    ],
+    "m": [
+        _lines((0, 1), (0, 0.05)),
+        np.vstack([_arc(0.18, 0.3, 0.18, 0.28, 180, 360), _lines((0.36, 1))]),
+        np.vstack([_arc(0.54, 0.3, 0.18, 0.28, 180, 360), _lines((0.72, 1))]),
+    ],
+    "n": [
+        _lines((0, 0), (0, 1)),
+        np.vstack([_arc(0.28, 0.3, 0.28, 0.3, 180, 360), _lines((0.56, 1))]),
+    ],
+    "r": [_lines((0, 0), (0, 1)), _arc(0.3, 0.35, 0.3, 0.3, 180, 290)],
+    "t": [
+        np.vstack([_lines((0.2, 0), (0.2, 0.8)), _arc(0.4, 0.8, 0.2, 0.2, 180, 90)]),
+        _lines((0, 0.3), (0.45, 0.3)),
+    ],
+    "u": [
+        np.vstack([_lines((0, 0)), _arc(0.28, 0.7, 0.28, 0.3, 180, 0)]),
+        _lines((0.56, 0), (0.56, 1)),
+    ],
+    "w": [_lines((0, 0), (0.15, 1), (0.35, 0.3), (0.55, 1), (0.7, 0))],
+    "y": [_lines((0, 0), (0.3, 0.55)), _lines((0.6, 0), (0.15, 1))],
+    "%": [
+        _lines((0.7, 0), (0, 1)),
+        _arc(0.12, 0.15, 0.12, 0.15, 0, 360),
+        _arc(0.58, 0.85, 0.12, 0.15, 0, 360),
+    ],
+    "=": [_lines((0, 0.3), (0.8, 0.3)), _lines((0, 0.7), (0.8, 0.7))],
+    "*": [
+        _lines((0.4, 0), (0.4, 1)),
+        _lines((0, 0.25), (0.8, 0.75)),
+        _lines((0, 0.75), (0.8, 0.25)),
+    ],
+}
+
+
+def _letter(rng) -> list[np.ndarray]:
+    strokes = LETTERS[list(LETTERS)[int(rng.integers(0, len(LETTERS)))]]
+    slant = rng.normal(0.1, 0.2)
+    aspect = rng.uniform(0.7, 1.35)
+    angle = np.radians(rng.normal(0.0, 6.0))
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    )
+    out = []
+    for stroke in strokes:
+        points = stroke + rng.normal(0.0, 0.025, stroke.shape)
+        x = points[:, 0] * aspect + slant * (1.0 - points[:, 1])
+        out.append(np.stack([x, points[:, 1]], 1) @ rotation.T)
+    return out
+
+
+_STROKES = {
+    "letter": _letter,
+    "scribble": _scribble,
+    "polygon": _polygon,
+    "hatching": _hatching,
+    "marks": _marks,
+    "coil": _coil,
+    "glyph": _glyph,
+}
+
+
+def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
+    """Lay out each drawing in the 28x28 frame as the conversion does; render all."""
+    segments = []
+    for drawing, width in zip(strokes, widths, strict=True):
+        points = np.vstack(drawing)
+        low, high = points.min(axis=0), points.max(axis=0)
+        extent = max(float((high - low).max()), 1e-6)
+        scale = (_BOX - width) / extent
+        pieces = []
+        for stroke in drawing:
+            stroke = (stroke - low) * scale
+            if len(stroke) == 1:
+                stroke = np.vstack([stroke, stroke])
+            pieces.append(np.stack([stroke[:-1], stroke[1:]], axis=1))
+        pieces = np.concatenate(pieces)
+        # Centre of mass of the ink, by length (a dot counts as one pen width).
+        lengths = np.maximum(np.linalg.norm(pieces[:, 1] - pieces[:, 0], axis=1), width)
+        centre = (pieces.mean(axis=1) * lengths[:, None]).sum(0) / lengths.sum()
+        segments.append(pieces + (_CENTRE - centre))
+    most = max(len(s) for s in segments)
+    starts = np.full((len(segments), most, 2), np.nan, np.float32)
+    ends = np.full((len(segments), most, 2), np.nan, np.float32)
+    for i, pieces in enumerate(segments):
+        starts[i, : len(pieces)] = pieces[:, 0]
+        ends[i, : len(pieces)] = pieces[:, 1]
+    out = np.empty((len(segments), _SIZE, _SIZE), np.uint8)
+    rows = np.arange(_SIZE)
+    for first in range(0, len(segments), 256):
+        chunk = slice(first, first + 256)
+        images = render_segments(
+            starts[chunk], ends[chunk], widths[chunk], (_SIZE, _SIZE)
+        )
+        # Overlapping strokes and round ends move the true centre of mass a little:
+        # put it back on the nearest whole pixel.
+        mass = np.maximum(images.sum(axis=(1, 2)), 1e-6)
+        dy = np.rint(_CENTRE - images.sum(axis=2) @ rows / mass).astype(int)
+        dx = np.rint(_CENTRE - images.sum(axis=1) @ rows / mass).astype(int)
+        for i, image in enumerate(images):
+            images[i] = np.roll(image, (dy[i], dx[i]), axis=(0, 1))
+        out[chunk] = np.rint(images * 255.0)
+    return out
+
+
+def _overlap(digits: np.ndarray, rng) -> np.ndarray:
+    first, second = digits[rng.integers(0, len(digits), 2)]
+    canvas = np.zeros((56, 56), np.uint8)
+    canvas[14:42, 14:42] = first
+    dy, dx = rng.integers(-9, 10, 2)
+    np.maximum(
+        canvas[14 + dy : 42 + dy, 14 + dx : 42 + dx],
+        second,
+        out=canvas[14 + dy : 42 + dy, 14 + dx : 42 + dx],
+    )
+    image = canvas_to_image(canvas, "mnist", ink_is_bright=True)
+    return np.zeros((_SIZE, _SIZE), np.uint8) if image is None else image

@@ -1,0 +1,102 @@
+"""The window's status bar: epoch, progress with the time left, speed, learning rate.
+
+Owns ``TrainingStatusBar``; it only shows what ``gui.training_controller`` reports.
+Its labels have fixed sizes: a new text then repaints one label, not the whole bar.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QProgressBar, QStatusBar
+
+from gui.training_controller import RunStatus
+from gui.widgets import fixed_label
+from gui.wording import format_duration
+
+STOPPING = "Stopping after the current mini-batch…"
+# How the progress bar names the end of a run, by the training controller's outcome.
+RUN_ENDINGS = {
+    "completed": "done",
+    "ended": "done",
+    "early_stopped": "stopped early",
+    "diverged": "diverged",
+    "failed": "failed",
+}
+
+
+class TrainingStatusBar(QStatusBar):
+    """A status bar with the running training's figures on its right."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch_label = fixed_label(
+            "epoch –", "epoch 00000/00000", "Current epoch / epochs of the run"
+        )
+        # Beside the progress bar, whatever room the widest text would need.
+        self.epoch_label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setMaximumWidth(260)
+        self.progress_bar.setMinimumWidth(160)
+        self.progress_bar.setFormat("idle")
+        self.progress_bar.setToolTip("Progress of the whole run and time left")
+        self.speed_label = fixed_label(
+            "– samples/s", "000,000,000 samples/s", "Training speed"
+        )
+        self.lr_label = fixed_label("lr –", "lr 0.000e-00", "Current learning rate")
+        for widget in (
+            self.epoch_label,
+            self.progress_bar,
+            self.speed_label,
+            self.lr_label,
+        ):
+            self.addPermanentWidget(widget)
+
+    def show_run_starting(self, epochs: int) -> None:
+        """Reset the figures for a new run of ``epochs`` epochs."""
+        self.epoch_label.setText(f"epoch 0/{epochs}")
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("starting…")
+
+    @Slot()
+    def show_preparing(self) -> None:
+        """Say that the worker prepares the data."""
+        self.progress_bar.setFormat("preparing data…")
+
+    @Slot(object)
+    def show_status(self, status: RunStatus) -> None:
+        """Show the run's epoch, speed, learning rate, progress and time left."""
+        self.epoch_label.setText(f"epoch {status.epoch}/{status.epochs}")
+        if status.samples_per_second is not None:
+            self.speed_label.setText(f"{status.samples_per_second:,.0f} samples/s")
+        self.lr_label.setText(f"lr {status.learning_rate:.3g}")
+        # Format first: the new value then repaints the bar (synchronously) once with
+        # both; the other order paints it twice. Whole percents for the same reason.
+        if not status.paused:
+            if status.seconds_left is not None:
+                eta = format_duration(status.seconds_left)
+                self.progress_bar.setFormat(f"%p% · ETA {eta}")
+            else:
+                self.progress_bar.setFormat("%p%")
+        self.progress_bar.setValue(int(status.fraction * 100))
+
+    def show_paused(self) -> None:
+        """Say that the run waits for Resume."""
+        self.progress_bar.setFormat("paused")
+
+    def show_stopping(self) -> None:
+        """Say that the run stops after its current mini-batch."""
+        self.showMessage(STOPPING)
+
+    def show_run_ended(self, outcome: str = "completed") -> None:
+        """Say how the run ended (its figures stay); ``outcome`` as the run list's."""
+        if self.currentMessage() == STOPPING:
+            self.clearMessage()
+        if outcome == "stopped":
+            text = "stopped at %p%" if self.progress_bar.value() else "stopped"
+        else:
+            text = RUN_ENDINGS.get(outcome, outcome.replace("_", " "))
+        self.progress_bar.setFormat(text)

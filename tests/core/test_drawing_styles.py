@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from core.datasets import load_bundled
+from core.drawing_styles import add_style_strokes, restroke
+from core.preprocess import stroke_width
+from core.strokes import pen_widths, render_strokes
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_bundled("mnist-sample")
+
+
+def _ring(width):
+    angles = np.linspace(0, 2 * np.pi, 80)
+    ring = np.stack([14 + 6 * np.cos(angles), 14 + 8 * np.sin(angles)], 1)
+    return render_strokes([ring], width, (28, 28)) * 255
+
+
+@pytest.mark.parametrize("width", [2.0, 2.4, 3.5])
+def test_pen_widths_match_the_pen_of_a_ring(width):
+    assert pen_widths(_ring(width)[None])[0] == pytest.approx(width, rel=0.12)
+
+
+def test_pen_widths_of_a_batch_match_one_at_a_time(mnist):
+    images = mnist.images[:20]
+    batch = pen_widths(images)
+    assert batch.shape == (20,)
+    for image, width in zip(images, batch, strict=True):
+        assert pen_widths(image[None])[0] == pytest.approx(width)
+    assert pen_widths(np.zeros((1, 28, 28)))[0] == 0.0
+
+
+@pytest.mark.parametrize("target", [1.8, 2.4, 3.4])
+def test_restroke_gives_every_digit_the_wanted_pen(mnist, target):
+    images = mnist.images[:64]
+    out = restroke(images, np.full(64, target))
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 255.0
+    measured = np.array([stroke_width(image) for image in out])
+    # Thick and thin MNIST strokes alike come out near the wanted width.
+    assert np.median(measured) == pytest.approx(target, rel=0.15)
+    before = np.array([stroke_width(image) for image in images])
+    assert np.std(measured) < np.std(before)
+
+
+def test_restroke_thins_thick_and_thickens_thin_strokes():
+    images = np.stack([_ring(1.5), _ring(4.0)])
+    out = restroke(images, np.array([2.6, 2.6]))
+    assert out[0].sum() > images[0].sum()
+    assert out[1].sum() < images[1].sum()
+
+
+def test_style_strokes_go_to_ones_and_sevens_only(mnist):
+    labels = mnist.labels[:200]
+    images = mnist.images[:200]
+    out = add_style_strokes(images, labels, np.random.default_rng(0))
+    assert out.shape == images.shape and out.dtype == np.float32
+    changed = np.abs(out - images.astype(np.float32)).sum(axis=(1, 2)) > 0
+    assert np.all(changed[np.isin(labels, (1, 7))])
+    assert not np.any(changed[~np.isin(labels, (1, 7))])
+    # New ink, not lost ink: the strokes add to the digit.
+    styled = np.isin(labels, (1, 7))
+    assert np.all(out[styled].sum(axis=(1, 2)) > images[styled].sum(axis=(1, 2)))
+    assert out.max() <= 255.0
+
+
+def test_style_strokes_keep_the_centre_of_mass_within_a_pixel(mnist):
+    ones = mnist.images[mnist.labels == 1][:30]
+    out = add_style_strokes(ones, np.ones(30, int), np.random.default_rng(1))
+
+    def centres(x):
+        x = x.astype(np.float64)
+        mass = x.sum(axis=(1, 2))
+        return x.sum(axis=2) @ np.arange(28) / mass, x.sum(axis=1) @ np.arange(
+            28
+        ) / mass
+
+    for before, after in zip(centres(ones), centres(out), strict=True):
+        assert np.all(np.abs(before - after) <= 0.75)
+
+
+def test_flags_go_left_from_the_top_of_a_one():
+    one = render_strokes([np.array([[14.5, 4.0], [14.5, 24.0]])], 2.4, (28, 28)) * 255
+    for seed in range(5):
+        out = add_style_strokes(one[None], np.array([1]), np.random.default_rng(seed))
+        rows, cols = np.nonzero(out[0] > 128)
+        stem = np.median(cols)
+        # Ink now reaches left of the stem in the top half (the flag) ...
+        assert cols[rows < 12].min() < stem - 2
+        # ... and the top of the stem is still the top of the digit.
+        assert rows.min() <= 5
+
+
+def test_style_strokes_are_deterministic_with_a_seed(mnist):
+    images, labels = mnist.images[:100], mnist.labels[:100]
+    first = add_style_strokes(images, labels, np.random.default_rng(5))
+    second = add_style_strokes(images, labels, np.random.default_rng(5))
+    np.testing.assert_array_equal(first, second)
+
+
+def test_some_ones_get_a_foot_across_the_bottom():
+    one = render_strokes([np.array([[14.5, 4.0], [14.5, 24.0]])], 2.4, (28, 28)) * 255
+    feet = 0
+    for seed in range(12):
+        out = add_style_strokes(one[None], np.array([1]), np.random.default_rng(seed))
+        rows, cols = np.nonzero(out[0] > 128)
+        bottom = cols[rows >= rows.max() - 1]
+        stem = np.median(cols[rows > 14])
+        feet += bottom.min() < stem - 2 and bottom.max() > stem + 2
+    assert 2 <= feet <= 10  # about half of them

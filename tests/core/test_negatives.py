@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from core.datasets import load_bundled
+from core.negatives import KINDS, LETTERS, make_negatives
+from core.preprocess import MNIST_STROKE_WIDTH, stroke_width
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_bundled("mnist-sample").images[:1500]
+
+
+def _centre(image):
+    x = image.astype(np.float64)
+    return (x.sum(1) @ np.arange(28)) / x.sum(), (x.sum(0) @ np.arange(28)) / x.sum()
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "overlap"])
+def test_each_kind_is_laid_out_like_a_converted_drawing(kind):
+    images = make_negatives(24, seed=3, kinds=(kind,))
+    assert images.shape == (24, 28, 28) and images.dtype == np.uint8
+    for image in images:
+        assert image.max() >= 200
+        rows = np.flatnonzero(image.max(axis=1) > 64)
+        cols = np.flatnonzero(image.max(axis=0) > 64)
+        # The 20 px box (give or take the soft edge) and the centre of mass.
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in range(17, 23)
+        cy, cx = _centre(image)
+        assert abs(cy - 14) <= 0.75 and abs(cx - 14) <= 0.75
+    widths = [stroke_width(image) for image in images]
+    if kind not in ("marks", "coil"):  # dots and tight loops read wide or blobby
+        assert np.median(widths) == pytest.approx(MNIST_STROKE_WIDTH, rel=0.25)
+
+
+def test_same_seed_same_images_other_seed_other_images(digits):
+    first = make_negatives(40, seed=7, digits=digits)
+    np.testing.assert_array_equal(first, make_negatives(40, seed=7, digits=digits))
+    assert not np.array_equal(first, make_negatives(40, seed=8, digits=digits))
+
+
+def test_overlaps_need_digits_and_are_two_digits():
+    with pytest.raises(ValueError, match="needs real digits"):
+        make_negatives(10, seed=0, kinds=("overlap",))
+    digits = load_bundled("mnist-sample").images[:50]
+    images = make_negatives(10, seed=0, digits=digits, kinds=("overlap",))
+    assert images.max(axis=(1, 2)).min() >= 200
+
+
+def test_drawings_most_like_a_digit_are_left_out(digits):
+    def likeness(images):
+        flat = images.reshape(len(images), -1).astype(np.float32)
+        flat /= np.linalg.norm(flat, axis=1, keepdims=True)
+        ref = digits.reshape(len(digits), -1).astype(np.float32)
+        ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+        return (flat @ ref.T).max(axis=1)
+
+    kinds = ("glyph", "scribble")
+    sorted_out = make_negatives(300, seed=2, digits=digits, kinds=kinds)
+    raw = make_negatives(300, seed=2, kinds=kinds)
+    assert np.mean(likeness(sorted_out)) < np.mean(likeness(raw))
+    assert np.mean(likeness(sorted_out) >= 0.75) < np.mean(likeness(raw) >= 0.75)
+
+
+def test_letters_are_not_shaped_like_digits():
+    assert not set(LETTERS) & set("OoIlIiSsZzBbGgqD0123456789")
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown negative kinds"):
+        make_negatives(3, kinds=("stars",))
