@@ -16,7 +16,13 @@ from typing import Any
 from core.model_io import ModelMetadata
 from core.network import MLP
 
-__all__ = ["EditError", "NeuronEdit", "edited_metadata", "edited_network"]
+__all__ = [
+    "EditError",
+    "NeuronEdit",
+    "edited_metadata",
+    "edited_network",
+    "edits_text",
+]
 
 # Metrics of the base model that describe its own weights, not the edited ones.
 _WEIGHT_METRICS = (
@@ -111,32 +117,47 @@ def edited_metadata(
 ) -> ModelMetadata:
     """Return the metadata of an edited copy of a model, for `save_model`.
 
-    The base model's metrics that describe its weights (losses and accuracies) move
-    into ``metrics["edits"]["base_metrics"]``; ``metrics["edits"]["units"]`` lists
-    the edits, already applied to the saved weights (a base that was itself edited
-    keeps its record under ``"earlier"``). ``created`` and
-    ``app_version`` are cleared so that saving stamps them anew.
+    A record of the edits is appended to ``edits`` (`core.model_io.EDIT_FIELDS`):
+    ``units`` lists them (already applied to the saved weights), ``after_phase``
+    the training phase whose weights were edited, ``base_created`` and
+    ``base_metrics`` the base model's time and the metrics that describe its
+    weights (losses and accuracies), which become null in ``metrics``: they are not
+    the edited weights' figures. ``created`` and ``app_version`` are cleared so that
+    saving stamps them anew; config, phases and history stay the base's.
 
     Parameters
     ----------
     metadata : ModelMetadata
-        The base model's.
+        The base model's (an edited model's keeps its earlier records).
     edits : iterable of NeuronEdit
     evaluation : mapping, optional
-        How the edit was judged, stored as ``metrics["edits"]["evaluation"]`` (e.g.
-        the data set and the accuracy before and after).
+        How the edit was judged, stored as the record's ``evaluation`` (e.g. the
+        data set and the accuracy before and after; see
+        `core.model_io.EDIT_EVALUATION`).
     """
     metrics = dict(metadata.metrics)
-    base = {key: metrics.pop(key) for key in _WEIGHT_METRICS if key in metrics}
+    base = {key: metrics[key] for key in _WEIGHT_METRICS if key in metrics}
+    metrics.update(dict.fromkeys(base))
     record: dict[str, Any] = {
         "units": [edit.to_dict() for edit in edits],
+        "after_phase": len(metadata.phases) - 1,
         "base_created": metadata.created,
         "base_metrics": base,
     }
-    if "edits" in metrics:
-        # The base was itself edited: its edits are already in the weights.
-        record["earlier"] = metrics.pop("edits")
     if evaluation is not None:
         record["evaluation"] = dict(evaluation)
-    metrics["edits"] = record
-    return dataclasses.replace(metadata, metrics=metrics, created="", app_version="")
+    return dataclasses.replace(
+        metadata,
+        metrics=metrics,
+        edits=[*metadata.edits, record],
+        created="",
+        app_version="",
+    )
+
+
+def edits_text(record: Mapping[str, Any]) -> str:
+    """Describe one stored record of edits, e.g. ``layer 1, unit 17 off``."""
+    return "; ".join(
+        NeuronEdit(unit["hidden_layer"], unit["unit"], unit["scale"]).describe()
+        for unit in record["units"]
+    )

@@ -89,7 +89,7 @@ def test_the_saved_edited_model_lists_its_edits_and_runs_edited(model, tmp_path)
     path = tmp_path / "edited.npz"
     save_model(path, network, metadata)
     loaded = load_model(path)
-    record = loaded.metrics["edits"]
+    (record,) = loaded.edits
     assert record["units"] == [
         {"hidden_layer": 0, "unit": 3, "scale": 0.0},
         {"hidden_layer": 1, "unit": 5, "scale": 0.5},
@@ -97,7 +97,8 @@ def test_the_saved_edited_model_lists_its_edits_and_runs_edited(model, tmp_path)
     assert record["base_metrics"] == {
         "validation_accuracy": model.metrics["validation_accuracy"]
     }
-    assert "validation_accuracy" not in loaded.metrics  # it was the base's
+    assert loaded.metrics["validation_accuracy"] is None  # it was the base's
+    assert record["after_phase"] == len(model.phases) - 1
     assert record["base_created"] == model.created
     assert record["evaluation"]["accuracy_after"] == 0.9
     assert loaded.created and loaded.created != model.created
@@ -105,14 +106,15 @@ def test_the_saved_edited_model_lists_its_edits_and_runs_edited(model, tmp_path)
     x = model.normalization.apply(holdout().images)
     np.testing.assert_array_equal(loaded.network.forward(x), network.forward(x))
     json.dumps(loaded.metrics)
+    json.dumps(loaded.edits)
 
 
 def test_editing_an_edited_model_keeps_the_earlier_record(model):
     first = edited_metadata(model.metadata, [NeuronEdit(0, 1, 0.0)])
     second = edited_metadata(first, [NeuronEdit(0, 2, 0.0)])
-    record = second.metrics["edits"]
+    earlier, record = second.edits
     assert record["units"] == [{"hidden_layer": 0, "unit": 2, "scale": 0.0}]
-    assert record["earlier"]["units"] == [{"hidden_layer": 0, "unit": 1, "scale": 0.0}]
+    assert earlier["units"] == [{"hidden_layer": 0, "unit": 1, "scale": 0.0}]
 
 
 def test_describe():

@@ -17,6 +17,7 @@ from core.neurons import layer_outputs, most_exciting
 from core.robustness import add_noise
 from gui.draw_tab import DrawTab
 from gui.live_network import ChosenImage
+from gui.model_document import model_details
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +233,7 @@ def test_save_the_edited_model(qtbot, tab, model, tmp_path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     panel.save_button.click()
     saved = load_model(tmp_path / "edited.npz")
-    record = saved.metrics["edits"]
+    (record,) = saved.edits
     assert record["units"] == [
         {"hidden_layer": 0, "unit": 3, "scale": 0.0},
         {"hidden_layer": 1, "unit": 2, "scale": 1.5},
@@ -245,6 +246,8 @@ def test_save_the_edited_model(qtbot, tab, model, tmp_path, monkeypatch):
         saved.network.forward(x), panel.edited_model().network.forward(x)
     )
     assert "Saved" in panel.edits_label.text()
+    text, _details = model_details(saved, None)
+    assert "Edited after training: layer 1, unit 3 off; layer 2, unit 2 x1.5" in text
 
 
 def test_a_test_image_on_the_canvas_is_read_exactly(qtbot, tab, model):
