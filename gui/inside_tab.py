@@ -37,6 +37,7 @@ class InsideTab(QWidget):
         self.map_view = MapView(self)
         self.robustness_view = RobustnessView(self)
         self.data_view = DataView(self)
+        self._data: tuple = (None, None, "held-out")
         self.pages = QTabWidget(self)
         self.pages.addTab(self.map_view, "Where the digits live")
         self.pages.addTab(self.robustness_view, "What breaks it")
@@ -61,15 +62,30 @@ class InsideTab(QWidget):
         self.map_view.set_model(model)
         self.robustness_view.set_model(model)
 
-    def set_data(self, training: Dataset | None, held_out: Dataset | None) -> None:
-        """Use the loaded training images and the held-out (or test) images."""
+    def set_data(
+        self,
+        training: Dataset | None,
+        held_out: Dataset | None,
+        kind: str = "held-out",
+    ) -> None:
+        """Use the loaded training images and the images no training saw.
+
+        ``kind`` names the latter in the views' dataset choices ("test",
+        "validation", "held-out").
+        """
+        known_training, known_held_out, known_kind = self._data
+        if training is known_training and held_out is known_held_out:
+            if kind == known_kind:
+                return  # the views would only compute again what they show
+        self._data = (training, held_out, kind)
         labelled = {}
         if held_out is not None:
-            labelled["held-out images"] = held_out
+            labelled[f"{kind} images"] = held_out
         if training is not None:
             labelled["training images"] = training
         self.robustness_view.set_data(labelled)
-        # A map wants many dots: a small holdout (500 of the bundled sample) gives way.
+        # A map wants many dots: a small test part (1,000 for the bundled sample) gives
+        # way.
         few = held_out is not None and len(held_out) < MAP_PREFERS_HELD_OUT
         self.map_view.set_data(dict(reversed(labelled.items())) if few else labelled)
         self.data_view.set_data(dict(reversed(labelled.items())))

@@ -91,6 +91,7 @@ class LiveNetworkPanel(QWidget):
         self._edited: SavedModel | None = None
         self._training: Dataset | None = None
         self._validation: Dataset | None = None
+        self._kind = "held-out"
         self._image: np.ndarray | None = None
         self._stale = False
         self._scales: dict[tuple[int, int], float] = {}
@@ -177,9 +178,19 @@ class LiveNetworkPanel(QWidget):
             self.edits_changed.emit()
         self._refresh()
 
-    def set_data(self, training: Dataset | None, validation: Dataset | None) -> None:
-        """Search ``training`` for exciting images; judge edits on ``validation``."""
+    def set_data(
+        self,
+        training: Dataset | None,
+        validation: Dataset | None,
+        kind: str = "held-out",
+    ) -> None:
+        """Search ``training`` for exciting images; judge edits on ``validation``.
+
+        ``kind`` names the validation images in the text ("test", "held-out"…).
+        """
+        self._kind = kind
         if training is self._training and validation is self._validation:
+            self._describe_edits()
             return
         self._training = training
         self._validation = validation
@@ -304,12 +315,14 @@ class LiveNetworkPanel(QWidget):
         result = self._accuracy
         if result is not None and result.edits == self.edits():
             parts.append(
-                f"Accuracy on {result.images:,} held-out images: "
+                f"Accuracy on {result.images:,} {self._kind} images: "
                 f"{100 * result.before:.2f}% → {100 * result.after:.2f}% "
                 f"(<b>{_signed_points(result.before, result.after)}</b>)."
             )
         elif data is not None and self._fits(data):
-            parts.append(f"Measuring the accuracy on {len(data):,} held-out images…")
+            parts.append(
+                f"Measuring the accuracy on {len(data):,} {self._kind} images…"
+            )
         else:
             parts.append("(Load a dataset of this model's images to measure accuracy.)")
         self.edits_label.setText(" ".join(parts))

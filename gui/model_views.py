@@ -120,10 +120,10 @@ class ModelViews(QObject):
 
     def _push_data(self) -> None:
         # The views compute only while shown, so handing them data costs nothing.
-        held_out, _kind = self.held_out()
+        held_out, kind = self.held_out()
         training = self._data_panel.dataset
-        self._inside_tab.set_data(training, held_out)
-        self._draw_tab.network_panel.set_data(training, held_out)
+        self._inside_tab.set_data(training, held_out, kind)
+        self._draw_tab.network_panel.set_data(training, held_out, kind)
 
     def _push(self, tab: QWidget) -> None:
         self._pending.discard(tab)

@@ -205,10 +205,22 @@ def test_in_the_window_an_image_goes_to_the_canvas(qtbot, window, model, tmp_pat
     window.commands.tabs[3].trigger()
     assert window.tabs.currentWidget() is window.inside_tab
     inside = window.inside_tab
+    # The images no training saw are the ones Evaluate tests on, named like there:
+    # the bundled sample's test part.
+    test_part = window.data_panel.test_set
+    assert window.views.held_out() == (test_part, "test")
+    combo = inside.robustness_view.data_combo
+    assert combo.itemData(0) == "test images"
+    assert combo.itemText(0) == f"test images ({len(test_part):,})"
     inside.pages.setCurrentWidget(inside.data_view)
     qtbot.waitUntil(lambda: inside.data_view.summary() is not None, timeout=20000)
     inside.data_view.grid.image_activated.emit(0)
     assert window.tabs.currentWidget() is window.draw_tab
+    # The network page measures edits on the same images.
+    panel = window.draw_tab.network_panel
+    panel.set_scale(0, 0, 0.0)
+    assert f"{len(test_part):,} test images" in panel.edits_label.text()
+    panel.reset_edits()
     data = inside.data_view.dataset()
     np.testing.assert_array_equal(
         window.draw_tab.current_image(),
@@ -220,3 +232,18 @@ def test_in_the_window_an_image_goes_to_the_canvas(qtbot, window, model, tmp_pat
     qtbot.waitUntil(inside.map_view.is_drawn, timeout=30000)
     assert inside.map_view.drawing_position() is not None
     window.close()
+
+
+def test_the_same_data_again_computes_nothing_again(qtbot, tab, model, monkeypatch):
+    data = holdout("mnist-sample")
+    training = load_bundled("mnist-sample")
+    tab.set_model(model)
+    tab.set_data(training, data)
+    requests = []
+    for view in (tab.map_view, tab.robustness_view):
+        monkeypatch.setattr(view, "_request", lambda: requests.append(1))
+    tab.set_data(training, data)
+    assert requests == []
+    tab.set_data(training, data, "test")  # a new name: the choices are offered anew
+    assert len(requests) == 2
+    assert tab.map_view.data_combo.findData("test images") >= 0
