@@ -60,7 +60,7 @@ def test_every_probability_bar_is_visible_at_1024x640(qtbot, window, model):
     assert bars.probabilities() is not None
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_no_tab_is_squeezed_below_its_minimum_at_1024x640(qtbot, window, index):
     window.tabs.setCurrentIndex(index)
     _settle(qtbot, window, 1024, 640)
