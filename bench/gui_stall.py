@@ -198,31 +198,18 @@ def window_epochs(
 def sample_model(path: str, hidden: tuple[int, ...], epochs: int) -> str:
     """Train on the bundled sample minus its 10% holdout, save to ``path``.
 
-    Also used by ``tools/screenshot_inside.py``.
+    The command line's run (`core.run`); also used by ``tools/screenshot_inside.py``.
     """
-    from core.datasets import load_bundled, stratified_split
-    from core.model_io import ModelMetadata, save_model
-    from core.network import MLP
-    from core.training import TrainingConfig, train
+    from core.datasets import load_bundled
+    from core.model_io import save_model
+    from core.run import RunRequest, build_model, prepare_run, run_training
+    from core.training import TrainingConfig
 
-    sample = load_bundled("mnist-sample")
-    training, holdout = stratified_split(sample, 0.1, 0)
     config = TrainingConfig(hidden_sizes=hidden, epochs=epochs, seed=0)
-    network = MLP([784, *hidden, 10], seed=0)
-    result = train(network, training, holdout, config)
-    save_model(
-        path,
-        result.network,
-        ModelMetadata(
-            normalization=result.normalization,
-            image_shape=sample.image_shape,
-            class_names=sample.class_names,
-            dataset_name=sample.name,
-            config=config.to_dict(),
-            history=result.history,
-            metrics={"validation_accuracy": result.history[-1]["validation_accuracy"]},
-        ),
-    )
+    prepared = prepare_run(RunRequest(load_bundled("mnist-sample"), config))
+    result = run_training(prepared)
+    model = build_model(prepared, result.network, result)
+    save_model(path, model.network, model.metadata)
     return path
 
 

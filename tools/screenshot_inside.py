@@ -6,8 +6,8 @@ For README screenshots, run under a virtual X screen (from the repository root):
 Views: network (the Draw tab's live network, a unit clicked and one switched off),
 bars (the same with a unit of the second hidden layer clicked),
 map, robustness, data; a second argument "small" makes the window 1024x640. The
-model (784-128-64-10, 12 epochs on the bundled sample minus the window's own 10%
-holdout) is trained once and cached in the temp folder; a
+model (784-128-64-10, 12 epochs on the bundled sample, 10% kept for validation, as
+the command line's `train` does) is trained once and cached in the temp folder; a
 second, smaller model is measured first so that the robustness view shows an earlier
 model's faint curves. The window sits at the screen's top left corner.
 """

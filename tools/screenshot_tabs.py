@@ -5,9 +5,10 @@ For README screenshots, run under a virtual X screen (from the repository root):
         tools/screenshot_tabs.py draw
 Views: train, draw, scribble, evaluate (a confusion cell picked), weights, mistakes;
 an optional second argument sets the window size (default 1280x800). The model
-(784-256-10, 15 epochs on the bundled sample minus the window's own 10% holdout) is
-trained once and cached in the temp folder. Data folder and Qt settings go to a
-throwaway folder. The window sits at the screen's top left corner.
+(784-256-10, 15 epochs on the bundled sample, 10% kept for validation, as the
+command line's `train` does) is trained once and cached in the temp folder. Data
+folder and Qt settings go to a throwaway folder. The window sits at the screen's top
+left corner.
 """
 
 from __future__ import annotations
