@@ -372,7 +372,7 @@ def load_idx_pair(
             f"{labels_path.name} holds {labels.shape[0]} labels"
         )
     if transpose:
-        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+        images = _transpose_in_place(images)
     if expected_shape is not None and images.shape[1:] != tuple(expected_shape):
         h, w = images.shape[1:]
         eh, ew = expected_shape
@@ -400,6 +400,19 @@ def load_idx_pair(
         class_names,
         max_value,
     )
+
+
+def _transpose_in_place(images: np.ndarray) -> np.ndarray:
+    """Swap rows and columns of every image, block by block in the same memory."""
+    count, height, width = images.shape
+    images = np.ascontiguousarray(images)
+    swapped = images.reshape(count, width, height)
+    block = max(1, (1 << 20) // max(1, height * width))
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        block_images = images[start:stop].transpose(0, 2, 1)
+        swapped[start:stop] = np.ascontiguousarray(block_images)
+    return swapped
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.blas_threads import ThreadChooser, latest_choice
 from core.datasets import Dataset, Normalization
 from core.network import MLP
 
@@ -72,6 +73,7 @@ def _passes(
     normalization: Normalization | None,
     batch_size: int,
     buffer: np.ndarray | None = None,
+    threads: int | str | None = None,
 ):
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
     _check(network, dataset)
@@ -93,12 +95,15 @@ def _passes(
     else:
         inputs = np.empty(shape, np.float32)
     converted = inputs if network.dtype == np.float32 else None
+    # After training, begin with training's choice; otherwise measure first.
+    chooser = ThreadChooser(threads, start=latest_choice())
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
         batch = normalization.apply(images[start:stop], out=inputs[: stop - start])
         if converted is None:
             batch = batch.astype(network.dtype)
-        loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
+        with chooser.step():
+            loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
         yield start, stop, loss, probs
 
 
@@ -108,6 +113,7 @@ def loss_and_accuracy(
     normalization: Normalization | None = None,
     batch_size: int = 2048,
     buffer: np.ndarray | None = None,
+    threads: int | str | None = None,
 ) -> tuple[float, float]:
     """Return the mean loss and the accuracy of ``network`` on ``dataset``.
 
@@ -122,6 +128,8 @@ def loss_and_accuracy(
     buffer : ndarray of float32, shape (>= batch_size, H * W), optional
         Work array for the converted inputs, reused across calls (the trainer
         passes one so that per-epoch validation allocates nothing).
+    threads : int, "auto" or None
+        BLAS threads, as for `core.training.train`; None leaves them as they are.
 
     Returns
     -------
@@ -131,7 +139,7 @@ def loss_and_accuracy(
     total_loss = 0.0
     correct = 0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size, buffer
+        network, dataset, normalization, batch_size, buffer, threads
     ):
         total_loss += loss * (stop - start)
         correct += int(
@@ -146,6 +154,7 @@ def evaluate(
     dataset: Dataset,
     batch_size: int = 2048,
     normalization: Normalization | None = None,
+    threads: int | str | None = None,
 ) -> Evaluation:
     """Evaluate ``network`` on every sample of ``dataset``.
 
@@ -160,6 +169,9 @@ def evaluate(
     normalization : Normalization, optional
         The normalisation the network was trained with; ``"scale"`` when
         omitted.
+    threads : int, "auto" or None
+        BLAS threads, as for `core.training.train` (``"auto"`` starts from the
+        latest choice made in this process); None leaves them as they are.
 
     Returns
     -------
@@ -170,7 +182,7 @@ def evaluate(
     probabilities = np.empty((count, classes), np.float32)
     total_loss = 0.0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size
+        network, dataset, normalization, batch_size, threads=threads
     ):
         total_loss += loss * (stop - start)
         probabilities[start:stop] = probs

@@ -20,6 +20,7 @@ import numpy as np
 from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
+from core.blas_threads import ThreadChooser
 from core.datasets import NORMALIZATIONS, Dataset, Normalization
 from core.divergence import Divergence, DivergenceWatch, chance_accuracy
 from core.initializers import INITIALIZERS
@@ -297,6 +298,7 @@ class BatchEvent:
     batches_per_epoch: int
     loss: float
     learning_rate: float
+    blas_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,9 @@ class EpochEvent:
     minibatches as they were trained; the validation figures (None without a
     validation set) use the weights at the end of the epoch. ``seconds``
     excludes time spent paused; ``samples_per_second`` counts training only.
+    ``blas_threads`` (here and in ``BatchEvent``) is the BLAS thread count
+    chosen (`core.blas_threads.ThreadChooser.choice`): None while the first
+    measurement runs and when ``train`` was not asked to manage it.
     """
 
     epoch: int
@@ -318,6 +323,7 @@ class EpochEvent:
     learning_rate: float
     seconds: float
     samples_per_second: float
+    blas_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -441,11 +447,13 @@ def train(
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
     normalization: Normalization | None = None,
+    threads: int | str | None = None,
 ) -> TrainingResult:
     """Train ``network`` in place with minibatch gradient descent.
 
     Every epoch visits the training set in a fresh seeded random order; the
-    same config, data and initial weights give the same weights bit for bit.
+    same config, data and initial weights give the same weights bit for bit
+    at a fixed BLAS thread count (1 and 2 threads round differently).
     The network's architecture is used as is; ``config.hidden_sizes``,
     ``activation``, ``output`` and ``init`` only matter for building it.
 
@@ -470,6 +478,10 @@ def train(
     normalization : Normalization, optional
         Input normalisation to use (e.g. a loaded model's, for fine-tuning);
         by default ``config.normalization`` is fitted on ``train_set``.
+    threads : int, "auto" or None
+        BLAS threads for the training steps (`core.blas_threads`): a fixed
+        count, ``"auto"`` to keep measuring 1 against all threads and use the
+        faster, or None to leave the BLAS library as it is.
 
     Returns
     -------
@@ -479,6 +491,8 @@ def train(
     ------
     ConfigError
         For an invalid config or a network that does not fit the data.
+    ValueError
+        For a ``threads`` setting that is not a count or ``"auto"``.
     """
     config.validate()
     _check_fit(network, train_set, "training")
@@ -503,6 +517,7 @@ def train(
     # Load the compiled kernels (if any) before the clock starts: the first epoch's
     # time and samples/s then describe training, not a one-off load.
     fast.warm_up()
+    chooser = ThreadChooser(threads)
     started = time.perf_counter()
     paused = 0.0
     history: list[dict[str, Any]] = []
@@ -530,12 +545,13 @@ def train(
                 if control.cancelled:
                     stop = step
                     break
-            loss, rate = run.step(epoch, step)
+            with chooser.step():
+                loss, rate = run.step(epoch, step)
             divergence = watch.on_batch(loss)
             if divergence is not None:
                 diverged_step = step
                 break
-            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate))
+            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate, chooser.choice))
         if divergence is not None:
             break
         if stop is not None:
@@ -573,6 +589,7 @@ def train(
             learning_rate=rate,
             seconds=seconds,
             samples_per_second=count / max(train_seconds, 1e-9),
+            blas_threads=chooser.choice,
         )
         history.append(dataclasses.asdict(event))
         epochs_done = epoch + 1

@@ -1,9 +1,12 @@
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from core import dataset_store
 from core.dataset_store import (
+    ARRAY_FILES,
     DatasetInfo,
     delete_dataset,
     find_idx_files,
@@ -84,7 +87,7 @@ def test_import_files_then_list_and_load_both_splits(tmp_path):
     np.testing.assert_array_equal(test.labels, arrays[3])
     assert train.name == "fashion" and train.class_names[9] == "k9"
     assert sorted(p.name for p in info.path.iterdir()) == sorted(
-        ["dataset.json", *(n + ".gz" for n in MNIST_NAMES)]
+        ["dataset.json", *ARRAY_FILES["train"], *ARRAY_FILES["test"]]
     )
 
 
@@ -290,3 +293,138 @@ def test_bundled_sample_has_a_test_part_no_training_image_is_in():
         load_dataset("digits-8x8", split="train", expected_shape=(28, 28))
     with pytest.raises(DatasetError, match="28x28 but 8x8"):
         load_dataset("mnist-sample", split="test", expected_shape=(8, 8))
+
+
+# ------------------------------------------------ the stored format (version 2)
+
+
+def _traced_peak(function):
+    tracemalloc.start()
+    try:
+        result = function()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_loading_maps_the_stored_images_instead_of_copying_them(tmp_path):
+    arrays = _arrays(n_train=4000, n_test=10)
+    root = tmp_path / "data"
+    import_idx(root, "big", *_write_set(tmp_path / "src", arrays))
+    train, peak = _traced_peak(lambda: load_dataset("big", root))
+    np.testing.assert_array_equal(train.images, arrays[0])
+    assert isinstance(train.images, np.memmap) == dataset_store.MAP_IMAGES
+    if dataset_store.MAP_IMAGES:
+        assert not train.images.flags.writeable
+        assert peak < 0.05 * arrays[0].nbytes
+    else:
+        assert peak < 1.05 * arrays[0].nbytes
+
+
+def test_import_needs_no_second_copy_of_the_images(tmp_path):
+    """EMNIST's files are turned upright in place: one copy of the images at most."""
+    names = (
+        "emnist-digits-train-images-idx3-ubyte",
+        "emnist-digits-train-labels-idx1-ubyte",
+    )
+    arrays = _arrays(n_train=6000)[:2]
+    _write_set(tmp_path / "src", arrays, names)
+    root = tmp_path / "data"
+    _, peak = _traced_peak(lambda: import_idx_folder(root, "e", tmp_path / "src"))
+    assert peak < arrays[0].nbytes + (3 << 20)
+    loaded = load_dataset("e", root).images
+    np.testing.assert_array_equal(loaded, arrays[0].transpose(0, 2, 1))
+
+
+def _version_1_store(root, name, arrays):
+    """A dataset as stored before version 2: IDX files and the old dataset.json."""
+    folder = root / "datasets" / name
+    _write_set(folder, arrays)
+    meta = {
+        "format": "digit-studio-dataset",
+        "format_version": 1,
+        "name": name,
+        "kind": "imported",
+        "image_shape": [28, 28],
+        "class_names": [str(d) for d in range(10)],
+        "max_value": 255,
+        "train_count": len(arrays[0]),
+        "test_count": len(arrays[2]),
+        "source": "imported from somewhere",
+    }
+    (folder / "dataset.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_version_1_stores_still_load(tmp_path):
+    arrays = _arrays(n_train=3000)
+    root = tmp_path / "data"
+    _version_1_store(root, "old", arrays)
+    info = get_info("old", root)
+    assert (info.format_version, info.train_count, info.test_count) == (1, 3000, 12)
+    train, peak = _traced_peak(lambda: load_dataset("old", root))
+    test = load_dataset("old", root, split="test")
+    np.testing.assert_array_equal(train.images, arrays[0])
+    np.testing.assert_array_equal(train.labels, arrays[1])
+    np.testing.assert_array_equal(test.images, arrays[2])
+    # Decompressed straight into the array, in bounded chunks.
+    assert peak < arrays[0].nbytes + (2 << 20)
+    with pytest.raises(DatasetError, match="28x28 but 8x8 are expected"):
+        load_dataset("old", root, expected_shape=(8, 8))
+
+
+def test_a_downloaded_or_imported_set_is_stored_as_version_2(tmp_path):
+    root = tmp_path / "data"
+    info = import_idx(root, "new", *_write_set(tmp_path / "src", _arrays()))
+    assert info.format_version == 2
+    assert json.loads((info.path / "dataset.json").read_text())["format_version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncate", "cannot be read"),
+        ("pickle", "cannot be read"),
+        ("labels", "does not match dataset.json"),
+        ("dtype", "does not match dataset.json"),
+        ("missing", "cannot be read"),
+    ],
+)
+def test_damaged_arrays_give_one_clear_error(tmp_path, damage, message):
+    root = tmp_path / "data"
+    info = import_idx(root, "set", *_write_set(tmp_path / "src", _arrays()))
+    images = info.path / ARRAY_FILES["train"][0]
+    labels = info.path / ARRAY_FILES["train"][1]
+    if damage == "truncate":
+        images.write_bytes(images.read_bytes()[:-100])
+    elif damage == "pickle":
+        np.save(images, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif damage == "labels":
+        np.save(labels, np.zeros(39, np.uint8))
+    elif damage == "dtype":
+        np.save(images, np.zeros((40, 28, 28), np.float32))
+    else:
+        images.unlink()
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("set", root)
+    with pytest.raises(DatasetError, match="again"):
+        load_dataset("set", root)
+
+
+def test_an_empty_split_is_stored_and_loads(tmp_path):
+    arrays = _arrays(n_test=0)
+    info = import_idx(tmp_path / "data", "s", *_write_set(tmp_path / "src", arrays))
+    assert info.test_count == 0
+    assert len(load_dataset("s", tmp_path / "data", split="test")) == 0
+
+
+def test_a_failed_delete_is_one_clear_error(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    import_idx(root, "set", *_write_set(tmp_path / "src", _arrays()))
+
+    def refuse(source, target):
+        raise PermissionError(13, "The file is in use")
+
+    monkeypatch.setattr(dataset_store.os, "replace", refuse)
+    with pytest.raises(DatasetError, match="cannot delete 'set': The file is in use"):
+        delete_dataset(root, "set")
