@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -74,7 +74,7 @@ class DataView(QWidget):
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.counts_plot.addItem(self._bars)
         self._count_labels: list[pg.TextItem] = []
-        self.means = ImageGrid(self, tile=MEAN_TILE)
+        self.means = ImageGrid(self, tile=MEAN_TILE, gap=(4, 6))
         self.means.setToolTip(
             "The average image of each class (click one to browse that class)"
         )
@@ -104,9 +104,8 @@ class DataView(QWidget):
         self.class_combo = QComboBox(self)
         self.class_combo.setToolTip("Show the images of one class")
         self.browse_label = QLabel(self)
-        self.grid = ImageGrid(self, tile=BROWSE_TILE)
         # No captions: the tiles sit close together.
-        self.grid.setGridSize(QSize(BROWSE_TILE + 6, BROWSE_TILE + 6))
+        self.grid = ImageGrid(self, tile=BROWSE_TILE, gap=(2, 6))
         self.grid.setSelectionMode(ImageGrid.SelectionMode.SingleSelection)
         self.grid.setToolTip("Double-click an image to put it on the Draw tab's canvas")
         self.put_button = QPushButton("Put on the canvas", self)
@@ -176,7 +175,6 @@ class DataView(QWidget):
         caption = self.means.fontMetrics().height() + 4
         if self.means.iconSize().width() != tile:
             self.means.set_tile_size(tile)
-        self.means.setGridSize(QSize(tile + 8, tile + caption + 6))
         self.means.setFixedHeight(tile + caption + 14)
 
     # -- inputs ---------------------------------------------------------------------

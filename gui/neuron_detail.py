@@ -140,12 +140,12 @@ class NeuronDetail(QWidget):
         self.weights_stack.setFixedHeight(PICTURE_SIDE)
 
         self.images_label = QLabel("Images that excite it most", self)
-        self.images = ImageGrid(self, tile=32)
-        self.images.setSelectionMode(ImageGrid.SelectionMode.NoSelection)
         # Uncaptioned tiles, four to a row: 16 images in a square.
-        self.images.setGridSize(QSize(35, 35))
+        self.images = ImageGrid(self, tile=32, gap=(0, 3))
+        self.images.setSelectionMode(ImageGrid.SelectionMode.NoSelection)
         self.images.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.images.setFixedWidth(4 * 35 + 2 * self.images.frameWidth() + 4)
+        cell = self.images.gridSize().width()
+        self.images.setFixedWidth(4 * cell + 2 * self.images.frameWidth() + 4)
         self.images.setFixedHeight(PICTURE_SIDE)
         self.images.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.images.setToolTip(

@@ -170,6 +170,13 @@ def test_the_data_view_counts_averages_and_histogram_equal_numpy(qtbot, tab):
             summary.means[k], data.images[data.labels == k].mean(axis=0), rtol=1e-5
         )
     assert view.means.count() == 10
+    # Every class average in one row, whole.
+    room = view.means.viewport().rect()
+    averages = [
+        view.means.visualRect(view.means.model().index(k, 0)) for k in range(10)
+    ]
+    assert all(room.contains(rect) for rect in averages), (room, averages)
+    assert len({rect.top() for rect in averages}) == 1
     histogram = np.bincount(data.images.ravel(), minlength=17)
     x, y = view._histogram.getData()
     np.testing.assert_allclose(y, np.log10(np.maximum(histogram, 1)))

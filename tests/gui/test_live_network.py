@@ -39,6 +39,14 @@ def tab(qtbot, tmp_path, monkeypatch, model):
     widget.shutdown()
 
 
+def _assert_every_tile_in_view(grid) -> None:
+    """Every image of the grid is on screen, four to a row: no scrolling."""
+    room = grid.viewport().rect()
+    rects = [grid.visualRect(grid.model().index(row, 0)) for row in range(grid.count())]
+    assert all(room.contains(rect) for rect in rects), (room, rects)
+    assert len({rect.top() for rect in rects}) == 4
+
+
 def _draw_seven(tab):
     tab.canvas.add_stroke([(80, 70), (200, 70), (120, 230)], width=20)
     tab.update_prediction()
@@ -131,6 +139,7 @@ def test_clicking_a_hidden_neuron_shows_its_weights_and_most_exciting_images(
     data = load_bundled("mnist-sample")
     shown = panel.detail.shown_indices()
     assert shown.size == 16 and panel.detail.images.count() == 16
+    _assert_every_tile_in_view(panel.detail.images)
     activations = layer_outputs(model.network, model.normalization.apply(data.images))[
         0
     ]
