@@ -23,6 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QCheckBox,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -187,15 +188,22 @@ class DrawTab(QWidget):
         # Three columns that fit from 1024x640 up: the canvas; the verdict, its bars
         # (they stretch) and what the network sees; the network, live, or the
         # personal set.
-        pen_row = QHBoxLayout()
-        pen_row.addWidget(self.pen_label)
-        pen_row.addWidget(self.pen_slider, 1)
-        pen_row.addWidget(self.undo_button)
-        pen_row.addWidget(self.clear_button)
+        # The canvas is as wide as its column, so these rows cost it nothing; each
+        # slider gets the column's width (beside Undo and Clear it was a stub at
+        # 1024x640).
+        sliders = QGridLayout()
+        sliders.addWidget(self.pen_label, 0, 0)
+        sliders.addWidget(self.pen_slider, 0, 1)
+        sliders.addWidget(self.noise_label, 1, 0)
+        sliders.addWidget(self.noise_slider, 1, 1)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.undo_button)
+        buttons.addWidget(self.clear_button)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
-        left.addLayout(pen_row)
-        left.addLayout(self._noise_row())
+        left.addLayout(sliders)
+        left.addLayout(buttons)
 
         preview_box = QGroupBox("What the network sees", self)
         preview_layout = QVBoxLayout(preview_box)
@@ -560,13 +568,10 @@ class DrawTab(QWidget):
             "white), to see how the answer holds up"
         )
         self.noise_label = QLabel("Noise 0%", self)
+        # Its widest text sets the column: the sliders never shift as it changes.
+        widest = self.noise_label.fontMetrics().horizontalAdvance("Noise 100%")
+        self.noise_label.setMinimumWidth(widest)
         self.noise_slider.valueChanged.connect(self._on_noise_changed)
-
-    def _noise_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        row.addWidget(self.noise_label)
-        row.addWidget(self.noise_slider, 1)
-        return row
 
     @Slot(int)
     def _on_side_tab_changed(self, index: int) -> None:
