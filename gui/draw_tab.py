@@ -185,12 +185,10 @@ class DrawTab(QWidget):
         self.set_model(None)
 
     def _build_layout(self) -> None:
-        # Three columns that fit from 1024x640 up: the canvas; the verdict, its bars
-        # (they stretch) and what the network sees; the network, live, or the
-        # personal set.
-        # The canvas is as wide as its column, so these rows cost it nothing; each
-        # slider gets the column's width (beside Undo and Clear it was a stub at
-        # 1024x640).
+        # Three columns that fit from 1024x640 up: the canvas, with the pen and noise
+        # sliders as wide as the column and Undo and Clear under them; the verdict,
+        # its bars (they stretch) and what the network sees; the network, live, or
+        # the personal set.
         sliders = QGridLayout()
         sliders.addWidget(self.pen_label, 0, 0)
         sliders.addWidget(self.pen_slider, 0, 1)
