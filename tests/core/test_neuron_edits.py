@@ -94,10 +94,15 @@ def test_the_saved_edited_model_lists_its_edits_and_runs_edited(model, tmp_path)
         {"hidden_layer": 0, "unit": 3, "scale": 0.0},
         {"hidden_layer": 1, "unit": 5, "scale": 0.5},
     ]
+    weights_figures = ("train_loss", "train_accuracy", "validation_loss")
+    weights_figures += ("validation_accuracy",)
     assert record["base_metrics"] == {
-        "validation_accuracy": model.metrics["validation_accuracy"]
+        key: model.metrics[key] for key in weights_figures
     }
-    assert loaded.metrics["validation_accuracy"] is None  # it was the base's
+    assert all(model.metrics[key] is not None for key in weights_figures)
+    # They were the base's: the edited weights have none measured.
+    assert all(loaded.metrics[key] is None for key in weights_figures)
+    assert loaded.metrics["epochs_completed"] == model.metrics["epochs_completed"]
     assert record["after_phase"] == len(model.phases) - 1
     assert record["base_created"] == model.created
     assert record["evaluation"]["accuracy_after"] == 0.9
