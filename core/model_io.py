@@ -42,8 +42,9 @@ from core.training import TrainingConfig
 FORMAT_NAME = "digit-studio-model"
 # 2: training phases (a fine-tune is a later phase), a phase index in every history
 # row, one metrics schema. Version 1 files are upgraded on load.
-FORMAT_VERSION = 2
-PHASE_KINDS = ("train", "fine_tune")
+# 3: "continue" phases, and a phase's settings changed during its run ("changes").
+FORMAT_VERSION = 3
+PHASE_KINDS = ("train", "fine_tune", "continue")
 # The metrics of a phase, in the order files list them, and what each holds: "count"
 # a whole number >= 0, "number" a finite number, "text" a string; any may be null.
 METRICS: dict[str, str] = {
@@ -72,6 +73,14 @@ HISTORY_FIELDS: dict[str, str] = {
     "learning_rate": "number",
     "seconds": "number",
     "samples_per_second": "number",
+}
+# A setting changed during a phase's run: where (in epochs and minibatches of the
+# phase) and the new values; ``momentum`` only with the momentum optimizer.
+CHANGE_FIELDS: dict[str, str] = {
+    "at_epoch": "number",
+    "at_batch": "count",
+    "learning_rate": "number",
+    "momentum": "number",
 }
 # The keys of an edit of the weights after training (the optional ``edits``, see
 # docs/model_format.md); ``evaluation`` may be missing or null.
@@ -1045,11 +1054,13 @@ def _check_training_record(document: dict[str, Any]) -> None:
             raise _Invalid(f"{where} has an unknown kind {_shown(phase.get('kind'))}")
         if not isinstance(phase.get("dataset_name"), str):
             raise _Invalid(f"{where} dataset_name must be text")
-        unknown = sorted(set(phase) - {"kind", "dataset_name", "config", "metrics"})
+        known = {"kind", "dataset_name", "config", "metrics", "changes"}
+        unknown = sorted(set(phase) - known)
         if unknown:
             raise _Invalid(f"{where} has unknown field(s) {', '.join(unknown)}")
         _check_config(phase.get("config"), f"{where} config")
         _check_fields(phase.get("metrics"), METRICS, f"{where} metrics")
+        _check_changes(phase.get("changes", []), where)
     history = document["history"]
     if not isinstance(history, list):
         raise _Invalid("history must be a list")
@@ -1058,6 +1069,30 @@ def _check_training_record(document: dict[str, Any]) -> None:
         _check_fields(row, HISTORY_FIELDS, where)
         if row.get("phase", 0) >= len(phases):
             raise _Invalid(f"{where} names phase {row['phase']}, which is not stored")
+
+
+def _check_changes(changes: Any, where: str) -> None:
+    """Check a phase's ``changes``: in order, every field but the momentum given."""
+    if not isinstance(changes, list):
+        raise _Invalid(f"{where} changes must be a list")
+    previous = 0
+    for index, change in enumerate(changes):
+        place = f"{where} change {index + 1}"
+        _check_fields(change, CHANGE_FIELDS, place)
+        unknown = sorted(set(change) - set(CHANGE_FIELDS))
+        if unknown:
+            raise _Invalid(f"{place} has unknown field(s) {', '.join(unknown)}")
+        for key in ("at_epoch", "at_batch", "learning_rate"):
+            if change.get(key) is None:
+                raise _Invalid(f"{place} needs {key}")
+        if change["at_epoch"] < 0 or change["learning_rate"] <= 0:
+            raise _Invalid(f"{place} needs a non-negative at_epoch and a positive rate")
+        momentum = change.get("momentum")
+        if momentum is not None and not 0 <= momentum < 1:
+            raise _Invalid(f"{place} momentum must be in [0, 1)")
+        if change["at_batch"] < previous:
+            raise _Invalid(f"{place} comes before the change listed ahead of it")
+        previous = change["at_batch"]
 
 
 def _check_edits(document: dict[str, Any]) -> None:

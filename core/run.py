@@ -31,6 +31,7 @@ from core.preprocess import PreprocessError, target_for_shape
 from core.training import (
     EpochEvent,
     Event,
+    SettingsEvent,
     TrainingConfig,
     TrainingControl,
     TrainingResult,
@@ -102,6 +103,10 @@ class RunRequest:
     limit : int or None
         Keep at most this many images of the training part (random, seeded), before
         the drawings are added.
+    phase_kind : str or None
+        The kind of phase the run adds (`PHASE_KINDS`); by default ``"train"``
+        without a base model and ``"fine_tune"`` with one (`continue_request` asks
+        for ``"continue"``).
     """
 
     dataset: Dataset
@@ -112,10 +117,13 @@ class RunRequest:
     base: SavedModel | None = None
     subset: int | None = None
     limit: int | None = None
+    phase_kind: str | None = None
 
     @property
     def kind(self) -> str:
-        """``"fine_tune"`` with a base model, else ``"train"`` (`PHASE_KINDS`)."""
+        """The kind of phase this run adds to the model's history (`PHASE_KINDS`)."""
+        if self.phase_kind is not None:
+            return self.phase_kind
         return "train" if self.base is None else "fine_tune"
 
 
@@ -345,6 +353,7 @@ def build_model(
     network: MLP,
     result: TrainingResult | None = None,
     rows: list[dict[str, Any]] | None = None,
+    changes: list[SettingsEvent] | None = None,
 ) -> SavedModel:
     """Return the model a run has made so far, as a model file stores it.
 
@@ -387,6 +396,10 @@ def build_model(
         "config": prepared.config.to_dict(),
         "metrics": metrics,
     }
+    if changes is None:
+        changes = [] if result is None else result.changes
+    if changes:
+        phase["changes"] = [change_record(event) for event in changes]
     phases = [*earlier_phases, phase]
     dataset = request.dataset
     return SavedModel(
@@ -415,6 +428,24 @@ def epoch_row(prepared: PreparedRun, epoch: EpochEvent | Mapping[str, Any]) -> d
     values = dataclasses.asdict(epoch) if isinstance(epoch, EpochEvent) else epoch
     values = {key: value for key, value in values.items() if key != "phase"}
     return {"phase": 0 if base is None else len(base.phases), **json_ready(values)}
+
+
+def change_record(event: SettingsEvent) -> dict[str, Any]:
+    """Return how a phase's ``changes`` list records a change of settings.
+
+    ``at_epoch`` is where it applied in epochs of the phase (2.25: a quarter into
+    epoch 3), ``at_batch`` the minibatches of the phase trained before it; then the
+    new ``learning_rate`` and, with the momentum optimizer, ``momentum``.
+    """
+    before = (event.epoch - 1) * event.batches_per_epoch + event.batch_index
+    record = {
+        "at_epoch": before / event.batches_per_epoch,
+        "at_batch": before,
+        "learning_rate": event.learning_rate,
+    }
+    if event.momentum is not None:
+        record["momentum"] = event.momentum
+    return json_ready(record)
 
 
 def _phase_metrics(
@@ -524,12 +555,7 @@ def fine_tune_request(
         config = fallback_config
     else:
         raise RunError("The model records no training settings to fine-tune with.")
-    first = base.phases[0]
-    subset = (
-        first["metrics"].get("subset")
-        if first["dataset_name"] == dataset.name
-        else None
-    )
+    subset = _base_subset(base, dataset)
     return RunRequest(
         dataset=dataset,
         config=fine_tune_config(config),
@@ -539,6 +565,77 @@ def fine_tune_request(
         base=base,
         subset=subset,
         limit=FINE_TUNE_LIMIT,
+    )
+
+
+# --- continuing ----------------------------------------------------------------------
+
+# What a continuation takes from the model rather than from the settings asked for:
+# its architecture (the network exists) and what drew its validation part and fitted
+# its input normalisation, so that the validation images stay unseen.
+CONTINUE_KEEPS = (
+    "hidden_sizes",
+    "activation",
+    "output",
+    "init",
+    "normalization",
+    "seed",
+    "validation_fraction",
+)
+
+
+def continue_request(
+    base: SavedModel,
+    dataset: Dataset,
+    config: TrainingConfig,
+    personal: PersonalSource | None = None,
+) -> RunRequest:
+    """Return the request that trains ``base`` on, as a new ``"continue"`` phase.
+
+    The weights go on from the model's; the optimizer starts afresh (a model file
+    keeps no optimizer state: docs/model_format.md). ``config`` gives this phase's
+    settings (learning rate, optimizer, epochs...), except `CONTINUE_KEEPS`, which
+    come from the model's first phase when it records them, with its subset when
+    ``dataset`` is the one it was trained on: the same images are held out.
+
+    Parameters
+    ----------
+    base : SavedModel
+        The model to continue; never changed (its network is copied).
+    dataset : Dataset
+        Training images of the model's image size and classes.
+    config : TrainingConfig
+        The settings for the new phase.
+    personal : Dataset, callable or None
+        The user's drawings, added to the training part as for a new run.
+
+    Raises
+    ------
+    RunError
+        When the dataset does not fit the model.
+    ConfigError
+        When the settings are invalid.
+    """
+    _check_base(base, dataset)
+    network = base.network
+    first = base.phases[0]
+    recorded = {
+        **(first["config"] or base.config),
+        "hidden_sizes": tuple(network.layer_sizes[1:-1]),
+        "activation": network.activation,
+        "output": network.output,
+        "init": network.init,
+        "normalization": base.normalization.kind,
+    }
+    kept = {key: recorded[key] for key in CONTINUE_KEEPS if key in recorded}
+    subset = _base_subset(base, dataset)
+    return RunRequest(
+        dataset=dataset,
+        config=config.replace(**kept),
+        personal=personal,
+        base=base,
+        subset=subset,
+        phase_kind="continue",
     )
 
 
@@ -559,6 +656,15 @@ def _check_base(base: SavedModel, dataset: Dataset) -> None:
             f"{dataset.num_classes}: select the dataset the model was trained on "
             f"({base.dataset_name or 'same classes'})."
         )
+
+
+def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
+    # The subset of the model's first phase, when this is the dataset it was drawn
+    # from: a later phase then holds out the same validation images.
+    first = base.phases[0]
+    if first["dataset_name"] != dataset.name:
+        return None
+    return first["metrics"].get("subset")
 
 
 def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Dataset:

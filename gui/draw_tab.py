@@ -88,11 +88,14 @@ class DrawTab(QWidget):
         Drawings were added to or deleted from the personal set; the new count.
     input_changed(object)
         The network's input changed: a uint8 ``(H, W)`` image, or None.
+    numbers_requested()
+        The user asked to follow the input through the network, with the numbers.
     """
 
     fine_tune_requested = Signal()
     personal_set_changed = Signal(int)
     input_changed = Signal(object)
+    numbers_requested = Signal()
 
     def __init__(
         self, parent: QWidget | None = None, data_dir: str | Path | None = None
@@ -149,6 +152,12 @@ class DrawTab(QWidget):
         self.wrong_menu = QMenu(self)
         self.wrong_menu.triggered.connect(self._on_wrong_menu_triggered)
         self.wrong_button.setMenu(self.wrong_menu)
+        self.numbers_button = QPushButton("Show the numbers…", self)
+        self.numbers_button.setToolTip(
+            "Follow this input through the network: the forward pass, the cost, "
+            "backpropagation and one step of gradient descent, with the numbers"
+        )
+        self.numbers_button.clicked.connect(self.numbers_requested)
         self.timing_label = QLabel(self)
         self.timing_label.setToolTip("Time of the last forward pass for this drawing")
         self.status_label = QLabel(self)
@@ -212,6 +221,8 @@ class DrawTab(QWidget):
         under_preview.addWidget(self.timing_label)
         preview_layout.addLayout(under_preview)
         preview_layout.addWidget(self.why_legend)
+        # Its own row: beside Why? it would widen this column into the canvas's.
+        preview_layout.addWidget(self.numbers_button)
         middle = QVBoxLayout()
         middle.addWidget(self.prediction, 3)
         middle.addWidget(preview_box, 2)
@@ -269,8 +280,10 @@ class DrawTab(QWidget):
             self._clear_correction_note()
             self._image = self._probabilities = self._judgement = None
             self.network_panel.set_model(None)
+            self.numbers_button.setEnabled(False)
             self.input_changed.emit(None)
             return
+        self.numbers_button.setEnabled(True)
         self.prediction.set_class_names(model.class_names)
         self._rebuild_wrong_menu(tuple(model.class_names))
         if target != self.gallery.target or self._target != target:

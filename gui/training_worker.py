@@ -39,6 +39,7 @@ from core.training import (
     ConfigError,
     EpochEvent,
     FinishedEvent,
+    SettingsEvent,
     TrainingConfig,
     TrainingControl,
 )
@@ -69,6 +70,7 @@ class TrainingJob:
     label: str = ""
     base: SavedModel | None = None
     subset: int | None = None
+    phase_kind: str | None = None
 
     @classmethod
     def for_request(cls, request: RunRequest, label: str = "") -> TrainingJob:
@@ -83,6 +85,7 @@ class TrainingJob:
             label=label,
             base=request.base,
             subset=request.subset,
+            phase_kind=request.phase_kind,
         )
 
     def request(self) -> RunRequest:
@@ -96,6 +99,7 @@ class TrainingJob:
             base=self.base,
             subset=self.subset,
             limit=self.limit,
+            phase_kind=self.phase_kind,
         )
 
 
@@ -110,7 +114,7 @@ class BatchProgress:
     epochs: int
     fraction: float  # of the whole run, 0..1
     learning_rate: float
-    samples_per_second: float
+    samples_per_second: float | None  # None: unknown (a pause came between)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,40 @@ class EpochProgress:
     def event(self) -> EpochEvent:
         """The latest epoch."""
         return self.events[-1]
+
+
+@dataclass(frozen=True)
+class HoldProgress:
+    """Training waits, paused, after ``batches_done`` minibatches of ``epoch``.
+
+    Sent when a step request ran out or a pause took effect, once some minibatch of
+    the run was trained. ``model`` holds a copy of the weights there (`build_model`:
+    mid-epoch weights with the finished epochs' history, ``stopped``
+    ``"interrupted"``).
+    """
+
+    epoch: int
+    batches_done: int
+    batches_per_epoch: int
+    model: SavedModel
+
+    @property
+    def mid_epoch(self) -> bool:
+        """True when the weights are part way through an epoch."""
+        return 0 < self.batches_done < self.batches_per_epoch
+
+    @property
+    def x(self) -> float:
+        """Where training waits, in fractional epochs of the run."""
+        return self.epoch - 1 + self.batches_done / self.batches_per_epoch
+
+
+@dataclass(frozen=True)
+class SettingsProgress:
+    """Settings changed during the run took effect; ``x`` in epochs of the run."""
+
+    event: SettingsEvent
+    x: float
 
 
 @dataclass(frozen=True)
@@ -188,7 +226,9 @@ class TrainingWorker(QObject):
     def __init__(self, job: TrainingJob) -> None:
         super().__init__()
         self._job = job
-        self.control = TrainingControl()
+        self.control = TrainingControl(on_hold=self._on_hold)
+        self._changes: list[SettingsEvent] = []
+        self._held = False  # paused since the last batch message: no speed figure
         self._network: MLP | None = None
         self._pending_x: list[float] = []
         self._pending_loss: list[float] = []
@@ -219,6 +259,18 @@ class TrainingWorker(QObject):
     def resume(self) -> None:
         """Continue a paused run."""
         self.control.resume()
+
+    def step(self, batches: int = 1) -> None:
+        """Train this many more mini-batches, then pause."""
+        self.control.step(batches)
+
+    def step_to_epoch_end(self) -> None:
+        """Train to the end of the epoch, then pause."""
+        self.control.step_to_epoch_end()
+
+    def change_settings(self, values: dict[str, Any]) -> None:
+        """Use these settings from the next mini-batch on."""
+        self.control.change_settings(**values)
 
     @Slot()
     def run(self) -> None:
@@ -308,6 +360,30 @@ class TrainingWorker(QObject):
         elif isinstance(event, FinishedEvent):
             self._flush(self._last_batch_time)
             self._flush_epochs(time.perf_counter())
+        elif isinstance(event, SettingsEvent):
+            self._changes.append(event)
+            self._flush(self._last_batch_time)  # the batches before the change first
+            x = event.epoch - 1 + event.batch_index / event.batches_per_epoch
+            self.progress.emit(SettingsProgress(event, x))
+
+    # Runs in the worker thread whenever training is about to wait, paused.
+    def _on_hold(self) -> None:
+        now = time.perf_counter()
+        self._flush(self._last_batch_time)
+        self._flush_epochs(now)
+        self._held = True
+        event = self._last_batch
+        if event is None or self._prepared is None:
+            return  # nothing trained yet: the model is the one the run started from
+        snapshot = self._network.copy()
+        model = build_model(
+            self._prepared, snapshot, rows=self._rows, changes=self._changes
+        )
+        self.progress.emit(
+            HoldProgress(
+                event.epoch, event.batch_index + 1, event.batches_per_epoch, model
+            )
+        )
 
     def _flush_epochs(self, now: float) -> None:
         if not self._pending_epochs:
@@ -316,7 +392,9 @@ class TrainingWorker(QObject):
         self._last_epoch_emit = now
         last = events[-1]
         snapshot = self._network.copy()
-        model = build_model(self._prepared, snapshot, rows=self._rows)
+        model = build_model(
+            self._prepared, snapshot, rows=self._rows, changes=self._changes
+        )
         self.progress.emit(
             EpochProgress(events, snapshot, last.epoch / last.epochs, model)
         )
@@ -337,8 +415,9 @@ class TrainingWorker(QObject):
             epochs=epochs,
             fraction=min(done / epochs, 1.0),
             learning_rate=float(event.learning_rate),
-            samples_per_second=rate,
+            samples_per_second=None if self._held else rate,
         )
+        self._held = False
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []
         self._samples_since_emit = 0
         self._last_emit = now

@@ -59,13 +59,13 @@ def test_train_progress_bar_shows_the_choice(tmp_path, data_dir, monkeypatch):
 
 def test_train_auto_is_the_default(tmp_path, data_dir, capsys, monkeypatch):
     settings = []
-    original = cli_train.train
+    original = cli_train.run_training
 
     def spy(*args, **kwargs):
         settings.append(kwargs.get("threads"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(cli_train, "train", spy)
+    monkeypatch.setattr(cli_train, "run_training", spy)
     code, _, err = _run(
         capsys,
         "train", "--dataset", "digits-8x8", "--layers", "8", "--epochs", "1",
