@@ -423,6 +423,7 @@ def build_model(
         created=utc_now_iso(),
         app_version=app_version(),
         phases=phases,
+        edits=[] if base is None else list(base.edits),  # still in the weights
     )
 
 

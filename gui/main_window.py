@@ -1,4 +1,4 @@
-"""The main window: builds the Train / Draw / Evaluate tabs, commands and status bar.
+"""The main window: builds the Train / Draw / Evaluate / Inside tabs, commands, status.
 
 It connects them to the model document (``gui.model_document``) and the training
 controller (``gui.training_controller``) and decides what is shown when; it computes
@@ -21,7 +21,9 @@ from gui.background import set_blas_setting
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
+from gui.inside_tab import InsideTab
 from gui.kept_runs import KeptRuns, RunModels
+from gui.live_network import ChosenImage
 from gui.model_document import (
     ModelDocument,
     count,
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self.banner = self.train_tab.banner
         self.draw_tab = DrawTab(data_dir=self.data_dir)
         self.evaluate_tab = EvaluateTab()
+        self.inside_tab = InsideTab()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for tab, name, tip in (
@@ -99,13 +102,23 @@ class MainWindow(QMainWindow):
                 "Evaluate",
                 "Test accuracy, confusions, mistakes, weights",
             ),
+            (
+                self.inside_tab,
+                "Inside",
+                "Where the digits live, what breaks the model, the data",
+            ),
         ):
             index = self.tabs.addTab(tab, name)
             self.tabs.setTabToolTip(index, f"{tip} (Ctrl+{index + 1})")
         self.setCentralWidget(self.tabs)
         self.numbers = StepThroughWindow(self)
         self.views = ModelViews(
-            self.document, self.tabs, self.draw_tab, self.evaluate_tab, self.data_panel
+            self.document,
+            self.tabs,
+            self.draw_tab,
+            self.evaluate_tab,
+            self.inside_tab,
+            self.data_panel,
         )
         kept = KeptRuns()
         self.files = FileCommands(self, self.document, self.training, kept)
@@ -169,6 +182,8 @@ class MainWindow(QMainWindow):
         self.draw_tab.personal_set_changed.connect(self.on_personal_set_changed)
         self.draw_tab.numbers_requested.connect(self.on_show_numbers)
         self.draw_tab.input_changed.connect(self.on_draw_input_changed)
+        self.draw_tab.input_changed.connect(self.inside_tab.show_input)
+        self.inside_tab.image_chosen.connect(self.on_image_chosen)
         self.evaluate_tab.example_chosen.connect(self.on_example_chosen)
         self.document.model_changed.connect(self.on_numbers_model_changed)
 
@@ -494,6 +509,17 @@ class MainWindow(QMainWindow):
             self.draw_tab.open_image(path)
 
     @Slot(object)
+    def on_image_chosen(self, chosen: ChosenImage) -> None:
+        """Put an image from the Inside tab on the Draw tab's canvas."""
+        self.draw_tab.put_image(chosen)
+        if chosen.go_to_canvas:
+            self.tabs.setCurrentWidget(self.draw_tab)
+        else:
+            self.status_bar.showMessage(
+                f"On the Draw tab's canvas: {chosen.description}.", 5000
+            )
+
+    @Slot(object)
     def on_document_opened(self, model: SavedModel) -> None:
         """Fill the controls from the file's settings and plot its history."""
         config = saved_config(model)
@@ -598,6 +624,7 @@ class MainWindow(QMainWindow):
             return
         self._close_pending = False
         self.data_panel.shutdown(STOP_WAIT_MS)
-        self.evaluate_tab.shutdown()
+        for tab in (self.draw_tab, self.evaluate_tab, self.inside_tab):
+            tab.shutdown()
         event.accept()
         self.closed.emit()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from core.blas_threads import AUTO, POOL
 from gui.model_document import ModelDocument
 
-TAB_NAMES = ("Train", "Draw", "Evaluate")
+TAB_NAMES = ("Train", "Draw", "Evaluate", "Inside")
 # What +1 batch and +1 epoch do: on a paused run, on the current model when nothing
 # trains, and when there is no model yet.
 STEP_TIPS = {

@@ -16,6 +16,7 @@ from core.datasets import (
     stratified_split,
 )
 from core.model_io import METRICS, load_model, save_model
+from core.neuron_edits import NeuronEdit, edited_metadata, edited_network
 from core.personal_set import PersonalSet
 from core.run import (
     FINE_TUNE_EPOCHS,
@@ -444,3 +445,21 @@ def test_epoch_rows_carry_the_phase_after_the_base_models(digits):
     assert epoch_row(tuned, values)["phase"] == 1
     with pytest.raises(TypeError):
         build_model(fresh, fresh.network)
+
+
+def test_a_fine_tune_of_an_edited_model_keeps_the_record_of_its_edits(digits):
+    base = _trained(digits, epochs=1)
+    assert base.edits == []
+    edits = [NeuronEdit(0, 2, 0.0)]
+    metadata = edited_metadata(base.metadata, edits)
+    edited = dataclasses.replace(
+        base,
+        network=edited_network(base.network, edits),
+        metrics=metadata.metrics,
+        edits=metadata.edits,
+    )
+    prepared = prepare_run(fine_tune_request(edited, digits, _drawings(3)))
+    result = run_training(prepared)
+    tuned = build_model(prepared, result.network, result)
+    assert tuned.edits == edited.edits and tuned.edits[0]["after_phase"] == 0
+    assert tuned.metrics["validation_accuracy"] is not None  # the tuned weights'
