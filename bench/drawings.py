@@ -36,7 +36,6 @@ from bench import drawings_material as material
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.preprocess import convert_drawing
-from core.slant import deskew
 
 MNIST_TEST = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -110,49 +109,39 @@ class TodayGate:
         return sure
 
 
-def deskewed_inputs(model: SavedModel) -> bool:
-    """True for a model trained on deskewed images (its dataset name says so).
-
-    Such models read deskewed images everywhere: the drawing conversion does it
-    already; here the calibration digits and the MNIST test set are deskewed too.
-    """
-    return "deskewed" in model.dataset_name
-
-
 class NewJudgement:
-    """`core.judgement`: the verdicts the app and the CLI are to give.
+    """`core.judgement` as the app and the CLI use it (`core.calibration.model_judge`).
 
-    Calibrated on the model's own validation split of the bundled sample when it
-    was trained there (its seed and share are in the file), else on 1,000 images of
-    the bundled sample.
+    With ``false_rejection`` the thresholds are set again at that share, on the
+    digits the app would calibrate on (`core.calibration.reference_digits`), for a
+    look at other operating points; the novelty score stays as the app has it.
     """
 
-    def __init__(self, model: SavedModel, false_rejection: float = 0.02) -> None:
-        from core.datasets import load_bundled, stratified_split
+    def __init__(self, model: SavedModel, false_rejection: float | None = None) -> None:
+        from core.calibration import digit_subspaces, model_judge, reference_digits
         from core.judgement import Judge
 
-        reference = load_bundled("mnist-sample")
-        config = model.config or {}
-        fraction = config.get("validation_fraction")
-        if model.dataset_name.startswith("mnist-sample") and fraction:
-            _, held_out = stratified_split(reference, fraction, config.get("seed", 0))
-            images = held_out.images
-        else:
-            images = reference.images[:1000]
-        if deskewed_inputs(model):
-            images = deskew(images)
-        self.judge = Judge.for_model(model, images, false_rejection)
-        self.name = (
-            f"core.judgement (margin {self.judge.min_margin:+.3f}, set for "
-            f"{100 * false_rejection:g}% of {len(images)} held-out digits)"
-        )
+        judge, reason = model_judge(model)
+        if judge is None:
+            raise ValueError(reason)
+        where = "stored in the model" if model.judgement else "set when loaded"
+        if false_rejection is not None:
+            fallback = digit_subspaces("mnist").calibration_images
+            images = reference_digits(model, fallback)
+            judge = Judge.for_model(model, images, false_rejection, judge.novelty)
+            where = (
+                f"set for {100 * false_rejection:g}% of {len(images)} held-out digits"
+            )
+        self.judge = judge
+        novelty = " + digit-subspace novelty" if judge.novelty is not None else ""
+        self.name = f"core.judgement (margin {judge.min_margin:+.3f}, {where}{novelty})"
 
     def sure(self, images, probabilities, sizes) -> np.ndarray:
         """Bool (N,): True where the verdict is "digit"."""
         return self.judge.verdicts(probabilities, images, sizes) == "digit"
 
 
-def make_judge(model: SavedModel, which: str, false_rejection: float = 0.02):
+def make_judge(model: SavedModel, which: str, false_rejection: float | None = None):
     """The judgement to use: "new", "today" or "auto" (new when it can)."""
     if which in ("new", "auto"):
         try:
@@ -296,8 +285,6 @@ def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
 def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
     """Accuracy and "not sure" share on the official MNIST test set."""
     images = read_idx(folder / MNIST_TEST[0], ndim=3)
-    if deskewed_inputs(model):
-        images = deskew(images)
     labels = read_idx(folder / MNIST_TEST[1], ndim=1).astype(np.intp)
     probabilities = model.predict_proba(images)
     correct = probabilities[:, :10].argmax(axis=1) == labels
@@ -350,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--false-rejection",
         type=float,
-        default=0.02,
-        help="share of held-out digits core.judgement may turn away (default 0.02)",
+        help="set core.judgement's thresholds again for this share of held-out "
+        "digits turned away (default: the model's own thresholds)",
     )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(

@@ -71,6 +71,12 @@ _NUMBER_FLAGS = (
         int,
         "early stopping patience; 0 = off",
     ),
+    (
+        ("--negatives",),
+        "negatives",
+        int,
+        "made-up non-digits added as the class 'not a digit'; 0 = none",
+    ),
 )
 
 _AUGMENT_HELP = {
@@ -122,6 +128,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="Nesterov momentum ('momentum' optimizer)",
     )
     parser.add_argument("--normalization", choices=NORMALIZATIONS)
+    parser.add_argument(
+        "--deskew",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stand the digits upright (moment deskewing) in training and reading",
+    )
     for flags, dest, kind, text in _NUMBER_FLAGS:
         parser.add_argument(*flags, dest=dest, type=kind, help=text)
     augment = parser.add_argument_group(
@@ -206,6 +218,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, str]:
         "schedule",
         "nesterov",
         "normalization",
+        "deskew",
     ):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
@@ -276,6 +289,10 @@ def _config_summary(config: TrainingConfig) -> str:
         parts.append(f"patience {config.early_stopping_patience}")
     if config.augment.is_active:
         parts.append("augmentation on")
+    if config.deskew:
+        parts.append("deskewed")
+    if config.negatives:
+        parts.append(f"{config.negatives:,} made-up non-digits")
     return ", ".join(parts) + f", seed {config.seed}"
 
 

@@ -2,7 +2,10 @@
 
 Owns ``evaluate``, ``Evaluation`` and ``loss_and_accuracy`` (the trainer's
 per-epoch check). Works batch by batch in preallocated buffers; images stay
-uint8 until a batch needs them. Imports NumPy and core only.
+uint8 until a batch needs them. A network with a "not a digit" output
+(`core.judgement.NOT_A_DIGIT`) is scored on its best guess among the real
+classes, and how often it turned an image away is counted apart. Imports NumPy
+and core only.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.datasets import Dataset, Normalization
+from core.judgement import NOT_A_DIGIT
 from core.network import MLP
+from core.slant import deskew as deskewed
 
 
 class MetricsError(ValueError):
@@ -28,9 +33,16 @@ class Evaluation:
     loss : float
         Mean loss over the dataset (the network's own cost).
     accuracy : float
-        Share of samples whose highest output is the true class, in [0, 1].
+        Share of samples whose best guess is the true class, in [0, 1]: the
+        highest output among the dataset's real classes (a "not a digit" output,
+        or outputs beyond the dataset's classes, are not guesses).
+    turned_away : float
+        Share of samples whose highest output is one of those others (0 for a
+        network with one output per class).
     confusion : ndarray of int64, shape (K, K)
-        ``confusion[true, predicted]`` counts.
+        ``confusion[true, predicted]`` counts, ``K`` the network's outputs:
+        predicted is the highest output, so the turned-away samples fill the
+        "not a digit" column.
     precision : ndarray of float64, shape (K,)
         Per class: correct predictions of the class / all predictions of it
         (0 when the class is never predicted).
@@ -39,7 +51,9 @@ class Evaluation:
     probabilities : ndarray of float32, shape (N, K)
         Output activations per sample.
     predictions : ndarray of intp, shape (N,)
-        Predicted class per sample.
+        Highest output per sample.
+    guesses : ndarray of intp, shape (N,)
+        Best guess per sample (the highest output among the real classes).
     """
 
     loss: float
@@ -49,6 +63,19 @@ class Evaluation:
     recall: np.ndarray
     probabilities: np.ndarray
     predictions: np.ndarray
+    guesses: np.ndarray
+    turned_away: float = 0.0
+
+
+def answer_classes(network: MLP, dataset: Dataset) -> np.ndarray:
+    """Return the outputs that are real classes of ``dataset`` (its guesses).
+
+    The dataset's classes that the network has, except `core.judgement.NOT_A_DIGIT`.
+    """
+    names = dataset.class_names[: network.num_classes]
+    return np.array(
+        [index for index, name in enumerate(names) if name != NOT_A_DIGIT], np.intp
+    )
 
 
 def _check(network: MLP, dataset: Dataset) -> None:
@@ -72,6 +99,7 @@ def _passes(
     normalization: Normalization | None,
     batch_size: int,
     buffer: np.ndarray | None = None,
+    deskew: bool = False,
 ):
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
     _check(network, dataset)
@@ -95,7 +123,11 @@ def _passes(
     converted = inputs if network.dtype == np.float32 else None
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
-        batch = normalization.apply(images[start:stop], out=inputs[: stop - start])
+        raw = images[start:stop]
+        if deskew:
+            shape = (stop - start, *dataset.image_shape)
+            raw = deskewed(raw.reshape(shape)).reshape(stop - start, -1)
+        batch = normalization.apply(raw, out=inputs[: stop - start])
         if converted is None:
             batch = batch.astype(network.dtype)
         loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
@@ -127,16 +159,17 @@ def loss_and_accuracy(
     -------
     loss : float
     accuracy : float
+        Of the best guesses, as `Evaluation.accuracy`.
     """
     total_loss = 0.0
     correct = 0
+    answers = answer_classes(network, dataset)
     for start, stop, loss, probs in _passes(
         network, dataset, normalization, batch_size, buffer
     ):
         total_loss += loss * (stop - start)
-        correct += int(
-            np.count_nonzero(probs.argmax(axis=1) == dataset.labels[start:stop])
-        )
+        guesses = answers[probs[:, answers].argmax(axis=1)]
+        correct += int(np.count_nonzero(guesses == dataset.labels[start:stop]))
     count = len(dataset)
     return total_loss / count, correct / count
 
@@ -146,6 +179,7 @@ def evaluate(
     dataset: Dataset,
     batch_size: int = 2048,
     normalization: Normalization | None = None,
+    deskew: bool = False,
 ) -> Evaluation:
     """Evaluate ``network`` on every sample of ``dataset``.
 
@@ -160,6 +194,9 @@ def evaluate(
     normalization : Normalization, optional
         The normalisation the network was trained with; ``"scale"`` when
         omitted.
+    deskew : bool
+        Deskew every image first (`core.slant.deskew`), for a model that reads
+        images so (`core.model_io.SavedModel.deskews`).
 
     Returns
     -------
@@ -170,11 +207,13 @@ def evaluate(
     probabilities = np.empty((count, classes), np.float32)
     total_loss = 0.0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size
+        network, dataset, normalization, batch_size, deskew=deskew
     ):
         total_loss += loss * (stop - start)
         probabilities[start:stop] = probs
     predictions = probabilities.argmax(axis=1)
+    answers = answer_classes(network, dataset)
+    guesses = answers[probabilities[:, answers].argmax(axis=1)]
     labels = dataset.labels.astype(np.intp)
     confusion = np.bincount(
         labels * classes + predictions, minlength=classes * classes
@@ -188,10 +227,12 @@ def evaluate(
     recall = np.divide(correct, actual, out=np.zeros(classes), where=actual > 0)
     return Evaluation(
         loss=total_loss / count,
-        accuracy=float(correct.sum() / count),
+        accuracy=float(np.count_nonzero(guesses == labels) / count),
         confusion=confusion.astype(np.int64),
         precision=precision,
         recall=recall,
         probabilities=probabilities,
         predictions=predictions,
+        guesses=guesses,
+        turned_away=float(np.count_nonzero(~np.isin(predictions, answers)) / count),
     )

@@ -2,8 +2,9 @@
 
 Owns `make_negatives`: scribbles, polygons, hatching, scattered marks, coils, random
 glyphs of a few strokes, letters and signs that no digit resembles (from this
-module's own stroke outlines, in random hands), and two real digits drawn over each
-other, each laid out the way `core.preprocess.convert_drawing` lays out a drawing
+module's own stroke outlines, in random hands), two real digits drawn over each
+other, and pieces cut off real digits, each laid out the way
+`core.preprocess.convert_drawing` lays out a drawing
 (strokes as wide as MNIST's, the 20 px box, the centre of mass on the centre of
 28x28). Made by other code than the test material of `bench.drawings_material`
 (which draws Hershey letters, stars, hearts, smileys, arrows, tally marks...).
@@ -30,7 +31,14 @@ KINDS = (
     "glyph",
     "letter",
     "overlap",
+    "piece",
 )
+# The kinds made of the real digits given to `make_negatives`.
+_FROM_DIGITS = ("overlap", "piece")
+# A piece keeps this share of its digit's ink: less is a stray mark, more is
+# mostly the digit still.
+_PIECE_SHARE = (0.25, 0.6)
+_PIECE_ZOOM = 4
 _SIZE = 28
 _BOX = 20.0
 _CENTRE = 14.0
@@ -55,10 +63,11 @@ def make_negatives(
         Seeds everything: the same seed gives the same images.
     digits : np.ndarray, optional
         uint8 ``(N, 28, 28)`` real digits. They make the "overlap" kind (two of
-        them, a little apart, in one image), and the made-up drawings that look
-        most like one of them (a quarter more are made than asked for) are left
-        out: a stroke at random is sometimes a 1 or a 7. Without them the overlap
-        kind is left out and nothing is sorted out.
+        them, a little apart, in one image) and the "piece" kind (a quarter to 60%
+        of one's ink, cut off along a straight line), and the made-up drawings that
+        look most like one of them (a quarter more are made than asked for) are
+        left out: a stroke at random is sometimes a 1 or a 7, a piece of a 7 a 1.
+        Without them those two kinds are left out and nothing is sorted out.
     kinds : tuple of str
         Which of `KINDS` to make, in equal shares.
 
@@ -71,9 +80,10 @@ def make_negatives(
     if unknown:
         raise ValueError(f"unknown negative kinds {unknown}; known: {KINDS}")
     if digits is None:
-        kinds = tuple(k for k in kinds if k != "overlap")
+        asked = [k for k in kinds if k in _FROM_DIGITS]
+        kinds = tuple(k for k in kinds if k not in _FROM_DIGITS)
         if not kinds:
-            raise ValueError("the overlap kind needs real digits to overlap")
+            raise ValueError(f"the {' and '.join(asked)} kind needs real digits")
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(kinds), count)
     out = np.zeros((count, _SIZE, _SIZE), np.uint8)
@@ -88,8 +98,13 @@ def make_negatives(
     made = np.concatenate(
         [which[slots], which[slots[rng.integers(0, len(slots), spare)]]]
     )
-    strokes = [_STROKES[kinds[k]](rng) for k in made]
-    images = _render(strokes, MNIST_STROKE_WIDTH * rng.uniform(0.8, 1.2, len(made)))
+    drawn = np.array([kinds[k] in _STROKES for k in made], bool)
+    images = np.empty((len(made), _SIZE, _SIZE), np.uint8)
+    strokes = [_STROKES[kinds[k]](rng) for k in made[drawn]]
+    widths = MNIST_STROKE_WIDTH * rng.uniform(0.8, 1.2, len(strokes))
+    images[drawn] = _render(strokes, widths)
+    for i in np.flatnonzero(~drawn):
+        images[i] = _piece(digits, rng)
     if digits is None:
         out[slots] = images
         return out
@@ -339,6 +354,9 @@ _STROKES = {
 
 def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
     """Lay out each drawing in the 28x28 frame as the conversion does; render all."""
+    out = np.empty((len(strokes), _SIZE, _SIZE), np.uint8)
+    if not strokes:
+        return out
     segments = []
     for drawing, width in zip(strokes, widths, strict=True):
         points = np.vstack(drawing)
@@ -356,28 +374,63 @@ def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
         lengths = np.maximum(np.linalg.norm(pieces[:, 1] - pieces[:, 0], axis=1), width)
         centre = (pieces.mean(axis=1) * lengths[:, None]).sum(0) / lengths.sum()
         segments.append(pieces + (_CENTRE - centre))
-    most = max(len(s) for s in segments)
-    starts = np.full((len(segments), most, 2), np.nan, np.float32)
-    ends = np.full((len(segments), most, 2), np.nan, np.float32)
-    for i, pieces in enumerate(segments):
-        starts[i, : len(pieces)] = pieces[:, 0]
-        ends[i, : len(pieces)] = pieces[:, 1]
-    out = np.empty((len(segments), _SIZE, _SIZE), np.uint8)
+    # Drawn in chunks of like segment counts: each chunk costs its longest.
+    order = np.argsort([len(s) for s in segments], kind="stable")
     rows = np.arange(_SIZE)
     for first in range(0, len(segments), 256):
-        chunk = slice(first, first + 256)
-        images = render_segments(
-            starts[chunk], ends[chunk], widths[chunk], (_SIZE, _SIZE)
-        )
+        chunk = order[first : first + 256]
+        most = max(len(segments[i]) for i in chunk)
+        starts = np.full((len(chunk), most, 2), np.nan, np.float32)
+        ends = np.full((len(chunk), most, 2), np.nan, np.float32)
+        for row, i in enumerate(chunk):
+            starts[row, : len(segments[i])] = segments[i][:, 0]
+            ends[row, : len(segments[i])] = segments[i][:, 1]
+        images = render_segments(starts, ends, widths[chunk], (_SIZE, _SIZE))
         # Overlapping strokes and round ends move the true centre of mass a little:
         # put it back on the nearest whole pixel.
         mass = np.maximum(images.sum(axis=(1, 2)), 1e-6)
         dy = np.rint(_CENTRE - images.sum(axis=2) @ rows / mass).astype(int)
         dx = np.rint(_CENTRE - images.sum(axis=1) @ rows / mass).astype(int)
         for i, image in enumerate(images):
-            images[i] = np.roll(image, (dy[i], dx[i]), axis=(0, 1))
+            images[i] = _shifted(image, int(dy[i]), int(dx[i]))
         out[chunk] = np.rint(images * 255.0)
     return out
+
+
+def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Move an image by whole pixels; what leaves the frame is lost, not wrapped."""
+    out = np.zeros_like(image)
+    h, w = image.shape
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def _piece(digits: np.ndarray, rng) -> np.ndarray:
+    """Part of a real digit: its ink on one side of a line near its centre."""
+    rows, cols = np.mgrid[0:_SIZE, 0:_SIZE]
+    for _ in range(8):  # a few tries for a cut that keeps a fitting share
+        digit = digits[rng.integers(0, len(digits))].astype(np.float32)
+        mass = max(float(digit.sum()), 1e-6)
+        cy = float((digit.sum(axis=1) @ np.arange(_SIZE)) / mass)
+        cx = float((digit.sum(axis=0) @ np.arange(_SIZE)) / mass)
+        angle = rng.uniform(0.0, 2.0 * math.pi)
+        side = (cols - cx) * math.cos(angle) + (rows - cy) * math.sin(angle)
+        piece = np.where(side > rng.uniform(-3.0, 3.0), digit, 0.0)
+        if _PIECE_SHARE[0] <= piece.sum() / mass <= _PIECE_SHARE[1]:
+            break
+    # Enlarged first, so that the conversion redraws the piece's strokes at full
+    # size as it does a drawing's (crisp), rather than blowing up its few pixels.
+    grid = (np.arange(_PIECE_ZOOM * _SIZE) + 0.5) / _PIECE_ZOOM - 0.5
+    low = np.clip(np.floor(grid).astype(int), 0, _SIZE - 1)
+    high = np.clip(low + 1, 0, _SIZE - 1)
+    t = np.clip(grid - np.floor(grid), 0.0, 1.0).astype(np.float32)
+    wide = piece[:, low] * (1 - t) + piece[:, high] * t
+    big = wide[low] * (1 - t)[:, None] + wide[high] * t[:, None]
+    ink = np.where(big >= 128.0, 255, 0).astype(np.uint8)  # as a pen leaves it
+    image = canvas_to_image(ink, "mnist", ink_is_bright=True)
+    return np.zeros((_SIZE, _SIZE), np.uint8) if image is None else image
 
 
 def _overlap(digits: np.ndarray, rng) -> np.ndarray:

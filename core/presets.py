@@ -72,6 +72,9 @@ _RECOMMENDED = Preset(
             styles=0.5,
             aspect=0.25,
         ),
+        # Read upright, and say "not a digit" (bench.drawings).
+        deskew=True,
+        negatives=6000,
     ),
     reference=(
         "Tuned on the bundled 5,000-image sample: a wide ReLU network with Adam and "

@@ -1,9 +1,10 @@
 """The Draw tab: draw a digit, see the live prediction, correct it, explain it.
 
 Wires the canvas, prediction panel, input preview and personal gallery to the current
-model snapshot. Conversion is `core.preprocess`, honesty is `core.calibration` (run in
-background threads here); the only work done on the GUI thread is one forward pass
-(well under 5 ms) per throttled update.
+model snapshot. Conversion is `core.preprocess`, the verdict is `core.judgement` with
+the model's thresholds from `core.calibration` (set in background threads here); the
+only work done on the GUI thread is the conversion and one forward pass (about 2 ms)
+per throttled update.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from core import user_dirs
-from core.calibration import calibrated_gate, digit_subspaces
-from core.confidence import ConfidenceGate, Judgement
+from core.calibration import digit_subspaces, model_judge
+from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
-from core.personal_set import PersonalSet
-from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
+from core.personal_set import NEGATIVE_LABEL, PersonalSet
+from core.preprocess import PreprocessError, convert_drawing, target_for_shape
+from core.run import makes_negatives
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.personal_gallery import PersonalGallery
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
@@ -43,10 +45,10 @@ PREDICTION_INTERVAL_MS = 30
 # models come and go.
 _FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digit-subspaces")
 _SUBSPACES: dict[str, Future] = {}
-# Each model snapshot's threshold is calibrated off the GUI thread too: snapshots
+# Each model snapshot's thresholds are read or set off the GUI thread too: snapshots
 # arrive every epoch while training keeps both cores busy.
-_CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-calibration")
-GATE_POLL_MS = 20
+_CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-calibration")
+JUDGE_POLL_MS = 20
 
 
 def subspace_future(target: str) -> Future:
@@ -85,16 +87,16 @@ class DrawTab(QWidget):
         )
         self._model: SavedModel | None = None
         self._target = "mnist"
-        self._gate: ConfidenceGate | None = None
-        self._gate_stale = False
-        self._gate_future: Future | None = None
-        self._gate_key: tuple | None = None
-        self._gate_poll = QTimer(self)
-        self._gate_poll.setInterval(GATE_POLL_MS)
-        self._gate_poll.timeout.connect(self._on_gate_poll_timeout)
+        self._judge: Judge | None = None
+        self._judge_stale = False
+        self._judge_future: Future | None = None
+        self._judge_key: tuple | None = None
+        self._judge_poll = QTimer(self)
+        self._judge_poll.setInterval(JUDGE_POLL_MS)
+        self._judge_poll.timeout.connect(self._on_judge_poll_timeout)
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
-        self._judgement: Judgement | None = None
+        self._verdict: Verdict | None = None
         self.last_inference_ms: float | None = None
 
         self.canvas = DrawingCanvas(self)
@@ -120,8 +122,8 @@ class DrawTab(QWidget):
         self.why_legend.setVisible(False)
         self.wrong_button = QPushButton("That's wrong…", self)
         self.wrong_button.setToolTip(
-            "Give the right digit: the drawing is kept in your personal set for the "
-            "next training or a fine-tune."
+            "Give the right digit, or say it is not a digit: the drawing is kept in "
+            "your personal set for the next training or a fine-tune."
         )
         self.wrong_menu = QMenu(self)
         self.wrong_menu.triggered.connect(self._on_wrong_menu_triggered)
@@ -212,7 +214,7 @@ class DrawTab(QWidget):
             )
         if self._model is None or target is None:
             self._model = None
-            self._gate = None
+            self._judge = None
             self.wrong_button.setEnabled(False)
             self.why_check.setEnabled(False)
             self.gallery.set_fine_tune_enabled(False)
@@ -222,10 +224,13 @@ class DrawTab(QWidget):
             self.preview.set_image(None)
             self.preview.set_overlay(None)
             self.timing_label.clear()
-            self._image = self._probabilities = self._judgement = None
+            self._image = self._probabilities = self._verdict = None
             return
         self.prediction.set_class_names(model.class_names)
-        self._rebuild_wrong_menu(tuple(model.class_names))
+        self._rebuild_wrong_menu(
+            tuple(model.class_names),
+            makes_negatives(model.image_shape, digit_class_names(model.class_names)),
+        )
         if target != self.gallery.target or self._target != target:
             self._target = target
             self.gallery.set_target(
@@ -234,40 +239,40 @@ class DrawTab(QWidget):
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
         subspace_future(target)
-        if self._gate is not None and self._gate_key != (target, model.class_names):
-            self._gate = None  # the old thresholds only stand in for a like model
-        self._gate_key = (target, model.class_names)
-        # Calibrated on first use: snapshots arrive during training whether or not
+        if self._judge is not None and self._judge_key != (target, model.class_names):
+            self._judge = None  # the old thresholds only stand in for a like model
+        self._judge_key = (target, model.class_names)
+        # Read or set on first use: snapshots arrive during training whether or not
         # anyone draws.
-        self._gate_stale = True
+        self._judge_stale = True
         self.update_prediction()
 
-    def gate(self) -> ConfidenceGate | None:
-        """Return the "not sure" thresholds in force.
+    def judge(self) -> Judge | None:
+        """Return the judgement in force (`core.calibration.model_judge`).
 
-        While the current model's are calibrated in the background, the previous
-        like model's stand in (or none, for a moment, after the first model).
+        While the current model's is made ready in the background, the previous
+        like model's stands in (or none, for a moment, after the first model).
         """
-        if self._gate_stale and self._model is not None:
-            self._gate_stale = False
-            self._gate_future = _CALIBRATOR.submit(calibrated_gate, self._model)
-            self._gate_poll.start()
-        return self._gate
+        if self._judge_stale and self._model is not None:
+            self._judge_stale = False
+            self._judge_future = _CALIBRATOR.submit(model_judge, self._model)
+            self._judge_poll.start()
+        return self._judge
 
-    def gate_pending(self) -> bool:
-        """Return True while the current model's thresholds are being calibrated."""
-        return self._gate_future is not None
+    def judge_pending(self) -> bool:
+        """Return True while the current model's judgement is being made ready."""
+        return self._judge_future is not None
 
     @Slot()
-    def _on_gate_poll_timeout(self) -> None:
-        future = self._gate_future
+    def _on_judge_poll_timeout(self) -> None:
+        future = self._judge_future
         if future is None or not future.done():
             return
-        self._gate_poll.stop()
-        self._gate_future = None
-        if self._gate_stale:
-            return  # a newer model arrived meanwhile; its calibration starts on use
-        self._gate, message = future.result()
+        self._judge_poll.stop()
+        self._judge_future = None
+        if self._judge_stale:
+            return  # a newer model arrived meanwhile; its judgement starts on use
+        self._judge, message = future.result()
         if message:
             self.status_label.setText(message)
         if self._image is not None:
@@ -287,9 +292,9 @@ class DrawTab(QWidget):
         """Return the probabilities last shown, or None."""
         return self._probabilities
 
-    def current_judgement(self) -> Judgement | None:
+    def current_verdict(self) -> Verdict | None:
         """Return the verdict last shown, or None."""
-        return self._judgement
+        return self._verdict
 
     @Slot()
     def _on_canvas_changed(self) -> None:
@@ -303,37 +308,40 @@ class DrawTab(QWidget):
         self._timer.stop()
         self._image = None
         self._probabilities = None
-        self._judgement = None
+        self._verdict = None
         model = self._model
         self.wrong_button.setEnabled(False)
         if model is None:
             return
-        image = canvas_to_image(
+        conversion = convert_drawing(
             self.canvas.to_array(), self._target, ink_is_bright=True
         )
-        if image is None:
+        if conversion is None:
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
             self.preview.set_overlay(None)
             self.timing_label.clear()
             return
+        image = conversion.image
         start = time.perf_counter()
         probabilities = np.asarray(model.predict_proba(image), dtype=np.float32)
         self.last_inference_ms = 1000.0 * (time.perf_counter() - start)
-        predicted = int(np.argmax(probabilities))
-        gate = self.gate()
-        if gate is not None:
-            judgement = gate.judge(image, probabilities)
-        else:
-            judgement = Judgement(
-                predicted, float(probabilities[predicted]), 0.0, True, ""
-            )
+        judge = self.judge()
+        if judge is None:
+            # No thresholds yet: answer with the best digit, as a plain argmax would.
+            names = tuple(model.class_names)
+            other = not_a_digit_output(names)
+            judge = Judge(len(names) - (other is not None), other, -1.0, 0.0)
+        verdict = judge.judge(probabilities, image, conversion.size)
         self._image = image
         self._probabilities = probabilities
-        self._judgement = judgement
-        name = model.class_names[predicted]
+        self._verdict = verdict
         self.prediction.show_prediction(
-            probabilities, name, judgement.sure, judgement.reason
+            probabilities,
+            model.class_names[verdict.digit],
+            verdict.verdict == "digit",
+            verdict.reason,
+            verdict.confidence,
         )
         self.preview.set_image(image, int(model.normalization.max_value))
         self.timing_label.setText(f"{self.last_inference_ms:.2f} ms")
@@ -347,12 +355,12 @@ class DrawTab(QWidget):
         times the ink: red in the overlay where the drawing pushed toward the answer.
         """
         model, image = self._model, self._image
-        if model is None or image is None or self._judgement is None:
+        if model is None or image is None or self._verdict is None:
             return None
         normalization = model.normalization
         flat = image.reshape(1, -1)
         gradient = model.network.input_gradient(
-            normalization.apply(flat)[0], self._judgement.predicted
+            normalization.apply(model.prepare(flat))[0], self._verdict.digit
         )
         # The normalisation is affine, so its per-pixel slope is f(1) - f(0).
         slope = (
@@ -372,7 +380,7 @@ class DrawTab(QWidget):
         )
         self.why_legend.setVisible(attribution is not None)
         if attribution is not None and self._model is not None:
-            name = self._model.class_names[self._judgement.predicted]
+            name = self._model.class_names[self._verdict.digit]
             self.why_legend.setText(
                 f"<span style='color:#d03020'>Red</span>: ink that pushed toward "
                 f"{name}. <span style='color:#2870e0'>Blue</span>: ink that pushed "
@@ -381,11 +389,22 @@ class DrawTab(QWidget):
 
     # -- corrections ----------------------------------------------------------------
 
-    def _rebuild_wrong_menu(self, class_names: tuple[str, ...]) -> None:
+    def _rebuild_wrong_menu(
+        self, class_names: tuple[str, ...], negatives: bool = False
+    ) -> None:
         self.wrong_menu.clear()
-        for index, name in enumerate(class_names):
+        for index, name in enumerate(digit_class_names(class_names)):
             action = QAction(f"It's a {name}", self.wrong_menu)
             action.setData(index)
+            self.wrong_menu.addAction(action)
+        if negatives:
+            self.wrong_menu.addSeparator()
+            action = QAction("Not a digit", self.wrong_menu)
+            action.setToolTip(
+                "Keep it as a drawing the model should turn away; a fine-tune "
+                "teaches it (a model without a 'not a digit' output gets one)."
+            )
+            action.setData(NEGATIVE_LABEL)
             self.wrong_menu.addAction(action)
 
     @Slot(QAction)
@@ -394,17 +413,28 @@ class DrawTab(QWidget):
 
     @Slot(int)
     def mark_wrong(self, label: int) -> None:
-        """Keep the current input in the personal set with the right ``label``."""
+        """Keep the current input in the personal set with the right ``label``.
+
+        ``label`` is a digit class index, or `core.personal_set.NEGATIVE_LABEL` for
+        a drawing that is not a digit.
+        """
         if self._image is None or self._model is None:
             return
         drawing = self.gallery.add(self._image, label)
-        if drawing is not None:
-            name = self._model.class_names[label]
+        if drawing is None:
+            return
+        count = self.gallery.count()
+        if drawing.is_negative:
             self.status_label.setText(
-                f"Kept as a {name} in your personal set ({self.gallery.count()} "
-                "drawings). Tick it in the Data panel for the next training, or "
-                "fine-tune now."
+                f"Kept as not a digit in your personal set ({count} drawings). "
+                "Fine-tune now to teach the model to turn such drawings away."
             )
+            return
+        name = self._model.class_names[label]
+        self.status_label.setText(
+            f"Kept as a {name} in your personal set ({count} drawings). Tick it in "
+            "the Data panel for the next training, or fine-tune now."
+        )
 
     @Slot(int)
     def _on_pen_width_changed(self, width: int) -> None:

@@ -226,9 +226,14 @@ class PredictionPanel(QWidget):
         class_name: str,
         sure: bool,
         reason: str,
+        confidence: float | None = None,
     ) -> None:
-        """Show a verdict for ``(C,)`` probabilities."""
-        confidence = float(np.max(probabilities))
+        """Show a verdict for ``(C,)`` probabilities.
+
+        ``confidence`` is the named class's probability (by default the largest).
+        """
+        if confidence is None:
+            confidence = float(np.max(probabilities))
         if sure:
             self.verdict.setText(f"It's a {class_name}")
             self.detail.setText(f"{100 * confidence:.1f}% sure")
