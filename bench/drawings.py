@@ -12,7 +12,9 @@ the app does (`core.preprocess.convert_drawing`) and prints, for each model:
 * the share of digits answered "not sure" and of non-digits turned away, by kind;
 * with ``--mnist-folder``: accuracy and "not sure" share on the official MNIST test
   set (10,000 images, as stored);
-* conversion plus prediction time per drawing.
+* conversion plus prediction time per drawing;
+* teach it (``--teach-hands``, `bench.drawings_teach`): 20 corrections of a hand the
+  model misreads and the app's fine-tune, the hand and MNIST before and after.
 
 The verdicts come from `core.judgement` when the model carries what it needs, else
 from the Draw tab's gate of today (`core.confidence`, calibrated as the Draw tab
@@ -340,6 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         help="set core.judgement's thresholds again for this share of held-out "
         "digits turned away (default: the model's own thresholds)",
     )
+    parser.add_argument(
+        "--teach-hands",
+        type=int,
+        default=3,
+        help="hands to teach with 20 corrections and a fine-tune (0: none)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(
         "--cache",
@@ -372,6 +380,17 @@ def main(argv: list[str] | None = None) -> int:
         if mnist is not None:
             figures.update(report_mnist(mnist, model, judge))
         figures.update(time_one_drawing(canvases[:300], model, args.keep_width))
+        if args.teach_hands > 0:
+            from bench import drawings_teach
+
+            test_set = None
+            if mnist is not None:
+                test_set = (
+                    read_idx(mnist / MNIST_TEST[0], ndim=3),
+                    read_idx(mnist / MNIST_TEST[1], ndim=1).astype(np.intp),
+                )
+            taught = drawings_teach.teach(model, args.teach_hands, test_set)
+            figures.update(drawings_teach.report(taught))
         results[str(path)] = figures
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

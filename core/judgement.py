@@ -35,9 +35,11 @@ _MIN_SIZE = 0.07
 # The calibrated margin stays in this range: too low says nothing, and a model
 # scored on images it trained on would set it too high. With a "not a digit"
 # output the margin may be negative: real digits the model half takes for
-# something else are still answered.
+# something else are still answered; at -0.95 only a drawing the model holds 97.5%
+# sure to be no digit is turned away (a model trained on 5,000 digits is that sure
+# of 2% of MNIST's test digits).
 _MARGIN_RANGE = (0.3, 0.8)
-_MARGIN_RANGE_WITH_OTHER = (-0.8, 0.8)
+_MARGIN_RANGE_WITH_OTHER = (-0.95, 0.8)
 _REQUIRED = object()
 # What `Judge.to_dict` stores, with the defaults of keys that may be left out.
 _STORED = {

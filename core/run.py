@@ -54,13 +54,15 @@ from core.training import (
 )
 
 # Fine-tuning: a few gentle epochs on the user's drawings mixed with a sample of the
-# training images, so that the drawings count without the digits being forgotten.
-FINE_TUNE_EPOCHS = 3
-FINE_TUNE_LEARNING_RATE_FACTOR = 0.3
+# training images, so that the drawings count without the digits being forgotten
+# (bench.drawings' teach-it figure: 20 corrections of a misread hand; in
+# bench/RESULTS.md).
+FINE_TUNE_EPOCHS = 5
+FINE_TUNE_LEARNING_RATE_FACTOR = 0.1
 FINE_TUNE_LIMIT = 10_000  # training images kept: no full epoch of 60,000 needed
 # Each personal drawing is added this many times, so that a few dozen of them weigh
 # against thousands of training images (new runs and fine-tunes alike).
-PERSONAL_REPEAT = 5
+PERSONAL_REPEAT = 20
 # ``stopped`` of a model taken while its run was still going: if it is what remains
 # (the run was stopped or failed afterwards), the run did not finish.
 SNAPSHOT_STOPPED = "interrupted"
@@ -347,6 +349,9 @@ def prepare_run(request: RunRequest) -> PreparedRun:
             "correct a few predictions on the Draw tab first."
         )
     negatives = _negatives_count(config, dataset, base, personal)
+    if negatives and request.subset is not None and request.subset < len(dataset):
+        # A quick try on a subset gets as many made-up non-digits per digit.
+        negatives = max(1, round(negatives * request.subset / len(dataset)))
     if negatives and request.limit is not None:
         # The limit keeps a random share of the images: draw only that share.
         total = len(train_set) + negatives

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.image_grid import array_to_qimage
@@ -80,7 +88,10 @@ class ProbabilityBars(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         count = max(len(self._names), 1)
         row_height = self.height() / count
-        metrics = self.fontMetrics()
+        # Measured in bold, the top class's font, so that no name is cut off.
+        bold = QFont(self.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
         label_width = max(metrics.horizontalAdvance(n) for n in self._names) + 10
         value_width = metrics.horizontalAdvance("100.0%") + 8
         bar_width = max(self.width() - label_width - value_width, 10)

@@ -209,3 +209,11 @@ def test_8x8_fine_tunes_leave_not_a_digit_drawings_out():
     prepared = prepare_run(fine_tune_request(base, eight, drawings))
     assert prepared.network.num_classes == 10
     assert prepared.left_out == 2 and prepared.personal_images == 1
+
+
+def test_a_subset_gets_as_many_negatives_per_digit():
+    sample = load_bundled("mnist-sample")
+    request = RunRequest(sample, _config(negatives=1000), subset=500)
+    prepared = prepare_run(request)
+    assert int((prepared.train_set.labels == 10).sum()) == 100
+    assert prepared.config.negatives == 100
