@@ -28,12 +28,9 @@ def has_test_split(name: str) -> bool:
 def held_out(model: SavedModel) -> tuple[Dataset, str]:
     """Return the images ``model`` did not train on, and a label for them.
 
-    The test split when its dataset has one, otherwise the validation part of the
-    training images, recomputed as `core.run.split` drew it (seed, share, subset).
+    The validation part of the training images, recomputed as `core.run.split` drew
+    it (seed, share, subset); the test split, where there is one, is ``--split test``.
     """
-    name = model.dataset_name
-    if has_test_split(name):
-        return load(name, "test", model.image_shape), "test split"
     try:
         spec = held_out_split(model)
     except RunError as error:

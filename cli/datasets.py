@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.output import printable
 from core import dataset_store
 from core.user_dirs import data_dir
 
@@ -34,12 +35,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"Removed {args.remove!r} from {folder}.")
         return 0
     infos = dataset_store.list_datasets(folder)
-    width = max(len(info.name) for info in infos)
+    width = max(len(printable(info.name)) for info in infos)
     for info in infos:
         height, columns = info.image_shape
         test = f" + {info.test_count:,} test" if info.test_count is not None else ""
+        name = printable(info.name)
         print(
-            f"{info.name:<{width}}  {info.kind:<10}  {info.train_count:,}{test} "
+            f"{name:<{width}}  {info.kind:<10}  {info.train_count:,}{test} "
             f"images of {height}x{columns}, {len(info.class_names)} classes"
         )
     if dataset_store.MNIST not in {info.name for info in infos}:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
-from cli import data
+from cli import data, threads
+from cli.output import json_text, printable
 from cli.report import confusion_table, per_class_table
 from core.datasets import DatasetError, load_idx_pair
 from core.judgement import digit_class_names, not_a_digit_output
@@ -43,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--batch", type=int, default=2048, help="images per forward pass (memory)"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    threads.add_flag(parser)
     parser.set_defaults(handler=run, parser=parser)
 
 
@@ -62,13 +63,14 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         normalization=model.normalization,
         deskew=model.deskews,
+        threads=args.threads,
     )
     support = np.asarray(result.confusion).sum(axis=1)
     if args.json:
-        print(json.dumps(_as_json(model, description, result, support), indent=2))
+        print(json_text(_as_json(model, description, result, support)))
         return 0
-    print(f"Model      {args.model} ({model.dataset_name})")
-    print(f"Data       {description}: {len(dataset):,} images")
+    print(printable(f"Model      {args.model} ({model.dataset_name})"))
+    print(printable(f"Data       {description}: {len(dataset):,} images"))
     print(f"Loss       {result.loss:.4f}")
     correct = round(result.accuracy * len(dataset))
     print(f"Accuracy   {100 * result.accuracy:.2f}% ({correct:,} of {len(dataset):,})")
@@ -76,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     if other is not None:
         away = round(result.turned_away * len(dataset))
         print(
-            f"Turned away {100 * result.turned_away:.2f}% ({away:,}) answered "
-            f"'{model.class_names[other]}': the accuracy counts the best digit, the "
-            "matrix's last column these"
+            printable(
+                f"Turned away {100 * result.turned_away:.2f}% ({away:,}) answered "
+                f"'{model.class_names[other]}': the accuracy counts the best digit, "
+                "the matrix's last column these"
+            )
         )
     print()
     print("Confusion matrix (rows: true class, columns: predicted)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.output import printable
 from core import dataset_store
 from core.user_dirs import data_dir
 
@@ -83,6 +84,6 @@ def run(args: argparse.Namespace) -> int:
     test = f" and {info.test_count:,} test" if info.test_count is not None else ""
     print(
         f"Imported {info.name!r}: {info.train_count:,} training{test} images of "
-        f"{height}x{width}, classes {', '.join(info.class_names)}"
+        f"{height}x{width}, classes {printable(', '.join(info.class_names))}"
     )
     return 0

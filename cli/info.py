@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from cli.output import json_text, printable
 from cli.report import history_summary
+from core.messages import plural
 from core.model_io import METRICS, SavedModel, load_model
 
 NAME = "info"
@@ -26,15 +27,15 @@ def run(args: argparse.Namespace) -> int:
     """Print the model's description."""
     model = load_model(args.model)
     if args.json:
-        print(json.dumps(describe(model), indent=2, ensure_ascii=False))
+        print(json_text(describe(model)))
     else:
-        print(f"Model file      {args.model}")
-        print("\n".join(text_lines(model)))
+        lines = [f"Model file      {args.model}", *text_lines(model)]
+        print("\n".join(printable(line) for line in lines))
     return 0
 
 
 def describe(model: SavedModel) -> dict:
-    """JSON-ready description of a loaded model."""
+    """Return the description of a loaded model, for `cli.output.json_text`."""
     network = model.network
     return {
         "format_version": model.format_version,
@@ -60,7 +61,7 @@ def describe(model: SavedModel) -> dict:
 
 
 def text_lines(model: SavedModel) -> list[str]:
-    """Human-readable lines describing a loaded model."""
+    """Human-readable lines describing a loaded model (print them `printable`)."""
     network = model.network
     height, width = model.image_shape
     sizes = "-".join(str(int(n)) for n in network.layer_sizes)
@@ -103,7 +104,8 @@ def _config_text(config: dict) -> str:
     ]
     batch = config.get("batch_size")
     parts.append("full batch" if batch == 0 else f"batch {batch}")
-    parts.append(f"{config.get('epochs', '?')} epochs")
+    epochs = config.get("epochs")
+    parts.append(plural(epochs, "epoch") if isinstance(epochs, int) else "? epochs")
     for key, label in (("l2", "l2"), ("dropout", "dropout")):
         if config.get(key):
             parts.append(f"{label} {config[key]}")
@@ -135,7 +137,7 @@ def _phase_text(phase: dict) -> str:
         )
     epochs = metrics.get("epochs_completed")
     if isinstance(epochs, int):
-        text += f", {epochs} epoch{'s' * (epochs != 1)} ({metrics.get('stopped')})"
+        text += f", {plural(epochs, 'epoch')} ({metrics.get('stopped')})"
     accuracy = metrics.get("validation_accuracy")
     if isinstance(accuracy, (int, float)):
         text += f", validation accuracy {100 * accuracy:.2f}%"
@@ -162,7 +164,7 @@ def _metrics_text(metrics: dict) -> str:
         parts.append(f"on {metrics['validation_images']:,} held-out images")
     if isinstance(metrics.get("epochs_completed"), int):
         stopped = metrics.get("stopped") or "completed"
-        parts.append(f"{metrics['epochs_completed']} epochs ({stopped})")
+        parts.append(f"{plural(metrics['epochs_completed'], 'epoch')} ({stopped})")
     if isinstance(metrics.get("best_epoch"), int):
         parts.append(f"kept epoch {metrics['best_epoch']}")
     if isinstance(metrics.get("training_seconds"), (int, float)):

@@ -11,12 +11,12 @@ error line on stderr and the others are still classified.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 from cli.images import ImageFileError, read_grey
+from cli.output import json_text, printable
 from core.calibration import model_judge
 from core.judgement import Judge, Verdict, not_a_digit_output
 from core.model_io import SavedModel, load_model
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 verdict = judge.judge(scores, conversion.image, conversion.size)
             output.write(_result(path, verdict, scores, model.class_names))
             continue
-        print(f"{PROG}: error: {problem}", file=sys.stderr, flush=True)
+        print(f"{PROG}: error: {printable(problem)}", file=sys.stderr, flush=True)
         failed += 1
     output.close()
     return 1 if failed else 0
@@ -93,7 +93,7 @@ def _judge(model: SavedModel, prog: str) -> Judge:
     judge, reason = model_judge(model)
     if judge is not None:
         return judge
-    print(f"{prog}: warning: {reason}", file=sys.stderr, flush=True)
+    print(f"{prog}: warning: {printable(reason)}", file=sys.stderr, flush=True)
     names = tuple(model.class_names)
     other = not_a_digit_output(names)
     return Judge(len(names) - (other is not None), other, -1.0, 0.0)
@@ -103,11 +103,12 @@ class _Lines:
     """One line per image: PATH, then DIGIT or not-sure, then CONFIDENCE; or none."""
 
     def write(self, item: dict) -> None:
+        path = printable(item["path"])
         if item["verdict"] == "nothing_drawn":
-            line = f"{item['path']}\tnone"
+            line = f"{path}\tnone"
         else:
             answer = item["digit"] if item["verdict"] == "digit" else NOT_SURE
-            line = f"{item['path']}\t{answer}\t{item['confidence']:.4f}"
+            line = f"{path}\t{printable(answer)}\t{item['confidence']:.4f}"
         print(line, flush=True)
 
     def close(self) -> None:
@@ -121,7 +122,7 @@ class _JsonList:
         self.count = 0
 
     def write(self, item: dict) -> None:
-        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        text = json_text(item).replace("\n", "\n  ")
         print("[\n  " if self.count == 0 else ",\n  ", text, sep="", end="", flush=True)
         self.count += 1
 

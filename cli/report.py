@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cli.output import printable
+from core.messages import plural
 from core.run import history_timeline
 
 
@@ -19,7 +21,7 @@ def confusion_table(confusion: np.ndarray, class_names: Sequence[str]) -> str:
     class_names : sequence of str
         ``K`` names.
     """
-    names = [str(name) for name in class_names]
+    names = [printable(name) for name in class_names]
     width = max(
         [len(name) for name in names] + [len(str(int(confusion.max(initial=0))))]
     )
@@ -39,7 +41,7 @@ def per_class_table(
     support: np.ndarray,
 ) -> str:
     """Precision, recall and number of true samples per class."""
-    names = [str(name) for name in class_names]
+    names = [printable(name) for name in class_names]
     label_width = max(len(name) for name in [*names, "class"])
     lines = [f"{'class':<{label_width}}  precision   recall  samples"]
     for name, p, r, s in zip(names, precision, recall, support, strict=True):
@@ -58,7 +60,7 @@ def history_summary(history: Sequence[dict]) -> list[str]:
         return ["no training history stored"]
     timeline = history_timeline(list(history))
     first, last = history[0], history[-1]
-    count = f"{len(history)} epochs"
+    count = plural(len(history), "epoch")
     if timeline.phases[-1] > 0:
         count += f" in {len(timeline.starts)} phases"
     lines = [f"{count}; first: {_epoch_text(first)}", f"last: {_epoch_text(last)}"]

@@ -12,14 +12,15 @@ import os
 import sys
 from pathlib import Path
 
-from cli import data
+from cli import data, threads
+from cli.output import printable
 from cli.progress import ProgressLine
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig
 from core.datasets import NORMALIZATIONS
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
-from core.model_io import save_model
+from core.model_io import check_model_size, save_model
 from core.presets import PRESETS
 from core.run import RunRequest, build_model, prepare_run, run_training
 from core.safe_files import check_replaceable
@@ -160,6 +161,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="print only the final summary"
     )
+    threads.add_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -168,7 +170,12 @@ def run(args: argparse.Namespace) -> int:
     config, dataset_name = build_config(args)
     out = Path(args.out or DEFAULT_OUT)
     _check_writable(out)
-    request = RunRequest(data.load(dataset_name), config, subset=args.subset)
+    dataset = data.load(dataset_name)
+    check_model_size(
+        config.layer_sizes(dataset.input_size, dataset.num_classes),
+        config.normalization,
+    )
+    request = RunRequest(dataset, config, subset=args.subset)
     prepared = prepare_run(request)
     network = prepared.network
     reporter = _Reporter(sys.stdout, config, quiet=args.quiet)
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         f"{network.parameter_count:,} parameters) on {prepared.describe()}"
     )
     reporter.line(f"Settings: {_config_summary(config)}")
-    result = run_training(prepared, on_event=reporter.on_event)
+    result = run_training(prepared, on_event=reporter.on_event, threads=args.threads)
     reporter.finish()
     if result.reason == "diverged":
         raise TrainingFailed(f"{result.message} Nothing was saved.")
@@ -190,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         summary += f", validation accuracy {100 * accuracy:.2f}%"
     if result.reason == "early_stopped":
         summary += f", stopped early (kept epoch {result.best_epoch})"
-    print(f"Saved {out} ({summary})")
+    print(f"Saved {printable(out)} ({summary})")
     return 0
 
 
@@ -317,7 +324,9 @@ class _Reporter:
             batches = max(1, event.batches_per_epoch)
             done = (event.epoch - 1 + (event.batch_index + 1) / batches) / self.epochs
             self.progress.update(
-                done, f"epoch {event.epoch}/{self.epochs}  loss {event.loss:.4f}"
+                done,
+                f"epoch {event.epoch}/{self.epochs}  loss {event.loss:.4f}"
+                + threads.describe(event.blas_threads, short=True),
             )
         elif isinstance(event, EpochEvent):
             if event.epoch % self.every == 0 or event.epoch in (1, event.epochs):
@@ -342,4 +351,5 @@ def _epoch_line(event: EpochEvent) -> str:
             f"  val loss {event.validation_loss:.4f} "
             f"acc {100 * event.validation_accuracy:6.2f}%"
         )
-    return text + f"  lr {event.learning_rate:.3g}  {event.seconds:.2f}s"
+    text += f"  lr {event.learning_rate:.3g}  {event.seconds:.2f}s"
+    return text + threads.describe(event.blas_threads)

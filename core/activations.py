@@ -1,6 +1,6 @@
 """Hidden-layer activation functions and their registry, computed in place.
 
-Owns ``ACTIVATIONS``; imports NumPy and ``core.kernels`` (ReLU's compiled pass).
+Owns ``Activation`` and ``ACTIVATIONS``; imports only NumPy.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from core import kernels
 
 LEAKY_SLOPE = 0.01
 
@@ -28,39 +26,30 @@ class Activation:
     derivative_from_output : callable
         ``derivative_from_output(a, out) -> out``: writes ``f'(z)`` given
         ``a = f(z)``, so the pre-activation need not be kept.
+    piecewise_linear : bool
+        ``f(z) = f'(z) * z`` and the derivative reads the same from ``z`` as from
+        ``f(z)`` (ReLU and leaky ReLU): one comparison gives both.
     """
 
     name: str
     forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     derivative_from_output: Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-    fused: Callable[[np.ndarray, np.ndarray], None] | None = None
-    # One compiled pass for bias, activation and derivative; returns False when it
-    # cannot run (no numba, other dtype), and the NumPy passes run instead.
-    compiled_with_bias: Callable[[np.ndarray, np.ndarray, np.ndarray], bool] | None = (
-        None
-    )
+    piecewise_linear: bool = False
 
     def backward(self, a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
         """Multiply ``delta`` in place by ``f'(z)``, using ``scratch`` (same shape)."""
         self.derivative_from_output(a, scratch)
         np.multiply(delta, scratch, out=delta)
 
-    def forward_and_derivative(
-        self, z: np.ndarray, derivative: np.ndarray, bias: np.ndarray | None = None
-    ) -> None:
-        """Replace ``z`` by ``f(z + bias)`` and write ``f'`` there into ``derivative``.
+    def forward_and_derivative(self, z: np.ndarray, derivative: np.ndarray) -> None:
+        """Replace ``z`` by ``f(z)`` and write ``f'(z)`` into ``derivative``.
 
-        Training keeps the derivative for the backward pass; for ReLU both come
-        from one comparison. ``bias`` (one value per column) is added first.
+        Training keeps the derivative for the backward pass.
         """
-        if bias is not None:
-            compiled = self.compiled_with_bias
-            if compiled is not None and compiled(z, bias, derivative):
-                return
-            z += bias
-        if self.fused is not None:
-            self.fused(z, derivative)
+        if self.piecewise_linear:
+            # Multiplying by the 0/1 (or slope) mask is faster than np.maximum.
+            self.derivative_from_output(z, derivative)
+            np.multiply(z, derivative, out=z)
         else:
             self.forward(z, z)
             self.derivative_from_output(z, derivative)
@@ -114,22 +103,11 @@ def _leaky_relu_derivative(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _relu_fused(z: np.ndarray, derivative: np.ndarray) -> None:
-    # Multiplying by the 0/1 mask is faster than np.maximum in NumPy.
-    np.greater(z, 0.0, out=derivative)
-    np.multiply(z, derivative, out=z)
-
-
-def _leaky_relu_fused(z: np.ndarray, derivative: np.ndarray) -> None:
-    _leaky_relu_derivative(z, derivative)
-    np.multiply(z, derivative, out=z)
-
-
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative),
     "tanh": Activation("tanh", _tanh, _tanh_derivative),
-    "relu": Activation("relu", _relu, _relu_derivative, _relu_fused, kernels.bias_relu),
+    "relu": Activation("relu", _relu, _relu_derivative, piecewise_linear=True),
     "leaky_relu": Activation(
-        "leaky_relu", _leaky_relu, _leaky_relu_derivative, _leaky_relu_fused
+        "leaky_relu", _leaky_relu, _leaky_relu_derivative, piecewise_linear=True
     ),
 }

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from core import kernels
+from core import fast
 from core.drawing_styles import (
     STYLED_DIGITS,
     add_style_strokes,
@@ -346,13 +346,13 @@ class Augmenter:
         self, images: np.ndarray, draws: _Draws, out: np.ndarray
     ) -> bool:
         """Warp uint8 images with the compiled kernel (same result), if it runs."""
-        if images.dtype != np.uint8 or not kernels.available():
+        if images.dtype != np.uint8 or not fast.compiled():
             return False
         maps = draws.params * np.float32(256.0)
         elastic = self._no_elastic
         if draws.coarse is not None:
             elastic = (draws.coarse, self._elastic_rows, self._elastic_columns)
-        return kernels.warp_uint8(images, draws.chosen, maps, *elastic, out)
+        return fast.warp_uint8(images, draws.chosen, maps, *elastic, out)
 
     def _source_coordinates(
         self, params: np.ndarray, coarse: np.ndarray | None, k: int

@@ -1,7 +1,8 @@
 """The dataset type, input normalisation, bundled data, IDX pairs and the split.
 
 Images stay uint8 in memory; `Normalization.apply` turns one batch into float32.
-Imports only NumPy, the standard library and `core.idx`; never Qt, never global paths.
+Imports only NumPy, the standard library, `core.choices` and `core.idx`; never Qt,
+never global paths.
 """
 
 from __future__ import annotations
@@ -15,17 +16,34 @@ from pathlib import Path
 
 import numpy as np
 
-from core import kernels
+from core.choices import Choice
 from core.idx import IdxError, read_idx
 
 # The top-level package whose data files are the bundled datasets, one folder each.
 _BUNDLED_PACKAGE = "resources"
 BUNDLED: tuple[str, ...] = ("mnist-sample", "digits-8x8")
 DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
-NORMALIZATIONS: tuple[str, ...] = ("scale", "standardize")
+NORMALIZATIONS: dict[str, Choice] = {
+    "scale": Choice(
+        "scale",
+        "Scale to [0, 1]",
+        "Divide every pixel by the brightest pixel value",
+    ),
+    "standardize": Choice(
+        "standardize",
+        "Standardise per pixel",
+        "Scale to [0, 1], then subtract each pixel's training mean and divide by "
+        "its standard deviation",
+    ),
+}
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
+TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
+TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 _BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
+# Labels are kept as uint8 everywhere (in memory, in stores, in personal drawings), so
+# 256 classes at most; ample for handwriting sets (EMNIST byclass has 62, KMNIST 49).
+MAX_CLASSES = 256
 # Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
 _MIN_STD = 1e-6
 
@@ -37,6 +55,49 @@ class DatasetError(Exception):
 def default_class_names(num_classes: int) -> tuple[str, ...]:
     """Return ``("0", "1", ..., str(num_classes - 1))``."""
     return tuple(str(i) for i in range(num_classes))
+
+
+def check_labels(labels: np.ndarray, num_classes: int | None, source: str) -> None:
+    """Raise `DatasetError` naming the first label outside ``0..num_classes - 1``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Integer ``(N,)``, of any integer dtype (as read from a file).
+    num_classes : int or None
+        The number of classes; None checks only that the labels fit `MAX_CLASSES`.
+    source : str
+        The file or dataset named in the message.
+
+    Raises
+    ------
+    DatasetError
+        Labels that are not integers, more than `MAX_CLASSES` classes, or a label
+        out of range: its value, its index and how many others are.
+    """
+    labels = np.asarray(labels)
+    if labels.size and labels.dtype.kind not in "ui":
+        raise DatasetError(f"{source}: labels must be integers, found {labels.dtype}")
+    if num_classes is not None and num_classes > MAX_CLASSES:
+        raise DatasetError(
+            f"{source}: {num_classes:,} classes; Digit Studio supports at most "
+            f"{MAX_CLASSES}"
+        )
+    top = MAX_CLASSES if num_classes is None else num_classes
+    bad = (labels < 0) | (labels >= top)
+    if not bad.any():
+        return
+    index = int(np.argmax(bad))
+    others = int(np.count_nonzero(bad)) - 1
+    if num_classes is None:
+        limit = f"Digit Studio supports at most {top} classes (0..{top - 1})"
+    else:
+        limit = f"there are {top} classes (0..{top - 1})"
+    raise DatasetError(
+        f"{source}: labels range {int(labels.min())}..{int(labels.max())} but "
+        f"{limit}; label {int(labels[index])} at index {index:,} is the first out "
+        f"of range" + (f" ({others:,} more after it)" if others else "")
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,13 +140,7 @@ class Dataset:
         names = tuple(str(n) for n in self.class_names)
         if len(names) < 2:
             raise DatasetError(f"{self.name}: at least two class names are needed")
-        if labels.size and labels.dtype.kind not in "ui":
-            raise DatasetError(f"{self.name}: labels must be integers")
-        if labels.size and (labels.min() < 0 or labels.max() >= len(names)):
-            raise DatasetError(
-                f"{self.name}: labels range {int(labels.min())}..{int(labels.max())} "
-                f"but there are {len(names)} classes (0..{len(names) - 1})"
-            )
+        check_labels(labels, len(names), self.name)
         if not 1 <= int(self.max_value) <= 255:
             raise DatasetError(f"{self.name}: max_value must be 1..255")
         if images.size and int(images.max()) > int(self.max_value):
@@ -156,23 +211,26 @@ class Normalization:
     Attributes
     ----------
     kind : str
-        ``"scale"`` or ``"standardize"``.
+        A key of ``NORMALIZATIONS``: ``"scale"`` or ``"standardize"``.
     max_value : float
         Pixel value that maps to 1.
     mean, std : numpy.ndarray or None
         float32 ``(H*W,)`` for ``"standardize"``, None for ``"scale"``.
+    inv_std : numpy.ndarray or None
+        ``1 / std`` in float32, computed once (inputs are multiplied by it).
     """
 
     kind: str
     max_value: float
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
-    _inv_std: np.ndarray | None = field(default=None, init=False, repr=False)
+    inv_std: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in NORMALIZATIONS:
             raise DatasetError(
-                f"unknown normalization {self.kind!r}; use one of {NORMALIZATIONS}"
+                f"unknown normalization {self.kind!r}; use one of "
+                f"{', '.join(NORMALIZATIONS)}"
             )
         if not (np.isfinite(self.max_value) and self.max_value > 0):
             raise DatasetError("normalization max_value must be a positive number")
@@ -195,7 +253,7 @@ class Normalization:
             raise DatasetError("normalization std must be positive")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
-        object.__setattr__(self, "_inv_std", (1.0 / std).astype(np.float32))
+        object.__setattr__(self, "inv_std", (1.0 / std).astype(np.float32))
 
     @classmethod
     def fit(cls, kind: str, images: np.ndarray, max_value: float) -> Normalization:
@@ -269,42 +327,8 @@ class Normalization:
         np.multiply(flat, np.float32(1.0 / self.max_value), out=out, casting="unsafe")
         if self.kind == "standardize":
             out -= self.mean
-            out *= self._inv_std
+            out *= self.inv_std
         return out
-
-    def gather(
-        self,
-        images: np.ndarray,
-        indices: np.ndarray,
-        out: np.ndarray,
-        scratch: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Return ``apply(images[indices], out)``, in one compiled pass if possible.
-
-        Parameters
-        ----------
-        images : numpy.ndarray
-            uint8 ``(N, H*W)`` images.
-        indices : numpy.ndarray
-            intp ``(B,)`` rows to take.
-        out : numpy.ndarray
-            float32 C-contiguous ``(B, H*W)`` buffer, written and returned.
-        scratch : numpy.ndarray, optional
-            uint8 ``(B, H*W)`` buffer for the rows when NumPy does the work (no
-            allocation per call).
-        """
-        standardize = self.kind == "standardize"
-        if kernels.gather_normalized(
-            images,
-            indices,
-            np.float32(1.0 / self.max_value),
-            self.mean if standardize else None,
-            self._inv_std if standardize else None,
-            out,
-        ):
-            return out
-        rows = np.take(images, indices, axis=0, out=scratch)
-        return self.apply(rows, out=out)
 
     def to_dict(self) -> dict:
         """JSON-ready description; `from_dict` restores it exactly."""
@@ -352,11 +376,12 @@ def load_idx_pair(
     images_path : path-like
         uint8 IDX ``(N, H, W)``, raw or ``.gz``.
     labels_path : path-like
-        uint8 IDX ``(N,)``, raw or ``.gz``.
+        Integer IDX ``(N,)`` (any integer type), raw or ``.gz``.
     name : str, optional
         Dataset name; defaults to the images file name.
     class_names : sequence of str, optional
-        Defaults to ``"0".."9"``, or ``"0".."K-1"`` when labels go beyond 9.
+        Defaults to ``"0".."9"``, or ``"0".."K-1"`` when labels go beyond 9; at
+        most `MAX_CLASSES`.
     max_value : int
         Brightest pixel value (255 for MNIST-style data).
     expected_shape : (int, int), optional
@@ -372,23 +397,31 @@ def load_idx_pair(
     ------
     DatasetError
         Unreadable or malformed files, images that are not uint8 ``(N, H, W)``,
-        image and label counts that differ, labels outside the class range,
-        or images of another size than ``expected_shape``.
+        no images or images of 0 pixels, image and label counts that differ,
+        labels that are not integers or outside the class range (the first one
+        named with its index), more than `MAX_CLASSES` classes, or images of
+        another size than ``expected_shape``.
     """
     images_path, labels_path = Path(images_path), Path(labels_path)
     images = _read(images_path, 3)
     labels = _read(labels_path, 1)
     if images.dtype != np.uint8:
         raise DatasetError(f"{images_path}: images must be uint8, found {images.dtype}")
-    if labels.dtype.kind not in "ui":
-        raise DatasetError(f"{labels_path}: labels must be integers ({labels.dtype})")
+    count, height, width = images.shape
+    if count == 0:
+        raise DatasetError(f"{images_path.name}: the file holds no images")
+    if height == 0 or width == 0:
+        raise DatasetError(
+            f"{images_path.name}: the images are {height}x{width} pixels, so they "
+            "hold nothing; an image needs at least 1x1"
+        )
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(
             f"{images_path.name} holds {images.shape[0]} images but "
             f"{labels_path.name} holds {labels.shape[0]} labels"
         )
     if transpose:
-        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+        images = _transpose_in_place(images)
     if expected_shape is not None and images.shape[1:] != tuple(expected_shape):
         h, w = images.shape[1:]
         eh, ew = expected_shape
@@ -396,15 +429,12 @@ def load_idx_pair(
             f"{images_path.name}: images are {h}x{w} but {eh}x{ew} are expected"
         )
     if class_names is None:
-        top = int(labels.max()) if labels.size else 0
+        # The labels decide the classes, so first check they are few enough.
+        check_labels(labels, None, labels_path.name)
+        top = int(labels.max())
         class_names = DIGIT_CLASS_NAMES if top <= 9 else default_class_names(top + 1)
     class_names = tuple(str(c) for c in class_names)
-    if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
-        raise DatasetError(
-            f"{labels_path.name}: labels range {int(labels.min())}.."
-            f"{int(labels.max())} but there are {len(class_names)} classes "
-            f"(0..{len(class_names) - 1})"
-        )
+    check_labels(labels, len(class_names), labels_path.name)
     if images.size and int(images.max()) > max_value:
         raise DatasetError(
             f"{images_path.name}: pixel value {int(images.max())} exceeds {max_value}"
@@ -418,8 +448,21 @@ def load_idx_pair(
     )
 
 
+def _transpose_in_place(images: np.ndarray) -> np.ndarray:
+    """Swap rows and columns of every image, block by block in the same memory."""
+    count, height, width = images.shape
+    images = np.ascontiguousarray(images)
+    swapped = images.reshape(count, width, height)
+    block = max(1, (1 << 20) // max(1, height * width))
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        block_images = images[start:stop].transpose(0, 2, 1)
+        swapped[start:stop] = np.ascontiguousarray(block_images)
+    return swapped
+
+
 @contextmanager
-def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
+def bundled_files(name: str, split: str = "train") -> Iterator[tuple[Path, Path]]:
     """Give the images and labels files of a bundled dataset as paths.
 
     The files are package data of the top-level ``resources`` package, found with
@@ -430,6 +473,8 @@ def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
     ----------
     name : str
         One of ``BUNDLED``.
+    split : str
+        ``"train"`` or ``"test"`` (a test part is optional: its paths may not exist).
 
     Yields
     ------
@@ -441,9 +486,12 @@ def bundled_files(name: str) -> Iterator[tuple[Path, Path]]:
             f"no bundled dataset {name!r}; bundled: {', '.join(BUNDLED)}"
         )
     folder = resources.files(_BUNDLED_PACKAGE) / name
+    names = (
+        (TRAIN_IMAGES, TRAIN_LABELS) if split == "train" else (TEST_IMAGES, TEST_LABELS)
+    )
     with (
-        resources.as_file(folder / TRAIN_IMAGES) as images,
-        resources.as_file(folder / TRAIN_LABELS) as labels,
+        resources.as_file(folder / names[0]) as images,
+        resources.as_file(folder / names[1]) as labels,
     ):
         yield images, labels
 

@@ -11,7 +11,8 @@ spread back. Each kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
 are bit for bit those of the NumPy path. Every public function returns False when
 its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
-take) and the caller then does the NumPy passes.
+take); ``core.fast``, the only engine module that calls them, then runs the NumPy
+passes.
 
 numba is imported on first use, not at import time: importing it and loading the
 kernels takes a few tenths of a second, which the app's start should not pay
@@ -27,6 +28,10 @@ from collections.abc import Callable
 import numpy as np
 
 DISABLE_VARIABLE = "DIGIT_STUDIO_NO_KERNELS"
+
+# The wrappers check the arrays of every call: comparing with dtype objects is
+# faster than with the scalar types, which NumPy would convert each time.
+_F32, _U8, _INTP = np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.intp)
 
 # The compiled kernels by name; empty while they are not loaded or cannot run.
 _kernels: dict[str, Callable] = {}
@@ -384,7 +389,8 @@ def _call(name: str, *arguments) -> bool:
 
 def available() -> bool:
     """Return True when the compiled kernels run (numba installed, not disabled)."""
-    _ensure_loaded()
+    if not _loaded:
+        _ensure_loaded()
     return bool(_kernels)
 
 
@@ -454,24 +460,14 @@ def adam_update(
     """
     if not available():
         return False
-    arrays = (w, g, m, v)
-    if any(
-        a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != w.shape
-        for a in arrays
-    ):
-        return False
-    dtype = np.float32
-    return _call(
-        "adam",
-        w.reshape(-1),
-        g.reshape(-1),
-        m.reshape(-1),
-        v.reshape(-1),
-        dtype(beta1),
-        dtype(beta2),
-        dtype(eps),
-        dtype(scale),
-    )
+    shape = w.shape
+    for a in (w, g, m, v):
+        if a.dtype != _F32 or not a.flags.c_contiguous or a.shape != shape:
+            return False
+    if len(shape) != 1:
+        w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+    f32 = np.float32
+    return _call("adam", w, g, m, v, f32(beta1), f32(beta2), f32(eps), f32(scale))
 
 
 def warp_uint8(
@@ -557,17 +553,17 @@ def gather_normalized(
         return False
     standardize = mean is not None and inv_std is not None
     if (
-        images.dtype != np.uint8
+        images.dtype != _U8
         or images.ndim != 2
-        or out.dtype != np.float32
+        or out.dtype != _F32
         or out.shape != (indices.shape[0], images.shape[1])
         or not out.flags.c_contiguous
-        or indices.dtype != np.intp
+        or indices.dtype != _INTP
         or (
             standardize
             and (
-                mean.dtype != np.float32
-                or inv_std.dtype != np.float32
+                mean.dtype != _F32
+                or inv_std.dtype != _F32
                 or mean.shape != (images.shape[1],)
                 or inv_std.shape != mean.shape
             )
@@ -588,9 +584,9 @@ def bias_relu(z: np.ndarray, bias: np.ndarray, derivative: np.ndarray) -> bool:
     if not available():
         return False
     if (
-        z.dtype != np.float32
-        or bias.dtype != np.float32
-        or derivative.dtype != np.float32
+        z.dtype != _F32
+        or bias.dtype != _F32
+        or derivative.dtype != _F32
         or z.ndim != 2
         or bias.shape != (z.shape[1],)
         or derivative.shape != z.shape
@@ -616,7 +612,7 @@ def softmax_shift(
     """
     if not available() or not _softmax_arrays(z, labels, picked):
         return False
-    if bias.dtype != np.float32 or bias.shape != z.shape[1:]:
+    if bias.dtype != _F32 or bias.shape != z.shape[1:]:
         return False
     if not bias.flags.c_contiguous:
         return False
@@ -639,7 +635,7 @@ def softmax_normalize(
     """
     if not available() or not _softmax_arrays(z, labels, sums):
         return False
-    if delta.dtype != np.float32 or delta.shape != z.shape:
+    if delta.dtype != _F32 or delta.shape != z.shape:
         return False
     if not delta.flags.c_contiguous:
         return False
@@ -660,12 +656,12 @@ def live_columns(
     if not available():
         return False
     if (
-        x.dtype != np.float32
+        x.dtype != _F32
         or x.ndim != 2
         or not x.flags.c_contiguous
         or not _int_vector(index, x.shape[1])
         or not _int_vector(count, 1)
-        or compact.dtype != np.float32
+        or compact.dtype != _F32
         or compact.ndim != 1
         or compact.size < x.size
         or not compact.flags.c_contiguous
@@ -697,14 +693,14 @@ def spread_rows(rows: np.ndarray, index: np.ndarray, out: np.ndarray) -> bool:
 
 
 def _int_vector(a: np.ndarray, size: int) -> bool:
-    return a.dtype == np.intp and a.shape == (size,) and a.flags.c_contiguous
+    return a.dtype == _INTP and a.shape == (size,) and a.flags.c_contiguous
 
 
 def _row_arrays(full: np.ndarray, index: np.ndarray, rows: np.ndarray) -> bool:
     """Check float32 C-contiguous (N, H) and (len(index), H), and an intp index."""
     return (
-        full.dtype == np.float32
-        and rows.dtype == np.float32
+        full.dtype == _F32
+        and rows.dtype == _F32
         and full.ndim == 2
         and rows.shape == (index.shape[0], full.shape[1])
         and full.flags.c_contiguous
@@ -720,14 +716,14 @@ def _softmax_arrays(z: np.ndarray, labels: np.ndarray, per_row: np.ndarray) -> b
     Other layouts would make numba compile another version mid-training.
     """
     return (
-        z.dtype == np.float32
+        z.dtype == _F32
         and z.ndim == 2
         and 0 < z.shape[1] <= _MAX_SOFTMAX_CLASSES
         and z.flags.c_contiguous
-        and labels.dtype == np.intp
+        and labels.dtype == _INTP
         and labels.shape == z.shape[:1]
         and labels.flags.c_contiguous
-        and per_row.dtype == np.float32
+        and per_row.dtype == _F32
         and per_row.shape == z.shape[:1]
         and per_row.flags.c_contiguous
     )

@@ -1,15 +1,14 @@
 """Output layers paired with their cost, and the registry ``OUTPUTS``.
 
 Each output layer knows its forward pass, its mean loss over a batch and the
-gradient of that loss with respect to its pre-activation. Imports NumPy, the
-activations and ``core.kernels`` (softmax's compiled passes).
+gradient of that loss with respect to its pre-activation. Imports NumPy and the
+activations.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core import kernels
 from core.activations import ACTIVATIONS
 
 
@@ -45,18 +44,6 @@ class OutputLayer:
         """Write dL/dz of the mean loss into ``out`` (shape ``(B, K)``)."""
         raise NotImplementedError
 
-    def forward_loss_and_delta(
-        self, z: np.ndarray, bias: np.ndarray, labels: np.ndarray, delta: np.ndarray
-    ) -> float:
-        """Training's output step: ``z + bias`` to activations in place, ``delta``.
-
-        Returns the mean loss; ``delta`` receives dL/dz as ``delta()`` writes it.
-        """
-        z += bias
-        loss = self.forward_loss(z, labels, z)
-        self.delta(z, labels, delta)
-        return loss
-
     def log_probability_gradient(
         self, probs: np.ndarray, class_index: np.ndarray
     ) -> np.ndarray:
@@ -70,8 +57,12 @@ def _shift_by_row_maximum(z: np.ndarray) -> None:
         z -= z.max(axis=1, keepdims=True)
 
 
-def _cross_entropy(sums: np.ndarray, picked: np.ndarray) -> float:
-    """Mean of log(sum of exp) minus the shifted logit of each label."""
+def cross_entropy_from_sums(sums: np.ndarray, picked: np.ndarray) -> float:
+    """Mean cross-entropy from each row's sum of exp(shifted logits), ``(B,)``.
+
+    ``picked`` ``(B,)`` holds each row's shifted logit at its label; the loss is
+    the mean of ``log(sums) - picked``.
+    """
     return (float(np.log(sums).sum()) - float(picked.sum())) / picked.shape[0]
 
 
@@ -108,30 +99,7 @@ class SoftmaxCrossEntropy(OutputLayer):
         np.exp(out, out=out)
         sums = out.sum(axis=1)
         out /= sums[:, None]
-        return _cross_entropy(sums, picked)
-
-    def forward_loss_and_delta(
-        self, z: np.ndarray, bias: np.ndarray, labels: np.ndarray, delta: np.ndarray
-    ) -> float:
-        """``forward_loss`` on ``z + bias`` in place, and ``delta``, for training.
-
-        With numba, the passes before and after the exponential run compiled
-        (``core.kernels``): the same arithmetic in the same order, so the same
-        bits, without a dozen NumPy calls' overhead on a (B, 10) array.
-        """
-        batch = labels.shape[0]
-        picked = np.empty(batch, z.dtype)
-        if not kernels.softmax_shift(z, bias, labels, picked):
-            z += bias
-            _shift_by_row_maximum(z)
-            picked[...] = z[_rows(labels), labels]
-        np.exp(z, out=z)
-        sums = np.empty(batch, z.dtype)
-        if not kernels.softmax_normalize(z, labels, 1.0 / batch, sums, delta):
-            z.sum(axis=1, out=sums)
-            z /= sums[:, None]
-            self.delta(z, labels, delta)
-        return _cross_entropy(sums, picked)
+        return cross_entropy_from_sums(sums, picked)
 
     def delta(
         self, probs: np.ndarray, labels: np.ndarray, out: np.ndarray

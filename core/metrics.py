@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.blas_threads import ThreadChooser, latest_choice
 from core.datasets import Dataset, Normalization
 from core.judgement import NOT_A_DIGIT
 from core.network import MLP
@@ -99,6 +100,7 @@ def _passes(
     normalization: Normalization | None,
     batch_size: int,
     buffer: np.ndarray | None = None,
+    threads: int | str | None = None,
     deskew: bool = False,
 ):
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
@@ -121,6 +123,8 @@ def _passes(
     else:
         inputs = np.empty(shape, np.float32)
     converted = inputs if network.dtype == np.float32 else None
+    # After training, begin with training's choice; otherwise measure first.
+    chooser = ThreadChooser(threads, start=latest_choice())
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
         raw = images[start:stop]
@@ -130,7 +134,8 @@ def _passes(
         batch = normalization.apply(raw, out=inputs[: stop - start])
         if converted is None:
             batch = batch.astype(network.dtype)
-        loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
+        with chooser.step():
+            loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
         yield start, stop, loss, probs
 
 
@@ -140,6 +145,7 @@ def loss_and_accuracy(
     normalization: Normalization | None = None,
     batch_size: int = 2048,
     buffer: np.ndarray | None = None,
+    threads: int | str | None = None,
 ) -> tuple[float, float]:
     """Return the mean loss and the accuracy of ``network`` on ``dataset``.
 
@@ -154,6 +160,8 @@ def loss_and_accuracy(
     buffer : ndarray of float32, shape (>= batch_size, H * W), optional
         Work array for the converted inputs, reused across calls (the trainer
         passes one so that per-epoch validation allocates nothing).
+    threads : int, "auto" or None
+        BLAS threads, as for `core.training.train`; None leaves them as they are.
 
     Returns
     -------
@@ -165,7 +173,7 @@ def loss_and_accuracy(
     correct = 0
     answers = answer_classes(network, dataset)
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size, buffer
+        network, dataset, normalization, batch_size, buffer, threads
     ):
         total_loss += loss * (stop - start)
         guesses = answers[probs[:, answers].argmax(axis=1)]
@@ -179,6 +187,7 @@ def evaluate(
     dataset: Dataset,
     batch_size: int = 2048,
     normalization: Normalization | None = None,
+    threads: int | str | None = None,
     deskew: bool = False,
 ) -> Evaluation:
     """Evaluate ``network`` on every sample of ``dataset``.
@@ -194,6 +203,9 @@ def evaluate(
     normalization : Normalization, optional
         The normalisation the network was trained with; ``"scale"`` when
         omitted.
+    threads : int, "auto" or None
+        BLAS threads, as for `core.training.train` (``"auto"`` starts from the
+        latest choice made in this process); None leaves them as they are.
     deskew : bool
         Deskew every image first (`core.slant.deskew`), for a model that reads
         images so (`core.model_io.SavedModel.deskews`).
@@ -207,7 +219,7 @@ def evaluate(
     probabilities = np.empty((count, classes), np.float32)
     total_loss = 0.0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size, deskew=deskew
+        network, dataset, normalization, batch_size, threads=threads, deskew=deskew
     ):
         total_loss += loss * (stop - start)
         probabilities[start:stop] = probs

@@ -8,20 +8,24 @@ import Qt.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
 import importlib.metadata
 import io
+import itertools
 import json
 import math
 import os
 import re
+import stat
+import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -31,8 +35,9 @@ from core.datasets import DatasetError, Normalization
 from core.initializers import INITIALIZERS
 from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.losses import OUTPUTS
+from core.messages import short_message
 from core.network import MLP
-from core.safe_files import read_regular_bytes
+from core.safe_files import open_regular
 from core.slant import deskew
 from core.training import TrainingConfig
 
@@ -71,14 +76,30 @@ HISTORY_FIELDS: dict[str, str] = {
     "samples_per_second": "number",
 }
 NORMALIZATION_KINDS = ("scale", "standardize")
-# Refuse archives whose arrays would need more memory than any sane MLP: a hostile
-# file must not be able to exhaust memory before validation rejects it.
-MAX_UNCOMPRESSED_BYTES = 1 << 30
+# Limits that let a hostile file be refused before it can exhaust memory or time
+# (docs/model_format.md, "Limits"). The app's largest network, ten hidden layers of
+# 4,096 units, has about 155 million parameters.
+MAX_LAYERS = 1000
+MAX_PARAMETERS = 1 << 28  # numbers in all arrays together (1 GiB as float32)
+MAX_METADATA_BYTES = 1 << 28  # the metadata array (4 bytes a character)
+MAX_UNCOMPRESSED_BYTES = 1 << 31  # all members together, as declared
+MAX_FILE_BYTES = MAX_UNCOMPRESSED_BYTES + (1 << 24)  # room for the zip's headers
+MAX_MEMBERS = 2 * MAX_LAYERS + 3  # W and b per layer, input_mean/std, metadata
+_MAX_DIRECTORY_BYTES = 1 << 20
+_MAX_NPY_HEADER = 10_000  # NumPy's own limit for a header it parses safely
+_DEFLATE_MAX_RATIO = 1032
 _LAYER_ARRAY = re.compile(r"^([Wb])(0|[1-9][0-9]*)$")
 
 
 class ModelFileError(Exception):
-    """A model file cannot be written, read, or is not a valid Digit Studio model."""
+    """A model file cannot be written, read, or is not a valid Digit Studio model.
+
+    Its message is one line of bounded length (`core.messages.short_message`),
+    whatever the file held.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(short_message(message))
 
 
 @dataclass(frozen=True)
@@ -286,15 +307,27 @@ def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -
     arrays = _arrays_to_save(network, metadata)
     document = _metadata_document(network, metadata)
     try:
+        _check_size(document["layer_sizes"], metadata.normalization.kind)
         _check_training_record(document)
+        _check_architecture(document)
         _check_judgement(document.get("judgement"), document["class_names"])
     except _Invalid as exc:
-        raise ModelFileError(f"Model metadata cannot be saved: {exc}.") from exc
+        raise ModelFileError(f"The model cannot be saved: {exc}.") from exc
+    reason = computation_problem(network, metadata.normalization)
+    if reason is not None:
+        raise ModelFileError(f"The model cannot be saved: {reason}.")
     try:
         text = json.dumps(document, allow_nan=False, ensure_ascii=False, indent=1)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"Model metadata cannot be stored as JSON: {exc}") from exc
     arrays["metadata"] = np.array(text, dtype=np.str_)
+    if arrays["metadata"].nbytes > MAX_METADATA_BYTES:
+        raise ModelFileError(
+            f"The model cannot be saved: its metadata (mostly the history of "
+            f"{len(metadata.history):,} epochs) would take "
+            f"{_size_text(arrays['metadata'].nbytes)}, more than the "
+            f"{_size_text(MAX_METADATA_BYTES)} a model file may use."
+        )
     _write_atomically(Path(path), arrays)
 
 
@@ -319,17 +352,30 @@ def load_model(path: str | os.PathLike) -> SavedModel:
         shapes that do not chain, non-finite values, or a newer format version.
     """
     path = Path(path)
-    arrays = _read_arrays(path)
     try:
-        return _build_saved_model(path, arrays)
-    except ModelFileError:
-        raise
-    # A check this module lacks must still end as the documented error, never as a
-    # crash of the program that opens the file.
-    except (
-        ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError
-    ) as exc:  # fmt: skip
-        raise _Problem(path)(f"{type(exc).__name__}: {exc}") from exc
+        with _open_file(path) as handle:
+            archive = _Archive(path, handle)
+            try:
+                return _load(path, archive)
+            finally:
+                archive.close()
+    except MemoryError as exc:
+        raise ModelFileError(f"There is not enough memory to load {path}.") from exc
+
+
+def check_model_size(layer_sizes: list[int], normalization_kind: str) -> None:
+    """Refuse, before training, a network too large for a model file.
+
+    Raises
+    ------
+    ModelFileError
+        Beyond `MAX_LAYERS` layers or `MAX_PARAMETERS` numbers, the limits that
+        `load_model` enforces (and so `save_model`).
+    """
+    try:
+        _check_size([int(n) for n in layer_sizes], normalization_kind)
+    except _Invalid as exc:
+        raise ModelFileError(f"This network cannot be saved: {exc}.") from exc
 
 
 # --- saving -------------------------------------------------------------------
@@ -436,64 +482,303 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 # --- loading ------------------------------------------------------------------
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+def _open_file(path: Path) -> BinaryIO:
+    """Open a model file for reading (the one place where one is opened)."""
     try:
-        data = read_regular_bytes(path)
+        return open_regular(path)
     except FileNotFoundError as exc:
         raise ModelFileError(f"Model file not found: {path}") from exc
     except IsADirectoryError as exc:
         raise ModelFileError(f"{path} is a folder, not a model file.") from exc
     except OSError as exc:
         raise ModelFileError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    not_a_model = f"{path} is not a Digit Studio model file (not an .npz archive)."
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        if data.startswith(b"PK\x03\x04"):
-            raise ModelFileError(f"{path} is damaged or incomplete (cut-off archive).")
-        raise ModelFileError(not_a_model)
-    buffer = io.BytesIO(data)
+
+
+@contextlib.contextmanager
+def _damaged_on_failure(path: Path) -> Iterator[None]:
+    # Any failure to decode untrusted bytes (zip structures, zlib, CRC, a cut-off
+    # member, a malformed .npy header) means one thing to the user: a damaged file.
     try:
-        with zipfile.ZipFile(buffer) as archive:
-            members = archive.infolist()
-        total = sum(member.file_size for member in members)
-        names = [member.filename for member in members]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path} is damaged: {exc}.") from exc
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise ModelFileError(f"{path} is too large to be a Digit Studio model.")
-    for name in names:
-        if not name.endswith(".npy") or "/" in name:
-            raise ModelFileError(f"{path} holds an unexpected entry {name!r}.")
-    arrays: dict[str, np.ndarray] = {}
-    buffer.seek(0)
-    try:
-        with np.load(buffer, allow_pickle=False) as archive:
-            for key in archive.files:
-                arrays[key] = archive[key]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise ModelFileError(
-                f"{path} holds Python objects (pickled data), which Digit Studio "
-                "never loads because they could run code."
-            ) from exc
-        raise ModelFileError(f"{path} is damaged: {exc}.") from exc
-    # Any decoding failure of untrusted bytes (zlib, zip CRC, truncated member,
-    # malformed .npy header) means the same thing to the user: a damaged file.
+        yield
+    except (ModelFileError, MemoryError):
+        raise
     except Exception as exc:
         raise ModelFileError(f"{path} is damaged: {exc}.") from exc
-    for key, value in arrays.items():
-        # NumPy hands back the raw bytes of a member without the .npy header.
-        if not isinstance(value, np.ndarray):
-            raise ModelFileError(
-                f"{path} is not a valid Digit Studio model: entry {key}.npy is not a "
-                "NumPy array."
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What a member's .npy header declares, read before any of its data."""
+
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype
+    data_offset: int  # bytes of the member before its data
+
+    @property
+    def data_bytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+class _Archive:
+    """A model file's zip directory and .npy headers, checked before any data is read.
+
+    Reads at most the last 64 KiB of the file, the zip directory (whose size is
+    checked first), and the first bytes (the .npy header) of each member; members'
+    data are read later, one at a time, only after their declared size matched.
+    """
+
+    def __init__(self, path: Path, handle: BinaryIO) -> None:
+        self.path = path
+        size = _regular_file_size(path, handle)
+        _check_end_record(path, handle, size)
+        with _damaged_on_failure(path):
+            self.zip = zipfile.ZipFile(handle)
+        self.members = _checked_members(path, self.zip.infolist(), size)
+        self.headers = {key: self._header(key) for key in self.members}
+
+    def _header(self, key: str) -> _Header:
+        not_an_array = ModelFileError(
+            f"{self.path} is not a valid Digit Studio model: entry {key}.npy is not a "
+            "NumPy array."
+        )
+        with _damaged_on_failure(self.path), self.zip.open(self.members[key]) as member:
+            prefix = _read_exactly(member, len(np.lib.format.MAGIC_PREFIX) + 2)
+            if not prefix.startswith(np.lib.format.MAGIC_PREFIX):
+                raise not_an_array
+            version = prefix[-2]
+            if version not in (1, 2):
+                raise not_an_array
+            length_field = _read_exactly(member, 2 if version == 1 else 4)
+            length = int.from_bytes(length_field, "little")
+            if length > _MAX_NPY_HEADER:
+                raise not_an_array
+            header = length_field + _read_exactly(member, length)
+            parse = (
+                np.lib.format.read_array_header_1_0
+                if version == 1
+                else np.lib.format.read_array_header_2_0
             )
-    return arrays
+            try:
+                shape, fortran_order, dtype = parse(io.BytesIO(header))
+            except ValueError:
+                raise not_an_array from None
+        if dtype.hasobject:
+            raise ModelFileError(
+                f"{self.path} holds Python objects (pickled data), which Digit Studio "
+                "never loads because they could run code."
+            )
+        parsed = _Header(
+            tuple(shape), bool(fortran_order), dtype, len(prefix) + len(header)
+        )
+        declared = self.members[key].file_size
+        if parsed.data_offset + parsed.data_bytes != declared:
+            raise ModelFileError(
+                f"{self.path} is damaged: entry {key}.npy declares {declared:,} bytes, "
+                f"but its header describes {parsed.data_offset + parsed.data_bytes:,}."
+            )
+        return parsed
+
+    def read(self, key: str) -> np.ndarray:
+        """Read one member's array, whose header was checked by the caller."""
+        header = self.headers[key]
+        with _damaged_on_failure(self.path), self.zip.open(self.members[key]) as member:
+            _read_exactly(member, header.data_offset)
+            data = _read_exactly(member, header.data_bytes)
+            # Reading past the end checks the CRC and that nothing follows.
+            if member.read(1):
+                raise ValueError(f"entry {key}.npy holds more data than declared")
+        array = np.frombuffer(data, dtype=header.dtype)
+        order = "F" if header.fortran_order else "C"
+        return array.reshape(header.shape, order=order)
+
+    def close(self) -> None:
+        self.zip.close()
 
 
-def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
-    meta = _read_metadata(path, arrays)
+def _read_exactly(member: BinaryIO, count: int) -> bytes:
+    data = member.read(count)
+    if len(data) != count:
+        raise EOFError(f"{count:,} bytes expected, {len(data):,} found")
+    return data
+
+
+def _regular_file_size(path: Path, handle: BinaryIO) -> int:
+    status = os.fstat(handle.fileno())
+    if not stat.S_ISREG(status.st_mode):
+        # Devices and pipes have no size to check: /dev/zero never ends.
+        raise ModelFileError(f"{path} is not a regular file, so not a model file.")
+    size = status.st_size
+    if size == 0:
+        raise ModelFileError(f"{path} is empty, not a Digit Studio model file.")
+    if size > MAX_FILE_BYTES:
+        raise ModelFileError(
+            f"{path} is too large to be a Digit Studio model ({_size_text(size)}; "
+            f"model files are at most {_size_text(MAX_FILE_BYTES)})."
+        )
+    return size
+
+
+_END_RECORD = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_ZIP_COMMENT_MAX = 1 << 16
+
+
+def _check_end_record(path: Path, handle: BinaryIO, size: int) -> None:
+    """Find the zip's end record as zipfile does, and check what it declares."""
+    start = max(0, size - _ZIP_COMMENT_MAX - _END_RECORD.size)
+    handle.seek(start)
+    tail = handle.read(size - start)
+    at = len(tail) - _END_RECORD.size
+    if not (tail[at : at + 4] == _END_SIGNATURE and tail[-2:] == b"\0\0"):
+        at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or len(tail) - at < _END_RECORD.size:
+        handle.seek(0)
+        if handle.read(4) == b"PK\x03\x04":
+            raise ModelFileError(f"{path} is damaged or incomplete (cut-off archive).")
+        raise ModelFileError(
+            f"{path} is not a Digit Studio model file (not an .npz archive)."
+        )
+    _, disk, directory_disk, disk_entries, entries, directory_size, _, _ = (
+        _END_RECORD.unpack_from(tail, at)
+    )
+    if tail[max(0, at - 20) : at - 16] == _ZIP64_LOCATOR_SIGNATURE:
+        # Only archives beyond 4 GiB or 65,535 entries need a zip64 directory.
+        raise ModelFileError(f"{path} is too large to be a Digit Studio model.")
+    if disk or directory_disk or disk_entries != entries:
+        raise ModelFileError(f"{path} is damaged (a zip split over several disks).")
+    if entries > MAX_MEMBERS or directory_size > _MAX_DIRECTORY_BYTES:
+        raise ModelFileError(
+            f"{path} is not a Digit Studio model: its zip directory lists "
+            f"{entries:,} entries in {directory_size:,} bytes (a model has at most "
+            f"{MAX_MEMBERS:,})."
+        )
+    if directory_size > start + at:
+        raise ModelFileError(f"{path} is damaged or incomplete (cut-off archive).")
+
+
+def _checked_members(
+    path: Path, members: list[zipfile.ZipInfo], size: int
+) -> dict[str, zipfile.ZipInfo]:
+    """Map each array name to its zip entry, refusing anything a model never holds."""
+    found: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for member in members:
+        name = member.filename
+        if not name.endswith(".npy") or "/" in name or "\\" in name:
+            raise ModelFileError(f"{path} holds an unexpected entry {_shown(name)}.")
+        key = name[: -len(".npy")]
+        if key in found:
+            raise ModelFileError(
+                f"{path} is not a valid Digit Studio model: it holds two entries "
+                f"named {_shown(name)}."
+            )
+        found[key] = member
+        _check_declared_sizes(path, member, size)
+        total += member.file_size
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise ModelFileError(
+            f"{path} is too large to be a Digit Studio model ({_size_text(total)} "
+            f"of arrays; at most {_size_text(MAX_UNCOMPRESSED_BYTES)})."
+        )
+    return found
+
+
+def _check_declared_sizes(path: Path, member: zipfile.ZipInfo, size: int) -> None:
+    name = _shown(member.filename)
+    if member.flag_bits & 0x1:
+        raise ModelFileError(f"{path} holds an encrypted entry {name}.")
+    packed, unpacked = member.compress_size, member.file_size
+    if member.compress_type == zipfile.ZIP_STORED:
+        consistent = packed == unpacked
+    elif member.compress_type == zipfile.ZIP_DEFLATED:
+        # Deflate gives at most 1032 bytes per byte, and grows incompressible data
+        # by a few bytes per 16 KiB block: anything else is a lie (a zip bomb).
+        consistent = (
+            unpacked <= _DEFLATE_MAX_RATIO * packed + 1024
+            and packed <= unpacked + unpacked // 1000 + 1024
+        )
+    else:
+        raise ModelFileError(
+            f"{path} is not a Digit Studio model: entry {name} is compressed with a "
+            "method NumPy never uses."
+        )
+    if not consistent or member.header_offset + packed > size:
+        raise ModelFileError(
+            f"{path} is damaged: entry {name} declares {unpacked:,} bytes stored in "
+            f"{packed:,}, which its compression cannot give."
+        )
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The architecture the metadata declares, and the arrays it implies."""
+
+    layer_sizes: list[int]
+    activation: str
+    output: str
+    init: str
+    normalization: dict
+    shapes: dict[str, tuple[int, ...]]  # every array but the metadata
+
+
+def _load(path: Path, archive: _Archive) -> SavedModel:
+    meta = _read_metadata(path, archive)
     problem = _Problem(path)
+    try:
+        layout = _layout(meta, problem)
+        _check_arrays(archive, layout, problem)
+        arrays = {
+            key: _float_array(archive.read(key), key, problem) for key in layout.shapes
+        }
+        return _build_saved_model(meta, layout, arrays, problem)
+    except ModelFileError:
+        raise
+    # A check this module lacks must still end as the documented error, never as a
+    # crash of the program that opens the file.
+    except (
+        ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError
+    ) as exc:  # fmt: skip
+        raise problem(f"{type(exc).__name__}: {exc}") from exc
 
+
+def _read_metadata(path: Path, archive: _Archive) -> dict[str, Any]:
+    not_ours = f"{path} is not a Digit Studio model file"
+    header = archive.headers.get("metadata")
+    if header is None:
+        raise ModelFileError(f"{not_ours} (it has no metadata).")
+    if header.shape != () or header.dtype.kind != "U":
+        raise ModelFileError(f"{not_ours} (its metadata is not a JSON string).")
+    if header.data_bytes > MAX_METADATA_BYTES:
+        raise ModelFileError(
+            f"{path} is not a valid Digit Studio model: its metadata takes "
+            f"{_size_text(header.data_bytes)}, more than the "
+            f"{_size_text(MAX_METADATA_BYTES)} a model file may use."
+        )
+    raw = archive.read("metadata")
+    try:
+        meta = json.loads(str(raw[()]))
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path} has damaged metadata: {exc}.") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{not_ours} (unknown format).")
+    version = meta.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise ModelFileError(f"{path} has an invalid format version {_shown(version)}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was made by a newer Digit Studio (model format {version}; this "
+            f"version reads up to {FORMAT_VERSION}). Update Digit Studio to open it."
+        )
+    return meta
+
+
+def _layout(meta: dict, problem: _Problem) -> _Layout:
     layer_sizes = meta.get("layer_sizes")
     if (
         not isinstance(layer_sizes, list)
@@ -505,32 +790,65 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
     output = _registry_name(meta, "output", OUTPUTS, problem)
     init = meta.get("init", "he")
     if not isinstance(init, str) or init not in INITIALIZERS:
-        raise problem(f"unknown initialiser {init!r}")
-
-    n_layers = len(layer_sizes) - 1
-    normalization_meta = meta.get("normalization")
-    if not isinstance(normalization_meta, dict):
+        raise problem(f"unknown initialiser {_shown(init)}")
+    normalization = meta.get("normalization")
+    if not isinstance(normalization, dict):
         raise problem("the input normalisation is missing")
-    kind = normalization_meta.get("kind")
+    kind = normalization.get("kind")
     if kind not in NORMALIZATION_KINDS:
-        raise problem(f"unknown input normalisation {kind!r}")
-    expected = {f"W{i}" for i in range(n_layers)} | {f"b{i}" for i in range(n_layers)}
-    expected.add("metadata")
+        raise problem(f"unknown input normalisation {_shown(kind)}")
+    try:
+        _check_size(layer_sizes, kind)
+    except _Invalid as exc:
+        raise problem(str(exc)) from exc
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(layer_sizes)):
+        shapes[f"W{i}"] = (fan_in, fan_out)
+        shapes[f"b{i}"] = (fan_out,)
     if kind == "standardize":
-        expected |= {"input_mean", "input_std"}
-    missing = sorted(expected - arrays.keys(), key=_array_order)
-    extra = sorted(arrays.keys() - expected, key=_array_order)
+        shapes["input_mean"] = shapes["input_std"] = (layer_sizes[0],)
+    return _Layout(layer_sizes, activation, output, init, normalization, shapes)
+
+
+def _check_size(layer_sizes: list[int], normalization_kind: str) -> None:
+    """Refuse networks beyond `MAX_LAYERS` or `MAX_PARAMETERS` (on save and load)."""
+    layers = len(layer_sizes) - 1
+    if layers > MAX_LAYERS:
+        raise _Invalid(
+            f"the network has {layers:,} layers, more than the {MAX_LAYERS:,} a model "
+            "file may hold"
+        )
+    numbers = sum(a * b + b for a, b in itertools.pairwise(layer_sizes))
+    if normalization_kind == "standardize":
+        numbers += 2 * layer_sizes[0]
+    if numbers > MAX_PARAMETERS:
+        raise _Invalid(
+            f"the network needs {numbers:,} numbers, more than the "
+            f"{MAX_PARAMETERS:,} a model file may hold"
+        )
+
+
+def _check_arrays(archive: _Archive, layout: _Layout, problem: _Problem) -> None:
+    """Check that the arrays are exactly the expected ones, dtypes and shapes."""
+    present = archive.headers.keys() - {"metadata"}
+    missing = sorted(layout.shapes.keys() - present, key=_array_order)
+    extra = sorted(present - layout.shapes.keys(), key=_array_order)
     if missing:
-        raise problem(f"array(s) {', '.join(missing)} missing")
+        raise problem(f"array(s) {_listed(missing)} missing")
     if extra:
-        raise problem(f"unexpected array(s) {', '.join(extra)}")
+        raise problem(f"unexpected array(s) {_listed(extra)}")
+    for key, shape in layout.shapes.items():
+        header = archive.headers[key]
+        if header.dtype.kind != "f" or header.dtype.itemsize not in (2, 4, 8):
+            raise problem(f"{key} has dtype {header.dtype}, expected float32")
+        if header.shape != shape:
+            raise problem(f"{key} has shape {_shown(header.shape)}, expected {shape}")
 
-    weights, biases = [], []
-    for i in range(n_layers):
-        fan_in, fan_out = layer_sizes[i], layer_sizes[i + 1]
-        weights.append(_float_array(arrays, f"W{i}", (fan_in, fan_out), problem))
-        biases.append(_float_array(arrays, f"b{i}", (fan_out,), problem))
 
+def _build_saved_model(
+    meta: dict, layout: _Layout, arrays: dict[str, np.ndarray], problem: _Problem
+) -> SavedModel:
+    layer_sizes = layout.layer_sizes
     image_shape = meta.get("image_shape")
     if (
         not isinstance(image_shape, list)
@@ -539,7 +857,7 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
         or image_shape[0] * image_shape[1] != layer_sizes[0]
     ):
         raise problem(
-            f"image_shape {image_shape!r} does not give {layer_sizes[0]} inputs"
+            f"image_shape {_shown(image_shape)} does not give {layer_sizes[0]} inputs"
         )
     class_names = meta.get("class_names")
     if (
@@ -549,7 +867,7 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
     ):
         raise problem(f"class_names must be {layer_sizes[-1]} strings")
 
-    normalization = _normalization(normalization_meta, arrays, layer_sizes[0], problem)
+    normalization = _normalization(layout.normalization, arrays, problem)
     dataset_name = _typed(meta, "dataset_name", str, "", problem)
     config = _typed(meta, "config", dict, {}, problem)
     history = _typed(meta, "history", list, [], problem)
@@ -566,6 +884,15 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
         _check_training_record(
             {"config": config, "history": history, "metrics": metrics, "phases": phases}
         )
+        _check_architecture(
+            {
+                "config": config,
+                "layer_sizes": layer_sizes,
+                "activation": layout.activation,
+                "output": layout.output,
+                "init": layout.init,
+            }
+        )
     except _Invalid as exc:
         raise problem(str(exc)) from exc
     created = _typed(meta, "created", str, "", problem)
@@ -576,10 +903,18 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
     except _Invalid as exc:
         raise problem(str(exc)) from exc
 
-    network = MLP(layer_sizes, activation=activation, output=output, init=init)
-    for i in range(n_layers):
-        network.weights[i][...] = weights[i]
-        network.biases[i][...] = biases[i]
+    network = MLP(
+        layer_sizes,
+        activation=layout.activation,
+        output=layout.output,
+        init=layout.init,
+    )
+    for i in range(len(layer_sizes) - 1):
+        network.weights[i][...] = arrays[f"W{i}"]
+        network.biases[i][...] = arrays[f"b{i}"]
+    reason = computation_problem(network, normalization)
+    if reason is not None:
+        raise problem(reason)
     return SavedModel(
         network=network,
         normalization=normalization,
@@ -597,6 +932,42 @@ def _build_saved_model(path: Path, arrays: dict[str, np.ndarray]) -> SavedModel:
     )
 
 
+def computation_problem(network: MLP, normalization: Normalization) -> str | None:
+    """Return why ``network`` would compute NaN or infinities on ordinary images.
+
+    Runs four probe images (blank, full ink, half ink, random pixels) through the
+    normalisation and the network, as `SavedModel.predict_proba` does: finite
+    stored values can still overflow float32 arithmetic (weights near 3e38, a
+    ``max_value`` of 1e-300, an ``input_std`` of 1e-45).
+
+    Returns
+    -------
+    str or None
+        A phrase naming the part at fault, or None when every output is finite.
+    """
+    size = network.input_size
+    peak = normalization.max_value
+    probes = np.empty((4, size), np.float32)
+    probes[0] = 0.0
+    probes[1] = peak
+    probes[2] = peak / 2
+    probes[3] = np.random.default_rng(0).uniform(0.0, peak, size)
+    with np.errstate(all="ignore"):
+        inputs = normalization.apply(probes)
+        if not np.isfinite(inputs).all():
+            return (
+                "its input normalisation turns pixels into NaN or infinite values "
+                "(max_value or input_std is too small)"
+            )
+        outputs = network.forward(inputs)
+    if not np.isfinite(outputs).all():
+        return (
+            "its weights give NaN or infinite outputs (values too large for float32 "
+            "arithmetic)"
+        )
+    return None
+
+
 class _Problem:
     """Builds the ModelFileError for a file that is an npz but not a valid model."""
 
@@ -609,58 +980,27 @@ class _Problem:
         )
 
 
-def _read_metadata(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    not_ours = f"{path} is not a Digit Studio model file"
-    if "metadata" not in arrays:
-        raise ModelFileError(f"{not_ours} (it has no metadata).")
-    raw = arrays["metadata"]
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise ModelFileError(f"{not_ours} (its metadata is not a JSON string).")
-    try:
-        meta = json.loads(str(raw[()]))
-    except (ValueError, RecursionError) as exc:
-        raise ModelFileError(f"{path} has damaged metadata: {exc}.") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{not_ours} (unknown format).")
-    version = meta.get("format_version")
-    if not _is_int(version) or version < 1:
-        raise ModelFileError(f"{path} has an invalid format version {version!r}.")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} was made by a newer Digit Studio (model format {version}; this "
-            f"version reads up to {FORMAT_VERSION}). Update Digit Studio to open it."
-        )
-    return meta
-
-
 def _registry_name(
     meta: dict, key: str, registry: Mapping[str, Any], problem: _Problem
 ) -> str:
     name = meta.get(key)
     if not isinstance(name, str) or name not in registry:
         known = ", ".join(sorted(registry))
-        raise problem(f"unknown {key} {name!r} (known: {known})")
+        raise problem(f"unknown {key} {_shown(name)} (known: {known})")
     return name
 
 
-def _float_array(
-    arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...], problem: _Problem
-) -> np.ndarray:
-    array = arrays[key]
-    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
-        raise problem(f"{key} has dtype {array.dtype}, expected float32")
-    if array.shape != shape:
-        raise problem(f"{key} has shape {array.shape}, expected {shape}")
+def _float_array(array: np.ndarray, key: str, problem: _Problem) -> np.ndarray:
     # float64 values beyond float32's range become inf here and are refused below.
     with np.errstate(over="ignore"):
-        array = array.astype(np.float32, copy=False)
+        array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise problem(f"{key} contains NaN or infinite values")
     return array
 
 
 def _normalization(
-    meta: dict, arrays: dict[str, np.ndarray], n_inputs: int, problem: _Problem
+    meta: dict, arrays: dict[str, np.ndarray], problem: _Problem
 ) -> Normalization:
     max_value = meta.get("max_value")
     if (
@@ -669,18 +1009,20 @@ def _normalization(
         or not math.isfinite(max_value)
         or max_value <= 0
     ):
-        raise problem(f"invalid max_value {max_value!r} in the input normalisation")
+        raise problem(
+            f"invalid max_value {_shown(max_value)} in the input normalisation"
+        )
     settings = dict(meta)
     if meta["kind"] == "standardize":
-        mean = _float_array(arrays, "input_mean", (n_inputs,), problem)
-        std = _float_array(arrays, "input_std", (n_inputs,), problem)
-        if not (std > 0).all():
+        if not (arrays["input_std"] > 0).all():
             raise problem("input_std must be positive")
-        settings["mean"], settings["std"] = mean, std
+        settings["mean"], settings["std"] = arrays["input_mean"], arrays["input_std"]
     else:
         settings["mean"] = settings["std"] = None
     try:
-        return Normalization.from_dict(settings)
+        # A tiny std overflows its reciprocal; computation_problem reports it.
+        with np.errstate(over="ignore", divide="ignore"):
+            return Normalization.from_dict(settings)
     except (DatasetError, KeyError, TypeError, ValueError) as exc:
         raise problem(f"invalid input normalisation ({exc})") from exc
 
@@ -703,6 +1045,7 @@ class _Invalid(Exception):
 
 
 _MAX_COUNT = 2**53  # every count fits a float exactly
+_MAX_SETTING = 2**31 - 1  # integer settings (but the seed) fit the app's controls
 _KIND_TEXT = {
     "count": "a whole number from 0 to 2**53",
     "number": "a finite number",
@@ -769,6 +1112,31 @@ def _check_config(config: Any, where: str) -> None:
         TrainingConfig.from_dict(config)
     except (ArithmeticError, TypeError, ValueError) as exc:
         raise _Invalid(f"{where} holds invalid training settings ({exc})") from exc
+    for key, value in config.items():
+        counts = value if key == "hidden_sizes" else [value]
+        if key != "seed" and any(_is_int(n) and n > _MAX_SETTING for n in counts):
+            raise _Invalid(f"{where} {key} must be at most {_MAX_SETTING:,}")
+
+
+def _check_architecture(document: dict[str, Any]) -> None:
+    """Check that the first phase's settings (they built the network) describe it."""
+    config = document["config"]
+    expected = {
+        "hidden_sizes": list(document["layer_sizes"][1:-1]),
+        "activation": document["activation"],
+        "output": document["output"],
+        "init": document["init"],
+    }
+    for key, value in expected.items():
+        if key in config and _as_list(config[key]) != value:
+            raise _Invalid(
+                f"config {key} is {_excerpt(config[key])}, but the network's is "
+                f"{_excerpt(value)}"
+            )
+
+
+def _as_list(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _check_fields(record: Any, fields: Mapping[str, str], where: str) -> None:
@@ -799,6 +1167,11 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _excerpt(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -813,6 +1186,11 @@ def _typed(meta: dict, key: str, kind: type, default: Any, problem: _Problem) ->
     if not isinstance(value, kind):
         raise problem(f"{key} must be a {kind.__name__}")
     return value
+
+
+def _listed(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit:,} more"
 
 
 def _is_int(value: Any) -> bool:

@@ -1,8 +1,9 @@
 """The multilayer perceptron: parameters, forward pass and backpropagation.
 
 Owns ``MLP`` and ``NetworkError``. Samples are rows, weights are
-``(fan_in, fan_out)``. Holds no optimizer state and does no I/O; imports only
-NumPy and the activation, loss and initialiser registries.
+``(fan_in, fan_out)``. Holds no optimizer state and does no I/O; imports NumPy,
+the activation, loss and initialiser registries, and ``core.fast``, behind which
+the speed machinery (compiled kernels, work buffers, skipped inputs) sits.
 """
 
 from __future__ import annotations
@@ -12,15 +13,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core import fast
 from core.activations import ACTIVATIONS
-from core.blank_inputs import BlankInputs
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
-
-# Work buffers are kept for this many distinct batch sizes (training batch, the
-# last partial batch, validation batches and their remainder, spares); buffers
-# never written (e.g. deltas during evaluation) cost address space, not memory.
-_MAX_WORKSPACES = 6
 
 
 class NetworkError(ValueError):
@@ -46,26 +42,6 @@ class Gradients(NamedTuple):
     loss: float
     gradients: list[np.ndarray]
     probabilities: np.ndarray
-
-
-class _Workspace:
-    """Per-batch-size buffers, reused so a training step allocates nothing big."""
-
-    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype) -> None:
-        self.activations = [np.empty((batch, n), dtype) for n in sizes[1:]]
-        self.deltas = [np.empty((batch, n), dtype) for n in sizes[1:]]
-        # Hidden activations' derivatives, written during the forward pass.
-        self.scratch = [np.empty((batch, n), dtype) for n in sizes[1:-1]]
-        # ones @ delta sums delta over the batch with one BLAS call.
-        self.ones = np.ones(batch, dtype)
-        self.masks: list[np.ndarray] | None = None
-        self.dropped: list[np.ndarray] | None = None
-        self.blank_inputs = BlankInputs(batch, sizes[0], sizes[1], dtype)
-
-    def enable_dropout(self) -> None:
-        if self.masks is None:
-            self.masks = [np.empty_like(s) for s in self.scratch]
-            self.dropped = [np.empty_like(s) for s in self.scratch]
 
 
 class MLP:
@@ -141,7 +117,7 @@ class MLP:
         for i, (weights, biases) in enumerate(drawn):
             self.weights[i][...] = weights
             self.biases[i][...] = biases
-        self._workspaces: dict[int, _Workspace] = {}
+        self._workspaces = fast.Workspaces(self.layer_sizes, self.dtype)
         self._grads: list[np.ndarray] | None = None
         self._l2_scratch: list[np.ndarray] | None = None
 
@@ -180,7 +156,7 @@ class MLP:
         clone.__dict__.update(self.__dict__)
         clone._flat = self._flat.copy()
         clone.weights, clone.biases = _views(clone._flat, self.layer_sizes)
-        clone._workspaces = {}
+        clone._workspaces = fast.Workspaces(self.layer_sizes, self.dtype)
         clone._grads = None
         clone._l2_scratch = None
         return clone
@@ -195,14 +171,8 @@ class MLP:
 
     # -------------------------------------------------------------- forward
 
-    def _workspace(self, batch: int) -> _Workspace:
-        workspace = self._workspaces.get(batch)
-        if workspace is None:
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                self._workspaces.pop(next(iter(self._workspaces)))
-            workspace = _Workspace(self.layer_sizes, batch, self.dtype)
-            self._workspaces[batch] = workspace
-        return workspace
+    def _workspace(self, batch: int) -> fast.Workspace:
+        return self._workspaces.get(batch)
 
     def _as_batch(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
@@ -341,9 +311,9 @@ class MLP:
         """Forward and backward pass over one minibatch, averaged over its rows.
 
         No gradient is computed for the inputs themselves. All work arrays are
-        preallocated per batch size and reused. Inputs that are 0 in every row
-        of the batch are left out of the first layer's products
-        (``core.blank_inputs``).
+        preallocated per batch size and reused, and inputs that are 0 in every
+        row of the batch are left out of the first layer's products
+        (``core.fast``). ``core.reference`` computes the same, plainly.
 
         Parameters
         ----------
@@ -376,64 +346,58 @@ class MLP:
             raise NetworkError(f"dropout must be in [0, 1), got {dropout}.")
         if dropout > 0.0 and rng is None:
             raise NetworkError("dropout needs a random generator (rng).")
-        workspace = self._workspace(batch)
+        ws = self._workspace(batch)
         if dropout > 0.0:
-            workspace.enable_dropout()
-        masks, dropped = workspace.masks, workspace.dropped
-        acts, deltas = workspace.activations, workspace.deltas
+            ws.enable_dropout()
+        f, output = self._activation, self._output
         last = len(self.weights) - 1
+        zs, derivatives, deltas = ws.activations, ws.derivatives, ws.deltas
 
-        # Inputs that are 0 in every row of the batch skip the first layer.
-        compact = workspace.blank_inputs.select(X)
-        inputs = X
-        loss = 0.0
-        for i, (weights, biases) in enumerate(
-            zip(self.weights, self.biases, strict=True)
-        ):
-            z = acts[i]
-            if i == 0 and compact:
-                workspace.blank_inputs.forward(weights, z)
-            else:
-                np.matmul(inputs, weights, out=z)
-            if i == last:
-                loss = self._output.forward_loss_and_delta(
-                    z, biases, labels, deltas[last]
-                )
-            else:
-                self._activation.forward_and_derivative(z, workspace.scratch[i], biases)
-                inputs = z
-                if dropout > 0.0:
-                    mask = masks[i]
-                    rng.random(out=mask, dtype=mask.dtype)
-                    np.greater_equal(mask, dropout, out=mask)
-                    mask *= 1.0 / (1.0 - dropout)
-                    inputs = np.multiply(z, mask, out=dropped[i])
+        # Forward pass, layer by layer: z = a @ W + b, then a = f(z). Each z is
+        # overwritten by its activations; f'(z) is kept for equation (2).
+        inputs = [X]  # each layer's input a_{l-1}, for equation (3)
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = ws.product(layer, inputs[layer], W)  # a @ W
+            if layer == last:
+                # The output activations of z + b, the mean loss, and equation (1).
+                loss = fast.add_bias_and_output(z, b, output, labels, deltas[layer])
+                break
+            fast.add_bias_and_activate(z, b, f, derivatives[layer])  # f(z + b)
+            a = z  # the activations, written over z
+            if dropout > 0.0:
+                # Inverted dropout: keep each unit with probability 1 - p and
+                # scale the kept ones by 1 / (1 - p), so predictions need no change.
+                mask = ws.masks[layer]
+                rng.random(out=mask, dtype=mask.dtype)
+                np.greater_equal(mask, dropout, out=mask)
+                mask *= 1.0 / (1.0 - dropout)
+                a = np.multiply(a, mask, out=ws.dropped[layer])
+            inputs.append(a)
 
+        # Backward pass: the four equations of backpropagation, for layers l.
+        # (1) The output error delta_L = dC/dz_L, written by the output step above.
+        # (2) delta_l = (delta_{l+1} @ W_{l+1}.T) * f'(z_l), from the top down;
+        #     a unit dropped in the forward pass passes no error back.
+        for layer in range(last - 1, -1, -1):
+            delta = np.matmul(
+                deltas[layer + 1], self.weights[layer + 1].T, out=deltas[layer]
+            )
+            if dropout > 0.0:
+                delta *= ws.masks[layer]
+            delta *= derivatives[layer]
+        # (3) dC/dW_l = a_{l-1}.T @ delta_l, plus l2 * W_l, the gradient of the
+        #     L2 penalty 0.5 * l2 * sum(W_l ** 2);
+        # (4) dC/db_l = delta_l summed over the batch (ones @ delta_l).
         grads = self._gradient_buffers()
         if l2 > 0.0 and self._l2_scratch is None:
-            self._l2_scratch = [np.empty_like(w) for w in self.weights]
-        delta = deltas[last]
-        for i in range(last, -1, -1):
-            if i == 0:
-                below = X
-            else:
-                below = dropped[i - 1] if dropout > 0.0 else acts[i - 1]
-            if i == 0 and compact:
-                workspace.blank_inputs.weight_gradient(delta, grads[0])
-            else:
-                np.matmul(below.T, delta, out=grads[2 * i])
-            np.matmul(workspace.ones, delta, out=grads[2 * i + 1])
+            self._l2_scratch = [np.empty_like(W) for W in self.weights]
+        for layer, W in enumerate(self.weights):
+            dW, db = grads[2 * layer], grads[2 * layer + 1]
+            ws.weight_gradient(layer, inputs[layer], deltas[layer], out=dW)
             if l2 > 0.0:
-                decay = np.multiply(self.weights[i], l2, out=self._l2_scratch[i])
-                grads[2 * i] += decay
-            if i > 0:
-                below_delta = deltas[i - 1]
-                np.matmul(delta, self.weights[i].T, out=below_delta)
-                if dropout > 0.0:
-                    below_delta *= masks[i - 1]
-                below_delta *= workspace.scratch[i - 1]
-                delta = below_delta
-        return Gradients(loss, grads, acts[last])
+                dW += np.multiply(W, l2, out=self._l2_scratch[layer])
+            np.matmul(ws.ones, deltas[layer], out=db)
+        return Gradients(loss, grads, zs[last])
 
     def input_gradient(
         self, x: np.ndarray, class_index: int | np.ndarray

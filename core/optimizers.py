@@ -1,18 +1,20 @@
 """Gradient-descent optimizers that update parameter arrays in place.
 
-Owns ``SGD`` (plain, momentum, Nesterov), ``Adam``, ``make_optimizer`` and
-``OptimizerError``. Each optimizer keeps its own preallocated state; nothing
-is allocated per step. Imports NumPy, and numba through ``core.kernels`` when installed.
+Owns ``SGD`` (plain, momentum, Nesterov), ``Adam``, the registry ``OPTIMIZERS``,
+``make_optimizer`` and ``OptimizerError``. Each optimizer keeps its own preallocated
+state; nothing is allocated per step. Imports NumPy and ``core.fast`` (Adam's pass).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import kernels
+from core import fast
+from core.choices import Choice
 
 
 class OptimizerError(ValueError):
@@ -239,8 +241,8 @@ class Adam(Optimizer):
         b1, b2 = self.beta1, self.beta2
         # The moments are stored as M = m / (1 - b1) and V = v / (1 - b2), so
         # their updates are M <- b1 M + g and V <- b2 V + g^2 (two fewer passes);
-        # the constant factors and the bias corrections fold into two scalars.
-        # With numba installed, one compiled pass does all of it (core.kernels).
+        # the constant factors and the bias corrections fold into two scalars:
+        # w -= lr * m_hat / (sqrt(v_hat) + eps) = M / (sqrt(V) + eps') * scale.
         root = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         scale = learning_rate * (1.0 - b1) / (1.0 - b1**t) / root
         eps = self.eps / root
@@ -248,18 +250,54 @@ class Adam(Optimizer):
         for w, g, m, v, tmp in zip(
             params, grads, self._m, self._v, scratch, strict=True
         ):
-            if kernels.adam_update(w, g, m, v, b1, b2, eps, scale):
-                continue
-            m *= b1
-            m += g
-            np.multiply(g, g, out=tmp)
-            v *= b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= scale
-            w -= tmp
+            fast.adam_update(w, g, m, v, b1, b2, eps, scale, tmp)
+
+
+@dataclass(frozen=True)
+class OptimizerKind(Choice):
+    """An optimizer the user can choose.
+
+    Attributes
+    ----------
+    build : callable
+        ``build(**settings) -> Optimizer``, taking the fields named in
+        ``settings``.
+    """
+
+    build: Callable[..., Optimizer] = field(kw_only=True)
+
+
+def _momentum(momentum: float = 0.9, nesterov: bool = False) -> SGD:
+    return SGD(momentum=float(momentum), nesterov=bool(nesterov))
+
+
+def _adam(beta1: float = 0.9, beta2: float = 0.999) -> Adam:
+    return Adam(beta1=float(beta1), beta2=float(beta2))
+
+
+OPTIMIZERS: dict[str, OptimizerKind] = {
+    "sgd": OptimizerKind(
+        "sgd",
+        "SGD",
+        "The classic rule: weights minus the learning rate times the gradient",
+        build=SGD,
+    ),
+    "momentum": OptimizerKind(
+        "momentum",
+        "SGD with momentum",
+        "Each step keeps a share of the previous one (Nesterov: looks ahead)",
+        ("momentum", "nesterov"),
+        build=_momentum,
+    ),
+    "adam": OptimizerKind(
+        "adam",
+        "Adam",
+        "Adam: per-weight step sizes from running averages of the gradient and "
+        "of its square, with bias correction",
+        ("beta1", "beta2"),
+        build=_adam,
+    ),
+}
 
 
 def make_optimizer(name: str, **settings: float) -> Optimizer:
@@ -268,8 +306,8 @@ def make_optimizer(name: str, **settings: float) -> Optimizer:
     Parameters
     ----------
     name : str
-        ``"sgd"``, ``"momentum"`` (settings ``momentum``, ``nesterov``) or
-        ``"adam"`` (settings ``beta1``, ``beta2``, ``eps``).
+        A key of ``OPTIMIZERS``: ``"sgd"``, ``"momentum"`` (settings
+        ``momentum``, ``nesterov``) or ``"adam"`` (settings ``beta1``, ``beta2``).
     **settings
         Keyword settings for that optimizer; others raise ``OptimizerError``.
 
@@ -277,24 +315,13 @@ def make_optimizer(name: str, **settings: float) -> Optimizer:
     -------
     Optimizer
     """
-    allowed = {
-        "sgd": (),
-        "momentum": ("momentum", "nesterov"),
-        "adam": ("beta1", "beta2", "eps"),
-    }
-    if name not in allowed:
-        choices = ", ".join(repr(key) for key in allowed)
+    kind = OPTIMIZERS.get(name)
+    if kind is None:
+        choices = ", ".join(repr(key) for key in OPTIMIZERS)
         raise OptimizerError(f"Unknown optimizer {name!r}; choose one of {choices}.")
-    unknown = sorted(set(settings) - set(allowed[name]))
+    unknown = sorted(set(settings) - set(kind.settings))
     if unknown:
         raise OptimizerError(
             f"Optimizer {name!r} has no setting(s) {', '.join(unknown)}."
         )
-    if name == "sgd":
-        return SGD()
-    if name == "momentum":
-        return SGD(
-            momentum=float(settings.get("momentum", 0.9)),
-            nesterov=bool(settings.get("nesterov", False)),
-        )
-    return Adam(**{key: float(value) for key, value in settings.items()})
+    return kind.build(**settings)

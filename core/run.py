@@ -398,10 +398,12 @@ def run_training(
     prepared: PreparedRun,
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
+    threads: int | str | None = None,
 ) -> TrainingResult:
     """Train ``prepared.network`` in place with ``core.training.train``.
 
-    ``on_event`` and ``control`` are passed on; see `core.training.train`.
+    ``on_event``, ``control`` and ``threads`` (BLAS threads) are passed on; see
+    `core.training.train`.
     """
     return train(
         prepared.network,
@@ -411,6 +413,7 @@ def run_training(
         on_event=on_event,
         control=control,
         normalization=prepared.normalization,
+        threads=threads,
     )
 
 

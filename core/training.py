@@ -17,18 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from core import kernels
+from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
+from core.blas_threads import ThreadChooser
 from core.datasets import NORMALIZATIONS, Dataset, Normalization
+from core.divergence import Divergence, DivergenceWatch, chance_accuracy
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.metrics import loss_and_accuracy
 from core.network import MLP
-from core.optimizers import make_optimizer
+from core.optimizers import OPTIMIZERS, make_optimizer
 from core.schedules import SCHEDULES, learning_rate_at
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
 STOP_REASONS = ("completed", "cancelled", "early_stopped", "diverged")
 _VALIDATION_BATCH = 2048
 # Images augmented per call (whole minibatches): 512 measured x1.20 against x1.23
@@ -53,7 +54,7 @@ class TrainingConfig:
     activation, output, init : str
         Keys of ``ACTIVATIONS``, ``OUTPUTS`` and ``INITIALIZERS``.
     optimizer : str
-        ``"sgd"``, ``"momentum"`` or ``"adam"``.
+        A key of ``OPTIMIZERS``: ``"sgd"``, ``"momentum"`` or ``"adam"``.
     learning_rate : float
         Base step size.
     momentum, nesterov : float, bool
@@ -61,8 +62,9 @@ class TrainingConfig:
     beta1, beta2 : float
         Adam's moment decay rates.
     schedule : str
-        ``"constant"``, ``"step"`` (multiply by ``step_gamma`` every
-        ``step_epochs`` epochs) or ``"cosine"`` (down to ``min_learning_rate``).
+        A key of ``SCHEDULES``: ``"constant"``, ``"step"`` (multiply by
+        ``step_gamma`` every ``step_epochs`` epochs) or ``"cosine"`` (down to
+        ``min_learning_rate``).
     batch_size : int
         Samples per minibatch; 0 means the whole training set (full-batch
         gradient descent). Larger than the training set also means full batch.
@@ -80,7 +82,8 @@ class TrainingConfig:
     early_stopping_patience : int
         Epochs without a better validation loss before stopping; 0 is off.
     normalization : str
-        ``"scale"`` (pixels to [0, 1]) or ``"standardize"`` (per pixel).
+        A key of ``NORMALIZATIONS``: ``"scale"`` (pixels to [0, 1]) or
+        ``"standardize"`` (per pixel).
     augment : AugmentConfig
         Random distortions of each training minibatch; all zero is off.
     deskew : bool
@@ -247,14 +250,14 @@ def _problems(config: TrainingConfig) -> list[str]:
     choice("activation", tuple(ACTIVATIONS))
     choice("output", tuple(OUTPUTS))
     choice("init", tuple(INITIALIZERS))
-    choice("optimizer", OPTIMIZERS)
-    choice("schedule", SCHEDULES)
+    choice("optimizer", tuple(OPTIMIZERS))
+    choice("schedule", tuple(SCHEDULES))
     choice("normalization", tuple(NORMALIZATIONS))
     number("learning_rate", 0.0, math.inf, low_open=True, high_open=True)
     number("momentum", 0.0, 1.0, high_open=True)
     if not isinstance(config.nesterov, bool):
         problems.append(f"nesterov must be true or false, got {config.nesterov!r}")
-    elif config.nesterov and config.optimizer != "momentum":
+    elif config.nesterov and "nesterov" not in _optimizer_fields(config):
         problems.append(
             "nesterov applies only to the 'momentum' optimizer, "
             f"not {config.optimizer!r}"
@@ -309,6 +312,7 @@ class BatchEvent:
     batches_per_epoch: int
     loss: float
     learning_rate: float
+    blas_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,9 @@ class EpochEvent:
     minibatches as they were trained; the validation figures (None without a
     validation set) use the weights at the end of the epoch. ``seconds``
     excludes time spent paused; ``samples_per_second`` counts training only.
+    ``blas_threads`` (here and in ``BatchEvent``) is the BLAS thread count
+    chosen (`core.blas_threads.ThreadChooser.choice`): None while the first
+    measurement runs and when ``train`` was not asked to manage it.
     """
 
     epoch: int
@@ -330,6 +337,7 @@ class EpochEvent:
     learning_rate: float
     seconds: float
     samples_per_second: float
+    blas_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -361,7 +369,8 @@ class TrainingResult:
     history : list of dict
         One dict of ``EpochEvent`` fields per completed epoch.
     best_epoch : int or None
-        With early stopping, the epoch whose weights were kept.
+        The epoch whose weights were kept, with early stopping or when the run
+        diverged (None when it diverged before its first epoch ended).
     seconds : float
         Wall time of the run, pauses excluded.
     """
@@ -452,11 +461,13 @@ def train(
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
     normalization: Normalization | None = None,
+    threads: int | str | None = None,
 ) -> TrainingResult:
     """Train ``network`` in place with minibatch gradient descent.
 
     Every epoch visits the training set in a fresh seeded random order; the
-    same config, data and initial weights give the same weights bit for bit.
+    same config, data and initial weights give the same weights bit for bit
+    at a fixed BLAS thread count (1 and 2 threads round differently).
     The network's architecture is used as is; ``config.hidden_sizes``,
     ``activation``, ``output`` and ``init`` only matter for building it.
 
@@ -481,6 +492,10 @@ def train(
     normalization : Normalization, optional
         Input normalisation to use (e.g. a loaded model's, for fine-tuning);
         by default ``config.normalization`` is fitted on ``train_set``.
+    threads : int, "auto" or None
+        BLAS threads for the training steps (`core.blas_threads`): a fixed
+        count, ``"auto"`` to keep measuring 1 against all threads and use the
+        faster, or None to leave the BLAS library as it is.
 
     Returns
     -------
@@ -490,6 +505,8 @@ def train(
     ------
     ConfigError
         For an invalid config or a network that does not fit the data.
+    ValueError
+        For a ``threads`` setting that is not a count or ``"auto"``.
     """
     config.validate()
     _check_fit(network, train_set, "training")
@@ -506,9 +523,15 @@ def train(
         )
     emit = on_event if on_event is not None else _ignore
     run = _Run(network, train_set, config, normalization)
+    watch = DivergenceWatch(
+        network.output,
+        network.num_classes,
+        chance_accuracy(train_set.labels, network.num_classes),
+    )
     # Load the compiled kernels (if any) before the clock starts: the first epoch's
     # time and samples/s then describe training, not a one-off load.
-    kernels.warm_up()
+    fast.warm_up()
+    chooser = ThreadChooser(threads)
     started = time.perf_counter()
     paused = 0.0
     history: list[dict[str, Any]] = []
@@ -516,13 +539,16 @@ def train(
     epochs_done = 0
     best_loss, best_epoch, waited = math.inf, 0, 0
     params = network.parameters()
-    last_good = [p.copy() for p in params]
-    best = [p.copy() for p in params] if config.early_stopping_patience else None
+    # The weights of the epoch with the lowest watched loss (the initial ones until
+    # an epoch ends): what a diverged run, or early stopping, puts back.
+    best = [p.copy() for p in params]
+    divergence: Divergence | None = None
+    diverged_step: int | None = None
+    rate = learning_rate_at(config, 0, 0, run.steps)
 
     for epoch in range(config.epochs):
         epoch_started = time.perf_counter()
         epoch_paused = 0.0
-        _save(params, last_good)
         stop = None
         for step in range(run.steps):
             if control is not None:
@@ -533,16 +559,14 @@ def train(
                 if control.cancelled:
                     stop = step
                     break
-            loss, rate = run.step(epoch, step)
-            if not math.isfinite(loss):
-                reason = "diverged"
-                message = _diverged_message(
-                    config, rate, epoch, step, run.steps, "training loss", loss
-                )
+            with chooser.step():
+                loss, rate = run.step(epoch, step)
+            divergence = watch.on_batch(loss)
+            if divergence is not None:
+                diverged_step = step
                 break
-            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate))
-        if reason == "diverged":
-            _save(last_good, params)
+            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate, chooser.choice))
+        if divergence is not None:
             break
         if stop is not None:
             reason = "cancelled"
@@ -564,19 +588,9 @@ def train(
                     _VALIDATION_BATCH,
                     run.validation_buffer(validation_set),
                 )
-            if not math.isfinite(validation_loss):
-                reason = "diverged"
-                message = _diverged_message(
-                    config,
-                    rate,
-                    epoch,
-                    None,
-                    run.steps,
-                    "validation loss",
-                    validation_loss,
-                )
-                _save(last_good, params)
-                break
+        divergence = watch.on_epoch(train_loss, train_accuracy, validation_loss)
+        if divergence is not None:
+            break
         paused += epoch_paused
         seconds = time.perf_counter() - epoch_started - epoch_paused
         event = EpochEvent(
@@ -589,36 +603,50 @@ def train(
             learning_rate=rate,
             seconds=seconds,
             samples_per_second=count / max(train_seconds, 1e-9),
+            blas_threads=chooser.choice,
         )
         history.append(dataclasses.asdict(event))
         epochs_done = epoch + 1
         emit(event)
-        if best is not None:
-            watched = train_loss if validation_loss is None else validation_loss
-            if watched < best_loss:
-                best_loss, best_epoch, waited = watched, epoch + 1, 0
-                _save(params, best)
-            else:
-                waited += 1
-                if waited >= config.early_stopping_patience:
-                    _save(best, params)
-                    reason = "early_stopped"
-                    message = (
-                        f"Stopped early after epoch {epoch + 1}: the "
-                        f"{_watched_name(validation_set)} has not improved for "
-                        f"{waited} epoch{'s' if waited != 1 else ''}; kept the "
-                        f"weights of epoch {best_epoch} ({best_loss:.4f})."
-                    )
-                    break
+        watched = train_loss if validation_loss is None else validation_loss
+        if watched < best_loss:
+            best_loss, best_epoch, waited = watched, epoch + 1, 0
+            _save(params, best)
+        elif config.early_stopping_patience:
+            waited += 1
+            if waited >= config.early_stopping_patience:
+                _save(best, params)
+                reason = "early_stopped"
+                message = (
+                    f"Stopped early after epoch {epoch + 1}: the "
+                    f"{_watched_name(validation_set)} has not improved for "
+                    f"{waited} epoch{'s' if waited != 1 else ''}; kept the "
+                    f"weights of epoch {best_epoch} ({best_loss:.4f})."
+                )
+                break
 
-    if reason == "completed":
+    if divergence is not None:
+        _save(best, params)
+        reason = "diverged"
+        message = _diverged_message(
+            config,
+            rate,
+            epochs_done,
+            diverged_step,
+            run.steps,
+            divergence,
+            best_epoch,
+            f"{_watched_name(validation_set)} {best_loss:.4f}",
+        )
+    elif reason == "completed":
         message = f"Finished {epochs_done} epoch{'s' if epochs_done != 1 else ''}."
-        if best is not None and best_epoch != epochs_done:
+        if config.early_stopping_patience and best_epoch != epochs_done:
             _save(best, params)
             message += (
                 f" Kept the weights of epoch {best_epoch}, which had the lowest "
                 f"{_watched_name(validation_set)} ({best_loss:.4f})."
             )
+    kept_earlier = reason == "diverged" or config.early_stopping_patience > 0
     emit(FinishedEvent(reason, message, epochs_done))
     return TrainingResult(
         network=network,
@@ -627,7 +655,7 @@ def train(
         message=message,
         epochs_completed=epochs_done,
         history=history,
-        best_epoch=best_epoch if best is not None and best_epoch else None,
+        best_epoch=best_epoch if kept_earlier and best_epoch else None,
         seconds=time.perf_counter() - started - paused,
     )
 
@@ -646,20 +674,26 @@ def _diverged_message(
     epoch: int,
     step: int | None,
     steps: int,
-    what: str,
-    value: float,
+    divergence: Divergence,
+    best_epoch: int,
+    best_figure: str,
 ) -> str:
     where = f"epoch {epoch + 1}"
     if step is not None:
         where += f", minibatch {step + 1} of {steps}"
-    restored = (
-        "the initial weights" if epoch == 0 else f"the weights after epoch {epoch}"
-    )
+    if best_epoch == 0:
+        restored = "the initial weights"
+    elif best_epoch == epoch:
+        restored = f"the weights after epoch {best_epoch}, the last good ones"
+    else:
+        restored = (
+            f"the weights after epoch {best_epoch}, the best ones ({best_figure})"
+        )
     return (
-        f"Training diverged at {where}: the {what} became {value}. The learning "
+        f"Training diverged at {where}: {divergence.describe()}. The learning "
         f"rate ({rate:g}) is most likely too high for this network and optimizer; "
         f"try a smaller one (for example {config.learning_rate / 10:g}). "
-        f"Restored {restored}, the last good ones."
+        f"Restored {restored}."
     )
 
 
@@ -733,8 +767,12 @@ class _Run:
         labels = self.batch_labels[:size]
         np.take(self.labels, indices, out=labels)
         if not self.augmenting:
-            inputs = self.normalization.gather(
-                self.images, indices, self.inputs[:size], scratch=self.raw[:size]
+            inputs = fast.gather_normalized(
+                self.images,
+                indices,
+                self.normalization,
+                self.inputs[:size],
+                scratch=self.raw[:size],
             )
         else:
             offset = (step % self.block_steps) * self.batch
@@ -779,9 +817,10 @@ class _Run:
         return self.loss_sum / self.seen, self.correct / self.seen
 
 
+def _optimizer_fields(config: TrainingConfig) -> tuple[str, ...]:
+    name = config.optimizer
+    return OPTIMIZERS[name].settings if name in tuple(OPTIMIZERS) else ()
+
+
 def _optimizer_settings(config: TrainingConfig) -> dict[str, Any]:
-    if config.optimizer == "momentum":
-        return {"momentum": config.momentum, "nesterov": config.nesterov}
-    if config.optimizer == "adam":
-        return {"beta1": config.beta1, "beta2": config.beta2}
-    return {}
+    return {name: getattr(config, name) for name in _optimizer_fields(config)}

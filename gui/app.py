@@ -21,7 +21,7 @@ from types import FrameType, TracebackType
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core import kernels, user_dirs
+from core import fast, user_dirs
 from core.atomic_file import remove_stale_leftovers_under
 from gui.settings import APPLICATION, ORGANIZATION
 
@@ -173,6 +173,17 @@ def interrupts_close() -> Iterator[InterruptHandler]:
         handler.uninstall()
 
 
+def quit_when_closed(app: QApplication, window) -> None:
+    """Quit when the window's close went through, and only then.
+
+    A close may finish after the window was hidden (a training step outlasting the
+    wait): closing a hidden window is not "the last window closed" to Qt, so the
+    process would stay, invisible, without this.
+    """
+    app.setQuitOnLastWindowClosed(False)
+    window.closed.connect(app.quit)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop; returns the exit code.
 
@@ -193,11 +204,12 @@ def run_app(argv: list[str] | None = None) -> int:
 
         window = MainWindow()
         interrupts.window = window
+        quit_when_closed(app, window)
         window.show()
         # Load the compiled kernels while the user looks around, not in the first
-        # training run (where loading them would stall the window; core/kernels.py).
+        # training run (where loading them would stall the window; core/fast.py).
         threading.Thread(
-            target=kernels.warm_up, name="kernel-warm-up", daemon=True
+            target=fast.warm_up, name="kernel-warm-up", daemon=True
         ).start()
         # What writes killed half-way (kill -9, a power cut) left in the data folder.
         threading.Thread(

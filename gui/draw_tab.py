@@ -15,13 +15,20 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -35,9 +42,12 @@ from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
 from core.preprocess import PreprocessError, convert_drawing, target_for_shape
 from core.run import makes_negatives
+from gui.background import start_task
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.personal_gallery import PersonalGallery
+from gui.picture import PictureError, is_image_file, load_picture
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
+from gui.wording import count, with_article
 
 PREDICTION_INTERVAL_MS = 30
 # The digit subspaces (`core.calibration`) depend only on the input format: they are
@@ -97,6 +107,7 @@ class DrawTab(QWidget):
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._verdict: Verdict | None = None
+        self._correction_note = False  # the status line says where a drawing went
         self.last_inference_ms: float | None = None
 
         self.canvas = DrawingCanvas(self)
@@ -118,7 +129,11 @@ class DrawTab(QWidget):
             "answer: red pushed toward it, blue pushed away (input gradient x ink)."
         )
         self.why_legend = QLabel(self)
-        self.why_legend.setWordWrap(True)
+        # Its room is kept while hidden: the preview never jumps when it appears.
+        policy = self.why_legend.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.why_legend.setSizePolicy(policy)
+        self.why_legend.setText("Red: toward 0 · blue: away")  # sizes its room
         self.why_legend.setVisible(False)
         self.wrong_button = QPushButton("That's wrong…", self)
         self.wrong_button.setToolTip(
@@ -135,6 +150,10 @@ class DrawTab(QWidget):
         self.gallery = PersonalGallery(PersonalSet(self._data_dir), self)
 
         self._build_layout()
+        self.setAcceptDrops(True)  # an image file dropped here goes on the canvas
+        self._opening = ""  # the image file chosen last
+        self._reading = 0  # image files being read
+        self._file_pixels: np.ndarray | None = None  # the file on the canvas
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREDICTION_INTERVAL_MS)
@@ -159,6 +178,8 @@ class DrawTab(QWidget):
         self.set_model(None)
 
     def _build_layout(self) -> None:
+        # Three columns that fit from 1024x640 up: the canvas; the verdict and its
+        # bars (they stretch); what the network sees above the personal set.
         pen_row = QHBoxLayout()
         pen_row.addWidget(self.pen_label)
         pen_row.addWidget(self.pen_slider, 1)
@@ -167,6 +188,12 @@ class DrawTab(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(pen_row)
+
+        middle = QVBoxLayout()
+        middle.addWidget(self.prediction, 1)
+        middle.addWidget(self.wrong_button)
+        middle.addWidget(self.status_label)
+        middle.addStretch(0)
 
         preview_box = QGroupBox("What the network sees", self)
         preview_layout = QVBoxLayout(preview_box)
@@ -177,20 +204,17 @@ class DrawTab(QWidget):
         under_preview.addWidget(self.timing_label)
         preview_layout.addLayout(under_preview)
         preview_layout.addWidget(self.why_legend)
-        middle = QVBoxLayout()
-        middle.addWidget(self.prediction, 3)
-        middle.addWidget(preview_box, 2)
-        middle.addWidget(self.wrong_button)
-        middle.addWidget(self.status_label)
-
         gallery_box = QGroupBox("Personal set", self)
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.addWidget(self.gallery)
+        right = QVBoxLayout()
+        right.addWidget(preview_box, 3)
+        right.addWidget(gallery_box, 2)
 
         layout = QHBoxLayout(self)
         layout.addLayout(left, 5)
         layout.addLayout(middle, 3)
-        layout.addWidget(gallery_box, 2)
+        layout.addLayout(right, 3)
 
     # -- model ----------------------------------------------------------------------
 
@@ -223,7 +247,9 @@ class DrawTab(QWidget):
             )
             self.preview.set_image(None)
             self.preview.set_overlay(None)
+            self.why_legend.setVisible(False)
             self.timing_label.clear()
+            self._clear_correction_note()
             self._image = self._probabilities = self._verdict = None
             return
         self.prediction.set_class_names(model.class_names)
@@ -298,9 +324,17 @@ class DrawTab(QWidget):
 
     @Slot()
     def _on_canvas_changed(self) -> None:
+        self._clear_correction_note()  # it spoke of the drawing before this change
+        if self.canvas.is_blank():
+            self._file_pixels = None
         # Coalesce bursts of mouse moves into one prediction per interval.
         if not self._timer.isActive():
             self._timer.start()
+
+    def _clear_correction_note(self) -> None:
+        if self._correction_note:
+            self._correction_note = False
+            self.status_label.clear()
 
     @Slot()
     def update_prediction(self) -> None:
@@ -313,13 +347,19 @@ class DrawTab(QWidget):
         self.wrong_button.setEnabled(False)
         if model is None:
             return
-        conversion = convert_drawing(
-            self.canvas.to_array(), self._target, ink_is_bright=True
-        )
+        if self._file_pixels is not None and self.canvas.only_picture():
+            # An opened file, untouched: converted from its own pixels, as `predict`
+            # converts it (the canvas's copy is resampled to the canvas's size).
+            conversion = convert_drawing(self._file_pixels, self._target)
+        else:
+            conversion = convert_drawing(
+                self.canvas.to_array(), self._target, ink_is_bright=True
+            )
         if conversion is None:
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
             self.preview.set_overlay(None)
+            self.why_legend.setVisible(False)  # it explained a drawing now gone
             self.timing_label.clear()
             return
         image = conversion.image
@@ -382,9 +422,12 @@ class DrawTab(QWidget):
         if attribution is not None and self._model is not None:
             name = self._model.class_names[self._verdict.digit]
             self.why_legend.setText(
-                f"<span style='color:#d03020'>Red</span>: ink that pushed toward "
-                f"{name}. <span style='color:#2870e0'>Blue</span>: ink that pushed "
-                "away."
+                f"<span style='color:#d03020'>Red</span>: toward {name} · "
+                "<span style='color:#2870e0'>blue</span>: away"
+            )
+            self.why_legend.setToolTip(
+                f"Red: ink that pushed the network toward {name}. Blue: ink that "
+                "pushed it away."
             )
 
     # -- corrections ----------------------------------------------------------------
@@ -393,19 +436,22 @@ class DrawTab(QWidget):
         self, class_names: tuple[str, ...], negatives: bool = False
     ) -> None:
         self.wrong_menu.clear()
+        self.wrong_menu.setToolTipsVisible(True)
         for index, name in enumerate(digit_class_names(class_names)):
-            action = QAction(f"It's a {name}", self.wrong_menu)
+            action = QAction(f"It's {with_article(name)}", self.wrong_menu)
             action.setData(index)
             self.wrong_menu.addAction(action)
-        if negatives:
-            self.wrong_menu.addSeparator()
-            action = QAction("Not a digit", self.wrong_menu)
-            action.setToolTip(
-                "Keep it as a drawing the model should turn away; a fine-tune "
-                "teaches it (a model without a 'not a digit' output gets one)."
-            )
-            action.setData(NEGATIVE_LABEL)
-            self.wrong_menu.addAction(action)
+        self.wrong_menu.addSeparator()
+        self.not_a_digit_action = self.wrong_menu.addAction("Not a digit")
+        self.not_a_digit_action.setData(NEGATIVE_LABEL)
+        # Made-up non-digits teach the output beside the user's: 28x28 digits only.
+        self.not_a_digit_action.setEnabled(negatives)
+        self.not_a_digit_action.setToolTip(
+            "Keep it as a drawing the model should turn away; a fine-tune teaches "
+            "it (a model without a 'not a digit' output gets one)."
+            if negatives
+            else "Only models that read 28x28 digits can learn what is not a digit."
+        )
 
     @Slot(QAction)
     def _on_wrong_menu_triggered(self, action: QAction) -> None:
@@ -423,18 +469,78 @@ class DrawTab(QWidget):
         drawing = self.gallery.add(self._image, label)
         if drawing is None:
             return
-        count = self.gallery.count()
+        drawings = count(self.gallery.count(), "drawing")
         if drawing.is_negative:
             self.status_label.setText(
-                f"Kept as not a digit in your personal set ({count} drawings). "
-                "Fine-tune now to teach the model to turn such drawings away."
+                f"Kept as not a digit in your personal set ({drawings}). Fine-tune "
+                "now to teach the model to turn such drawings away."
             )
-            return
-        name = self._model.class_names[label]
-        self.status_label.setText(
-            f"Kept as a {name} in your personal set ({count} drawings). Tick it in "
-            "the Data panel for the next training, or fine-tune now."
+        else:
+            name = self._model.class_names[label]
+            self.status_label.setText(
+                f"Kept as {with_article(name)} in your personal set ({drawings}). "
+                "Tick it in the Data panel for the next training, or fine-tune now."
+            )
+        self._correction_note = True
+
+    # -- image files ----------------------------------------------------------------
+
+    def open_image(self, path: str | Path) -> None:
+        """Put an image file on the canvas, read in the background (errors: a dialog).
+
+        It is read like `predict` reads it and converted like a drawing.
+        """
+        path = str(path)
+        side = self.canvas.canvas_size
+        self._opening = path
+        self._reading += 1
+        self.status_label.setText(f"Opening {Path(path).name}…")
+        start_task(
+            lambda _cancel, _report: (path, load_picture(path, side)),
+            on_succeeded=self._on_picture_loaded,
+            on_failed=self._on_picture_failed,
+            on_finished=self._on_picture_finished,
+            expected_errors=(PictureError, OSError),
+            name="open-image",
         )
+
+    def is_opening_image(self) -> bool:
+        """Return True while an image file is being read."""
+        return self._reading > 0
+
+    @Slot(object)
+    def _on_picture_loaded(
+        self, result: tuple[str, tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        path, (pixels, picture) = result
+        if path != self._opening:
+            return  # another file was chosen meanwhile
+        self._file_pixels = pixels
+        self.canvas.set_picture(picture)
+        self.status_label.setText(
+            f"{Path(path).name} is on the canvas, converted like a drawing. Draw on "
+            "it, or Clear."
+        )
+
+    @Slot(str)
+    def _on_picture_failed(self, message: str) -> None:
+        self.status_label.clear()
+        QMessageBox.warning(self, "Cannot open the image", message)
+
+    @Slot()
+    def _on_picture_finished(self) -> None:
+        self._reading -= 1
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: D102, N802
+        if any(is_image_file(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: D102, N802
+        for url in event.mimeData().urls():
+            if is_image_file(url.toLocalFile()):
+                event.acceptProposedAction()
+                self.open_image(url.toLocalFile())
+                return
 
     @Slot(int)
     def _on_pen_width_changed(self, width: int) -> None:

@@ -91,6 +91,7 @@ class DrawingCanvas(QWidget):
         self._current: Stroke | None = None
         self._pen_width = DEFAULT_PEN_WIDTH
         self._overlay: QImage | None = None
+        self._picture: QImage | None = None  # an opened image under the strokes
         self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -124,8 +125,33 @@ class DrawingCanvas(QWidget):
         return len(self._strokes)
 
     def is_blank(self) -> bool:
-        """Return True when nothing is drawn."""
-        return not self._strokes and self._current is None
+        """Return True when nothing is drawn (and no picture is shown)."""
+        return not self._strokes and self._current is None and self._picture is None
+
+    def only_picture(self) -> bool:
+        """Return True when a picture is shown and nothing is drawn on it."""
+        return self._picture is not None and not self._strokes and not self._current
+
+    def set_picture(self, picture: np.ndarray) -> None:
+        """Replace everything with a picture: uint8 ``(size, size)``, bright ink.
+
+        Strokes drawn afterwards go on top of it; Clear removes it too.
+        """
+        image = np.ascontiguousarray(picture, dtype=np.uint8)
+        if image.shape != (self._size, self._size):
+            raise ValueError(f"a {self._size}x{self._size} picture is needed")
+        self._picture = QImage(
+            image.data,
+            self._size,
+            self._size,
+            self._size,
+            QImage.Format.Format_Grayscale8,
+        ).copy()
+        self._strokes.clear()
+        self._current = None
+        self._before_stroke = None
+        self._render_all()
+        self.changed.emit()
 
     def to_array(self) -> np.ndarray:
         """Return the ink as uint8 ``(size, size)``, 0 = paper, 255 = full ink."""
@@ -143,6 +169,7 @@ class DrawingCanvas(QWidget):
         self._strokes.clear()
         self._current = None
         self._before_stroke = None
+        self._picture = None
         self._image.fill(0)
         self.update()
         self.changed.emit()
@@ -212,6 +239,8 @@ class DrawingCanvas(QWidget):
         painter.fillRect(self.rect(), self.palette().window())
         rect = self.target_rect()
         painter.fillRect(rect, QColor(0, 0, 0))
+        if self._picture is not None:
+            painter.drawImage(rect, self._picture)
         # The strokes are re-drawn as vectors at the widget's resolution, so the ink
         # stays sharp however large the canvas is shown; the backing image holds the
         # same strokes at canvas resolution for the conversion.
@@ -243,7 +272,10 @@ class DrawingCanvas(QWidget):
         painter.end()
 
     def _render_all(self) -> None:
-        self._image.fill(0)
+        if self._picture is not None:
+            self._image = self._picture.copy()
+        else:
+            self._image.fill(0)
         for stroke in self._strokes:
             self._paint_stroke(self._image, stroke)
         self.update()

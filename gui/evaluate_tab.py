@@ -1,23 +1,30 @@
-"""The Evaluate tab: test accuracy, confusion matrix, mistakes, first-layer weights.
+"""The Evaluate tab: accuracy, confusion matrix, mistakes, first-layer weights.
 
 Evaluation runs in `gui.evaluation_worker` off the GUI thread; this tab only starts it
-(one at a time, the latest request wins) and shows the report it returns.
+(one at a time, the latest request wins) and shows the report it returns, named after
+where its images come from (a test split, a run's validation part, held-out images).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
     QTabWidget,
     QToolTip,
     QVBoxLayout,
@@ -34,9 +41,96 @@ from gui.evaluation_worker import (
     tile_mosaic,
 )
 from gui.image_grid import ImageGrid
+from gui.wording import count
 
 _WRONG = QColor(190, 30, 30)
 WEIGHT_TILE_COUNTS = (16, 64, 256, 1024)
+# Image tiles of the galleries: larger on a large screen (tab wider than LARGE_WIDTH).
+SMALL_TILE, LARGE_TILE, LARGE_WIDTH = 48, 80, 1500
+
+
+@dataclass(frozen=True)
+class ImagesKind:
+    """How the Evaluate tab names a figure, by where its images come from."""
+
+    title: str  # "Test", "Validation", "Held-out"
+    image: str  # what one image is: "test image"
+    explanation: str  # the accuracy's tooltip
+
+
+IMAGE_KINDS = {
+    "test": ImagesKind(
+        "Test",
+        "test image",
+        "Share of the dataset's test images classified correctly: a separate split "
+        "that no training on this dataset uses.",
+    ),
+    "validation": ImagesKind(
+        "Validation",
+        "validation image",
+        "Share of the validation images classified correctly: the part of the "
+        "training data the latest run held out (it chose the best epoch with them "
+        "when early stopping was on). The dataset has no test split.",
+    ),
+    "held-out": ImagesKind(
+        "Held-out",
+        "held-out image",
+        "Share of a seeded 10% of the training images classified correctly. The "
+        "dataset has no test split; a model trained with other validation settings "
+        "than the defaults may have trained on some of these images.",
+    ),
+}
+
+
+class ClassScoresTable(QTableWidget):
+    """Precision and recall per class, one column per class, as wide as its box."""
+
+    ROWS = ("precision %", "recall %")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(len(self.ROWS), 0, parent)
+        self.setVerticalHeaderLabels(list(self.ROWS))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Columns share the width; with many classes they shrink to their figures.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("100") + 8)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setFixedHeight(
+            self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth()
+        )
+
+    def set_scores(
+        self, names: tuple[str, ...], precision: np.ndarray, recall: np.ndarray
+    ) -> None:
+        """Show one column per class, values in whole percent (– when undefined)."""
+        self.setColumnCount(len(names))
+        self.setHorizontalHeaderLabels(list(names))
+        for row, values in enumerate((precision, recall)):
+            for column, value in enumerate(values):
+                text = f"{100 * value:.0f}" if np.isfinite(value) else "–"
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.setItem(row, column, item)
+        self._fit_height()
+
+    def text(self, row: int, column: int) -> str:
+        """Return the text of one cell ("" when empty)."""
+        item = self.item(row, column)
+        return "" if item is None else item.text()
+
+    def clear_scores(self) -> None:
+        """Show no class."""
+        self.setColumnCount(0)
 
 
 class WeightsView(QWidget):
@@ -161,6 +255,7 @@ class EvaluateTab(QWidget):
         super().__init__(parent)
         self._model: SavedModel | None = None
         self._dataset: Dataset | None = None
+        self._kind = IMAGE_KINDS["test"]
         self._report: EvaluationReport | None = None
         self._thread: QThread | None = None
         self._worker: TaskWorker | None = None
@@ -168,14 +263,13 @@ class EvaluateTab(QWidget):
 
         self.evaluate_button = QPushButton("Evaluate", self)
         self.evaluate_button.setToolTip(
-            "Run the current model on every test image (done in the background)"
+            "Run the current model on every image below again (in the background)"
         )
         self.accuracy_label = QLabel(self)
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 1.5)
         font.setBold(True)
         self.accuracy_label.setFont(font)
-        self.accuracy_label.setToolTip("Share of test images classified correctly")
         self.status_label = QLabel(self)
         self.status_label.setWordWrap(True)
         top = QHBoxLayout()
@@ -185,8 +279,7 @@ class EvaluateTab(QWidget):
 
         self.confusion = ConfusionMatrixView(self)
         self.confusion.setToolTip("")
-        self.class_table = QLabel(self)
-        self.class_table.setTextFormat(Qt.TextFormat.RichText)
+        self.class_table = ClassScoresTable(self)
         self.class_table.setToolTip(
             "Precision: of the images predicted as this class, the share that are.\n"
             "Recall: of the images of this class, the share found."
@@ -198,7 +291,7 @@ class EvaluateTab(QWidget):
 
         self.cell_label = QLabel("Click a cell of the confusion matrix.", self)
         self.cell_grid = ImageGrid(self, tile=48)
-        self.cell_grid.setToolTip("The test images of the chosen cell")
+        self.cell_grid.setToolTip("The images of the chosen cell")
         cell_page = QWidget(self)
         cell_layout = QVBoxLayout(cell_page)
         cell_layout.addWidget(self.cell_label)
@@ -206,7 +299,7 @@ class EvaluateTab(QWidget):
         self.mistakes_label = QLabel(self)
         self.mistakes_grid = ImageGrid(self, tile=48)
         self.mistakes_grid.setToolTip(
-            "Every misclassified test image: true label → prediction (confidence), "
+            "Every misclassified image: true label → prediction (confidence), "
             "most confident mistakes first"
         )
         mistakes_page = QWidget(self)
@@ -217,8 +310,8 @@ class EvaluateTab(QWidget):
         self.weights_label.setWordWrap(True)
         self.weights_view = WeightsView(self)
         self.weights_count = QComboBox(self)
-        for count in WEIGHT_TILE_COUNTS:
-            self.weights_count.addItem(f"{count} units", count)
+        for tiles in WEIGHT_TILE_COUNTS:
+            self.weights_count.addItem(f"{tiles} units", tiles)
         self.weights_count.setCurrentIndex(1)
         self.weights_count.setToolTip(
             "How many units to draw, strongest first (largest outgoing weights)"
@@ -263,10 +356,19 @@ class EvaluateTab(QWidget):
         self._model = model
         self._request()
 
-    def set_dataset(self, dataset: Dataset | None) -> None:
-        """Evaluate on these (test) images from now on."""
+    def set_dataset(self, dataset: Dataset | None, kind: str = "test") -> None:
+        """Evaluate on these images from now on.
+
+        ``kind`` says where they come from, a key of ``IMAGE_KINDS``: "test",
+        "validation" or "held-out"; the figure is named after it.
+        """
         self._dataset = dataset
+        self._kind = IMAGE_KINDS[kind]
         self._request()
+
+    def images_kind(self) -> ImagesKind:
+        """Return how the images evaluated on are named."""
+        return self._kind
 
     def report(self) -> EvaluationReport | None:
         """Return the report shown, or None."""
@@ -291,6 +393,13 @@ class EvaluateTab(QWidget):
         if self._stale and self.isVisible():
             self.evaluate()
 
+    def resizeEvent(self, event) -> None:  # noqa: D102, N802
+        super().resizeEvent(event)
+        tile = LARGE_TILE if self.width() >= LARGE_WIDTH else SMALL_TILE
+        for grid in (self.cell_grid, self.mistakes_grid):
+            if grid.iconSize().width() != tile:
+                grid.set_tile_size(tile)
+
     def showEvent(self, event) -> None:  # noqa: D102
         super().showEvent(event)
         if self._stale and self._model is not None and self._dataset is not None:
@@ -310,7 +419,8 @@ class EvaluateTab(QWidget):
             self._stale = True
             return
         self.status_label.setText(
-            f"Evaluating on {len(self._dataset):,} images of {self._dataset.name}…"
+            f"Evaluating on {count(len(self._dataset), self._kind.image)} of "
+            f"{self._dataset.name}…"
         )
         self.evaluate_button.setEnabled(False)
         self._thread, self._worker = start_evaluation(
@@ -357,8 +467,10 @@ class EvaluateTab(QWidget):
         self._report = report
         self.cell_grid.clear()
         self.cell_label.setText("Click a cell of the confusion matrix.")
+        kind = self._kind
+        self.accuracy_label.setToolTip(kind.explanation)
         if report is None:
-            self.accuracy_label.setText("Test accuracy: –")
+            self.accuracy_label.setText(f"{kind.title} accuracy: –")
             self.status_label.setText(
                 "No model yet: train one or open a saved model."
                 if self._model is None
@@ -367,7 +479,7 @@ class EvaluateTab(QWidget):
             self.confusion.clear()
             self.mistakes_grid.clear()
             self.mistakes_label.clear()
-            self.class_table.clear()
+            self.class_table.clear_scores()
             self.weights_view.set_tiles(None, np.zeros(0, dtype=np.int64))
             self.weights_label.clear()
             return
@@ -375,7 +487,9 @@ class EvaluateTab(QWidget):
         names = report.class_names
         total = len(dataset)
         correct = round(report.accuracy * total)
-        self.accuracy_label.setText(f"Test accuracy: {100 * report.accuracy:.2f}%")
+        self.accuracy_label.setText(
+            f"{kind.title} accuracy: {100 * report.accuracy:.2f}%"
+        )
         away = ""
         if len(names) > len(dataset.class_names):
             # The best digit counts; how often the model said "not a digit" apart.
@@ -385,15 +499,15 @@ class EvaluateTab(QWidget):
                 "last column"
             )
         self.status_label.setText(
-            f"{correct:,} of {total:,} images of {dataset.name} correct{away} · loss "
-            f"{report.loss:.4f} · {report.seconds * 1000:.0f} ms"
+            f"{correct:,} of {count(total, kind.image)} of {dataset.name} correct"
+            f"{away} · loss {report.loss:.4f} · {report.seconds * 1000:.0f} ms"
         )
         self.status_label.setToolTip("")
         self.confusion.set_matrix(report.confusion, names)
-        self.class_table.setText(_class_table(names, report.precision, report.recall))
+        self.class_table.set_scores(names, report.precision, report.recall)
         wrong = report.misclassified
         self.mistakes_label.setText(
-            f"{len(wrong):,} misclassified images, most confident mistakes first"
+            f"{count(len(wrong), 'misclassified image')}, most confident mistakes first"
         )
         self.mistakes_grid.set_images(
             dataset.images[wrong],
@@ -460,7 +574,7 @@ class EvaluateTab(QWidget):
             if true == predicted
             else f"{names[true]} classified as {names[predicted]}"
         )
-        self.cell_label.setText(f"{what}: {len(indices):,} image(s)")
+        self.cell_label.setText(f"{what}: {count(len(indices), 'image')}")
         self.cell_grid.set_images(
             report.dataset.images[indices],
             report.dataset.max_value,
@@ -472,15 +586,3 @@ class EvaluateTab(QWidget):
             ],
         )
         self.pages.setCurrentIndex(1)
-
-
-def _class_table(names, precision: np.ndarray, recall: np.ndarray) -> str:
-    header = "".join(f"<th>&nbsp;{name}&nbsp;</th>" for name in names)
-    precision_row = "".join(f"<td>{100 * p:.0f}</td>" for p in precision)
-    recall_row = "".join(f"<td>{100 * r:.0f}</td>" for r in recall)
-    return (
-        "<table cellspacing='0' cellpadding='1' style='font-size:small'>"
-        f"<tr><th align='left'>class&nbsp;</th>{header}</tr>"
-        f"<tr><td>precision %&nbsp;</td>{precision_row}</tr>"
-        f"<tr><td>recall %&nbsp;</td>{recall_row}</tr></table>"
-    )

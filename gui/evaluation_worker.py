@@ -159,7 +159,9 @@ def build_report(
 ) -> EvaluationReport | None:
     """Evaluate ``model`` on ``dataset`` and derive the views; None when cancelled."""
     start = time.perf_counter()
-    network = model.network
+    # A copy: the batch buffers evaluation leaves in a network (tens of MB for a
+    # large one) go with it, not with the model the window and the run list keep.
+    network = model.network.copy()
     if dataset.image_shape != tuple(model.image_shape):
         raise ValueError(
             f"the model takes {model.image_shape[0]}x{model.image_shape[1]} images but "

@@ -1,21 +1,34 @@
 """File > New, Open, Save, Save As, Open Recent and dropped files, with their dialogs.
 
-Owns ``FileCommands``: it asks before unsaved training is lost, asks for file names
-and shows what went wrong; the model and its file are ``gui.model_document``'s.
+Owns ``FileCommands``: it asks before unsaved training is lost (a model kept in the
+run list is not lost until the app closes, so only Quit asks about those, once), asks
+for file names and shows what went wrong; the model and its file are
+``gui.model_document``'s.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from core.model_io import ModelFileError
+from gui.kept_runs import KeptRuns
 from gui.model_document import ModelDocument
-from gui.training_controller import STOP_WAIT_MS, TrainingController
+from gui.picture import IMAGE_FILTER
+from gui.training_controller import TrainingController
+from gui.wording import count
 
 MODEL_FILTER = "Digit Studio models (*.npz);;All files (*)"
+
+
+@dataclass(frozen=True)
+class CloseDecision:
+    """The answer to "quit with unsaved models?": go ahead, saving there first."""
+
+    save_to: Path | None = None
 
 
 class FileCommands(QObject):
@@ -26,10 +39,12 @@ class FileCommands(QObject):
         window: QMainWindow,
         document: ModelDocument,
         training: TrainingController,
+        kept: KeptRuns,
     ) -> None:
         super().__init__(window)
         self._document = document
         self._training = training
+        self._kept = kept
         self._settings = window.settings
 
     def _window(self) -> QMainWindow:
@@ -49,33 +64,76 @@ class FileCommands(QObject):
         )
 
     def confirm_discard(self, doing: str) -> bool:
-        """Ask before throwing away unsaved training; True means go ahead."""
-        if not self._document.unsaved or self._document.model is None:
+        """Ask before throwing away unsaved training; True means go ahead.
+
+        A model kept in the run list is not thrown away: it can be made current
+        again until the app closes, so nothing is asked.
+        """
+        model = self._document.model
+        if not self._document.unsaved or model is None:
+            return True
+        if self._kept.find(model) is not None:
             return True
         answer = self._ask_to_save(doing.lower())
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
-    def confirm_close(self) -> bool:
-        """Ask before quitting with unsaved training; True means go ahead.
+    def confirm_close(self) -> CloseDecision | None:
+        """Ask once before quitting with unsaved models; None means stay.
 
-        Saving while a run goes on stops the run first (within about 2 s).
+        Counts the current model (unsaved, or training) and every run in the run
+        list whose model was never saved. Save saves the current model, after the
+        running training has stopped (the window does that); the others go.
         """
+        document = self._document
         running = self._training.is_running
-        if self._document.model is None or not (self._document.unsaved or running):
-            return True
-        answer = self._ask_to_save("quit (the training stops)" if running else "quit")
-        if answer == QMessageBox.StandardButton.Cancel:
-            return False
-        if answer == QMessageBox.StandardButton.Save:
-            # The file name first: cancelling that dialog keeps the run going.
-            path = self._document.path or self._ask_save_path()
-            if path is None:
-                return False
-            self._training.shutdown(STOP_WAIT_MS)
-            return not self._training.is_running and self.save_to(path)
-        return True
+        current = document.model is not None and (document.unsaved or running)
+        others = [
+            run_id
+            for run_id in self._kept.unsaved()
+            if self._kept.get(run_id).model is not document.model
+        ]
+        if not current and not others:
+            return CloseDecision()
+        kept = count(len(others), "other trained model")
+        lose = (
+            f" {kept} in the run list {'is' if len(others) == 1 else 'are'} not saved "
+            "either (right-click a run to save it)."
+            if others
+            else ""
+        )
+        if not current:
+            buttons = QMessageBox.StandardButton.Discard
+            text = (
+                f"{count(len(others), 'trained model')} in the run list "
+                f"{'is' if len(others) == 1 else 'are'} not saved (right-click a run "
+                "to save it). Quit anyway?"
+            )
+        else:
+            buttons = (
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            )
+            stops = " (the training stops)" if running else ""
+            text = (
+                f"The current model is not saved.{lose} Save it before you quit{stops}?"
+            )
+        answer = QMessageBox.question(
+            self._window(),
+            "Unsaved models",
+            text,
+            buttons | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save
+            if current
+            else QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save and current:
+            # The file name first: cancelling that dialog keeps everything going.
+            path = document.path or self._ask_save_path()
+            return None if path is None else CloseDecision(path)
+        if answer == QMessageBox.StandardButton.Discard:
+            return CloseDecision()
+        return None
 
     @Slot()
     def new(self) -> bool:
@@ -96,6 +154,13 @@ class FileCommands(QObject):
         if path:
             self.open_path(path, confirmed=True)
 
+    def ask_image_path(self) -> str | None:
+        """Ask for an image file to put on the canvas (File > Open Image…)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self._window(), "Open image", self._settings.last_folder, IMAGE_FILTER
+        )
+        return path or None
+
     def open_path(self, path: str | Path, confirmed: bool = False) -> bool:
         """Open a model file; errors go to a dialog and change nothing."""
         if self._training.is_running:
@@ -106,6 +171,13 @@ class FileCommands(QObject):
             self._document.open(path)
         except (ModelFileError, OSError) as exc:
             QMessageBox.critical(self._window(), "Cannot open the model", str(exc))
+            return False
+        except MemoryError:
+            QMessageBox.critical(
+                self._window(),
+                "Cannot open the model",
+                f"There is not enough memory to open {path}.",
+            )
             return False
         return True
 

@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QWidget
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -48,6 +48,7 @@ class _ImageListModel(QAbstractListModel):
         self.tooltips: Sequence[str] | None = None
         self.colours: Sequence[QColor | None] | None = None
         self.tile = 56
+        self.item_size = QSize()  # every tile's, as wide as the widest caption
         self._cache: dict[int, QPixmap] = {}
 
     def reset(self, images, max_value, captions, tooltips, colours) -> None:
@@ -81,6 +82,8 @@ class _ImageListModel(QAbstractListModel):
             return self.tooltips[row]
         if role == Qt.ItemDataRole.ForegroundRole and self.colours is not None:
             return self.colours[row]
+        if role == Qt.ItemDataRole.SizeHintRole and self.item_size.isValid():
+            return self.item_size
         return None
 
     def _pixmap(self, row: int) -> QPixmap:
@@ -155,9 +158,26 @@ class ImageGrid(QListView):
         """Show each image as a ``tile`` x ``tile`` square."""
         self._model.set_tile(int(tile))
         self.setIconSize(QSize(tile, tile))
-        caption_height = self.fontMetrics().height() + 4 if self._has_captions() else 0
-        width = max(tile, self.fontMetrics().horizontalAdvance("8 → 8  100%")) + 8
-        self.setGridSize(QSize(width, tile + caption_height + 6))
+        self._fit_grid()
+
+    def _fit_grid(self) -> None:
+        # Each cell as wide as the widest caption: Qt elides a longer one ("9→0 1…").
+        tile = self._model.tile
+        metrics = self.fontMetrics()
+        captions = self._model.captions
+        caption_height = metrics.height() + 4 if captions is not None else 0
+        widest = max(
+            (metrics.horizontalAdvance(c) for c in set(captions or ())), default=0
+        )
+        # The view sizes every tile like its first one (uniform sizes): all get the
+        # widest caption's room, with the delegate's text margins.
+        margin = 2 * (
+            self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1
+        )
+        self._model.item_size = QSize(
+            max(tile, widest + margin) + 4, tile + caption_height
+        )
+        self.setGridSize(self._model.item_size + QSize(8, 6))
 
     def set_images(
         self,
@@ -178,10 +198,8 @@ class ImageGrid(QListView):
         ):
             if values is not None and len(values) != len(images):
                 raise ValueError(f"{len(values)} {name} for {len(images)} images")
-        had_captions = self._has_captions()
         self._model.reset(images, int(max_value), captions, tooltips, colours)
-        if had_captions != self._has_captions():
-            self.set_tile_size(self._model.tile)
+        self._fit_grid()
         self.scrollToTop()
 
     def clear(self) -> None:
@@ -203,9 +221,6 @@ class ImageGrid(QListView):
     def selected_rows(self) -> list[int]:
         """Rows of the selected tiles, ascending."""
         return sorted(index.row() for index in self.selectionModel().selectedIndexes())
-
-    def _has_captions(self) -> bool:
-        return self._model.captions is not None
 
     @Slot(QModelIndex)
     def _on_activated(self, index: QModelIndex) -> None:

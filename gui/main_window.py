@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
@@ -20,6 +20,7 @@ from core.training import ConfigError
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
+from gui.kept_runs import KeptRuns, RunModels
 from gui.model_document import (
     ModelDocument,
     count,
@@ -47,11 +48,21 @@ from gui.training_worker import (
     TrainingJob,
     TrainingOutcome,
 )
+from gui.widgets import guard_wheel
 from gui.window_actions import WindowActions
+
+# Every tab is laid out to work from here up (docs/gui.md).
+MINIMUM_SIZE = (1024, 640)
 
 
 class MainWindow(QMainWindow):
-    """Digit Studio's window. ``settings`` and ``data_dir`` default to the user's."""
+    """Digit Studio's window. ``settings`` and ``data_dir`` default to the user's.
+
+    ``closed()`` follows every close that went through, also one finished later,
+    hidden, once a training step ended: the app quits on it (``gui.app``).
+    """
+
+    closed = Signal()
 
     def __init__(
         self, settings: AppSettings | None = None, data_dir: Path | None = None
@@ -63,10 +74,11 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self)
         self._closing = False
         self._close_pending = False
+        self._save_on_close: Path | None = None
         self.setWindowTitle("Digit Studio")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
-        self.setMinimumSize(960, 600)
+        self.setMinimumSize(*MINIMUM_SIZE)
 
         self.train_tab = TrainTab(self.settings, self.data_dir)
         self.data_panel = self.train_tab.data_panel
@@ -91,11 +103,23 @@ class MainWindow(QMainWindow):
         self.views = ModelViews(
             self.document, self.tabs, self.draw_tab, self.evaluate_tab, self.data_panel
         )
-        self.files = FileCommands(self, self.document, self.training)
+        kept = KeptRuns()
+        self.files = FileCommands(self, self.document, self.training, kept)
+        self.run_models = RunModels(
+            kept,
+            self.document,
+            self.training,
+            self.plot_panel,
+            self.tabs,
+            self.evaluate_tab,
+            self.files.save_as,
+            self,
+        )
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
         self._connect()
+        guard_wheel(self)  # every control made without the panels' helpers
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
         self.train_tab.restore_settings()
@@ -107,6 +131,7 @@ class MainWindow(QMainWindow):
         for action, slot in (
             (actions.new, self.on_new),
             (actions.open, self.files.open),
+            (actions.open_image, self.on_open_image),
             (actions.save, self.files.save),
             (actions.save_as, self.files.save_as),
             (actions.quit, self.close),
@@ -162,7 +187,10 @@ class MainWindow(QMainWindow):
                 "warning", problem or "The dataset is still loading."
             )
             return
-        # No question here: comparing runs is the point, and every run stays plotted.
+        # No question while the current model is kept in the run list (comparing runs
+        # is the point): only a model that would be lost is asked about.
+        if not self.files.confirm_discard("Start a new run"):
+            return
         drawings = None
         if self.data_panel.include_personal():
             drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
@@ -207,13 +235,16 @@ class MainWindow(QMainWindow):
         else:
             self.training.resume()
             self.status_bar.clearMessage()
+        if self.training.job is not None:
+            paused = self.commands.pause.isChecked()
+            self.train_tab.show_run(self.training.job.label, paused)
         self._update_actions()
 
     @Slot()
     def on_stop(self) -> None:
         """Ask the training to stop after the current mini-batch."""
         if self.training.stop():
-            self.status_bar.showMessage("Stopping…")
+            self.status_bar.show_stopping()
             self.commands.stop.setEnabled(False)
 
     @Slot(object)
@@ -227,10 +258,11 @@ class MainWindow(QMainWindow):
             if base is None
             else plotted_history(base.history, base.phases, then=job.request().kind)
         )
-        self.plot_panel.start_run(
+        run = self.plot_panel.start_run(
             job.label, job.config.to_dict(), job.config.epochs, before
         )
-        self.train_tab.show_model_text(f"<b>Training…</b> {job.label}")
+        self.run_models.begin(run.run_id, job)
+        self.train_tab.show_run(job.label)
         self.status_bar.show_run_starting(job.config.epochs)
         self.train_tab.set_locked(True)
         self._update_actions()
@@ -309,7 +341,7 @@ class MainWindow(QMainWindow):
         self.plot_panel.finish_run(outcome)
         self._describe_model()  # the full description, now that the run has ended
         self.commands.pause.setChecked(False)
-        self.status_bar.show_run_ended()
+        self.status_bar.show_run_ended(outcome)
         self.train_tab.set_locked(False)
         self._update_actions()
         self._update_title()
@@ -366,6 +398,14 @@ class MainWindow(QMainWindow):
         if self.files.new():
             self.banner.hide()
 
+    @Slot()
+    def on_open_image(self) -> None:
+        """Choose an image file and classify it on the Draw tab."""
+        path = self.files.ask_image_path()
+        if path:
+            self.tabs.setCurrentWidget(self.draw_tab)
+            self.draw_tab.open_image(path)
+
     @Slot(object)
     def on_document_opened(self, model: SavedModel) -> None:
         """Fill the controls from the file's settings and plot its history."""
@@ -375,11 +415,12 @@ class MainWindow(QMainWindow):
         if model.dataset_name and self.data_panel.current_name() != model.dataset_name:
             self.data_panel.select(model.dataset_name)
         name = self.document.path.name if self.document.path else ""
-        self.plot_panel.add_history_run(
+        run = self.plot_panel.add_history_run(
             f"{name}: {describe_config(model.config, layer_sizes(model))}",
             model.config,
             plotted_history(model.history, model.phases),
         )
+        self.run_models.keep_opened(run.run_id, model, self.document.path)
         epochs = epochs_text(model)
         self.banner.show_message(
             "info",
@@ -440,12 +481,18 @@ class MainWindow(QMainWindow):
 
     # ============================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)
-        """Ask about unsaved work, stop training cleanly, save settings."""
+        """Ask about unsaved work, stop training cleanly, save settings.
+
+        A training step that outlasts the wait is not cut short: the window hides
+        and the close (with a save asked for) finishes when the run has ended.
+        """
         if not self._closing:
-            if not self.files.confirm_close():
+            decision = self.files.confirm_close()
+            if decision is None:
                 event.ignore()
                 return
             self._closing = True
+            self._save_on_close = decision.save_to
             self.save_settings()
         if self.training.is_running:
             self.training.shutdown(STOP_WAIT_MS)
@@ -455,7 +502,15 @@ class MainWindow(QMainWindow):
                 self.hide()
                 event.ignore()
                 return
+        path, self._save_on_close = self._save_on_close, None
+        if path is not None and not self.files.save_to(path):
+            # The error is shown; nothing is lost: the window stays.
+            self._closing = self._close_pending = False
+            self.show()
+            event.ignore()
+            return
         self._close_pending = False
         self.data_panel.shutdown(STOP_WAIT_MS)
         self.evaluate_tab.shutdown()
         event.accept()
+        self.closed.emit()

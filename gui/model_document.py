@@ -7,8 +7,12 @@ dialogs and imports no widgets; the window reacts to its signals.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from datetime import datetime
+from html import escape
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -16,6 +20,13 @@ from core.model_io import SavedModel, load_model, save_model
 from core.training import ConfigError, TrainingConfig
 from gui.run_history import phase_name
 from gui.settings import AppSettings
+from gui.wording import (
+    ACTIVATION_LABELS,
+    INIT_LABELS,
+    OUTPUT_LABELS,
+    count,
+    format_duration,
+)
 
 
 def saved_config(model: SavedModel) -> TrainingConfig | None:
@@ -120,6 +131,16 @@ class ModelDocument(QObject):
         self.model_changed.emit(live)
         self.state_changed.emit()
 
+    def restore(self, model: SavedModel, path: Path | None, *, unsaved: bool) -> None:
+        """Make a model of the session current again (a run chosen in the run list).
+
+        ``path``: the file it is saved in or belongs to; ``unsaved``: it has trained
+        since it was last saved there (or was never saved).
+        """
+        self._model, self._path, self._unsaved = model, path, unsaved
+        self.model_changed.emit(False)
+        self.state_changed.emit()
+
     def forget_recent(self, path: str) -> None:
         """Drop ``path`` from the recent files (it no longer exists)."""
         self._settings.remove_recent_file(path)
@@ -129,15 +150,26 @@ class ModelDocument(QObject):
         self._settings.add_recent_file(str(path))
 
 
+def readable_time(iso: str) -> str:
+    """Return an ISO 8601 time as "2026-12-04 23:00", local (unreadable: as is)."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 def model_summary(model: SavedModel | None, path: Path | None) -> str:
     """Return the one-line (rich text) description of the current model."""
     if model is None:
         return "No model yet: choose settings and press Start (F5)."
     parts = [
-        f"<b>{path.name if path else 'Unsaved model'}</b>",
+        f"<b>{escape(path.name) if path else 'Unsaved model'}</b>",
         "-".join(map(str, layer_sizes(model))),
         model.config.get("activation", ""),
-        f"trained on {model.dataset_name}" if model.dataset_name else "",
+        f"trained on {escape(model.dataset_name)}" if model.dataset_name else "",
     ]
     if model.history:
         parts.append(epochs_text(model))
@@ -145,27 +177,70 @@ def model_summary(model: SavedModel | None, path: Path | None) -> str:
     if accuracy is not None:
         parts.append(f"validation accuracy {100 * accuracy:.2f}%")
     if model.created:
-        parts.append(f"created {model.created}")
+        # One unbreakable piece: a date split over two lines reads as two things.
+        parts.append(
+            "<span style='white-space:nowrap'>"
+            f"created {escape(readable_time(model.created))}</span>"
+        )
     return " · ".join(p for p in parts if p)
+
+
+def network_description(model: SavedModel) -> str:
+    """Describe the network in words: sizes, activation, output, init, parameters."""
+    network = model.network
+    return ", ".join(
+        [
+            "-".join(map(str, layer_sizes(model))),
+            f"{ACTIVATION_LABELS.get(network.activation, network.activation)} hidden "
+            "layers",
+            f"{OUTPUT_LABELS.get(network.output, network.output)} output",
+            f"{INIT_LABELS.get(network.init, network.init)} initialisation",
+            count(network.parameter_count, "parameter"),
+        ]
+    )
+
+
+def metric_text(name: str, value: Any) -> str:
+    """Return one metric as a person reads it: 97.32%, 0.0965, 1:23, 4,500."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if "accuracy" in name:
+        return f"{100 * value:.2f}%"
+    if "loss" in name:
+        return f"{value:.4f}"
+    if "seconds" in name:
+        return f"{value:.1f} s" if value < 60 else format_duration(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4g}"
 
 
 def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
     """Return the metadata text and the detailed settings and per-epoch history."""
+    created = readable_time(model.created) if model.created else "unknown"
+    version = f" (Digit Studio {model.app_version})" if model.app_version else ""
     lines = [
         f"File: {path or 'not saved'}",
-        f"Dataset: {model.dataset_name}",
+        f"Dataset: {model.dataset_name or 'unknown'}",
         f"Image: {model.image_shape[0]}x{model.image_shape[1]}, "
         f"classes: {', '.join(model.class_names)}",
-        f"Created: {model.created} (Digit Studio {model.app_version})",
-        f"Network: {model.network!r}",
+        f"Created: {created}{version}",
+        f"Network: {network_description(model)}",
         f"Training: {epochs_text(model) or 'no recorded epochs'}",
-        "Metrics: " + ", ".join(f"{k}={v}" for k, v in model.metrics.items()),
     ]
+    if model.metrics:
+        lines.append("Results:")
+        lines += [
+            f"    {name.replace('_', ' ')}: {metric_text(name, value)}"
+            for name, value in model.metrics.items()
+        ]
     history = "\n".join(
         _row_name(model, row)
         + ": "
         + ", ".join(
-            f"{k} {v:.4f}"
+            f"{k.replace('_', ' ')} {metric_text(k, v)}"
             for k, v in row.items()
             if isinstance(v, float) and k != "epoch"
         )
@@ -189,8 +264,3 @@ def _row_name(model: SavedModel, row: dict) -> str:
     index = int(row.get("phase", 0))
     prefix = "" if index == 0 else f"{phase_name(model.phases, index)} "
     return f"{prefix}epoch {row.get('epoch')}"
-
-
-def count(number: int, noun: str) -> str:
-    """Return "1 epoch", "2 epochs"."""
-    return f"{number} {noun}{'s' * (number != 1)}"

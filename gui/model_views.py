@@ -97,9 +97,20 @@ class ModelViews(QObject):
         model = self._document.model
         if tab is self._evaluate_tab:
             panel = self._data_panel
-            data = panel.test_set or self._validation_set or panel.holdout
+            data, kind = next(
+                (
+                    (images, kind)
+                    for images, kind in (
+                        (panel.test_set, "test"),
+                        (self._validation_set, "validation"),
+                        (panel.holdout, "held-out"),
+                    )
+                    if images is not None
+                ),
+                (None, "test"),
+            )
             if data is not None and model is not None:
                 if tuple(data.image_shape) != tuple(model.image_shape):
                     data = None
-            self._evaluate_tab.set_dataset(data)
+            self._evaluate_tab.set_dataset(data, kind)
         tab.set_model(model)

@@ -26,25 +26,10 @@ from core.activations import ACTIVATIONS
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from gui.widgets import combo_key, keyed_combo, set_combo_key, spin
+from gui.wording import ACTIVATION_LABELS, INIT_LABELS, OUTPUT_LABELS
 
 MAX_HIDDEN_LAYERS = 10
 MAX_LAYER_SIZE = 4096
-ACTIVATION_LABELS = {
-    "relu": "ReLU",
-    "leaky_relu": "Leaky ReLU",
-    "sigmoid": "Sigmoid",
-    "tanh": "tanh",
-}
-OUTPUT_LABELS = {
-    "softmax_cross_entropy": "Softmax + cross-entropy",
-    "sigmoid_quadratic": "Sigmoid + quadratic cost",
-}
-INIT_LABELS = {
-    "he": "He (ReLU)",
-    "xavier": "Xavier / Glorot",
-    "textbook": "randn / sqrt(fan in)",
-    "normal": "N(0, 1) (large)",
-}
 
 
 def _labelled(registry: Sequence[str], labels: dict[str, str]) -> list[tuple[str, str]]:

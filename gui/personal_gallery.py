@@ -25,6 +25,7 @@ from core.personal_set import (
     PersonalSetError,
 )
 from gui.image_grid import ImageGrid
+from gui.wording import count
 
 
 class PersonalGallery(QWidget):
@@ -131,11 +132,11 @@ class PersonalGallery(QWidget):
         rows = self.grid.selected_rows()
         if not rows:
             return
-        count = f"{len(rows)} drawing{'s' * (len(rows) != 1)}"
         answer = QMessageBox.question(
             self,
             "Delete drawings",
-            f"Delete {count} from your personal set? This cannot be undone.",
+            f"Delete {count(len(rows), 'drawing')} from your personal set? This "
+            "cannot be undone.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -170,7 +171,7 @@ class PersonalGallery(QWidget):
         ]
         self.grid.set_images(images, self._max_value, captions, tooltips)
         skipped = len(self._set.skipped)
-        note = f", {skipped} unreadable file(s) skipped" if skipped else ""
+        note = f", {count(skipped, 'unreadable file')} skipped" if skipped else ""
         self.title.setText(f"My drawings ({len(self._drawings)}){note}")
         self._update_buttons()
 

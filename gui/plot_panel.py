@@ -9,12 +9,22 @@ only.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QPoint,
+    QPointF,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
@@ -22,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -50,6 +61,12 @@ PHASE_COLOR = QColor(60, 60, 60)
 PHASE_LABEL_POSITION = {"loss": 0.9, "accuracy": 0.1}
 MAX_SYMBOL_EPOCHS = 60
 LEGEND_CHARS = 34
+LEGEND_FONT = "8pt"
+LEGEND_ROWS = 2  # at most: the legends sit above the plots and take their height
+HOVER_HINT = "Hover over a plot to read its values."
+HOVER_PIXELS = 24  # a point farther than this from the pointer is not read out
+# Room right of the plots: the last epoch's label is centred on the axis's end.
+RIGHT_MARGIN = 22
 
 pg.setConfigOptions(background="w", foreground="k")
 
@@ -94,6 +111,83 @@ class _SteadyViewBox(pg.ViewBox):
         if bounds[1] is not None:
             bounds[1] = _round_out(*bounds[1])
         return bounds
+
+
+class _Sample(pg.ItemSample):
+    """A legend entry drawn like its curve: the line, and the points' own marker.
+
+    pyqtgraph's sample takes the marker's colours from the scatter item's defaults
+    (grey, until data arrives), not from the colours the points are drawn in.
+    """
+
+    def paint(self, painter: Any, *args: Any) -> None:  # noqa: D102
+        opts = self.item.opts
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        if not self.item.isVisible():
+            super().paint(painter, *args)
+            return
+        pen = pg.mkPen(opts["pen"])
+        colour = pen.color()
+        colour.setAlpha(max(colour.alpha(), 200))  # a faint run still reads here
+        pen.setColor(colour)
+        pen.setWidthF(max(pen.widthF(), 2.0))
+        painter.setPen(pen)
+        painter.drawLine(QPointF(0, 10), QPointF(20, 10))
+        if opts.get("symbol") is not None:
+            painter.translate(10, 10)
+            pg.graphicsItems.ScatterPlotItem.drawSymbol(
+                painter,
+                opts["symbol"],
+                opts["symbolSize"],
+                pg.mkPen(opts["symbolPen"]),
+                pg.mkBrush(opts["symbolBrush"]),
+            )
+
+
+# Mantissas labelled on a log axis, densest first, with the smallest gap between
+# two of them in decades: the first whose gap leaves room for a label is used.
+_LOG_LABELS = (
+    ((1, 2, 3, 4, 5, 6, 7, 8, 9), math.log10(10 / 9)),
+    ((1, 2, 3, 5), math.log10(3 / 2)),
+    ((1, 2, 5), math.log10(2)),
+    ((1, 3), math.log10(3)),
+    ((1,), 1.0),
+)
+
+
+class _LossAxis(pg.AxisItem):
+    """The loss axis: in log mode, labels only as many ticks as have room.
+
+    pyqtgraph labels every minor tick (2..9 of each decade) of a log axis whenever
+    its crowding rule lets the level through, and those labels overlap.
+    """
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: D102, N802
+        low, high = sorted((minVal, maxVal))
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+            return super().logTickValues(minVal, maxVal, size, stdTicks)
+        per_decade = size / (high - low)  # pixels
+        room = 1.6 * QFontMetricsF(self.font()).height()
+        labelled = next((m for m, gap in _LOG_LABELS if gap * per_decade >= room), None)
+        step = 1 if labelled else max(1, math.ceil(room / per_decade))
+        labelled = labelled or (1,)
+        major, minor = [], []
+        for decade in range(math.floor(low), math.ceil(high) + 1):
+            for mantissa in range(1, 10):
+                value = decade + math.log10(mantissa)
+                if not low <= value <= high:
+                    continue
+                if mantissa in labelled and decade % step == 0:
+                    major.append(value)
+                elif per_decade >= 40:  # unlabelled minor ticks while they read
+                    minor.append(value)
+        # The spacing only tells the levels apart: 1 labelled, 0 not.
+        return [(1.0, major), (0.0, minor)]
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: D102, N802
+        if not spacing:
+            return [""] * len(values)
+        return [f"{10.0**v:.6g}" if -4 <= v < 5 else f"{10.0**v:.0e}" for v in values]
 
 
 class _RunCurves:
@@ -191,6 +285,16 @@ class _RunCurves:
             plot.removeItem(item)
 
 
+class _Graphics(pg.GraphicsLayoutWidget):
+    """The plots' view; says when the pointer leaves it (the hover read-out ends)."""
+
+    pointer_left = Signal()
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: D102, N802
+        super().leaveEvent(event)
+        self.pointer_left.emit()
+
+
 class PlotPanel(QWidget):
     """Loss (per batch and per epoch) and accuracy (per epoch) of the session's runs.
 
@@ -199,6 +303,10 @@ class PlotPanel(QWidget):
     """
 
     runs_changed = Signal()
+    make_current_requested = Signal(int)  # run id: show its model (double-click)
+    evaluate_requested = Signal(int)  # run id: show its model on the Evaluate tab
+    save_requested = Signal(int)  # run id: save its model under a name
+    run_removed = Signal(int)  # run id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -212,18 +320,35 @@ class PlotPanel(QWidget):
         # only need new data, and a repaint, when an epoch ends.
         self._drawn_epochs: dict[int, int] = {}
         self._redraw_count = 0
+        self._legend_layout = (0, 0)  # legend columns last laid out
+        self._notes: dict[int, str] = {}  # what the run list says of a run's model
+        self._restorable: set[int] = set()  # runs whose model is kept
+        self._model_run: int | None = None  # the run whose model the window shows
+        self._busy = False  # a run trains: no other model can be made current
+        # Asked before runs are removed from the list (they may hold unsaved models).
+        self.confirm_removal: Callable[[list[int]], bool] | None = None
 
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = _Graphics()
         self.graphics.setToolTip(
             "Drag to pan, wheel to zoom, right-click for more; hover to read values."
         )
+        self.graphics.ci.layout.setContentsMargins(2, 2, RIGHT_MARGIN, 2)
         # Legends get rows of their own above the plots so they never hide data.
-        self.loss_legend = pg.LegendItem(colCount=4, labelTextSize="8pt", frame=False)
-        self.accuracy_legend = pg.LegendItem(
-            colCount=3, labelTextSize="8pt", frame=False
+        self.loss_legend, self.accuracy_legend = (
+            pg.LegendItem(
+                colCount=4, labelTextSize=LEGEND_FONT, frame=False, sampleType=_Sample
+            )
+            for _ in range(2)
         )
+        self._legend_font = QFont(self.font())
+        self._legend_font.setPointSizeF(float(LEGEND_FONT.removesuffix("pt")))
         self.graphics.addItem(self.loss_legend, row=0, col=0)
-        self.loss_plot = self.graphics.addPlot(row=1, col=0, viewBox=_SteadyViewBox())
+        self.loss_plot = self.graphics.addPlot(
+            row=1,
+            col=0,
+            viewBox=_SteadyViewBox(),
+            axisItems={"left": _LossAxis("left")},
+        )
         self.graphics.addItem(self.accuracy_legend, row=2, col=0)
         self.accuracy_plot = self.graphics.addPlot(
             row=3, col=0, viewBox=_SteadyViewBox()
@@ -258,8 +383,9 @@ class PlotPanel(QWidget):
             plot.addItem(line, ignoreBounds=True)
             self._cursors.append(line)
         self.graphics.scene().sigMouseMoved.connect(self.on_scene_mouse_moved)
+        self.graphics.pointer_left.connect(self.reset_hover)
 
-        self.hover_label = QLabel("Hover over a plot to read its values.")
+        self.hover_label = QLabel(HOVER_HINT)
         self.hover_label.setToolTip("Values of the point nearest the mouse pointer")
         self.hover_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
@@ -276,11 +402,16 @@ class PlotPanel(QWidget):
 
         self.run_list = QListWidget()
         self.run_list.setToolTip(
-            "Runs of this session: untick to hide a run, select and Remove to drop it"
+            "Runs of this session: untick to hide a run; double-click to show its "
+            "model (Draw, Evaluate and Save use it); right-click to evaluate or save "
+            "it; select and Remove to drop it"
         )
         self.run_list.setMaximumHeight(110)
         self.run_list.itemChanged.connect(self.on_run_item_changed)
         self.run_list.itemSelectionChanged.connect(self._update_remove_enabled)
+        self.run_list.itemDoubleClicked.connect(self.on_run_item_double_clicked)
+        self.run_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.run_list.customContextMenuRequested.connect(self.on_run_list_menu)
         self.remove_button = QPushButton("Remove run")
         self.remove_button.setToolTip("Remove the selected run from the plots")
         self.remove_button.setEnabled(False)
@@ -288,6 +419,7 @@ class PlotPanel(QWidget):
         self.clear_button = QPushButton("Remove earlier runs")
         self.clear_button.setToolTip("Remove every run except the latest one")
         self.clear_button.clicked.connect(self.remove_earlier_runs)
+        self.clear_button.setEnabled(False)
 
         options = QHBoxLayout()
         options.addWidget(self.log_check)
@@ -354,7 +486,12 @@ class PlotPanel(QWidget):
         it on the epoch axis (its epoch 1 at ``before.end + 1``).
         """
         self._demote_current()
-        run = RunRecord(run_id=self._next_id, label=label, config=dict(config or {}))
+        run = RunRecord(
+            run_id=self._next_id,
+            label=label,
+            config=dict(config or {}),
+            planned_epochs=epochs,
+        )
         self._next_id += 1
         self._runs.append(run)
         curves = _RunCurves(self.loss_plot, self.accuracy_plot)
@@ -367,7 +504,8 @@ class PlotPanel(QWidget):
         self._add_list_item(run)
         self._rebuild_legends()
         self._apply_visibility(run)
-        self._set_epoch_span(epochs, run.epoch_offset)
+        self._update_epoch_span()
+        self._update_remove_enabled()
         # Lay out the new legends and settle the ranges now, so that the empty run is
         # painted once (not once before and once after), before the training starts.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
@@ -376,14 +514,26 @@ class PlotPanel(QWidget):
         self.runs_changed.emit()
         return run
 
-    def _set_epoch_span(self, epochs: int | None, offset: float = 0.0) -> None:
-        if not epochs:
+    def _update_epoch_span(self) -> None:
+        """Fit the epoch axis to the visible runs (a running one: to its last epoch).
+
+        A fixed span does not move (and re-render) on every redraw; the value axes
+        keep auto-ranging. A running run without a planned length auto-ranges.
+        """
+        span = 0.0
+        for run in self._runs:
+            if not run.visible:
+                continue
+            if run is self._current and not run.finished:
+                if not run.planned_epochs:
+                    self.loss_plot.enableAutoRange(x=True)
+                    return
+                span = max(span, run.epoch_offset + float(run.planned_epochs))
+            else:
+                span = max(span, run.last_epoch())
+        if span <= 0:
             self.loss_plot.enableAutoRange(x=True)
             return
-        span = offset + float(epochs)
-        for run in self._runs:
-            if run.visible and len(run.epochs):
-                span = max(span, float(np.nanmax(run.epoch_column("epoch"))))
         self.loss_plot.setXRange(0.0, span, padding=0.02)
         self.loss_plot.enableAutoRange(x=False, y=True)
         self.accuracy_plot.enableAutoRange(x=False, y=True)
@@ -405,6 +555,7 @@ class PlotPanel(QWidget):
         self._add_history(run, history)
         run.finished = True
         run.outcome = "loaded"
+        self._update_epoch_span()
         self._mark_dirty(run)
         return run
 
@@ -446,6 +597,7 @@ class PlotPanel(QWidget):
         self._current.outcome = outcome
         self._refresh_list_item(self._current)
         self.redraw()
+        self._update_epoch_span()  # a stopped run ends before its planned epochs
 
     def set_run_visible(self, run_id: int, visible: bool) -> None:
         """Show or hide one run's curves."""
@@ -454,6 +606,9 @@ class PlotPanel(QWidget):
             return
         run.visible = visible
         self._apply_visibility(run)
+        self._rebuild_legends()  # the legends name the visible runs
+        self._update_epoch_span()
+        self.reset_hover()
         item = self._list_item(run_id)
         if item is not None and (item.checkState() == Qt.CheckState.Checked) != visible:
             item.setCheckState(
@@ -470,19 +625,29 @@ class PlotPanel(QWidget):
         self._colors.pop(run_id, None)
         self._dirty.discard(run_id)
         self._drawn_epochs.pop(run_id, None)
+        self._notes.pop(run_id, None)
+        self._restorable.discard(run_id)
+        if self._model_run == run_id:
+            self._model_run = None
         item = self._list_item(run_id)
         if item is not None:
             self.run_list.takeItem(self.run_list.row(item))
         if self._current is run:
             self._current = None
         self._rebuild_legends()
+        self._update_epoch_span()
+        self._update_remove_enabled()
+        self.reset_hover()
+        self.run_removed.emit(run_id)
         self.runs_changed.emit()
 
     @Slot()
     def remove_earlier_runs(self) -> None:
-        """Remove every run but the latest."""
-        for run in self._runs[:-1]:
-            self.remove_run(run.run_id)
+        """Remove every run but the latest (asking first about unsaved models)."""
+        ids = [run.run_id for run in self._runs[:-1]]
+        if ids and (self.confirm_removal is None or self.confirm_removal(ids)):
+            for run_id in ids:
+                self.remove_run(run_id)
 
     def clear(self) -> None:
         """Remove all runs."""
@@ -557,27 +722,88 @@ class PlotPanel(QWidget):
     def _rebuild_legends(self) -> None:
         self.loss_legend.clear()
         self.accuracy_legend.clear()
+        loss: list[tuple[pg.PlotDataItem, str]] = []
+        accuracy: list[tuple[pg.PlotDataItem, str]] = []
         if self._current is not None:
             curves = self._curves[self._current.run_id]
-            self.loss_legend.addItem(curves.batch_raw, "loss: train, per batch")
-            self.loss_legend.addItem(curves.batch_smooth, "train, smoothed")
-            self.loss_legend.addItem(curves.train_loss, "train, per epoch")
-            self.loss_legend.addItem(curves.validation_loss, "validation")
-            self.accuracy_legend.addItem(curves.train_accuracy, "accuracy: train")
-            self.accuracy_legend.addItem(curves.validation_accuracy, "validation")
-        for run in self._runs:
-            if run is self._current:
-                continue
-            curves = self._curves[run.run_id]
-            self.accuracy_legend.addItem(
-                curves.validation_accuracy, self.legend_name(run)
-            )
+            loss = [
+                (curves.batch_raw, "train, per batch"),
+                (curves.batch_smooth, "train, smoothed"),
+                (curves.train_loss, "train, per epoch"),
+                (curves.validation_loss, "validation"),
+            ]
+            accuracy = [
+                (curves.train_accuracy, "train"),
+                (curves.validation_accuracy, "validation"),
+            ]
+        earlier = [
+            (self._curves[run.run_id].validation_accuracy, self.legend_name(run))
+            for run in self._runs
+            if run is not self._current and run.visible
+        ]
+        loss_columns, columns = self._legend_fit(
+            [name for _, name in loss], [name for _, name in accuracy + earlier]
+        )
+        # Two rows at most (three in a panel too narrow for two entries side by
+        # side): the latest earlier runs; the run list names them all.
+        room = max(1, LEGEND_ROWS * columns - len(accuracy))
+        accuracy += earlier[len(earlier) - room :] if earlier else []
+        self._legend_layout = (loss_columns, columns)
+        for legend, entries, count in (
+            (self.loss_legend, loss, loss_columns),
+            (self.accuracy_legend, accuracy, columns),
+        ):
+            legend.setColumnCount(max(1, min(count, len(entries))))
+            for item, name in entries:
+                legend.addItem(item, name)
+
+    def _legend_fit(
+        self, loss: list[str] | None = None, accuracy: list[str] | None = None
+    ) -> tuple[int, int]:
+        """Columns of the two legends for these entries (by default the shown ones)."""
+        if loss is None:
+            loss = [label.text for _, label in self.loss_legend.items]
+        if accuracy is None:
+            accuracy = [label.text for _, label in self.accuracy_legend.items]
+            accuracy += [
+                self.legend_name(run)
+                for run in self._runs
+                if run is not self._current and run.visible
+            ]
+        return self._legend_columns(loss), self._legend_columns(accuracy)
+
+    def _legend_columns(self, names: list[str]) -> int:
+        """How many legend entries fit side by side in the plots' width."""
+        if not names:
+            return 1
+        metrics = QFontMetricsF(self._legend_font)
+        entry = max(metrics.horizontalAdvance(name) for name in names) + 20 + 24
+        width = self.graphics.width() - RIGHT_MARGIN - 8
+        return max(1, int(width // entry))
+
+    def resizeEvent(self, event: QEvent) -> None:  # noqa: D102, N802
+        super().resizeEvent(event)
+        if self._runs and self._legend_layout != self._legend_fit():
+            self._rebuild_legends()
 
     @staticmethod
     def legend_name(run: RunRecord) -> str:
-        """Return the legend text of an earlier run (the run list has the full text)."""
-        label = run.label[:LEGEND_CHARS].rstrip()
-        return f"run {run.run_id}: {label}{'…' * (len(run.label) > LEGEND_CHARS)}"
+        """Return the legend text of an earlier run: whole words of its settings.
+
+        Never a number cut short ("lr=0.00"): a long label ends after its last whole
+        setting that fits, with "…" (the run list has the full text).
+        """
+        text = f"run {run.run_id}: {run.label}"
+        limit = LEGEND_CHARS + len(f"run {run.run_id}: ")
+        if len(text) <= limit:
+            return text
+        words = text.split(" ")
+        kept = words[:2]  # "run N:" and the first setting, whatever its length
+        for word in words[2:]:
+            if len(" ".join([*kept, word])) > limit - 1:
+                break
+            kept.append(word)
+        return " ".join(kept) + " …"
 
     # ------------------------------------------------------------ run list
     def _add_list_item(self, run: RunRecord) -> None:
@@ -600,16 +826,25 @@ class PlotPanel(QWidget):
         if item is None:
             return
         state = run.outcome or ("current" if run is self._current else "")
+        note = self._notes.get(run.run_id, "")
+        states = ", ".join(part for part in (state, note) if part)
         text = f"run {run.run_id}: {run.label}"
-        if state:
-            text += f"  [{state}]"
+        if states:
+            text += f"  [{states}]"
+        shown = run.run_id == self._model_run
         color = self._colors.get(run.run_id, TRAIN_COLOR)
         pixmap = QPixmap(12, 12)
         pixmap.fill(color)
         self.run_list.blockSignals(True)
-        item.setText(text)
+        item.setText(("▶ " if shown else "") + text)
+        font = item.font()
+        font.setBold(shown)
+        item.setFont(font)
         item.setIcon(QIcon(pixmap))
-        item.setToolTip(text + "\nUntick to hide this run")
+        tip = "\nThe window shows this run's model." if shown else ""
+        if run.run_id in self._restorable and not shown:
+            tip = "\nDouble-click to show its model; right-click to evaluate or save."
+        item.setToolTip(text + tip + "\nUntick to hide this run")
         self.run_list.blockSignals(False)
 
     def _list_item(self, run_id: int) -> QListWidgetItem | None:
@@ -631,12 +866,107 @@ class PlotPanel(QWidget):
     @Slot()
     def _update_remove_enabled(self) -> None:
         self.remove_button.setEnabled(bool(self.run_list.selectedItems()))
+        self.clear_button.setEnabled(len(self._runs) > 1)
 
     @Slot()
     def on_remove_clicked(self) -> None:
-        """Remove the runs selected in the list."""
-        for item in self.run_list.selectedItems():
-            self.remove_run(item.data(Qt.ItemDataRole.UserRole))
+        """Remove the runs selected in the list (asking first about unsaved models)."""
+        ids = [
+            item.data(Qt.ItemDataRole.UserRole)
+            for item in self.run_list.selectedItems()
+        ]
+        if ids and (self.confirm_removal is None or self.confirm_removal(ids)):
+            for run_id in ids:
+                self.remove_run(run_id)
+
+    # ---------------------------------------------------------- run models
+    def set_run_note(self, run_id: int, note: str, restorable: bool) -> None:
+        """Say in the run list what became of a run's model ("not saved", ...)."""
+        self._notes[run_id] = note
+        if restorable:
+            self._restorable.add(run_id)
+        else:
+            self._restorable.discard(run_id)
+        run = self._find(run_id)
+        if run is not None:
+            self._refresh_list_item(run)
+
+    def set_model_run(self, run_id: int | None) -> None:
+        """Mark the run whose model the window shows (None: none of them)."""
+        if run_id == self._model_run:
+            return
+        previous, self._model_run = self._model_run, run_id
+        for other in {previous, run_id} - {None}:
+            run = self._find(other)
+            if run is not None:
+                self._refresh_list_item(run)
+
+    def set_runs_busy(self, busy: bool) -> None:
+        """While a run trains, no other run's model can be made current."""
+        self._busy = busy
+
+    def run_menu(self, run_id: int) -> QMenu:
+        """Return the run list's context menu for one run."""
+        menu = QMenu(self.run_list)
+        menu.setToolTipsVisible(True)
+        usable = run_id in self._restorable and not self._busy
+        why = "Not while a run trains" if self._busy else "Its model is not kept"
+        run = self._find(run_id)
+        for request, text, tip in (
+            ("current", "Make current", "Show this run's model (double-click)"),
+            ("evaluate", "Evaluate", "Show this run's model on the Evaluate tab"),
+            ("save", "Save as…", "Save this run's model in a file"),
+            (None, "", ""),
+            ("toggle", "Hide" if run is None or run.visible else "Show", ""),
+            ("remove", "Remove", "Remove this run from the plots"),
+        ):
+            if request is None:
+                menu.addSeparator()
+                continue
+            action = menu.addAction(text)
+            action.setData(run_id)
+            action.setProperty("request", request)
+            if request in ("current", "evaluate", "save"):
+                action.setEnabled(usable)
+                tip = tip if usable else why
+            action.setToolTip(tip)
+            action.triggered.connect(self._on_menu_action)
+        return menu
+
+    @Slot()
+    def _on_menu_action(self) -> None:
+        action = self.sender()
+        run_id = int(action.data())
+        request = action.property("request")
+        signal = {
+            "current": self.make_current_requested,
+            "evaluate": self.evaluate_requested,
+            "save": self.save_requested,
+        }.get(request)
+        if signal is not None:
+            signal.emit(run_id)
+        elif request == "toggle":
+            run = self._find(run_id)
+            if run is not None:
+                self.set_run_visible(run_id, not run.visible)
+        elif request == "remove":
+            if self.confirm_removal is None or self.confirm_removal([run_id]):
+                self.remove_run(run_id)
+
+    @Slot(QPoint)
+    def on_run_list_menu(self, position: QPoint) -> None:
+        """Offer what can be done with the run under the pointer."""
+        item = self.run_list.itemAt(position)
+        if item is not None:
+            menu = self.run_menu(item.data(Qt.ItemDataRole.UserRole))
+            menu.exec(self.run_list.viewport().mapToGlobal(position))
+
+    @Slot(QListWidgetItem)
+    def on_run_item_double_clicked(self, item: QListWidgetItem) -> None:
+        """Show the model of the run double-clicked."""
+        run_id = item.data(Qt.ItemDataRole.UserRole)
+        if run_id in self._restorable and not self._busy:
+            self.make_current_requested.emit(run_id)
 
     @Slot(bool)
     def on_log_toggled(self, checked: bool) -> None:
@@ -654,7 +984,7 @@ class PlotPanel(QWidget):
     def on_scene_mouse_moved(self, position: QPointF) -> None:
         """Read out the values of the run point nearest the mouse pointer."""
         for plot, name in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
-            if plot.sceneBoundingRect().contains(position):
+            if plot.vb.sceneBoundingRect().contains(position):
                 point = plot.vb.mapSceneToView(position)
                 self.hover_label.setText(
                     self.describe_point(name, point.x(), point.y())
@@ -663,47 +993,60 @@ class PlotPanel(QWidget):
                     line.setPos(point.x())
                     line.setVisible(True)
                 return
+        self.reset_hover()
+
+    @Slot()
+    def reset_hover(self) -> None:
+        """Forget the read-out: the pointer left, or its run was hidden or removed."""
+        self.hover_label.setText(HOVER_HINT)
         for line in self._cursors:
             line.setVisible(False)
 
     def describe_point(self, plot_name: str, x: float, y_view: float) -> str:
-        """Describe the run value nearest ``(x, y)`` (the plot's view coordinates)."""
+        """Describe the run value nearest ``(x, y)`` (the plot's view coordinates).
+
+        Distances are measured on screen; nothing within ``HOVER_PIXELS`` of the
+        pointer reads "epoch x" only, so a run is named only where it is drawn.
+        """
+        plot = self.loss_plot if plot_name == "loss" else self.accuracy_plot
         log = plot_name == "loss" and self.log_check.isChecked()
+        pointer = plot.vb.mapViewToScene(QPointF(x, y_view))
+
+        def pixels(px: float, value: float) -> float:
+            shown = math.log10(max(value, 1e-300)) if log else value
+            there = plot.vb.mapViewToScene(QPointF(px, shown))
+            return math.hypot(there.x() - pointer.x(), there.y() - pointer.y())
+
         best: tuple[float, str] | None = None
-        y_range = (
-            self.loss_plot if plot_name == "loss" else self.accuracy_plot
-        ).vb.viewRange()[1]
-        y_span = max(y_range[1] - y_range[0], 1e-12)
         for run in self._runs:
             if not run.visible:
                 continue
             epochs = run.epoch_column("epoch")
             if len(epochs):
                 i = int(np.argmin(np.abs(epochs - x)))
-                text, distances = self._epoch_text(run, i, plot_name, y_view, log)
-                if distances:
-                    dist = min(distances) / y_span + abs(epochs[i] - x) * 1e-3
-                    if best is None or dist < best[0]:
-                        best = (dist, text)
-            if plot_name == "loss" and len(run.batches) and run is self._current:
+                text, values = self._epoch_text(run, i, plot_name)
+                for value in values:
+                    distance = pixels(float(epochs[i]), value)
+                    if best is None or distance < best[0]:
+                        best = (distance, text)
+            if plot_name == "loss" and len(run.batches):
                 bx = run.batches.column(0)
                 j = int(np.searchsorted(bx, x).clip(0, len(bx) - 1))
                 smooth = float(run.batches.column(2)[j])
                 raw = float(run.batches.column(1)[j])
-                shown = np.log10(max(smooth, 1e-300)) if log else smooth
-                dist = abs(shown - y_view) / y_span
-                if best is None or dist < best[0]:
+                distance = pixels(float(bx[j]), smooth)
+                if best is None or distance < best[0]:
                     best = (
-                        dist,
+                        distance,
                         f"run {run.run_id}, epoch {bx[j]:.2f}: batch loss {raw:.4f}"
                         f" (smoothed {smooth:.4f})",
                     )
-        return best[1] if best else f"epoch {x:.2f}"
+        if best is not None and best[0] <= HOVER_PIXELS:
+            return best[1]
+        return f"epoch {x:.2f}"
 
     @staticmethod
-    def _epoch_text(
-        run: RunRecord, i: int, plot_name: str, y_view: float, log: bool
-    ) -> tuple[str, list[float]]:
+    def _epoch_text(run: RunRecord, i: int, plot_name: str) -> tuple[str, list[float]]:
         epoch = int(run.epoch_column("epoch")[i])
         phase = run.phase_at(epoch)
         where = f"epoch {epoch}"
@@ -713,7 +1056,7 @@ class PlotPanel(QWidget):
             names, scale, unit = ("train_loss", "validation_loss"), 1.0, ""
         else:
             names, scale, unit = ("train_accuracy", "validation_accuracy"), 100.0, "%"
-        parts, distances = [], []
+        parts, values = [], []
         for name in names:
             value = float(run.epoch_column(name)[i]) * scale
             if np.isnan(value):
@@ -722,7 +1065,6 @@ class PlotPanel(QWidget):
             parts.append(
                 f"{kind} {value:.4f}{unit}" if not unit else f"{kind} {value:.2f}%"
             )
-            shown = np.log10(max(value, 1e-300)) if log else value
-            distances.append(abs(shown - y_view))
+            values.append(value)
         text = f"run {run.run_id}, {where}: {plot_name} " + ", ".join(parts)
-        return text, distances
+        return text, values

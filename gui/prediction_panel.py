@@ -19,13 +19,18 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
 )
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.image_grid import array_to_qimage
+from gui.wording import with_article
 
 _ACCENT = QColor(46, 125, 220)
 _UNSURE = QColor(150, 150, 150)
 _BAR_BACKGROUND = QColor(128, 128, 128, 40)
+# The smallest readable row: a label and a bar with a little air.
+MIN_ROW_HEIGHT = 15
+MAX_BAR_HEIGHT = 22  # taller rows get air around their bar, not a thicker bar
+MAX_ROW_HEIGHT = 36  # beyond that the rows drift apart and stop reading as a chart
 
 
 def attribution_overlay(attribution: np.ndarray) -> QImage:
@@ -59,13 +64,21 @@ class ProbabilityBars(QWidget):
         self._names: tuple[str, ...] = tuple(str(i) for i in range(10))
         self._probabilities: np.ndarray | None = None
         self._sure = True
-        self.setMinimumSize(180, 200)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("The network's probability for each class.")
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        rows = max(len(self._names), 1)
+        row = max(MIN_ROW_HEIGHT, self.fontMetrics().height() + 2)
+        self.setMinimumSize(160, rows * row)
+        self.setMaximumHeight(rows * max(row, MAX_ROW_HEIGHT))
 
     def set_class_names(self, names: Sequence[str]) -> None:
         """Label the bars."""
         self._names = tuple(names)
+        self._fit_rows()
+        self.updateGeometry()
         self.update()
 
     def set_probabilities(self, probabilities: np.ndarray | None, sure: bool) -> None:
@@ -83,11 +96,7 @@ class ProbabilityBars(QWidget):
     def sizeHint(self) -> QSize:  # noqa: D102
         return QSize(260, 24 * len(self._names))
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        count = max(len(self._names), 1)
-        row_height = self.height() / count
+    def _columns(self) -> tuple[float, float, float]:
         # Measured in bold, the top class's font, so that no name is cut off.
         bold = QFont(self.font())
         bold.setBold(True)
@@ -95,6 +104,25 @@ class ProbabilityBars(QWidget):
         label_width = max(metrics.horizontalAdvance(n) for n in self._names) + 10
         value_width = metrics.horizontalAdvance("100.0%") + 8
         bar_width = max(self.width() - label_width - value_width, 10)
+        return label_width, bar_width, value_width
+
+    def row_height(self) -> float:
+        """Return the height of one class's row, in pixels."""
+        return self.height() / max(len(self._names), 1)
+
+    def bar_rect(self, row: int) -> QRectF:
+        """Return the rectangle of one class's bar, in widget coordinates."""
+        label_width, bar_width, _ = self._columns()
+        row_height = self.row_height()
+        height = min(row_height - 2 * min(3.0, row_height / 5), MAX_BAR_HEIGHT)
+        top = row * row_height + (row_height - height) / 2
+        return QRectF(label_width, top, bar_width, height)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        row_height = self.row_height()
+        label_width, bar_width, value_width = self._columns()
         top = (
             int(np.argmax(self._probabilities))
             if self._probabilities is not None
@@ -103,7 +131,7 @@ class ProbabilityBars(QWidget):
         text_colour = self.palette().windowText().color()
         for row, name in enumerate(self._names):
             y = row * row_height
-            bar_rect = QRectF(label_width, y + 3, bar_width, row_height - 6)
+            bar_rect = self.bar_rect(row)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(_BAR_BACKGROUND)
             painter.drawRoundedRect(bar_rect, 3, 3)
@@ -214,11 +242,18 @@ class PredictionPanel(QWidget):
         self.detail = QLabel(self)
         self.detail.setWordWrap(True)
         self.bars = ProbabilityBars(self)
+        for label in (self.verdict, self.detail):
+            # The bars take the height; the texts keep theirs.
+            label.setSizePolicy(
+                QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum
+            )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.verdict)
         layout.addWidget(self.detail)
         layout.addWidget(self.bars, 1)
+        # No taller than its parts: the column gives the rest to what follows.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinAndMaxSize)
         self.show_message("Draw a digit", "")
 
     def set_class_names(self, names: Sequence[str]) -> None:
@@ -246,7 +281,7 @@ class PredictionPanel(QWidget):
         if confidence is None:
             confidence = float(np.max(probabilities))
         if sure:
-            self.verdict.setText(f"It's a {class_name}")
+            self.verdict.setText(f"It's {with_article(class_name)}")
             self.detail.setText(f"{100 * confidence:.1f}% sure")
         else:
             self.verdict.setText("Not sure")

@@ -131,6 +131,7 @@ class RunRecord:
     # curve) and where its phases begin.
     epoch_offset: float = 0.0
     marks: tuple[PhaseMark, ...] = ()
+    planned_epochs: int | None = None  # the run's length when it started, if known
 
     def add_batches(
         self, x: np.ndarray, loss: np.ndarray, smoothed: np.ndarray
@@ -162,6 +163,15 @@ class RunRecord:
             return None
         mark = max(started, key=lambda m: m.epoch)
         return mark.name, epoch - mark.epoch
+
+    def last_epoch(self) -> float:
+        """Return how far the run got, in epochs (0 when it has no point yet)."""
+        last = 0.0
+        if len(self.epochs):
+            last = float(np.nanmax(self.epoch_column("epoch")))
+        if len(self.batches):
+            last = max(last, float(self.batches.column(0)[-1]))
+        return last
 
     def history(self) -> list[dict[str, float]]:
         """Return the per-epoch rows as dicts (the model file's ``history``)."""

@@ -9,8 +9,19 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QProgressBar, QStatusBar
 
-from gui.training_controller import RunStatus, format_duration
+from gui.training_controller import RunStatus
 from gui.widgets import fixed_label
+from gui.wording import format_duration
+
+STOPPING = "Stopping after the current mini-batch…"
+# How the progress bar names the end of a run, by the training controller's outcome.
+RUN_ENDINGS = {
+    "completed": "done",
+    "ended": "done",
+    "early_stopped": "stopped early",
+    "diverged": "diverged",
+    "failed": "failed",
+}
 
 
 class TrainingStatusBar(QStatusBar):
@@ -76,8 +87,16 @@ class TrainingStatusBar(QStatusBar):
         """Say that the run waits for Resume."""
         self.progress_bar.setFormat("paused")
 
-    def show_run_ended(self) -> None:
-        """Say that the run is over (its figures stay)."""
-        self.progress_bar.setFormat(
-            "%p% · done" if self.progress_bar.value() else "idle"
-        )
+    def show_stopping(self) -> None:
+        """Say that the run stops after its current mini-batch."""
+        self.showMessage(STOPPING)
+
+    def show_run_ended(self, outcome: str = "completed") -> None:
+        """Say how the run ended (its figures stay); ``outcome`` as the run list's."""
+        if self.currentMessage() == STOPPING:
+            self.clearMessage()
+        if outcome == "stopped":
+            text = "stopped at %p%" if self.progress_bar.value() else "stopped"
+        else:
+            text = RUN_ENDINGS.get(outcome, outcome.replace("_", " "))
+        self.progress_bar.setFormat(text)

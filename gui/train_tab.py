@@ -198,6 +198,10 @@ class TrainTab(QSplitter):
         self.training_panel.setEnabled(not locked)
         self.preset_combo.setEnabled(not locked)
 
+    def show_run(self, label: str, paused: bool = False) -> None:
+        """Name the run that trains (or waits, paused) in the model line."""
+        self.show_model_text(f"<b>{'Paused' if paused else 'Training…'}</b> {label}")
+
     def show_model_text(self, text: str | None) -> None:
         """Set the model line (None: no model yet)."""
         self.model_label.setText(

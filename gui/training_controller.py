@@ -20,7 +20,6 @@ from core.datasets import Dataset
 from core.model_io import SavedModel
 from core.run import PersonalDrawings, fine_tune_request
 from core.training import TrainingConfig
-from gui.model_document import count
 from gui.run_history import describe_config
 from gui.training_worker import (
     BatchProgress,
@@ -31,6 +30,7 @@ from gui.training_worker import (
     TrainingWorker,
     start_training,
 )
+from gui.wording import count, format_duration
 
 STOP_WAIT_MS = 2000
 STATUS_HZ = 5
@@ -47,16 +47,6 @@ class RunStatus:
     samples_per_second: float | None  # None: keep the last figure shown
     seconds_left: float | None  # None: too early to tell
     paused: bool
-
-
-def format_duration(seconds: float) -> str:
-    """Return "m:ss", or "h:mm:ss" from an hour on."""
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return (
-        f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-    )
 
 
 class TrainingController(QObject):
@@ -306,8 +296,9 @@ def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, s
     if accuracy is not None:
         summary += f", {which} accuracy {100 * accuracy:.2f}%"
     if outcome.reason == "diverged":
+        # The message says how (a NaN, or a finite loss that blew up) and what to do.
         return "error", (
-            f"Training stopped: the loss became NaN or infinite (diverged). "
+            "Training stopped because it diverged. "
             f"{outcome.message or 'Lower the learning rate and start again.'}"
         )
     if outcome.reason == "early_stopped":

@@ -2,17 +2,20 @@
 
 Also augmentation, validation split, seed and early stopping.
 
-Produces the training part of a ``TrainingConfig``. Imports Qt, core.augment and
-core.training's limits only.
+Produces the training part of a ``TrainingConfig``. Imports Qt, core.augment, the
+core registries of optimizers, schedules and normalisations (names, labels, tooltips
+and the settings each one uses) and core.training's limits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QVBoxLayout,
@@ -20,6 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.augment import AugmentConfig
+from core.choices import Choice
+from core.datasets import NORMALIZATIONS
+from core.optimizers import OPTIMIZERS
+from core.schedules import SCHEDULES
 from core.training import MAX_NEGATIVES
 from gui.widgets import (
     LogSpinBox,
@@ -30,20 +37,6 @@ from gui.widgets import (
     spin,
 )
 
-OPTIMIZERS = [
-    ("adam", "Adam"),
-    ("momentum", "SGD with momentum"),
-    ("sgd", "SGD"),
-]
-SCHEDULES = [
-    ("constant", "Constant"),
-    ("step", "Step decay"),
-    ("cosine", "Cosine"),
-]
-NORMALIZATIONS = [
-    ("scale", "Scale to [0, 1]"),
-    ("standardize", "Standardise per pixel"),
-]
 # (field, label, minimum, maximum, decimals, step, tooltip)
 AUGMENT_AMOUNTS = [
     ("shift", "Shift", 0.0, 14.0, 1, 0.5, "Largest random shift, in pixels"),
@@ -123,9 +116,8 @@ class TrainingPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.optimizer_combo = keyed_combo(
-            OPTIMIZERS,
-            "Update rule: Adam adapts per-weight step sizes; SGD is the classic",
+        self.optimizer_combo = _registry_combo(
+            OPTIMIZERS, "How the weights follow the gradient"
         )
         self.learning_rate_box = LogSpinBox(
             1e-7, 100.0, 1e-3, "Learning rate (step size); arrows step 1, 2, 5, 10 ..."
@@ -146,7 +138,7 @@ class TrainingPanel(QWidget):
             5,
             0.001,
         )
-        self.schedule_combo = keyed_combo(
+        self.schedule_combo = _registry_combo(
             SCHEDULES, "How the learning rate changes over the epochs"
         )
         self.step_epochs_box = spin(
@@ -177,7 +169,7 @@ class TrainingPanel(QWidget):
             2,
             0.05,
         )
-        self.normalization_combo = keyed_combo(
+        self.normalization_combo = _registry_combo(
             NORMALIZATIONS, "How pixel values become network inputs"
         )
         self.validation_box = double_spin(
@@ -296,25 +288,37 @@ class TrainingPanel(QWidget):
         self.nesterov_check.toggled.connect(self.on_control_changed)
         self.deskew_check.toggled.connect(self.on_control_changed)
         self.augment_group.toggled.connect(self.on_control_changed)
+        # The widget of every setting that applies to one optimizer or schedule
+        # only (the registries name them); the others always apply.
+        self._setting_widgets: dict[str, QWidget] = {
+            "momentum": self.momentum_box,
+            "nesterov": self.nesterov_check,
+            "beta1": self.beta1_box,
+            "beta2": self.beta2_box,
+            "step_epochs": self.step_epochs_box,
+            "step_gamma": self.step_gamma_box,
+            "min_learning_rate": self.min_learning_rate_box,
+        }
         self._update_rows()
 
     def values(self) -> dict[str, Any]:
         """Return the training fields of a ``TrainingConfig``."""
-        optimizer = combo_key(self.optimizer_combo)
-        schedule = combo_key(self.schedule_combo)
+        applies = self._applicable_settings()
         return {
-            "optimizer": optimizer,
+            "optimizer": combo_key(self.optimizer_combo),
             "learning_rate": self.learning_rate_box.value(),
             "momentum": self.momentum_box.value(),
             # Hidden settings must not make the config invalid.
-            "nesterov": self.nesterov_check.isChecked() and optimizer == "momentum",
+            "nesterov": self.nesterov_check.isChecked() and "nesterov" in applies,
             "beta1": self.beta1_box.value(),
             "beta2": self.beta2_box.value(),
-            "schedule": schedule,
+            "schedule": combo_key(self.schedule_combo),
             "step_epochs": self.step_epochs_box.value(),
             "step_gamma": self.step_gamma_box.value(),
             "min_learning_rate": (
-                self.min_learning_rate_box.value() if schedule == "cosine" else 0.0
+                self.min_learning_rate_box.value()
+                if "min_learning_rate" in applies
+                else 0.0
             ),
             "batch_size": self.batch_size_box.value(),
             "epochs": self.epochs_box.value(),
@@ -356,7 +360,9 @@ class TrainingPanel(QWidget):
             self.l2_box.setValue(config.l2)
             self.dropout_box.setValue(config.dropout)
             self.validation_box.setValue(config.validation_fraction)
-            self.seed_box.setValue(config.seed)
+            # A seed beyond the box (the command line takes up to 2**63 - 1) would
+            # overflow it: the box shows its largest seed instead.
+            self.seed_box.setValue(min(config.seed, self.seed_box.maximum()))
             self.patience_box.setValue(config.early_stopping_patience)
             self.deskew_check.setChecked(bool(config.deskew))
             self.negatives_box.setValue(int(config.negatives))
@@ -377,14 +383,40 @@ class TrainingPanel(QWidget):
         if not self.signalsBlocked():
             self.config_changed.emit()
 
+    def _applicable_settings(self) -> set[str]:
+        """Return the names of the chosen optimizer's and schedule's own settings."""
+        optimizer = OPTIMIZERS.get(combo_key(self.optimizer_combo))
+        schedule = SCHEDULES.get(combo_key(self.schedule_combo))
+        return {
+            *(optimizer.settings if optimizer else ()),
+            *(schedule.settings if schedule else ()),
+        }
+
     def _update_rows(self) -> None:
-        optimizer = combo_key(self.optimizer_combo)
-        schedule = combo_key(self.schedule_combo)
-        form = self._opt_form
-        form.setRowVisible(self.momentum_box, optimizer == "momentum")
-        form.setRowVisible(self.nesterov_check, optimizer == "momentum")
-        form.setRowVisible(self.beta1_box, optimizer == "adam")
-        form.setRowVisible(self.beta2_box, optimizer == "adam")
-        form.setRowVisible(self.step_epochs_box, schedule == "step")
-        form.setRowVisible(self.step_gamma_box, schedule == "step")
-        form.setRowVisible(self.min_learning_rate_box, schedule == "cosine")
+        applies = self._applicable_settings()
+        for name, widget in self._setting_widgets.items():
+            self._opt_form.setRowVisible(widget, name in applies)
+        for combo in (
+            self.optimizer_combo,
+            self.schedule_combo,
+            self.normalization_combo,
+        ):
+            _show_choice_tooltip(combo)
+
+
+def _registry_combo(registry: Mapping[str, Choice], tooltip: str) -> QComboBox:
+    """Make a combo box of a registry's labels, each with its own tooltip."""
+    combo = keyed_combo(
+        ((choice.name, choice.label) for choice in registry.values()), tooltip
+    )
+    for index, choice in enumerate(registry.values()):
+        combo.setItemData(index, choice.tooltip, Qt.ItemDataRole.ToolTipRole)
+    combo.setProperty("description", tooltip)
+    return combo
+
+
+def _show_choice_tooltip(combo: QComboBox) -> None:
+    """Set the combo's tooltip to its description and the chosen item's tooltip."""
+    description = combo.property("description")
+    chosen = combo.currentData(Qt.ItemDataRole.ToolTipRole)
+    combo.setToolTip(f"{description}. {chosen}." if chosen else description)

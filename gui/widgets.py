@@ -1,5 +1,6 @@
-"""Small widget helpers shared by the panels: keyed combo boxes and form rows.
+"""Small widget helpers shared by the panels: combo boxes, spin boxes, wheel guard.
 
+The wheel guard makes value controls take the mouse wheel only when focused.
 Imports Qt only; no core, no computation.
 """
 
@@ -7,7 +8,89 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+# Controls whose value the wheel changes (scroll bars are sliders too, but scroll).
+GUARDED_CONTROLS = (QComboBox, QAbstractSpinBox, QSlider)
+
+
+class _WheelGuard(QObject):
+    """Gives a wheel turn over an unfocused control to the scroll area behind it.
+
+    A settings column scrolls under a still pointer: without this, whatever combo box
+    or spin box slides under the pointer takes the rest of the turn and changes.
+    """
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() != QEvent.Type.Wheel or watched.hasFocus():
+            return False
+        area = _scroll_area_of(watched)
+        if area is not None:
+            viewport = area.viewport()
+            position = viewport.mapFromGlobal(event.globalPosition().toPoint())
+            QApplication.sendEvent(
+                viewport,
+                QWheelEvent(
+                    position.toPointF(),
+                    event.globalPosition(),
+                    event.pixelDelta(),
+                    event.angleDelta(),
+                    event.buttons(),
+                    event.modifiers(),
+                    event.phase(),
+                    event.inverted(),
+                ),
+            )
+        event.accept()  # handled: Qt must not also pass it up
+        return True
+
+
+def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            return parent
+        parent = parent.parentWidget()
+    return None
+
+
+_GUARD: _WheelGuard | None = None
+
+
+def guard_wheel(root: QWidget) -> None:
+    """Make ``root`` and every value control in it take the wheel only when focused.
+
+    Combo boxes, spin boxes and sliders get the strong focus policy (a wheel turn no
+    longer focuses them) and one shared event filter, which passes an unfocused wheel
+    turn to the scroll area behind the control instead. Cheap: only these controls'
+    own events go through the filter. The panels' control helpers below call it for
+    every control they make; the window calls it once for the rest.
+    """
+    global _GUARD
+    if _GUARD is None:
+        _GUARD = _WheelGuard()
+    controls = [root] if isinstance(root, GUARDED_CONTROLS) else []
+    controls += root.findChildren(QWidget)
+    for control in controls:
+        if isinstance(control, GUARDED_CONTROLS) and not control.property(
+            "wheel_guarded"
+        ):
+            control.setProperty("wheel_guarded", True)
+            if control.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            control.installEventFilter(_GUARD)
 
 
 def keyed_combo(
@@ -18,6 +101,7 @@ def keyed_combo(
     for key, label in items:
         combo.addItem(label, key)
     combo.setToolTip(tooltip)
+    guard_wheel(combo)
     return combo
 
 
@@ -59,6 +143,7 @@ def spin(
     box.setToolTip(tooltip)
     box.setSuffix(suffix)
     box.setAccelerated(True)
+    guard_wheel(box)
     return box
 
 
@@ -80,6 +165,7 @@ def double_spin(
     box.setToolTip(tooltip)
     box.setSuffix(suffix)
     box.setAccelerated(True)
+    guard_wheel(box)
     return box
 
 
@@ -93,6 +179,7 @@ class LogSpinBox(QDoubleSpinBox):
         self.setValue(value)
         self.setToolTip(tooltip)
         self.setKeyboardTracking(False)
+        guard_wheel(self)
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)
         """Compact text: ``0.001``, ``3``, ``1e-05``."""

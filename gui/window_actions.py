@@ -7,6 +7,7 @@ the window connects them to what they do.
 from __future__ import annotations
 
 import functools
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMenuBar,
+    QMessageBox,
     QStyle,
     QToolBar,
     QWidget,
@@ -25,6 +27,13 @@ from PySide6.QtWidgets import (
 from gui.model_document import ModelDocument
 
 TAB_NAMES = ("Train", "Draw", "Evaluate")
+# Shortcuts that belong to a widget rather than to a window action.
+WIDGET_SHORTCUTS = (
+    ("Ctrl+Z", "Undo the last stroke (Draw tab)"),
+    ("Esc, Delete", "Clear the canvas (Draw tab)"),
+    ("Delete", "Delete the selected drawings (personal set)"),
+    ("(drop a file)", "An image on the Draw tab goes on the canvas; a model opens"),
+)
 
 
 def _make_action(
@@ -98,6 +107,11 @@ class WindowActions:
         keys = QKeySequence.StandardKey
         self.new = action("&New", keys.New, "Forget the current model")
         self.open = action("&Open…", keys.Open, "Open a model file")
+        self.open_image = action(
+            "Open &Image…",
+            "Ctrl+Shift+O",
+            "Put an image file (PNG, JPEG…) on the Draw tab's canvas to classify it",
+        )
         self.save = action("&Save", keys.Save, "Save the model")
         self.save_as = action(
             "Save &As…", keys.SaveAs, "Save the model under a new name"
@@ -122,6 +136,10 @@ class WindowActions:
             "Model &details…", "Ctrl+I", "Show the current model's metadata and history"
         )
         self.about = action("&About Digit Studio", None, "About")
+        self.shortcuts = action(
+            "&Keyboard shortcuts", keys.HelpContents, "List every keyboard shortcut"
+        )
+        self.shortcuts.triggered.connect(self.show_shortcuts)
         self.tabs = [
             action(f"&{name} tab", f"Ctrl+{index + 1}", f"Switch to the {name} tab")
             for index, name in enumerate(TAB_NAMES)
@@ -148,6 +166,7 @@ class WindowActions:
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.new, self.open])
         file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.open_image)
         file_menu.addSeparator()
         file_menu.addActions([self.save, self.save_as])
         file_menu.addSeparator()
@@ -159,7 +178,10 @@ class WindowActions:
         view_menu.addActions(self.tabs)
         view_menu.addSeparator()
         view_menu.addAction(self.log_scale)
-        bar.addMenu("&Help").addAction(self.about)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about)
 
     def _build_toolbar(self, preset_combo: QWidget) -> QToolBar:
         toolbar = QToolBar("Main")
@@ -173,6 +195,46 @@ class WindowActions:
         toolbar.addSeparator()
         toolbar.addActions([self.start, self.pause, self.stop])
         return toolbar
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """Return every shortcut and what it does: the menus' commands, then widgets."""
+        rows = []
+        for action in self.shortcut_actions():
+            keys = ", ".join(
+                key.toString(QKeySequence.SequenceFormat.NativeText)
+                for key in action.shortcuts()
+            )
+            rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        return rows + list(WIDGET_SHORTCUTS)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """Return the actions that have a shortcut, in menu order."""
+        actions = [
+            self.new,
+            self.open,
+            self.open_image,
+            self.save,
+            self.save_as,
+            self.model_details,
+            self.quit,
+            self.start,
+            self.pause,
+            self.stop,
+            *self.tabs,
+            self.log_scale,
+            self.shortcuts,
+        ]
+        return [a for a in actions if a.shortcuts()]
+
+    def show_shortcuts(self) -> None:
+        """Show the list of shortcuts (Help > Keyboard shortcuts)."""
+        rows = "".join(
+            f"<tr><td><b>{escape(keys)}</b>&nbsp;&nbsp;</td><td>{escape(what)}</td></tr>"
+            for keys, what in self.shortcut_table()
+        )
+        QMessageBox.information(
+            self.shortcuts.parent(), "Keyboard shortcuts", f"<table>{rows}</table>"
+        )
 
     def update(self, running: bool, can_start: bool, has_model: bool) -> None:
         """Enable what can be done now."""

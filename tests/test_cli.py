@@ -233,8 +233,15 @@ def test_info_json(sample_model, capsys):
     assert described["parameter_count"] == 7850
 
 
-def test_evaluate_held_out_part_by_default(sample_model, data_dir, capsys):
+def test_evaluate_uses_the_sample_test_part_by_default(sample_model, data_dir, capsys):
     code, out, err = run_cli(capsys, "evaluate", "--model", sample_model)
+    assert code == 0, err
+    assert "mnist-sample, test split: 1,000 images" in out
+    test_accuracy = float(out.split("Accuracy")[1].split("%")[0])
+    assert test_accuracy > 70.0
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", sample_model, "--split", "held-out"
+    )
     assert code == 0, err
     assert "held-out 10% of the training images: 500 images" in out
     accuracy = float(out.split("Accuracy")[1].split("%")[0])
@@ -598,7 +605,9 @@ def test_evaluate_recomputes_exactly_the_held_out_part(tmp_path, data_dir, capsy
         "--validation", "0.2", "--seed", "5", "--out", out_path, "--quiet",
     )  # fmt: skip
     assert code == 0, err
-    code, out, err = run_cli(capsys, "evaluate", "--model", out_path, "--json")
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", out_path, "--json", "--split", "held-out"
+    )
     assert code == 0, err
     result = json.loads(out)
     metrics = load_model(out_path).metrics

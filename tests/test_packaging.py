@@ -153,7 +153,10 @@ def test_the_installed_app_trains_and_reports_outside_the_source_tree(
 
     app = _bin(environment, "digit-studio")
     listed = _run([app, "datasets"], timeout=120, env=env, cwd=tmp_path).stdout
-    assert "5,000 images of 28x28" in listed and "1,797 images of 8x8" in listed
+    assert (
+        "5,000 + 1,000 test images of 28x28" in listed
+        and "1,797 images of 8x8" in listed
+    )
     trained = _run(
         [app, "train", "--dataset", "mnist-sample", "--subset", "1000",
          "--layers", "16", "--epochs", "1", "--out", "m.npz"],

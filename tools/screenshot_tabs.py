@@ -3,10 +3,11 @@
 For README screenshots, run under a virtual X screen (from the repository root):
     ../shared/tools/screenshot OUT.png 40 -- .venv/bin/python \
         tools/screenshot_tabs.py draw
-Views: draw, scribble, evaluate (a confusion cell picked), weights, mistakes. The model
+Views: train, draw, scribble, evaluate (a confusion cell picked), weights, mistakes;
+an optional second argument sets the window size (default 1280x800). The model
 (784-256-10, 15 epochs on the bundled sample minus the window's own 10% holdout) is
 trained once and cached in the temp folder. Data folder and Qt settings go to a
-throwaway folder. The window is 1280x800 at the screen's top left corner.
+throwaway folder. The window sits at the screen's top left corner.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ def dense(points, step=3.0):
 
 def main() -> int:
     what = sys.argv[1] if len(sys.argv) > 1 else "draw"
+    width, height = map(
+        int, (sys.argv[2] if len(sys.argv) > 2 else "1280x800").split("x")
+    )
     shutil.rmtree(SCRATCH / "data" / "personal", ignore_errors=True)
     path = ensure_model()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -122,12 +126,14 @@ def main() -> int:
     install_exception_hook()
     configure_interpreter()
     window = MainWindow()
-    window.setGeometry(0, 0, 1280, 800)
+    window.setGeometry(0, 0, width, height)
     window.show()
 
     def open_and_show() -> None:
         window.files.open_path(path, confirmed=True)
-        if what == "scribble":
+        if what == "train":
+            window.tabs.setCurrentWidget(window.train_tab)
+        elif what == "scribble":
             window.tabs.setCurrentWidget(window.draw_tab)
             draw_scribble(window.draw_tab.canvas)
             window.draw_tab.update_prediction()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.blank_inputs import MAX_LIVE_SHARE, BlankInputs
+from core.fast import MAX_LIVE_SHARE, BlankInputs
 from core.network import MLP
 
 SIZES = (40, 16, 12, 5)

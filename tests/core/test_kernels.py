@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from core import kernels
+from core import fast, kernels
 from core.augment import AugmentConfig, augment_batch
 from core.datasets import Dataset
 from core.network import MLP
@@ -176,9 +176,10 @@ def test_compiled_gather_gives_the_numpy_inputs_bit_for_bit(standardize, monkeyp
     kind = "standardize" if standardize else "scale"
     normalization = Normalization.fit(kind, images, 255)
     indices = np.array([7, 0, 49, 7, 13])
-    compiled = normalization.gather(images, indices, np.empty((5, 20), np.float32))
+    out = np.empty((5, 20), np.float32)
+    compiled = fast.gather_normalized(images, indices, normalization, out).copy()
     _numpy_only(monkeypatch)
-    plain = normalization.gather(images, indices, np.empty((5, 20), np.float32))
+    plain = fast.gather_normalized(images, indices, normalization, out)
     assert np.array_equal(compiled, plain)
     assert np.array_equal(plain, normalization.apply(images[indices]))
 
@@ -192,33 +193,53 @@ def test_the_gather_kernel_refuses_indices_outside_the_images():
     assert np.all(out == 7.0)
 
 
-def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
-    _needs_numba()
+def _relu_both_ways(z, bias, monkeypatch):
+    """Bias + ReLU compiled, then in NumPy: (z, slope) of each."""
     from core.activations import ACTIVATIONS
 
+    relu = ACTIVATIONS["relu"]
+    compiled_z, compiled_slope = z.copy(), np.empty_like(z)
+    fast.add_bias_and_activate(compiled_z, bias, relu, compiled_slope)
+    _numpy_only(monkeypatch)
+    plain_z, plain_slope = z.copy(), np.empty_like(z)
+    fast.add_bias_and_activate(plain_z, bias, relu, plain_slope)
+    return compiled_z, compiled_slope, plain_z, plain_slope
+
+
+def test_compiled_relu_gives_the_numpy_activations_bit_for_bit(monkeypatch):
+    _needs_numba()
     rng = np.random.default_rng(8)
     z = rng.normal(size=(9, 7)).astype(np.float32)
     z[0, 0] = np.nan
     bias = rng.normal(size=7).astype(np.float32)
-    relu = ACTIVATIONS["relu"]
-    compiled_z, compiled_slope = z.copy(), np.empty_like(z)
-    relu.forward_and_derivative(compiled_z, compiled_slope, bias)
-    _numpy_only(monkeypatch)
-    plain_z, plain_slope = z.copy(), np.empty_like(z)
-    relu.forward_and_derivative(plain_z, plain_slope, bias)
+    compiled_z, compiled_slope, plain_z, plain_slope = _relu_both_ways(
+        z, bias, monkeypatch
+    )
     # Same bits, including -0.0 for negative sums and NaN where z was NaN.
     assert plain_z.tobytes() == compiled_z.tobytes()
     assert np.array_equal(plain_slope, compiled_slope)
     assert np.isnan(plain_z[0, 0]) and np.signbit(plain_z).any()
 
 
+def test_compiled_relu_gives_slope_0_where_the_biased_input_is_exactly_0(monkeypatch):
+    # A blank image meets zero biases at the start of training: z + b is 0.
+    _needs_numba()
+    bias = np.array([0.0, 0.5, -0.25, 0.0], np.float32)
+    z = np.array([[0.0, -0.5, 0.25, 1.0], [-0.0, 1.0, -1.0, -2.0]], np.float32)
+    compiled_z, compiled_slope, plain_z, plain_slope = _relu_both_ways(
+        z, bias, monkeypatch
+    )
+    assert plain_slope.tolist() == [[0, 0, 0, 1], [0, 1, 0, 0]]
+    assert compiled_slope.tobytes() == plain_slope.tobytes()
+    assert compiled_z.tobytes() == plain_z.tobytes()
+
+
 def _softmax_step(z, bias, labels):
     from core.losses import OUTPUTS
 
     z, delta = z.copy(), np.empty_like(z)
-    loss = OUTPUTS["softmax_cross_entropy"].forward_loss_and_delta(
-        z, bias, labels, delta
-    )
+    output = OUTPUTS["softmax_cross_entropy"]
+    loss = fast.add_bias_and_output(z, bias, output, labels, delta)
     return z, delta, loss
 
 

@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from json_places import leaf_paths, replaced
 
 from core import model_io
 from core.datasets import Normalization
@@ -553,28 +554,6 @@ def test_checked_in_version_1_file_still_loads():
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
 
 
-def _leaf_paths(value, path=()):
-    """Every place in a JSON document: (keys...) down to each scalar and container."""
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaf_paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaf_paths(item, (*path, index))
-
-
-def _replaced(document, path, new):
-    if not path:
-        return new
-    copy = json.loads(json.dumps(document))
-    target = copy
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = new
-    return copy
-
-
 _HOSTILE_VALUES = ([1, 2], {"x": 1}, "text", -1, 0.5, 10**400, None, True)
 
 
@@ -588,11 +567,11 @@ def test_hostile_metadata_values_give_model_file_errors_only(tmp_path):
     document = _meta_of(arrays)
     path = tmp_path / "hostile.npz"
     loaded_count = 0
-    for place in _leaf_paths(document):
+    for place in leaf_paths(document):
         if place[:1] in (("format",), ("format_version",)):
             continue
         for value in _HOSTILE_VALUES:
-            arrays["metadata"] = np.array(json.dumps(_replaced(document, place, value)))
+            arrays["metadata"] = np.array(json.dumps(replaced(document, place, value)))
             _write_npz(path, arrays)
             try:
                 model = load_model(path)

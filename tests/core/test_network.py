@@ -166,6 +166,16 @@ def test_initialiser_scales(init, std):
 
 
 @pytest.mark.parametrize(
+    ("init", "std"), [("he", 0.0), ("xavier", 0.0), ("textbook", 1.0), ("normal", 1.0)]
+)
+def test_initialiser_biases(init, std):
+    net = MLP((10, 400, 300), init=init, seed=0)
+    for biases in net.biases:
+        assert np.std(biases) == pytest.approx(std, rel=0.1, abs=1e-12)
+        assert abs(np.mean(biases)) < 0.2
+
+
+@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"layer_sizes": (5,)}, "at least an input and an output"),

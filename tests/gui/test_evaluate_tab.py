@@ -104,7 +104,9 @@ def test_clicking_a_cell_shows_that_cells_images(qtbot, tab, model, test_set):
     np.testing.assert_array_equal(shown, expected)
     assert sorted(report.cell_indices(int(true), int(predicted))) == list(chosen)
     assert tab.pages.currentIndex() == 1
-    assert f"{counts[true, predicted]:,} image(s)" in tab.cell_label.text()
+    cell_count = int(counts[true, predicted])
+    plural = "image" if cell_count == 1 else "images"
+    assert tab.cell_label.text().endswith(f": {cell_count:,} {plural}")
 
 
 def test_misclassified_gallery_lists_every_mistake_most_confident_first(
@@ -302,3 +304,72 @@ def test_a_not_a_digit_output_gets_a_column_and_its_own_share(
     assert f"{100 * expected.turned_away:.2f}%) answered not a digit" in status
     tab.show_cell(3, 10)
     assert "3 classified as not a digit" in tab.cell_label.text()
+
+
+def test_the_figure_is_named_after_where_its_images_come_from(
+    qtbot, tab, model, test_set
+):
+    _evaluated(qtbot, tab, model, test_set)
+    assert tab.accuracy_label.text().startswith("Test accuracy: ")
+    assert "no training" in tab.accuracy_label.toolTip()
+    for kind, title in (("validation", "Validation"), ("held-out", "Held-out")):
+        with qtbot.waitSignal(tab.evaluated, timeout=10000):
+            tab.set_dataset(test_set, kind)
+        qtbot.waitUntil(lambda: not tab.is_running(), timeout=5000)
+        assert tab.accuracy_label.text().startswith(f"{title} accuracy: ")
+        assert f"{kind} images of mnist-sample correct" in tab.status_label.text()
+        assert "no test split" in tab.accuracy_label.toolTip()
+        assert "Test" not in tab.accuracy_label.text()
+
+
+def test_precision_recall_table_is_aligned_readable_and_grows(
+    qtbot, tab, model, test_set
+):
+    report = _evaluated(qtbot, tab, model, test_set)
+    table = tab.class_table
+    # One column per class under its name, the values in the same column.
+    assert table.columnCount() == 10
+    for column in range(10):
+        assert table.horizontalHeaderItem(column).text() == str(column)
+        assert table.text(0, column) == f"{100 * report.precision[column]:.0f}"
+        assert table.text(1, column) == f"{100 * report.recall[column]:.0f}"
+    # Readable: the window's font, every cell fully visible.
+    assert table.font().pointSizeF() >= tab.font().pointSizeF()
+    narrow = table.horizontalHeader().sectionSize(0)
+    assert narrow >= table.fontMetrics().horizontalAdvance("100") + 8
+    header_height = table.horizontalHeader().height()
+    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    assert table.viewport().height() >= rows and header_height > 0
+    # It grows with the tab.
+    tab.resize(1800, 900)
+    qtbot.waitUntil(
+        lambda: table.horizontalHeader().sectionSize(0) > narrow, timeout=2000
+    )
+
+
+def test_gallery_captions_are_shown_whole(qtbot, tab, model, test_set):
+    _evaluated(qtbot, tab, model, test_set)
+    grid = tab.mistakes_grid
+    tab.pages.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: grid.isVisible(), timeout=2000)
+    metrics = grid.fontMetrics()
+    captions = [grid.caption(row) for row in range(grid.count())]
+    assert any(caption.endswith("100%") for caption in captions) or captions
+    widest = max(captions, key=metrics.horizontalAdvance)
+    row = captions.index(widest)
+    shown = grid.visualRect(grid.model().index(row, 0))
+    assert shown.width() >= metrics.horizontalAdvance(widest) + 4, (widest, shown)
+    # A wider caption than any digit pair ("T-shirt→Pullover 97%") widens the cells.
+    names = ("T-shirt", "Trouser", "Pullover")
+    long_captions = [f"{names[i % 3]}→{names[(i + 2) % 3]} 97%" for i in range(6)]
+    grid.set_images(test_set.images[:6], 255, captions=long_captions)
+    for row, caption in enumerate(long_captions):
+        rect = grid.visualRect(grid.model().index(row, 0))
+        assert rect.width() >= metrics.horizontalAdvance(caption) + 4, caption
+
+
+def test_evaluating_leaves_no_batch_buffers_in_the_model(qtbot, tab, test_set):
+    # Kept models (every run's, until the app closes) must stay their weights' size.
+    model = template_model("mnist-sample")
+    _evaluated(qtbot, tab, model, test_set)
+    assert model.network._workspaces._by_batch == {}

@@ -286,6 +286,12 @@ def test_unsaved_training_asks_before_open_and_cancel_keeps_it(
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", lambda *a, **k: opened.append(1) or ("", "")
     )
+    # The model stays in the run list, so opening another loses nothing: no question.
+    window.commands.open.trigger()
+    assert not dialogs.of_kind("question") and opened == [1]
+    # Once its run is removed (which drops the model), Open asks before losing it.
+    opened.clear()
+    window.plot_panel.remove_run(window.plot_panel.runs[-1].run_id)
     window.commands.open.trigger()
     assert dialogs.of_kind("question") and opened == []
     window.close()
@@ -432,6 +438,18 @@ def test_divergence_is_explained_in_the_window(qtbot, window):
     assert window.plot_panel.current_run.outcome == "diverged"
 
 
+def test_a_finite_blow_up_is_an_error_not_a_success(qtbot, window):
+    _small_settings(window, epochs=3)
+    panel = window.train_tab.training_panel
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("adam"))
+    panel.learning_rate_box.setValue(100.0)
+    _train(qtbot, window)
+    assert window.banner.kind == "error"
+    assert "diverged" in window.banner.text()
+    assert "more than 10 times its starting value" in window.banner.text()
+    assert window.plot_panel.current_run.outcome == "diverged"
+
+
 def test_recent_files_menu_reopens_a_model(qtbot, window, tmp_path):
     _small_settings(window, epochs=1)
     _train(qtbot, window)
@@ -534,10 +552,40 @@ def test_draw_and_evaluate_tabs_get_the_model_when_shown(qtbot, window):
     assert window.draw_tab.model() is window.document.model
     window.commands.tabs[2].trigger()
     qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
-    # Evaluated on the run's own validation split: the same figure as the last epoch.
+    # The bundled sample has a test part that no training uses: the figure is a
+    # test accuracy, on those 1,000 images.
+    report = window.evaluate_tab.report()
+    assert len(report.dataset) == 1000
+    assert window.evaluate_tab.accuracy_label.text().startswith("Test accuracy: ")
+    assert (
+        "1,000 test images of mnist-sample" in window.evaluate_tab.status_label.text()
+    )
+    window.evaluate_tab.shutdown()
+
+
+def test_evaluate_names_a_validation_figure_validation(qtbot, window):
+    window.commands.tabs[0].trigger()
+    window.data_panel.select("digits-8x8")
+    qtbot.waitUntil(
+        lambda: (
+            window.data_panel.dataset is not None
+            and window.data_panel.dataset.name == "digits-8x8"
+        ),
+        timeout=10000,
+    )
+    _small_settings(window, epochs=2)
+    _train(qtbot, window)
+    window.commands.tabs[2].trigger()
+    qtbot.waitUntil(lambda: window.evaluate_tab.report() is not None, timeout=20000)
+    # Evaluated on the run's own validation split: the same figure as the last epoch,
+    # and called what it is.
     assert window.evaluate_tab.report().accuracy == pytest.approx(
         window.document.model.metrics["validation_accuracy"], abs=1e-6
     )
+    label = window.evaluate_tab.accuracy_label.text()
+    assert label.startswith("Validation accuracy: "), label
+    assert "validation images of digits-8x8" in window.evaluate_tab.status_label.text()
+    assert "no test split" in window.evaluate_tab.accuracy_label.toolTip()
     window.evaluate_tab.shutdown()
 
 
@@ -765,3 +813,43 @@ def test_a_stopped_fine_tune_counts_its_own_epochs(qtbot, window, data_dir):
     _fine_tune_on_three_drawings(qtbot, window, data_dir)
     assert [row["phase"] for row in window.document.model.history] == [0, 0, 1]
     assert window.banner.text().startswith("Training stopped after 1 epoch;")
+
+
+def test_paused_and_stopped_runs_say_so_and_stopping_clears(qtbot, window):
+    from gui.status_bar import STOPPING
+
+    _small_settings(window, epochs=500)
+    _start_and_wait_for_batches(qtbot, window)
+    line = window.train_tab.model_label
+    assert "Training…" in line.text()
+    window.commands.pause.trigger()
+    assert "Paused" in line.text() and "Training…" not in line.text()
+    assert window.status_bar.progress_bar.format() == "paused"
+    window.commands.pause.trigger()
+    assert "Training…" in line.text()
+    window.commands.stop.trigger()
+    assert window.status_bar.currentMessage() == STOPPING
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    assert window.status_bar.currentMessage() != STOPPING  # it stopped
+    bar_text = window.status_bar.progress_bar.format()
+    assert bar_text.startswith("stopped") and "done" not in bar_text
+
+
+def test_a_finished_run_is_done_in_the_status_bar(qtbot, window):
+    _small_settings(window, epochs=1)
+    _train(qtbot, window)
+    assert window.status_bar.progress_bar.format() == "done"
+
+
+def test_help_lists_every_keyboard_shortcut(window, dialogs):
+    actions = window.commands
+    menu_titles = [a.text() for a in window.menuBar().actions()]
+    help_menu = window.menuBar().actions()[menu_titles.index("&Help")].menu()
+    assert actions.shortcuts in help_menu.actions()
+    actions.shortcuts.trigger()
+    (_, title, text), *_ = dialogs.of_kind("information")
+    assert title == "Keyboard shortcuts"
+    for action in (actions.new, actions.start, actions.stop, actions.log_scale):
+        for key in action.shortcuts():
+            assert key.toString() in text, key.toString()
+    assert "Ctrl+1" in text and "Ctrl+Z" in text and "Undo the last stroke" in text

@@ -3,12 +3,15 @@ an operation succeeded."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 from template_model import template_model
 
 from core.model_io import ModelFileError
-from gui.model_document import ModelDocument
+from gui.model_document import ModelDocument, model_details, model_summary
 
 
 @pytest.fixture
@@ -83,3 +86,44 @@ def test_trained_model_keeps_the_file_only_when_fine_tuned(saved):
     assert saved.path == path and saved.unsaved
     saved.adopt_trained(template_model(), live=True, same_file=False)
     assert saved.path is None and saved.unsaved
+
+
+def _trained_looking(model):
+    return dataclasses.replace(
+        model,
+        metrics={
+            "epochs": 50,
+            "train_loss": 0.09653643441120871,
+            "validation_accuracy": 0.9823456789,
+            "validation_loss": 0.0712345678901,
+            "training_seconds": 83.4567,
+            "stopped": "completed",
+        },
+        history=[{"epoch": 1, "train_loss": 0.123456789, "train_accuracy": 0.9}],
+        created="2026-12-04T23:00:05Z",
+        app_version="0.1.0",
+    )
+
+
+def test_model_details_read_as_words_and_rounded_figures():
+    text, details = model_details(_trained_looking(template_model()), None)
+    assert "MLP(" not in text and "activation=" not in text
+    assert "784-10-10, ReLU hidden layers" in text
+    assert "Softmax + cross-entropy output" in text
+    assert "7,960 parameters" in text
+    assert "train loss: 0.0965" in text
+    assert "validation accuracy: 98.23%" in text
+    assert "training seconds: 1:23" in text
+    assert "epochs: 50" in text
+    # No raw float anywhere: at most four decimals.
+    assert not re.search(r"\d\.\d{5,}", text + details), text + details
+    assert "train loss 0.1235" in details
+    assert "T23:00:05Z" not in text
+
+
+def test_the_creation_time_never_wraps_inside_the_model_line():
+    line = model_summary(_trained_looking(template_model()), None)
+    assert "T23:00:05Z" not in line
+    match = re.search(r"<span style='white-space:nowrap'>created ([^<]+)</span>", line)
+    assert match, line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", match.group(1))

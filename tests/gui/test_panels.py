@@ -144,7 +144,9 @@ def test_data_panel_loads_bundled_sets_with_examples(qtbot, data_panel):
     assert data_panel.dataset.name == "mnist-sample"
     assert data_panel.example_count == 40
     assert not data_panel.examples.pixmap().isNull()
-    assert data_panel.holdout is not None and len(data_panel.holdout) == 500
+    # The sample has its own test part, so nothing is held out of its training images.
+    assert data_panel.test_set is not None and len(data_panel.test_set) == 1000
+    assert data_panel.holdout is None
     assert "5,000 training images" in data_panel.info_label.text()
     loaded = []
     data_panel.dataset_loaded.connect(loaded.append)
@@ -152,6 +154,8 @@ def test_data_panel_loads_bundled_sets_with_examples(qtbot, data_panel):
     qtbot.waitUntil(lambda: len(loaded) > 0, timeout=10000)
     assert loaded[0].image_shape == (8, 8)
     assert data_panel.example_count == 40
+    assert data_panel.test_set is None
+    assert data_panel.holdout is not None and len(data_panel.holdout) == 180
 
 
 def test_full_mnist_offers_the_download(qtbot, data_panel):

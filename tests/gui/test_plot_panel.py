@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QApplication
 
-from gui.plot_panel import REDRAW_INTERVAL_MS, PlotPanel
+from gui.plot_panel import HOVER_HINT, REDRAW_INTERVAL_MS, PlotPanel
 from gui.run_history import (
     GrowableSeries,
     PhaseMark,
@@ -247,3 +250,174 @@ def test_growable_series_keeps_every_point(chunks):
 )
 def test_describe_config_names_the_settings(config, expected):
     assert describe_config(config) == expected
+
+
+def _flat_run(panel, label, epochs, loss, planned=None):
+    panel.start_run(label, {}, planned or epochs)
+    for epoch in range(1, epochs + 1):
+        panel.add_epoch(
+            float(epoch),
+            {
+                "train_loss": loss,
+                "train_accuracy": 0.9,
+                "validation_loss": loss,
+                "validation_accuracy": 0.9,
+            },
+        )
+    panel.redraw()
+    panel.finish_run("completed")
+
+
+def _x_span(panel) -> float:
+    return panel.loss_plot.vb.viewRange()[0][1]
+
+
+def test_epoch_axis_follows_the_visible_runs(qtbot, panel):
+    panel.resize(900, 600)
+    _flat_run(panel, "long", 3000, 0.5)
+    assert 3000 <= _x_span(panel) <= 3100
+    panel.start_run("short", {}, 50)
+    assert _x_span(panel) >= 3000  # the long run is still shown whole
+    panel.set_run_visible(1, False)  # untick the long run: the new one fills the axis
+    assert 50 <= _x_span(panel) <= 52
+    legend = [label.text for _, label in panel.accuracy_legend.items]
+    assert not any(text.startswith("run 1:") for text in legend)
+    panel.set_run_visible(1, True)
+    assert _x_span(panel) >= 3000
+    panel.remove_run(1)
+    assert 50 <= _x_span(panel) <= 52
+    _feed_epochs(panel, 20)
+    panel.finish_run("stopped")  # stopped early: the axis fits what was trained
+    assert 20 <= _x_span(panel) <= 21
+
+
+def _hover(panel, plot, epoch, value):
+    panel.redraw()
+    scene = plot.vb.mapViewToScene(pg.Point(epoch, value))
+    panel.on_scene_mouse_moved(scene)
+    return panel.hover_label.text()
+
+
+def test_hover_read_out_ends_when_the_pointer_leaves_or_its_run_goes(qtbot, panel):
+    _flat_run(panel, "first", 10, 0.5)
+    _flat_run(panel, "second", 10, 1.5)
+    text = _hover(panel, panel.loss_plot, 5, 1.5)
+    assert text.startswith("run 2, epoch 5")
+    assert panel._cursors[0].isVisible()
+    QApplication.sendEvent(panel.graphics, QEvent(QEvent.Type.Leave))
+    assert panel.hover_label.text() == HOVER_HINT
+    assert not any(line.isVisible() for line in panel._cursors)
+    assert _hover(panel, panel.loss_plot, 5, 1.5).startswith("run 2, epoch 5")
+    panel.remove_run(2)
+    assert panel.hover_label.text() == HOVER_HINT
+    assert _hover(panel, panel.loss_plot, 5, 0.5).startswith("run 1, epoch 5")
+    panel.set_run_visible(1, False)
+    assert panel.hover_label.text() == HOVER_HINT
+
+
+def test_hover_names_a_run_only_where_it_is_drawn(qtbot, panel):
+    panel.resize(900, 600)
+    _flat_run(panel, "ten epochs", 10, 0.5)
+    _flat_run(panel, "fifty epochs", 50, 0.9)
+    # Far right of the short run's end, at its height: nothing is drawn there.
+    text = _hover(panel, panel.loss_plot, 40, 0.5)
+    assert "run 1" not in text and text == "epoch 40.00"
+    assert _hover(panel, panel.loss_plot, 40, 0.9).startswith("run 2, epoch 40")
+    assert _hover(panel, panel.loss_plot, 9.9, 0.5).startswith("run 1, epoch 10")
+
+
+def _texts(axis) -> list[tuple[QRectF, str]]:
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(rect, text) for rect, _, text in texts if text]
+
+
+def test_log_scale_tick_labels_never_overlap(qtbot, panel):
+    panel.resize(700, 900)
+    panel.start_run("run", {}, 40)
+    x = np.linspace(0.0, 40.0, 400)
+    loss = 2.0 * np.exp(-x / 9) + 0.03  # two decades: 2.03 down to 0.04
+    panel.add_batches(x, loss, loss)
+    panel.log_check.setChecked(True)
+    panel.redraw()
+    qtbot.wait(50)
+    labels = _texts(panel.loss_plot.getAxis("left"))
+    assert len(labels) >= 3
+    for i, (rect, text) in enumerate(labels):
+        for other, other_text in labels[i + 1 :]:
+            assert not rect.intersects(other), (text, other_text)
+
+
+def test_the_last_epoch_label_is_shown_whole(qtbot, panel):
+    panel.resize(640, 420)
+    for rate in ("0.001", "0.002", "0.005"):  # earlier runs with long names
+        _flat_run(panel, f"784-256-10 relu adam lr={rate} bs=128", 50, 0.5)
+    qtbot.wait(50)
+    axis = panel.loss_plot.getAxis("bottom")
+    labels = _texts(axis)
+    assert "50" in [text for _, text in labels]
+    view = panel.graphics.viewport().rect()
+    for rect, text in labels:
+        shown = panel.graphics.mapFromScene(axis.mapRectToScene(rect)).boundingRect()
+        assert view.contains(shown), (text, shown, view)
+
+
+def _sample_colour(panel, legend, index: int) -> QColor:
+    sample, _ = legend.items[index]
+    image = QImage(20, 20, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    sample.paint(painter)
+    painter.end()
+    return image.pixelColor(10, 10)
+
+
+def test_legend_markers_have_the_colours_of_their_points(qtbot, panel):
+    panel.start_run("run", {}, 5)  # the legend is built before any point exists
+    curves = panel._curves[panel.current_run.run_id]
+    names = [label.text for _, label in panel.loss_legend.items]
+    for name, item in (
+        ("train, per epoch", curves.train_loss),
+        ("validation", curves.validation_loss),
+    ):
+        brush = pg.mkBrush(item.opts["symbolBrush"]).color()
+        colour = _sample_colour(panel, panel.loss_legend, names.index(name))
+        assert (colour.red(), colour.green(), colour.blue()) == (
+            brush.red(),
+            brush.green(),
+            brush.blue(),
+        ), name
+
+
+def test_legends_keep_settings_whole_and_stay_two_rows_deep(qtbot, panel):
+    panel.resize(760, 500)
+    for rate in ("0.001", "0.002", "0.005", "0.01", "0.02"):
+        label = f"784-512-256-10 relu adam lr={rate} bs=64 augmented dropout=0.1"
+        _flat_run(panel, label, 3, 0.5)
+    qtbot.wait(50)
+    texts = [label.text for _, label in panel.accuracy_legend.items]
+    assert any(text.startswith("run 4: ") for text in texts)  # the latest earlier
+    for text in texts:
+        if text.startswith("run "):
+            run_id = int(text.split(":")[0].split()[1])
+            full = panel._find(run_id).label.split(" ")
+            for word in text.split(": ", 1)[1].removesuffix(" …").split(" "):
+                assert word in full, (word, text)  # never "lr=0.00"
+    for legend in (panel.loss_legend, panel.accuracy_legend):
+        assert legend.layout.rowCount() <= 2
+        assert legend.boundingRect().width() <= panel.graphics.width()
+
+
+def test_remove_earlier_runs_needs_earlier_runs(qtbot, panel):
+    assert not panel.clear_button.isEnabled()
+    panel.start_run("first", {})
+    assert not panel.clear_button.isEnabled()
+    panel.start_run("second", {})
+    assert panel.clear_button.isEnabled()
+    panel.clear_button.click()
+    assert [run.label for run in panel.runs] == ["second"]
+    assert not panel.clear_button.isEnabled()
