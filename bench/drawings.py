@@ -212,6 +212,15 @@ def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
         f"  {'all non-digits':<24} {int(others.sum()):>5} "
         f"{_pct(turned.sum(), others.sum()):>11}"
     )
+    # What the issue's outside material has: no pieces or overlaps of digits.
+    named = np.isin(kinds, ("letter", "scribble", "shape", "tiny"))
+    figures["issue_kinds_turned_away"] = int(turned[named].sum()) / max(
+        int(named.sum()), 1
+    )
+    print(
+        f"  {'letters+scribbles+shapes+tiny':<29} {int(named.sum())} "
+        f"{_pct(turned[named].sum(), named.sum()):>11}"
+    )
     print(
         f"  {'pen px':>6} {'hand acc':>9} {'print acc':>9} {'not sure':>9} "
         f"{'non-digits away':>15}"

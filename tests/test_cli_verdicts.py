@@ -146,7 +146,9 @@ def test_evaluate_counts_the_best_digit_and_the_turned_away_apart(tmp_path, caps
     model = load_model(model_path)
     expected = evaluate(model.network, held_out, normalization=model.normalization)
     assert 0.05 < expected.turned_away < 0.2
-    code, out, err = _run(capsys, "evaluate", "--model", model_path, "--json")
+    code, out, err = _run(
+        capsys, "evaluate", "--model", model_path, "--split", "held-out", "--json"
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["accuracy"] == pytest.approx(expected.accuracy)
@@ -154,7 +156,9 @@ def test_evaluate_counts_the_best_digit_and_the_turned_away_apart(tmp_path, caps
     assert report["class_names"][-1] == NOT_A_DIGIT
     confusion = np.array(report["confusion"])
     assert confusion[:, 10].sum() == round(expected.turned_away * len(held_out))
-    code, out, err = _run(capsys, "evaluate", "--model", model_path)
+    code, out, err = _run(
+        capsys, "evaluate", "--model", model_path, "--split", "held-out"
+    )
     assert code == 0, err
     assert "Turned away" in out and f"{100 * expected.turned_away:.2f}%" in out
     assert NOT_A_DIGIT in out
