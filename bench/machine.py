@@ -3,6 +3,8 @@
 ``LoadWatch`` is started before the timings and describes them afterwards: the
 1-minute load average before and after, and (on Linux, from /proc/stat) the CPU
 seconds that other processes used meanwhile, against what the cores could give.
+``process_cpu_seconds`` reads one process's CPU time (e.g. a benchmark's own busy
+loops, which a watch can leave out of "other processes").
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ def _own_cpu_seconds() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds used so far by process ``pid`` (Linux), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 def load_average() -> float | None:
     """The 1-minute load average, or None where the system has none."""
     try:
@@ -45,16 +57,18 @@ class LoadWatch:
     """Snapshot at creation; ``describe()`` tells how busy the machine was since.
 
     The benchmark's own CPU time (its children's once they have been waited
-    for) is subtracted, so "others" means every other process, busy loops that
-    the benchmark started itself included unless it reaped them.
+    for) is subtracted, and so is what ``exclude()`` returns (CPU seconds so far
+    of processes the benchmark started to load the machine, such as busy loops):
+    "others" means every other process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, exclude=None) -> None:
         self.cores = os.cpu_count() or 1
+        self._exclude = exclude or (lambda: 0.0)
         self._load = load_average()
         self._wall = time.perf_counter()
         self._cpu = _cpu_seconds()
-        self._own = _own_cpu_seconds()
+        self._own = _own_cpu_seconds() + self._exclude()
 
     def shares(self) -> tuple[float, float] | None:
         """Shares of all cores' time since creation: other processes', stolen."""
@@ -62,7 +76,8 @@ class LoadWatch:
         if cpu is None or self._cpu is None:
             return None
         capacity = max((time.perf_counter() - self._wall) * self.cores, 1e-9)
-        others = (cpu[0] - self._cpu[0]) - (_own_cpu_seconds() - self._own)
+        own = _own_cpu_seconds() + self._exclude() - self._own
+        others = (cpu[0] - self._cpu[0]) - own
         return max(0.0, others) / capacity, (cpu[1] - self._cpu[1]) / capacity
 
     def describe(self) -> str:

@@ -498,6 +498,98 @@ def optimizer_cost(dataset: Dataset, rounds: int, threads: int) -> str:
     )
 
 
+_PIECES = (
+    ("products", "matrix products (np.matmul, bias sums included)"),
+    ("adam", "Adam (optimizer step)"),
+    ("gather", "batch gather + normalisation"),
+    ("blank", "blank-input skip: live columns, W0 rows, dW0 spread"),
+    ("activations", "bias + ReLU, bias + softmax + loss + delta"),
+)
+
+
+def step_breakdown(
+    dataset: Dataset, hidden: tuple[int, ...], threads: int, epochs: int = 3
+) -> list[str]:
+    """Where a training step's time goes, measured inside a real training run.
+
+    The engine's pieces are wrapped with timers (wall clock; about 1 us per wrapped
+    call), then ``epochs`` epochs are trained; the median epoch's figures per step.
+    "rest" is the step's time outside the pieces: Python, labels, the accuracy
+    count, the delta multiplications, the wrappers themselves.
+    """
+    from core import kernels, optimizers, training
+
+    totals = dict.fromkeys((key for key, _ in _PIECES), 0)
+
+    def timed(label: str, function):
+        def call(*args, **kwargs):
+            started = time.perf_counter_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                totals[label] += time.perf_counter_ns() - started
+
+        return call
+
+    patches = [
+        (np, "matmul", None),
+        (training.fast, "gather_normalized", None),
+        (optimizers.Adam, "step", None),
+        (kernels, "live_columns", None),
+        (kernels, "take_rows", None),
+        (kernels, "spread_rows", None),
+        (fast, "add_bias_and_activate", None),
+        (fast, "add_bias_and_output", None),
+    ]
+    labels = {
+        "matmul": "products",
+        "gather_normalized": "gather",
+        "step": "adam",
+        "live_columns": "blank",
+        "take_rows": "blank",
+        "spread_rows": "blank",
+        "add_bias_and_activate": "activations",
+        "add_bias_and_output": "activations",
+    }
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    config = TrainingConfig(hidden_sizes=hidden, batch_size=BATCH, epochs=1)
+    network = MLP(config.layer_sizes(dataset.input_size, dataset.num_classes))
+    with limited(threads):
+        train(network, dataset, None, config, threads=threads)  # buffers, kernels
+    rows = []
+    try:
+        for owner, name, wrapper in patches:
+            original = getattr(owner, name)
+            setattr(owner, name, wrapper or timed(labels[name], original))
+        for _ in range(epochs):
+            for key in totals:
+                totals[key] = 0
+            events: list = []
+            train(network, dataset, None, config, events.append, threads=threads)
+            epoch = next(e for e in events if isinstance(e, EpochEvent))
+            rows.append((epoch.seconds, dict(totals)))
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+    rows.sort(key=lambda row: row[0])
+    epoch_seconds, pieces = rows[len(rows) // 2]
+    steps = math.ceil(len(dataset) / BATCH)
+    step_us = 1e6 * epoch_seconds / steps
+    name = "-".join(str(n) for n in network.layer_sizes)
+    lines = [
+        f"  {name}, {threads} thread(s): {step_us:,.0f} us per step "
+        f"(median of {epochs} epochs, {epoch_seconds:.3f} s)"
+    ]
+    accounted = 0.0
+    for key, text in _PIECES:
+        us = pieces[key] / 1000 / steps
+        accounted += us
+        lines.append(f"    {text:<54}{us:>8,.0f} us {us / step_us:>5.0%}")
+    rest = step_us - accounted
+    lines.append(f"    {'rest':<54}{rest:>8,.0f} us {rest / step_us:>5.0%}")
+    return lines
+
+
 def _second_pass(args: argparse.Namespace, threads: int) -> list[str]:
     """The table again in a child process that lets OpenBLAS pick its kernel."""
     env = {k: v for k, v in os.environ.items() if k not in BLAS_VARIABLES}
@@ -536,11 +628,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--table-only", action="store_true", help="only the speed table (one pass)"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="only where a training step's time goes, with 1 and with all threads",
+    )
     args = parser.parse_args(argv)
     rounds = max(1, args.rounds)
     threads = args.threads or POOL.size or 1
     watch = LoadWatch()
     train_set, held_out, source = build_dataset()
+    if args.breakdown:
+        print(f"Per training step (batch {BATCH}), BLAS {_kernel()}:")
+        for hidden in NETWORKS:
+            for count in sorted({1, threads}):
+                print("\n".join(step_breakdown(train_set, hidden, count)))
+        print(f"Machine: {watch.describe()}.")
+        return 0
     use_torch = not args.no_torch
     heading = "Second pass, in a child process" if args.table_only else "First pass"
     print(f"{heading}: BLAS {_kernel()}, {threads} thread(s).")

@@ -1,14 +1,15 @@
 """How many threads the BLAS library uses: chosen by timing the work as it runs.
 
 Owns ``ThreadChooser`` (times steps under 1 and under all BLAS threads, keeps the
-faster, and measures again when step times drift or every few seconds),
-``limited`` (other work under the latest choice), ``parse_setting`` and the
-process's ``BlasPool``. Imports threadpoolctl and the standard library only;
-never Qt, never prints.
+faster, and measures again when step times drift or every few seconds while the
+machine has an idle core), ``limited`` (other work under the latest choice),
+``parse_setting``, ``IdleCores`` and the process's ``BlasPool``. Imports
+threadpoolctl and the standard library only; never Qt, never prints.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -19,6 +20,12 @@ from contextlib import contextmanager
 from threadpoolctl import ThreadpoolController
 
 AUTO = "auto"
+# The first probe: after FIRST_PROBE_DELAY seconds of one-thread steps (long enough
+# to count the idle cores, below), and only if the machine left IDLE_NEEDED of a
+# core idle meanwhile; otherwise one thread is the choice at once (a probe step
+# with all threads on a machine without an idle core measured 40-250 ms against
+# 3 ms, and an auto run that probed once lost 30% to one thread over 2 s runs).
+FIRST_PROBE_DELAY = 1.0
 # Probing: blocks of BLOCK steps, one thread then all of them, then all of them
 # and one (ABBA, so that a steady change of load hits both alike). Blocks, not
 # single steps: right after a switch the caches hold the other count's data and,
@@ -31,27 +38,36 @@ AUTO = "auto"
 # once when the mean step with more threads is CLEAR_RATIO times slower than one
 # thread's median: on a busy machine one step with all threads can cost 30
 # ordinary ones, and it is the slow ones that make up the total. The first step
-# of a loop (which allocates its buffers) is not measured.
+# of a loop, which allocates its buffers, comes long before.
 BLOCK = 4
 PROBE_PAIRS = 3
 MAX_PAIRS = 6
 CLOSE_RATIO = 1.1
 CLEAR_RATIO = 3.0
 # Measure again after PROBE_INTERVAL seconds, doubled (up to MAX_INTERVAL) each
-# time a probe confirms the choice, and never so soon that probing (the time its
-# steps took beyond the winner's median) costs more than PROBE_SHARE of the time:
-# on a busy machine one probe step with all threads can take a tenth of a second
-# or more. With more than one thread, also as soon as the median of the last
-# WINDOW steps exceeds that of the first WINDOW steps after the decision by a
-# factor 1 + DRIFT (another program took a core, and every step may now wait
-# for it), or exceeds one thread's median. One thread is not watched: others'
-# load barely slows it, while its step times under load vary too much to tell
-# when the load has gone (the interval finds out).
+# time a probe confirms the choice, and never so soon that probing costs more than
+# PROBE_SHARE of the time. A probe's cost is the time its steps took beyond the
+# winner's median and, when one thread won, the CPU time OpenBLAS's other threads
+# used in its all-thread steps: on a machine without an idle core one step with
+# all threads can take a tenth of a second or more, with the threads spinning
+# through most of it waiting for each other, CPU time taken from the other
+# programs (or from training, as the scheduler evens out). While one thread is
+# in use, a probe that is due is made only if the machine left at least
+# IDLE_NEEDED of a core idle since the last decision (more threads need a free
+# core: on a machine without one, measured, a 128x526 by 526x256 product took
+# 23 ms with two threads against 0.6 ms with one). With more than one thread,
+# also as soon as the median of the last WINDOW steps exceeds that of the first
+# WINDOW steps after the decision by a factor 1 + DRIFT (another program took a
+# core, and every step may now wait for it), or exceeds one thread's median.
+# One thread is not watched: others' load barely slows it, while its step times
+# under load vary too much to tell when the load has gone (the interval and the
+# idle cores find out).
 PROBE_INTERVAL = 5.0
 MAX_INTERVAL = 20.0
 PROBE_SHARE = 0.03
 WINDOW = 8
 DRIFT = 0.5
+IDLE_NEEDED = 0.5
 
 Setting = int | str | None
 
@@ -115,6 +131,12 @@ class BlasPool:
             self._load()
             return self._size or None
 
+    def current(self) -> int | None:
+        """Return the count in force now, or None without a library to steer."""
+        with self._lock:
+            libraries = self._load()
+            return libraries[0].get_num_threads() if libraries else None
+
     def apply(self, threads: int) -> int | None:
         """Use ``threads`` from now on, in every thread; return the count in force."""
         with self._lock:
@@ -133,6 +155,62 @@ class BlasPool:
 
 POOL = BlasPool()
 _latest: int | None = None
+
+
+class IdleCores:
+    """Cores the machine left idle, on average, between two calls (Linux).
+
+    Reads the ``idle`` and ``iowait`` times of ``/proc/stat``. Calling the object
+    returns the idle cores since the previous call (None for the first call, for
+    an interval too short for the counters' 10 ms ticks, or where the file cannot
+    be read) and starts a new interval.
+
+    Parameters
+    ----------
+    path : str
+        The kernel's statistics file.
+    clock : callable, optional
+        Seconds, monotonic; ``time.perf_counter`` by default.
+    """
+
+    MIN_SECONDS = 0.5
+
+    def __init__(
+        self,
+        path: str = "/proc/stat",
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._path = path
+        self._clock = clock
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._start: tuple[float, float] | None = None
+
+    def _read(self) -> float | None:
+        try:
+            with open(self._path, encoding="ascii") as stat:
+                fields = stat.readline().split()
+            return (int(fields[4]) + int(fields[5])) / self._ticks
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def __call__(self) -> float | None:
+        """Return the idle cores since the last call, and start a new interval.
+
+        A call within `MIN_SECONDS` of the last returns None and keeps its interval.
+        """
+        idle, now = self._read(), self._clock()
+        start = self._start
+        if idle is not None and start is not None and now - start[1] < self.MIN_SECONDS:
+            return None
+        self._start = None if idle is None else (idle, now)
+        if start is None or idle is None:
+            return None
+        return max(0.0, (idle - start[0]) / (now - start[1]))
+
+
+def other_threads_cpu() -> float:
+    """Return the CPU seconds of this process's threads other than the calling one."""
+    return time.process_time() - time.thread_time()
 
 
 def latest_choice() -> int | None:
@@ -162,15 +240,19 @@ class ThreadChooser:
 
     Wrap every step in ``with chooser.step():``. With a fixed count the count
     is set before each step (another thread may have changed it) and nothing is
-    measured. With ``"auto"``, after an unmeasured first step, blocks of
-    `BLOCK` steps alternate between 1 thread and all of them (`PROBE_PAIRS`
+    measured. With ``"auto"``, steps use 1 thread for `FIRST_PROBE_DELAY`
+    seconds; then, if the machine left `IDLE_NEEDED` of a core idle meanwhile (or
+    that is unknown), blocks of `BLOCK` steps alternate between 1 thread and all
+    of them (`PROBE_PAIRS`
     pairs of blocks, up to `MAX_PAIRS` in a close call; 1 thread wins at once
     when all threads are `CLEAR_RATIO` times slower) and the lower median wins.
     The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
     up to `MAX_INTERVAL`, while the choice holds; longer when the last probe
     cost more than `PROBE_SHARE` of that) and, when all threads won, as soon as
     the median of the last `WINDOW` steps grows by more than `DRIFT` or exceeds
-    the 1-thread median. With None nothing is set or measured.
+    the 1-thread median. While one thread is in use, a probe that is due waits
+    (another interval) unless the machine left `IDLE_NEEDED` of a core idle
+    meanwhile. With None nothing is set or measured.
 
     Parameters
     ----------
@@ -180,6 +262,12 @@ class ThreadChooser:
         The process's pool by default.
     clock : callable, optional
         Seconds, monotonic; ``time.perf_counter`` by default.
+    cpu_clock : callable, optional
+        CPU seconds used by the process's threads other than the calling one
+        (OpenBLAS's workers); `other_threads_cpu` by default.
+    idle : callable, optional
+        Idle cores since its previous call, or None when unknown; an `IdleCores`
+        by default.
     start : int, optional
         In ``"auto"`` mode, begin with this count and measure only after the
         first interval (e.g. ``latest_choice()`` for short work after training).
@@ -198,8 +286,12 @@ class ThreadChooser:
         pool: BlasPool | None = None,
         clock: Callable[[], float] = time.perf_counter,
         start: int | None = None,
+        cpu_clock: Callable[[], float] | None = None,
+        idle: Callable[[], float | None] | None = None,
     ) -> None:
         self._pool = pool or POOL
+        self._cpu_clock = cpu_clock or other_threads_cpu
+        self._idle = idle if idle is not None else IdleCores(clock=clock)
         self.setting = parse_setting(setting)
         if self.setting is not None and self._pool.size is None:
             self.setting = None  # no BLAS library that threadpoolctl can steer
@@ -214,17 +306,18 @@ class ThreadChooser:
             if len(self._candidates) == 1 or start is not None:
                 self.choice = start or self._candidates[0]
         self._interval = PROBE_INTERVAL
-        self._next_probe = clock() + self._interval
+        first = self.setting == AUTO and self.choice is None
+        self._next_probe = clock() + (FIRST_PROBE_DELAY if first else self._interval)
+        if self.setting == AUTO:
+            self._idle()  # the idle cores are counted from here
         self._pending: deque[int] = deque()
         self._samples: dict[int, list[float]] | None = None
+        # CPU seconds the other threads used in this probe's all-thread steps.
+        self._burnt = 0.0
         self._pairs = 0
         self._baseline: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
         self._one_thread = float("inf")
-        self._warming_up = False
-        if self.setting == AUTO and self.choice is None:
-            self._start_probe()
-            self._warming_up = True
 
     @property
     def probing(self) -> bool:
@@ -237,24 +330,21 @@ class ThreadChooser:
         if self.setting is None:
             yield
             return
-        if self._warming_up:
-            self._pool.apply(self._candidates[0])
-            yield
-            self._warming_up = False
-            return
         threads = self._next_threads()
         self._pool.apply(threads)
         if not self._candidates or len(self._candidates) == 1:
             yield
             return
-        started = self._clock()
+        started, cpu = self._clock(), self._cpu_clock()
         yield
         now = self._clock()
+        if self._samples is not None and threads > self._candidates[0]:
+            self._burnt += max(0.0, self._cpu_clock() - cpu)
         self._record(threads, now - started, now)
 
     def _next_threads(self) -> int:
         if self._samples is None:
-            return self.choice
+            return self.choice or self._candidates[0]
         if not self._pending:
             order = self._candidates if self._pairs % 2 == 0 else self._candidates[::-1]
             for threads in order:
@@ -265,6 +355,7 @@ class ThreadChooser:
         self._samples = {threads: [] for threads in self._candidates}
         self._pending.clear()
         self._pairs = 0
+        self._burnt = 0.0
 
     def _record(self, threads: int, seconds: float, now: float) -> None:
         if self._samples is not None:
@@ -274,7 +365,8 @@ class ThreadChooser:
                 self._pairs += 1
             self._maybe_decide(now)
             return
-        if self.choice > self._candidates[0]:
+        fewest = self._candidates[0]
+        if self.choice is not None and self.choice > fewest:
             self._recent.append(seconds)
         if len(self._recent) == WINDOW:
             median = statistics.median(self._recent)
@@ -285,6 +377,13 @@ class ThreadChooser:
                 self._start_probe()
                 return
         if now >= self._next_probe:
+            if self.choice in (None, fewest):
+                idle = self._idle()
+                if idle is not None and idle < IDLE_NEEDED:
+                    global _latest
+                    self.choice = _latest = fewest
+                    self._next_probe = now + self._interval
+                    return
             self._start_probe()
 
     def _maybe_decide(self, now: float) -> None:
@@ -311,6 +410,8 @@ class ThreadChooser:
             for steps in self._samples.values()
             for seconds in steps
         )
+        if best == fewest:
+            cost += self._burnt
         confirmed = best == self.choice
         self.choice = _latest = best
         self._one_thread = one
@@ -321,3 +422,4 @@ class ThreadChooser:
             min(2 * self._interval, MAX_INTERVAL) if confirmed else PROBE_INTERVAL
         )
         self._next_probe = now + max(self._interval, cost / PROBE_SHARE)
+        self._idle()  # the idle cores are counted from here

@@ -136,5 +136,5 @@ def reference_digits(model: SavedModel, fallback: np.ndarray) -> np.ndarray:
             and held_out.image_shape == tuple(model.image_shape)
             and len(held_out) >= 20
         ):
-            return held_out.images[:MODEL_CALIBRATION_IMAGES]
+            return held_out.images_at(slice(MODEL_CALIBRATION_IMAGES))
     return fallback[:MODEL_CALIBRATION_IMAGES]

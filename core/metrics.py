@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import fast
 from core.blas_threads import ThreadChooser, latest_choice
-from core.datasets import Dataset, Normalization
+from core.datasets import Dataset, DatasetPart, Normalization, take_rows
 from core.judgement import NOT_A_DIGIT
 from core.network import MLP
 from core.slant import deskew as deskewed
@@ -79,7 +80,7 @@ def answer_classes(network: MLP, dataset: Dataset) -> np.ndarray:
     )
 
 
-def _check(network: MLP, dataset: Dataset) -> None:
+def _check(network: MLP, dataset: Dataset | DatasetPart) -> None:
     if dataset.input_size != network.input_size:
         raise MetricsError(
             f"The network expects {network.input_size} inputs but the images of "
@@ -94,9 +95,17 @@ def _check(network: MLP, dataset: Dataset) -> None:
         raise MetricsError(f"{dataset.name!r} has no samples to evaluate.")
 
 
+def _raw_batch(dataset: Dataset | DatasetPart, start: int, stop: int) -> np.ndarray:
+    # The uint8 images ``start:stop`` of either kind of data, flat ``(B, H*W)``.
+    if isinstance(dataset, DatasetPart):
+        images, extra = dataset.flat_sources()
+        return take_rows(images, dataset.rows[start:stop], extra)
+    return dataset.images[start:stop].reshape(stop - start, -1)
+
+
 def _passes(
     network: MLP,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     normalization: Normalization | None,
     batch_size: int,
     buffer: np.ndarray | None = None,
@@ -106,12 +115,29 @@ def _passes(
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
     _check(network, dataset)
     if normalization is None:
-        normalization = Normalization.fit("scale", dataset.images, dataset.max_value)
+        normalization = Normalization("scale", dataset.max_value)
     count = len(dataset)
     batch_size = max(1, min(int(batch_size), count))
-    images = dataset.images.reshape(count, -1)
     labels = dataset.labels
-    shape = (batch_size, images.shape[1])
+    if isinstance(dataset, DatasetPart) and not deskew:
+        images, extra = dataset.flat_sources()
+        rows = dataset.rows
+
+        def inputs(start: int, stop: int, out: np.ndarray) -> np.ndarray:
+            return fast.gather_normalized(
+                images, rows[start:stop], normalization, out, extra=extra
+            )
+
+    else:
+
+        def inputs(start: int, stop: int, out: np.ndarray) -> np.ndarray:
+            raw = _raw_batch(dataset, start, stop)
+            if deskew:
+                upright = deskewed(raw.reshape(stop - start, *dataset.image_shape))
+                raw = upright.reshape(stop - start, -1)
+            return normalization.apply(raw, out=out)
+
+    shape = (batch_size, dataset.input_size)
     if (
         buffer is not None
         and buffer.dtype == np.float32
@@ -119,19 +145,15 @@ def _passes(
         and buffer.shape[0] >= shape[0]
         and buffer.shape[1] == shape[1]
     ):
-        inputs = buffer[: shape[0]]
+        buffer = buffer[: shape[0]]
     else:
-        inputs = np.empty(shape, np.float32)
-    converted = inputs if network.dtype == np.float32 else None
+        buffer = np.empty(shape, np.float32)
+    converted = buffer if network.dtype == np.float32 else None
     # After training, begin with training's choice; otherwise measure first.
     chooser = ThreadChooser(threads, start=latest_choice())
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
-        raw = images[start:stop]
-        if deskew:
-            shape = (stop - start, *dataset.image_shape)
-            raw = deskewed(raw.reshape(shape)).reshape(stop - start, -1)
-        batch = normalization.apply(raw, out=inputs[: stop - start])
+        batch = inputs(start, stop, buffer[: stop - start])
         if converted is None:
             batch = batch.astype(network.dtype)
         with chooser.step():
@@ -141,7 +163,7 @@ def _passes(
 
 def loss_and_accuracy(
     network: MLP,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     normalization: Normalization | None = None,
     batch_size: int = 2048,
     buffer: np.ndarray | None = None,
@@ -184,7 +206,7 @@ def loss_and_accuracy(
 
 def evaluate(
     network: MLP,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     batch_size: int = 2048,
     normalization: Normalization | None = None,
     threads: int | str | None = None,

@@ -22,8 +22,10 @@ from core.datasets import (
     DIGIT_CLASS_NAMES,
     Dataset,
     DatasetError,
+    DatasetPart,
     Normalization,
-    stratified_split,
+    as_part,
+    split_parts,
 )
 from core.judgement import (
     NOT_A_DIGIT,
@@ -47,6 +49,7 @@ from core.slant import deskew
 from core.training import (
     EpochEvent,
     Event,
+    SettingsEvent,
     TrainingConfig,
     TrainingControl,
     TrainingResult,
@@ -80,6 +83,9 @@ NEGATIVES_SHAPE = (28, 28)
 # The bias a new "not a digit" output starts with: sigmoid(-4) = 0.018, and still
 # steep enough for the quadratic cost's gradient to move it.
 _NEW_OUTPUT_BIAS = -4.0
+# The training images the made-up non-digits are compared with and made from, at
+# most: as varied as all of a big dataset's.
+_NEGATIVES_DIGITS = 60_000
 
 PersonalSource = Dataset | Callable[[], Dataset | None]
 
@@ -134,6 +140,10 @@ class RunRequest:
     limit : int or None
         Keep at most this many images of the training part (random, seeded), before
         the drawings are added.
+    phase_kind : str or None
+        The kind of phase the run adds (`PHASE_KINDS`); by default ``"train"``
+        without a base model and ``"fine_tune"`` with one (`continue_request` asks
+        for ``"continue"``).
     """
 
     dataset: Dataset
@@ -144,10 +154,13 @@ class RunRequest:
     base: SavedModel | None = None
     subset: int | None = None
     limit: int | None = None
+    phase_kind: str | None = None
 
     @property
     def kind(self) -> str:
-        """``"fine_tune"`` with a base model, else ``"train"`` (`PHASE_KINDS`)."""
+        """The kind of phase this run adds to the model's history (`PHASE_KINDS`)."""
+        if self.phase_kind is not None:
+            return self.phase_kind
         return "train" if self.base is None else "fine_tune"
 
 
@@ -159,9 +172,11 @@ class PreparedRun:
     ----------
     request : RunRequest
         What was asked.
-    train_set : Dataset
-        The training part, personal drawings (repeated) included.
-    validation_set : Dataset or None
+    train_set : DatasetPart
+        The training part, personal drawings (repeated) included: rows of the
+        dataset's images, which are not copied (`core.datasets.DatasetPart`),
+        unless ``config.deskew`` made new ones.
+    validation_set : DatasetPart or None
         The validation part (never holds a drawing); None without validation.
     normalization : Normalization
         Fitted on ``train_set``, or the base model's when fine-tuning.
@@ -179,8 +194,8 @@ class PreparedRun:
     """
 
     request: RunRequest
-    train_set: Dataset
-    validation_set: Dataset | None
+    train_set: DatasetPart
+    validation_set: DatasetPart | None
     normalization: Normalization
     network: MLP
     personal_images: int
@@ -242,7 +257,9 @@ class HistoryTimeline:
 # --- the split -------------------------------------------------------------------
 
 
-def take_subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
+def take_subset(
+    dataset: Dataset | DatasetPart, size: int | None, seed: int
+) -> DatasetPart:
     """Draw a stratified random subset of ``size`` images (all when None).
 
     Raises
@@ -251,12 +268,12 @@ def take_subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
         When ``size`` cannot hold one image of each class.
     """
     if size is None or size >= len(dataset):
-        return dataset
+        return as_part(dataset)
     if size < dataset.num_classes:
         raise DatasetError(
             f"a subset of {size} images cannot hold all {dataset.num_classes} classes"
         )
-    _, subset = stratified_split(dataset, size / len(dataset), seed)
+    _, subset = split_parts(dataset, size / len(dataset), seed)
     return subset
 
 
@@ -265,16 +282,15 @@ def split(
     validation_fraction: float,
     seed: int,
     subset: int | None = None,
-) -> tuple[Dataset, Dataset | None]:
+) -> tuple[DatasetPart, DatasetPart | None]:
     """Return the training and validation parts of ``dataset`` (the one rule).
 
     The subset (when given) is drawn first, then the stratified validation part;
     the same arguments always give the same images, so a model's held-out part can
-    be recomputed from what its file records.
+    be recomputed from what its file records. The parts name rows of the dataset's
+    images and copy none (`core.datasets.split_parts`).
     """
-    return stratified_split(
-        take_subset(dataset, subset, seed), validation_fraction, seed
-    )
+    return split_parts(take_subset(dataset, subset, seed), validation_fraction, seed)
 
 
 def held_out_split(model: SavedModel) -> HeldOutSplit:
@@ -380,7 +396,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         network = _with_outputs(base.network, classes)
     else:
         normalization = Normalization.fit(
-            config.normalization, train_set.images, train_set.max_value
+            config.normalization, train_set, train_set.max_value
         )
         network = config.build_network(train_set.input_size, classes)
     return PreparedRun(
@@ -426,6 +442,7 @@ def build_model(
     network: MLP,
     result: TrainingResult | None = None,
     rows: list[dict[str, Any]] | None = None,
+    changes: list[SettingsEvent] | None = None,
 ) -> SavedModel:
     """Return the model a run has made so far, as a model file stores it.
 
@@ -468,6 +485,10 @@ def build_model(
         "config": prepared.config.to_dict(),
         "metrics": metrics,
     }
+    if changes is None:
+        changes = [] if result is None else result.changes
+    if changes:
+        phase["changes"] = [change_record(event) for event in changes]
     phases = [*earlier_phases, phase]
     dataset = request.dataset
     return SavedModel(
@@ -482,6 +503,7 @@ def build_model(
         created=utc_now_iso(),
         app_version=app_version(),
         phases=phases,
+        edits=[] if base is None else list(base.edits),  # still in the weights
         judgement=validation_judgement(prepared, network),
     )
 
@@ -499,9 +521,8 @@ def validation_judgement(prepared: PreparedRun, network: MLP) -> dict | None:
     names = prepared.train_set.class_names
     if validation is None or digit_class_names(names) != DIGIT_CLASS_NAMES:
         return None
-    inputs = prepared.normalization.apply(
-        validation.images.reshape(len(validation), -1)
-    )
+    images = validation.images_at(slice(None))
+    inputs = prepared.normalization.apply(images.reshape(len(validation), -1))
     with np.errstate(over="ignore", invalid="ignore"):
         probabilities = network.predict_proba(inputs.astype(network.dtype, copy=False))
     try:
@@ -521,6 +542,24 @@ def epoch_row(prepared: PreparedRun, epoch: EpochEvent | Mapping[str, Any]) -> d
     values = dataclasses.asdict(epoch) if isinstance(epoch, EpochEvent) else epoch
     values = {key: value for key, value in values.items() if key != "phase"}
     return {"phase": 0 if base is None else len(base.phases), **json_ready(values)}
+
+
+def change_record(event: SettingsEvent) -> dict[str, Any]:
+    """Return how a phase's ``changes`` list records a change of settings.
+
+    ``at_epoch`` is where it applied in epochs of the phase (2.25: a quarter into
+    epoch 3), ``at_batch`` the minibatches of the phase trained before it; then the
+    new ``learning_rate`` and, with the momentum optimizer, ``momentum``.
+    """
+    before = (event.epoch - 1) * event.batches_per_epoch + event.batch_index
+    record = {
+        "at_epoch": before / event.batches_per_epoch,
+        "at_batch": before,
+        "learning_rate": event.learning_rate,
+    }
+    if event.momentum is not None:
+        record["momentum"] = event.momentum
+    return json_ready(record)
 
 
 def _phase_metrics(
@@ -630,12 +669,7 @@ def fine_tune_request(
         config = fallback_config
     else:
         raise RunError("The model records no training settings to fine-tune with.")
-    first = base.phases[0]
-    subset = (
-        first["metrics"].get("subset")
-        if first["dataset_name"] == dataset.name
-        else None
-    )
+    subset = _base_subset(base, dataset)
     return RunRequest(
         dataset=dataset,
         config=fine_tune_config(config),
@@ -645,6 +679,77 @@ def fine_tune_request(
         base=base,
         subset=subset,
         limit=FINE_TUNE_LIMIT,
+    )
+
+
+# --- continuing ----------------------------------------------------------------------
+
+# What a continuation takes from the model rather than from the settings asked for:
+# its architecture (the network exists) and what drew its validation part and fitted
+# its input normalisation, so that the validation images stay unseen.
+CONTINUE_KEEPS = (
+    "hidden_sizes",
+    "activation",
+    "output",
+    "init",
+    "normalization",
+    "seed",
+    "validation_fraction",
+)
+
+
+def continue_request(
+    base: SavedModel,
+    dataset: Dataset,
+    config: TrainingConfig,
+    personal: PersonalSource | None = None,
+) -> RunRequest:
+    """Return the request that trains ``base`` on, as a new ``"continue"`` phase.
+
+    The weights go on from the model's; the optimizer starts afresh (a model file
+    keeps no optimizer state: docs/model_format.md). ``config`` gives this phase's
+    settings (learning rate, optimizer, epochs...), except `CONTINUE_KEEPS`, which
+    come from the model's first phase when it records them, with its subset when
+    ``dataset`` is the one it was trained on: the same images are held out.
+
+    Parameters
+    ----------
+    base : SavedModel
+        The model to continue; never changed (its network is copied).
+    dataset : Dataset
+        Training images of the model's image size and classes.
+    config : TrainingConfig
+        The settings for the new phase.
+    personal : Dataset, callable or None
+        The user's drawings, added to the training part as for a new run.
+
+    Raises
+    ------
+    RunError
+        When the dataset does not fit the model.
+    ConfigError
+        When the settings are invalid.
+    """
+    _check_base(base, dataset)
+    network = base.network
+    first = base.phases[0]
+    recorded = {
+        **(first["config"] or base.config),
+        "hidden_sizes": tuple(network.layer_sizes[1:-1]),
+        "activation": network.activation,
+        "output": network.output,
+        "init": network.init,
+        "normalization": base.normalization.kind,
+    }
+    kept = {key: recorded[key] for key in CONTINUE_KEEPS if key in recorded}
+    subset = _base_subset(base, dataset)
+    return RunRequest(
+        dataset=dataset,
+        config=config.replace(**kept),
+        personal=personal,
+        base=base,
+        subset=subset,
+        phase_kind="continue",
     )
 
 
@@ -715,26 +820,42 @@ def _negatives_count(
     return config.negatives or FINE_TUNE_NEGATIVES
 
 
-def _with_negatives(train_set: Dataset, count: int, seed: int) -> Dataset:
+def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPart:
     # The digits of the training part make the overlaps and sort out the made-up
-    # drawings that happen to look like a digit.
-    made = make_negatives(count, seed=seed, digits=train_set.images)
+    # drawings that happen to look like a digit (a sample of them for a big part).
+    digits = train_set.images_at(slice(_NEGATIVES_DIGITS))
+    made = make_negatives(count, seed=seed, digits=digits)
     if train_set.max_value != 255:
         scaled = made.astype(np.float32) * (train_set.max_value / 255.0)
         made = np.rint(scaled).astype(np.uint8)
     names = (*train_set.class_names, NOT_A_DIGIT)
-    return dataclasses.replace(
-        train_set,
-        images=np.concatenate([train_set.images, made]),
-        labels=np.concatenate(
-            [train_set.labels, np.full(count, len(names) - 1, np.uint8)]
-        ),
-        class_names=names,
-    )
+    part = _with_class_names(train_set, names)
+    labels = np.full(count, len(names) - 1, np.uint8)
+    return _with_extra(part, made, labels, repeat=1)
 
 
-def _with_class_names(dataset: Dataset, names: tuple[str, ...]) -> Dataset:
-    return dataclasses.replace(dataset, class_names=names)
+def _with_class_names(part: DatasetPart, names: tuple[str, ...]) -> DatasetPart:
+    """Return ``part`` with more class names (its images are not copied)."""
+    source = dataclasses.replace(part.source, class_names=names)
+    extra = part.extra
+    if extra is not None:
+        extra = dataclasses.replace(extra, class_names=names)
+    return DatasetPart(source, part.rows, extra)
+
+
+def _with_extra(
+    part: DatasetPart, images: np.ndarray, labels: np.ndarray, repeat: int
+) -> DatasetPart:
+    """Return ``part`` followed by ``images`` ``repeat`` times over, as extra rows."""
+    source = part.source
+    before = 0 if part.extra is None else len(part.extra)
+    if part.extra is not None:
+        images = np.concatenate([part.extra.images, images])
+        labels = np.concatenate([part.extra.labels, labels])
+    extra = Dataset(source.name, images, labels, source.class_names, source.max_value)
+    added = len(source) + before + np.arange(len(extra) - before, dtype=np.intp)
+    rows = np.concatenate([part.rows, np.tile(added, repeat)])
+    return DatasetPart(source, rows, extra)
 
 
 def _usable_drawings(
@@ -753,7 +874,7 @@ def _usable_drawings(
     if target is None:
         kept = drawings.subset(np.flatnonzero(~negative))
         names = drawings.class_names[:-1]
-        return _with_class_names(kept, names), int(negative.sum())
+        return dataclasses.replace(kept, class_names=names), int(negative.sum())
     digits = drawings.labels[~negative]
     if digits.size and int(digits.max()) >= target:
         raise RunError(
@@ -764,8 +885,12 @@ def _usable_drawings(
     return dataclasses.replace(drawings, labels=labels, class_names=class_names), 0
 
 
-def _deskewed(dataset: Dataset) -> Dataset:
-    return dataclasses.replace(dataset, images=deskew(dataset.images))
+def _deskewed(part: DatasetPart) -> DatasetPart:
+    # Deskewing makes new images: the part becomes a dataset of its own.
+    images = deskew(part.images_at(slice(None)))
+    return as_part(
+        Dataset(part.name, images, part.labels, part.class_names, part.max_value)
+    )
 
 
 def _with_outputs(network: MLP, classes: int) -> MLP:
@@ -799,7 +924,18 @@ def _with_outputs(network: MLP, classes: int) -> MLP:
     return grown
 
 
-def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Dataset:
+def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
+    # The subset of the model's first phase, when this is the dataset it was drawn
+    # from: a later phase then holds out the same validation images.
+    first = base.phases[0]
+    if first["dataset_name"] != dataset.name:
+        return None
+    return first["metrics"].get("subset")
+
+
+def _with_drawings(
+    train_set: DatasetPart, drawings: Dataset, repeat: int
+) -> DatasetPart:
     if drawings.image_shape != train_set.image_shape:
         raise RunError(
             f"The personal drawings are {drawings.image_shape[0]}x"
@@ -815,12 +951,7 @@ def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Datase
     if drawings.max_value != train_set.max_value:
         scaled = images.astype(np.float32) * (train_set.max_value / drawings.max_value)
         images = np.clip(np.rint(scaled), 0, train_set.max_value).astype(np.uint8)
-    repeat = max(1, int(repeat))
-    return dataclasses.replace(
-        train_set,
-        images=np.concatenate([train_set.images, *([images] * repeat)]),
-        labels=np.concatenate([train_set.labels, *([drawings.labels] * repeat)]),
-    )
+    return _with_extra(train_set, images, drawings.labels, max(1, int(repeat)))
 
 
 def _with_phase(row: dict[str, Any]) -> dict[str, Any]:

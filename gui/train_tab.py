@@ -7,6 +7,7 @@ nothing itself; the window does.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -191,11 +192,12 @@ class TrainTab(QSplitter):
         self.config_error_label.setText(problem)
         self.config_error_label.setVisible(bool(problem) and not running)
 
-    def set_locked(self, locked: bool) -> None:
-        """Lock the settings while a run trains."""
+    def set_locked(self, locked: bool, editable: Collection[str] = ()) -> None:
+        """Lock the settings while a run trains, but for ``editable`` (paused)."""
         self.data_panel.set_locked(locked)
         self.network_panel.setEnabled(not locked)
-        self.training_panel.setEnabled(not locked)
+        self.training_panel.setEnabled(not locked or bool(editable))
+        self.training_panel.set_editable(editable if locked else None)
         self.preset_combo.setEnabled(not locked)
 
     def show_run(self, label: str, paused: bool = False) -> None:

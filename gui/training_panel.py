@@ -9,11 +9,12 @@ and the settings each one uses) and core.training's limits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -332,6 +333,15 @@ class TrainingPanel(QWidget):
             "deskew": self.deskew_check.isChecked(),
             "negatives": self.negatives_box.value(),
         }
+
+    def set_editable(self, names: Collection[str] | None) -> None:
+        """Let only the settings ``names`` be edited (a paused run's); None: all."""
+        widgets = {"learning_rate": self.learning_rate_box, **self._setting_widgets}
+        editable = {widgets[name] for name in names or () if name in widgets}
+        for kind in (QAbstractSpinBox, QComboBox, QCheckBox):
+            for widget in self.findChildren(kind):
+                widget.setEnabled(names is None or widget in editable)
+        self.augment_group.setEnabled(names is None)
 
     def augment_config(self) -> AugmentConfig:
         """Return the augmentation settings (all off when the group is unticked)."""

@@ -138,7 +138,7 @@ def test_evaluate_counts_the_best_digit_and_the_turned_away_apart(tmp_path, caps
     model_path = _model(tmp_path / "m.npz", not_a_digit_bias=bias)
     model = load_model(model_path)
     # A bias that turns away about a tenth of the digits.
-    _, held_out = split(sample, 0.1, 0)
+    held_out = split(sample, 0.1, 0)[1].materialize()
     logits = model.normalization.apply(held_out.images) @ model.network.weights[0]
     logits += model.network.biases[0]
     bias = float(np.quantile(logits[:, :10].max(axis=1), 0.1))

@@ -1,3 +1,4 @@
+import os
 import threading
 
 import numpy as np
@@ -9,12 +10,15 @@ from core.blas_threads import (
     BLOCK,
     CLEAR_RATIO,
     DRIFT,
+    FIRST_PROBE_DELAY,
+    IDLE_NEEDED,
     MAX_INTERVAL,
     MAX_PAIRS,
     PROBE_INTERVAL,
     PROBE_PAIRS,
     PROBE_SHARE,
     WINDOW,
+    IdleCores,
     ThreadChooser,
     limited,
     parse_setting,
@@ -45,34 +49,54 @@ class FakePool:
 
 
 class FakeClock:
+    """Wall seconds, other threads' CPU seconds, and the idle cores reported."""
+
     def __init__(self):
         self.now = 100.0
+        self.cpu_now = 10.0
+        self.idle_cores = 1.0
 
     def __call__(self):
         return self.now
 
+    def cpu(self):
+        return self.cpu_now
 
-def _steps(chooser, pool, clock, seconds, count):
-    """Run ``count`` steps; ``seconds[threads]`` is how long a step takes."""
+    def idle(self):
+        return self.idle_cores
+
+
+def _make(setting, pool, clock, **options):
+    return ThreadChooser(
+        setting, pool=pool, clock=clock, cpu_clock=clock.cpu, idle=clock.idle, **options
+    )
+
+
+def _steps(chooser, pool, clock, seconds, count, cpu=None):
+    """Run ``count`` steps; ``seconds[threads]`` is how long a step takes.
+
+    ``cpu[threads]`` is the CPU time other threads use in a step (none by default).
+    """
     used = []
     for _ in range(count):
         with chooser.step():
             used.append(pool.current)
             clock.now += seconds[pool.current]
+            clock.cpu_now += (cpu or {})[pool.current] if cpu else 0.0
     return used
 
 
 def _chooser(size=2):
-    """An automatic chooser past its first (unmeasured) step."""
+    """An automatic chooser whose first probe has just begun (on an idle machine)."""
     pool, clock = FakePool(size), FakeClock()
-    chooser = ThreadChooser("auto", pool=pool, clock=clock)
-    _steps(chooser, pool, clock, {1: 0.010, 2: 0.010}, 1)
+    chooser = _make("auto", pool, clock)
+    _steps(chooser, pool, clock, {1: FIRST_PROBE_DELAY, 2: 0.010}, 1)
     return chooser, pool, clock
 
 
-def _probe(chooser, pool, clock, seconds, pairs=PROBE_PAIRS):
+def _probe(chooser, pool, clock, seconds, pairs=PROBE_PAIRS, cpu=None):
     """The steps of a probe of ``pairs`` pairs of blocks."""
-    return _steps(chooser, pool, clock, seconds, 2 * BLOCK * pairs)
+    return _steps(chooser, pool, clock, seconds, 2 * BLOCK * pairs, cpu)
 
 
 def _blas_threads():
@@ -104,13 +128,32 @@ def test_auto_picks_the_faster_count(seconds, winner, pairs):
     assert _steps(chooser, pool, clock, seconds, 5) == [winner] * 5
 
 
-def test_the_first_step_is_not_measured_and_uses_one_thread():
+def test_one_thread_until_the_first_probe():
     pool, clock = FakePool(), FakeClock()
-    chooser = ThreadChooser("auto", pool=pool, clock=clock)
-    # A first step that allocates for long with one thread does not count.
-    assert _steps(chooser, pool, clock, {1: 9.0, 2: 0.006}, 1) == [1]
+    chooser = _make("auto", pool, clock)
+    steps = int(FIRST_PROBE_DELAY / 0.010) - 1
+    # Before the delay: one thread, nothing decided, nothing measured.
+    assert _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, steps) == [1] * steps
+    assert chooser.choice is None and not chooser.probing
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 1)
+    assert chooser.probing
     _probe(chooser, pool, clock, {1: 0.010, 2: 0.006})
     assert chooser.choice == 2
+
+
+def test_no_idle_core_at_the_start_means_one_thread_without_a_probe():
+    pool, clock = FakePool(), FakeClock()
+    clock.idle_cores = IDLE_NEEDED - 0.1
+    chooser = _make("auto", pool, clock)
+    steps = int(FIRST_PROBE_DELAY / 0.010) + 1
+    assert _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, steps) == [1] * steps
+    assert chooser.choice == 1 and not chooser.probing
+    assert blas_threads.latest_choice() == 1
+    # Checked again at the next interval: the other programs have gone.
+    clock.idle_cores = 1.0
+    clock.now += PROBE_INTERVAL
+    _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 1)
+    assert chooser.probing
 
 
 def test_probe_alternates_blocks_abba():
@@ -232,6 +275,99 @@ def test_costly_probes_wait_longer():
     assert chooser.probing
 
 
+def test_cpu_burnt_by_all_threads_makes_the_next_probe_wait():
+    """All-thread steps that spin both threads cost the CPU time others lose."""
+    chooser, pool, clock = _chooser()
+    seconds = {1: 0.004, 2: 0.020}
+    _probe(chooser, pool, clock, seconds, pairs=1, cpu={1: 0.0, 2: 0.180})
+    assert chooser.choice == 1
+    # One all-thread step decided it (CLEAR_RATIO): 0.016 s beyond the winner's
+    # wall time (alone, the usual interval), and 0.18 s of the other threads' CPU.
+    wall_only = (0.020 - 0.004) / PROBE_SHARE
+    wait = (0.016 + 0.180) / PROBE_SHARE
+    assert wall_only < PROBE_INTERVAL < wait
+    clock.now += wait - 0.1
+    _steps(chooser, pool, clock, seconds, 1)
+    assert not chooser.probing
+    clock.now += 0.2
+    _steps(chooser, pool, clock, seconds, 1)
+    assert chooser.probing
+
+
+def test_no_probe_while_the_machine_has_no_idle_core():
+    chooser, pool, clock = _chooser()
+    seconds = {1: 0.004, 2: 0.080}
+    _probe(chooser, pool, clock, seconds, pairs=1)
+    assert chooser.choice == 1
+    clock.idle_cores = IDLE_NEEDED - 0.1
+    for _ in range(5):
+        clock.now += PROBE_INTERVAL
+        _steps(chooser, pool, clock, seconds, 1)
+        assert not chooser.probing
+    assert set(pool.applied[-5:]) == {1}
+    # The other programs stop: at the next interval, measured again.
+    clock.idle_cores = IDLE_NEEDED + 0.1
+    clock.now += PROBE_INTERVAL
+    _steps(chooser, pool, clock, seconds, 1)
+    assert chooser.probing
+
+
+def test_unknown_idle_cores_do_not_stop_probes():
+    chooser, pool, clock = _chooser()
+    seconds = {1: 0.004, 2: 0.080}
+    _probe(chooser, pool, clock, seconds, pairs=1)
+    clock.idle_cores = None
+    clock.now += PROBE_INTERVAL
+    _steps(chooser, pool, clock, seconds, 1)
+    assert chooser.probing
+
+
+def test_all_threads_are_probed_again_without_asking_for_idle_cores():
+    """With all threads in use the machine is never idle: drift decides."""
+    chooser, pool, clock = _chooser()
+    seconds = {1: 0.030, 2: 0.006}
+    _probe(chooser, pool, clock, seconds)
+    assert chooser.choice == 2
+    clock.idle_cores = 0.0
+    clock.now += 100 * MAX_INTERVAL
+    _steps(chooser, pool, clock, seconds, 1)
+    assert chooser.probing
+
+
+def _stat(path, idle, iowait):
+    path.write_text(f"cpu  100 0 50 {idle} {iowait} 0 0 0 0 0\ncpu0 1 2 3 4 5\n")
+
+
+def test_idle_cores_come_from_the_kernels_counters(tmp_path):
+    stat, clock = tmp_path / "stat", FakeClock()
+    ticks = IdleCores()._ticks
+    meter = IdleCores(str(stat), clock=clock)
+    _stat(stat, 1000, 10)
+    assert meter() is None  # no interval yet
+    clock.now += 2.0
+    _stat(stat, 1000 + int(1.5 * ticks), 10 + int(0.5 * ticks))
+    assert meter() == pytest.approx(1.0)  # 2 s idle over 2 s: one core
+    clock.now += 0.1
+    assert meter() is None  # too short for 10 ms ticks; the interval goes on
+    clock.now += 1.9
+    assert meter() == pytest.approx(0.0)
+    stat.unlink()
+    clock.now += 2.0
+    assert meter() is None
+
+
+def test_idle_cores_of_this_machine_are_within_its_cores():
+    meter = IdleCores(clock=FakeClock())
+    first = meter()
+    assert first is None
+    meter._clock.now += 1.0
+    idle = meter()
+    if os.path.exists("/proc/stat"):
+        assert idle is not None and 0.0 <= idle
+    else:
+        assert idle is None
+
+
 def test_a_changed_load_changes_the_choice_at_the_next_probe():
     chooser, pool, clock = _chooser()
     _probe(chooser, pool, clock, {1: 0.004, 2: 0.080}, pairs=1)
@@ -281,7 +417,7 @@ def test_noise_below_the_drift_threshold_does_not_probe():
 
 def test_fixed_count_never_probes():
     pool, clock = FakePool(), FakeClock()
-    chooser = ThreadChooser(1, pool=pool, clock=clock)
+    chooser = _make(1, pool, clock)
     assert chooser.choice == 1 and not chooser.probing
     for _ in range(40):
         clock.now += PROBE_INTERVAL
@@ -292,7 +428,7 @@ def test_fixed_count_never_probes():
 
 def test_none_leaves_the_library_alone():
     pool, clock = FakePool(), FakeClock()
-    chooser = ThreadChooser(None, pool=pool, clock=clock)
+    chooser = _make(None, pool, clock)
     _steps(chooser, pool, clock, {1: 0.01, 2: 0.01}, 5)
     assert pool.applied == [] and chooser.choice is None
 
@@ -300,14 +436,14 @@ def test_none_leaves_the_library_alone():
 @pytest.mark.parametrize("setting", ["auto", 2])
 def test_without_a_controllable_library_nothing_is_set(setting):
     pool, clock = FakePool(size=None), FakeClock()
-    chooser = ThreadChooser(setting, pool=pool, clock=clock)
+    chooser = _make(setting, pool, clock)
     _steps(chooser, pool, clock, {None: 0.01}, 3)
     assert pool.applied == [] and chooser.choice is None
 
 
 def test_a_single_core_is_used_without_probing():
     pool, clock = FakePool(size=1), FakeClock()
-    chooser = ThreadChooser("auto", pool=pool, clock=clock)
+    chooser = _make("auto", pool, clock)
     assert chooser.choice == 1 and not chooser.probing
     _steps(chooser, pool, clock, {1: 0.01}, 3)
     assert pool.applied == [1, 1, 1]
@@ -315,7 +451,7 @@ def test_a_single_core_is_used_without_probing():
 
 def test_a_start_count_skips_the_first_probe():
     pool, clock = FakePool(), FakeClock()
-    chooser = ThreadChooser("auto", pool=pool, clock=clock, start=2)
+    chooser = _make("auto", pool, clock, start=2)
     assert chooser.choice == 2 and not chooser.probing
     assert _steps(chooser, pool, clock, {1: 0.01, 2: 0.01}, 3) == [2, 2, 2]
 
@@ -359,13 +495,14 @@ def test_the_count_is_in_force_during_each_step():
             assert set(_blas_threads()) == {threads}
 
 
-def test_auto_steps_use_both_counts_on_the_real_library():
-    chooser = ThreadChooser("auto")
+def test_auto_steps_use_both_counts_on_the_real_library(monkeypatch):
+    monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
+    chooser = ThreadChooser("auto", idle=lambda: None)  # however busy the machine
     if chooser.choice is not None:
         pytest.skip("one BLAS thread only: nothing to choose")
     seen = set()
     a = np.ones((64, 64), np.float32)
-    while chooser.probing:
+    while chooser.choice is None:
         with chooser.step():
             seen.update(_blas_threads())
             a @ a
@@ -447,7 +584,9 @@ def test_train_without_a_setting_leaves_the_count_alone():
     }
 
 
-def test_train_auto_probes_both_counts_and_reports_only_decisions():
+def test_train_auto_probes_both_counts_and_reports_only_decisions(monkeypatch):
+    monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
+    monkeypatch.setattr(blas_threads, "IdleCores", lambda **_: lambda: None)
     size = blas_threads.POOL.size
     if size == 1:
         pytest.skip("one BLAS thread only: nothing to choose")

@@ -117,7 +117,8 @@ def test_the_validation_part_of_a_bundled_set_calibrates(digit_model):
     _, held_out = split(load_bundled("mnist-sample"), 0.1, 3)
     fallback = np.zeros((5, 28, 28), np.uint8)
     np.testing.assert_array_equal(
-        reference_digits(model, fallback), held_out.images[:MODEL_CALIBRATION_IMAGES]
+        reference_digits(model, fallback),
+        held_out.materialize().images[:MODEL_CALIBRATION_IMAGES],
     )
     # Trained on all of it: nothing held out, the fallback digits are used.
     everything = dataclasses.replace(

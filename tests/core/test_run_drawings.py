@@ -67,7 +67,9 @@ def test_negatives_join_the_training_part_only_as_not_a_digit(mnist):
     assert "40 made-up non-digits" in prepared.describe()
     # The digits are the split's, as without negatives.
     plain = prepare_run(RunRequest(mnist, _config()))
-    np.testing.assert_array_equal(train.images[:-40], plain.train_set.images)
+    np.testing.assert_array_equal(
+        train.materialize().images[:-40], plain.train_set.materialize().images
+    )
 
 
 def test_a_model_with_negatives_says_not_a_digit(mnist):
@@ -89,9 +91,12 @@ def test_negatives_need_28x28_digits():
 def test_deskew_stands_both_parts_upright_once(mnist):
     prepared = prepare_run(RunRequest(mnist, _config(deskew=True)))
     train, validation = split(mnist, 0.1, 0)
-    np.testing.assert_array_equal(prepared.train_set.images, deskew(train.images))
     np.testing.assert_array_equal(
-        prepared.validation_set.images, deskew(validation.images)
+        prepared.train_set.materialize().images, deskew(train.materialize().images)
+    )
+    np.testing.assert_array_equal(
+        prepared.validation_set.materialize().images,
+        deskew(validation.materialize().images),
     )
     assert "deskewed" in prepared.describe()
 
@@ -116,7 +121,8 @@ def test_a_deskewed_model_reads_every_image_deskewed(mnist, tmp_path):
 def test_the_model_stores_thresholds_set_on_its_validation_part(mnist, tmp_path):
     prepared, model = _trained(mnist, negatives=30, deskew=True)
     validation = prepared.validation_set
-    inputs = prepared.normalization.apply(validation.images.reshape(-1, 784))
+    images = validation.materialize().images
+    inputs = prepared.normalization.apply(images.reshape(-1, 784))
     probabilities = model.network.predict_proba(inputs)
     expected = Judge.calibrate(probabilities, WITH_OTHER, JUDGEMENT_FALSE_REJECTION)
     assert model.judgement == expected.to_dict()
