@@ -475,10 +475,13 @@ def _blur(work: np.ndarray, sigma: float) -> np.ndarray:
     h, w = work.shape
     padded = np.zeros((h + 2 * radius, w), np.float32)
     padded[radius : radius + h] = work
-    rows = np.zeros((w + 2 * radius, h), np.float32)
-    _symmetric_sum(padded, kernel, rows[radius : radius + w].T)
+    down = np.empty((h, w), np.float32)
+    _symmetric_sum(padded, kernel, down)
+    # The other axis as rows too: contiguous passes.
+    across = np.zeros((w + 2 * radius, h), np.float32)
+    across[radius : radius + w] = down.T
     out = np.empty((w, h), np.float32)
-    _symmetric_sum(rows, kernel, out)
+    _symmetric_sum(across, kernel, out)
     return out.T
 
 

@@ -1,4 +1,4 @@
-"""Converting and predicting one drawing never hands work to BLAS's threads.
+"""Converting, predicting and tracing one drawing never hands work to BLAS's threads.
 
 OpenBLAS's thread count is the same for the whole process (training may use all of
 them), and on a busy machine a small product split across its threads waits tens
@@ -24,6 +24,7 @@ import json, time
 import numpy as np
 from core.blas_threads import other_threads_cpu
 from core.network import MLP
+from core.neurons import trace
 from core.preprocess import convert_drawing
 
 rng = np.random.default_rng(0)
@@ -44,7 +45,9 @@ def drawings():
     for _ in range(40):
         for canvas in canvases:
             image = convert_drawing(canvas, "mnist", ink_is_bright=True).image
-            network.predict_proba(image.reshape(1, -1) / np.float32(255))
+            inputs = image.reshape(1, -1) / np.float32(255)
+            network.predict_proba(inputs)
+            trace(network, inputs[0], 24)  # the Draw tab's network page
 
 gauss = rng.random((110, 110), dtype=np.float32)
 work = rng.random((110, 80), dtype=np.float32)
