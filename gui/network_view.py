@@ -188,7 +188,8 @@ class NetworkView(QWidget):
             return
         layers = len(trace.outputs)
         left = _INPUT_COLUMN + 24
-        right = self.width() - self._label_width() - 10  # room for the output labels
+        # Room for the output labels, 5 px right of neurons of radius 9 at most.
+        right = self.width() - self._label_width() - 14
         step = min((right - left) / max(layers - 1, 1), MAX_COLUMN_STEP)
         # A short network sits in the middle rather than spread thin.
         self._offset = max(0.0, (right - left - step * (layers - 1)) / 2)
