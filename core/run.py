@@ -69,10 +69,10 @@ PERSONAL_REPEAT = 20
 # ``stopped`` of a model taken while its run was still going: if it is what remains
 # (the run was stopped or failed afterwards), the run did not finish.
 SNAPSHOT_STOPPED = "interrupted"
-# The share of the validation digits a model's judgement may answer "not sure". The
-# official MNIST test set's other writers are turned away 1.3 to 1.9 times as often
-# as the validation part's, so 1% keeps them near 2% (bench.drawings, four seeds;
-# figures in bench/RESULTS.md).
+# The share of the validation digits a model's judgement may answer "not sure". Other
+# writers' digits are turned away more often than the validation part's: at 1%,
+# `recommended` answers 1.9% of the official MNIST test set "not sure", within the
+# 2% it may (bench.drawings; bench/RESULTS.md).
 JUDGEMENT_FALSE_REJECTION = 0.01
 # A fine-tune that gives a model its first "not a digit" output (the user marked
 # drawings as not digits) adds this many made-up non-digits, so that the new output
