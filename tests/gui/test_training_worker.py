@@ -389,7 +389,7 @@ def test_fine_tune_job_keeps_the_base_model_and_its_history(qtbot, small_set):
     assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1]
     assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
     assert tuned.config["epochs"] == 2
-    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.003)
+    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.001)
     assert outcome.epochs_completed == 3 and len(outcome.history) == 3
 
 
