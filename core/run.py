@@ -191,6 +191,10 @@ class PreparedRun:
     left_out : int
         Personal drawings marked "not a digit" that this run cannot use (its
         network has no such output and cannot get one).
+    validation_source : DatasetPart or None
+        The validation part as the dataset holds it: ``validation_set`` before
+        ``config.deskew``, for views that read images as the model does
+        (`core.model_io.SavedModel.prepare`), so never deskew them twice.
     """
 
     request: RunRequest
@@ -201,6 +205,7 @@ class PreparedRun:
     personal_images: int
     config: TrainingConfig
     left_out: int = 0
+    validation_source: DatasetPart | None = None
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
@@ -387,6 +392,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         personal_images = len(personal)
     if personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
+    validation_source = validation_set
     if config.deskew:
         train_set = _deskewed(train_set)
         validation_set = None if validation_set is None else _deskewed(validation_set)
@@ -408,6 +414,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         personal_images,
         config,
         left_out,
+        validation_source,
     )
 
 

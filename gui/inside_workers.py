@@ -284,10 +284,11 @@ def robustness_job(
             robustness_curves(
                 network,
                 model.normalization,
-                _as_read(model, dataset),
+                dataset,  # distorted as drawn, then read as the model reads
                 max_images=max_images,
                 cancel=cancel,
                 progress=report,
+                prepare=model.prepare if model.deskews else None,
             )
         )
 

@@ -99,6 +99,11 @@ def test_deskew_stands_both_parts_upright_once(mnist):
         deskew(validation.materialize().images),
     )
     assert "deskewed" in prepared.describe()
+    # The views get the images as stored, and read them as the model does.
+    np.testing.assert_array_equal(
+        prepared.validation_source.materialize().images,
+        validation.materialize().images,
+    )
 
 
 def test_a_deskewed_model_reads_every_image_deskewed(mnist, tmp_path):
