@@ -8,6 +8,7 @@ of leftovers in the data folder.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -58,6 +60,7 @@ def _exception_hook(
 
 
 SWITCH_INTERVAL_S = 0.001
+GC_INTERVAL_S = 0.5
 
 
 def configure_interpreter() -> None:
@@ -69,6 +72,24 @@ def configure_interpreter() -> None:
     `core.blas_threads`).
     """
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+@contextlib.contextmanager
+def garbage_collected_in_gui_thread() -> Iterator[GarbageCollector]:
+    """Collect reference cycles only in the GUI thread, on a timer (pyqtgraph's).
+
+    Python's collector runs in whichever thread allocates when its thresholds are
+    reached: in a worker (training, evaluation, calibration) it would destroy the Qt
+    objects of the cycles it frees there, which Qt does not allow (a crash later, in
+    the GUI thread). Inside, automatic collection is off and a timer in the GUI
+    thread collects with the same thresholds; the collector is restored after.
+    """
+    collector = GarbageCollector(interval=GC_INTERVAL_S)
+    try:
+        yield collector
+    finally:
+        collector.timer.stop()
+        gc.enable()
 
 
 def install_exception_hook() -> None:
@@ -198,7 +219,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName(APPLICATION)
     install_exception_hook()
     configure_interpreter()
-    with interrupts_close() as interrupts:
+    with interrupts_close() as interrupts, garbage_collected_in_gui_thread():
         from gui.main_window import MainWindow
 
         window = MainWindow()

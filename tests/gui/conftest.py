@@ -52,14 +52,15 @@ class DialogRecorder:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def app_interpreter_settings():
+def app_interpreter_settings(qapp):
     """Run GUI tests with the interpreter set up as the app sets it (GIL switch
-    interval), then put the default back."""
-    from gui.app import configure_interpreter
+    interval, garbage collected in the GUI thread), then put the defaults back."""
+    from gui.app import configure_interpreter, garbage_collected_in_gui_thread
 
     interval = sys.getswitchinterval()
     configure_interpreter()
-    yield
+    with garbage_collected_in_gui_thread():
+        yield
     sys.setswitchinterval(interval)
 
 

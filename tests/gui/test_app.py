@@ -194,3 +194,28 @@ def test_ctrl_c_asks_about_unsaved_work_and_a_second_one_quits(tmp_path):
     text = "".join(lines)
     assert "Interrupted again: quitting without saving." in text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text
+
+
+def test_cycles_are_collected_in_the_gui_thread_only(qtbot):
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    made_in_worker: list = []
+
+    def make_cycles() -> None:
+        for _ in range(5000):  # far past gen 0's threshold
+            node = Node()
+            node.self = node
+        last = Node()
+        last.self = last
+        made_in_worker.append(weakref.ref(last))
+
+    assert not gc.isenabled()  # inside the app's (and these tests') collector
+    worker = threading.Thread(target=make_cycles)
+    worker.start()
+    worker.join()
+    assert made_in_worker[0]() is not None  # nothing collected in the worker
+    qtbot.waitUntil(lambda: made_in_worker[0]() is None, timeout=5000)
