@@ -22,6 +22,12 @@ from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
 from core.datasets import NORMALIZATIONS, Dataset, Normalization
 from core.divergence import Divergence, DivergenceWatch, chance_accuracy
+from core.health import (
+    DEFAULT_SAMPLING,
+    HealthMonitor,
+    HealthRecord,
+    HealthSampling,
+)
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.metrics import loss_and_accuracy
@@ -290,13 +296,17 @@ def _problems(config: TrainingConfig) -> list[str]:
 
 @dataclass(frozen=True)
 class BatchEvent:
-    """One minibatch was trained (``epoch`` counts from 1, ``batch_index`` from 0)."""
+    """One minibatch was trained (``epoch`` counts from 1, ``batch_index`` from 0).
+
+    ``health`` holds the step's health figures when it was sampled, else None.
+    """
 
     epoch: int
     batch_index: int
     batches_per_epoch: int
     loss: float
     learning_rate: float
+    health: HealthRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +317,8 @@ class EpochEvent:
     minibatches as they were trained; the validation figures (None without a
     validation set) use the weights at the end of the epoch. ``seconds``
     excludes time spent paused; ``samples_per_second`` counts training only.
+    ``gradient_norm``, ``update_ratio`` and ``inactive_share`` are the means of the
+    epoch's health samples per layer (``core.health``), None without a sample.
     """
 
     epoch: int
@@ -318,6 +330,9 @@ class EpochEvent:
     learning_rate: float
     seconds: float
     samples_per_second: float
+    gradient_norm: tuple[float, ...] | None = None
+    update_ratio: tuple[float, ...] | None = None
+    inactive_share: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -441,6 +456,7 @@ def train(
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
     normalization: Normalization | None = None,
+    health: HealthSampling | None = DEFAULT_SAMPLING,
 ) -> TrainingResult:
     """Train ``network`` in place with minibatch gradient descent.
 
@@ -470,6 +486,10 @@ def train(
     normalization : Normalization, optional
         Input normalisation to use (e.g. a loaded model's, for fine-tuning);
         by default ``config.normalization`` is fitted on ``train_set``.
+    health : HealthSampling or None
+        How often to sample the health figures (``core.health``) that the
+        ``BatchEvent`` of a sampled step and every ``EpochEvent`` carry; None
+        turns sampling off.
 
     Returns
     -------
@@ -494,7 +514,7 @@ def train(
             config.normalization, train_set.images, train_set.max_value
         )
     emit = on_event if on_event is not None else _ignore
-    run = _Run(network, train_set, config, normalization)
+    run = _Run(network, train_set, config, normalization, health)
     watch = DivergenceWatch(
         network.output,
         network.num_classes,
@@ -535,7 +555,7 @@ def train(
             if divergence is not None:
                 diverged_step = step
                 break
-            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate))
+            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate, run.take_health()))
         if divergence is not None:
             break
         if stop is not None:
@@ -573,6 +593,7 @@ def train(
             learning_rate=rate,
             seconds=seconds,
             samples_per_second=count / max(train_seconds, 1e-9),
+            **run.health.epoch_means(),
         )
         history.append(dataclasses.asdict(event))
         epochs_done = epoch + 1
@@ -675,6 +696,7 @@ class _Run:
         dataset: Dataset,
         config: TrainingConfig,
         normalization: Normalization,
+        health: HealthSampling | None = None,
     ) -> None:
         self.network = network
         self.config = config
@@ -713,6 +735,8 @@ class _Run:
         # normalised in place and fed to the network row range by row range.
         self.inputs = np.empty((block, pixels), np.float32)
         self._validation_buffer: np.ndarray | None = None
+        self.health = HealthMonitor(network, health)
+        self._health_record: HealthRecord | None = None
         self.order = np.arange(self.count)
         self.loss_sum = 0.0
         self.correct = 0
@@ -757,12 +781,20 @@ class _Run:
                 inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
             )
             if math.isfinite(loss):
+                sampled = self.health.before_update(grads, size)
                 self.optimizer.step(self.params, grads, rate, overwrite_gradients=True)
+                if sampled:
+                    self._health_record = self.health.after_update()
         if math.isfinite(loss):
             self.loss_sum += loss * size
             self.correct += int(np.count_nonzero(probs.argmax(axis=1) == labels))
             self.seen += size
         return loss, rate
+
+    def take_health(self) -> HealthRecord | None:
+        """Return the health sample of the last step, if it was sampled, once."""
+        record, self._health_record = self._health_record, None
+        return record
 
     def _augment_block(self, start: int) -> None:
         """Augment the images of the block of minibatches that begins at ``start``."""
