@@ -40,6 +40,9 @@ INACTIVE_KIND = {
 MIN_INTERVAL = 5
 BUDGET = 0.01
 HISTOGRAM_BINS = 41
+# The histogram's bins reach this many root mean squares of the weights either way.
+HISTOGRAM_SPREAD = 4.0
+_NICE_STEPS = (1, 1.5, 2, 3, 4, 5, 6, 8, 10)
 
 
 def gradient_norms(gradients: Sequence[np.ndarray]) -> np.ndarray:
@@ -307,9 +310,10 @@ class LayerHistogram:
 class WeightHistograms:
     """Histograms of each layer's weights against a fixed starting point.
 
-    The bins of a layer span ``[-r, r]``, with ``r`` the largest weight magnitude of
-    either set rounded up to 1, 2 or 5 times a power of ten, so they change rarely
-    and the starting histogram is reused until they do.
+    The bins of a layer span ``[-r, r]``: `HISTOGRAM_SPREAD` times the larger root
+    mean square of the two sets (at most their largest magnitude), rounded up to a
+    round number so that they change rarely and the starting histogram is reused
+    until they do. The outermost bins also count the few weights beyond them.
 
     Parameters
     ----------
@@ -324,15 +328,14 @@ class WeightHistograms:
     ) -> None:
         self.bins = int(bins)
         self._initial = [np.array(w, dtype=np.float32, copy=True) for w in initial]
-        self._initial_peak = [_peak(w) for w in self._initial]
+        self._initial_reach = [_reach(w) for w in self._initial]
         self._cache: dict[int, tuple[float, np.ndarray]] = {}
 
     def of(self, weights: Sequence[np.ndarray]) -> tuple[LayerHistogram, ...]:
         """Return each layer's histogram of ``weights`` against the start."""
         layers = []
         for layer, (start, now) in enumerate(zip(self._initial, weights, strict=True)):
-            peak = max(self._initial_peak[layer], _peak(now))
-            reach = _nice_ceil(peak)
+            reach = _nice_ceil(max(self._initial_reach[layer], _reach(now)))
             cached = self._cache.get(layer)
             if cached is None or cached[0] != reach:
                 cached = (reach, _shares(start, reach, self.bins))
@@ -344,22 +347,27 @@ class WeightHistograms:
         return tuple(layers)
 
 
-def _peak(weights: np.ndarray) -> float:
+def _reach(weights: np.ndarray) -> float:
+    """How far the bins must reach for ``weights`` (before rounding)."""
     if weights.size == 0:
         return 0.0
-    peak = max(float(weights.max()), -float(weights.min()))
-    return peak if math.isfinite(peak) else 0.0
+    flat = weights.reshape(-1).astype(np.float64)
+    rms = math.sqrt(float(np.dot(flat, flat)) / flat.size)
+    peak = max(float(flat.max()), -float(flat.min()))
+    reach = min(HISTOGRAM_SPREAD * rms, peak)
+    return reach if math.isfinite(reach) else 0.0
 
 
 def _nice_ceil(value: float) -> float:
     if value <= 0:
         return 1.0
     magnitude = 10.0 ** math.floor(math.log10(value))
-    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= value)
+    return next(m * magnitude for m in _NICE_STEPS if m * magnitude >= value)
 
 
 def _shares(weights: np.ndarray, reach: float, bins: int) -> np.ndarray:
-    counts, _ = np.histogram(weights, bins=bins, range=(-reach, reach))
+    clipped = np.clip(weights, -reach, reach)
+    counts, _ = np.histogram(clipped, bins=bins, range=(-reach, reach))
     return counts / max(1, weights.size)
 
 
@@ -383,3 +391,65 @@ def initial_weights(
     except NetworkError:
         return None
     return network.weights
+
+
+# --- samples as arrays, for plotting ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthSeries:
+    """Health samples as arrays, one row per sample.
+
+    Attributes
+    ----------
+    x : ndarray
+        float64 ``(K,)``: where each sample lies in fractional epochs.
+    gradient_norm, update_ratio : ndarray
+        float64 ``(K, L)``, one column per weight layer (NaN where unknown).
+    inactive_share : ndarray
+        float64 ``(K, L - 1)``, one column per hidden layer.
+    """
+
+    x: np.ndarray
+    gradient_norm: np.ndarray
+    update_ratio: np.ndarray
+    inactive_share: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @classmethod
+    def of_records(
+        cls, x: Sequence[float], records: Sequence[HealthRecord], layers: int
+    ) -> HealthSeries:
+        """Stack sampled minibatches' records (``layers`` weight layers)."""
+        rows = [[getattr(r, name) for r in records] for name in HEALTH_FIELDS]
+        return cls(np.asarray(x, np.float64), *_stacked(rows, layers))
+
+    @classmethod
+    def of_rows(
+        cls, x: Sequence[float], rows: Sequence[Mapping[str, Any]], layers: int
+    ) -> HealthSeries:
+        """Take the per-epoch means of history rows; rows without them are skipped."""
+        kept = [
+            (at, row)
+            for at, row in zip(x, rows, strict=True)
+            if any(row.get(name) is not None for name in HEALTH_FIELDS)
+        ]
+        values = [[row.get(name) for _, row in kept] for name in HEALTH_FIELDS]
+        return cls(
+            np.array([at for at, _ in kept], np.float64), *_stacked(values, layers)
+        )
+
+
+def _stacked(columns: list[list[Any]], layers: int) -> list[np.ndarray]:
+    """Per field, a float64 ``(K, width)`` array; a missing list or value is NaN."""
+    arrays = []
+    for name, values in zip(HEALTH_FIELDS, columns, strict=True):
+        width = layers - 1 if name == "inactive_share" else layers
+        array = np.full((len(values), width), np.nan)
+        for index, value in enumerate(values):
+            if value is not None and len(value) == width:
+                array[index] = [np.nan if v is None else v for v in value]
+        arrays.append(array)
+    return arrays

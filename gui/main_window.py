@@ -20,6 +20,7 @@ from core.training import ConfigError
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
+from gui.history_export import HistoryExport
 from gui.kept_runs import KeptRuns, RunModels
 from gui.model_document import (
     ModelDocument,
@@ -115,6 +116,9 @@ class MainWindow(QMainWindow):
             self.files.save_as,
             self,
         )
+        self.history_export = HistoryExport(
+            self.plot_panel, kept, self.document, self.settings, self
+        )
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
@@ -167,6 +171,7 @@ class MainWindow(QMainWindow):
         training.failed.connect(self.on_run_failed)
         training.cancelled.connect(self.on_run_cancelled)
         training.finished.connect(self.on_run_finished)
+        self.train_tab.health.connect_training(training)
 
     def save_settings(self) -> None:
         """Persist geometry, splitter, preset, dataset and mirror."""
@@ -421,6 +426,7 @@ class MainWindow(QMainWindow):
             plotted_history(model.history, model.phases),
         )
         self.run_models.keep_opened(run.run_id, model, self.document.path)
+        self.train_tab.show_model_health(model)
         epochs = epochs_text(model)
         self.banner.show_message(
             "info",

@@ -24,6 +24,7 @@ from gui.run_history import describe_config
 from gui.training_worker import (
     BatchProgress,
     EpochProgress,
+    HealthProgress,
     PreparedData,
     TrainingJob,
     TrainingOutcome,
@@ -55,10 +56,11 @@ class TrainingController(QObject):
     Signals, in the order of a run: ``run_started(job)`` (before its thread starts:
     the window lays itself out for the run), ``preparing()``, ``prepared(data)``;
     any ``batch_progress(progress)``, ``epochs_finished(rows)``,
-    ``snapshot_taken(model)`` and ``status_changed(status)`` (at most ``STATUS_HZ``
-    a second for batches); one of ``succeeded(model, outcome)``, ``failed(details)``,
-    ``cancelled(epochs)``; then always ``finished(outcome)`` ("ended", "failed",
-    "stopped" or the outcome's reason).
+    ``snapshot_taken(model)``, ``health_updated(health)`` and
+    ``status_changed(status)`` (at most ``STATUS_HZ`` a second for batches); one
+    of ``succeeded(model, outcome)``, ``failed(details)``, ``cancelled(epochs)``;
+    then always ``finished(outcome)`` ("ended", "failed", "stopped" or the
+    outcome's reason).
     The models are the worker's (``core.run.build_model``), holding copies of the
     weights: the worker never trains a network the window shows.
     """
@@ -69,6 +71,7 @@ class TrainingController(QObject):
     batch_progress = Signal(object)  # BatchProgress
     epochs_finished = Signal(object)  # list of the epochs' values (dicts), as plotted
     snapshot_taken = Signal(object)  # SavedModel after the latest epoch
+    health_updated = Signal(object)  # HealthProgress: histograms and guidance
     status_changed = Signal(object)  # RunStatus
     succeeded = Signal(object, object)  # SavedModel, TrainingOutcome
     failed = Signal(str)
@@ -174,8 +177,13 @@ class TrainingController(QObject):
         self.prepared.emit(prepared)
 
     @Slot(object)
-    def on_worker_progress(self, message: BatchProgress | EpochProgress) -> None:
+    def on_worker_progress(
+        self, message: BatchProgress | EpochProgress | HealthProgress
+    ) -> None:
         """Keep the history, make snapshots, report the status."""
+        if isinstance(message, HealthProgress):
+            self.health_updated.emit(message)
+            return
         if isinstance(message, BatchProgress):
             self.batch_progress.emit(message)
             # The status bar follows at most STATUS_HZ times a second: its widgets
