@@ -10,6 +10,15 @@ the epoch time compared with headless (target: the window costs at most 10 %). T
 window is 1280x800, so the training-health plots are live beside the loss plots. Rounds
 repeat the three runs to share the machine's noise; the verdict is the median over
 rounds of each window run against the headless run of its own round.
+
+``--inside`` measures the views that look inside a model instead, in the same window
+with the same 5 ms timer: the worst stall while the map of 10,000 images is made and
+drawn (then hovered and clicked), while the robustness curves are measured on 10,000
+images, and while a digit is drawn at 100 mouse events a second with the Draw tab's
+live network view open (and, for comparison, with the personal set beside the canvas
+instead), after 3 s of the idle window (the machine's own noise). The
+GUI thread's CPU time between ticks is printed beside each (a stall beyond it is
+waiting for the GIL or for a core). Rounds repeat them.
 """
 
 from __future__ import annotations
@@ -74,7 +83,8 @@ def headless_epochs(dataset, epochs: int) -> list[float]:
         if isinstance(event, EpochEvent):
             seconds.append(event.seconds)
 
-    train(network, dataset, None, config, on_event=on_event)
+    # The BLAS threads chosen as the window chooses them (its default setting).
+    train(network, dataset, None, config, on_event=on_event, threads="auto")
     return seconds
 
 
@@ -116,6 +126,19 @@ class StallMeter:
         return np.array(self.cpu_gaps)
 
 
+def _open_window(app):
+    """Show the main window at 1280x800 once its dataset has loaded."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    deadline = time.perf_counter() + 30
+    while window.data_panel.dataset is None and time.perf_counter() < deadline:
+        app.processEvents()
+    return window
+
+
 def window_epochs(
     app, dataset, epochs: int, measure: bool = True
 ) -> tuple[list[float], np.ndarray, np.ndarray, dict]:
@@ -126,16 +149,10 @@ def window_epochs(
     """
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from gui.main_window import MainWindow
     from gui.run_history import describe_config
     from gui.training_worker import TrainingJob
 
-    window = MainWindow()
-    window.resize(1280, 800)
-    window.show()
-    deadline = time.perf_counter() + 30
-    while window.data_panel.dataset is None and time.perf_counter() < deadline:
-        app.processEvents()
+    window = _open_window(app)
     config = _config(epochs)
     window.train_tab.network_panel.set_io(dataset.input_size, 10, dataset.image_shape)
     meter = StallMeter()
@@ -170,6 +187,8 @@ def window_epochs(
     meter.stop()
     seconds = [row["seconds"] for row in window.training.history]
     counters = {
+        "threads": [row["blas_threads"] for row in window.training.history],
+        "status": window.status_bar.threads_label.text(),
         "redraws": window.plot_panel.redraw_count - redraws_before,
         "points": len(window.plot_panel.current_run.batches),
         "ticks": len(meter.gaps),
@@ -185,6 +204,222 @@ def window_epochs(
     return seconds, meter.stalls(), meter.busy(), counters
 
 
+def sample_model(path: str, hidden: tuple[int, ...], epochs: int) -> str:
+    """Train on the bundled sample minus its 10% holdout, save to ``path``.
+
+    The command line's run (`core.run`); also used by ``tools/screenshot_inside.py``.
+    """
+    from core.datasets import load_bundled
+    from core.model_io import save_model
+    from core.run import RunRequest, build_model, prepare_run, run_training
+    from core.training import TrainingConfig
+
+    config = TrainingConfig(hidden_sizes=hidden, epochs=epochs, seed=0)
+    prepared = prepare_run(RunRequest(load_bundled("mnist-sample"), config))
+    result = run_training(prepared)
+    model = build_model(prepared, result.network, result)
+    save_model(path, model.network, model.metadata)
+    return path
+
+
+def _ten_thousand_images():
+    """The bundled sample and its mirror image: 10,000 labelled images."""
+    from core.datasets import Dataset, load_bundled
+
+    sample = load_bundled("mnist-sample")
+    return Dataset(
+        "mnist-sample+mirrored",
+        np.concatenate([sample.images, sample.images[:, :, ::-1]]),
+        np.concatenate([sample.labels, sample.labels]),
+        sample.class_names,
+        sample.max_value,
+    )
+
+
+def _run_until(app, meter: StallMeter, done, limit: float) -> float:
+    """Run the event loop with the meter on until ``done()``; return the seconds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    started = time.perf_counter()
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(
+        lambda: loop.quit() if done() or time.perf_counter() - started > limit else None
+    )
+    meter.start()
+    poll.start()
+    loop.exec()
+    poll.stop()
+    meter.stop()
+    return time.perf_counter() - started
+
+
+def _play(app, actions: list, interval_ms: int = 10) -> tuple[StallMeter, float]:
+    """Run one action per ``interval_ms`` with the meter on; return it and seconds."""
+    from PySide6.QtCore import QTimer
+
+    pending = iter(actions)
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+
+    def tick() -> None:
+        action = next(pending, None)
+        if action is None:
+            timer.stop()
+        else:
+            action()
+
+    timer.timeout.connect(tick)
+    timer.start()
+    meter = StallMeter()
+    seconds = _run_until(app, meter, lambda: not timer.isActive(), 60)
+    return meter, seconds
+
+
+def _draw_digit(app, tab) -> tuple[StallMeter, float, int]:
+    """Draw one long stroke at 100 mouse events a second; return the meter, the
+    seconds and how many traces the network view drew."""
+    from PySide6.QtCore import QPointF
+
+    canvas = tab.canvas
+    canvas.clear()
+    rect = canvas.target_rect()
+    path = [
+        QPointF(
+            rect.center().x() + rect.width() * 0.3 * np.sin(a),
+            rect.center().y() + rect.height() * 0.3 * np.sin(a * 0.5),
+        )
+        for a in np.linspace(0, 6 * np.pi, 300)
+    ]
+    view = tab.network_panel.view
+    traces = []
+    original = view.set_trace
+    view.set_trace = lambda *a, **k: traces.append(1) or original(*a, **k)
+    canvas._begin(path[0])
+    meter, seconds = _play(
+        app,
+        [lambda point=point: canvas._extend(point) for point in path] + [canvas._end],
+    )
+    view.set_trace = original
+    return meter, seconds, len(traces)
+
+
+def inside_round(app, model_path: str, data) -> dict:
+    """One round of the three measurements; worst stalls and counters."""
+    from PySide6.QtCore import QPointF
+
+    window = _open_window(app)
+    window.files.open_path(model_path, confirmed=True)
+    inside = window.inside_tab
+    figures: dict = {}
+
+    # The idle window, for the machine's own noise: nothing of the app runs.
+    meter, _ = _play(app, [lambda: None] * 300)
+    figures["idle"] = meter.stalls().max()
+    figures["idle_cpu"] = meter.busy().max()
+
+    # The map: made off the GUI thread, drawn a chunk per event-loop turn.
+    window.tabs.setCurrentWidget(inside)
+    inside.pages.setCurrentWidget(inside.map_view)
+    inside.set_data(data, data)
+    view = inside.map_view
+    meter = StallMeter()
+    seconds = _run_until(app, meter, view.is_drawn, 120)
+    figures["map"] = (meter.stalls().max(), seconds, len(view.map_plot().x))
+    figures["map_cpu"] = meter.busy().max()
+    figures["map_step_ms"] = view.max_update_ms
+    # Hover over 200 dots, then click one.
+    plot = view.map_plot()
+    xy = plot.digit_map.projection.coordinates
+    rows = np.random.default_rng(0).choice(len(xy), 200)
+    meter, _ = _play(
+        app,
+        [
+            lambda row=row: view._on_mouse_moved(
+                view.plot_item.vb.mapViewToScene(
+                    QPointF(float(xy[row, 0]), float(xy[row, 1]))
+                )
+            )
+            for row in rows
+        ]
+        + [lambda: view.choose(0)],
+    )
+    figures["hover"] = meter.stalls().max()
+    figures["hover_cpu"] = meter.busy().max()
+
+    # The robustness curves, level by level.
+    inside.pages.setCurrentWidget(inside.robustness_view)
+    robustness = inside.robustness_view
+    meter = StallMeter()
+    seconds = _run_until(app, meter, lambda: robustness.result() is not None, 600)
+    figures["robustness"] = (meter.stalls().max(), seconds)
+    figures["robustness_cpu"] = meter.busy().max()
+
+    # Drawing at 100 mouse events a second: first with the personal set beside the
+    # canvas (the Draw tab alone; the model's "not sure" calibration runs then), then
+    # with the live network view open.
+    window.tabs.setCurrentWidget(window.draw_tab)
+    tab = window.draw_tab
+    tab.side_tabs.setCurrentIndex(1)
+    meter, seconds, _ = _draw_digit(app, tab)
+    figures["drawing_alone"] = (meter.stalls().max(), seconds)
+    figures["drawing_alone_cpu"] = meter.busy().max()
+    tab.side_tabs.setCurrentWidget(tab.network_panel)
+    meter, seconds, traces = _draw_digit(app, tab)
+    figures["drawing"] = (meter.stalls().max(), seconds, traces, 300)
+    figures["drawing_cpu"] = meter.busy().max()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return figures
+
+
+def inside_main(app, rounds: int) -> int:
+    """Run ``rounds`` rounds of `inside_round` and print the verdict."""
+    folder = tempfile.mkdtemp(prefix="digit-studio-inside-")
+    model_path = sample_model(os.path.join(folder, "inside.npz"), (256, 128), 3)
+    data = _ten_thousand_images()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"784-256-128-10, {len(data):,} images, Qt platform {app.platformName()}, "
+        f"load average {load} on {os.cpu_count()} cores"
+    )
+    names = ("idle", "map", "hover", "robustness", "drawing_alone", "drawing")
+    worst = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(worst, 0.0)
+    for index in range(rounds):
+        f = inside_round(app, model_path, data)
+        print(
+            f"round {index + 1}: idle window {f['idle']:.1f} ms; map of "
+            f"{f['map'][2]:,} images in {f['map'][1]:.1f} s, "
+            f"worst stall {f['map'][0]:.1f} ms (largest drawing step "
+            f"{f['map_step_ms']:.1f} ms); hovering 200 dots: {f['hover']:.1f} ms; "
+            f"robustness in {f['robustness'][1]:.1f} s, worst stall "
+            f"{f['robustness'][0]:.1f} ms; drawing with the personal set shown "
+            f"{f['drawing_alone'][0]:.1f} ms; drawing {f['drawing'][3]} mouse moves in "
+            f"{f['drawing'][1]:.1f} s with the network open, {f['drawing'][2]} traces, "
+            f"worst stall {f['drawing'][0]:.1f} ms"
+        )
+        worst["idle"] = max(worst["idle"], f["idle"])
+        worst["map"] = max(worst["map"], f["map"][0])
+        worst["hover"] = max(worst["hover"], f["hover"])
+        worst["robustness"] = max(worst["robustness"], f["robustness"][0])
+        worst["drawing"] = max(worst["drawing"], f["drawing"][0])
+        worst["drawing_alone"] = max(worst["drawing_alone"], f["drawing_alone"][0])
+        for name in cpu:
+            cpu[name] = max(cpu[name], f[f"{name}_cpu"])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    for name, value in worst.items():
+        verdict = "PASS" if value <= STALL_TARGET_MS else "FAIL"
+        print(
+            f"worst stall, {name}: {value:.1f} ms (target <= 50 ms): {verdict}; "
+            f"GUI-thread CPU between ticks at most {cpu[name]:.1f} ms"
+        )
+    print(f"load average at the end: {load}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run")
@@ -194,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="GIL switch interval in seconds (default: what the app sets)",
+    )
+    parser.add_argument(
+        "--inside",
+        action="store_true",
+        help="measure the map, robustness and live network views instead",
     )
     args = parser.parse_args(argv)
     from gui.app import configure_interpreter
@@ -210,8 +450,10 @@ def main(argv: list[str] | None = None) -> int:
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if args.inside:
+        return inside_main(app, args.rounds)
     dataset = _dataset()
-    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS") or "default (all cores)"
+    blas_threads = "automatic (headless and window alike)"
     print(
         f"784-256-10 ReLU/softmax, Adam, batch 128, {len(dataset):,} images, "
         f"{args.epochs} epochs per run, Qt platform {app.platformName()}, "
@@ -246,7 +488,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({counters['ticks']} timer ticks); health plots "
             f"{'live beside them' if counters['health_live'] else 'NOT SHOWN'}: "
             f"{counters['health_redraws']} redraws for {counters['health_samples']} "
-            f"samples; Start handled in {counters['start_ms']:.1f} ms"
+            f"samples; Start handled in {counters['start_ms']:.1f} ms; BLAS threads "
+            f"at the epochs' ends {counters['threads']}, status bar "
+            f"'{counters['status']}'"
         )
     all_stalls = np.concatenate(stalls)
     worst = float(all_stalls.max())

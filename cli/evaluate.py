@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from cli import data
+from cli import data, threads
 from cli.output import json_text, printable
 from cli.report import confusion_table, per_class_table
 from core.datasets import DatasetError, load_idx_pair
@@ -42,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--batch", type=int, default=2048, help="images per forward pass (memory)"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    threads.add_flag(parser)
     parser.set_defaults(handler=run, parser=parser)
 
 
@@ -56,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     dataset, description = _choose_data(args, model)
     result = evaluate(
-        model.network, dataset, batch_size=args.batch, normalization=model.normalization
+        model.network,
+        dataset,
+        batch_size=args.batch,
+        normalization=model.normalization,
+        threads=args.threads,
     )
     support = np.asarray(result.confusion).sum(axis=1)
     if args.json:

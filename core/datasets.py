@@ -41,6 +41,9 @@ TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 _BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
+# Labels are kept as uint8 everywhere (in memory, in stores, in personal drawings), so
+# 256 classes at most; ample for handwriting sets (EMNIST byclass has 62, KMNIST 49).
+MAX_CLASSES = 256
 # Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
 _MIN_STD = 1e-6
 
@@ -52,6 +55,49 @@ class DatasetError(Exception):
 def default_class_names(num_classes: int) -> tuple[str, ...]:
     """Return ``("0", "1", ..., str(num_classes - 1))``."""
     return tuple(str(i) for i in range(num_classes))
+
+
+def check_labels(labels: np.ndarray, num_classes: int | None, source: str) -> None:
+    """Raise `DatasetError` naming the first label outside ``0..num_classes - 1``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Integer ``(N,)``, of any integer dtype (as read from a file).
+    num_classes : int or None
+        The number of classes; None checks only that the labels fit `MAX_CLASSES`.
+    source : str
+        The file or dataset named in the message.
+
+    Raises
+    ------
+    DatasetError
+        Labels that are not integers, more than `MAX_CLASSES` classes, or a label
+        out of range: its value, its index and how many others are.
+    """
+    labels = np.asarray(labels)
+    if labels.size and labels.dtype.kind not in "ui":
+        raise DatasetError(f"{source}: labels must be integers, found {labels.dtype}")
+    if num_classes is not None and num_classes > MAX_CLASSES:
+        raise DatasetError(
+            f"{source}: {num_classes:,} classes; Digit Studio supports at most "
+            f"{MAX_CLASSES}"
+        )
+    top = MAX_CLASSES if num_classes is None else num_classes
+    bad = (labels < 0) | (labels >= top)
+    if not bad.any():
+        return
+    index = int(np.argmax(bad))
+    others = int(np.count_nonzero(bad)) - 1
+    if num_classes is None:
+        limit = f"Digit Studio supports at most {top} classes (0..{top - 1})"
+    else:
+        limit = f"there are {top} classes (0..{top - 1})"
+    raise DatasetError(
+        f"{source}: labels range {int(labels.min())}..{int(labels.max())} but "
+        f"{limit}; label {int(labels[index])} at index {index:,} is the first out "
+        f"of range" + (f" ({others:,} more after it)" if others else "")
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,13 +140,7 @@ class Dataset:
         names = tuple(str(n) for n in self.class_names)
         if len(names) < 2:
             raise DatasetError(f"{self.name}: at least two class names are needed")
-        if labels.size and labels.dtype.kind not in "ui":
-            raise DatasetError(f"{self.name}: labels must be integers")
-        if labels.size and (labels.min() < 0 or labels.max() >= len(names)):
-            raise DatasetError(
-                f"{self.name}: labels range {int(labels.min())}..{int(labels.max())} "
-                f"but there are {len(names)} classes (0..{len(names) - 1})"
-            )
+        check_labels(labels, len(names), self.name)
         if not 1 <= int(self.max_value) <= 255:
             raise DatasetError(f"{self.name}: max_value must be 1..255")
         if images.size and int(images.max()) > int(self.max_value):
@@ -161,6 +201,184 @@ class Dataset:
 
 
 @dataclass(frozen=True, eq=False)
+class DatasetPart:
+    """Some images of a dataset, named by their rows: a split that copies no image.
+
+    A training or validation part of a 700,000-image dataset costs 8 bytes per
+    image, not 784: the images stay where they are (memory-mapped, for a stored
+    dataset) and are gathered one batch at a time. Row ``r < len(source)`` is the
+    source's image ``r``; with ``extra``, row ``len(source) + i`` is the extra
+    image ``i`` (the user's drawings, added to a training part, maybe repeated).
+
+    Attributes
+    ----------
+    source : Dataset
+        The whole dataset.
+    rows : numpy.ndarray
+        intp ``(K,)``: the part's images, in order, as rows of the source
+        (followed by those of ``extra``).
+    extra : Dataset or None
+        Images beyond the source's, of the same size and pixel range.
+    labels : numpy.ndarray
+        uint8 ``(K,)``, the label of each of the part's images.
+    """
+
+    source: Dataset
+    rows: np.ndarray
+    extra: Dataset | None = None
+    labels: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rows = np.asarray(self.rows)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "ui"):
+            raise DatasetError("a dataset part's rows must be a 1-D integer array")
+        rows = rows.astype(np.intp, copy=False)
+        labels = self.source.labels
+        if self.extra is not None:
+            extra = self.extra
+            if extra.image_shape != self.source.image_shape:
+                raise DatasetError(
+                    f"extra images are {extra.image_shape[0]}x{extra.image_shape[1]} "
+                    f"but {self.source.name}'s are {self.source.image_shape[0]}x"
+                    f"{self.source.image_shape[1]}"
+                )
+            if extra.max_value != self.source.max_value:
+                raise DatasetError(
+                    f"extra images go up to {extra.max_value} but "
+                    f"{self.source.name}'s to {self.source.max_value}"
+                )
+            if extra.num_classes > self.source.num_classes:
+                raise DatasetError(
+                    f"extra images have {extra.num_classes} classes but "
+                    f"{self.source.name} has {self.source.num_classes}"
+                )
+            labels = np.concatenate([labels, extra.labels])
+        if rows.size and (rows.min() < 0 or rows.max() >= labels.shape[0]):
+            raise DatasetError(
+                f"a part of {self.source.name} names rows outside "
+                f"0..{labels.shape[0] - 1}"
+            )
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "labels", labels[rows])
+
+    @property
+    def name(self) -> str:
+        """The source's name."""
+        return self.source.name
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The source's class names."""
+        return self.source.class_names
+
+    @property
+    def max_value(self) -> int:
+        """The source's brightest pixel value."""
+        return self.source.max_value
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of one image."""
+        return self.source.image_shape
+
+    @property
+    def input_size(self) -> int:
+        """``H * W``, the network's input size."""
+        return self.source.input_size
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes, the network's output size."""
+        return self.source.num_classes
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def __repr__(self) -> str:
+        extra = "" if self.extra is None else f" (+{len(self.extra)} extra images)"
+        return f"DatasetPart({len(self)} images of {self.source!r}{extra})"
+
+    def class_counts(self) -> np.ndarray:
+        """Images per class, int64 ``(num_classes,)``."""
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+    def subset(self, indices: np.ndarray) -> DatasetPart:
+        """Return the part holding this part's images at ``indices`` (no copy).
+
+        Parameters
+        ----------
+        indices : array-like of int or bool, shape ``(K,)`` or ``(len(self),)``
+        """
+        indices = np.asarray(indices)
+        if indices.dtype != bool:
+            indices = indices.astype(np.intp, copy=False)
+        return DatasetPart(self.source, self.rows[indices], self.extra)
+
+    def flat_sources(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the source's images ``(N, H*W)`` and the extra ones ``(M, H*W)``.
+
+        Row ``r`` of `rows` is ``sources[0][r]`` or, from ``N`` on,
+        ``sources[1][r - N]``. Views, not copies (None without extra images).
+        """
+        source = self.source.images.reshape(len(self.source), -1)
+        if self.extra is None:
+            return source, None
+        return source, self.extra.images.reshape(len(self.extra), -1)
+
+    def images_at(self, positions: np.ndarray | slice) -> np.ndarray:
+        """Return a copy of the part's images at ``positions``: uint8 ``(K, H, W)``."""
+        rows = self.rows[positions]
+        source, extra = self.flat_sources()
+        flat = take_rows(source, rows, extra)
+        return flat.reshape(rows.shape[0], *self.image_shape)
+
+    def materialize(self) -> Dataset:
+        """Return the part as a dataset of its own (its images copied)."""
+        return Dataset(
+            self.name,
+            self.images_at(slice(None)),
+            self.labels,
+            self.class_names,
+            self.max_value,
+        )
+
+
+def take_rows(
+    images: np.ndarray,
+    rows: np.ndarray,
+    extra: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return ``images[rows]``, where rows from ``len(images)`` on are ``extra``'s.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``(N, P)``.
+    rows : numpy.ndarray
+        intp ``(K,)`` in ``[0, N + len(extra))``.
+    extra : numpy.ndarray or None
+        ``(M, P)``: the rows after ``images``' (see `DatasetPart`).
+    out : numpy.ndarray, optional
+        ``(K, P)`` of the images' dtype, written and returned.
+    """
+    count = images.shape[0]
+    beyond = None if extra is None else rows >= count
+    if beyond is None or not beyond.any():
+        return np.take(images, rows, axis=0, out=out)
+    out = np.take(images, np.where(beyond, 0, rows), axis=0, out=out)
+    out[beyond] = extra[rows[beyond] - count]
+    return out
+
+
+def as_part(data: Dataset | DatasetPart) -> DatasetPart:
+    """Return ``data`` as a part: a dataset becomes the part holding all its images."""
+    if isinstance(data, DatasetPart):
+        return data
+    return DatasetPart(data, np.arange(len(data), dtype=np.intp))
+
+
+@dataclass(frozen=True, eq=False)
 class Normalization:
     """How uint8 pixels become network inputs.
 
@@ -216,15 +434,18 @@ class Normalization:
         object.__setattr__(self, "inv_std", (1.0 / std).astype(np.float32))
 
     @classmethod
-    def fit(cls, kind: str, images: np.ndarray, max_value: float) -> Normalization:
+    def fit(
+        cls, kind: str, images: np.ndarray | DatasetPart, max_value: float
+    ) -> Normalization:
         """Fit a normalisation on training images.
 
         Parameters
         ----------
         kind : str
             ``"scale"`` or ``"standardize"``.
-        images : numpy.ndarray
-            uint8 ``(N, H, W)`` or ``(N, H*W)`` training images.
+        images : numpy.ndarray or DatasetPart
+            uint8 ``(N, H, W)`` or ``(N, H*W)`` training images, or a part of a
+            dataset (gathered a few thousand images at a time).
         max_value : float
             The dataset's brightest pixel value.
 
@@ -236,18 +457,29 @@ class Normalization:
             return cls("scale", max_value)
         if kind not in NORMALIZATIONS:
             return cls(kind, max_value)  # raises the unknown-kind error
-        flat = np.asarray(images).reshape(len(images), -1)
-        if flat.shape[0] == 0:
+        if isinstance(images, DatasetPart):
+            n, pixels = len(images), images.input_size
+
+            def chunk_of(start: int) -> np.ndarray:
+                return images.images_at(slice(start, start + 4096)).reshape(-1, pixels)
+
+        else:
+            flat = np.asarray(images).reshape(len(images), -1)
+            n, pixels = flat.shape
+
+            def chunk_of(start: int) -> np.ndarray:
+                return flat[start : start + 4096]
+
+        if n == 0:
             raise DatasetError("cannot fit 'standardize' on zero images")
         # Exact integer-valued sums in float64, gathered in chunks so no float copy
         # of the whole set is made; E[x^2] - E[x]^2 is safe for values in [0, 255].
-        total = np.zeros(flat.shape[1], dtype=np.float64)
-        total_sq = np.zeros(flat.shape[1], dtype=np.float64)
-        for start in range(0, flat.shape[0], 4096):
-            chunk = flat[start : start + 4096].astype(np.float64)
+        total = np.zeros(pixels, dtype=np.float64)
+        total_sq = np.zeros(pixels, dtype=np.float64)
+        for start in range(0, n, 4096):
+            chunk = chunk_of(start).astype(np.float64)
             total += chunk.sum(axis=0)
             total_sq += np.einsum("ij,ij->j", chunk, chunk)
-        n = flat.shape[0]
         scale = 1.0 / float(max_value)
         mean = total / n
         var = np.maximum(total_sq / n - mean * mean, 0.0)
@@ -336,11 +568,12 @@ def load_idx_pair(
     images_path : path-like
         uint8 IDX ``(N, H, W)``, raw or ``.gz``.
     labels_path : path-like
-        uint8 IDX ``(N,)``, raw or ``.gz``.
+        Integer IDX ``(N,)`` (any integer type), raw or ``.gz``.
     name : str, optional
         Dataset name; defaults to the images file name.
     class_names : sequence of str, optional
-        Defaults to ``"0".."9"``, or ``"0".."K-1"`` when labels go beyond 9.
+        Defaults to ``"0".."9"``, or ``"0".."K-1"`` when labels go beyond 9; at
+        most `MAX_CLASSES`.
     max_value : int
         Brightest pixel value (255 for MNIST-style data).
     expected_shape : (int, int), optional
@@ -356,23 +589,31 @@ def load_idx_pair(
     ------
     DatasetError
         Unreadable or malformed files, images that are not uint8 ``(N, H, W)``,
-        image and label counts that differ, labels outside the class range,
-        or images of another size than ``expected_shape``.
+        no images or images of 0 pixels, image and label counts that differ,
+        labels that are not integers or outside the class range (the first one
+        named with its index), more than `MAX_CLASSES` classes, or images of
+        another size than ``expected_shape``.
     """
     images_path, labels_path = Path(images_path), Path(labels_path)
     images = _read(images_path, 3)
     labels = _read(labels_path, 1)
     if images.dtype != np.uint8:
         raise DatasetError(f"{images_path}: images must be uint8, found {images.dtype}")
-    if labels.dtype.kind not in "ui":
-        raise DatasetError(f"{labels_path}: labels must be integers ({labels.dtype})")
+    count, height, width = images.shape
+    if count == 0:
+        raise DatasetError(f"{images_path.name}: the file holds no images")
+    if height == 0 or width == 0:
+        raise DatasetError(
+            f"{images_path.name}: the images are {height}x{width} pixels, so they "
+            "hold nothing; an image needs at least 1x1"
+        )
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(
             f"{images_path.name} holds {images.shape[0]} images but "
             f"{labels_path.name} holds {labels.shape[0]} labels"
         )
     if transpose:
-        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+        images = _transpose_in_place(images)
     if expected_shape is not None and images.shape[1:] != tuple(expected_shape):
         h, w = images.shape[1:]
         eh, ew = expected_shape
@@ -380,15 +621,12 @@ def load_idx_pair(
             f"{images_path.name}: images are {h}x{w} but {eh}x{ew} are expected"
         )
     if class_names is None:
-        top = int(labels.max()) if labels.size else 0
+        # The labels decide the classes, so first check they are few enough.
+        check_labels(labels, None, labels_path.name)
+        top = int(labels.max())
         class_names = DIGIT_CLASS_NAMES if top <= 9 else default_class_names(top + 1)
     class_names = tuple(str(c) for c in class_names)
-    if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
-        raise DatasetError(
-            f"{labels_path.name}: labels range {int(labels.min())}.."
-            f"{int(labels.max())} but there are {len(class_names)} classes "
-            f"(0..{len(class_names) - 1})"
-        )
+    check_labels(labels, len(class_names), labels_path.name)
     if images.size and int(images.max()) > max_value:
         raise DatasetError(
             f"{images_path.name}: pixel value {int(images.max())} exceeds {max_value}"
@@ -400,6 +638,19 @@ def load_idx_pair(
         class_names,
         max_value,
     )
+
+
+def _transpose_in_place(images: np.ndarray) -> np.ndarray:
+    """Swap rows and columns of every image, block by block in the same memory."""
+    count, height, width = images.shape
+    images = np.ascontiguousarray(images)
+    swapped = images.reshape(count, width, height)
+    block = max(1, (1 << 20) // max(1, height * width))
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        block_images = images[start:stop].transpose(0, 2, 1)
+        swapped[start:stop] = np.ascontiguousarray(block_images)
+    return swapped
 
 
 @contextmanager
@@ -480,6 +731,47 @@ def _validation_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
     return take
 
 
+def _split_positions(
+    part: DatasetPart, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sorted positions of the training and validation images (None: no validation)."""
+    labels = part.labels
+    if not 0.0 <= fraction < 1.0:
+        raise DatasetError(f"validation fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return np.arange(len(labels), dtype=np.intp), None
+    counts = np.bincount(labels, minlength=part.num_classes)
+    take = _validation_counts(counts, fraction)
+    if take.sum() == 0:
+        raise DatasetError(
+            f"{part.name}: too few images ({len(labels)}) for a validation split"
+        )
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(len(labels))
+    # Group the shuffled indices by class; the first take[c] of each group validate.
+    order = shuffled[np.argsort(labels[shuffled], kind="stable")]
+    sorted_labels = labels[order]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(order)) - starts[sorted_labels]
+    is_validation = rank < take[sorted_labels]
+    return np.sort(order[~is_validation]), np.sort(order[is_validation])
+
+
+def split_parts(
+    data: Dataset | DatasetPart, fraction: float = 0.1, seed: int = 0
+) -> tuple[DatasetPart, DatasetPart | None]:
+    """Split like `stratified_split`, into parts that copy no image.
+
+    The same images as `stratified_split` gives for the same arguments (and, for a
+    part, as it gives for the part made a dataset of its own), in the same order.
+    """
+    part = as_part(data)
+    train, validation = _split_positions(part, fraction, seed)
+    if validation is None:
+        return part, None
+    return part.subset(train), part.subset(validation)
+
+
 def stratified_split(
     dataset: Dataset, fraction: float = 0.1, seed: int = 0
 ) -> tuple[Dataset, Dataset | None]:
@@ -501,25 +793,7 @@ def stratified_split(
     validation : Dataset or None
         None when ``fraction`` is 0. Both keep the original image order.
     """
-    if not 0.0 <= fraction < 1.0:
-        raise DatasetError(f"validation fraction must be in [0, 1), got {fraction}")
-    if fraction == 0.0:
+    train, validation = split_parts(dataset, fraction, seed)
+    if validation is None:
         return dataset, None
-    labels = dataset.labels
-    counts = np.bincount(labels, minlength=dataset.num_classes)
-    take = _validation_counts(counts, fraction)
-    if take.sum() == 0:
-        raise DatasetError(
-            f"{dataset.name}: too few images ({len(dataset)}) for a validation split"
-        )
-    rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(len(dataset))
-    # Group the shuffled indices by class; the first take[c] of each group validate.
-    order = shuffled[np.argsort(labels[shuffled], kind="stable")]
-    sorted_labels = labels[order]
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.arange(len(order)) - starts[sorted_labels]
-    is_validation = rank < take[sorted_labels]
-    train_idx = np.sort(order[~is_validation])
-    validation_idx = np.sort(order[is_validation])
-    return dataset.subset(train_idx), dataset.subset(validation_idx)
+    return dataset.subset(train.rows), dataset.subset(validation.rows)

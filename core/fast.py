@@ -5,7 +5,7 @@ otherwise NumPy passes doing the same arithmetic in the same order, so both give
 the same bits; no other engine module looks at the kernels. Also owns the work
 buffers of a training step (``Workspace``) and the first layer's skip of inputs
 blank in a whole minibatch (``BlankInputs``). Imports NumPy, ``core.kernels`` and
-one helper of ``core.losses``.
+one helper each of ``core.losses`` and ``core.datasets``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core import kernels
+from core.datasets import take_rows
 from core.losses import cross_entropy_from_sums
 
 # Whether the kernels run, why not, and loading them early (``core.kernels``).
@@ -144,6 +145,7 @@ def gather_normalized(
     normalization: Any,
     out: np.ndarray,
     scratch: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return ``normalization.apply(images[indices], out)``.
 
@@ -159,17 +161,22 @@ def gather_normalized(
         float32 C-contiguous ``(B, P)`` buffer, written and returned.
     scratch : ndarray, optional
         uint8 ``(B, P)`` buffer for the rows when NumPy does the work.
+    extra : ndarray, optional
+        uint8 ``(M, P)`` images that rows ``N..N+M-1`` stand for
+        (`core.datasets.DatasetPart`); batches holding any take the NumPy path.
     """
-    if kernels.gather_normalized(
-        images,
-        indices,
-        np.float32(1.0 / normalization.max_value),
-        normalization.mean,
-        normalization.inv_std,
-        out,
+    if (extra is None or indices.size == 0 or indices.max() < images.shape[0]) and (
+        kernels.gather_normalized(
+            images,
+            indices,
+            np.float32(1.0 / normalization.max_value),
+            normalization.mean,
+            normalization.inv_std,
+            out,
+        )
     ):
         return out
-    rows = np.take(images, indices, axis=0, out=scratch)
+    rows = take_rows(images, indices, extra, out=scratch)
     return normalization.apply(rows, out=out)
 
 

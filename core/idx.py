@@ -34,6 +34,9 @@ _KIND_TO_CODE: dict[tuple[str, int], int] = {
     ("f", 8): 0x0E,
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+# Bytes per read: gzip's readinto decompresses into a temporary as large as the
+# request, so reading a whole dataset at once would need twice its size.
+_READ_CHUNK = 1 << 20
 
 
 class IdxError(Exception):
@@ -149,10 +152,10 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
                 ) from exc
             view = memoryview(data.view(np.uint8))
             filled = 0
-            # readinto fills the preallocated array directly: no Python-level loop
-            # over elements and no intermediate bytes copy.
+            # readinto fills the preallocated array directly, one bounded chunk
+            # at a time: no loop over elements and no full-size temporary.
             while filled < len(view):
-                got = stream.readinto(view[filled:])
+                got = stream.readinto(view[filled : filled + _READ_CHUNK])
                 if not got:
                     break
                 filled += got

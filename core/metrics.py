@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.datasets import Dataset, Normalization
+from core import fast
+from core.blas_threads import ThreadChooser, latest_choice
+from core.datasets import Dataset, DatasetPart, Normalization
 from core.network import MLP
 
 
@@ -51,7 +53,7 @@ class Evaluation:
     predictions: np.ndarray
 
 
-def _check(network: MLP, dataset: Dataset) -> None:
+def _check(network: MLP, dataset: Dataset | DatasetPart) -> None:
     if dataset.input_size != network.input_size:
         raise MetricsError(
             f"The network expects {network.input_size} inputs but the images of "
@@ -68,20 +70,35 @@ def _check(network: MLP, dataset: Dataset) -> None:
 
 def _passes(
     network: MLP,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     normalization: Normalization | None,
     batch_size: int,
     buffer: np.ndarray | None = None,
+    threads: int | str | None = None,
 ):
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
     _check(network, dataset)
     if normalization is None:
-        normalization = Normalization.fit("scale", dataset.images, dataset.max_value)
+        normalization = Normalization("scale", dataset.max_value)
     count = len(dataset)
     batch_size = max(1, min(int(batch_size), count))
-    images = dataset.images.reshape(count, -1)
     labels = dataset.labels
-    shape = (batch_size, images.shape[1])
+    if isinstance(dataset, DatasetPart):
+        images, extra = dataset.flat_sources()
+        rows = dataset.rows
+
+        def inputs(start: int, stop: int, out: np.ndarray) -> np.ndarray:
+            return fast.gather_normalized(
+                images, rows[start:stop], normalization, out, extra=extra
+            )
+
+    else:
+        images = dataset.images.reshape(count, -1)
+
+        def inputs(start: int, stop: int, out: np.ndarray) -> np.ndarray:
+            return normalization.apply(images[start:stop], out=out)
+
+    shape = (batch_size, dataset.input_size)
     if (
         buffer is not None
         and buffer.dtype == np.float32
@@ -89,25 +106,29 @@ def _passes(
         and buffer.shape[0] >= shape[0]
         and buffer.shape[1] == shape[1]
     ):
-        inputs = buffer[: shape[0]]
+        buffer = buffer[: shape[0]]
     else:
-        inputs = np.empty(shape, np.float32)
-    converted = inputs if network.dtype == np.float32 else None
+        buffer = np.empty(shape, np.float32)
+    converted = buffer if network.dtype == np.float32 else None
+    # After training, begin with training's choice; otherwise measure first.
+    chooser = ThreadChooser(threads, start=latest_choice())
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
-        batch = normalization.apply(images[start:stop], out=inputs[: stop - start])
+        batch = inputs(start, stop, buffer[: stop - start])
         if converted is None:
             batch = batch.astype(network.dtype)
-        loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
+        with chooser.step():
+            loss, probs = network.loss_and_probabilities(batch, labels[start:stop])
         yield start, stop, loss, probs
 
 
 def loss_and_accuracy(
     network: MLP,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     normalization: Normalization | None = None,
     batch_size: int = 2048,
     buffer: np.ndarray | None = None,
+    threads: int | str | None = None,
 ) -> tuple[float, float]:
     """Return the mean loss and the accuracy of ``network`` on ``dataset``.
 
@@ -122,6 +143,8 @@ def loss_and_accuracy(
     buffer : ndarray of float32, shape (>= batch_size, H * W), optional
         Work array for the converted inputs, reused across calls (the trainer
         passes one so that per-epoch validation allocates nothing).
+    threads : int, "auto" or None
+        BLAS threads, as for `core.training.train`; None leaves them as they are.
 
     Returns
     -------
@@ -131,7 +154,7 @@ def loss_and_accuracy(
     total_loss = 0.0
     correct = 0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size, buffer
+        network, dataset, normalization, batch_size, buffer, threads
     ):
         total_loss += loss * (stop - start)
         correct += int(
@@ -143,9 +166,10 @@ def loss_and_accuracy(
 
 def evaluate(
     network: MLP,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     batch_size: int = 2048,
     normalization: Normalization | None = None,
+    threads: int | str | None = None,
 ) -> Evaluation:
     """Evaluate ``network`` on every sample of ``dataset``.
 
@@ -160,6 +184,9 @@ def evaluate(
     normalization : Normalization, optional
         The normalisation the network was trained with; ``"scale"`` when
         omitted.
+    threads : int, "auto" or None
+        BLAS threads, as for `core.training.train` (``"auto"`` starts from the
+        latest choice made in this process); None leaves them as they are.
 
     Returns
     -------
@@ -170,7 +197,7 @@ def evaluate(
     probabilities = np.empty((count, classes), np.float32)
     total_loss = 0.0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size
+        network, dataset, normalization, batch_size, threads=threads
     ):
         total_loss += loss * (stop - start)
         probabilities[start:stop] = probs

@@ -42,8 +42,9 @@ from core.training import TrainingConfig
 FORMAT_NAME = "digit-studio-model"
 # 2: training phases (a fine-tune is a later phase), a phase index in every history
 # row, one metrics schema. Version 1 files are upgraded on load.
-FORMAT_VERSION = 2
-PHASE_KINDS = ("train", "fine_tune")
+# 3: "continue" phases, and a phase's settings changed during its run ("changes").
+FORMAT_VERSION = 3
+PHASE_KINDS = ("train", "fine_tune", "continue")
 # The metrics of a phase, in the order files list them, and what each holds: "count"
 # a whole number >= 0, "number" a finite number, "text" a string, "layers" a list of
 # numbers (or nulls), one per weight layer, "hidden" one per hidden layer; any may be
@@ -78,6 +79,25 @@ HISTORY_FIELDS: dict[str, str] = {
     "gradient_norm": "layers",
     "update_ratio": "layers",
     "inactive_share": "hidden",
+}
+# A setting changed during a phase's run: where (in epochs and minibatches of the
+# phase) and the new values; ``momentum`` only with the momentum optimizer.
+CHANGE_FIELDS: dict[str, str] = {
+    "at_epoch": "number",
+    "at_batch": "count",
+    "learning_rate": "number",
+    "momentum": "number",
+}
+# The keys of an edit of the weights after training (the optional ``edits``, see
+# docs/model_format.md); ``evaluation`` may be missing or null.
+EDIT_FIELDS = ("units", "after_phase", "base_created", "base_metrics", "evaluation")
+EDIT_UNIT_FIELDS = ("hidden_layer", "unit", "scale")
+# How an edit was judged: known fields have this kind, others hold a JSON scalar.
+EDIT_EVALUATION: dict[str, str] = {
+    "dataset": "text",
+    "images": "count",
+    "accuracy_before": "number",
+    "accuracy_after": "number",
 }
 NORMALIZATION_KINDS = ("scale", "standardize")
 # Limits that let a hostile file be refused before it can exhaust memory or time
@@ -136,6 +156,9 @@ class ModelMetadata:
         One dict per training phase, oldest first: ``kind`` (`PHASE_KINDS`),
         ``dataset_name``, ``config`` and ``metrics``. Empty means one ``"train"``
         phase made of ``dataset_name``, ``config`` and ``metrics``.
+    edits : list of dict
+        Edits of the weights after training, oldest first (`EDIT_FIELDS`; written
+        by `core.neuron_edits.edited_metadata`); empty for a model as trained.
     """
 
     normalization: Normalization
@@ -148,6 +171,7 @@ class ModelMetadata:
     created: str = ""
     app_version: str = ""
     phases: list = field(default_factory=list)
+    edits: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.phases:
@@ -178,6 +202,7 @@ class SavedModel:
     app_version: str
     format_version: int = FORMAT_VERSION
     phases: list[dict] = field(default_factory=list)
+    edits: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.phases:
@@ -197,6 +222,7 @@ class SavedModel:
             created=self.created,
             app_version=self.app_version,
             phases=self.phases,
+            edits=self.edits,
         )
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
@@ -280,6 +306,7 @@ def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -
         _check_size(document["layer_sizes"], metadata.normalization.kind)
         _check_training_record(document)
         _check_architecture(document)
+        _check_edits(document)
     except _Invalid as exc:
         raise ModelFileError(f"The model cannot be saved: {exc}.") from exc
     reason = computation_problem(network, metadata.normalization)
@@ -399,6 +426,8 @@ def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
         "phases": json_ready(metadata.phases),
         "created": metadata.created or utc_now_iso(),
         "app_version": metadata.app_version or app_version(),
+        # Only edited models have the key: other files stay as they were.
+        **({"edits": json_ready(metadata.edits)} if metadata.edits else {}),
     }
 
 
@@ -846,6 +875,7 @@ def _build_saved_model(
     else:
         phases = _typed(meta, "phases", list, [], problem)
     phases = phases or [single_phase(dataset_name, config, metrics)]
+    edits = _typed(meta, "edits", list, [], problem)
     try:
         _check_training_record(
             {
@@ -856,6 +886,7 @@ def _build_saved_model(
                 "layer_sizes": layer_sizes,
             }
         )
+        _check_edits({"edits": edits, "layer_sizes": layer_sizes, "phases": phases})
         _check_architecture(
             {
                 "config": config,
@@ -895,6 +926,7 @@ def _build_saved_model(
         app_version=version,
         format_version=meta["format_version"],
         phases=phases,
+        edits=edits,
     )
 
 
@@ -1036,11 +1068,13 @@ def _check_training_record(document: dict[str, Any]) -> None:
             raise _Invalid(f"{where} has an unknown kind {_shown(phase.get('kind'))}")
         if not isinstance(phase.get("dataset_name"), str):
             raise _Invalid(f"{where} dataset_name must be text")
-        unknown = sorted(set(phase) - {"kind", "dataset_name", "config", "metrics"})
+        known = {"kind", "dataset_name", "config", "metrics", "changes"}
+        unknown = sorted(set(phase) - known)
         if unknown:
             raise _Invalid(f"{where} has unknown field(s) {', '.join(unknown)}")
         _check_config(phase.get("config"), f"{where} config")
         _check_fields(phase.get("metrics"), METRICS, f"{where} metrics")
+        _check_changes(phase.get("changes", []), where)
     history = document["history"]
     if not isinstance(history, list):
         raise _Invalid("history must be a list")
@@ -1051,6 +1085,71 @@ def _check_training_record(document: dict[str, Any]) -> None:
         _check_fields(row, HISTORY_FIELDS, where, layers)
         if row.get("phase", 0) >= len(phases):
             raise _Invalid(f"{where} names phase {row['phase']}, which is not stored")
+
+
+def _check_changes(changes: Any, where: str) -> None:
+    """Check a phase's ``changes``: in order, every field but the momentum given."""
+    if not isinstance(changes, list):
+        raise _Invalid(f"{where} changes must be a list")
+    previous = 0
+    for index, change in enumerate(changes):
+        place = f"{where} change {index + 1}"
+        _check_fields(change, CHANGE_FIELDS, place)
+        unknown = sorted(set(change) - set(CHANGE_FIELDS))
+        if unknown:
+            raise _Invalid(f"{place} has unknown field(s) {', '.join(unknown)}")
+        for key in ("at_epoch", "at_batch", "learning_rate"):
+            if change.get(key) is None:
+                raise _Invalid(f"{place} needs {key}")
+        if change["at_epoch"] < 0 or change["learning_rate"] <= 0:
+            raise _Invalid(f"{place} needs a non-negative at_epoch and a positive rate")
+        momentum = change.get("momentum")
+        if momentum is not None and not 0 <= momentum < 1:
+            raise _Invalid(f"{place} momentum must be in [0, 1)")
+        if change["at_batch"] < previous:
+            raise _Invalid(f"{place} comes before the change listed ahead of it")
+        previous = change["at_batch"]
+
+
+def _check_edits(document: dict[str, Any]) -> None:
+    """Check the optional ``edits``: known fields, units the network has."""
+    edits = document.get("edits", [])
+    if not isinstance(edits, list):
+        raise _Invalid("edits must be a list")
+    hidden = document["layer_sizes"][1:-1]
+    for index, record in enumerate(edits):
+        where = f"edit {index + 1}"
+        if not isinstance(record, dict):
+            raise _Invalid(f"{where} must be a JSON object")
+        unknown = sorted(set(record) - set(EDIT_FIELDS))
+        if unknown:
+            raise _Invalid(f"{where} has unknown field(s) {', '.join(unknown)}")
+        missing = [key for key in EDIT_FIELDS if key not in record]
+        if missing not in ([], ["evaluation"]):
+            raise _Invalid(f"{where} lacks {', '.join(missing)}")
+        after = record["after_phase"]
+        if not (_is_int(after) and 0 <= after < len(document["phases"])):
+            raise _Invalid(f"{where} after_phase must name a stored phase")
+        if not isinstance(record["base_created"], str):
+            raise _Invalid(f"{where} base_created must be text")
+        _check_fields(record["base_metrics"], METRICS, f"{where} base_metrics")
+        if record.get("evaluation") is not None:
+            _check_fields(record["evaluation"], EDIT_EVALUATION, f"{where} evaluation")
+        units = record["units"]
+        if not isinstance(units, list) or not units:
+            raise _Invalid(f"{where} units must be a non-empty list")
+        for unit in units:
+            if not isinstance(unit, dict) or set(unit) != set(EDIT_UNIT_FIELDS):
+                raise _Invalid(f"{where} units must have {', '.join(EDIT_UNIT_FIELDS)}")
+            layer, number = unit["hidden_layer"], unit["unit"]
+            if not (_is_int(layer) and 0 <= layer < len(hidden)):
+                raise _Invalid(f"{where} names hidden layer {_shown(layer)}")
+            if not (_is_int(number) and 0 <= number < hidden[layer]):
+                raise _Invalid(
+                    f"{where} names unit {_shown(number)} of hidden layer {layer}"
+                )
+            if not _is_number(unit["scale"]):
+                raise _Invalid(f"{where} scale must be a finite number")
 
 
 def _check_config(config: Any, where: str) -> None:

@@ -161,6 +161,14 @@ class SGD(Optimizer):
         self.name = "sgd" if momentum == 0.0 else "momentum"
         super().__init__()
 
+    def set_momentum(self, momentum: float) -> None:
+        """Use ``momentum`` from the next step on; the velocities are kept."""
+        if not 0.0 <= momentum < 1.0:
+            raise OptimizerError(f"momentum must be in [0, 1), got {momentum}.")
+        if self.nesterov and momentum == 0.0:
+            raise OptimizerError("Nesterov momentum needs a momentum above 0.")
+        self.momentum = float(momentum)
+
     def reset(self) -> None:
         """Forget the velocities."""
         super().reset()
@@ -172,11 +180,11 @@ class SGD(Optimizer):
         params, grads, first = self._prepare(params, grads)
         if first:
             self._scratch = [np.empty_like(p) for p in params]
-            if self.momentum:
-                self._velocity = [np.zeros_like(p) for p in params]
+        mu = self.momentum
+        if mu and not self._velocity:  # the first step with momentum
+            self._velocity = [np.zeros_like(p) for p in params]
         self.steps += 1
         lr = float(learning_rate)
-        mu = self.momentum
         for i, (w, g) in enumerate(zip(params, grads, strict=True)):
             scaled = np.multiply(
                 g, lr, out=g if overwrite_gradients else self._scratch[i]

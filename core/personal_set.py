@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic_file import atomic_write
+from core.datasets import MAX_CLASSES, Dataset
 from core.safe_files import open_regular
 
 __all__ = [
@@ -25,8 +26,9 @@ __all__ = [
     "load_personal_dataset",
 ]
 
-_TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_ID_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{8}$")
+# Used with fullmatch: "$" alone would also accept a trailing newline.
+_TARGET_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{8}")
 _FORMAT = "digit-studio-personal-drawing"
 _FORMAT_VERSION = 1
 
@@ -98,7 +100,7 @@ class PersonalSet:
         image_uint8 : np.ndarray
             uint8 ``(H, W)``, the converted image the network saw.
         label : int
-            The correct class index, ``0 <= label < 256``.
+            The correct class index, ``0 <= label < MAX_CLASSES`` (256).
         target : str
             Conversion target name; drawings of different targets are kept apart.
         max_value : int
@@ -112,8 +114,10 @@ class PersonalSet:
             )
         if isinstance(label, bool) or not isinstance(label, int | np.integer):
             raise PersonalSetError(f"the label must be an integer, got {label!r}")
-        if not 0 <= int(label) <= 255:
-            raise PersonalSetError(f"the label must be in 0..255, got {label}")
+        if not 0 <= int(label) < MAX_CLASSES:
+            raise PersonalSetError(
+                f"the label must be in 0..{MAX_CLASSES - 1}, got {label}"
+            )
         if not 1 <= int(max_value) <= 255:
             raise PersonalSetError(f"max_value must be in 1..255, got {max_value}")
         if int(image.max()) > int(max_value):
@@ -158,7 +162,7 @@ class PersonalSet:
             return []
         drawings = []
         for path in sorted(folder.glob("*.npz")):
-            if not _ID_PATTERN.match(path.stem):
+            if not _ID_PATTERN.fullmatch(path.stem):
                 continue
             try:
                 drawings.append(_read(path, target))
@@ -171,11 +175,11 @@ class PersonalSet:
         folder = self.folder(target)
         if not folder.is_dir():
             return 0
-        return sum(1 for p in folder.glob("*.npz") if _ID_PATTERN.match(p.stem))
+        return sum(1 for p in folder.glob("*.npz") if _ID_PATTERN.fullmatch(p.stem))
 
     def delete(self, target: str, drawing_id: str) -> None:
         """Remove one drawing; a drawing already gone is not an error."""
-        if not _ID_PATTERN.match(drawing_id):
+        if not _ID_PATTERN.fullmatch(drawing_id):
             raise PersonalSetError(f"not a drawing id: {drawing_id!r}")
         path = self.folder(target) / f"{drawing_id}.npz"
         try:
@@ -201,8 +205,6 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
         when there is no readable drawing of that target. Drawings whose shape differs
         from the most recent one's are left out.
     """
-    from core.datasets import Dataset
-
     drawings = PersonalSet(data_dir).list(target)
     if not drawings:
         return None
@@ -222,7 +224,7 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
 
 
 def _checked_target(target: str) -> str:
-    if not isinstance(target, str) or not _TARGET_PATTERN.match(target):
+    if not isinstance(target, str) or not _TARGET_PATTERN.fullmatch(target):
         raise PersonalSetError(
             f"a target name is lower-case letters, digits, '-' or '_', got {target!r}"
         )
@@ -248,7 +250,7 @@ def _read(path: Path, target: str) -> PersonalDrawing:
                     f"{path.name} has format version {version}, newer than this app"
                 )
             image = np.array(data["image"])
-            label = int(data["label"])
+            stored_label = np.array(data["label"])
             max_value = int(data["max_value"])
             created = str(data["created"])
     except PersonalSetError:
@@ -259,11 +261,19 @@ def _read(path: Path, target: str) -> PersonalDrawing:
         ) from error
     except Exception as error:  # noqa: BLE001 - a damaged zip raises many kinds
         raise PersonalSetError(f"cannot read {path.name}: {error}") from error
+    if stored_label.shape != () or stored_label.dtype.kind not in "ui":
+        raise PersonalSetError(
+            f"{path.name} holds a {stored_label.dtype} label of shape "
+            f"{stored_label.shape}, not one integer"
+        )
+    label = int(stored_label)
     if image.ndim != 2 or image.dtype != np.uint8 or image.size == 0:
         raise PersonalSetError(
             f"{path.name} holds a {image.dtype} image of shape {image.shape}"
         )
-    if not (0 <= label <= 255 and 1 <= max_value <= 255) or image.max() > max_value:
+    if not (0 <= label < MAX_CLASSES and 1 <= max_value <= 255) or (
+        image.max() > max_value
+    ):
         raise PersonalSetError(
             f"{path.name} has label {label}, pixel range 0..{max_value} and pixels "
             f"up to {int(image.max())}, which do not fit together"

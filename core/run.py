@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from core.datasets import Dataset, DatasetError, Normalization, stratified_split
+from core.datasets import (
+    Dataset,
+    DatasetError,
+    DatasetPart,
+    Normalization,
+    as_part,
+    split_parts,
+)
 from core.model_io import (
     METRICS,
     SavedModel,
@@ -31,6 +38,7 @@ from core.preprocess import PreprocessError, target_for_shape
 from core.training import (
     EpochEvent,
     Event,
+    SettingsEvent,
     TrainingConfig,
     TrainingControl,
     TrainingResult,
@@ -102,6 +110,10 @@ class RunRequest:
     limit : int or None
         Keep at most this many images of the training part (random, seeded), before
         the drawings are added.
+    phase_kind : str or None
+        The kind of phase the run adds (`PHASE_KINDS`); by default ``"train"``
+        without a base model and ``"fine_tune"`` with one (`continue_request` asks
+        for ``"continue"``).
     """
 
     dataset: Dataset
@@ -112,10 +124,13 @@ class RunRequest:
     base: SavedModel | None = None
     subset: int | None = None
     limit: int | None = None
+    phase_kind: str | None = None
 
     @property
     def kind(self) -> str:
-        """``"fine_tune"`` with a base model, else ``"train"`` (`PHASE_KINDS`)."""
+        """The kind of phase this run adds to the model's history (`PHASE_KINDS`)."""
+        if self.phase_kind is not None:
+            return self.phase_kind
         return "train" if self.base is None else "fine_tune"
 
 
@@ -127,9 +142,10 @@ class PreparedRun:
     ----------
     request : RunRequest
         What was asked.
-    train_set : Dataset
-        The training part, personal drawings (repeated) included.
-    validation_set : Dataset or None
+    train_set : DatasetPart
+        The training part, personal drawings (repeated) included: rows of the
+        dataset's images, which are not copied (`core.datasets.DatasetPart`).
+    validation_set : DatasetPart or None
         The validation part (never holds a drawing); None without validation.
     normalization : Normalization
         Fitted on ``train_set``, or the base model's when fine-tuning.
@@ -140,8 +156,8 @@ class PreparedRun:
     """
 
     request: RunRequest
-    train_set: Dataset
-    validation_set: Dataset | None
+    train_set: DatasetPart
+    validation_set: DatasetPart | None
     normalization: Normalization
     network: MLP
     personal_images: int
@@ -193,7 +209,9 @@ class HistoryTimeline:
 # --- the split -------------------------------------------------------------------
 
 
-def take_subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
+def take_subset(
+    dataset: Dataset | DatasetPart, size: int | None, seed: int
+) -> DatasetPart:
     """Draw a stratified random subset of ``size`` images (all when None).
 
     Raises
@@ -202,12 +220,12 @@ def take_subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
         When ``size`` cannot hold one image of each class.
     """
     if size is None or size >= len(dataset):
-        return dataset
+        return as_part(dataset)
     if size < dataset.num_classes:
         raise DatasetError(
             f"a subset of {size} images cannot hold all {dataset.num_classes} classes"
         )
-    _, subset = stratified_split(dataset, size / len(dataset), seed)
+    _, subset = split_parts(dataset, size / len(dataset), seed)
     return subset
 
 
@@ -216,16 +234,15 @@ def split(
     validation_fraction: float,
     seed: int,
     subset: int | None = None,
-) -> tuple[Dataset, Dataset | None]:
+) -> tuple[DatasetPart, DatasetPart | None]:
     """Return the training and validation parts of ``dataset`` (the one rule).
 
     The subset (when given) is drawn first, then the stratified validation part;
     the same arguments always give the same images, so a model's held-out part can
-    be recomputed from what its file records.
+    be recomputed from what its file records. The parts name rows of the dataset's
+    images and copy none (`core.datasets.split_parts`).
     """
-    return stratified_split(
-        take_subset(dataset, subset, seed), validation_fraction, seed
-    )
+    return split_parts(take_subset(dataset, subset, seed), validation_fraction, seed)
 
 
 def held_out_split(model: SavedModel) -> HeldOutSplit:
@@ -306,7 +323,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         network = base.network.copy()
     else:
         normalization = Normalization.fit(
-            config.normalization, train_set.images, train_set.max_value
+            config.normalization, train_set, train_set.max_value
         )
         network = config.build_network(train_set.input_size, train_set.num_classes)
     return PreparedRun(
@@ -318,10 +335,12 @@ def run_training(
     prepared: PreparedRun,
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
+    threads: int | str | None = None,
 ) -> TrainingResult:
     """Train ``prepared.network`` in place with ``core.training.train``.
 
-    ``on_event`` and ``control`` are passed on; see `core.training.train`.
+    ``on_event``, ``control`` and ``threads`` (BLAS threads) are passed on; see
+    `core.training.train`.
     """
     return train(
         prepared.network,
@@ -331,6 +350,7 @@ def run_training(
         on_event=on_event,
         control=control,
         normalization=prepared.normalization,
+        threads=threads,
     )
 
 
@@ -342,6 +362,7 @@ def build_model(
     network: MLP,
     result: TrainingResult | None = None,
     rows: list[dict[str, Any]] | None = None,
+    changes: list[SettingsEvent] | None = None,
 ) -> SavedModel:
     """Return the model a run has made so far, as a model file stores it.
 
@@ -384,6 +405,10 @@ def build_model(
         "config": prepared.config.to_dict(),
         "metrics": metrics,
     }
+    if changes is None:
+        changes = [] if result is None else result.changes
+    if changes:
+        phase["changes"] = [change_record(event) for event in changes]
     phases = [*earlier_phases, phase]
     dataset = request.dataset
     return SavedModel(
@@ -398,6 +423,7 @@ def build_model(
         created=utc_now_iso(),
         app_version=app_version(),
         phases=phases,
+        edits=[] if base is None else list(base.edits),  # still in the weights
     )
 
 
@@ -411,6 +437,24 @@ def epoch_row(prepared: PreparedRun, epoch: EpochEvent | Mapping[str, Any]) -> d
     values = dataclasses.asdict(epoch) if isinstance(epoch, EpochEvent) else epoch
     values = {key: value for key, value in values.items() if key != "phase"}
     return {"phase": 0 if base is None else len(base.phases), **json_ready(values)}
+
+
+def change_record(event: SettingsEvent) -> dict[str, Any]:
+    """Return how a phase's ``changes`` list records a change of settings.
+
+    ``at_epoch`` is where it applied in epochs of the phase (2.25: a quarter into
+    epoch 3), ``at_batch`` the minibatches of the phase trained before it; then the
+    new ``learning_rate`` and, with the momentum optimizer, ``momentum``.
+    """
+    before = (event.epoch - 1) * event.batches_per_epoch + event.batch_index
+    record = {
+        "at_epoch": before / event.batches_per_epoch,
+        "at_batch": before,
+        "learning_rate": event.learning_rate,
+    }
+    if event.momentum is not None:
+        record["momentum"] = event.momentum
+    return json_ready(record)
 
 
 def _phase_metrics(
@@ -520,12 +564,7 @@ def fine_tune_request(
         config = fallback_config
     else:
         raise RunError("The model records no training settings to fine-tune with.")
-    first = base.phases[0]
-    subset = (
-        first["metrics"].get("subset")
-        if first["dataset_name"] == dataset.name
-        else None
-    )
+    subset = _base_subset(base, dataset)
     return RunRequest(
         dataset=dataset,
         config=fine_tune_config(config),
@@ -535,6 +574,77 @@ def fine_tune_request(
         base=base,
         subset=subset,
         limit=FINE_TUNE_LIMIT,
+    )
+
+
+# --- continuing ----------------------------------------------------------------------
+
+# What a continuation takes from the model rather than from the settings asked for:
+# its architecture (the network exists) and what drew its validation part and fitted
+# its input normalisation, so that the validation images stay unseen.
+CONTINUE_KEEPS = (
+    "hidden_sizes",
+    "activation",
+    "output",
+    "init",
+    "normalization",
+    "seed",
+    "validation_fraction",
+)
+
+
+def continue_request(
+    base: SavedModel,
+    dataset: Dataset,
+    config: TrainingConfig,
+    personal: PersonalSource | None = None,
+) -> RunRequest:
+    """Return the request that trains ``base`` on, as a new ``"continue"`` phase.
+
+    The weights go on from the model's; the optimizer starts afresh (a model file
+    keeps no optimizer state: docs/model_format.md). ``config`` gives this phase's
+    settings (learning rate, optimizer, epochs...), except `CONTINUE_KEEPS`, which
+    come from the model's first phase when it records them, with its subset when
+    ``dataset`` is the one it was trained on: the same images are held out.
+
+    Parameters
+    ----------
+    base : SavedModel
+        The model to continue; never changed (its network is copied).
+    dataset : Dataset
+        Training images of the model's image size and classes.
+    config : TrainingConfig
+        The settings for the new phase.
+    personal : Dataset, callable or None
+        The user's drawings, added to the training part as for a new run.
+
+    Raises
+    ------
+    RunError
+        When the dataset does not fit the model.
+    ConfigError
+        When the settings are invalid.
+    """
+    _check_base(base, dataset)
+    network = base.network
+    first = base.phases[0]
+    recorded = {
+        **(first["config"] or base.config),
+        "hidden_sizes": tuple(network.layer_sizes[1:-1]),
+        "activation": network.activation,
+        "output": network.output,
+        "init": network.init,
+        "normalization": base.normalization.kind,
+    }
+    kept = {key: recorded[key] for key in CONTINUE_KEEPS if key in recorded}
+    subset = _base_subset(base, dataset)
+    return RunRequest(
+        dataset=dataset,
+        config=config.replace(**kept),
+        personal=personal,
+        base=base,
+        subset=subset,
+        phase_kind="continue",
     )
 
 
@@ -557,7 +667,18 @@ def _check_base(base: SavedModel, dataset: Dataset) -> None:
         )
 
 
-def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Dataset:
+def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
+    # The subset of the model's first phase, when this is the dataset it was drawn
+    # from: a later phase then holds out the same validation images.
+    first = base.phases[0]
+    if first["dataset_name"] != dataset.name:
+        return None
+    return first["metrics"].get("subset")
+
+
+def _with_drawings(
+    train_set: DatasetPart, drawings: Dataset, repeat: int
+) -> DatasetPart:
     if drawings.image_shape != train_set.image_shape:
         raise RunError(
             f"The personal drawings are {drawings.image_shape[0]}x"
@@ -574,11 +695,13 @@ def _with_drawings(train_set: Dataset, drawings: Dataset, repeat: int) -> Datase
         scaled = images.astype(np.float32) * (train_set.max_value / drawings.max_value)
         images = np.clip(np.rint(scaled), 0, train_set.max_value).astype(np.uint8)
     repeat = max(1, int(repeat))
-    return dataclasses.replace(
-        train_set,
-        images=np.concatenate([train_set.images, *([images] * repeat)]),
-        labels=np.concatenate([train_set.labels, *([drawings.labels] * repeat)]),
+    source = train_set.source
+    extra = Dataset(
+        drawings.name, images, drawings.labels, source.class_names, source.max_value
     )
+    # The drawings follow the training images, ``repeat`` times over.
+    drawn = len(source) + np.tile(np.arange(len(extra), dtype=np.intp), repeat)
+    return DatasetPart(source, np.concatenate([train_set.rows, drawn]), extra)
 
 
 def _with_phase(row: dict[str, Any]) -> dict[str, Any]:

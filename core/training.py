@@ -20,7 +20,15 @@ import numpy as np
 from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig, AugmentError, augment_batch
-from core.datasets import NORMALIZATIONS, Dataset, Normalization
+from core.blas_threads import ThreadChooser
+from core.datasets import (
+    NORMALIZATIONS,
+    Dataset,
+    DatasetPart,
+    Normalization,
+    as_part,
+    take_rows,
+)
 from core.divergence import Divergence, DivergenceWatch, chance_accuracy
 from core.health import (
     DEFAULT_SAMPLING,
@@ -306,6 +314,7 @@ class BatchEvent:
     batches_per_epoch: int
     loss: float
     learning_rate: float
+    blas_threads: int | None = None
     health: HealthRecord | None = None
 
 
@@ -317,6 +326,9 @@ class EpochEvent:
     minibatches as they were trained; the validation figures (None without a
     validation set) use the weights at the end of the epoch. ``seconds``
     excludes time spent paused; ``samples_per_second`` counts training only.
+    ``blas_threads`` (here and in ``BatchEvent``) is the BLAS thread count
+    chosen (`core.blas_threads.ThreadChooser.choice`): None while the first
+    measurement runs and when ``train`` was not asked to manage it.
     ``gradient_norm``, ``update_ratio`` and ``inactive_share`` are the means of the
     epoch's health samples per layer (``core.health``), None without a sample.
     """
@@ -330,6 +342,7 @@ class EpochEvent:
     learning_rate: float
     seconds: float
     samples_per_second: float
+    blas_threads: int | None = None
     gradient_norm: tuple[float, ...] | None = None
     update_ratio: tuple[float, ...] | None = None
     inactive_share: tuple[float, ...] | None = None
@@ -344,7 +357,23 @@ class FinishedEvent:
     epochs_completed: int
 
 
-Event = BatchEvent | EpochEvent | FinishedEvent
+@dataclass(frozen=True)
+class SettingsEvent:
+    """Settings were changed during the run (``TrainingControl.change_settings``).
+
+    The new values apply from minibatch ``batch_index`` (from 0) of ``epoch`` (from
+    1) on: ``learning_rate`` is the base rate the schedule scales, ``momentum`` the
+    momentum optimizer's (None for the others).
+    """
+
+    epoch: int
+    batch_index: int
+    batches_per_epoch: int
+    learning_rate: float
+    momentum: float | None
+
+
+Event = BatchEvent | EpochEvent | FinishedEvent | SettingsEvent
 
 
 @dataclass
@@ -368,6 +397,8 @@ class TrainingResult:
         diverged (None when it diverged before its first epoch ended).
     seconds : float
         Wall time of the run, pauses excluded.
+    changes : list of SettingsEvent
+        The settings changed during the run, in order (usually none).
     """
 
     network: MLP
@@ -378,32 +409,78 @@ class TrainingResult:
     history: list[dict[str, Any]]
     best_epoch: int | None
     seconds: float
+    changes: list[SettingsEvent] = field(default_factory=list)
 
 
 class TrainingControl:
-    """Pause, resume and cancel a running ``train`` from any thread.
+    """Pause, resume, step, change settings of and cancel a running ``train``.
 
-    ``train`` checks it between minibatches: a cancel takes effect before the
-    next batch; a pause blocks the training thread on an event (no polling)
-    until ``resume`` or ``cancel``.
+    Thread-safe: any thread may call it. ``train`` checks it between minibatches: a
+    cancel takes effect before the next batch; a pause blocks the training thread on
+    an event (no polling) until ``resume``, ``step``, ``step_to_epoch_end`` or
+    ``cancel``. ``step(n)`` trains ``n`` more minibatches and pauses again;
+    ``step_to_epoch_end()`` trains to the end of the current epoch (a whole one when
+    paused between epochs) and pauses before the next. ``change_settings`` takes
+    effect before the next minibatch (``changeable_settings`` names what may change).
+
+    Parameters
+    ----------
+    on_hold : callable, optional
+        Called in the training thread, with no arguments, each time training is
+        about to wait while paused (after a step request ran out, or a pause).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_hold: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._on_hold = on_hold
+        self._budget: int | None = None  # minibatches left before pausing again
+        self._epoch_ends = 0  # requests to train to the end of an epoch
+        self._settings: dict[str, Any] = {}
 
     def pause(self) -> None:
-        """Ask training to wait before its next minibatch."""
+        """Ask training to wait before its next minibatch (drops step requests)."""
         with self._lock:
             if not self._cancel.is_set():
                 self._running.clear()
+                self._budget, self._epoch_ends = None, 0
 
     def resume(self) -> None:
-        """Let paused training continue."""
+        """Let paused training continue freely (drops step requests)."""
         with self._lock:
+            self._budget, self._epoch_ends = None, 0
             self._running.set()
+
+    def step(self, batches: int = 1) -> None:
+        """Train ``batches`` more minibatches, then pause again.
+
+        Requests add up: two quick calls of ``step(1)`` train two minibatches.
+        """
+        if batches < 1:
+            raise ValueError(f"batches must be at least 1, got {batches}")
+        with self._lock:
+            if self._cancel.is_set():
+                return
+            self._budget = (self._budget or 0) + int(batches)
+            self._running.set()
+
+    def step_to_epoch_end(self) -> None:
+        """Train to the end of the current epoch, then pause before the next one."""
+        with self._lock:
+            if self._cancel.is_set():
+                return
+            self._epoch_ends += 1
+            self._running.set()
+
+    def change_settings(self, **values: Any) -> None:
+        """Use these settings from the next minibatch on (later calls win).
+
+        ``train`` checks them with ``changed_config`` when it applies them.
+        """
+        with self._lock:
+            self._settings.update(values)
 
     def cancel(self) -> None:
         """Stop training before its next minibatch (also ends a pause)."""
@@ -418,18 +495,91 @@ class TrainingControl:
 
     @property
     def paused(self) -> bool:
-        """True while paused."""
+        """True while paused (also once a step request has run out)."""
         return not self._running.is_set()
 
+    @property
+    def stepping(self) -> bool:
+        """True while a step request is being trained."""
+        with self._lock:
+            return self._budget is not None or self._epoch_ends > 0
+
     def wait_while_paused(self, timeout: float | None = None) -> bool:
-        """Block while paused; return False if ``timeout`` expired first."""
+        """Block while paused; return False if ``timeout`` expired first.
+
+        Calls ``on_hold`` first when it will wait.
+        """
+        if not self._running.is_set() and self._on_hold is not None:
+            self._on_hold()
         return self._running.wait(timeout)
+
+    def count_batch(self, step: int, steps: int) -> None:
+        """Count minibatch ``step`` of ``steps`` (an epoch's) against step requests.
+
+        Called by the trainer right before it trains that minibatch; the last one a
+        request asked for pauses training after it.
+        """
+        with self._lock:
+            if self._epoch_ends:
+                rest = steps - step + (self._epoch_ends - 1) * steps
+                self._budget = max(self._budget or 0, rest)
+                self._epoch_ends = 0
+            if self._budget is None:
+                return
+            self._budget -= 1
+            if self._budget <= 0:
+                self._budget = None
+                if not self._cancel.is_set():
+                    self._running.clear()
+
+    def take_settings(self) -> dict[str, Any]:
+        """Return the settings changed since the last call, and forget them."""
+        with self._lock:
+            values, self._settings = self._settings, {}
+        return values
+
+
+def changeable_settings(config: TrainingConfig) -> tuple[str, ...]:
+    """Return the settings a run with ``config`` can change while it trains.
+
+    The learning rate (the schedule's base rate) always; the momentum with the
+    ``"momentum"`` optimizer. The optimizer keeps its state across a change.
+    """
+    return (
+        ("learning_rate", "momentum")
+        if config.optimizer == "momentum"
+        else ("learning_rate",)
+    )
+
+
+def changed_config(config: TrainingConfig, values: dict[str, Any]) -> TrainingConfig:
+    """Return ``config`` with settings changed during a run, validated.
+
+    Raises
+    ------
+    ConfigError
+        For a setting this run cannot change, or an invalid value (e.g. a cosine
+        schedule's final rate above the new learning rate).
+    """
+    allowed = changeable_settings(config)
+    fixed = sorted(set(values) - set(allowed))
+    if fixed:
+        raise ConfigError(
+            f"{', '.join(fixed)} cannot change during a run (only "
+            f"{' and '.join(allowed)})."
+        )
+    try:
+        return config.replace(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------- train
 
 
-def _check_fit(network: MLP, dataset: Dataset, role: str) -> None:
+def _check_fit(network: MLP, dataset: Dataset | DatasetPart, role: str) -> None:
     if dataset.input_size != network.input_size:
         raise ConfigError(
             f"The network takes {network.input_size} inputs but the {role} images "
@@ -450,18 +600,20 @@ def _save(params: list[np.ndarray], into: list[np.ndarray]) -> None:
 
 def train(
     network: MLP,
-    train_set: Dataset,
-    validation_set: Dataset | None,
+    train_set: Dataset | DatasetPart,
+    validation_set: Dataset | DatasetPart | None,
     config: TrainingConfig,
     on_event: Callable[[Event], None] | None = None,
     control: TrainingControl | None = None,
     normalization: Normalization | None = None,
+    threads: int | str | None = None,
     health: HealthSampling | None = DEFAULT_SAMPLING,
 ) -> TrainingResult:
     """Train ``network`` in place with minibatch gradient descent.
 
     Every epoch visits the training set in a fresh seeded random order; the
-    same config, data and initial weights give the same weights bit for bit.
+    same config, data and initial weights give the same weights bit for bit
+    at a fixed BLAS thread count (1 and 2 threads round differently).
     The network's architecture is used as is; ``config.hidden_sizes``,
     ``activation``, ``output`` and ``init`` only matter for building it.
 
@@ -470,9 +622,11 @@ def train(
     network : MLP
         Its input size must equal the images' ``H * W`` and its outputs the
         number of classes.
-    train_set : Dataset
-        uint8 images ``(N, H, W)``, converted to float32 one batch at a time.
-    validation_set : Dataset or None
+    train_set : Dataset or DatasetPart
+        uint8 images ``(N, H, W)``, converted to float32 one batch at a time; a
+        part (`core.datasets.split_parts`) is gathered from its source batch by
+        batch and trains exactly as the same images copied into a dataset.
+    validation_set : Dataset, DatasetPart or None
         Evaluated after every epoch; drives early stopping when given
         (otherwise the training loss does).
     config : TrainingConfig
@@ -486,6 +640,10 @@ def train(
     normalization : Normalization, optional
         Input normalisation to use (e.g. a loaded model's, for fine-tuning);
         by default ``config.normalization`` is fitted on ``train_set``.
+    threads : int, "auto" or None
+        BLAS threads for the training steps (`core.blas_threads`): a fixed
+        count, ``"auto"`` to keep measuring 1 against all threads and use the
+        faster, or None to leave the BLAS library as it is.
     health : HealthSampling or None
         How often to sample the health figures (``core.health``) that the
         ``BatchEvent`` of a sampled step and every ``EpochEvent`` carry; None
@@ -499,6 +657,8 @@ def train(
     ------
     ConfigError
         For an invalid config or a network that does not fit the data.
+    ValueError
+        For a ``threads`` setting that is not a count or ``"auto"``.
     """
     config.validate()
     _check_fit(network, train_set, "training")
@@ -511,7 +671,7 @@ def train(
         raise ConfigError("The training set is empty.")
     if normalization is None:
         normalization = Normalization.fit(
-            config.normalization, train_set.images, train_set.max_value
+            config.normalization, as_part(train_set), train_set.max_value
         )
     emit = on_event if on_event is not None else _ignore
     run = _Run(network, train_set, config, normalization, health)
@@ -523,6 +683,7 @@ def train(
     # Load the compiled kernels (if any) before the clock starts: the first epoch's
     # time and samples/s then describe training, not a one-off load.
     fast.warm_up()
+    chooser = ThreadChooser(threads)
     started = time.perf_counter()
     paused = 0.0
     history: list[dict[str, Any]] = []
@@ -550,12 +711,24 @@ def train(
                 if control.cancelled:
                     stop = step
                     break
-            loss, rate = run.step(epoch, step)
+                _take_requests(control, run, epoch, step, emit)
+            with chooser.step():
+                loss, rate = run.step(epoch, step)
             divergence = watch.on_batch(loss)
             if divergence is not None:
                 diverged_step = step
                 break
-            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate, run.take_health()))
+            emit(
+                BatchEvent(
+                    epoch + 1,
+                    step,
+                    run.steps,
+                    loss,
+                    rate,
+                    chooser.choice,
+                    run.take_health(),
+                )
+            )
         if divergence is not None:
             break
         if stop is not None:
@@ -593,6 +766,7 @@ def train(
             learning_rate=rate,
             seconds=seconds,
             samples_per_second=count / max(train_seconds, 1e-9),
+            blas_threads=chooser.choice,
             **run.health.epoch_means(),
         )
         history.append(dataclasses.asdict(event))
@@ -619,7 +793,7 @@ def train(
         _save(best, params)
         reason = "diverged"
         message = _diverged_message(
-            config,
+            run.config,
             rate,
             epochs_done,
             diverged_step,
@@ -647,11 +821,28 @@ def train(
         history=history,
         best_epoch=best_epoch if kept_earlier and best_epoch else None,
         seconds=time.perf_counter() - started - paused,
+        changes=list(run.changes),
     )
 
 
 def _ignore(event: Event) -> None:
     return None
+
+
+def _take_requests(
+    control: TrainingControl,
+    run: _Run,
+    epoch: int,
+    step: int,
+    emit: Callable[[Event], None],
+) -> None:
+    """Count this minibatch against step requests; apply settings changed meanwhile."""
+    control.count_batch(step, run.steps)
+    values = control.take_settings()
+    if values:
+        event = run.change_settings(values, epoch, step)
+        if event is not None:
+            emit(event)
 
 
 def _watched_name(validation_set: Dataset | None) -> str:
@@ -693,24 +884,28 @@ class _Run:
     def __init__(
         self,
         network: MLP,
-        dataset: Dataset,
+        dataset: Dataset | DatasetPart,
         config: TrainingConfig,
         normalization: Normalization,
         health: HealthSampling | None = None,
     ) -> None:
+        part = as_part(dataset)
         self.network = network
         self.config = config
         self.normalization = normalization
-        self.count = len(dataset)
+        self.count = len(part)
         batch = config.batch_size if config.batch_size > 0 else self.count
         self.batch = min(batch, self.count)
         self.steps = math.ceil(self.count / self.batch)
-        self.images = dataset.images.reshape(self.count, -1)
-        self.image_shape = dataset.image_shape
-        self.max_value = dataset.max_value
-        self.labels = dataset.labels.astype(np.intp)
+        # The images stay in the source (maybe memory-mapped); ``rows`` names the
+        # part's, and each epoch's order is composed into source rows once.
+        self.images, self.extra = part.flat_sources()
+        self.rows = part.rows
+        self.image_shape = part.image_shape
+        self.max_value = part.max_value
+        self.labels = part.labels.astype(np.intp)
         # Augmentation's style strokes (flags on 1s...) need to know the digits.
-        digits = tuple(dataset.class_names[:10]) == tuple("0123456789")
+        digits = tuple(part.class_names[:10]) == tuple("0123456789")
         self.digit_labels = self.labels if digits else None
         # Independent streams, so that e.g. turning dropout on does not change
         # the order in which samples are visited.
@@ -738,11 +933,36 @@ class _Run:
         self.health = HealthMonitor(network, health)
         self._health_record: HealthRecord | None = None
         self.order = np.arange(self.count)
+        self.source_order = np.empty(self.count, np.intp)
+        self.changes: list[SettingsEvent] = []
         self.loss_sum = 0.0
         self.correct = 0
         self.seen = 0
 
-    def validation_buffer(self, dataset: Dataset) -> np.ndarray:
+    def change_settings(
+        self, values: dict[str, Any], epoch: int, step: int
+    ) -> SettingsEvent | None:
+        """Use changed settings from minibatch ``step`` of ``epoch`` on.
+
+        The schedule reads the new base rate from the config; the optimizer keeps
+        its state (velocities, moments). Returns the change, or None when nothing
+        differs. Raises ``ConfigError`` (see ``changed_config``).
+        """
+        config = changed_config(self.config, values)
+        if config == self.config:
+            return None
+        self.config = config
+        momentum = None
+        if config.optimizer == "momentum":
+            momentum = config.momentum
+            self.optimizer.set_momentum(momentum)
+        event = SettingsEvent(
+            epoch + 1, step, self.steps, config.learning_rate, momentum
+        )
+        self.changes.append(event)
+        return event
+
+    def validation_buffer(self, dataset: Dataset | DatasetPart) -> np.ndarray:
         """Return a float32 work array for validation batches, allocated once."""
         if self._validation_buffer is None:
             rows = min(_VALIDATION_BATCH, len(dataset))
@@ -753,6 +973,7 @@ class _Run:
         """Train one minibatch; return its loss and learning rate."""
         if step == 0:
             self.order = self.shuffle_rng.permutation(self.count)
+            np.take(self.rows, self.order, out=self.source_order)
             self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         start = step * self.batch
         indices = self.order[start : start + self.batch]
@@ -762,10 +983,11 @@ class _Run:
         if not self.augmenting:
             inputs = fast.gather_normalized(
                 self.images,
-                indices,
+                self.source_order[start : start + size],
                 self.normalization,
                 self.inputs[:size],
                 scratch=self.raw[:size],
+                extra=self.extra,
             )
         else:
             offset = (step % self.block_steps) * self.batch
@@ -801,7 +1023,8 @@ class _Run:
         indices = self.order[start : start + self.raw.shape[0]]
         size = indices.shape[0]
         raw = self.raw[:size]
-        np.take(self.images, indices, axis=0, out=raw)
+        rows = self.source_order[start : start + size]
+        take_rows(self.images, rows, self.extra, out=raw)
         block = self.inputs[:size]
         augment_batch(
             raw.reshape(size, *self.image_shape),

@@ -65,9 +65,8 @@ def configure_interpreter() -> None:
 
     The worker holds the GIL between its NumPy calls; the GUI thread, which drops it
     around every Qt call, would otherwise wait up to the default 5 ms each time.
-    BLAS keeps every core, as on the command line, so training in the window is as
-    fast as headless (on a machine busy with other programs, OPENBLAS_NUM_THREADS=1
-    avoids OpenBLAS threads spinning on a shared core).
+    BLAS threads are chosen as on the command line (Training > BLAS threads,
+    `core.blas_threads`).
     """
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 

@@ -3,17 +3,53 @@
 Owns ``worker_thread`` (how every worker, training included, is wired to its thread),
 ``TaskWorker`` and ``start_task`` (load a dataset, import IDX files, evaluate) with the
 signal contract: ``started``, exactly one of ``succeeded(result)`` /
-``failed(message)`` / ``cancelled()``, then always ``finished``. Never touches widgets.
+``failed(message)`` / ``cancelled()``, then always ``finished``; and the app's BLAS
+thread setting for background work (``set_blas_setting``, ``with_blas_limit``).
+Never touches widgets.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from core.blas_threads import AUTO, Setting, limited, parse_setting
+
+# The app's BLAS thread setting (the user's, from gui.settings): training jobs carry
+# it; background work that multiplies matrices runs under it (`with_blas_limit`).
+_blas_setting: Setting = AUTO
+
+
+def set_blas_setting(setting: int | str) -> None:
+    """Use ``setting`` ("auto" or a count) for background work from now on."""
+    global _blas_setting
+    _blas_setting = parse_setting(setting)
+
+
+def blas_setting() -> Setting:
+    """Return the app's BLAS thread setting ("auto" unless set)."""
+    return _blas_setting
+
+
+def with_blas_limit(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``function`` to run under `core.blas_threads.limited`, in any thread.
+
+    The setting is the app's when this is called (in the GUI thread); with "auto"
+    the work takes training's latest measured choice, or one thread.
+    """
+    setting = _blas_setting
+
+    @functools.wraps(function)
+    def limited_call(*args: Any, **kwargs: Any) -> Any:
+        with limited(setting):
+            return function(*args, **kwargs)
+
+    return limited_call
 
 
 class TaskCancelled(Exception):
@@ -143,8 +179,14 @@ def start_task(
     on_cancelled: Callable[[], None] | None = None,
     expected_errors: tuple[type[BaseException], ...] = (),
     name: str = "task",
+    uses_blas: bool = False,
 ) -> tuple[QThread, TaskWorker]:
-    """Start ``function`` in a new QThread; callbacks must be GUI-thread ``@Slot``s."""
+    """Start ``function`` in a new QThread; callbacks must be GUI-thread ``@Slot``s.
+
+    With ``uses_blas`` (matrix products: evaluation...) it runs `with_blas_limit`.
+    """
+    if uses_blas:
+        function = with_blas_limit(function)
     worker = TaskWorker(function, expected_errors)
     thread = worker_thread(worker, name)
     worker.succeeded.connect(on_succeeded)

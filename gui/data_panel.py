@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import dataset_store
-from core.datasets import BUNDLED, Dataset, DatasetError, stratified_split
+from core.datasets import BUNDLED, Dataset, DatasetError, DatasetPart, split_parts
 from core.personal_set import PersonalSet
 from core.preprocess import target_for_shape
 from gui.background import start_task
@@ -109,8 +109,9 @@ class DataPanel(QGroupBox):
         self.dataset: Dataset | None = None
         self.test_set: Dataset | None = None
         # Held-out images for evaluating when there is no test split (the default
-        # 10 % validation split, the same images a default training validates on).
-        self.holdout: Dataset | None = None
+        # 10 % validation split, the same images a default training validates on):
+        # rows of the training images, copied only when evaluated.
+        self.holdout: DatasetPart | None = None
         self._loading_name = ""
         self._generation = 0
         # The background threads started here (gui.background keeps them alive).
@@ -298,7 +299,7 @@ class DataPanel(QGroupBox):
             if "test" in info.splits:
                 test = dataset_store.load_dataset(name, data_dir, split="test")
             examples = example_mosaic(train, EXAMPLES_PER_CLASS)
-            holdout = None if test is not None else stratified_split(train, 0.1, 0)[1]
+            holdout = None if test is not None else split_parts(train, 0.1, 0)[1]
             return generation, info, train, test, holdout, examples
 
         pair = start_task(

@@ -23,6 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QCheckBox,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -30,18 +31,22 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSlider,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core import user_dirs
 from core.calibration import calibrated_gate, digit_subspaces
+from core.canvas_image import CanvasPicture, canvas_input
 from core.confidence import ConfidenceGate, Judgement
 from core.model_io import SavedModel
 from core.personal_set import PersonalSet
-from core.preprocess import PreprocessError, canvas_to_image, target_for_shape
-from gui.background import start_task
+from core.preprocess import PreprocessError, target_for_shape
+from core.robustness import add_noise
+from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
+from gui.live_network import ChosenImage, LiveNetworkPanel
 from gui.personal_gallery import PersonalGallery
 from gui.picture import PictureError, is_image_file, load_picture
 from gui.prediction_panel import InputPreview, PredictionPanel, attribution_overlay
@@ -62,7 +67,7 @@ GATE_POLL_MS = 20
 def subspace_future(target: str) -> Future:
     """Return the (possibly still running) fit of the digit subspaces for a target."""
     if target not in _SUBSPACES:
-        _SUBSPACES[target] = _FITTER.submit(digit_subspaces, target)
+        _SUBSPACES[target] = _FITTER.submit(with_blas_limit(digit_subspaces), target)
     return _SUBSPACES[target]
 
 
@@ -81,10 +86,16 @@ class DrawTab(QWidget):
         with training data; the main window runs it.
     personal_set_changed(int)
         Drawings were added to or deleted from the personal set; the new count.
+    input_changed(object)
+        The network's input changed: a uint8 ``(H, W)`` image, or None.
+    numbers_requested()
+        The user asked to follow the input through the network, with the numbers.
     """
 
     fine_tune_requested = Signal()
     personal_set_changed = Signal(int)
+    input_changed = Signal(object)
+    numbers_requested = Signal()
 
     def __init__(
         self, parent: QWidget | None = None, data_dir: str | Path | None = None
@@ -141,17 +152,24 @@ class DrawTab(QWidget):
         self.wrong_menu = QMenu(self)
         self.wrong_menu.triggered.connect(self._on_wrong_menu_triggered)
         self.wrong_button.setMenu(self.wrong_menu)
+        self.numbers_button = QPushButton("Show the numbers…", self)
+        self.numbers_button.setToolTip(
+            "Follow this input through the network: the forward pass, the cost, "
+            "backpropagation and one step of gradient descent, with the numbers"
+        )
+        self.numbers_button.clicked.connect(self.numbers_requested)
         self.timing_label = QLabel(self)
         self.timing_label.setToolTip("Time of the last forward pass for this drawing")
         self.status_label = QLabel(self)
         self.status_label.setWordWrap(True)
         self.gallery = PersonalGallery(PersonalSet(self._data_dir), self)
+        self._build_inside_controls()
 
         self._build_layout()
         self.setAcceptDrops(True)  # an image file dropped here goes on the canvas
         self._opening = ""  # the image file chosen last
         self._reading = 0  # image files being read
-        self._file_pixels: np.ndarray | None = None  # the file on the canvas
+        self._picture: CanvasPicture | None = None  # under the strokes, if any
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREDICTION_INTERVAL_MS)
@@ -176,22 +194,23 @@ class DrawTab(QWidget):
         self.set_model(None)
 
     def _build_layout(self) -> None:
-        # Three columns that fit from 1024x640 up: the canvas; the verdict and its
-        # bars (they stretch); what the network sees above the personal set.
-        pen_row = QHBoxLayout()
-        pen_row.addWidget(self.pen_label)
-        pen_row.addWidget(self.pen_slider, 1)
-        pen_row.addWidget(self.undo_button)
-        pen_row.addWidget(self.clear_button)
+        # Three columns that fit from 1024x640 up: the canvas, with the pen and noise
+        # sliders as wide as the column and Undo and Clear under them; the verdict,
+        # its bars (they stretch) and what the network sees; the network, live, or
+        # the personal set.
+        sliders = QGridLayout()
+        sliders.addWidget(self.pen_label, 0, 0)
+        sliders.addWidget(self.pen_slider, 0, 1)
+        sliders.addWidget(self.noise_label, 1, 0)
+        sliders.addWidget(self.noise_slider, 1, 1)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.undo_button)
+        buttons.addWidget(self.clear_button)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
-        left.addLayout(pen_row)
-
-        middle = QVBoxLayout()
-        middle.addWidget(self.prediction, 1)
-        middle.addWidget(self.wrong_button)
-        middle.addWidget(self.status_label)
-        middle.addStretch(0)
+        left.addLayout(sliders)
+        left.addLayout(buttons)
 
         preview_box = QGroupBox("What the network sees", self)
         preview_layout = QVBoxLayout(preview_box)
@@ -202,17 +221,28 @@ class DrawTab(QWidget):
         under_preview.addWidget(self.timing_label)
         preview_layout.addLayout(under_preview)
         preview_layout.addWidget(self.why_legend)
-        gallery_box = QGroupBox("Personal set", self)
+        # Its own row: beside Why? it would widen this column into the canvas's.
+        preview_layout.addWidget(self.numbers_button)
+        middle = QVBoxLayout()
+        middle.addWidget(self.prediction, 3)
+        middle.addWidget(preview_box, 2)
+        middle.addWidget(self.wrong_button)
+        middle.addWidget(self.status_label)
+
+        gallery_box = QWidget(self)
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.addWidget(self.gallery)
-        right = QVBoxLayout()
-        right.addWidget(preview_box, 3)
-        right.addWidget(gallery_box, 2)
+        self.side_tabs.addTab(self.network_panel, "Network")
+        self.side_tabs.addTab(gallery_box, "Personal set")
+        self.side_tabs.setTabToolTip(0, "The network's neurons, live, as you draw")
+        self.side_tabs.setTabToolTip(1, "Your corrected drawings")
 
         layout = QHBoxLayout(self)
         layout.addLayout(left, 5)
         layout.addLayout(middle, 3)
-        layout.addLayout(right, 3)
+        layout.addWidget(self.side_tabs, 2)
+        self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
+        self._on_side_tab_changed(self.side_tabs.currentIndex())
 
     # -- model ----------------------------------------------------------------------
 
@@ -249,7 +279,11 @@ class DrawTab(QWidget):
             self.timing_label.clear()
             self._clear_correction_note()
             self._image = self._probabilities = self._judgement = None
+            self.network_panel.set_model(None)
+            self.numbers_button.setEnabled(False)
+            self.input_changed.emit(None)
             return
+        self.numbers_button.setEnabled(True)
         self.prediction.set_class_names(model.class_names)
         self._rebuild_wrong_menu(tuple(model.class_names))
         if target != self.gallery.target or self._target != target:
@@ -259,6 +293,7 @@ class DrawTab(QWidget):
             )
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
+        self.network_panel.set_model(model)
         subspace_future(target)
         if self._gate is not None and self._gate_key != (target, model.class_names):
             self._gate = None  # the old thresholds only stand in for a like model
@@ -276,7 +311,9 @@ class DrawTab(QWidget):
         """
         if self._gate_stale and self._model is not None:
             self._gate_stale = False
-            self._gate_future = _CALIBRATOR.submit(calibrated_gate, self._model)
+            self._gate_future = _CALIBRATOR.submit(
+                with_blas_limit(calibrated_gate), self._model
+            )
             self._gate_poll.start()
         return self._gate
 
@@ -321,7 +358,7 @@ class DrawTab(QWidget):
     def _on_canvas_changed(self) -> None:
         self._clear_correction_note()  # it spoke of the drawing before this change
         if self.canvas.is_blank():
-            self._file_pixels = None
+            self._picture = None
         # Coalesce bursts of mouse moves into one prediction per interval.
         if not self._timer.isActive():
             self._timer.start()
@@ -342,14 +379,9 @@ class DrawTab(QWidget):
         self.wrong_button.setEnabled(False)
         if model is None:
             return
-        if self._file_pixels is not None and self.canvas.only_picture():
-            # An opened file, untouched: converted from its own pixels, as `predict`
-            # converts it (the canvas's copy is resampled to the canvas's size).
-            image = canvas_to_image(self._file_pixels, self._target)
-        else:
-            image = canvas_to_image(
-                self.canvas.to_array(), self._target, ink_is_bright=True
-            )
+        image = self._network_input(model)
+        self.network_panel.show_input(image)
+        self.input_changed.emit(image)
         if image is None:
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
@@ -357,6 +389,7 @@ class DrawTab(QWidget):
             self.why_legend.setVisible(False)  # it explained a drawing now gone
             self.timing_label.clear()
             return
+        model = self.network_panel.edited_model() or model
         start = time.perf_counter()
         probabilities = np.asarray(model.predict_proba(image), dtype=np.float32)
         self.last_inference_ms = 1000.0 * (time.perf_counter() - start)
@@ -389,6 +422,7 @@ class DrawTab(QWidget):
         model, image = self._model, self._image
         if model is None or image is None or self._judgement is None:
             return None
+        model = self.network_panel.edited_model() or model
         normalization = model.normalization
         flat = image.reshape(1, -1)
         gradient = model.network.input_gradient(
@@ -491,12 +525,22 @@ class DrawTab(QWidget):
         path, (pixels, picture) = result
         if path != self._opening:
             return  # another file was chosen meanwhile
-        self._file_pixels = pixels
-        self.canvas.set_picture(picture)
-        self.status_label.setText(
+        self._show_picture(
+            CanvasPicture.of_file(pixels, picture),
             f"{Path(path).name} is on the canvas, converted like a drawing. Draw on "
-            "it, or Clear."
+            "it, or Clear.",
         )
+
+    def _show_picture(self, picture: CanvasPicture, text: str) -> None:
+        # Whatever was on the canvas goes; strokes drawn next go on the picture.
+        self._opening = ""  # a file still being read no longer replaces it
+        self._picture = picture
+        self.canvas.set_picture(picture.shown)
+        self.status_label.setText(text)
+
+    def picture(self) -> CanvasPicture | None:
+        """Return the picture on the canvas (an image file or a dataset image)."""
+        return self._picture
 
     @Slot(str)
     def _on_picture_failed(self, message: str) -> None:
@@ -522,3 +566,69 @@ class DrawTab(QWidget):
     def _on_pen_width_changed(self, width: int) -> None:
         self.canvas.set_pen_width(width)
         self.pen_label.setText(f"Pen {width} px")
+
+    # -- the network, test images and noise ------------------------------------------
+
+    def _build_inside_controls(self) -> None:
+        self.side_tabs = QTabWidget(self)
+        self.network_panel = LiveNetworkPanel(self)
+        self.network_panel.edits_changed.connect(self.update_prediction)
+        self.network_panel.image_chosen.connect(self.put_image)
+        self.noise_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.noise_slider.setRange(0, 100)
+        self.noise_slider.setToolTip(
+            "Add Gaussian noise to what the network sees (standard deviation in % of "
+            "white), to see how the answer holds up"
+        )
+        self.noise_label = QLabel("Noise 0%", self)
+        # Its widest text sets the column: the sliders never shift as it changes.
+        widest = self.noise_label.fontMetrics().horizontalAdvance("Noise 100%")
+        self.noise_label.setMinimumWidth(widest)
+        self.noise_slider.valueChanged.connect(self._on_noise_changed)
+
+    @Slot(int)
+    def _on_side_tab_changed(self, index: int) -> None:
+        # The network needs the room; the personal set is a narrow column.
+        layout = self.layout()
+        wide = self.side_tabs.widget(index) is self.network_panel
+        layout.setStretch(0, 4 if wide else 5)
+        layout.setStretch(2, 6 if wide else 2)
+
+    @Slot(int)
+    def _on_noise_changed(self, value: int) -> None:
+        self.noise_label.setText(f"Noise {value}%")
+        self._on_canvas_changed()
+
+    def _network_input(self, model: SavedModel) -> np.ndarray | None:
+        """Return what the network reads from the canvas (core.canvas_image), noisy."""
+        max_value = model.normalization.max_value
+        image = canvas_input(
+            self.canvas.to_array(),
+            self._picture,
+            not self.canvas.only_picture(),
+            tuple(model.image_shape),
+            max_value,
+        )
+        noise = self.noise_slider.value() / 100.0
+        if image is not None and noise > 0:
+            image = add_noise(image, noise, max_value)
+        return image
+
+    @Slot(object)
+    def put_image(self, chosen: ChosenImage) -> None:
+        """Put a dataset image on the canvas, to predict and draw over."""
+        try:
+            picture = CanvasPicture.of_image(
+                chosen.image, chosen.max_value, self.canvas.canvas_size
+            )
+        except ValueError as error:
+            self.status_label.setText(f"Cannot put that image on the canvas: {error}.")
+            return
+        self._show_picture(
+            picture, f"On the canvas: {chosen.description}. Draw over it, or Clear."
+        )
+        self.update_prediction()
+
+    def shutdown(self) -> None:
+        """Stop the network panel's background work."""
+        self.network_panel.shutdown()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.datasets import Dataset
+from core.datasets import Dataset, DatasetPart
 from core.model_io import SavedModel
 from gui.background import TaskWorker
 from gui.confusion_view import ConfusionMatrixView
@@ -41,6 +41,7 @@ from gui.evaluation_worker import (
     tile_mosaic,
 )
 from gui.image_grid import ImageGrid
+from gui.step_through_view import Example
 from gui.wording import count
 
 _WRONG = QColor(190, 30, 30)
@@ -247,14 +248,18 @@ class EvaluateTab(QWidget):
     -------
     evaluated(object)
         A new `EvaluationReport` is shown.
+    example_chosen(object)
+        An image was double-clicked (a cell's or a mistake): a
+        `gui.step_through_view.Example` with its label, to follow through the network.
     """
 
     evaluated = Signal(object)
+    example_chosen = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._model: SavedModel | None = None
-        self._dataset: Dataset | None = None
+        self._dataset: Dataset | DatasetPart | None = None
         self._kind = IMAGE_KINDS["test"]
         self._report: EvaluationReport | None = None
         self._thread: QThread | None = None
@@ -291,7 +296,10 @@ class EvaluateTab(QWidget):
 
         self.cell_label = QLabel("Click a cell of the confusion matrix.", self)
         self.cell_grid = ImageGrid(self, tile=48)
-        self.cell_grid.setToolTip("The images of the chosen cell")
+        self.cell_grid.setToolTip(
+            "The images of the chosen cell; double-click one to follow it through "
+            "the network"
+        )
         cell_page = QWidget(self)
         cell_layout = QVBoxLayout(cell_page)
         cell_layout.addWidget(self.cell_label)
@@ -300,8 +308,12 @@ class EvaluateTab(QWidget):
         self.mistakes_grid = ImageGrid(self, tile=48)
         self.mistakes_grid.setToolTip(
             "Every misclassified image: true label → prediction (confidence), "
-            "most confident mistakes first"
+            "most confident mistakes first; double-click one to follow it through "
+            "the network"
         )
+        self._cell_indices = np.zeros(0, dtype=np.int64)
+        self.cell_grid.image_activated.connect(self._on_cell_image_activated)
+        self.mistakes_grid.image_activated.connect(self._on_mistake_activated)
         mistakes_page = QWidget(self)
         mistakes_layout = QVBoxLayout(mistakes_page)
         mistakes_layout.addWidget(self.mistakes_label)
@@ -356,7 +368,9 @@ class EvaluateTab(QWidget):
         self._model = model
         self._request()
 
-    def set_dataset(self, dataset: Dataset | None, kind: str = "test") -> None:
+    def set_dataset(
+        self, dataset: Dataset | DatasetPart | None, kind: str = "test"
+    ) -> None:
         """Evaluate on these images from now on.
 
         ``kind`` says where they come from, a key of ``IMAGE_KINDS``: "test",
@@ -553,6 +567,27 @@ class EvaluateTab(QWidget):
         self.weights_view.set_count(int(self.weights_count.currentData()))
         self._describe_weights()
 
+    @Slot(int)
+    def _on_cell_image_activated(self, row: int) -> None:
+        self._choose_example(int(self._cell_indices[row]))
+
+    @Slot(int)
+    def _on_mistake_activated(self, row: int) -> None:
+        if self._report is not None:
+            self._choose_example(int(self._report.misclassified[row]))
+
+    def _choose_example(self, index: int) -> None:
+        report = self._report
+        if report is None:
+            return
+        dataset = report.dataset
+        label = int(dataset.labels[index])
+        description = (
+            f"{self._kind.image.capitalize()} {index:,} of {dataset.name}, labelled "
+            f"{dataset.class_names[label]}"
+        )
+        self.example_chosen.emit(Example(dataset.images[index], label, description))
+
     @Slot(int, int)
     def show_cell(self, true: int, predicted: int) -> None:
         """Show the images of one (true, predicted) cell."""
@@ -567,6 +602,7 @@ class EvaluateTab(QWidget):
             else f"{names[true]} classified as {names[predicted]}"
         )
         self.cell_label.setText(f"{what}: {count(len(indices), 'image')}")
+        self._cell_indices = indices
         self.cell_grid.set_images(
             report.dataset.images[indices],
             report.dataset.max_value,

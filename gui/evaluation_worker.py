@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QThread
 
-from core.datasets import Dataset
+from core.datasets import Dataset, DatasetPart
 from core.metrics import evaluate
 from core.model_io import SavedModel
 from gui.background import TaskWorker, start_task
@@ -149,10 +149,18 @@ def tile_mosaic(
 
 
 def build_report(
-    model: SavedModel, dataset: Dataset, cancel: threading.Event | None = None
+    model: SavedModel,
+    dataset: Dataset | DatasetPart,
+    cancel: threading.Event | None = None,
 ) -> EvaluationReport | None:
-    """Evaluate ``model`` on ``dataset`` and derive the views; None when cancelled."""
+    """Evaluate ``model`` on ``dataset`` and derive the views; None when cancelled.
+
+    A part of a dataset (a run's validation part) is copied out first: the report
+    shows its images.
+    """
     start = time.perf_counter()
+    if isinstance(dataset, DatasetPart):
+        dataset = dataset.materialize()
     # A copy: the batch buffers evaluation leaves in a network (tens of MB for a
     # large one) go with it, not with the model the window and the run list keep.
     network = model.network.copy()
@@ -197,13 +205,16 @@ def build_report(
 
 def start_evaluation(
     model: SavedModel,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     *,
     on_succeeded: Callable[[EvaluationReport], None],
     on_failed: Callable[[str], None],
     on_finished: Callable[[], None],
 ) -> tuple[QThread, TaskWorker]:
     """Run `build_report` in a background thread (``gui.background.start_task``).
+
+    Its matrix products use the app's BLAS thread setting
+    (``gui.background.with_blas_limit``).
 
     Exactly one of ``on_succeeded(report)`` and ``on_failed(message)`` runs, unless
     the worker is cancelled; then always ``on_finished``. All must be GUI-thread slots.
@@ -218,4 +229,5 @@ def start_evaluation(
         on_failed=on_failed,
         on_finished=on_finished,
         name="evaluation",
+        uses_blas=True,
     )

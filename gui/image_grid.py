@@ -118,9 +118,15 @@ class ImageGrid(QListView):
     image_activated = Signal(int)
     selection_changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None, tile: int = 56) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        tile: int = 56,
+        gap: tuple[int, int] = (8, 6),
+    ) -> None:
         super().__init__(parent)
         self._placeholder = ""
+        self._gap = QSize(*gap)  # the room each tile's cell adds around its item
         self._model = _ImageListModel(self)
         self.setModel(self._model)
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -177,7 +183,7 @@ class ImageGrid(QListView):
         self._model.item_size = QSize(
             max(tile, widest + margin) + 4, tile + caption_height
         )
-        self.setGridSize(self._model.item_size + QSize(8, 6))
+        self.setGridSize(self._model.item_size + self._gap)
 
     def set_images(
         self,

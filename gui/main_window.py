@@ -1,4 +1,4 @@
-"""The main window: builds the Train / Draw / Evaluate tabs, commands and status bar.
+"""The main window: builds the Train / Draw / Evaluate / Inside tabs, commands, status.
 
 It connects them to the model document (``gui.model_document``) and the training
 controller (``gui.training_controller``) and decides what is shown when; it computes
@@ -17,11 +17,13 @@ from core import user_dirs
 from core.model_io import SavedModel, app_version
 from core.run import PersonalDrawings, RunError
 from core.training import ConfigError
+from gui.background import set_blas_setting
 from gui.draw_tab import DrawTab
 from gui.evaluate_tab import EvaluateTab
 from gui.file_commands import FileCommands
-from gui.history_export import HistoryExport
+from gui.inside_tab import InsideTab
 from gui.kept_runs import KeptRuns, RunModels
+from gui.live_network import ChosenImage
 from gui.model_document import (
     ModelDocument,
     count,
@@ -29,12 +31,13 @@ from gui.model_document import (
     layer_sizes,
     model_details,
     model_summary,
-    saved_config,
 )
 from gui.model_views import ModelViews
 from gui.run_history import describe_config, plotted_history
 from gui.settings import AppSettings
 from gui.status_bar import TrainingStatusBar
+from gui.step_commands import StepCommands
+from gui.step_through_view import Example, StepThroughWindow, drawing_example
 from gui.train_tab import TrainTab
 from gui.training_controller import (
     STOP_WAIT_MS,
@@ -81,12 +84,13 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setMinimumSize(*MINIMUM_SIZE)
 
-        self.train_tab = TrainTab(self.settings, self.data_dir)
+        self.train_tab = TrainTab(self.settings, self.data_dir, self.training)
         self.data_panel = self.train_tab.data_panel
         self.plot_panel = self.train_tab.plot_panel
         self.banner = self.train_tab.banner
         self.draw_tab = DrawTab(data_dir=self.data_dir)
         self.evaluate_tab = EvaluateTab()
+        self.inside_tab = InsideTab()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for tab, name, tip in (
@@ -97,12 +101,23 @@ class MainWindow(QMainWindow):
                 "Evaluate",
                 "Test accuracy, confusions, mistakes, weights",
             ),
+            (
+                self.inside_tab,
+                "Inside",
+                "Where the digits live, what breaks the model, the data",
+            ),
         ):
             index = self.tabs.addTab(tab, name)
             self.tabs.setTabToolTip(index, f"{tip} (Ctrl+{index + 1})")
         self.setCentralWidget(self.tabs)
+        self.numbers = StepThroughWindow(self)
         self.views = ModelViews(
-            self.document, self.tabs, self.draw_tab, self.evaluate_tab, self.data_panel
+            self.document,
+            self.tabs,
+            self.draw_tab,
+            self.evaluate_tab,
+            self.inside_tab,
+            self.data_panel,
         )
         kept = KeptRuns()
         self.files = FileCommands(self, self.document, self.training, kept)
@@ -114,15 +129,24 @@ class MainWindow(QMainWindow):
             self.tabs,
             self.evaluate_tab,
             self.files.save_as,
+            self.settings,
             self,
-        )
-        self.history_export = HistoryExport(
-            self.plot_panel, kept, self.document, self.settings, self
         )
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
         self.status_bar = TrainingStatusBar()
         self.setStatusBar(self.status_bar)
+        self._use_threads_setting(self.settings.blas_threads)
         self._connect()
+        self.steps = StepCommands(
+            self.training,
+            self.document,
+            self.train_tab,
+            self.files,
+            self.status_bar,
+            self.data_dir,
+            self,
+        )
+        self._connect_steps()
         guard_wheel(self)  # every control made without the panels' helpers
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
@@ -149,12 +173,19 @@ class MainWindow(QMainWindow):
         ):
             action.triggered.connect(slot)
         actions.recent_menu.file_chosen.connect(self.files.open_recent)
+        actions.threads_menu.setting_chosen.connect(self.on_threads_setting_chosen)
         self.plot_panel.log_check.toggled.connect(actions.log_scale.setChecked)
         self.train_tab.config_changed.connect(self._update_actions)
         self.data_panel.dataset_loaded.connect(self._update_actions)
         self.data_panel.loading_changed.connect(self.on_data_loading_changed)
         self.draw_tab.fine_tune_requested.connect(self.on_fine_tune_requested)
         self.draw_tab.personal_set_changed.connect(self.on_personal_set_changed)
+        self.draw_tab.numbers_requested.connect(self.on_show_numbers)
+        self.draw_tab.input_changed.connect(self.on_draw_input_changed)
+        self.draw_tab.input_changed.connect(self.inside_tab.show_input)
+        self.inside_tab.image_chosen.connect(self.on_image_chosen)
+        self.evaluate_tab.example_chosen.connect(self.on_example_chosen)
+        self.document.model_changed.connect(self.on_numbers_model_changed)
 
         self.document.opened.connect(self.on_document_opened)
         self.document.state_changed.connect(self.on_document_state_changed)
@@ -171,7 +202,14 @@ class MainWindow(QMainWindow):
         training.failed.connect(self.on_run_failed)
         training.cancelled.connect(self.on_run_cancelled)
         training.finished.connect(self.on_run_finished)
-        self.train_tab.health.connect_training(training)
+
+    def _connect_steps(self) -> None:
+        actions, steps = self.commands, self.steps
+        actions.step_batch.triggered.connect(steps.step_batch)
+        actions.step_epoch.triggered.connect(steps.step_epoch)
+        actions.continue_training.triggered.connect(steps.continue_training)
+        steps.new_run_requested.connect(self.on_new_run_requested)
+        steps.paused_changed.connect(self.on_steps_paused_changed)
 
     def save_settings(self) -> None:
         """Persist geometry, splitter, preset, dataset and mirror."""
@@ -183,6 +221,20 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_start(self) -> None:
         """Train a new network with the current settings."""
+        self._start_new(None)
+
+    @Slot(str)
+    def on_new_run_requested(self, hold_after: str) -> None:
+        """Start a new run that pauses after its first step (a step with no model)."""
+        self._start_new(hold_after)
+
+    @Slot(bool)
+    def on_steps_paused_changed(self, paused: bool) -> None:
+        """Show Resume while a run waits (or will, after its step)."""
+        self.commands.pause.setChecked(paused)
+        self._update_actions()
+
+    def _start_new(self, hold_after: str | None) -> None:
         if self.training.is_running:
             return
         problem = self.train_tab.start_problem()
@@ -200,7 +252,7 @@ class MainWindow(QMainWindow):
         if self.data_panel.include_personal():
             drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
         config = self.train_tab.current_config()
-        self.training.start(training_job(config, dataset, drawings))
+        self.steps.start_paused(training_job(config, dataset, drawings), hold_after)
 
     @Slot()
     def on_fine_tune_requested(self) -> None:
@@ -228,6 +280,17 @@ class MainWindow(QMainWindow):
             return
         self.training.start(job)
 
+    @Slot(object)
+    def on_threads_setting_chosen(self, setting: int | str) -> None:
+        """Keep the BLAS thread setting: for the next run, and evaluation from now."""
+        self.settings.blas_threads = setting
+        self._use_threads_setting(self.settings.blas_threads)
+
+    def _use_threads_setting(self, setting: int | str) -> None:
+        set_blas_setting(setting)
+        self.commands.threads_menu.set_setting(setting)
+        self.status_bar.show_threads_setting(setting)
+
     @Slot()
     def on_pause_toggled(self) -> None:
         """Pause or resume the running training."""
@@ -240,6 +303,7 @@ class MainWindow(QMainWindow):
         else:
             self.training.resume()
             self.status_bar.clearMessage()
+        self.steps.on_pause_toggled(self.commands.pause.isChecked())
         if self.training.job is not None:
             paused = self.commands.pause.isChecked()
             self.train_tab.show_run(self.training.job.label, paused)
@@ -268,7 +332,7 @@ class MainWindow(QMainWindow):
         )
         self.run_models.begin(run.run_id, job)
         self.train_tab.show_run(job.label)
-        self.status_bar.show_run_starting(job.config.epochs)
+        self.status_bar.show_run_starting(job.config.epochs, job.threads)
         self.train_tab.set_locked(True)
         self._update_actions()
         self.tabs.setCurrentIndex(0)
@@ -331,7 +395,10 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def on_run_cancelled(self, epochs: int) -> None:
         """Say the run was stopped; the last epoch's weights stay the current model."""
-        if epochs and self.document.model is not None:
+        stopped = self.steps.stopped_text(epochs)
+        if stopped is not None:
+            text = stopped
+        elif epochs and self.document.model is not None:
             text = (
                 f"Training stopped after {count(epochs, 'epoch')}; the model keeps "
                 "the weights of the last finished epoch."
@@ -373,7 +440,14 @@ class MainWindow(QMainWindow):
         running = self.training.is_running
         problem = self.train_tab.start_problem()
         ready = not running and not problem and self.data_panel.dataset is not None
-        self.commands.update(running, ready, self.document.model is not None)
+        steps = getattr(self, "steps", None)
+        self.commands.update(
+            running,
+            ready,
+            self.document.model is not None,
+            paused=steps is not None and steps.paused,
+            can_continue=steps is not None and steps.can_continue() and not problem,
+        )
         self.train_tab.show_problem(problem, running)
 
     def _update_title(self) -> None:
@@ -396,6 +470,29 @@ class MainWindow(QMainWindow):
         """Update the "Include my drawings" count."""
         self.data_panel.update_personal_count()
 
+    # ====================================================== one example, numbers
+    @Slot()
+    def on_show_numbers(self) -> None:
+        """Follow the Draw tab's input through the network, in its own window."""
+        image = self.draw_tab.current_image()
+        self.numbers.follow(self.document.model, drawing_example(image), show=True)
+
+    @Slot(object)
+    def on_draw_input_changed(self, image: object) -> None:
+        """Keep the numbers on the drawing as it changes (while they are shown)."""
+        self.numbers.follow(self.document.model, drawing_example(image))
+
+    @Slot(bool)
+    def on_numbers_model_changed(self, _live: bool) -> None:
+        """Follow the example through each new model (a step of training, too)."""
+        if self.numbers.isVisible():
+            self.numbers.view.set_model(self.document.model)
+
+    @Slot(object)
+    def on_example_chosen(self, example: Example) -> None:
+        """Follow a dataset image chosen on the Evaluate tab through the network."""
+        self.numbers.follow(self.document.model, example, show=True)
+
     # ================================================================ files
     @Slot()
     def on_new(self) -> None:
@@ -412,11 +509,20 @@ class MainWindow(QMainWindow):
             self.draw_tab.open_image(path)
 
     @Slot(object)
+    def on_image_chosen(self, chosen: ChosenImage) -> None:
+        """Put an image from the Inside tab on the Draw tab's canvas."""
+        self.draw_tab.put_image(chosen)
+        if chosen.go_to_canvas:
+            self.tabs.setCurrentWidget(self.draw_tab)
+        else:
+            self.status_bar.showMessage(
+                f"On the Draw tab's canvas: {chosen.description}.", 5000
+            )
+
+    @Slot(object)
     def on_document_opened(self, model: SavedModel) -> None:
         """Fill the controls from the file's settings and plot its history."""
-        config = saved_config(model)
-        if config is not None:
-            self.train_tab.apply_config(config, custom=True)
+        self.train_tab.show_opened_model(model)
         if model.dataset_name and self.data_panel.current_name() != model.dataset_name:
             self.data_panel.select(model.dataset_name)
         name = self.document.path.name if self.document.path else ""
@@ -426,7 +532,6 @@ class MainWindow(QMainWindow):
             plotted_history(model.history, model.phases),
         )
         self.run_models.keep_opened(run.run_id, model, self.document.path)
-        self.train_tab.show_model_health(model)
         epochs = epochs_text(model)
         self.banner.show_message(
             "info",
@@ -517,6 +622,7 @@ class MainWindow(QMainWindow):
             return
         self._close_pending = False
         self.data_panel.shutdown(STOP_WAIT_MS)
-        self.evaluate_tab.shutdown()
+        for tab in (self.draw_tab, self.evaluate_tab, self.inside_tab):
+            tab.shutdown()
         event.accept()
         self.closed.emit()

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.model_io import SavedModel, load_model, save_model
+from core.neuron_edits import edits_text
 from core.training import ConfigError, TrainingConfig
 from gui.run_history import phase_name
 from gui.settings import AppSettings
@@ -229,6 +230,7 @@ def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
         f"Created: {created}{version}",
         f"Network: {network_description(model)}",
         f"Training: {epochs_text(model) or 'no recorded epochs'}",
+        *(f"Edited after training: {edits_text(record)}" for record in model.edits),
     ]
     if model.metrics:
         lines.append("Results:")

@@ -57,10 +57,15 @@ EARLIER_COLORS = [
 ]
 EARLIER_ALPHA = 120
 PHASE_COLOR = QColor(60, 60, 60)
+CHANGE_COLOR = QColor(150, 40, 160)  # settings changed during a run
 # Where a phase's name sits along its line (0 bottom, 1 top): above the late, low loss
-# and below the late, high accuracy.
+# and below the late, high accuracy; a change's name a little lower and higher.
 PHASE_LABEL_POSITION = {"loss": 0.9, "accuracy": 0.1}
+CHANGE_LABEL_POSITION = {"loss": 0.75, "accuracy": 0.25}
 MAX_SYMBOL_EPOCHS = 60
+# A run stepped batch by batch has a few batch points only: each gets a dot, so that
+# the first one shows (one point draws no line).
+MAX_SYMBOL_BATCHES = 40
 LEGEND_CHARS = 34
 LEGEND_FONT = "8pt"
 LEGEND_ROWS = 2  # at most: the legends sit above the plots and take their height
@@ -170,33 +175,46 @@ class _RunCurves:
             self.validation_accuracy: accuracy_plot,
         }
         self.phase_lines: list[pg.InfiniteLine] = []
-        self._phase_style = (PHASE_COLOR, 200)
+        self.change_lines: set[pg.InfiniteLine] = set()
+        self._phase_style = (PHASE_COLOR, 200, True)
         self._axes = {"loss": loss_plot, "accuracy": accuracy_plot}
 
     def items(self) -> list[pg.GraphicsObject]:
         return list(self.plots)
 
     def add_phase_line(self, mark: PhaseMark) -> None:
-        """Draw a thin, named vertical line in both plots where a phase begins."""
+        """Draw a thin, named vertical line in both plots where a phase begins.
+
+        A change of settings (``mark.kind`` ``"change"``) gets a dotted line.
+        """
+        positions = (
+            CHANGE_LABEL_POSITION if mark.kind == "change" else (PHASE_LABEL_POSITION)
+        )
         for name, plot in self._axes.items():
             line = pg.InfiniteLine(
                 pos=mark.epoch,
                 angle=90,
                 movable=False,
                 label=mark.name,
-                labelOpts={"position": PHASE_LABEL_POSITION[name], "movable": False},
+                labelOpts={"position": positions[name], "movable": False},
             )
             plot.addItem(line, ignoreBounds=True)
             self.plots[line] = plot
             self.phase_lines.append(line)
+            if mark.kind == "change":
+                self.change_lines.add(line)
         self._style_phase_lines(*self._phase_style)
 
-    def _style_phase_lines(self, color: QColor, alpha: int) -> None:
-        self._phase_style = (color, alpha)
-        label = QColor(color)
-        label.setAlpha(max(alpha, 160))
+    def _style_phase_lines(self, color: QColor, alpha: int, current: bool) -> None:
+        # The current run's changes in their own hue; an earlier run's all in its.
+        self._phase_style = (color, alpha, current)
         for line in self.phase_lines:
-            line.setPen(_pen(color, alpha, Qt.PenStyle.DashLine))
+            change = line in self.change_lines
+            hue = CHANGE_COLOR if change and current else color
+            style = Qt.PenStyle.DotLine if change else Qt.PenStyle.DashLine
+            label = QColor(hue)
+            label.setAlpha(max(alpha, 160))
+            line.setPen(_pen(hue, alpha, style))
             line.label.setColor(label)
 
     def style_current(self) -> None:
@@ -214,7 +232,7 @@ class _RunCurves:
             item.setSymbolSize(symbol["symbolSize"])
             item.setSymbolPen(_pen(color))
             item.setSymbolBrush(color)
-        self._style_phase_lines(PHASE_COLOR, 200)
+        self._style_phase_lines(PHASE_COLOR, 200, True)
 
     def style_earlier(self, color: QColor) -> None:
         self.batch_raw.setPen(_pen(color, 25))
@@ -228,7 +246,7 @@ class _RunCurves:
         ):
             item.setPen(_pen(color, EARLIER_ALPHA, style))
             item.setSymbol(None)
-        self._style_phase_lines(color, EARLIER_ALPHA)
+        self._style_phase_lines(color, EARLIER_ALPHA, False)
 
     def set_visible(self, visible: bool, show_raw: bool) -> None:
         for item in self.items():
@@ -545,6 +563,18 @@ class PlotPanel(QWidget):
         run.add_epoch(epoch + run.epoch_offset, values)
         self._mark_dirty(run)
 
+    def add_change_mark(self, epoch: float, name: str) -> None:
+        """Mark where settings changed during the current run took effect.
+
+        ``epoch`` counts the run's own epochs (fractional), like ``add_epoch``.
+        """
+        run = self._current
+        if run is None:
+            return
+        mark = PhaseMark(epoch + run.epoch_offset, name, "change")
+        run.marks = (*run.marks, mark)
+        self._curves[run.run_id].add_phase_line(mark)
+
     def finish_run(self, outcome: str) -> None:
         """Mark the current run as ended (completed, cancelled, diverged, ...)."""
         if self._current is None:
@@ -629,6 +659,12 @@ class PlotPanel(QWidget):
             x = run.batches.column(0)
             curves.batch_raw.setData(x, run.batches.column(1))
             curves.batch_smooth.setData(x, run.batches.column(2))
+            dots = run is self._current and len(x) <= MAX_SYMBOL_BATCHES
+            if (curves.batch_smooth.opts["symbol"] is not None) != dots:
+                curves.batch_smooth.setSymbol("o" if dots else None)
+                curves.batch_smooth.setSymbolSize(4)
+                curves.batch_smooth.setSymbolPen(_pen(TRAIN_COLOR, 170))
+                curves.batch_smooth.setSymbolBrush(TRAIN_COLOR)
             epoch = run.epoch_column("epoch")
             if self._drawn_epochs.get(run_id) == len(epoch):
                 continue

@@ -23,7 +23,7 @@ EPOCH_FIELDS = (
 
 
 # How the plots and the model line name a phase kind (core.model_io.PHASE_KINDS).
-PHASE_NAMES = {"train": "training", "fine_tune": "fine-tune"}
+PHASE_NAMES = {"train": "training", "fine_tune": "fine-tune", "continue": "continued"}
 
 
 def phase_name(phases: list[dict[str, Any]], index: int) -> str:
@@ -34,10 +34,23 @@ def phase_name(phases: list[dict[str, Any]], index: int) -> str:
 
 @dataclass(frozen=True)
 class PhaseMark:
-    """Where a training phase begins on the epoch axis (after ``epoch``); its name."""
+    """A line on the epoch axis (after ``epoch``) and its name.
+
+    ``kind`` ``"phase"``: a training phase begins there; ``"change"``: settings
+    changed during the run took effect there.
+    """
 
     epoch: float
     name: str
+    kind: str = "phase"
+
+
+def change_name(values: dict[str, Any]) -> str:
+    """Name a change of settings on its line: ``lr 0.01`` or ``lr 0.01, mom. 0.5``."""
+    name = f"lr {float(values['learning_rate']):g}"
+    if values.get("momentum") is not None:
+        name += f", mom. {float(values['momentum']):g}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,12 @@ def plotted_history(
         for index, start in enumerate(timeline.starts)
         if index > 0
     ]
+    for index, start in enumerate(timeline.starts):
+        changes = phases[index].get("changes", []) if index < len(phases) else []
+        marks += [
+            PhaseMark(start + float(change["at_epoch"]), change_name(change), "change")
+            for change in changes
+        ]
     end = float(timeline.epochs.max()) if len(history) else 0.0
     if then is not None:
         marks.append(PhaseMark(end, phase_name([{"kind": then}], 0)))
@@ -158,7 +177,9 @@ class RunRecord:
 
         None before the first mark: a run of one phase numbers its epochs itself.
         """
-        started = [mark for mark in self.marks if mark.epoch < epoch]
+        started = [
+            mark for mark in self.marks if mark.kind == "phase" and mark.epoch < epoch
+        ]
         if not started:
             return None
         mark = max(started, key=lambda m: m.epoch)

@@ -1,4 +1,4 @@
-"""Persistent user preferences (QSettings): geometry, last preset, folders, mirror.
+"""Persistent user preferences (QSettings): geometry, preset, folders, mirror, threads.
 
 Owns the settings keys and their defaults. Imports Qt only; no core, no widgets.
 """
@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANIZATION = "DigitStudio"
 APPLICATION = "Digit Studio"
 MAX_RECENT_FILES = 8
+AUTO_THREADS = "auto"  # core.blas_threads.AUTO; this module imports no core
 
 
 class AppSettings:
@@ -105,6 +106,23 @@ class AppSettings:
     @download_mirror.setter
     def download_mirror(self, value: str) -> None:
         self._settings.setValue("data/download_mirror", value.strip())
+
+    @property
+    def blas_threads(self) -> int | str:
+        """BLAS threads for training and evaluation: ``"auto"`` or a count >= 1.
+
+        ``"auto"`` (the default, also for anything unreadable) keeps timing one
+        thread against all cores and uses the faster (`core.blas_threads`).
+        """
+        value = self._settings.value("training/blas_threads", AUTO_THREADS)
+        text = str(value).strip().lower()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        return AUTO_THREADS
+
+    @blas_threads.setter
+    def blas_threads(self, value: int | str) -> None:
+        self._settings.setValue("training/blas_threads", str(value))
 
     @property
     def recent_files(self) -> list[str]:

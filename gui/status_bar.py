@@ -1,4 +1,4 @@
-"""The window's status bar: epoch, progress with the time left, speed, learning rate.
+"""The window's status bar: epoch, progress and time left, speed, rate, BLAS threads.
 
 Owns ``TrainingStatusBar``; it only shows what ``gui.training_controller`` reports.
 Its labels have fixed sizes: a new text then repaints one label, not the whole bar.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QProgressBar, QStatusBar
 
+from core.blas_threads import AUTO, POOL
 from gui.training_controller import RunStatus
 from gui.widgets import fixed_label
 from gui.wording import format_duration
@@ -22,6 +23,36 @@ RUN_ENDINGS = {
     "diverged": "diverged",
     "failed": "failed",
 }
+THREADS_TIP = (
+    "BLAS threads for the matrix products (Training > BLAS threads). Automatic "
+    "keeps timing one thread against all cores during training and uses the "
+    "faster: one wins when other programs keep the cores busy, or for small "
+    "networks."
+)
+
+
+def threads_text(setting: int | str, threads: int | None, running: bool) -> str:
+    """Say how many BLAS threads a run uses, e.g. ``"1 thread (faster now)"``.
+
+    Parameters
+    ----------
+    setting : int or str
+        ``"auto"`` or the count fixed by hand.
+    threads : int or None
+        The count in use (`core.training.BatchEvent.blas_threads`); None while the
+        first measurement runs, or between runs.
+    running : bool
+        False between runs: then the setting is shown.
+    """
+    if setting != AUTO:
+        return f"{setting} thread{'' if setting == 1 else 's'} (set)"
+    if not running:
+        return "threads: automatic"
+    if threads is None:
+        return "measuring threads…"
+    text = f"{threads} thread{'' if threads == 1 else 's'}"
+    cores = POOL.size or threads
+    return text + " (faster now)" if threads < cores else text
 
 
 class TrainingStatusBar(QStatusBar):
@@ -47,17 +78,34 @@ class TrainingStatusBar(QStatusBar):
             "– samples/s", "000,000,000 samples/s", "Training speed"
         )
         self.lr_label = fixed_label("lr –", "lr 0.000e-00", "Current learning rate")
+        self.threads_label = fixed_label(
+            threads_text(AUTO, None, False), "measuring threads…", THREADS_TIP
+        )
+        self._running = False
         for widget in (
             self.epoch_label,
             self.progress_bar,
             self.speed_label,
             self.lr_label,
+            self.threads_label,
         ):
             self.addPermanentWidget(widget)
 
-    def show_run_starting(self, epochs: int) -> None:
-        """Reset the figures for a new run of ``epochs`` epochs."""
+    def show_threads_setting(self, setting: int | str) -> None:
+        """Show the BLAS thread setting (between runs; a run shows its own)."""
+        if not self._running:
+            self._set_threads_text(threads_text(setting, None, False))
+
+    def _set_threads_text(self, text: str) -> None:
+        # Set only on change: a new text repaints the label.
+        if self.threads_label.text() != text:
+            self.threads_label.setText(text)
+
+    def show_run_starting(self, epochs: int, threads: int | str = AUTO) -> None:
+        """Reset the figures for a new run of ``epochs`` epochs and BLAS ``threads``."""
         self.epoch_label.setText(f"epoch 0/{epochs}")
+        self._running = True
+        self._set_threads_text(threads_text(threads, None, True))
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
 
@@ -73,6 +121,9 @@ class TrainingStatusBar(QStatusBar):
         if status.samples_per_second is not None:
             self.speed_label.setText(f"{status.samples_per_second:,.0f} samples/s")
         self.lr_label.setText(f"lr {status.learning_rate:.3g}")
+        self._set_threads_text(
+            threads_text(status.threads_setting, status.blas_threads, True)
+        )
         # Format first: the new value then repaints the bar (synchronously) once with
         # both; the other order paints it twice. Whole percents for the same reason.
         if not status.paused:
@@ -93,6 +144,7 @@ class TrainingStatusBar(QStatusBar):
 
     def show_run_ended(self, outcome: str = "completed") -> None:
         """Say how the run ended (its figures stay); ``outcome`` as the run list's."""
+        self._running = False
         if self.currentMessage() == STOPPING:
             self.clearMessage()
         if outcome == "stopped":

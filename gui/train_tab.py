@@ -7,7 +7,9 @@ nothing itself; the window does.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -29,12 +31,16 @@ from gui.data_panel import DataPanel
 from gui.guidance_strip import GuidanceStrip
 from gui.health_panel import HealthPanel
 from gui.health_view import HealthView
+from gui.model_document import saved_config
 from gui.network_panel import NetworkPanel
 from gui.plot_export import PlotSaver
 from gui.plot_panel import PlotPanel
 from gui.plots_area import PlotsArea
 from gui.settings import AppSettings
 from gui.training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from gui.training_controller import TrainingController
 
 CUSTOM_PRESET = "custom"
 
@@ -48,7 +54,12 @@ class TrainTab(QSplitter):
 
     config_changed = Signal()
 
-    def __init__(self, settings: AppSettings, data_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        data_dir: Path,
+        training: TrainingController | None = None,
+    ) -> None:
         super().__init__(Qt.Orientation.Horizontal)
         self.settings = settings
         self.config_problem = ""
@@ -72,6 +83,8 @@ class TrainTab(QSplitter):
         self.health_panel = HealthPanel()
         self.health_panel.link_epochs(self.plot_panel.loss_plot)
         self.health = HealthView(self.health_panel, self.guidance)
+        if training is not None:
+            self.health.connect_training(training)
         self.plot_savers = [
             PlotSaver(self.plot_panel.loss_plot, "loss", self.plot_panel),
             PlotSaver(self.plot_panel.accuracy_plot, "accuracy", self.plot_panel),
@@ -181,8 +194,11 @@ class TrainTab(QSplitter):
         self.guidance.mark_applied(fix)
         return True
 
-    def show_model_health(self, model: SavedModel) -> None:
-        """Show an opened model's health history and its weights against their start."""
+    def show_opened_model(self, model: SavedModel) -> None:
+        """Fill the controls from an opened model's settings; show its health."""
+        config = saved_config(model)
+        if config is not None:
+            self.apply_config(config, custom=True)
         self.health.show_model(model)
 
     @Slot(int)
@@ -229,11 +245,12 @@ class TrainTab(QSplitter):
         self.config_error_label.setText(problem)
         self.config_error_label.setVisible(bool(problem) and not running)
 
-    def set_locked(self, locked: bool) -> None:
-        """Lock the settings while a run trains."""
+    def set_locked(self, locked: bool, editable: Collection[str] = ()) -> None:
+        """Lock the settings while a run trains, but for ``editable`` (paused)."""
         self.data_panel.set_locked(locked)
         self.network_panel.setEnabled(not locked)
-        self.training_panel.setEnabled(not locked)
+        self.training_panel.setEnabled(not locked or bool(editable))
+        self.training_panel.set_editable(editable if locked else None)
         self.preset_combo.setEnabled(not locked)
 
     def show_run(self, label: str, paused: bool = False) -> None:

@@ -18,14 +18,17 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 
 from core.datasets import Dataset
 from core.model_io import SavedModel
-from core.run import PersonalDrawings, fine_tune_request
+from core.run import PersonalDrawings, continue_request, fine_tune_request
 from core.training import TrainingConfig
+from gui.background import blas_setting
 from gui.run_history import describe_config
 from gui.training_worker import (
     BatchProgress,
     EpochProgress,
     HealthProgress,
+    HoldProgress,
     PreparedData,
+    SettingsProgress,
     TrainingJob,
     TrainingOutcome,
     TrainingWorker,
@@ -48,6 +51,8 @@ class RunStatus:
     samples_per_second: float | None  # None: keep the last figure shown
     seconds_left: float | None  # None: too early to tell
     paused: bool
+    threads_setting: int | str = "auto"  # the run's BLAS setting (TrainingJob)
+    blas_threads: int | None = None  # the count in use; None while measuring
 
 
 class TrainingController(QObject):
@@ -56,11 +61,12 @@ class TrainingController(QObject):
     Signals, in the order of a run: ``run_started(job)`` (before its thread starts:
     the window lays itself out for the run), ``preparing()``, ``prepared(data)``;
     any ``batch_progress(progress)``, ``epochs_finished(rows)``,
-    ``snapshot_taken(model)``, ``health_updated(health)`` and
-    ``status_changed(status)`` (at most ``STATUS_HZ`` a second for batches); one
-    of ``succeeded(model, outcome)``, ``failed(details)``, ``cancelled(epochs)``;
-    then always ``finished(outcome)`` ("ended", "failed", "stopped" or the
-    outcome's reason).
+    ``snapshot_taken(model)``, ``health_updated(health)`` and ``status_changed(status)``
+    (at most ``STATUS_HZ`` a second for batches), ``held(hold)`` each time the run
+    waits paused (its ``snapshot_taken`` first), ``settings_applied(progress)`` when
+    settings changed while paused take effect; one of ``succeeded(model, outcome)``,
+    ``failed(details)``, ``cancelled(epochs)``; then always ``finished(outcome)``
+    ("ended", "failed", "stopped" or the outcome's reason).
     The models are the worker's (``core.run.build_model``), holding copies of the
     weights: the worker never trains a network the window shows.
     """
@@ -77,6 +83,8 @@ class TrainingController(QObject):
     failed = Signal(str)
     cancelled = Signal(int)  # epochs this run finished
     finished = Signal(str)
+    held = Signal(object)  # HoldProgress: the run waits, paused, there
+    settings_applied = Signal(object)  # SettingsProgress
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,10 +95,15 @@ class TrainingController(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._outcome = ""
+        self._threads_setting: int | str = "auto"
         self._started_at = 0.0
         self._paused_since: float | None = None
         self._paused_total = 0.0
         self._pending_status: BatchProgress | None = None
+        # Where the run waits (None while it trains), and whether its newest model
+        # is that hold's (mid-epoch weights) rather than an epoch's.
+        self.hold: HoldProgress | None = None
+        self.latest_hold: HoldProgress | None = None
         self._status_timer = QTimer(self)
         self._status_timer.setSingleShot(True)
         self._status_timer.setInterval(int(1000 / STATUS_HZ))
@@ -106,11 +119,17 @@ class TrainingController(QObject):
         """The running training's thread, or None."""
         return self._thread
 
-    def start(self, job: TrainingJob) -> bool:
-        """Start ``job`` in a new thread; False while another run goes on."""
+    def start(self, job: TrainingJob, hold_after: str | None = None) -> bool:
+        """Start ``job`` in a new thread; False while another run goes on.
+
+        ``hold_after`` ``"batch"`` or ``"epoch"`` pauses the run after its first
+        mini-batch or epoch (the step controls on a model that is not training).
+        """
         if self.is_running:
             return False
         self.job = job
+        self._threads_setting = job.threads
+        self.hold = self.latest_hold = None
         self.history = []
         self._latest = None
         self.prepared_data = None
@@ -119,6 +138,9 @@ class TrainingController(QObject):
         self._paused_since = None
         self._started_at = time.monotonic()
         self._thread, self._worker = start_training(job, self, start=False)
+        if hold_after is not None:
+            self._paused_since = time.monotonic()  # paused, but for this one step
+            self._request_step(hold_after)
         self.run_started.emit(job)
         self._thread.start()
         return True
@@ -128,13 +150,48 @@ class TrainingController(QObject):
         if not self._worker_alive():
             return False
         self._worker.pause()
-        self._paused_since = time.monotonic()
+        if self._paused_since is None:  # already waiting after a step: it counts on
+            self._paused_since = time.monotonic()
         return True
 
     def resume(self) -> None:
         """Continue a paused run."""
         if self._worker_alive():
             self._worker.resume()
+        self.hold = None
+        self.resume_clock()
+
+    def step(self, kind: str) -> bool:
+        """Step the paused run, then pause again; False when none runs.
+
+        ``kind`` ``"batch"`` trains one more mini-batch, ``"epoch"`` to the end of
+        the epoch (a whole one between epochs).
+        """
+        if not self._worker_alive():
+            return False
+        self.resume_clock()
+        self._request_step(kind)
+        return True
+
+    def _request_step(self, kind: str) -> None:
+        self.hold = None
+        if kind == "epoch":
+            self._worker.step_to_epoch_end()
+        else:
+            self._worker.step(1)
+
+    def change_settings(self, values: dict[str, Any]) -> bool:
+        """Use these settings from the run's next mini-batch on; False when none runs.
+
+        Check them first with ``core.training.changed_config``.
+        """
+        if not self._worker_alive():
+            return False
+        self._worker.change_settings(values)
+        return True
+
+    def resume_clock(self) -> None:
+        """Count time as training time again (the time left leaves out pauses)."""
         if self._paused_since is not None:
             self._paused_total += time.monotonic() - self._paused_since
         self._paused_since = None
@@ -178,11 +235,19 @@ class TrainingController(QObject):
 
     @Slot(object)
     def on_worker_progress(
-        self, message: BatchProgress | EpochProgress | HealthProgress
+        self,
+        message: BatchProgress
+        | EpochProgress
+        | HealthProgress
+        | HoldProgress
+        | SettingsProgress,
     ) -> None:
         """Keep the history, make snapshots, report the status."""
         if isinstance(message, HealthProgress):
             self.health_updated.emit(message)
+            return
+        if isinstance(message, HoldProgress | SettingsProgress):
+            self._on_step_progress(message)
             return
         if isinstance(message, BatchProgress):
             self.batch_progress.emit(message)
@@ -205,10 +270,25 @@ class TrainingController(QObject):
                 message.fraction,
                 event.learning_rate,
                 event.samples_per_second or None,
+                event.blas_threads,
             )
         )
         self._latest = message.model
+        self.latest_hold = None
         self.snapshot_taken.emit(message.model)
+
+    def _on_step_progress(self, message: HoldProgress | SettingsProgress) -> None:
+        if isinstance(message, SettingsProgress):
+            self.settings_applied.emit(message)
+            return
+        if self._worker is None or not self._worker.control.paused:
+            return  # resumed or stepped on meanwhile: it no longer waits there
+        if self._paused_since is None:
+            self._paused_since = time.monotonic()
+        self.hold = self.latest_hold = message
+        self._latest = message.model
+        self.snapshot_taken.emit(message.model)
+        self.held.emit(message)
 
     @Slot()
     def on_status_timer(self) -> None:
@@ -223,6 +303,7 @@ class TrainingController(QObject):
                 message.fraction,
                 message.learning_rate,
                 message.samples_per_second,
+                message.blas_threads,
             )
         )
 
@@ -260,6 +341,7 @@ class TrainingController(QObject):
             thread.wait(STOP_WAIT_MS)
         self._worker = None
         self.job = None
+        self.hold = None
         self._paused_since = None
         outcome, self._outcome = self._outcome or "ended", ""
         self.finished.emit(outcome)
@@ -272,6 +354,7 @@ class TrainingController(QObject):
         fraction: float,
         learning_rate: float,
         samples_per_second: float | None,
+        blas_threads: int | None,
     ) -> RunStatus:
         left = None
         if self._paused_since is None:
@@ -286,6 +369,8 @@ class TrainingController(QObject):
             samples_per_second,
             left,
             self._paused_since is not None,
+            self._threads_setting,
+            blas_threads,
         )
 
 
@@ -319,9 +404,16 @@ def outcome_message(outcome: TrainingOutcome, model: SavedModel) -> tuple[str, s
 
 
 def training_job(
-    config: TrainingConfig, dataset: Dataset, drawings: PersonalDrawings | None
+    config: TrainingConfig,
+    dataset: Dataset,
+    drawings: PersonalDrawings | None,
+    threads: int | str | None = None,
 ) -> TrainingJob:
-    """Return the job that trains a new network with ``config`` (and the drawings)."""
+    """Return the job that trains a new network with ``config`` (and the drawings).
+
+    ``threads`` is the BLAS thread setting ("auto" or a count); by default the
+    app's (``gui.background.blas_setting``), as for every job made here.
+    """
     return TrainingJob(
         config=config,
         dataset=dataset,
@@ -330,6 +422,28 @@ def training_job(
             config.to_dict(),
             [dataset.input_size, *config.hidden_sizes, dataset.num_classes],
         ),
+        threads=_threads(threads),
+    )
+
+
+def continue_job(
+    model: SavedModel,
+    dataset: Dataset,
+    config: TrainingConfig,
+    drawings: PersonalDrawings | None,
+    threads: int | str | None = None,
+) -> TrainingJob:
+    """Return the job that trains ``model`` on with ``config``, as a new phase.
+
+    The policy is ``core.run.continue_request``'s; ``threads`` is the BLAS thread
+    setting (the app's by default). Raises ``core.run.RunError`` when the dataset
+    does not fit the model.
+    """
+    request = continue_request(model, dataset, config, drawings)
+    return TrainingJob.for_request(
+        request,
+        label="continued: " + describe_config(request.config.to_dict()),
+        threads=_threads(threads),
     )
 
 
@@ -338,15 +452,23 @@ def fine_tune_job(
     dataset: Dataset,
     drawings: PersonalDrawings,
     fallback_config: TrainingConfig | None = None,
+    threads: int | str | None = None,
 ) -> TrainingJob:
     """Return the job that fine-tunes a copy of ``model`` on the drawings.
 
     The policy is ``core.run.fine_tune_request``'s; ``fallback_config`` gives the
-    settings when the model records none. Raises ``core.run.RunError`` when the
-    dataset does not fit the model or no settings are known.
+    settings when the model records none; ``threads`` is the BLAS thread setting
+    (the app's by default).
+    Raises ``core.run.RunError`` when the dataset does not fit the model or no
+    settings are known.
     """
     request = fine_tune_request(model, dataset, drawings, fallback_config)
     return TrainingJob.for_request(
         request,
         label="fine-tune on my drawings: " + describe_config(request.config.to_dict()),
+        threads=_threads(threads),
     )
+
+
+def _threads(setting: int | str | None) -> int | str:
+    return blas_setting() if setting is None else setting

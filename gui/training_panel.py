@@ -9,11 +9,12 @@ and the settings each one uses).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -310,6 +311,15 @@ class TrainingPanel(QWidget):
             "normalization": combo_key(self.normalization_combo),
             "augment": self.augment_config(),
         }
+
+    def set_editable(self, names: Collection[str] | None) -> None:
+        """Let only the settings ``names`` be edited (a paused run's); None: all."""
+        widgets = {"learning_rate": self.learning_rate_box, **self._setting_widgets}
+        editable = {widgets[name] for name in names or () if name in widgets}
+        for kind in (QAbstractSpinBox, QComboBox, QCheckBox):
+            for widget in self.findChildren(kind):
+                widget.setEnabled(names is None or widget in editable)
+        self.augment_group.setEnabled(names is None)
 
     def augment_config(self) -> AugmentConfig:
         """Return the augmentation settings (all off when the group is unticked)."""

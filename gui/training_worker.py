@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.datasets import Dataset, DatasetError, Normalization
+from core.blas_threads import AUTO
+from core.datasets import Dataset, DatasetError, DatasetPart, Normalization
 from core.guidance import Advice, advise, run_facts
 from core.health import (
     HealthRecord,
@@ -47,6 +48,7 @@ from core.training import (
     ConfigError,
     EpochEvent,
     FinishedEvent,
+    SettingsEvent,
     TrainingConfig,
     TrainingControl,
 )
@@ -66,7 +68,8 @@ class TrainingJob:
     a callable such as `core.run.PersonalDrawings`, called in the worker thread),
     ``extra_repeat`` ``personal_repeat``, ``require_extra`` ``require_personal``;
     ``base``, ``subset`` and ``limit`` keep their names. Build a job from a request
-    (e.g. `core.run.fine_tune_request`) with `for_request`.
+    (e.g. `core.run.fine_tune_request`) with `for_request`. ``threads`` is the BLAS
+    thread setting the run trains with (`core.blas_threads`: "auto" measures).
     """
 
     config: TrainingConfig
@@ -78,10 +81,14 @@ class TrainingJob:
     label: str = ""
     base: SavedModel | None = None
     subset: int | None = None
+    phase_kind: str | None = None
+    threads: int | str = AUTO
 
     @classmethod
-    def for_request(cls, request: RunRequest, label: str = "") -> TrainingJob:
-        """Return the job that runs ``request``."""
+    def for_request(
+        cls, request: RunRequest, label: str = "", threads: int | str = AUTO
+    ) -> TrainingJob:
+        """Return the job that runs ``request`` with the BLAS ``threads`` setting."""
         return cls(
             config=request.config,
             dataset=request.dataset,
@@ -92,6 +99,8 @@ class TrainingJob:
             label=label,
             base=request.base,
             subset=request.subset,
+            phase_kind=request.phase_kind,
+            threads=threads,
         )
 
     def request(self) -> RunRequest:
@@ -105,6 +114,7 @@ class TrainingJob:
             base=self.base,
             subset=self.subset,
             limit=self.limit,
+            phase_kind=self.phase_kind,
         )
 
 
@@ -119,7 +129,8 @@ class BatchProgress:
     epochs: int
     fraction: float  # of the whole run, 0..1
     learning_rate: float
-    samples_per_second: float
+    samples_per_second: float | None  # None: unknown (a pause came between)
+    blas_threads: int | None = None  # the count chosen; None while measuring
     health: HealthSeries | None = None  # the sampled batches' health figures
 
 
@@ -159,6 +170,40 @@ class EpochProgress:
 
 
 @dataclass(frozen=True)
+class HoldProgress:
+    """Training waits, paused, after ``batches_done`` minibatches of ``epoch``.
+
+    Sent when a step request ran out or a pause took effect, once some minibatch of
+    the run was trained. ``model`` holds a copy of the weights there (`build_model`:
+    mid-epoch weights with the finished epochs' history, ``stopped``
+    ``"interrupted"``).
+    """
+
+    epoch: int
+    batches_done: int
+    batches_per_epoch: int
+    model: SavedModel
+
+    @property
+    def mid_epoch(self) -> bool:
+        """True when the weights are part way through an epoch."""
+        return 0 < self.batches_done < self.batches_per_epoch
+
+    @property
+    def x(self) -> float:
+        """Where training waits, in fractional epochs of the run."""
+        return self.epoch - 1 + self.batches_done / self.batches_per_epoch
+
+
+@dataclass(frozen=True)
+class SettingsProgress:
+    """Settings changed during the run took effect; ``x`` in epochs of the run."""
+
+    event: SettingsEvent
+    x: float
+
+
+@dataclass(frozen=True)
 class PreparedData:
     """What the worker prepared before the first batch (sizes for the status bar).
 
@@ -170,7 +215,7 @@ class PreparedData:
     validation_size: int
     normalization: Normalization
     layer_sizes: tuple[int, ...]
-    validation_set: Dataset | None = None
+    validation_set: DatasetPart | None = None
     extra_size: int = 0
     run: PreparedRun | None = None
 
@@ -212,7 +257,9 @@ class TrainingWorker(QObject):
     def __init__(self, job: TrainingJob) -> None:
         super().__init__()
         self._job = job
-        self.control = TrainingControl()
+        self.control = TrainingControl(on_hold=self._on_hold)
+        self._changes: list[SettingsEvent] = []
+        self._held = False  # paused since the last batch message: no speed figure
         self._network: MLP | None = None
         self._pending_x: list[float] = []
         self._pending_loss: list[float] = []
@@ -248,6 +295,18 @@ class TrainingWorker(QObject):
         """Continue a paused run."""
         self.control.resume()
 
+    def step(self, batches: int = 1) -> None:
+        """Train this many more mini-batches, then pause."""
+        self.control.step(batches)
+
+    def step_to_epoch_end(self) -> None:
+        """Train to the end of the epoch, then pause."""
+        self.control.step_to_epoch_end()
+
+    def change_settings(self, values: dict[str, Any]) -> None:
+        """Use these settings from the next mini-batch on."""
+        self.control.change_settings(**values)
+
     @Slot()
     def run(self) -> None:
         """Prepare the run, train, and report; never raises."""
@@ -277,7 +336,9 @@ class TrainingWorker(QObject):
                 return
             self._histograms = WeightHistograms(_starting_weights(prepared))
             self._last_emit = time.perf_counter()
-            result = run_training(prepared, self._on_event, self.control)
+            result = run_training(
+                prepared, self._on_event, self.control, threads=self._job.threads
+            )
             self._flush(time.perf_counter())
             if result.reason == "cancelled" or self.control.cancelled:
                 self.cancelled.emit()
@@ -341,6 +402,30 @@ class TrainingWorker(QObject):
             self._flush(self._last_batch_time)
             self._flush_epochs(time.perf_counter())
             self._flush_health(event.reason)
+        elif isinstance(event, SettingsEvent):
+            self._changes.append(event)
+            self._flush(self._last_batch_time)  # the batches before the change first
+            x = event.epoch - 1 + event.batch_index / event.batches_per_epoch
+            self.progress.emit(SettingsProgress(event, x))
+
+    # Runs in the worker thread whenever training is about to wait, paused.
+    def _on_hold(self) -> None:
+        now = time.perf_counter()
+        self._flush(self._last_batch_time)
+        self._flush_epochs(now)
+        self._held = True
+        event = self._last_batch
+        if event is None or self._prepared is None:
+            return  # nothing trained yet: the model is the one the run started from
+        snapshot = self._network.copy()
+        model = build_model(
+            self._prepared, snapshot, rows=self._rows, changes=self._changes
+        )
+        self.progress.emit(
+            HoldProgress(
+                event.epoch, event.batch_index + 1, event.batches_per_epoch, model
+            )
+        )
 
     def _flush_epochs(self, now: float) -> None:
         if not self._pending_epochs:
@@ -349,7 +434,9 @@ class TrainingWorker(QObject):
         self._last_epoch_emit = now
         last = events[-1]
         snapshot = self._network.copy()
-        model = build_model(self._prepared, snapshot, rows=self._rows)
+        model = build_model(
+            self._prepared, snapshot, rows=self._rows, changes=self._changes
+        )
         self.progress.emit(
             EpochProgress(events, snapshot, last.epoch / last.epochs, model)
         )
@@ -391,9 +478,11 @@ class TrainingWorker(QObject):
             epochs=epochs,
             fraction=min(done / epochs, 1.0),
             learning_rate=float(event.learning_rate),
-            samples_per_second=rate,
+            samples_per_second=None if self._held else rate,
+            blas_threads=event.blas_threads,
             health=health,
         )
+        self._held = False
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []
         self._samples_since_emit = 0
         self._last_emit = now

@@ -119,6 +119,21 @@ def set_combo_key(combo: QComboBox, key: str) -> bool:
     return True
 
 
+def offer_datasets(combo: QComboBox, sets: dict) -> None:
+    """List named datasets (name to images) in ``combo`` as "name (count)".
+
+    The chosen name stays chosen when it is still offered, else the first is; no
+    signal is emitted.
+    """
+    combo.blockSignals(True)
+    previous = combo.currentData()
+    combo.clear()
+    for name, data in sets.items():
+        combo.addItem(f"{name} ({len(data):,})", name)
+    combo.setCurrentIndex(max(combo.findData(previous), 0))
+    combo.blockSignals(False)
+
+
 def fixed_label(text: str, widest: str, tooltip: str) -> QLabel:
     """Make a label sized once for its ``widest`` text.
 

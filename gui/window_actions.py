@@ -1,18 +1,19 @@
 """The window's commands: actions with shortcuts and tips, menus, toolbar, recent files.
 
-Owns ``WindowActions`` and ``RecentFilesMenu``. Builds and enables commands only;
-the window connects them to what they do.
+Owns ``WindowActions``, ``RecentFilesMenu`` and ``ThreadsMenu``. Builds and enables
+commands only; the window connects them to what they do.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -24,9 +25,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.blas_threads import AUTO, POOL
 from gui.model_document import ModelDocument
 
-TAB_NAMES = ("Train", "Draw", "Evaluate")
+TAB_NAMES = ("Train", "Draw", "Evaluate", "Inside")
+# What +1 batch and +1 epoch do: on a paused run, on the current model when nothing
+# trains, and when there is no model yet.
+STEP_TIPS = {
+    "batch": (
+        "Train one more mini-batch of the paused run, then pause again",
+        "Continue the current model for one mini-batch (a new phase of its "
+        "history), then pause",
+        "Start a new run with the settings on the left and pause after its first "
+        "mini-batch",
+    ),
+    "epoch": (
+        "Train to the end of this epoch (a whole one between epochs), then pause again",
+        "Continue the current model for one epoch (a new phase of its history), "
+        "then pause",
+        "Start a new run with the settings on the left and pause after its first epoch",
+    ),
+}
 # Shortcuts that belong to a widget rather than to a window action.
 WIDGET_SHORTCUTS = (
     ("Ctrl+Z", "Undo the last stroke (Draw tab)"),
@@ -90,6 +109,59 @@ class RecentFilesMenu(QMenu):
             self.file_chosen.emit(str(action.data()))
 
 
+class ThreadsMenu(QMenu):
+    """Training > BLAS threads: automatic, or a count fixed by hand.
+
+    ``setting_chosen(setting)`` gives ``"auto"`` or the count when the user picks
+    one; `set_setting` shows a setting without emitting.
+    """
+
+    setting_chosen = Signal(object)
+
+    def __init__(self, parent: QWidget, setting: int | str = AUTO) -> None:
+        super().__init__("BLAS &threads", parent)
+        self.setToolTipsVisible(True)
+        self._group = QActionGroup(self)
+        self._group.setExclusive(True)
+        cores = POOL.size or os.cpu_count() or 1
+        counts = range(1, max(cores, setting if isinstance(setting, int) else 1) + 1)
+        for value in (AUTO, *counts):
+            if value == AUTO:
+                text, tip = (
+                    "&Automatic",
+                    (
+                        "Keep timing one thread against all cores while training and "
+                        "use the faster (best on a machine busy with other programs)"
+                    ),
+                )
+            else:
+                text = f"&{value} thread{'' if value == 1 else 's'}"
+                tip = "Always this many (the results are then reproducible bit for bit)"
+            action = self.addAction(text)
+            action.setCheckable(True)
+            action.setData(value)
+            action.setToolTip(tip + "; from the next run, and for evaluation now")
+            self._group.addAction(action)
+        self.set_setting(setting)
+        self._group.triggered.connect(self.on_action_triggered)
+
+    def setting(self) -> int | str:
+        """Return the setting checked."""
+        checked = self._group.checkedAction()
+        return AUTO if checked is None else checked.data()
+
+    def set_setting(self, setting: int | str) -> None:
+        """Check ``setting``'s entry (automatic for one not listed)."""
+        actions = self._group.actions()
+        chosen = next((a for a in actions if a.data() == setting), actions[0])
+        chosen.setChecked(True)
+
+    @Slot(QAction)
+    def on_action_triggered(self, action: QAction) -> None:
+        """Report the setting picked."""
+        self.setting_chosen.emit(action.data())
+
+
 class WindowActions:
     """Every command of ``window``, with its menus and toolbar.
 
@@ -126,6 +198,14 @@ class WindowActions:
             "&Pause", "F6", "Pause or resume the training", checkable=True
         )
         self.stop = action("S&top", ["Shift+F5", "Ctrl+."], "Stop the training")
+        self.step_batch = action("+1 &batch", "F7", STEP_TIPS["batch"][0])
+        self.step_epoch = action("+1 &epoch", "F8", STEP_TIPS["epoch"][0])
+        self.continue_training = action(
+            "&Continue training",
+            "Ctrl+F5",
+            "Train the current model on with the settings on the left, as a new "
+            "phase of its history (its architecture stays)",
+        )
         self.log_scale = action(
             "&Log-scale loss",
             "Ctrl+L",
@@ -146,6 +226,7 @@ class WindowActions:
         ]
         self._set_icons(window.style())
         self.recent_menu = RecentFilesMenu(document, window)
+        self.threads_menu = ThreadsMenu(window)
         self._build_menus(window.menuBar())
         self.toolbar = self._build_toolbar(preset_combo)
         window.addToolBar(self.toolbar)
@@ -159,6 +240,8 @@ class WindowActions:
             (self.start, pixmap.SP_MediaPlay),
             (self.pause, pixmap.SP_MediaPause),
             (self.stop, pixmap.SP_MediaStop),
+            (self.step_batch, pixmap.SP_MediaSeekForward),
+            (self.step_epoch, pixmap.SP_MediaSkipForward),
         ):
             action.setIcon(style.standardIcon(icon))
 
@@ -173,7 +256,12 @@ class WindowActions:
         file_menu.addAction(self.model_details)
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
-        bar.addMenu("&Training").addActions([self.start, self.pause, self.stop])
+        training = bar.addMenu("&Training")
+        training.addActions([self.start, self.continue_training])
+        training.addSeparator()
+        training.addActions([self.pause, self.step_batch, self.step_epoch, self.stop])
+        training.addSeparator()
+        training.addMenu(self.threads_menu)
         view_menu = bar.addMenu("&View")
         view_menu.addActions(self.tabs)
         view_menu.addSeparator()
@@ -194,6 +282,8 @@ class WindowActions:
         toolbar.addWidget(preset_combo)
         toolbar.addSeparator()
         toolbar.addActions([self.start, self.pause, self.stop])
+        toolbar.addSeparator()
+        toolbar.addActions([self.step_batch, self.step_epoch])
         return toolbar
 
     def shortcut_table(self) -> list[tuple[str, str]]:
@@ -218,7 +308,10 @@ class WindowActions:
             self.model_details,
             self.quit,
             self.start,
+            self.continue_training,
             self.pause,
+            self.step_batch,
+            self.step_epoch,
             self.stop,
             *self.tabs,
             self.log_scale,
@@ -236,9 +329,34 @@ class WindowActions:
             self.shortcuts.parent(), "Keyboard shortcuts", f"<table>{rows}</table>"
         )
 
-    def update(self, running: bool, can_start: bool, has_model: bool) -> None:
-        """Enable what can be done now."""
+    def update(
+        self,
+        running: bool,
+        can_start: bool,
+        has_model: bool,
+        *,
+        paused: bool = False,
+        can_continue: bool = False,
+    ) -> None:
+        """Enable what can be done now.
+
+        The step controls act on a paused run; with none running they continue the
+        current model (``can_continue``), or start a new run when there is no model.
+        """
         self.start.setEnabled(can_start)
+        self.continue_training.setEnabled(not running and can_continue)
+        if running:
+            state, can_step = "paused", paused
+        elif has_model:
+            state, can_step = "model", can_continue
+        else:
+            state, can_step = "new", can_start
+        for kind, step in (("batch", self.step_batch), ("epoch", self.step_epoch)):
+            step.setEnabled(can_step)
+            tip = STEP_TIPS[kind][("paused", "model", "new").index(state)]
+            keys = step.shortcut().toString()
+            step.setToolTip(f"{tip} ({keys})")
+            step.setStatusTip(tip)
         self.pause.setEnabled(running)
         self.pause.setText("&Resume" if self.pause.isChecked() else "&Pause")
         self.stop.setEnabled(running)

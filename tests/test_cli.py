@@ -694,6 +694,17 @@ def test_evaluate_recomputes_the_held_out_part_of_a_fine_tuned_model(
     assert result["loss"] == pytest.approx(tuned.metrics["validation_loss"], rel=1e-5)
 
 
+def test_info_names_a_continued_phase_and_the_settings_changed(capsys):
+    path = ROOT / "tests" / "data" / "model_v3.npz"
+    code, out, err = run_cli(capsys, "info", "--model", path)
+    assert code == 0, err
+    assert (
+        "1. train on format-v3-fixture, momentum lr 0.5, 2 epochs (completed), "
+        "validation accuracy 100.00%; lr 0.2, momentum 0.5 from epoch 0.6"
+    ) in out
+    assert "2. continued on format-v3-fixture, sgd lr 0.1, 2 epochs" in out
+
+
 def test_info_and_evaluate_read_a_version_1_file(capsys):
     path = ROOT / "tests" / "data" / "model_v1.npz"
     code, out, err = run_cli(capsys, "info", "--model", path)

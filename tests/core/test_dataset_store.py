@@ -1,9 +1,13 @@
+import hashlib
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from core import dataset_store
 from core.dataset_store import (
+    ARRAY_FILES,
     DatasetInfo,
     delete_dataset,
     find_idx_files,
@@ -14,6 +18,7 @@ from core.dataset_store import (
     load_dataset,
 )
 from core.datasets import DatasetError
+from core.download import DownloadError, download_mnist
 from core.idx import write_idx
 from core.user_dirs import data_dir, mnist_mirror
 
@@ -84,7 +89,7 @@ def test_import_files_then_list_and_load_both_splits(tmp_path):
     np.testing.assert_array_equal(test.labels, arrays[3])
     assert train.name == "fashion" and train.class_names[9] == "k9"
     assert sorted(p.name for p in info.path.iterdir()) == sorted(
-        ["dataset.json", *(n + ".gz" for n in MNIST_NAMES)]
+        ["dataset.json", *ARRAY_FILES["train"], *ARRAY_FILES["test"]]
     )
 
 
@@ -290,3 +295,258 @@ def test_bundled_sample_has_a_test_part_no_training_image_is_in():
         load_dataset("digits-8x8", split="train", expected_shape=(28, 28))
     with pytest.raises(DatasetError, match="28x28 but 8x8"):
         load_dataset("mnist-sample", split="test", expected_shape=(8, 8))
+
+
+# ------------------------------------------------ the stored format (version 2)
+
+
+def _traced_peak(function):
+    tracemalloc.start()
+    try:
+        result = function()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_loading_maps_the_stored_images_instead_of_copying_them(tmp_path):
+    arrays = _arrays(n_train=4000, n_test=10)
+    root = tmp_path / "data"
+    import_idx(root, "big", *_write_set(tmp_path / "src", arrays))
+    train, peak = _traced_peak(lambda: load_dataset("big", root))
+    np.testing.assert_array_equal(train.images, arrays[0])
+    assert isinstance(train.images, np.memmap) == dataset_store.MAP_IMAGES
+    if dataset_store.MAP_IMAGES:
+        assert not train.images.flags.writeable
+        assert peak < 0.05 * arrays[0].nbytes
+    else:
+        assert peak < 1.05 * arrays[0].nbytes
+
+
+def test_import_needs_no_second_copy_of_the_images(tmp_path):
+    """EMNIST's files are turned upright in place: one copy of the images at most."""
+    names = (
+        "emnist-digits-train-images-idx3-ubyte",
+        "emnist-digits-train-labels-idx1-ubyte",
+    )
+    arrays = _arrays(n_train=6000)[:2]
+    _write_set(tmp_path / "src", arrays, names)
+    root = tmp_path / "data"
+    _, peak = _traced_peak(lambda: import_idx_folder(root, "e", tmp_path / "src"))
+    assert peak < arrays[0].nbytes + (3 << 20)
+    loaded = load_dataset("e", root).images
+    np.testing.assert_array_equal(loaded, arrays[0].transpose(0, 2, 1))
+
+
+def _version_1_store(root, name, arrays):
+    """A dataset as stored before version 2: IDX files and the old dataset.json."""
+    folder = root / "datasets" / name
+    _write_set(folder, arrays)
+    meta = {
+        "format": "digit-studio-dataset",
+        "format_version": 1,
+        "name": name,
+        "kind": "imported",
+        "image_shape": [28, 28],
+        "class_names": [str(d) for d in range(10)],
+        "max_value": 255,
+        "train_count": len(arrays[0]),
+        "test_count": len(arrays[2]),
+        "source": "imported from somewhere",
+    }
+    (folder / "dataset.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_version_1_stores_still_load(tmp_path):
+    arrays = _arrays(n_train=3000)
+    root = tmp_path / "data"
+    _version_1_store(root, "old", arrays)
+    info = get_info("old", root)
+    assert (info.format_version, info.train_count, info.test_count) == (1, 3000, 12)
+    train, peak = _traced_peak(lambda: load_dataset("old", root))
+    test = load_dataset("old", root, split="test")
+    np.testing.assert_array_equal(train.images, arrays[0])
+    np.testing.assert_array_equal(train.labels, arrays[1])
+    np.testing.assert_array_equal(test.images, arrays[2])
+    # Decompressed straight into the array, in bounded chunks.
+    assert peak < arrays[0].nbytes + (2 << 20)
+    with pytest.raises(DatasetError, match="28x28 but 8x8 are expected"):
+        load_dataset("old", root, expected_shape=(8, 8))
+
+
+def test_a_downloaded_or_imported_set_is_stored_as_version_2(tmp_path):
+    root = tmp_path / "data"
+    info = import_idx(root, "new", *_write_set(tmp_path / "src", _arrays()))
+    assert info.format_version == 2
+    assert json.loads((info.path / "dataset.json").read_text())["format_version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncate", "cannot be read"),
+        ("pickle", "cannot be read"),
+        ("labels", "does not match dataset.json"),
+        ("dtype", "does not match dataset.json"),
+        ("missing", "cannot be read"),
+    ],
+)
+def test_damaged_arrays_give_one_clear_error(tmp_path, damage, message):
+    root = tmp_path / "data"
+    info = import_idx(root, "set", *_write_set(tmp_path / "src", _arrays()))
+    images = info.path / ARRAY_FILES["train"][0]
+    labels = info.path / ARRAY_FILES["train"][1]
+    if damage == "truncate":
+        images.write_bytes(images.read_bytes()[:-100])
+    elif damage == "pickle":
+        np.save(images, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif damage == "labels":
+        np.save(labels, np.zeros(39, np.uint8))
+    elif damage == "dtype":
+        np.save(images, np.zeros((40, 28, 28), np.float32))
+    else:
+        images.unlink()
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("set", root)
+    with pytest.raises(DatasetError, match="again"):
+        load_dataset("set", root)
+
+
+def test_an_empty_split_stored_before_imports_refused_it_still_loads(tmp_path):
+    # Imports refuse empty pairs now (below); a store written earlier keeps loading.
+    root = tmp_path / "data"
+    folder = import_idx(root, "s", *_write_set(tmp_path / "src", _arrays())).path
+    for file, array in zip(ARRAY_FILES["test"], _arrays(n_test=0)[2:], strict=True):
+        np.save(folder / file, array)
+    meta = json.loads((folder / "dataset.json").read_text())
+    (folder / "dataset.json").write_text(json.dumps({**meta, "test_count": 0}))
+    info = get_info("s", root)
+    assert info.test_count == 0
+    assert len(load_dataset("s", root, split="test")) == 0
+
+
+def test_a_failed_delete_is_one_clear_error(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    import_idx(root, "set", *_write_set(tmp_path / "src", _arrays()))
+
+    def refuse(source, target):
+        raise PermissionError(13, "The file is in use")
+
+    monkeypatch.setattr(dataset_store.os, "replace", refuse)
+    with pytest.raises(DatasetError, match="cannot delete 'set': The file is in use"):
+        delete_dataset(root, "set")
+
+
+# Labels and classes (uint8 labels: at most MAX_CLASSES = 256 classes) -------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        # Values up to 300 once gave 301 classes and stored 256 and 300 as 0 and 44.
+        (
+            np.array([0, 1, 256, 3, 300, 2], np.int16),
+            r"labels range 0\.\.300 but Digit Studio supports at most 256 classes "
+            r"\(0\.\.255\); label 256 at index 2 is the first out of range "
+            r"\(1 more after it\)",
+        ),
+        # One label of 20,000,000 once made a 20-million-class dataset.
+        (
+            np.array([0, 1, 2, 3, 4, 20_000_000], np.int32),
+            "label 20000000 at index 5 is the first out of range$",
+        ),
+        (np.array([0, 1, -1, 3, 4, 5], np.int8), "label -1 at index 2"),
+        (np.array([0, 1, 2, 3, 4, 5], np.float32), "labels must be integers"),
+    ],
+)
+def test_labels_beyond_what_uint8_holds_are_refused_naming_the_first(
+    tmp_path, labels, message
+):
+    arrays = _arrays(n_train=len(labels), n_test=0)
+    images, labels_path = _write_set(tmp_path / "src", (arrays[0], labels))
+    root = tmp_path / "data"
+    with pytest.raises(DatasetError, match=message):
+        import_idx(root, "big", images, labels_path)
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert not (root / "datasets").exists() or list((root / "datasets").iterdir()) == []
+
+
+def test_labels_up_to_255_make_256_classes_stored_exactly(tmp_path):
+    labels = np.array([0, 255, 7, 254, 128], np.int32)
+    images = _arrays(n_train=len(labels))[0]
+    info = import_idx(
+        tmp_path / "data", "wide", *_write_set(tmp_path / "src", (images, labels))
+    )
+    assert info.num_classes == 256
+    loaded = load_dataset("wide", tmp_path / "data")
+    assert loaded.labels.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.labels, labels)
+
+
+def test_more_class_names_than_uint8_labels_hold_are_refused(tmp_path):
+    paths = _write_set(tmp_path / "src", _arrays())
+    with pytest.raises(DatasetError, match="257 classes; .* at most 256"):
+        import_idx(tmp_path / "data", "s", *paths, class_names=range(257))
+    assert _stored_names(tmp_path / "data") == ["mnist-sample", "digits-8x8"]
+
+
+def test_a_stored_set_claiming_too_many_classes_is_not_listed(tmp_path):
+    root = tmp_path / "data"
+    folder = import_idx(root, "s", *_write_set(tmp_path / "src", _arrays())).path
+    meta = json.loads((folder / "dataset.json").read_text())
+    names = [str(i) for i in range(257)]
+    (folder / "dataset.json").write_text(json.dumps({**meta, "class_names": names}))
+    assert "s" not in _stored_names(root)
+
+
+# Names and empty sets ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["fashion\n", "fashion\r\n", "\nfashion", "a b"])
+def test_names_with_line_breaks_or_spaces_are_refused(tmp_path, name):
+    with pytest.raises(DatasetError, match="invalid dataset name"):
+        dataset_store.check_name(name)
+    with pytest.raises(DatasetError, match="invalid dataset name"):
+        import_idx(tmp_path / "data", name, *_write_set(tmp_path / "src", _arrays()))
+    assert not (tmp_path / "data" / "datasets").exists()
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (_arrays(n_train=0), "train-images-idx3-ubyte.gz: the file holds no images"),
+        (_arrays(shape=(0, 0)), "images are 0x0 pixels, so they hold nothing"),
+        (_arrays(shape=(28, 0)), "images are 28x0 pixels"),
+        (_arrays(n_test=0), "t10k-images-idx3-ubyte.gz: the file holds no images"),
+    ],
+    ids=["no-images", "0x0", "28x0", "empty-test-pair"],
+)
+def test_empty_sets_and_images_of_no_pixels_are_refused_at_import(
+    tmp_path, arrays, message
+):
+    root = tmp_path / "data"
+    with pytest.raises(DatasetError, match=message):
+        import_idx(root, "empty", *_write_set(tmp_path / "src", arrays))
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert not (root / "datasets").exists() or list((root / "datasets").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [((28, 28), "the file holds no images"), ((0, 0), "the images are 0x0 pixels")],
+)
+def test_the_download_refuses_to_record_an_empty_set(tmp_path, shape, message):
+    # The official checksums would refuse such files; the record step must as well.
+    mirror = tmp_path / "mirror"
+    train_count = 0 if shape == (28, 28) else 5
+    arrays = _arrays(n_train=train_count, n_test=3, shape=shape)
+    paths = _write_set(mirror, arrays)
+    contents = {path.name: path.read_bytes() for path in paths}
+    checksums = {name: hashlib.md5(data).hexdigest() for name, data in contents.items()}
+    sizes = {name: len(data) for name, data in contents.items()}
+    root = tmp_path / "data"
+    with pytest.raises(DownloadError, match="inconsistent: train-images.*" + message):
+        download_mnist(root, [mirror.as_uri()], checksums=checksums, sizes=sizes)
+    assert not (root / "datasets" / "mnist" / "dataset.json").exists()
+    assert "mnist" not in _stored_names(root)

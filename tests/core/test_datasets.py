@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from core import fast
 from core.datasets import (
     BUNDLED,
     Dataset,
@@ -76,7 +77,7 @@ def test_gather_normalises_the_rows_it_is_given(kind):
     flat = data.images.reshape(len(data), -1)
     indices = np.array([7, 0, 7, 199], np.intp)
     out = np.full((4, 30), np.nan, np.float32)
-    batch = norm.gather(flat, indices, out)
+    batch = fast.gather_normalized(flat, indices, norm, out)
     assert batch is out
     expected = flat[indices] / 16.0
     if kind == "standardize":
@@ -318,3 +319,72 @@ def test_wrong_magic_and_missing_files_become_dataset_errors(tmp_path):
         load_idx_pair(bad, tmp_path / "labels")
     with pytest.raises(DatasetError, match="cannot open"):
         load_idx_pair(tmp_path / "missing", tmp_path / "labels")
+
+
+# Labels: any IDX integer type, at most MAX_CLASSES classes, never wrapped ----------
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
+)
+def test_labels_of_every_idx_type_load_exactly_or_are_refused(tmp_path, dtype):
+    images = np.zeros((4, 2, 2), np.uint8)
+    paths = _write_pair(tmp_path, images, np.array([0, 3, 9, 1], dtype))
+    if np.dtype(dtype).kind == "f":
+        with pytest.raises(DatasetError, match=f"integers, found {np.dtype(dtype)}"):
+            load_idx_pair(*paths)
+        return
+    loaded = load_idx_pair(*paths)
+    assert loaded.labels.dtype == np.uint8 and loaded.num_classes == 10
+    np.testing.assert_array_equal(loaded.labels, [0, 3, 9, 1])
+    bad = -2 if np.dtype(dtype).kind == "i" else 200
+    paths = _write_pair(tmp_path, images, np.array([0, 3, bad, 1], dtype))
+    with pytest.raises(
+        DatasetError, match=f"labels.gz: .*label {bad} at index 2 is the first"
+    ):
+        load_idx_pair(*paths, class_names=[str(i) for i in range(10)])
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([0, 300, 5, 256], r"label 300 at index 1 is the first .* \(1 more after it\)"),
+        ([20_000_000, 0, 1, 2], "supports at most 256 classes .* label 20000000 at"),
+        ([70_000, 0, 1, 2], "label 70000 at index 0"),
+    ],
+)
+def test_labels_beyond_256_classes_are_refused_before_names_are_made(
+    tmp_path, labels, message
+):
+    # They once gave 301 (or 20,000,001) classes, and stored 300 as 44.
+    images = np.zeros((4, 2, 2), np.uint8)
+    paths = _write_pair(tmp_path, images, np.array(labels, np.int32))
+    with pytest.raises(DatasetError, match=message):
+        load_idx_pair(*paths)
+
+
+def test_a_dataset_never_wraps_labels_into_uint8():
+    images = np.zeros((3, 2, 2), np.uint8)
+    names = [str(i) for i in range(301)]
+    with pytest.raises(DatasetError, match="301 classes; .* at most 256"):
+        Dataset("wide", images, np.array([0, 256, 300]), names)
+    with pytest.raises(DatasetError, match="label 256 at index 1 is the first"):
+        Dataset("wide", images, np.array([0, 256, 300]), names[:256])
+    kept = Dataset("wide", images, np.array([0, 255, 7], np.int64), names[:256])
+    np.testing.assert_array_equal(kept.labels, [0, 255, 7])
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((0, 28, 28), "images.gz: the file holds no images"),
+        ((3, 0, 0), "images are 0x0 pixels"),
+        ((3, 0, 5), "images are 0x5 pixels"),
+    ],
+)
+def test_idx_pairs_without_images_or_pixels_are_refused(tmp_path, shape, message):
+    paths = _write_pair(
+        tmp_path, np.zeros(shape, np.uint8), np.zeros(shape[0], np.uint8)
+    )
+    with pytest.raises(DatasetError, match=message):
+        load_idx_pair(*paths)

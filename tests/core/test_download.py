@@ -11,7 +11,7 @@ import pytest
 from special_files import call_within, make_fifo
 
 from core import download
-from core.dataset_store import list_datasets, load_dataset
+from core.dataset_store import ARRAY_FILES, list_datasets, load_dataset
 from core.download import (
     MNIST_FILES,
     DownloadCancelled,
@@ -165,8 +165,9 @@ def test_download_verifies_files_and_registers_mnist(tmp_path, server, mnist_fil
     for name in MNIST_FILES:
         assert (folder / name).read_bytes() == mnist_files[1][name]
         assert (name, len(mnist_files[1][name]), len(mnist_files[1][name])) in calls
+    # The official files stay (a later download re-checks them); arrays for loading.
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [*MNIST_FILES, "dataset.json"]
+        [*MNIST_FILES, *ARRAY_FILES["train"], *ARRAY_FILES["test"], "dataset.json"]
     )
     # Progress rises monotonically within a file and starts at zero.
     done = [c[1] for c in calls if c[0] == IMAGES]

@@ -5,12 +5,10 @@ include one sample and a partial last batch, and every activation, output,
 optimizer and schedule is compared.
 """
 
-import os
-
 import numpy as np
 import pytest
 
-from core import fast, kernels, reference
+from core import reference
 from core.activations import ACTIVATIONS
 from core.datasets import Dataset
 from core.losses import OUTPUTS
@@ -20,22 +18,6 @@ from core.schedules import SCHEDULES, learning_rate_at
 from core.training import TrainingConfig, train
 
 SIZES = (40, 16, 12, 5)
-
-
-@pytest.fixture(params=["numpy", "compiled"])
-def engine_path(request, monkeypatch):
-    """Run the test with NumPy only, and again with the compiled kernels."""
-    if request.param == "compiled":
-        pytest.importorskip("numba")
-        if os.environ.get(kernels.DISABLE_VARIABLE, "").strip() not in ("", "0"):
-            pytest.skip(f"{kernels.DISABLE_VARIABLE} is set")
-        kernels.warm_up()
-        assert fast.compiled()
-    else:
-        monkeypatch.setattr(kernels, "_loaded", True)
-        monkeypatch.setattr(kernels, "_kernels", {})
-        assert not fast.compiled()
-    return request.param
 
 
 def _inputs(rng, batch, width=SIZES[0]):

@@ -1,5 +1,6 @@
 import gzip
 import os
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -147,3 +148,17 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         write_idx(path, np.zeros(5, np.uint8))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["x.gz"]
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_reading_needs_no_full_size_temporary(tmp_path, suffix):
+    array = np.random.default_rng(2).integers(0, 256, (6000, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path / ("big" + suffix), array, compresslevel=1)
+    tracemalloc.start()
+    try:
+        loaded = read_idx(tmp_path / ("big" + suffix))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(loaded, array)
+    assert peak < array.nbytes + (2 << 20)

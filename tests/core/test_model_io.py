@@ -6,6 +6,7 @@ import io
 import json
 import pathlib
 import pickle
+import re
 import zipfile
 
 import numpy as np
@@ -593,7 +594,7 @@ def test_hostile_metadata_values_give_model_file_errors_only(tmp_path):
 def test_version_2_file_records_phases(tmp_path):
     arrays = _arrays_of(_saved_file(tmp_path))
     meta = _meta_of(arrays)
-    assert FORMAT_VERSION == 2 and meta["format_version"] == 2
+    assert FORMAT_VERSION == 3 and meta["format_version"] == 3
     assert meta["phases"] == [
         {
             "kind": "train",
@@ -668,3 +669,58 @@ def test_checked_in_version_2_file_still_loads():
     assert second["metrics"]["validation_images"] == 18
     probabilities = loaded.predict_proba(np.full((4, 4), 100, np.uint8))
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+# --- edits of the weights after training (the optional "edits") ---------------------
+
+
+def _edited_metadata():
+    record = {
+        "units": [{"hidden_layer": 1, "unit": 4, "scale": 0.0}],
+        "after_phase": 0,
+        "base_created": "2026-11-22T10:00:00Z",
+        "base_metrics": {"validation_accuracy": 0.5},
+        "evaluation": {
+            "dataset": "tiny",
+            "images": 40,
+            "accuracy_before": 0.5,
+            "accuracy_after": 0.45,
+        },
+    }
+    return dataclasses.replace(_metadata(), edits=[record])
+
+
+def test_edits_round_trip_and_only_edited_models_have_them(tmp_path):
+    save_model(tmp_path / "edited.npz", _network(), _edited_metadata())
+    assert load_model(tmp_path / "edited.npz").edits == _edited_metadata().edits
+    assert "edits" not in _meta_of(_arrays_of(_saved_file(tmp_path)))
+    assert load_model(tmp_path / "model.npz").edits == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"units": [{"hidden_layer": 2, "unit": 0, "scale": 0.0}]}, "hidden layer 2"),
+        ({"units": [{"hidden_layer": 1, "unit": 5, "scale": 0}]}, "unit 5 of hidden"),
+        ({"units": [{"hidden_layer": 0, "unit": 0, "scale": None}]}, "finite number"),
+        ({"units": [{"hidden_layer": 0, "unit": 0}]}, "units must have"),
+        ({"units": []}, "units must be a non-empty list"),
+        ({"after_phase": 1}, "after_phase must name a stored phase"),
+        ({"base_created": 3}, "base_created must be text"),
+        ({"base_metrics": {"validation_accuracy": "high"}}, "validation_accuracy"),
+        ({"evaluation": {"images": -1}}, "evaluation images"),
+        ({"earlier": {}}, "unknown field(s) earlier"),
+    ],
+)
+def test_bad_edits_are_refused_on_save_and_on_load(tmp_path, change, message):
+    record = {**_edited_metadata().edits[0], **change}
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        save_model(
+            tmp_path / "m.npz",
+            _network(),
+            dataclasses.replace(_metadata(), edits=[record]),
+        )
+    arrays = _with_meta(_arrays_of(_saved_file(tmp_path)), edits=[record])
+    _write_npz(tmp_path / "bad.npz", arrays)
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        load_model(tmp_path / "bad.npz")

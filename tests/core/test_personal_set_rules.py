@@ -105,3 +105,37 @@ def test_delete_refuses_what_is_not_a_drawing_id(tmp_path, drawing_id):
     with pytest.raises(PersonalSetError, match="not a drawing id"):
         store.delete("mnist", drawing_id)
     assert store.count("mnist") == 1
+
+
+@pytest.mark.parametrize("target", ["mnist\n", "mnist\r\n", "\nmnist"])
+def test_targets_with_line_breaks_are_refused(tmp_path, target):
+    store = PersonalSet(tmp_path)
+    with pytest.raises(PersonalSetError, match="target name"):
+        store.add(_image(12), 1, target)
+    with pytest.raises(PersonalSetError, match="target name"):
+        store.list(target)
+    assert not (tmp_path / "personal").exists()
+
+
+def test_an_id_with_a_line_break_is_not_a_drawing_id(tmp_path):
+    store = PersonalSet(tmp_path)
+    kept = store.add(_image(13), 1, "mnist")
+    with pytest.raises(PersonalSetError, match="not a drawing id"):
+        store.delete("mnist", kept.drawing_id + "\n")
+    assert store.count("mnist") == 1
+
+
+@pytest.mark.parametrize(
+    "label",
+    [np.float64(3.7), np.array([3, 4]), np.int64(300), np.int16(-1)],
+    ids=["float", "two", "300", "negative"],
+)
+def test_a_stored_label_that_is_not_one_class_index_is_skipped(tmp_path, label):
+    # uint8 labels hold 0..255; a float label was once truncated to a class.
+    store = PersonalSet(tmp_path)
+    good = store.add(_image(14), 3, "mnist")
+    bad = store.add(_image(15), 4, "mnist")
+    _rewrite(bad.path, label=label)
+    assert [d.drawing_id for d in store.list("mnist")] == [good.drawing_id]
+    assert [path for path, _ in store.skipped] == [bad.path]
+    assert list(load_personal_dataset(tmp_path, "mnist").labels) == [3]

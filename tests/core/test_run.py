@@ -16,6 +16,7 @@ from core.datasets import (
     stratified_split,
 )
 from core.model_io import METRICS, load_model, save_model
+from core.neuron_edits import NeuronEdit, edited_metadata, edited_network
 from core.personal_set import PersonalSet
 from core.run import (
     FINE_TUNE_EPOCHS,
@@ -58,6 +59,11 @@ def _drawings(count: int, max_value: int = 16, label: int = 3) -> Dataset:
     return Dataset("personal-digits-8x8", images, labels, max_value=max_value)
 
 
+def _images(data) -> np.ndarray:
+    """A run's part's images (copied out of the dataset), or a dataset's."""
+    return data.images if isinstance(data, Dataset) else data.materialize().images
+
+
 def _rows_matching(images: np.ndarray, image: np.ndarray) -> int:
     return int(np.all(images == image, axis=(1, 2)).sum())
 
@@ -83,7 +89,9 @@ def test_split_sizes_follow_the_validation_share(digits):
     # Same class proportions: every class gives about a fifth of its images.
     share = np.bincount(validation.labels, minlength=10) / np.bincount(digits.labels)
     assert np.all(np.abs(share - 0.2) < 0.02)
-    assert run.split(digits, 0.2, 0)[1].images.tobytes() == validation.images.tobytes()
+    assert (
+        _images(run.split(digits, 0.2, 0)[1]).tobytes() == _images(validation).tobytes()
+    )
 
 
 def test_no_validation_share_trains_on_everything(digits):
@@ -99,7 +107,7 @@ def test_subset_is_drawn_before_the_split(digits):
     assert set(np.unique(prepared.validation_set.labels)) == set(range(10))
     assert prepared.describe() == "digits-8x8: 450 training / 50 validation images"
     again = run.split(digits, 0.1, 4, subset=500)[1]
-    assert np.array_equal(again.images, prepared.validation_set.images)
+    assert np.array_equal(_images(again), _images(prepared.validation_set))
     with pytest.raises(DatasetError, match="cannot hold all 10 classes"):
         prepare_run(RunRequest(digits, _config(), subset=8))
 
@@ -111,10 +119,12 @@ def test_personal_drawings_are_repeated_in_the_training_part_only(digits):
     assert prepared.personal_images == 4
     assert len(prepared.train_set) == len(plain.train_set) + 4 * PERSONAL_REPEAT
     for image in drawings.images:
-        assert _rows_matching(prepared.train_set.images, image) == PERSONAL_REPEAT
-        assert _rows_matching(prepared.validation_set.images, image) == 0
+        assert _rows_matching(_images(prepared.train_set), image) == PERSONAL_REPEAT
+        assert _rows_matching(_images(prepared.validation_set), image) == 0
     # The validation part is the one without drawings, image for image.
-    assert np.array_equal(prepared.validation_set.images, plain.validation_set.images)
+    assert np.array_equal(
+        _images(prepared.validation_set), _images(plain.validation_set)
+    )
     added = prepared.train_set.labels[len(plain.train_set) :]
     assert np.all(added == 3)
     assert "with 4 personal drawings" in prepared.describe()
@@ -132,14 +142,14 @@ def test_personal_drawings_are_read_when_the_run_is_prepared(digits):
     prepared = prepare_run(request)
     assert calls == ["read"]
     assert prepared.personal_images == 2
-    assert _rows_matching(prepared.train_set.images, _drawings(2).images[1]) == 3
+    assert _rows_matching(_images(prepared.train_set), _drawings(2).images[1]) == 3
 
 
 def test_drawings_of_another_brightness_are_rescaled(digits):
     drawings = _drawings(1, max_value=255)
     prepared = prepare_run(RunRequest(digits, _config(), personal=drawings))
     expected = _drawings(1, max_value=16).images[0]
-    assert _rows_matching(prepared.train_set.images, expected) == PERSONAL_REPEAT
+    assert _rows_matching(_images(prepared.train_set), expected) == PERSONAL_REPEAT
 
 
 def test_drawings_that_do_not_fit_are_refused(digits):
@@ -176,10 +186,10 @@ def test_limit_caps_the_training_part_before_the_drawings(digits):
         RunRequest(digits, _config(), personal=_drawings(3), limit=200)
     )
     assert len(capped.train_set) == 200 + 3 * PERSONAL_REPEAT
-    assert np.array_equal(capped.validation_set.images, plain.validation_set.images)
+    assert np.array_equal(_images(capped.validation_set), _images(plain.validation_set))
     # The kept images are a sample of the training part, not its first ones.
-    kept = capped.train_set.images[:200].reshape(200, -1)
-    part = plain.train_set.images.reshape(len(plain.train_set), -1)
+    kept = _images(capped.train_set)[:200].reshape(200, -1)
+    part = _images(plain.train_set).reshape(len(plain.train_set), -1)
     assert not np.array_equal(kept, part[:200])
     assert all((part == row).all(axis=1).any() for row in kept[:20])
 
@@ -187,7 +197,7 @@ def test_limit_caps_the_training_part_before_the_drawings(digits):
 def test_a_new_run_fits_the_normalisation_and_builds_a_network(digits):
     prepared = prepare_run(RunRequest(digits, _config(normalization="standardize")))
     train_set = prepared.train_set
-    mean = (train_set.images.reshape(len(train_set), -1) / 16.0).mean(axis=0)
+    mean = (_images(train_set).reshape(len(train_set), -1) / 16.0).mean(axis=0)
     np.testing.assert_allclose(prepared.normalization.mean, mean, atol=1e-5)
     assert prepared.network.layer_sizes == (64, 12, 10)
 
@@ -241,7 +251,7 @@ def test_fine_tuning_keeps_the_base_normalisation(digits):
     assert prepared.normalization is base.normalization
     # Fitted on the fine-tune's own training part, the statistics would differ.
     train_set = prepared.train_set
-    refitted = Normalization.fit("standardize", train_set.images, 16)
+    refitted = Normalization.fit("standardize", _images(train_set), 16)
     assert not np.allclose(refitted.mean, base.normalization.mean)
 
 
@@ -250,7 +260,7 @@ def test_fine_tuning_keeps_the_original_split(digits):
     original = prepare_run(RunRequest(digits, _config(validation_fraction=0.2, seed=3)))
     prepared = prepare_run(fine_tune_request(base, digits, _drawings(3)))
     assert np.array_equal(
-        prepared.validation_set.images, original.validation_set.images
+        _images(prepared.validation_set), _images(original.validation_set)
     )
 
 
@@ -385,7 +395,7 @@ def test_held_out_split_recomputes_the_validation_part(digits):
         RunRequest(digits, _config(validation_fraction=0.3, seed=9), subset=600)
     )
     _, validation = run.split(digits, spec.validation_fraction, spec.seed, spec.subset)
-    assert np.array_equal(validation.images, prepared.validation_set.images)
+    assert np.array_equal(_images(validation), _images(prepared.validation_set))
 
 
 def test_held_out_split_refuses_what_cannot_be_recomputed(digits):
@@ -422,7 +432,7 @@ def test_history_timeline_lays_phases_end_to_end():
 def test_the_split_is_the_datasets_stratified_split(digits):
     train_part, validation = run.split(digits, 0.25, 2)
     expected_train, expected_validation = stratified_split(digits, 0.25, 2)
-    assert np.array_equal(validation.images, expected_validation.images)
+    assert np.array_equal(_images(validation), _images(expected_validation))
     assert np.array_equal(train_part.labels, expected_train.labels)
 
 
@@ -435,3 +445,21 @@ def test_epoch_rows_carry_the_phase_after_the_base_models(digits):
     assert epoch_row(tuned, values)["phase"] == 1
     with pytest.raises(TypeError):
         build_model(fresh, fresh.network)
+
+
+def test_a_fine_tune_of_an_edited_model_keeps_the_record_of_its_edits(digits):
+    base = _trained(digits, epochs=1)
+    assert base.edits == []
+    edits = [NeuronEdit(0, 2, 0.0)]
+    metadata = edited_metadata(base.metadata, edits)
+    edited = dataclasses.replace(
+        base,
+        network=edited_network(base.network, edits),
+        metrics=metadata.metrics,
+        edits=metadata.edits,
+    )
+    prepared = prepare_run(fine_tune_request(edited, digits, _drawings(3)))
+    result = run_training(prepared)
+    tuned = build_model(prepared, result.network, result)
+    assert tuned.edits == edited.edits and tuned.edits[0]["after_phase"] == 0
+    assert tuned.metrics["validation_accuracy"] is not None  # the tuned weights'

@@ -19,7 +19,7 @@ def test_the_app_loads_the_kernels_in_the_background_when_it_opens(qtbot, monkey
     warmed = threading.Event()
     threads: list[str] = []
     monkeypatch.setattr(
-        gui.app.kernels,
+        gui.app.fast,
         "warm_up",
         lambda: (threads.append(threading.current_thread().name), warmed.set()),
     )

@@ -329,4 +329,4 @@ def test_evaluating_leaves_no_batch_buffers_in_the_model(qtbot, tab, test_set):
     # Kept models (every run's, until the app closes) must stay their weights' size.
     model = template_model("mnist-sample")
     _evaluated(qtbot, tab, model, test_set)
-    assert model.network._workspaces == {}
+    assert model.network._workspaces._by_batch == {}

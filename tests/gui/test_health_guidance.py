@@ -89,6 +89,8 @@ def test_the_worker_sends_samples_histograms_and_final_guidance(qtbot):
     qtbot.waitUntil(
         lambda: not shiboken6.isValid(thread) or thread.wait(0), timeout=5000
     )
+    qtbot.waitUntil(lambda: seen.finished, timeout=5000)
+    assert seen.failures == []
     samples = [m.health for m in seen.messages if isinstance(m, BatchProgress)]
     samples = [s for s in samples if s is not None]
     assert samples and all(s.gradient_norm.shape[1] == 3 for s in samples)
@@ -101,11 +103,23 @@ class _Messages(QObject):
     def __init__(self, worker) -> None:
         super().__init__()
         self.messages = []
+        self.failures = []
+        self.finished = False  # queued like the messages: they all came before
         worker.progress.connect(self.on_progress)
+        worker.failed.connect(self.on_failed)
+        worker.finished.connect(self.on_finished)
 
     @Slot(object)
     def on_progress(self, message) -> None:
         self.messages.append(message)
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.failures.append(message)
+
+    @Slot()
+    def on_finished(self) -> None:
+        self.finished = True
 
 
 def test_the_panel_draws_only_what_a_log_axis_can_show(qtbot):
@@ -292,7 +306,7 @@ def test_a_runs_history_is_exported_as_csv_from_the_run_list(
     assert action.isEnabled()
     action.trigger()
     path = tmp_path / "history.csv"
-    qtbot.waitUntil(lambda: not window.history_export.busy, timeout=10000)
+    qtbot.waitUntil(lambda: not window.run_models.history_export.busy, timeout=10000)
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     history = window.document.model.history
@@ -308,7 +322,7 @@ def test_a_runs_history_is_exported_as_csv_from_the_run_list(
 def test_export_waits_for_a_model_with_a_history(qtbot, window, dialogs):
     run = window.plot_panel.start_run("never trained")
     assert not _menu_action(window, run.run_id, "Export history as CSV…").isEnabled()
-    window.history_export.export(run.run_id)
+    window.run_models.history_export.export(run.run_id)
     assert dialogs.of_kind("information")
 
 

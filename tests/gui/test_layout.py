@@ -60,7 +60,16 @@ def test_every_probability_bar_is_visible_at_1024x640(qtbot, window, model):
     assert bars.probabilities() is not None
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
+def test_the_draw_tab_sliders_have_room_at_1024x640(qtbot, window, model):
+    _draw(qtbot, window, model)
+    _settle(qtbot, window, 1024, 640)
+    tab = window.draw_tab
+    for slider in (tab.pen_slider, tab.noise_slider):
+        assert slider.isVisible() and slider.width() >= 150, slider.width()
+    assert tab.undo_button.isVisible() and tab.clear_button.isVisible()
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_no_tab_is_squeezed_below_its_minimum_at_1024x640(qtbot, window, index):
     window.tabs.setCurrentIndex(index)
     _settle(qtbot, window, 1024, 640)

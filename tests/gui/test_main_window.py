@@ -65,7 +65,7 @@ def _start_and_wait_for_batches(qtbot, window: MainWindow) -> None:
     )
 
 
-def test_window_opens_fast_with_three_areas(qtbot, app_settings, data_dir):
+def test_window_opens_fast_with_four_areas(qtbot, app_settings, data_dir):
     started = time.perf_counter()
     window = MainWindow(settings=app_settings, data_dir=data_dir)
     qtbot.addWidget(window)
@@ -73,7 +73,7 @@ def test_window_opens_fast_with_three_areas(qtbot, app_settings, data_dir):
     qtbot.waitExposed(window)
     assert time.perf_counter() - started < 2.0
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert tabs == ["Train", "Draw", "Evaluate"]
+    assert tabs == ["Train", "Draw", "Evaluate", "Inside"]
     assert window.commands.toolbar.actions() and window.statusBar().isVisible()
     qtbot.waitUntil(lambda: window.data_panel.dataset is not None, timeout=10000)
     window.data_panel.shutdown(5000)

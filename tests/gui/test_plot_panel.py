@@ -421,3 +421,47 @@ def test_remove_earlier_runs_needs_earlier_runs(qtbot, panel):
     panel.clear_button.click()
     assert [run.label for run in panel.runs] == ["second"]
     assert not panel.clear_button.isEnabled()
+
+
+def test_settings_changes_are_dotted_named_lines_apart_from_phases(panel):
+    phases = [
+        {"kind": "train", "changes": [{"at_epoch": 1.5, "learning_rate": 0.01}]},
+        {
+            "kind": "continue",
+            "changes": [{"at_epoch": 0.25, "learning_rate": 0.2, "momentum": 0.5}],
+        },
+    ]
+    history = plotted_history(_rows([0, 0, 1, 1]), phases)
+    assert history.marks == (
+        PhaseMark(2.0, "continued"),
+        PhaseMark(1.5, "lr 0.01", "change"),
+        PhaseMark(2.25, "lr 0.2, mom. 0.5", "change"),
+    )
+    run = panel.add_history_run("file", {}, history)
+    curves = panel._curves[run.run_id]
+    assert len(curves.phase_lines) == 6 and len(curves.change_lines) == 4
+    for line in curves.phase_lines:
+        style = line.pen.style()
+        if line in curves.change_lines:
+            assert style == Qt.PenStyle.DotLine
+        else:
+            assert style == Qt.PenStyle.DashLine
+    # Hovering names the phase, never a change of settings.
+    assert run.phase_at(2.5) == ("continued", 0.5)
+    assert run.phase_at(1.8) is None
+    live = panel.start_run("live", {}, epochs=4)
+    panel.add_change_mark(0.5, "lr 0.3")
+    assert live.marks == (PhaseMark(0.5, "lr 0.3", "change"),)
+    assert len(panel._curves[live.run_id].change_lines) == 2
+
+
+def test_a_few_batch_points_are_dotted_so_that_one_shows(panel):
+    run = panel.start_run("stepped", {}, epochs=2)
+    panel.add_batches(np.array([0.01]), np.array([2.0]), np.array([2.0]))
+    panel.redraw()
+    smooth = panel._curves[run.run_id].batch_smooth
+    assert smooth.opts["symbol"] == "o"
+    x = np.linspace(0.02, 1.0, 60)
+    panel.add_batches(x, np.ones_like(x), np.ones_like(x))
+    panel.redraw()
+    assert smooth.opts["symbol"] is None

@@ -1,0 +1,267 @@
+"""Memory and time with an EMNIST-sized dataset: import, load, train.
+
+Run ``python -m bench.big_dataset``. Builds 700,000 28x28 images by tiling the
+bundled sample with shifts, writes them as EMNIST-style gzip IDX files (stored
+transposed, so the import turns them upright), then runs each phase in a fresh
+process and reads that process's peak resident memory (``VmHWM``, Linux): the
+CLI's ``import-idx``, ``load_dataset`` alone, the CLI's ``train`` for one
+epoch of 784-256-10 on the whole set and on smaller subsets (epoch time against
+N), and the app's training: the window's worker (``gui.training_worker``) run
+headless on the dataset as the app loads it. Peaks are given as multiples of the
+uint8 images, both whole and above what the same kind of process needs without
+the big set. Everything lives in a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.machine import LoadWatch
+from core.datasets import load_bundled
+from core.idx import write_idx
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_LOAD = 1.2
+TARGET_IMPORT = 1.5
+TARGET_TRAIN = 1.3  # plus the model
+PREFIX = "emnist-big"
+
+
+def build_source(folder: Path, count: int) -> int:
+    """Write ``count`` shifted copies of the bundled sample as transposed IDX files."""
+    sample = load_bundled("mnist-sample")
+    upright = sample.images.transpose(0, 2, 1)
+    shifts = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+    images = np.empty((count, 28, 28), np.uint8)
+    labels = np.empty(count, np.uint8)
+    for tile in range(math.ceil(count / len(sample))):
+        start = tile * len(sample)
+        stop = min(start + len(sample), count)
+        dy, dx = shifts[tile % len(shifts)]
+        images[start:stop] = np.roll(upright, (dy, dx), axis=(1, 2))[: stop - start]
+        labels[start:stop] = sample.labels[: stop - start]
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / f"{PREFIX}-train-images-idx3-ubyte.gz", images, compresslevel=1)
+    write_idx(folder / f"{PREFIX}-train-labels-idx1-ubyte.gz", labels, compresslevel=1)
+    return images.nbytes
+
+
+# Each phase runs under this wrapper, which writes the process's peak resident
+# memory (VmHWM) when it exits. The rusage of a child is no use here: Linux keeps
+# the high-water mark across exec, so it would include this benchmark's own
+# memory at the moment it started the child.
+_PEAK = """
+import atexit, runpy, sys
+report, script = sys.argv[1], sys.argv[2]
+
+def write_peak():
+    with open("/proc/self/status") as status:
+        peak = next(line for line in status if line.startswith("VmHWM:"))
+    with open(report, "w") as out:
+        out.write(str(int(peak.split()[1]) * 1024))
+
+atexit.register(write_peak)
+sys.argv = sys.argv[2:]
+if script == "-c":
+    sys.argv[0] = "-c"
+    exec(compile(sys.argv.pop(1), "<phase>", "exec"), {"__name__": "__main__"})
+else:
+    runpy.run_path(script, run_name="__main__")
+"""
+
+
+def measure(argv: list[str], env: dict) -> tuple[float, int]:
+    """Run ``python ARGV...`` in a fresh process; return wall seconds and peak RSS.
+
+    ``argv`` is a script and its arguments, or ``["-c", code, arguments...]``.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "peak"
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(report), *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - started
+        if done.returncode:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}{done.stderr}")
+        _LAST_OUTPUT[0] = done.stdout
+        return seconds, int(report.read_text())
+
+
+_LAST_OUTPUT = [""]  # the standard output of the last phase measured
+
+
+def _cli(*args: str) -> list[str]:
+    return ["main.py", *args]
+
+
+_IMPORT_ONLY = "import core.dataset_store"
+# The app's training, without the window: the dataset loaded as the data panel loads
+# it (with its held-out part), then the training worker's own run() in this thread.
+_APP = """
+import os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QCoreApplication
+from core.datasets import load_bundled, split_parts
+from core.dataset_store import load_dataset
+from core.training import TrainingConfig
+from gui.training_worker import TrainingJob, TrainingWorker
+
+app = QCoreApplication([])
+name, folder, subset = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
+dataset = load_bundled(name) if name == "mnist-sample" else load_dataset(name, folder)
+holdout = split_parts(dataset, 0.1, 0)[1]
+config = TrainingConfig(hidden_sizes=(256,), batch_size=128, epochs=1)
+worker = TrainingWorker(TrainingJob(config=config, dataset=dataset, subset=subset))
+outcomes, failures = [], []
+worker.succeeded.connect(outcomes.append)
+worker.failed.connect(failures.append)
+worker.run()
+if failures:
+    sys.exit(failures[0])
+epoch = outcomes[0].history[0]
+print(epoch["seconds"], epoch["samples_per_second"], epoch["blas_threads"])
+"""
+_LOAD = """
+import sys
+from core.dataset_store import load_dataset
+data = load_dataset(sys.argv[1], sys.argv[2])
+print(len(data), int(data.images[::1000].sum()))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.big_dataset", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--images", type=int, default=700_000)
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=[175_000, 350_000],
+        help="smaller training sets (CLI --subset) for epoch time against N",
+    )
+    args = parser.parse_args(argv)
+    watch = LoadWatch()
+    with tempfile.TemporaryDirectory(prefix="digit-studio-big-") as temp:
+        temp = Path(temp)
+        started = time.perf_counter()
+        nbytes = build_source(temp / "source", args.images)
+        mib = nbytes / 2**20
+        print(
+            f"{args.images:,} images 28x28 = {mib:.1f} MiB as uint8: the bundled "
+            f"sample tiled with shifts, written as gzip IDX files like EMNIST's "
+            f"(transposed) in {time.perf_counter() - started:.1f} s."
+        )
+        env = {**os.environ, "DIGIT_STUDIO_DATA_DIR": str(temp / "data")}
+        rows = []
+        # Each phase against the same kind of process without the big dataset.
+        base = {
+            "import": measure(_cli("datasets"), env)[1],
+            "load": measure(["-c", _IMPORT_ONLY], env)[1],
+        }
+        folder = str(temp / "source")
+        seconds, rss = measure(
+            _cli("import-idx", "big", "--folder", folder, "--prefix", PREFIX), env
+        )
+        rows.append(
+            ("import (`import-idx`)", seconds, rss, base["import"], TARGET_IMPORT)
+        )
+        load = ["-c", _LOAD, "big", str(temp / "data")]
+        seconds, rss = measure(load, env)
+        rows.append(("load (`load_dataset`)", seconds, rss, base["load"], TARGET_LOAD))
+        app = ["-c", _APP, "mnist-sample", str(temp / "data"), "1000"]
+        base["app"] = measure(app, env)[1]
+        app[2], app[4] = "big", "0"
+        seconds, rss = measure(app, env)
+        app_epoch = _LAST_OUTPUT[0].split()
+        rows.append(("train 1 epoch (app)", seconds, rss, base["app"], TARGET_TRAIN))
+        epochs = []
+        for size in ["base", *args.sizes, None]:
+            out = temp / f"model-{size}.npz"
+            dataset = "mnist-sample" if size == "base" else "big"
+            train = _cli(
+                "train", "--dataset", dataset, "--layers", "256", "--batch", "128",
+                "--epochs", "1", "--quiet", "--out", str(out),
+            )  # fmt: skip
+            if size == "base":
+                base["train"] = measure([*train, "--subset", "1000"], env)[1]
+                continue
+            if size is not None:
+                train += ["--subset", str(size)]
+            seconds, rss = measure(train, env)
+            epochs.append((size or args.images, _history(out)))
+            if size is None:
+                rows.insert(
+                    -1,
+                    (
+                        "train 1 epoch (`train`)",
+                        seconds,
+                        rss,
+                        base["train"],
+                        TARGET_TRAIN,
+                    ),
+                )
+        print(f"\n{'phase':<24}{'seconds':>8}{'peak RSS':>13}{'x images':>10}"
+              f"{'without the set':>17}{'x images':>10}")  # fmt: skip
+        for name, seconds, rss, without, target in rows:
+            whole, above = rss / nbytes, (rss - without) / nbytes
+            verdict = "PASS" if whole <= target else "FAIL"
+            print(
+                f"{name:<24}{seconds:>8.1f}{rss / 2**20:>9.0f} MiB{whole:>9.2f}x"
+                f"{without / 2**20:>13.0f} MiB{above:>9.2f}x  "
+                f"target <= {target}x: {verdict}"
+            )
+        print(
+            "(x images: peak RSS over the uint8 images; the second figure counts "
+            "only what\n the same process needs beyond its peak without the big set: "
+            "`datasets`, importing\n core.dataset_store, training on 1,000 images "
+            "of the bundled sample, in the CLI\n and in the app's worker)"
+        )
+        print(
+            "(train: 784-256-10 Adam batch 128, 10% held out, BLAS threads "
+            "automatic; the model\n and Adam's state are 3 MB, 0.01x the images)"
+        )
+        print("\nEpoch time against N (784-256-10, Adam, batch 128, 10% held out):")
+        for count, history in epochs:
+            trained = round(count * 0.9)
+            seconds = history["seconds"]
+            per_image = 1e6 / history["samples_per_second"]
+            threads = history.get("blas_threads")
+            print(
+                f"  {count:>9,} images ({trained:,} trained): epoch {seconds:6.2f} s, "
+                f"{per_image:.2f} us per trained image, {threads} BLAS thread(s)"
+            )
+        seconds, rate, threads = app_epoch
+        print(
+            f"  {args.images:>9,} images in the app's worker: epoch "
+            f"{float(seconds):6.2f} s, {1e6 / float(rate):.2f} us per trained image, "
+            f"{threads} BLAS thread(s)"
+        )
+    print(f"\nMachine: {watch.describe()}.")
+    return 0
+
+
+def _history(model_path: Path) -> dict:
+    with np.load(model_path, allow_pickle=False) as archive:
+        metadata = json.loads(str(archive["metadata"]))
+    return metadata["history"][0]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
