@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.datasets import Dataset
+from core.datasets import Dataset, DatasetPart
 
 __all__ = ["DatasetSummary", "summarize"]
 
@@ -48,7 +48,7 @@ class DatasetSummary:
 
 
 def summarize(
-    dataset: Dataset, cancel: threading.Event | None = None
+    dataset: Dataset | DatasetPart, cancel: threading.Event | None = None
 ) -> DatasetSummary | None:
     """Count the classes, average each class's images and histogram the pixels.
 
@@ -57,7 +57,7 @@ def summarize(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Dataset or DatasetPart
     cancel : threading.Event, optional
         Checked between chunks; when set the function returns None.
 
@@ -67,7 +67,7 @@ def summarize(
     """
     classes = dataset.num_classes
     height, width = dataset.image_shape
-    flat = dataset.images.reshape(len(dataset), -1)
+    flat = dataset.images_at(slice(None)).reshape(len(dataset), -1)
     labels = dataset.labels.astype(np.intp)
     sums = np.zeros((classes, height * width), np.float64)
     histogram = np.zeros(dataset.max_value + 1, np.int64)

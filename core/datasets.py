@@ -199,6 +199,17 @@ class Dataset:
         """Images per class, int64 ``(num_classes,)``."""
         return np.bincount(self.labels, minlength=self.num_classes)
 
+    def images_at(self, positions: np.ndarray | slice) -> np.ndarray:
+        """Return the images at ``positions``: uint8 ``(K, H, W)``, as `DatasetPart`'s.
+
+        A slice gives a view (read it, never write it); an index array a copy.
+        """
+        return self.images[positions]
+
+    def image_at(self, position: int) -> np.ndarray:
+        """Return image ``position``: uint8 ``(H, W)``."""
+        return self.images_at(slice(position, position + 1))[0]
+
 
 @dataclass(frozen=True, eq=False)
 class DatasetPart:
@@ -331,6 +342,10 @@ class DatasetPart:
         source, extra = self.flat_sources()
         flat = take_rows(source, rows, extra)
         return flat.reshape(rows.shape[0], *self.image_shape)
+
+    def image_at(self, position: int) -> np.ndarray:
+        """Return a copy of the part's image ``position``: uint8 ``(H, W)``."""
+        return self.images_at(slice(position, position + 1))[0]
 
     def materialize(self) -> Dataset:
         """Return the part as a dataset of its own (its images copied)."""

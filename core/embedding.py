@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.datasets import Dataset, Normalization
+from core.datasets import Dataset, DatasetPart, Normalization
 from core.network import MLP
 from core.neurons import layer_outputs
 
@@ -150,7 +150,7 @@ class DigitMap:
 def digit_map(
     network: MLP,
     normalization: Normalization,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     layer: int | None,
     max_images: int = MAX_MAP_IMAGES,
     seed: int = 0,
@@ -164,7 +164,7 @@ def digit_map(
         Classifies the images, and gives the hidden layer's activations.
     normalization : Normalization
         The network's input normalisation.
-    dataset : Dataset
+    dataset : Dataset or DatasetPart
     layer : int or None
         Hidden layer to map, counted from 0; None maps the raw pixels.
     max_images : int
@@ -185,7 +185,7 @@ def digit_map(
         indices = np.sort(rng.choice(count, size=max_images, replace=False))
     else:
         indices = np.arange(count)
-    images = dataset.images[indices].reshape(len(indices), -1)
+    images = dataset.images_at(indices).reshape(len(indices), -1)
     probabilities, parts = [], []
     for start in range(0, len(images), _BATCH):
         if cancel is not None and cancel.is_set():

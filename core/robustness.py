@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.augment import AugmentConfig, Augmenter, _Draws
-from core.datasets import Dataset, Normalization
+from core.datasets import Dataset, DatasetPart, Normalization
 from core.network import MLP
 
 __all__ = [
@@ -266,7 +266,7 @@ class RobustnessResult:
 def robustness_curves(
     network: MLP,
     normalization: Normalization,
-    dataset: Dataset,
+    dataset: Dataset | DatasetPart,
     names: Sequence[str] | None = None,
     max_images: int = MAX_ROBUSTNESS_IMAGES,
     seed: int = 0,
@@ -282,7 +282,7 @@ def robustness_curves(
         Used from this thread only (pass a copy when another thread uses it).
     normalization : Normalization
         The network's input normalisation.
-    dataset : Dataset
+    dataset : Dataset or DatasetPart
         Labelled images (the validation or test images); a seeded random choice of
         ``max_images`` when it has more.
     names : sequence of str, optional
@@ -311,7 +311,7 @@ def robustness_curves(
         chosen = np.sort(rng.choice(count, size=max_images, replace=False))
     else:
         chosen = np.arange(count)
-    images, labels = dataset.images[chosen], dataset.labels[chosen].astype(np.intp)
+    images, labels = dataset.images_at(chosen), dataset.labels[chosen].astype(np.intp)
     augmenters: dict[int, Augmenter] = {}
 
     def accuracy(name: str | None, level: float, level_rng) -> float | None:

@@ -350,11 +350,11 @@ class DataView(QWidget):
             return
         if label == ALL_CLASSES:
             self._browsed = np.arange(len(data), dtype=np.int64)
-            images = data.images  # no copy of a whole set
+            images = data.images_at(slice(None))  # a dataset's: no copy
             what = "all classes"
         else:
             self._browsed = np.flatnonzero(data.labels == label).astype(np.int64)
-            images = data.images[self._browsed]
+            images = data.images_at(self._browsed)
             what = f"class {data.class_names[label]}"
         names = data.class_names
         self.grid.set_images(

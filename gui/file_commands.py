@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QTimer, QUrl, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from core.model_io import ModelFileError
@@ -182,6 +183,18 @@ class FileCommands(QObject):
         return True
 
     @Slot(str)
+    def accept_drag(self, event: QDragEnterEvent) -> None:
+        """Accept a drag that holds a model file (.npz)."""
+        if any(_is_model_url(url) for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def open_dropped(self, event: QDropEvent) -> None:
+        """Open the first model file dropped, once the drop has returned."""
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if _is_model_url(u)]
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_path(paths[0]))
+
     def open_recent(self, path: str) -> None:
         """Open a recent file, or drop it from the list when it is gone."""
         if not Path(path).exists():
@@ -227,3 +240,7 @@ class FileCommands(QObject):
             return False
         self._window().statusBar().showMessage(f"Saved {path}", 5000)
         return True
+
+
+def _is_model_url(url: QUrl) -> bool:
+    return url.toLocalFile().lower().endswith(".npz")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -19,12 +19,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from core.history_csv import write_history_csv
 from core.model_io import SavedModel
 from gui.background import start_task
+from gui.kept_runs import KeptRuns
 from gui.model_document import ModelDocument
 from gui.plot_panel import PlotPanel
 from gui.settings import AppSettings
-
-if TYPE_CHECKING:  # gui.kept_runs makes the export
-    from gui.kept_runs import KeptRuns
 
 
 class HistoryExport(QObject):

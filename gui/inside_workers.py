@@ -147,7 +147,7 @@ def exciting_job(model: SavedModel, dataset: Dataset, count: int = 16) -> Job:
         return _checked(
             most_exciting(
                 network,
-                dataset.images,
+                dataset.images_at(slice(None)),
                 model.normalization,
                 count,
                 cancel=cancel,

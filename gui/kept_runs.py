@@ -16,10 +16,8 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox, QTabWidget, QWidget
 
 from core.model_io import SavedModel
-from gui.history_export import HistoryExport
 from gui.model_document import ModelDocument
 from gui.plot_panel import PlotPanel
-from gui.settings import AppSettings
 from gui.training_controller import TrainingController
 from gui.training_worker import TrainingJob, TrainingOutcome
 from gui.wording import count
@@ -121,8 +119,7 @@ class RunModels(QObject):
 
     A run's model is kept when the run ends (its final weights, or a stopped run's
     last epoch); an opened file's model is kept as saved. From the run list a kept
-    model can be made current (double-click), evaluated, saved or have its history
-    exported as CSV (``history_export``); removing a run
+    model can be made current (double-click), evaluated or saved; removing a run
     whose model was never saved asks first. The window shows one model at a time
     and never trains it: runs train copies.
     """
@@ -136,12 +133,10 @@ class RunModels(QObject):
         tabs: QTabWidget,
         evaluate_tab: QWidget,
         save_as: Callable[[], bool],
-        settings: AppSettings,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.kept = kept
-        self.history_export = HistoryExport(plots, kept, document, settings, self)
         self._document = document
         self._plots = plots
         self._tabs = tabs

@@ -62,7 +62,7 @@ class ChosenImage:
         """Describe image ``index`` of ``data``."""
         label = data.class_names[int(data.labels[index])]
         return cls(
-            data.images[index],
+            data.image_at(index),
             data.max_value,
             label,
             f"image {index} of {data.name} (a {label})",
@@ -404,7 +404,9 @@ class LiveNetworkPanel(QWidget):
             f"{v:.4g}\nDouble-click to put it on the canvas"
             for i, v in zip(indices, values, strict=True)
         ]
-        self.detail.set_images(data.images[indices], data.max_value, indices, tooltips)
+        self.detail.set_images(
+            data.images_at(indices), data.max_value, indices, tooltips
+        )
 
     def _on_exciting_found(self, result: list) -> None:
         if self._model is not None and self._training is not None:

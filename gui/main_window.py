@@ -11,10 +11,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from core import user_dirs
-from core.model_io import SavedModel, app_version
 from core.run import PersonalDrawings, RunError
 from core.training import ConfigError
 from gui.background import set_blas_setting
@@ -27,30 +26,22 @@ from gui.live_network import ChosenImage
 from gui.model_document import (
     ModelDocument,
     count,
-    epochs_text,
-    layer_sizes,
-    model_details,
     model_summary,
 )
 from gui.model_views import ModelViews
-from gui.run_history import describe_config, plotted_history
+from gui.run_display import RunDisplay
 from gui.settings import AppSettings
 from gui.status_bar import TrainingStatusBar
 from gui.step_commands import StepCommands
-from gui.step_through_view import Example, StepThroughWindow, drawing_example
+from gui.step_through_view import StepThroughWindow
 from gui.train_tab import TrainTab
 from gui.training_controller import (
     STOP_WAIT_MS,
     TrainingController,
     fine_tune_job,
-    outcome_message,
-    training_job,
 )
 from gui.training_worker import (
-    BatchProgress,
-    PreparedData,
     TrainingJob,
-    TrainingOutcome,
 )
 from gui.widgets import guard_wheel
 from gui.window_actions import WindowActions
@@ -84,7 +75,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setMinimumSize(*MINIMUM_SIZE)
 
-        self.train_tab = TrainTab(self.settings, self.data_dir, self.training)
+        self.train_tab = TrainTab(self.settings, self.data_dir)
         self.data_panel = self.train_tab.data_panel
         self.plot_panel = self.train_tab.plot_panel
         self.banner = self.train_tab.banner
@@ -129,7 +120,6 @@ class MainWindow(QMainWindow):
             self.tabs,
             self.evaluate_tab,
             self.files.save_as,
-            self.settings,
             self,
         )
         self.commands = WindowActions(self, self.train_tab.preset_combo, self.document)
@@ -167,8 +157,6 @@ class MainWindow(QMainWindow):
             (actions.pause, self.on_pause_toggled),
             (actions.stop, self.on_stop),
             (actions.log_scale, self.on_log_scale_toggled),
-            (actions.model_details, self.on_model_details),
-            (actions.about, self.on_about),
             *[(action, self.on_tab_action) for action in actions.tabs],
         ):
             action.triggered.connect(slot)
@@ -180,26 +168,23 @@ class MainWindow(QMainWindow):
         self.data_panel.loading_changed.connect(self.on_data_loading_changed)
         self.draw_tab.fine_tune_requested.connect(self.on_fine_tune_requested)
         self.draw_tab.personal_set_changed.connect(self.on_personal_set_changed)
-        self.draw_tab.numbers_requested.connect(self.on_show_numbers)
-        self.draw_tab.input_changed.connect(self.on_draw_input_changed)
         self.draw_tab.input_changed.connect(self.inside_tab.show_input)
         self.inside_tab.image_chosen.connect(self.on_image_chosen)
-        self.evaluate_tab.example_chosen.connect(self.on_example_chosen)
-        self.document.model_changed.connect(self.on_numbers_model_changed)
-
-        self.document.opened.connect(self.on_document_opened)
+        self.numbers.connect_sources(self.document, self.draw_tab, self.evaluate_tab)
         self.document.state_changed.connect(self.on_document_state_changed)
 
         training = self.training
+        # The display's slots run first: the run is laid out before the actions.
+        self.run_display = RunDisplay(
+            training,
+            self.document,
+            self.train_tab,
+            self.status_bar,
+            self.views,
+            self.run_models,
+            self,
+        )
         training.run_started.connect(self.on_run_started)
-        training.preparing.connect(self.status_bar.show_preparing)
-        training.prepared.connect(self.on_run_prepared)
-        training.batch_progress.connect(self.on_batch_progress)
-        training.epochs_finished.connect(self.on_epochs_finished)
-        training.status_changed.connect(self.status_bar.show_status)
-        training.snapshot_taken.connect(self.on_snapshot_taken)
-        training.succeeded.connect(self.on_run_succeeded)
-        training.failed.connect(self.on_run_failed)
         training.cancelled.connect(self.on_run_cancelled)
         training.finished.connect(self.on_run_finished)
 
@@ -208,7 +193,6 @@ class MainWindow(QMainWindow):
         actions.step_batch.triggered.connect(steps.step_batch)
         actions.step_epoch.triggered.connect(steps.step_epoch)
         actions.continue_training.triggered.connect(steps.continue_training)
-        steps.new_run_requested.connect(self.on_new_run_requested)
         steps.paused_changed.connect(self.on_steps_paused_changed)
 
     def save_settings(self) -> None:
@@ -221,38 +205,13 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_start(self) -> None:
         """Train a new network with the current settings."""
-        self._start_new(None)
-
-    @Slot(str)
-    def on_new_run_requested(self, hold_after: str) -> None:
-        """Start a new run that pauses after its first step (a step with no model)."""
-        self._start_new(hold_after)
+        self.steps.start_new()
 
     @Slot(bool)
     def on_steps_paused_changed(self, paused: bool) -> None:
         """Show Resume while a run waits (or will, after its step)."""
         self.commands.pause.setChecked(paused)
         self._update_actions()
-
-    def _start_new(self, hold_after: str | None) -> None:
-        if self.training.is_running:
-            return
-        problem = self.train_tab.start_problem()
-        dataset = self.data_panel.dataset
-        if problem or dataset is None:
-            self.banner.show_message(
-                "warning", problem or "The dataset is still loading."
-            )
-            return
-        # No question while the current model is kept in the run list (comparing runs
-        # is the point): only a model that would be lost is asked about.
-        if not self.files.confirm_discard("Start a new run"):
-            return
-        drawings = None
-        if self.data_panel.include_personal():
-            drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
-        config = self.train_tab.current_config()
-        self.steps.start_paused(training_job(config, dataset, drawings), hold_after)
 
     @Slot()
     def on_fine_tune_requested(self) -> None:
@@ -317,80 +276,14 @@ class MainWindow(QMainWindow):
             self.commands.stop.setEnabled(False)
 
     @Slot(object)
-    def on_run_started(self, job: TrainingJob) -> None:
-        """Lay the window out for the run before its thread starts."""
-        self.banner.hide()
-        base = job.base
-        # A fine-tune continues its base model's curves, after a line naming it.
-        before = (
-            None
-            if base is None
-            else plotted_history(base.history, base.phases, then=job.request().kind)
-        )
-        run = self.plot_panel.start_run(
-            job.label, job.config.to_dict(), job.config.epochs, before
-        )
-        self.run_models.begin(run.run_id, job)
-        self.train_tab.show_run(job.label)
-        self.status_bar.show_run_starting(job.config.epochs, job.threads)
-        self.train_tab.set_locked(True)
+    def on_run_started(self, _job: TrainingJob) -> None:
+        """Show the Train tab, laid out and painted for the run, before it starts."""
         self._update_actions()
         self.tabs.setCurrentIndex(0)
         # Lay out and paint the window for the run (new curves and legend, locked
         # settings: 10-20 ms) before the worker starts, not beside its first epoch.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         QCoreApplication.sendPostedEvents(self, QEvent.Type.UpdateRequest)
-
-    @Slot(object)
-    def on_run_prepared(self, prepared: PreparedData) -> None:
-        """Say what trains on what; keep the validation split for Evaluate."""
-        validation = (
-            f", validating on {prepared.validation_size:,}"
-            if prepared.validation_size
-            else ", no validation set"
-        )
-        self.status_bar.showMessage(
-            f"Training {'-'.join(map(str, prepared.layer_sizes))} on "
-            f"{prepared.train_size:,} images{validation}.",
-            5000,
-        )
-        self.views.set_validation_set(prepared.validation_set)
-
-    @Slot(object)
-    def on_batch_progress(self, message: BatchProgress) -> None:
-        """Plot the new mini-batch losses."""
-        self.plot_panel.add_batches(message.x, message.loss, message.smoothed)
-
-    @Slot(object)
-    def on_epochs_finished(self, rows: list[dict]) -> None:
-        """Plot the finished epochs."""
-        for values in rows:
-            self.plot_panel.add_epoch(float(values["epoch"]), values)
-
-    @Slot(object)
-    def on_snapshot_taken(self, model: SavedModel) -> None:
-        """Make the weights after the latest epoch the current model."""
-        self._adopt(model, live=True)
-
-    @Slot(object, object)
-    def on_run_succeeded(self, model: SavedModel, outcome: TrainingOutcome) -> None:
-        """Keep the final model and say how the run ended."""
-        self._adopt(model, live=False)
-        self.banner.show_message(*outcome_message(outcome, model))
-        self.status_bar.showMessage(self.banner.text(), 8000)
-
-    def _adopt(self, model: SavedModel, live: bool) -> None:
-        job = self.training.job
-        # A new network replaces the opened file's name; a fine-tune of it keeps it.
-        fine_tune = job is not None and job.base is not None
-        self.document.adopt_trained(model, live=live, same_file=fine_tune)
-
-    @Slot(str)
-    def on_run_failed(self, details: str) -> None:
-        """Show the error in the window (the traceback behind Details…)."""
-        lines = [line for line in details.strip().splitlines() if line.strip()]
-        headline = lines[-1] if lines else "unknown error"
-        self.banner.show_message("error", f"Training failed: {headline}", details)
 
     @Slot(int)
     def on_run_cancelled(self, epochs: int) -> None:
@@ -470,29 +363,6 @@ class MainWindow(QMainWindow):
         """Update the "Include my drawings" count."""
         self.data_panel.update_personal_count()
 
-    # ====================================================== one example, numbers
-    @Slot()
-    def on_show_numbers(self) -> None:
-        """Follow the Draw tab's input through the network, in its own window."""
-        image = self.draw_tab.current_image()
-        self.numbers.follow(self.document.model, drawing_example(image), show=True)
-
-    @Slot(object)
-    def on_draw_input_changed(self, image: object) -> None:
-        """Keep the numbers on the drawing as it changes (while they are shown)."""
-        self.numbers.follow(self.document.model, drawing_example(image))
-
-    @Slot(bool)
-    def on_numbers_model_changed(self, _live: bool) -> None:
-        """Follow the example through each new model (a step of training, too)."""
-        if self.numbers.isVisible():
-            self.numbers.view.set_model(self.document.model)
-
-    @Slot(object)
-    def on_example_chosen(self, example: Example) -> None:
-        """Follow a dataset image chosen on the Evaluate tab through the network."""
-        self.numbers.follow(self.document.model, example, show=True)
-
     # ================================================================ files
     @Slot()
     def on_new(self) -> None:
@@ -519,41 +389,13 @@ class MainWindow(QMainWindow):
                 f"On the Draw tab's canvas: {chosen.description}.", 5000
             )
 
-    @Slot(object)
-    def on_document_opened(self, model: SavedModel) -> None:
-        """Fill the controls from the file's settings and plot its history."""
-        self.train_tab.show_opened_model(model)
-        if model.dataset_name and self.data_panel.current_name() != model.dataset_name:
-            self.data_panel.select(model.dataset_name)
-        name = self.document.path.name if self.document.path else ""
-        run = self.plot_panel.add_history_run(
-            f"{name}: {describe_config(model.config, layer_sizes(model))}",
-            model.config,
-            plotted_history(model.history, model.phases),
-        )
-        self.run_models.keep_opened(run.run_id, model, self.document.path)
-        epochs = epochs_text(model)
-        self.banner.show_message(
-            "info",
-            f"Opened {name}: trained on {model.dataset_name or 'unknown data'}"
-            f"{', ' + epochs if epochs else ''}; its history is in the plots.",
-        )
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt)
-        """Accept a dragged .npz file."""
-        if any(
-            u.toLocalFile().lower().endswith(".npz") for u in event.mimeData().urls()
-        ):
-            event.acceptProposedAction()
+        """Accept a dragged model file."""
+        self.files.accept_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt)
-        """Open the dropped .npz file."""
-        for url in event.mimeData().urls():
-            path = url.toLocalFile()
-            if path.lower().endswith(".npz"):
-                event.acceptProposedAction()
-                QTimer.singleShot(0, lambda p=path: self.files.open_path(p))
-                return
+        """Open the dropped model file."""
+        self.files.open_dropped(event)
 
     # ============================================================== misc UI
     @Slot()
@@ -567,28 +409,6 @@ class MainWindow(QMainWindow):
         action = self.sender()
         if action in self.commands.tabs:
             self.tabs.setCurrentIndex(self.commands.tabs.index(action))
-
-    @Slot()
-    def on_model_details(self) -> None:
-        """Show the model's metadata and per-epoch history."""
-        if self.document.model is None:
-            return
-        text, details = model_details(self.document.model, self.document.path)
-        box = QMessageBox(
-            QMessageBox.Icon.Information, "Model details", text, parent=self
-        )
-        box.setDetailedText(details)
-        box.exec()
-
-    @Slot()
-    def on_about(self) -> None:
-        """About box."""
-        QMessageBox.about(
-            self,
-            "About Digit Studio",
-            f"Digit Studio {app_version()}\n\nA multilayer perceptron written from "
-            "scratch in NumPy that learns handwritten digits while you watch.",
-        )
 
     # ============================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)

@@ -480,7 +480,7 @@ class MapView(QWidget):
         xy = plot.digit_map.projection.coordinates[row]
         self.hover_item.setData(x=[xy[0]], y=[xy[1] if xy.size > 1 else 0.0])
         index = int(plot.digit_map.indices[row])
-        self.preview.set_image(data.images[index], data.max_value)
+        self.preview.set_image(data.image_at(index), data.max_value)
         self.hover_label.setText(self.describe(row))
 
     @Slot(object)

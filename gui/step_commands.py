@@ -1,11 +1,12 @@
-"""+1 batch, +1 epoch and Continue training, and the settings a paused run may change.
+"""Start, +1 batch, +1 epoch and Continue training, and what a paused run may change.
 
-Owns ``StepCommands``: what the step controls do in each state (step a paused run;
-with none running, continue the current model as a new phase, or start a new run, and
-pause after the step), the learning rate and momentum fields of a paused run, and
-the lines in the plots where such a change took effect. The rules are ``core``'s
-(`core.training.TrainingControl`, ``changed_config``, `core.run.continue_request`);
-this decides what is shown and when. Holds no reference to the window.
+Owns ``StepCommands``: what the run controls do in each state (start a new run; step
+a paused run; with none running, continue the current model as a new phase, or start
+a new run, and pause after the step), the learning rate and momentum fields of a
+paused run, and the lines in the plots where such a change took effect. The rules
+are ``core``'s (`core.training.TrainingControl`, ``changed_config``,
+`core.run.continue_request`); this decides what is shown and when. Holds no
+reference to the window.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gui.plot_panel import PlotPanel
 from gui.run_history import change_name
 from gui.status_bar import TrainingStatusBar
 from gui.train_tab import TrainTab
-from gui.training_controller import TrainingController, continue_job
+from gui.training_controller import TrainingController, continue_job, training_job
 from gui.training_worker import HoldProgress, SettingsProgress, TrainingJob
 from gui.wording import count
 
@@ -33,15 +34,12 @@ STEP_KINDS = ("batch", "epoch")
 
 
 class StepCommands(QObject):
-    """The step controls and Continue training.
+    """Start, the step controls and Continue training.
 
-    Signals: ``new_run_requested(kind)`` when a step has no model to continue (the
-    window starts a new run that pauses after it); ``paused_changed(bool)`` when the
-    run starts or stops waiting for the user, so that the window updates its
-    commands.
+    Signal ``paused_changed(bool)`` when the run starts or stops waiting for the
+    user, so that the window updates its commands.
     """
 
-    new_run_requested = Signal(str)
     paused_changed = Signal(bool)
 
     def __init__(
@@ -115,9 +113,30 @@ class StepCommands(QObject):
                 self._show_stepping(kind)
             return
         if self._document.model is None:
-            self.new_run_requested.emit(kind)
+            self.start_new(hold_after=kind)
         else:
             self.continue_model(hold_after=kind)
+
+    def start_new(self, hold_after: str | None = None) -> None:
+        """Train a new network with the settings on the left."""
+        if self._training.is_running:
+            return
+        problem = self._train_tab.start_problem()
+        dataset = self._data_panel.dataset
+        if problem or dataset is None:
+            self._banner.show_message(
+                "warning", problem or "The dataset is still loading."
+            )
+            return
+        # No question while the current model is kept in the run list (comparing runs
+        # is the point): only a model that would be lost is asked about.
+        if not self._files.confirm_discard("Start a new run"):
+            return
+        drawings = None
+        if self._data_panel.include_personal():
+            drawings = PersonalDrawings(self._data_dir, dataset.image_shape)
+        config = self._train_tab.current_config()
+        self.start_paused(training_job(config, dataset, drawings), hold_after)
 
     def start_paused(self, job: TrainingJob, hold_after: str | None) -> bool:
         """Start ``job``; with ``hold_after`` it pauses after that first step."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
@@ -38,6 +39,11 @@ from gui.background import start_task
 from gui.image_grid import array_to_qimage
 from gui.widgets import LogSpinBox, guard_wheel
 from gui.wording import ACTIVATION_LABELS
+
+if TYPE_CHECKING:  # the tabs and the document only send this window signals
+    from gui.draw_tab import DrawTab
+    from gui.evaluate_tab import EvaluateTab
+    from gui.model_document import ModelDocument
 
 PREDICTED = -1  # the true-class choice "the predicted class"
 THUMBNAIL = 84
@@ -599,6 +605,38 @@ class StepThroughWindow(QDialog):
         layout.addWidget(self.view)
         self.resize(880, 620)
         self.setMinimumSize(560, 400)
+
+    def connect_sources(
+        self, document: ModelDocument, draw_tab: DrawTab, evaluate_tab: EvaluateTab
+    ) -> None:
+        """Follow the Draw tab's input (Show the numbers…) and Evaluate's examples."""
+        self._document, self._draw_tab = document, draw_tab
+        draw_tab.numbers_requested.connect(self.on_show_numbers)
+        draw_tab.input_changed.connect(self.on_draw_input_changed)
+        evaluate_tab.example_chosen.connect(self.on_example_chosen)
+        document.model_changed.connect(self.on_model_changed)
+
+    @Slot()
+    def on_show_numbers(self) -> None:
+        """Follow the Draw tab's input through the network, shown now."""
+        image = self._draw_tab.current_image()
+        self.follow(self._document.model, drawing_example(image), show=True)
+
+    @Slot(object)
+    def on_draw_input_changed(self, image: object) -> None:
+        """Keep the numbers on the drawing as it changes (while they are shown)."""
+        self.follow(self._document.model, drawing_example(image))
+
+    @Slot(bool)
+    def on_model_changed(self, _live: bool) -> None:
+        """Follow the example through each new model (a step of training, too)."""
+        if self.isVisible():
+            self.view.set_model(self._document.model)
+
+    @Slot(object)
+    def on_example_chosen(self, example: Example) -> None:
+        """Follow a dataset image chosen on the Evaluate tab through the network."""
+        self.follow(self._document.model, example, show=True)
 
     def follow(
         self, model: SavedModel | None, example: Example | None, show: bool = False

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -39,9 +38,6 @@ from gui.plots_area import PlotsArea
 from gui.settings import AppSettings
 from gui.training_panel import TrainingPanel
 
-if TYPE_CHECKING:
-    from gui.training_controller import TrainingController
-
 CUSTOM_PRESET = "custom"
 
 
@@ -54,12 +50,7 @@ class TrainTab(QSplitter):
 
     config_changed = Signal()
 
-    def __init__(
-        self,
-        settings: AppSettings,
-        data_dir: Path,
-        training: TrainingController | None = None,
-    ) -> None:
+    def __init__(self, settings: AppSettings, data_dir: Path) -> None:
         super().__init__(Qt.Orientation.Horizontal)
         self.settings = settings
         self.config_problem = ""
@@ -83,8 +74,6 @@ class TrainTab(QSplitter):
         self.health_panel = HealthPanel()
         self.health_panel.link_epochs(self.plot_panel.loss_plot)
         self.health = HealthView(self.health_panel, self.guidance)
-        if training is not None:
-            self.health.connect_training(training)
         self.plot_savers = [
             PlotSaver(self.plot_panel.loss_plot, "loss", self.plot_panel),
             PlotSaver(self.plot_panel.accuracy_plot, "accuracy", self.plot_panel),

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.blas_threads import AUTO, POOL
-from gui.model_document import ModelDocument
+from core.model_io import app_version
+from gui.model_document import ModelDocument, model_details
 
 TAB_NAMES = ("Train", "Draw", "Evaluate", "Inside")
 # What +1 batch and +1 epoch do: on a paused run, on the current model when nothing
@@ -220,6 +221,9 @@ class WindowActions:
             "&Keyboard shortcuts", keys.HelpContents, "List every keyboard shortcut"
         )
         self.shortcuts.triggered.connect(self.show_shortcuts)
+        self.about.triggered.connect(self.show_about)
+        self._document = document
+        self.model_details.triggered.connect(self.show_model_details)
         self.tabs = [
             action(f"&{name} tab", f"Ctrl+{index + 1}", f"Switch to the {name} tab")
             for index, name in enumerate(TAB_NAMES)
@@ -327,6 +331,30 @@ class WindowActions:
         )
         QMessageBox.information(
             self.shortcuts.parent(), "Keyboard shortcuts", f"<table>{rows}</table>"
+        )
+
+    def show_model_details(self) -> None:
+        """Show the current model's metadata and per-epoch history."""
+        document = self._document
+        if document.model is None:
+            return
+        text, details = model_details(document.model, document.path)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Model details",
+            text,
+            parent=self.model_details.parent(),
+        )
+        box.setDetailedText(details)
+        box.exec()
+
+    def show_about(self) -> None:
+        """About box."""
+        QMessageBox.about(
+            self.about.parent(),
+            "About Digit Studio",
+            f"Digit Studio {app_version()}\n\nA multilayer perceptron written from "
+            "scratch in NumPy that learns handwritten digits while you watch.",
         )
 
     def update(

@@ -71,6 +71,11 @@ def test_part_looks_like_its_dataset(digits):
     assert np.array_equal(part.labels, digits.labels[[5, 1, 1]])
     assert np.array_equal(part.images_at(slice(None)), digits.images[[5, 1, 1]])
     assert part.class_counts().sum() == 3
+    # The views read a dataset and a part the same way.
+    for data, rows in ((part, [5, 1, 1]), (digits, slice(None))):
+        assert np.array_equal(data.images_at(slice(None)), digits.images[rows])
+        assert np.array_equal(data.images_at([2, 0]), digits.images[rows][[2, 0]])
+        assert np.array_equal(data.image_at(1), digits.images[rows][1])
     mask = np.zeros(3, bool)
     mask[1] = True
     assert np.array_equal(part.subset(mask).rows, [1])

@@ -46,7 +46,9 @@ def test_pca_coordinates_match_numpy_svd_up_to_sign(samples, values):
 
 def test_pca_of_real_images_matches_numpy_svd():
     data = load_bundled("digits-8x8")
-    features = data.images.reshape(len(data), -1).astype(np.float32) / 16
+    features = (
+        data.images_at(slice(None)).reshape(len(data), -1).astype(np.float32) / 16
+    )
     result = pca_map(features)
     want, _ = _svd_coordinates(features.astype(np.float64))
     _assert_equal_up_to_sign(result.coordinates, want)
@@ -73,7 +75,7 @@ def test_digit_map_of_a_hidden_layer():
     model = trained_model()
     data = holdout()
     result = digit_map(model.network, model.normalization, data, layer=1)
-    inputs = model.normalization.apply(data.images)
+    inputs = model.normalization.apply(data.images_at(slice(None)))
     outputs = layer_outputs(model.network, inputs)
     want, _ = _svd_coordinates(outputs[1].astype(np.float64))
     _assert_equal_up_to_sign(result.projection.coordinates, want)
@@ -86,7 +88,7 @@ def test_digit_map_of_a_hidden_layer():
     )
     # A new input lands where the same features put it.
     one = map_features(
-        model.network, model.normalization, data.images[:1], 1, data.max_value
+        model.network, model.normalization, data.images_at(slice(1)), 1, data.max_value
     )
     np.testing.assert_allclose(
         result.projection.project(one)[0],
@@ -101,7 +103,7 @@ def test_digit_map_of_raw_pixels_and_the_image_cap():
     data = load_bundled("digits-8x8")
     result = digit_map(model.network, model.normalization, data, None, max_images=500)
     assert len(result.indices) == 500 and len(np.unique(result.indices)) == 500
-    features = data.images[result.indices].reshape(500, -1) / 16.0
+    features = data.images_at(result.indices).reshape(500, -1) / 16.0
     want, _ = _svd_coordinates(features)
     _assert_equal_up_to_sign(result.projection.coordinates, want)
     assert result.layer is None

@@ -33,7 +33,7 @@ def _forward_with_unit_scaled(model, x, layer, unit, scale):
 
 @pytest.mark.parametrize(("layer", "scale"), [(0, 0.0), (1, 0.0), (0, 0.5), (1, 2.0)])
 def test_an_edit_changes_the_output_as_the_direct_computation_says(model, layer, scale):
-    x = model.normalization.apply(holdout().images)
+    x = model.normalization.apply(holdout().images_at(slice(None)))
     hidden = np.maximum(x @ model.network.weights[0] + model.network.biases[0], 0)
     if layer == 1:
         hidden = np.maximum(
@@ -108,7 +108,7 @@ def test_the_saved_edited_model_lists_its_edits_and_runs_edited(model, tmp_path)
     assert record["evaluation"]["accuracy_after"] == 0.9
     assert loaded.created and loaded.created != model.created
     assert loaded.config == model.config and loaded.history == model.history
-    x = model.normalization.apply(holdout().images)
+    x = model.normalization.apply(holdout().images_at(slice(None)))
     np.testing.assert_array_equal(loaded.network.forward(x), network.forward(x))
     json.dumps(loaded.metrics)
     json.dumps(loaded.edits)

@@ -19,7 +19,7 @@ def model():
 
 def _inputs(model, count=50):
     data = holdout()
-    return model.normalization.apply(data.images[:count])
+    return model.normalization.apply(data.images_at(slice(count)))
 
 
 def _by_hand(network: MLP, x: np.ndarray) -> list[np.ndarray]:
@@ -124,9 +124,15 @@ def test_a_narrow_layer_is_shown_whole(model):
 def test_most_exciting_images_are_really_the_most_exciting(model):
     data = holdout()
     found = most_exciting(
-        model.network, data.images, model.normalization, count=16, batch_size=37
+        model.network,
+        data.images_at(slice(None)),
+        model.normalization,
+        count=16,
+        batch_size=37,
     )
-    activations = layer_outputs(model.network, model.normalization.apply(data.images))
+    activations = layer_outputs(
+        model.network, model.normalization.apply(data.images_at(slice(None)))
+    )
     assert len(found) == 2
     for layer, (indices, values) in enumerate(found):
         units = activations[layer].shape[1]
@@ -146,7 +152,7 @@ def test_most_exciting_images_are_really_the_most_exciting(model):
 
 def test_most_exciting_with_fewer_images_than_asked(model):
     data = holdout()
-    found = most_exciting(model.network, data.images[:5], model.normalization)
+    found = most_exciting(model.network, data.images_at(slice(5)), model.normalization)
     assert found[0][0].shape == (24, 5)
 
 
@@ -155,7 +161,7 @@ def test_most_exciting_reports_progress_and_stops_when_cancelled(model):
     fractions = []
     most_exciting(
         model.network,
-        data.images,
+        data.images_at(slice(None)),
         model.normalization,
         batch_size=50,
         progress=fractions.append,
@@ -164,7 +170,12 @@ def test_most_exciting_reports_progress_and_stops_when_cancelled(model):
     cancel = threading.Event()
     cancel.set()
     assert (
-        most_exciting(model.network, data.images, model.normalization, cancel=cancel)
+        most_exciting(
+            model.network,
+            data.images_at(slice(None)),
+            model.normalization,
+            cancel=cancel,
+        )
         is None
     )
 

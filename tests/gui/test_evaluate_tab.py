@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from template_model import template_model
 
 import gui.evaluation_worker as evaluation_worker
-from core.datasets import load_bundled
+from core.datasets import as_part, load_bundled
 from core.metrics import evaluate
 from core.model_io import SavedModel
 from core.network import MLP
@@ -122,6 +122,30 @@ def test_misclassified_gallery_lists_every_mistake_most_confident_first(
     assert tab.mistakes_grid.caption(0) == (
         f"{label}→{guess} {100 * report.confidences[first]:.0f}%"
     )
+
+
+def test_a_validation_part_shows_its_mistakes_cells_and_examples(
+    qtbot, tab, model, test_set
+):
+    # A run's validation set is a part of its dataset (rows, no copy of the images).
+    part = as_part(test_set).subset(np.arange(999, -1, -1))
+    with qtbot.waitSignal(tab.evaluated, timeout=10000) as blocker:
+        tab.set_dataset(part, "validation")
+        tab.set_model(model)
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=5000)
+    report = blocker.args[0]
+    images = test_set.images[::-1]
+    wrong = report.misclassified
+    shown = np.stack([tab.mistakes_grid.image(i) for i in range(len(wrong))])
+    np.testing.assert_array_equal(shown, images[wrong])
+    true, guess = int(part.labels[wrong[0]]), int(report.predictions[wrong[0]])
+    tab.show_cell(true, guess)
+    cell = report.cell_indices(true, guess)
+    shown = np.stack([tab.cell_grid.image(i) for i in range(tab.cell_grid.count())])
+    np.testing.assert_array_equal(shown, images[cell])
+    with qtbot.waitSignal(tab.example_chosen) as chosen:
+        tab._on_mistake_activated(0)
+    np.testing.assert_array_equal(chosen.args[0].image, images[wrong[0]])
 
 
 def test_first_layer_weights_are_drawn_as_tiles(qtbot, tab, model, test_set):

@@ -306,7 +306,7 @@ def test_a_runs_history_is_exported_as_csv_from_the_run_list(
     assert action.isEnabled()
     action.trigger()
     path = tmp_path / "history.csv"
-    qtbot.waitUntil(lambda: not window.run_models.history_export.busy, timeout=10000)
+    qtbot.waitUntil(lambda: not window.run_display.history_export.busy, timeout=10000)
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     history = window.document.model.history
@@ -322,7 +322,7 @@ def test_a_runs_history_is_exported_as_csv_from_the_run_list(
 def test_export_waits_for_a_model_with_a_history(qtbot, window, dialogs):
     run = window.plot_panel.start_run("never trained")
     assert not _menu_action(window, run.run_id, "Export history as CSV…").isEnabled()
-    window.run_models.history_export.export(run.run_id)
+    window.run_display.history_export.export(run.run_id)
     assert dialogs.of_kind("information")
 
 

@@ -63,7 +63,9 @@ def test_the_map_places_each_image_by_the_svd_of_its_activations(qtbot, tab, mod
     plot = view.map_plot()
     assert view.layer_combo.currentData() == 1  # the last hidden layer
     assert len(plot.digit_map.indices) == len(data)
-    activations = layer_outputs(model.network, model.normalization.apply(data.images))
+    activations = layer_outputs(
+        model.network, model.normalization.apply(data.images_at(slice(None)))
+    )
     want = _svd_xy(activations[1])
     got = np.column_stack([plot.x, plot.y])
     _assert_up_to_sign(got, want[plot.order])
@@ -79,9 +81,9 @@ def test_the_map_places_each_image_by_the_svd_of_its_activations(qtbot, tab, mod
     assert np.allclose(plot.digit_map.projection.coordinates[view.point_at(scene)], xy)
     with qtbot.waitSignal(tab.image_chosen) as chosen:
         view.choose(row)
-    np.testing.assert_array_equal(chosen.args[0].image, data.images[row])
+    np.testing.assert_array_equal(chosen.args[0].image, data.image_at(row))
     # The drawing is a star placed by the same projection.
-    tab.show_input(data.images[row])
+    tab.show_input(data.image_at(row))
     np.testing.assert_allclose(view.drawing_position(), xy, rtol=1e-4, atol=1e-4)
     assert "Image 17" in view.describe(row)
 
@@ -98,7 +100,7 @@ def test_the_raw_pixel_map(qtbot, tab, model):
         timeout=30000,
     )
     plot = view.map_plot()
-    want = _svd_xy(data.images.reshape(len(data), -1) / 255.0)
+    want = _svd_xy(data.images_at(slice(None)).reshape(len(data), -1) / 255.0)
     _assert_up_to_sign(np.column_stack([plot.x, plot.y]), want[plot.order])
     assert "raw pixels" in view.status_label.text()
 
@@ -167,7 +169,7 @@ def test_the_data_view_counts_averages_and_histogram_equal_numpy(qtbot, tab):
     summary = view.summary()
     for k in range(10):
         np.testing.assert_allclose(
-            summary.means[k], data.images[data.labels == k].mean(axis=0), rtol=1e-5
+            summary.means[k], data.images_at(data.labels == k).mean(axis=0), rtol=1e-5
         )
     assert view.means.count() == 10
     # Every class average in one row, whole.
@@ -177,7 +179,7 @@ def test_the_data_view_counts_averages_and_histogram_equal_numpy(qtbot, tab):
     ]
     assert all(room.contains(rect) for rect in averages), (room, averages)
     assert len({rect.top() for rect in averages}) == 1
-    histogram = np.bincount(data.images.ravel(), minlength=17)
+    histogram = np.bincount(data.images_at(slice(None)).ravel(), minlength=17)
     x, y = view._histogram.getData()
     np.testing.assert_allclose(y, np.log10(np.maximum(histogram, 1)))
     view.log_check.setChecked(False)
@@ -193,7 +195,7 @@ def test_the_data_view_counts_averages_and_histogram_equal_numpy(qtbot, tab):
     with qtbot.waitSignal(tab.image_chosen) as chosen:
         view.grid.image_activated.emit(4)
     index = np.flatnonzero(data.labels == 3)[4]
-    np.testing.assert_array_equal(chosen.args[0].image, data.images[index])
+    np.testing.assert_array_equal(chosen.args[0].image, data.image_at(index))
     assert chosen.args[0].go_to_canvas and chosen.args[0].max_value == 16
     # A class average clicked browses that class.
     view.means.setCurrentIndex(view.means.model().index(5, 0))
@@ -231,7 +233,7 @@ def test_in_the_window_an_image_goes_to_the_canvas(qtbot, window, model, tmp_pat
     data = inside.data_view.dataset()
     np.testing.assert_array_equal(
         window.draw_tab.current_image(),
-        data.images[inside.data_view.browsed_indices()[0]],
+        data.image_at(inside.data_view.browsed_indices()[0]),
     )
     # The map marks what the Draw tab shows.
     window.commands.tabs[3].trigger()

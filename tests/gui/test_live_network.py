@@ -140,15 +140,17 @@ def test_clicking_a_hidden_neuron_shows_its_weights_and_most_exciting_images(
     shown = panel.detail.shown_indices()
     assert shown.size == 16 and panel.detail.images.count() == 16
     _assert_every_tile_in_view(panel.detail.images)
-    activations = layer_outputs(model.network, model.normalization.apply(data.images))[
-        0
-    ]
+    activations = layer_outputs(
+        model.network, model.normalization.apply(data.images_at(slice(None)))
+    )[0]
     column = activations[:, unit]
     # The 16 shown are the 16 largest activations of that unit over the dataset.
     np.testing.assert_allclose(
         np.sort(column[shown])[::-1], np.sort(column)[::-1][:16], rtol=1e-5
     )
-    direct = most_exciting(model.network, data.images, model.normalization)
+    direct = most_exciting(
+        model.network, data.images_at(slice(None)), model.normalization
+    )
     np.testing.assert_array_equal(shown, direct[0][0][unit])
     # A deeper unit shows its incoming weights as bars.
     deeper = int(trace.shown[1][0])
@@ -261,7 +263,7 @@ def test_save_the_edited_model(qtbot, tab, model, tmp_path, monkeypatch):
 
 def test_a_test_image_on_the_canvas_is_read_exactly(qtbot, tab, model):
     data = holdout("mnist-sample")
-    image = data.images[7]
+    image = data.image_at(7)
     tab.put_image(ChosenImage(image, data.max_value, "x", "a test image"))
     np.testing.assert_array_equal(tab.current_image(), image)
     np.testing.assert_allclose(tab.current_probabilities(), model.predict_proba(image))
@@ -295,7 +297,7 @@ def test_double_clicking_a_most_exciting_image_puts_it_on_the_canvas(qtbot, tab,
 
 def test_the_noise_slider_adds_noise_to_what_the_network_sees(qtbot, tab, model):
     data = holdout("mnist-sample")
-    image = data.images[3]
+    image = data.image_at(3)
     tab.put_image(ChosenImage(image, data.max_value, "x", "a test image"))
     tab.noise_slider.setValue(30)
     qtbot.waitUntil(lambda: not tab.prediction_pending(), timeout=2000)
