@@ -43,7 +43,7 @@ FORMAT_NAME = "digit-studio-model"
 # 2: training phases (a fine-tune is a later phase), a phase index in every history
 # row, one metrics schema. Version 1 files are upgraded on load.
 # 3: "continue" phases, and a phase's settings changed during its run ("changes").
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 PHASE_KINDS = ("train", "fine_tune", "continue")
 # The metrics of a phase, in the order files list them, and what each holds: "count"
 # a whole number >= 0, "number" a finite number, "text" a string, "layers" a list of

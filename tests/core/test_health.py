@@ -309,6 +309,20 @@ def test_health_figures_round_trip_through_a_model_file(tmp_path):
     loaded = load_model(tmp_path / "m.npz")
     assert loaded.history[0] == row
     assert "gradient_norm" not in loaded.history[1]  # rows without them still load
+    # A reader of version 3 refuses lists in history rows: the files say 4.
+    assert loaded.format_version == 4
+
+
+def test_a_version_3_file_without_health_figures_still_loads():
+    """tests/data/model_v3.npz predates the health figures."""
+    from pathlib import Path
+
+    from core.model_io import load_model
+
+    loaded = load_model(Path(__file__).parents[1] / "data" / "model_v3.npz")
+    assert loaded.format_version == 3 and loaded.history
+    for field in ("gradient_norm", "update_ratio", "inactive_share"):
+        assert all(row.get(field) is None for row in loaded.history)
 
 
 @pytest.mark.parametrize(
