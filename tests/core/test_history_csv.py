@@ -17,7 +17,7 @@ from core.run import (
     prepare_run,
     run_training,
 )
-from core.training import TrainingConfig
+from core.training import BatchEvent, TrainingConfig, TrainingControl
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,40 @@ def test_the_file_is_written_atomically(tmp_path, fine_tuned):
         fine_tuned.history, fine_tuned.phases
     )
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]
+
+
+def test_learning_rate_changes_are_rows_where_they_applied(tmp_path):
+    """A real run whose rate and momentum change after batch 4 of epoch 2."""
+    data = load_bundled("mnist-sample")
+    config = TrainingConfig(
+        hidden_sizes=(16,), epochs=3, batch_size=64, optimizer="momentum"
+    )
+    prepared = prepare_run(RunRequest(data, config, subset=640))
+    control = TrainingControl()
+    batches = []
+
+    def change(event):
+        if isinstance(event, BatchEvent):
+            batches.append(event.batches_per_epoch)
+            if (event.epoch, event.batch_index) == (2, 3):
+                control.change_settings(learning_rate=0.002, momentum=0.5)
+
+    result = run_training(prepared, change, control)
+    model = build_model(prepared, prepared.network, result)
+    save_model(tmp_path / "m.npz", model.network, model.metadata)
+    model = load_model(tmp_path / "m.npz")
+    header, table = history_table(model.history, model.phases)
+    assert header[-2:] == ["momentum", "settings_changed"]
+    column = {name: index for index, name in enumerate(header)}
+    assert [row[column["settings_changed"]] for row in table] == [
+        "", "true", "", "",
+    ]  # fmt: skip
+    changed = table[1]  # during epoch 2: after epoch 1's row, before epoch 2's
+    assert float(changed[column["run_epoch"]]) == pytest.approx(1 + 4 / batches[0])
+    assert changed[column["phase_kind"]] == "train"
+    assert float(changed[column["learning_rate"]]) == 0.002
+    assert float(changed[column["momentum"]]) == 0.5
+    assert changed[column["epoch"]] == changed[column["train_loss"]] == ""
+    # Epoch 2 ended at the new rate.
+    assert float(table[2][column["learning_rate"]]) == 0.002
+    assert [row[column["epoch"]] for row in table] == ["1", "", "2", "3"]
