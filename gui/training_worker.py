@@ -426,6 +426,7 @@ class TrainingWorker(QObject):
                 event.epoch, event.batch_index + 1, event.batches_per_epoch, model
             )
         )
+        self._flush_health(None)  # the histograms and guidance where it waits
 
     def _flush_epochs(self, now: float) -> None:
         if not self._pending_epochs:

@@ -79,6 +79,17 @@ def test_a_run_plots_every_layers_health_and_its_weights(qtbot, window):
     assert len(history[0]["inactive_share"]) == 2
 
 
+def test_a_paused_run_shows_its_health_where_it_waits(qtbot, window):
+    _configure(window, SMALL.replace(epochs=50))
+    window.commands.step_batch.trigger()  # a new run, paused after one minibatch
+    qtbot.waitUntil(lambda: window.training.hold is not None, timeout=20000)
+    panel = window.train_tab.health_panel
+    qtbot.waitUntil(lambda: panel.histogram_shown() is not None, timeout=5000)
+    assert panel.sample_count == 1  # the first minibatch of an epoch is sampled
+    window.commands.stop.trigger()
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+
+
 def test_the_worker_sends_samples_histograms_and_final_guidance(qtbot):
     data = load_bundled("mnist-sample").subset(np.arange(600))
     job = TrainingJob(config=SMALL, dataset=data)
@@ -348,12 +359,20 @@ def test_every_plot_saves_as_png_and_svg_from_its_menu(
         saver.actions[suffix].trigger()
         assert target.stat().st_size > 0
         if suffix == ".png":
+            assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             image = QImage(str(target))
             rect = plot.sceneBoundingRect()
             assert (image.width(), image.height()) == (
                 int(rect.width()),
                 int(rect.height()),
             )
+            # Drawn, not blank: the background, the axes' ink and the curves.
+            colours = {
+                image.pixel(x, y)
+                for x in range(0, image.width(), 2)
+                for y in range(0, image.height(), 2)
+            }
+            assert len(colours) >= 3
         else:
             drawing = QSvgRenderer(str(target))
             assert drawing.isValid()
