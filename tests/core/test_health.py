@@ -58,6 +58,46 @@ def test_gradient_norms_are_the_norms_of_the_weight_gradients():
     assert len(gradient_norms(gradients)) == len(SIZES) - 1
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_a_sampled_steps_figures_are_the_engines_gradients_and_slopes(activation):
+    """The first full-batch step of a real run against ``loss_and_gradients``."""
+    config = TrainingConfig(
+        hidden_sizes=(8, 5),
+        activation=activation,
+        init="xavier",
+        optimizer="sgd",
+        batch_size=0,
+        epochs=1,
+        l2=0.01,
+        validation_fraction=0.0,
+    )
+    data = _bands()
+    network = config.build_network(data.input_size, data.num_classes)
+    start = network.copy()
+    records = []
+
+    def record(event):
+        if isinstance(event, BatchEvent) and event.health is not None:
+            records.append(event.health)
+
+    train(network, data, None, config, record, health=HealthSampling(every=1))
+    X = data.images.reshape(len(data), -1).astype(np.float32) / 255.0
+    _, gradients, _ = start.loss_and_gradients(X, data.labels, l2=0.01)
+    expected = [np.linalg.norm(g.astype(np.float64)) for g in gradients[0::2]]
+    np.testing.assert_allclose(records[0].gradient_norm, expected, rtol=1e-4)
+    zs, _ = reference.forward(
+        [w.astype(np.float64) for w in start.weights],
+        [b.astype(np.float64) for b in start.biases],
+        X.astype(np.float64),
+        activation,
+        start.output,
+    )
+    slope = reference.ACTIVATIONS[activation][1]
+    threshold = 0.01 * MAX_SLOPE[activation]
+    dead = [(slope(z) <= threshold).all(axis=0).mean() for z in zs[:-1]]
+    np.testing.assert_allclose(records[0].inactive_share, dead)
+
+
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_inactive_share_equals_a_direct_count_from_a_forward_pass(activation):
     rng = np.random.default_rng(2)
