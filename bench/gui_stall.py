@@ -197,11 +197,24 @@ def window_epochs(
         "health_samples": health.sample_count,
         "health_live": window.train_tab.plots_area.side_by_side and health.isVisible(),
     }
-    window.document.new()
-    window.close()
-    window.deleteLater()
+    _close_unsaved(window)
     app.processEvents()
     return seconds, meter.stalls(), meter.busy(), counters
+
+
+def _close_unsaved(window) -> None:
+    """Close and delete the window, its runs' models discarded (no question asked)."""
+    from unittest import mock
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QMessageBox
+
+    discard = QMessageBox.StandardButton.Discard
+    with mock.patch.object(QMessageBox, "question", return_value=discard):
+        window.close()
+    window.deleteLater()
+    # Deleted now, not during the next window's measured run.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def sample_model(path: str, hidden: tuple[int, ...], epochs: int) -> str:
@@ -369,8 +382,7 @@ def inside_round(app, model_path: str, data) -> dict:
     meter, seconds, traces = _draw_digit(app, tab)
     figures["drawing"] = (meter.stalls().max(), seconds, traces, 300)
     figures["drawing_cpu"] = meter.busy().max()
-    window.close()
-    window.deleteLater()
+    _close_unsaved(window)
     app.processEvents()
     return figures
 

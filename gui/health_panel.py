@@ -29,7 +29,9 @@ from gui.log_axis import LogAxis
 from gui.plot_export import PlotSaver
 from gui.run_history import GrowableSeries
 
-REDRAW_INTERVAL_MS = 200
+# Samples are sparse (one every few minibatches): 2 redraws a second follow them, and
+# they seldom fall in the same paint as the loss plots' (5 a second).
+REDRAW_INTERVAL_MS = 500
 # A healthy step changes the weights by about a thousandth of their size.
 HEALTHY_UPDATE = 1e-3
 INITIAL_COLOR = QColor(150, 150, 150)
@@ -113,7 +115,7 @@ class HealthPanel(QWidget):
         )
         self.inactive_plot.setLabel("bottom", "epoch")
         for plot in (self.gradient_plot, self.update_plot):
-            plot.getAxis("bottom").setStyle(showValues=False)  # the epochs are below
+            plot.hideAxis("bottom")  # the epochs are below; not redrawn as they grow
         self.histogram_graphics = pg.GraphicsLayoutWidget()
         self.histogram_graphics.ci.layout.setContentsMargins(2, 2, 8, 2)
         self.histogram_plot = self._plot(
@@ -343,14 +345,34 @@ class HealthPanel(QWidget):
         column = 1
         for name in ("gradient_norm", "update_ratio", "inactive_share"):
             log = name != "inactive_share"
+            shown = []
             for curve in self._curves[name]:
                 values = self._series.column(column)
                 column += 1
                 keep = np.isfinite(values)
                 if log:
                     keep &= values > 0  # a log axis shows positive values only
+                    shown.append(values[keep])
                 curve.setData(x[keep], values[keep] * (1.0 if log else 100.0))
+            if log:
+                self._set_decades(self._plots[name], shown)
         self._set_inactive_top(self._inactive_peak())
+        # Settle the ranges now: left to the paint, they would cost a second one.
+        for plot in self._plots.values():
+            plot.vb.prepareForPaint()
+
+    @staticmethod
+    def _set_decades(plot: pg.PlotItem, shown: list[np.ndarray]) -> None:
+        # Whole decades around the values: the axis is redrawn only when a curve
+        # crosses into a new decade, not on every redraw.
+        values = np.concatenate(shown) if shown else np.empty(0)
+        if not len(values):
+            return
+        low = float(np.floor(np.log10(values.min())))
+        high = max(float(np.ceil(np.log10(values.max()))), low + 1)
+        if getattr(plot, "decades", None) != (low, high):
+            plot.decades = (low, high)
+            plot.setYRange(low, high, padding=0.02)
 
     def _inactive_peak(self) -> float:
         layers = len(self._layer_sizes) - 1
