@@ -372,7 +372,7 @@ class HealthPanel(QWidget):
         high = max(float(np.ceil(np.log10(values.max()))), low + 1)
         if getattr(plot, "decades", None) != (low, high):
             plot.decades = (low, high)
-            plot.setYRange(low, high, padding=0.02)
+            plot.setYRange(low, high, padding=0.08)  # room for the end labels
 
     def _inactive_peak(self) -> float:
         layers = len(self._layer_sizes) - 1
@@ -390,6 +390,11 @@ class HealthPanel(QWidget):
         if top != self._inactive_top:
             self._inactive_top = top
             self.inactive_plot.setYRange(0, top, padding=0.02)
+            # 0 and the top always, the middle when there is room: a short plot
+            # (the 1024x640 window) cannot hold a label every 2%.
+            self.inactive_plot.getAxis("left").setTicks(
+                [[(0.0, "0"), (top, f"{top:g}")], [(top / 2, f"{top / 2:g}")]]
+            )
 
     def _draw_histogram(self) -> None:
         histogram = self.histogram_shown()
@@ -402,6 +407,11 @@ class HealthPanel(QWidget):
         self.current_curve.setPen(pg.mkPen(colors[index], width=2))
         self.initial_curve.setData(histogram.edges, 100.0 * histogram.initial)
         self.current_curve.setData(histogram.edges, 100.0 * histogram.current)
+        # 0 and the peak only: the histogram is short, in a small window very short.
+        peak = 100.0 * max(histogram.initial.max(), histogram.current.max(), 0.01)
+        scale = 10.0 ** np.floor(np.log10(peak))
+        top = float(np.floor(peak / scale) * scale)  # one digit, under the peak
+        self.histogram_plot.getAxis("left").setTicks([[(0.0, "0"), (top, f"{top:g}")]])
 
     @Slot(int)
     def on_layer_changed(self, _index: int) -> None:
