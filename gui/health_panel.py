@@ -85,6 +85,9 @@ class HealthPanel(QWidget):
         self._histograms: tuple[LayerHistogram, ...] = ()
         self._curves: dict[str, list[pg.PlotDataItem]] = {}
         self.redraw_count = 0
+        self._epoch_plot: pg.PlotItem | None = None
+        self._epochs_moved = False
+        self._histogram_moved = False
 
         # The layers' colours, as a line of text that wraps in a narrow panel.
         self.layers_label = QLabel()
@@ -214,8 +217,29 @@ class HealthPanel(QWidget):
         return 0 if self._series is None else len(self._series)
 
     def link_epochs(self, plot: pg.PlotItem) -> None:
-        """Share the epoch axis with another plot (the loss plot)."""
-        self.gradient_plot.setXLink(plot)
+        """Follow another plot's epoch range (the loss plot's), at the redraw rate.
+
+        Not a live link: the loss plot's range grows with every redraw of it, and
+        each change would repaint the health plots too.
+        """
+        self._epoch_plot = plot
+        plot.vb.sigXRangeChanged.connect(self.on_epochs_moved)
+        self.on_epochs_moved()
+
+    @Slot()
+    def on_epochs_moved(self) -> None:
+        """Take the followed plot's epoch range at the next redraw."""
+        self._epochs_moved = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _follow_epochs(self) -> None:
+        if self._epoch_plot is None:
+            return
+        self._epochs_moved = False
+        low, high = self._epoch_plot.vb.viewRange()[0]
+        if (low, high) != tuple(self.gradient_plot.vb.viewRange()[0]):
+            self.gradient_plot.setXRange(low, high, padding=0)
 
     def clear(self) -> None:
         """Forget the run shown."""
@@ -280,7 +304,10 @@ class HealthPanel(QWidget):
     def set_histograms(self, histograms: Sequence[LayerHistogram]) -> None:
         """Show the weights now against at initialisation, per layer."""
         self._histograms = tuple(histograms)
-        self._draw_histogram()
+        # Drawn at the next redraw: at a run's end they come with its last epoch.
+        self._histogram_moved = True
+        if not self._timer.isActive():
+            self._timer.start()
 
     def histogram_shown(self) -> LayerHistogram | None:
         """Return the chosen layer's histogram (None before any arrived)."""
@@ -332,6 +359,11 @@ class HealthPanel(QWidget):
     def redraw(self) -> None:
         """Push the held samples into the curves (the throttle timer's slot)."""
         self._timer.stop()
+        if self._epochs_moved:
+            self._follow_epochs()
+        if self._histogram_moved:
+            self._histogram_moved = False
+            self._draw_histogram()
         if not self._dirty:
             return
         self._dirty = False
