@@ -17,6 +17,7 @@ training material (`core.drawing_styles`, `core.negatives`) is made by other cod
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -693,11 +694,15 @@ def non_digit_drawings(seed: int = DEFAULT_SEED, hands: int = 24) -> Iterator[Dr
 
 
 class Renderer:
-    """Draws `Drawing` objects with the app's own canvas (needs a QApplication)."""
+    """Draws `Drawing` objects with the app's own canvas (offscreen by default)."""
 
     def __init__(self) -> None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PySide6.QtWidgets import QApplication
+
         from gui.drawing_canvas import DrawingCanvas
 
+        self._app = QApplication.instance() or QApplication([])
         self._canvas = DrawingCanvas(size=CANVAS)
 
     def __call__(self, drawing: Drawing) -> np.ndarray:

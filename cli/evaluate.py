@@ -10,6 +10,7 @@ from cli import data, threads
 from cli.output import json_text, printable
 from cli.report import confusion_table, per_class_table
 from core.datasets import DatasetError, load_idx_pair
+from core.judgement import digit_class_names, not_a_digit_output
 from core.metrics import evaluate
 from core.model_io import SavedModel, load_model
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         dataset,
         batch_size=args.batch,
         normalization=model.normalization,
+        deskew=model.deskews,
         threads=args.threads,
     )
     support = np.asarray(result.confusion).sum(axis=1)
@@ -70,8 +72,18 @@ def run(args: argparse.Namespace) -> int:
     print(printable(f"Model      {args.model} ({model.dataset_name})"))
     print(printable(f"Data       {description}: {len(dataset):,} images"))
     print(f"Loss       {result.loss:.4f}")
-    correct = int(np.trace(np.asarray(result.confusion)))
+    correct = round(result.accuracy * len(dataset))
     print(f"Accuracy   {100 * result.accuracy:.2f}% ({correct:,} of {len(dataset):,})")
+    other = not_a_digit_output(model.class_names)
+    if other is not None:
+        away = round(result.turned_away * len(dataset))
+        print(
+            printable(
+                f"Turned away {100 * result.turned_away:.2f}% ({away:,}) answered "
+                f"'{model.class_names[other]}': the accuracy counts the best digit, "
+                "the matrix's last column these"
+            )
+        )
     print()
     print("Confusion matrix (rows: true class, columns: predicted)")
     print(confusion_table(np.asarray(result.confusion), model.class_names))
@@ -109,10 +121,11 @@ def _choose_data(args: argparse.Namespace, model: SavedModel):
 
 
 def _check_classes(dataset, model: SavedModel) -> None:
-    if dataset.num_classes != len(model.class_names):
+    classes = len(digit_class_names(model.class_names))
+    if dataset.num_classes != classes:
         raise DatasetError(
             f"{dataset.name} has {dataset.num_classes} classes but the model has "
-            f"{len(model.class_names)}"
+            f"{classes}"
         )
 
 
@@ -123,6 +136,7 @@ def _as_json(model, description, result, support) -> dict:
         "images": int(np.sum(support)),
         "loss": float(result.loss),
         "accuracy": float(result.accuracy),
+        "turned_away": float(result.turned_away),
         "class_names": names,
         "confusion": np.asarray(result.confusion).astype(int).tolist(),
         "per_class": {

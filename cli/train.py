@@ -72,6 +72,12 @@ _NUMBER_FLAGS = (
         int,
         "early stopping patience; 0 = off",
     ),
+    (
+        ("--negatives",),
+        "negatives",
+        int,
+        "made-up non-digits added as the class 'not a digit'; 0 = none",
+    ),
 )
 
 _AUGMENT_HELP = {
@@ -123,6 +129,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="Nesterov momentum ('momentum' optimizer)",
     )
     parser.add_argument("--normalization", choices=NORMALIZATIONS)
+    parser.add_argument(
+        "--deskew",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stand the digits upright (moment deskewing) in training and reading",
+    )
     for flags, dest, kind, text in _NUMBER_FLAGS:
         parser.add_argument(*flags, dest=dest, type=kind, help=text)
     augment = parser.add_argument_group(
@@ -213,6 +225,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, str]:
         "schedule",
         "nesterov",
         "normalization",
+        "deskew",
     ):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
@@ -283,6 +296,10 @@ def _config_summary(config: TrainingConfig) -> str:
         parts.append(f"patience {config.early_stopping_patience}")
     if config.augment.is_active:
         parts.append("augmentation on")
+    if config.deskew:
+        parts.append("deskewed")
+    if config.negatives:
+        parts.append(f"{config.negatives:,} made-up non-digits")
     return ", ".join(parts) + f", seed {config.seed}"
 
 

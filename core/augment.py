@@ -16,7 +16,12 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from core import fast
-from core.drawing_styles import STYLED_DIGITS, add_style_strokes, restroke
+from core.drawing_styles import (
+    STYLED_DIGITS,
+    add_style_strokes,
+    half_turns,
+    restroke,
+)
 from core.preprocess import MNIST_STROKE_WIDTH
 
 __all__ = ["AugmentConfig", "AugmentError", "Augmenter", "augment_batch"]
@@ -515,6 +520,9 @@ class _Draws:
     styled_labels: np.ndarray | None = None  # (k,)
     style_rng: np.random.Generator | None = None
     pens: np.ndarray | None = None  # float (B,)
+    # Images replaced by another of the batch turned upside down (a 9 for a 6...).
+    turned: np.ndarray | None = None  # intp (m,)
+    partners: np.ndarray | None = None  # intp (m,)
 
 
 def _redrawn(images: np.ndarray, draws: _Draws, max_value: float) -> np.ndarray:
@@ -526,9 +534,11 @@ def _redrawn(images: np.ndarray, draws: _Draws, max_value: float) -> np.ndarray:
     def stored(values: np.ndarray) -> np.ndarray:
         return np.rint(values) if images.dtype == np.uint8 else values
 
+    if draws.turned is not None and len(draws.turned):
+        redrawn[draws.turned] = images[draws.partners, ::-1, ::-1]
     if draws.styled is not None and len(draws.styled):
         styled = add_style_strokes(
-            images[draws.styled], draws.styled_labels, draws.style_rng, max_value
+            redrawn[draws.styled], draws.styled_labels, draws.style_rng, max_value
         )
         redrawn[draws.styled] = stored(styled)
     if draws.pens is not None:
@@ -573,7 +583,7 @@ def _draw(
     # Drawn after every older transform, so that configs without these keep their
     # random streams (and results) unchanged. Pens and style strokes are sized for
     # MNIST's 28x28 frame, not for small images such as the 8x8 digits.
-    styled = styled_labels = style_rng = pens = None
+    styled = styled_labels = style_rng = pens = turned = partners = None
     drawn_like = min(H, W) >= _MIN_DRAWN_SIDE
     if config.styles > 0 and labels is not None and drawn_like:
         labels = np.asarray(labels).reshape(-1)
@@ -583,6 +593,7 @@ def _draw(
         styled = np.flatnonzero(wanted & np.isin(labels, STYLED_DIGITS))
         styled_labels = labels[styled]
         style_rng = np.random.default_rng(rng.integers(0, 2**63))
+        turned, partners = half_turns(labels, styled, style_rng)
     if config.restroke > 0 and drawn_like:
         low, high = _RESTROKE_WIDTHS
         widths = rng.uniform(low, high, B) * MNIST_STROKE_WIDTH
@@ -598,7 +609,17 @@ def _draw(
         params[:, :, 2] += params[:, :, 0] * cx * (1 - inverse)
         params[:, :, 0] *= inverse
     return _Draws(
-        chosen, params, coarse, thickness, noise, styled, styled_labels, style_rng, pens
+        chosen,
+        params,
+        coarse,
+        thickness,
+        noise,
+        styled,
+        styled_labels,
+        style_rng,
+        pens,
+        turned,
+        partners,
     )
 
 

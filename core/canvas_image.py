@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.preprocess import canvas_to_image
+from core.preprocess import convert_drawing
 
-__all__ = ["CanvasPicture", "canvas_input", "canvas_to_placed", "placed_to_canvas"]
+__all__ = [
+    "CanvasPicture",
+    "CanvasReading",
+    "canvas_input",
+    "canvas_to_placed",
+    "placed_to_canvas",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,13 +63,31 @@ class CanvasPicture:
         return cls(np.asarray(shown, dtype=np.uint8), np.asarray(pixels))
 
 
+@dataclass(frozen=True, eq=False)
+class CanvasReading:
+    """What the network reads from the canvas.
+
+    Attributes
+    ----------
+    image : np.ndarray
+        uint8 ``(H, W)``, the network's input before normalisation.
+    size : float or None
+        The drawing's size (`core.preprocess.Conversion.size`) when it was converted
+        like a drawing; None for a dataset image read in place, which is as large
+        as the dataset made it.
+    """
+
+    image: np.ndarray
+    size: float | None
+
+
 def canvas_input(
     canvas: np.ndarray,
     picture: CanvasPicture | None,
     drawn_over: bool,
     image_shape: tuple[int, int],
     max_value: float,
-) -> np.ndarray | None:
+) -> CanvasReading | None:
     """Return what the network reads from the canvas.
 
     Parameters
@@ -81,16 +105,20 @@ def canvas_input(
 
     Returns
     -------
-    np.ndarray or None
-        uint8 ``image_shape``, or None when nothing is on the canvas.
+    CanvasReading or None
+        None when nothing is on the canvas.
     """
     shape = tuple(image_shape)
     if picture is not None and picture.grid == shape:
-        return canvas_to_placed(canvas, shape, max_value)
+        return CanvasReading(canvas_to_placed(canvas, shape, max_value), None)
     if picture is not None and picture.grid is None and not drawn_over:
         # The file's own pixels: the canvas holds a copy resampled to its size.
-        return canvas_to_image(picture.pixels, shape)
-    return canvas_to_image(canvas, shape, ink_is_bright=True)
+        conversion = convert_drawing(picture.pixels, shape)
+    else:
+        conversion = convert_drawing(canvas, shape, ink_is_bright=True)
+    if conversion is None:
+        return None
+    return CanvasReading(conversion.image, conversion.size)
 
 
 def placed_to_canvas(image: np.ndarray, max_value: float, size: int) -> np.ndarray:

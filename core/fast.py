@@ -2,8 +2,9 @@
 
 Each operation runs its compiled kernel (``core.kernels``, numba) when it can and
 otherwise NumPy passes doing the same arithmetic in the same order, so both give
-the same bits; no other engine module looks at the kernels. Also owns the work
-buffers of a training step (``Workspace``) and the first layer's skip of inputs
+the same bits; no other engine module looks at the kernels. Also owns products
+that never wait for BLAS threads (``product_here``), the work buffers of a
+training step (``Workspace``) and the first layer's skip of inputs
 blank in a whole minibatch (``BlankInputs``). Imports NumPy, ``core.kernels`` and
 one helper each of ``core.losses`` and ``core.datasets``.
 """
@@ -37,6 +38,32 @@ _MAX_WORKSPACES = 6
 MAX_LIVE_SHARE = 0.85
 
 _BIAS_ACTIVATION_KERNELS = {"relu": kernels.bias_relu}
+
+
+def product_here(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ``a @ b`` (2-D) computed on the calling thread, never by BLAS threads.
+
+    For the small products of one drawing (its conversion, one sample's forward
+    pass). BLAS libraries split even these across their threads, a count that is
+    the same for the whole process (training may want all of them); on a busy
+    machine, waiting for the other threads then costs tens of milliseconds for a
+    product worth a fraction of one. NumPy's einsum, unoptimised, never calls
+    BLAS. A few times slower than one-thread BLAS: for small products only.
+    """
+    return np.einsum("ij,jk->ik", a, b, out=out)
+
+
+def layer_product(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = a @ W`` for a forward pass: one sample on the calling thread.
+
+    A batch goes to BLAS; a single row (a drawing being predicted) is
+    `product_here`'s, so that predicting one drawing never waits for BLAS threads.
+    """
+    if a.shape[0] == 1:
+        return product_here(a, W, out=out)
+    return np.matmul(a, W, out=out)
 
 
 def add_bias_and_activate(

@@ -2,7 +2,10 @@
 
 Owns ``evaluate``, ``Evaluation`` and ``loss_and_accuracy`` (the trainer's
 per-epoch check). Works batch by batch in preallocated buffers; images stay
-uint8 until a batch needs them. Imports NumPy and core only.
+uint8 until a batch needs them. A network with a "not a digit" output
+(`core.judgement.NOT_A_DIGIT`) is scored on its best guess among the real
+classes, and how often it turned an image away is counted apart. Imports NumPy
+and core only.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import numpy as np
 
 from core import fast
 from core.blas_threads import ThreadChooser, latest_choice
-from core.datasets import Dataset, DatasetPart, Normalization
+from core.datasets import Dataset, DatasetPart, Normalization, take_rows
+from core.judgement import NOT_A_DIGIT
 from core.network import MLP
+from core.slant import deskew as deskewed
 
 
 class MetricsError(ValueError):
@@ -30,9 +35,16 @@ class Evaluation:
     loss : float
         Mean loss over the dataset (the network's own cost).
     accuracy : float
-        Share of samples whose highest output is the true class, in [0, 1].
+        Share of samples whose best guess is the true class, in [0, 1]: the
+        highest output among the dataset's real classes (a "not a digit" output,
+        or outputs beyond the dataset's classes, are not guesses).
+    turned_away : float
+        Share of samples whose highest output is one of those others (0 for a
+        network with one output per class).
     confusion : ndarray of int64, shape (K, K)
-        ``confusion[true, predicted]`` counts.
+        ``confusion[true, predicted]`` counts, ``K`` the network's outputs:
+        predicted is the highest output, so the turned-away samples fill the
+        "not a digit" column.
     precision : ndarray of float64, shape (K,)
         Per class: correct predictions of the class / all predictions of it
         (0 when the class is never predicted).
@@ -41,7 +53,9 @@ class Evaluation:
     probabilities : ndarray of float32, shape (N, K)
         Output activations per sample.
     predictions : ndarray of intp, shape (N,)
-        Predicted class per sample.
+        Highest output per sample.
+    guesses : ndarray of intp, shape (N,)
+        Best guess per sample (the highest output among the real classes).
     """
 
     loss: float
@@ -51,6 +65,19 @@ class Evaluation:
     recall: np.ndarray
     probabilities: np.ndarray
     predictions: np.ndarray
+    guesses: np.ndarray
+    turned_away: float = 0.0
+
+
+def answer_classes(network: MLP, dataset: Dataset) -> np.ndarray:
+    """Return the outputs that are real classes of ``dataset`` (its guesses).
+
+    The dataset's classes that the network has, except `core.judgement.NOT_A_DIGIT`.
+    """
+    names = dataset.class_names[: network.num_classes]
+    return np.array(
+        [index for index, name in enumerate(names) if name != NOT_A_DIGIT], np.intp
+    )
 
 
 def _check(network: MLP, dataset: Dataset | DatasetPart) -> None:
@@ -68,6 +95,14 @@ def _check(network: MLP, dataset: Dataset | DatasetPart) -> None:
         raise MetricsError(f"{dataset.name!r} has no samples to evaluate.")
 
 
+def _raw_batch(dataset: Dataset | DatasetPart, start: int, stop: int) -> np.ndarray:
+    # The uint8 images ``start:stop`` of either kind of data, flat ``(B, H*W)``.
+    if isinstance(dataset, DatasetPart):
+        images, extra = dataset.flat_sources()
+        return take_rows(images, dataset.rows[start:stop], extra)
+    return dataset.images[start:stop].reshape(stop - start, -1)
+
+
 def _passes(
     network: MLP,
     dataset: Dataset | DatasetPart,
@@ -75,6 +110,7 @@ def _passes(
     batch_size: int,
     buffer: np.ndarray | None = None,
     threads: int | str | None = None,
+    deskew: bool = False,
 ):
     """Yield ``(start, stop, loss, probabilities)`` for consecutive batches."""
     _check(network, dataset)
@@ -83,7 +119,7 @@ def _passes(
     count = len(dataset)
     batch_size = max(1, min(int(batch_size), count))
     labels = dataset.labels
-    if isinstance(dataset, DatasetPart):
+    if isinstance(dataset, DatasetPart) and not deskew:
         images, extra = dataset.flat_sources()
         rows = dataset.rows
 
@@ -93,10 +129,13 @@ def _passes(
             )
 
     else:
-        images = dataset.images.reshape(count, -1)
 
         def inputs(start: int, stop: int, out: np.ndarray) -> np.ndarray:
-            return normalization.apply(images[start:stop], out=out)
+            raw = _raw_batch(dataset, start, stop)
+            if deskew:
+                upright = deskewed(raw.reshape(stop - start, *dataset.image_shape))
+                raw = upright.reshape(stop - start, -1)
+            return normalization.apply(raw, out=out)
 
     shape = (batch_size, dataset.input_size)
     if (
@@ -150,16 +189,17 @@ def loss_and_accuracy(
     -------
     loss : float
     accuracy : float
+        Of the best guesses, as `Evaluation.accuracy`.
     """
     total_loss = 0.0
     correct = 0
+    answers = answer_classes(network, dataset)
     for start, stop, loss, probs in _passes(
         network, dataset, normalization, batch_size, buffer, threads
     ):
         total_loss += loss * (stop - start)
-        correct += int(
-            np.count_nonzero(probs.argmax(axis=1) == dataset.labels[start:stop])
-        )
+        guesses = answers[probs[:, answers].argmax(axis=1)]
+        correct += int(np.count_nonzero(guesses == dataset.labels[start:stop]))
     count = len(dataset)
     return total_loss / count, correct / count
 
@@ -170,6 +210,7 @@ def evaluate(
     batch_size: int = 2048,
     normalization: Normalization | None = None,
     threads: int | str | None = None,
+    deskew: bool = False,
 ) -> Evaluation:
     """Evaluate ``network`` on every sample of ``dataset``.
 
@@ -187,6 +228,9 @@ def evaluate(
     threads : int, "auto" or None
         BLAS threads, as for `core.training.train` (``"auto"`` starts from the
         latest choice made in this process); None leaves them as they are.
+    deskew : bool
+        Deskew every image first (`core.slant.deskew`), for a model that reads
+        images so (`core.model_io.SavedModel.deskews`).
 
     Returns
     -------
@@ -197,11 +241,13 @@ def evaluate(
     probabilities = np.empty((count, classes), np.float32)
     total_loss = 0.0
     for start, stop, loss, probs in _passes(
-        network, dataset, normalization, batch_size, threads=threads
+        network, dataset, normalization, batch_size, threads=threads, deskew=deskew
     ):
         total_loss += loss * (stop - start)
         probabilities[start:stop] = probs
     predictions = probabilities.argmax(axis=1)
+    answers = answer_classes(network, dataset)
+    guesses = answers[probabilities[:, answers].argmax(axis=1)]
     labels = dataset.labels.astype(np.intp)
     confusion = np.bincount(
         labels * classes + predictions, minlength=classes * classes
@@ -215,10 +261,12 @@ def evaluate(
     recall = np.divide(correct, actual, out=np.zeros(classes), where=actual > 0)
     return Evaluation(
         loss=total_loss / count,
-        accuracy=float(correct.sum() / count),
+        accuracy=float(np.count_nonzero(guesses == labels) / count),
         confusion=confusion.astype(np.int64),
         precision=precision,
         recall=recall,
         probabilities=probabilities,
         predictions=predictions,
+        guesses=guesses,
+        turned_away=float(np.count_nonzero(~np.isin(predictions, answers)) / count),
     )

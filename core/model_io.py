@@ -33,10 +33,12 @@ from core.activations import ACTIVATIONS
 from core.atomic_file import atomic_write
 from core.datasets import DatasetError, Normalization
 from core.initializers import INITIALIZERS
+from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.losses import OUTPUTS
 from core.messages import short_message
 from core.network import MLP
 from core.safe_files import open_regular
+from core.slant import deskew
 from core.training import TrainingConfig
 
 FORMAT_NAME = "digit-studio-model"
@@ -156,6 +158,9 @@ class ModelMetadata:
         One dict per training phase, oldest first: ``kind`` (`PHASE_KINDS`),
         ``dataset_name``, ``config`` and ``metrics``. Empty means one ``"train"``
         phase made of ``dataset_name``, ``config`` and ``metrics``.
+    judgement : dict or None
+        `core.judgement.Judge.to_dict` thresholds set on the model's held-out
+        digits when it was trained; None when not stored (set at load instead).
     edits : list of dict
         Edits of the weights after training, oldest first (`EDIT_FIELDS`; written
         by `core.neuron_edits.edited_metadata`); empty for a model as trained.
@@ -171,6 +176,7 @@ class ModelMetadata:
     created: str = ""
     app_version: str = ""
     phases: list = field(default_factory=list)
+    judgement: dict | None = None
     edits: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -202,11 +208,20 @@ class SavedModel:
     app_version: str
     format_version: int = FORMAT_VERSION
     phases: list[dict] = field(default_factory=list)
+    judgement: dict | None = None
     edits: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.phases:
             self.phases = [single_phase(self.dataset_name, self.config, self.metrics)]
+
+    @property
+    def deskews(self) -> bool:
+        """True when the network reads images stood upright (``config.deskew``).
+
+        The one place that decides; `prepare` and `predict_proba` follow it.
+        """
+        return bool(self.config.get("deskew", False))
 
     @property
     def metadata(self) -> ModelMetadata:
@@ -222,8 +237,28 @@ class SavedModel:
             created=self.created,
             app_version=self.app_version,
             phases=self.phases,
+            judgement=self.judgement,
             edits=self.edits,
         )
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """Return raw images as the network reads them: deskewed if it was trained so.
+
+        Parameters
+        ----------
+        images : ndarray
+            uint8 ``(H, W)``, ``(B, H, W)`` or ``(B, H*W)`` in the dataset's range.
+
+        Returns
+        -------
+        ndarray
+            The same shape; the input itself when nothing is to be done.
+        """
+        images = np.asarray(images)
+        if not self.deskews:
+            return images
+        shape = images.shape
+        return deskew(images.reshape(-1, *self.image_shape)).reshape(shape)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities for raw images.
@@ -232,14 +267,15 @@ class SavedModel:
         ----------
         images : ndarray
             ``(H, W)`` or ``(B, H, W)`` (or already flattened ``(B, H*W)``), in the
-            dataset's pixel range (0..255 for MNIST, 0..16 for the 8x8 digits).
+            dataset's pixel range (0..255 for MNIST, 0..16 for the 8x8 digits);
+            deskewed first when the model says so (`prepare`).
 
         Returns
         -------
         ndarray
             float32 ``(num_classes,)`` for one image, ``(B, num_classes)`` for a batch.
         """
-        images = np.asarray(images)
+        images = self.prepare(images)
         single = images.shape == tuple(self.image_shape) or images.ndim == 1
         batch = images.reshape(1, -1) if single else images.reshape(len(images), -1)
         probabilities = self.network.predict_proba(self.normalization.apply(batch))
@@ -306,6 +342,7 @@ def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -
         _check_size(document["layer_sizes"], metadata.normalization.kind)
         _check_training_record(document)
         _check_architecture(document)
+        _check_judgement(document.get("judgement"), document["class_names"])
         _check_edits(document)
     except _Invalid as exc:
         raise ModelFileError(f"The model cannot be saved: {exc}.") from exc
@@ -409,7 +446,7 @@ def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
     # The statistics live in the input_mean / input_std arrays, bit for bit.
     normalization.pop("mean", None)
     normalization.pop("std", None)
-    return {
+    document = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "layer_sizes": [int(n) for n in network.layer_sizes],
@@ -429,6 +466,9 @@ def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
         # Only edited models have the key: other files stay as they were.
         **({"edits": json_ready(metadata.edits)} if metadata.edits else {}),
     }
+    if metadata.judgement is not None:
+        document["judgement"] = json_ready(metadata.judgement)
+    return document
 
 
 def json_ready(value: Any) -> Any:
@@ -900,6 +940,11 @@ def _build_saved_model(
         raise problem(str(exc)) from exc
     created = _typed(meta, "created", str, "", problem)
     version = _typed(meta, "app_version", str, "", problem)
+    judgement = meta.get("judgement")
+    try:
+        _check_judgement(judgement, class_names)
+    except _Invalid as exc:
+        raise problem(str(exc)) from exc
 
     network = MLP(
         layer_sizes,
@@ -926,6 +971,7 @@ def _build_saved_model(
         app_version=version,
         format_version=meta["format_version"],
         phases=phases,
+        judgement=judgement,
         edits=edits,
     )
 
@@ -1085,6 +1131,26 @@ def _check_training_record(document: dict[str, Any]) -> None:
         _check_fields(row, HISTORY_FIELDS, where, layers)
         if row.get("phase", 0) >= len(phases):
             raise _Invalid(f"{where} names phase {row['phase']}, which is not stored")
+
+
+def _check_judgement(judgement: Any, class_names: list[str]) -> None:
+    """Check the stored "not sure" thresholds (optional) against the classes."""
+    if judgement is None:
+        return
+    if not isinstance(judgement, dict):
+        raise _Invalid(f"judgement must be a JSON object, not {_shown(judgement)}")
+    try:
+        judge = Judge.from_dict(judgement)
+    except JudgementError as exc:
+        raise _Invalid(f"judgement: {exc}") from exc
+    other = not_a_digit_output(tuple(class_names))
+    digits = len(class_names) - (other is not None)
+    if judge.digit_classes != digits or judge.not_a_digit_class != other:
+        raise _Invalid(
+            f"judgement is set for {judge.digit_classes} digit classes"
+            + ("" if judge.not_a_digit_class is None else ' and "not a digit"')
+            + f", not for this model's classes {', '.join(class_names)}"
+        )
 
 
 def _check_changes(changes: Any, where: str) -> None:

@@ -2,8 +2,9 @@
 
 Owns `make_negatives`: scribbles, polygons, hatching, scattered marks, coils, random
 glyphs of a few strokes, letters and signs that no digit resembles (from this
-module's own stroke outlines, in random hands), and two real digits drawn over each
-other, each laid out the way `core.preprocess.convert_drawing` lays out a drawing
+module's own stroke outlines, in random hands), two real digits drawn over each
+other, and pieces cut off real digits, each laid out the way
+`core.preprocess.convert_drawing` lays out a drawing
 (strokes as wide as MNIST's, the 20 px box, the centre of mass on the centre of
 28x28). Made by other code than the test material of `bench.drawings_material`
 (which draws Hershey letters, stars, hearts, smileys, arrows, tally marks...).
@@ -29,8 +30,16 @@ KINDS = (
     "coil",
     "glyph",
     "letter",
+    "sign",
     "overlap",
+    "piece",
 )
+# The kinds made of the real digits given to `make_negatives`.
+_FROM_DIGITS = ("overlap", "piece")
+# A piece keeps this share of its digit's ink: less is a stray mark, more is
+# mostly the digit still.
+_PIECE_SHARE = (0.2, 0.5)
+_ZOOM = 3  # `_converted` enlarges real digits this much
 _SIZE = 28
 _BOX = 20.0
 _CENTRE = 14.0
@@ -55,10 +64,11 @@ def make_negatives(
         Seeds everything: the same seed gives the same images.
     digits : np.ndarray, optional
         uint8 ``(N, 28, 28)`` real digits. They make the "overlap" kind (two of
-        them, a little apart, in one image), and the made-up drawings that look
-        most like one of them (a quarter more are made than asked for) are left
-        out: a stroke at random is sometimes a 1 or a 7. Without them the overlap
-        kind is left out and nothing is sorted out.
+        them, a little apart, in one image) and the "piece" kind (a quarter to 60%
+        of one's ink, cut off along a straight line), and the made-up drawings that
+        look most like one of them (a quarter more are made than asked for) are
+        left out: a stroke at random is sometimes a 1 or a 7, a piece of a 7 a 1.
+        Without them those two kinds are left out and nothing is sorted out.
     kinds : tuple of str
         Which of `KINDS` to make, in equal shares.
 
@@ -71,9 +81,10 @@ def make_negatives(
     if unknown:
         raise ValueError(f"unknown negative kinds {unknown}; known: {KINDS}")
     if digits is None:
-        kinds = tuple(k for k in kinds if k != "overlap")
+        asked = [k for k in kinds if k in _FROM_DIGITS]
+        kinds = tuple(k for k in kinds if k not in _FROM_DIGITS)
         if not kinds:
-            raise ValueError("the overlap kind needs real digits to overlap")
+            raise ValueError(f"the {' and '.join(asked)} kind needs real digits")
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(kinds), count)
     out = np.zeros((count, _SIZE, _SIZE), np.uint8)
@@ -88,8 +99,13 @@ def make_negatives(
     made = np.concatenate(
         [which[slots], which[slots[rng.integers(0, len(slots), spare)]]]
     )
-    strokes = [_STROKES[kinds[k]](rng) for k in made]
-    images = _render(strokes, MNIST_STROKE_WIDTH * rng.uniform(0.8, 1.2, len(made)))
+    drawn = np.array([kinds[k] in _STROKES for k in made], bool)
+    images = np.empty((len(made), _SIZE, _SIZE), np.uint8)
+    strokes = [_STROKES[kinds[k]](rng) for k in made[drawn]]
+    widths = MNIST_STROKE_WIDTH * rng.uniform(0.8, 1.2, len(strokes))
+    images[drawn] = _render(strokes, widths)
+    for i in np.flatnonzero(~drawn):
+        images[i] = _piece(digits, rng)
     if digits is None:
         out[slots] = images
         return out
@@ -97,8 +113,11 @@ def make_negatives(
     for k in np.unique(which[slots]):
         wanted = slots[which[slots] == k]
         candidates = np.flatnonzero(made == k)
-        # Acceptable ones first, then the least digit-like of the others.
-        order = np.lexsort((likeness[candidates], likeness[candidates] >= _DIGIT_LIKE))
+        # Acceptable ones first, as they came, then the least digit-like others.
+        close = likeness[candidates] >= _DIGIT_LIKE
+        order = np.lexsort(
+            (np.where(close, likeness[candidates], np.arange(len(candidates))), close)
+        )
         out[wanted] = images[candidates[order[: len(wanted)]]]
     return out
 
@@ -129,7 +148,8 @@ def _scribble(rng) -> list[np.ndarray]:
 
 
 def _polygon(rng) -> list[np.ndarray]:
-    sides = int(rng.integers(3, 8))
+    # Triangles and quadrilaterals: with more sides a polygon is a 0 in most hands.
+    sides = int(rng.integers(3, 5))
     angles = np.sort(rng.uniform(0, 2 * math.pi, sides))
     if rng.random() < 0.5:  # a regular one, turned
         angles = rng.uniform(0, 2 * math.pi) + np.arange(sides) * 2 * math.pi / sides
@@ -213,8 +233,8 @@ def _lines(*points) -> np.ndarray:
     return np.array(points, np.float64)
 
 
-# Letters and signs no digit looks like (not O, I, l, S, Z, B, b, G, g, q...), as
-# polylines in a box one unit tall, y down.
+# Letters and signs no digit looks like (not O, I, l, S, Z, B, b, G, g, q, j, J: a 1
+# with a foot...), as polylines in a box one unit tall, y down.
 LETTERS: dict[str, list[np.ndarray]] = {
     "A": [_lines((0, 1), (0.35, 0), (0.7, 1)), _lines((0.15, 0.6), (0.55, 0.6))],
     "C": [_arc(0.35, 0.5, 0.35, 0.5, -40, -320)],
@@ -296,6 +316,12 @@ LETTERS: dict[str, list[np.ndarray]] = {
     ],
     "w": [_lines((0, 0), (0.15, 1), (0.35, 0.3), (0.55, 1), (0.7, 0))],
     "y": [_lines((0, 0), (0.3, 0.55)), _lines((0.6, 0), (0.15, 1))],
+    "d": [_arc(0.28, 0.7, 0.28, 0.3, 0, 360), _lines((0.56, 0), (0.56, 1))],
+    "f": [
+        np.vstack([_arc(0.45, 0.15, 0.2, 0.15, 0, -180), _lines((0.25, 1))]),
+        _lines((0.05, 0.4), (0.5, 0.4)),
+    ],
+    "p": [_lines((0, 0.3), (0, 1)), _arc(0.28, 0.45, 0.28, 0.18, 0, 360)],
     "%": [
         _lines((0.7, 0), (0, 1)),
         _arc(0.12, 0.15, 0.12, 0.15, 0, 360),
@@ -311,7 +337,11 @@ LETTERS: dict[str, list[np.ndarray]] = {
 
 
 def _letter(rng) -> list[np.ndarray]:
-    strokes = LETTERS[list(LETTERS)[int(rng.integers(0, len(LETTERS)))]]
+    return _by_hand(LETTERS[list(LETTERS)[int(rng.integers(0, len(LETTERS)))]], rng)
+
+
+def _by_hand(strokes: list[np.ndarray], rng) -> list[np.ndarray]:
+    """Draw strokes (y down, a unit tall) slanted, stretched, turned and unsteady."""
     slant = rng.normal(0.1, 0.2)
     aspect = rng.uniform(0.7, 1.35)
     angle = np.radians(rng.normal(0.0, 6.0))
@@ -326,8 +356,108 @@ def _letter(rng) -> list[np.ndarray]:
     return out
 
 
+def _star(points: int, inner: float, turn: float) -> np.ndarray:
+    angles = turn + np.arange(2 * points + 1) * math.pi / points
+    radii = np.where(np.arange(2 * points + 1) % 2 == 0, 1.0, inner)
+    return np.stack([radii * np.sin(angles), -radii * np.cos(angles)], 1)
+
+
+def _heart() -> np.ndarray:
+    t = np.linspace(0, 2 * math.pi, 40)
+    x = 16 * np.sin(t) ** 3
+    y = 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+    return np.stack([x, -y], 1) / 16
+
+
+def _arrow(rng) -> list[np.ndarray]:
+    head = rng.uniform(0.2, 0.4)
+    spread = rng.uniform(0.15, 0.3)
+    strokes = [
+        _lines((0, 0.5), (1, 0.5)),
+        _lines((1 - head, 0.5 - spread), (1, 0.5), (1 - head, 0.5 + spread)),
+    ]
+    if rng.random() < 0.3:  # a double-headed one
+        strokes.append(_lines((head, 0.5 - spread), (0, 0.5), (head, 0.5 + spread)))
+    angle = rng.choice([0.0, 0.5, 1.0, 1.5]) * math.pi + rng.normal(0, 0.2)
+    rotation = np.array(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+    )
+    return [stroke @ rotation.T for stroke in strokes]
+
+
+def _face(rng) -> list[np.ndarray]:
+    ring = _arc(0, 0, 1, 1, 0, 360, 36)
+    eyes = [np.array([[-0.35, -0.3]]), np.array([[0.35, -0.3]])]
+    mood = int(rng.integers(0, 3))
+    if mood == 0:  # a smile: the bottom of an ellipse (y grows downward)
+        mouth = _arc(0, 0.05, 0.5, 0.4, 20, 160, 10)
+    elif mood == 1:  # a frown: the top of one
+        mouth = _arc(0, 0.75, 0.5, 0.35, 200, 340, 10)
+    else:
+        mouth = _lines((-0.4, 0.45), (0.4, 0.45))
+    return [ring, *eyes, mouth]
+
+
+def _sign(rng) -> list[np.ndarray]:
+    return _by_hand(_sign_strokes(rng), rng)
+
+
+def _sign_strokes(rng) -> list[np.ndarray]:
+    # Signs and pictures people doodle: none is a digit in any hand.
+    kind = int(rng.integers(0, 10))
+    if kind == 0:  # plus, or a cross with arms of any length
+        return [
+            _lines((0.5, 0), (0.5, 1)),
+            _lines((0, rng.uniform(0.3, 0.6)), (1, 0.5)),
+        ]
+    if kind == 1:
+        return [
+            _star(int(rng.integers(5, 7)), rng.uniform(0.35, 0.5), rng.normal(0, 0.2))
+        ]
+    if kind == 2:
+        return [_heart()]
+    if kind == 3:
+        return _arrow(rng)
+    if kind == 4:
+        return _face(rng)
+    if kind == 5:  # tally marks, the fifth across
+        count = int(rng.integers(3, 6))
+        strokes = [_lines((i * 0.25, 0), (i * 0.25, 1)) for i in range(min(count, 4))]
+        if count == 5:
+            strokes.append(_lines((-0.15, 0.8), (0.9, 0.2)))
+        return strokes
+    if kind == 6:  # hash
+        return [
+            _lines((0.35, 0), (0.25, 1)),
+            _lines((0.75, 0), (0.65, 1)),
+            _lines((0, 0.35), (1, 0.35)),
+            _lines((0, 0.7), (1, 0.7)),
+        ]
+    if kind == 7:  # a zigzag bolt or a saw
+        turns = int(rng.integers(4, 8))
+        x = np.where(np.arange(turns + 1) % 2 == 0, 0.0, 1.0) * rng.uniform(0.3, 1.0)
+        y = np.linspace(0, 1, turns + 1)
+        points = np.stack([x, y], 1)
+        return [points if rng.random() < 0.5 else points[:, ::-1]]
+    if kind == 8:  # a house: a square and a roof
+        return [
+            _lines((0, 0.45), (0, 1), (0.8, 1), (0.8, 0.45), (0, 0.45)),
+            _lines((-0.05, 0.45), (0.4, 0), (0.85, 0.45)),
+        ]
+    # A sun: a ring and rays.
+    rays = int(rng.integers(6, 11))
+    angles = np.arange(rays) * 2 * math.pi / rays
+    strokes = [_arc(0, 0, 0.5, 0.5, 0, 360, 30)]
+    for a in angles:
+        strokes.append(
+            _lines((0.65 * math.cos(a), 0.65 * math.sin(a)), (math.cos(a), math.sin(a)))
+        )
+    return strokes
+
+
 _STROKES = {
     "letter": _letter,
+    "sign": _sign,
     "scribble": _scribble,
     "polygon": _polygon,
     "hatching": _hatching,
@@ -339,6 +469,9 @@ _STROKES = {
 
 def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
     """Lay out each drawing in the 28x28 frame as the conversion does; render all."""
+    out = np.empty((len(strokes), _SIZE, _SIZE), np.uint8)
+    if not strokes:
+        return out
     segments = []
     for drawing, width in zip(strokes, widths, strict=True):
         points = np.vstack(drawing)
@@ -356,28 +489,72 @@ def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
         lengths = np.maximum(np.linalg.norm(pieces[:, 1] - pieces[:, 0], axis=1), width)
         centre = (pieces.mean(axis=1) * lengths[:, None]).sum(0) / lengths.sum()
         segments.append(pieces + (_CENTRE - centre))
-    most = max(len(s) for s in segments)
-    starts = np.full((len(segments), most, 2), np.nan, np.float32)
-    ends = np.full((len(segments), most, 2), np.nan, np.float32)
-    for i, pieces in enumerate(segments):
-        starts[i, : len(pieces)] = pieces[:, 0]
-        ends[i, : len(pieces)] = pieces[:, 1]
-    out = np.empty((len(segments), _SIZE, _SIZE), np.uint8)
+    # Drawn in chunks of like segment counts: each chunk costs its longest.
+    order = np.argsort([len(s) for s in segments], kind="stable")
     rows = np.arange(_SIZE)
     for first in range(0, len(segments), 256):
-        chunk = slice(first, first + 256)
-        images = render_segments(
-            starts[chunk], ends[chunk], widths[chunk], (_SIZE, _SIZE)
-        )
+        chunk = order[first : first + 256]
+        most = max(len(segments[i]) for i in chunk)
+        starts = np.full((len(chunk), most, 2), np.nan, np.float32)
+        ends = np.full((len(chunk), most, 2), np.nan, np.float32)
+        for row, i in enumerate(chunk):
+            starts[row, : len(segments[i])] = segments[i][:, 0]
+            ends[row, : len(segments[i])] = segments[i][:, 1]
+        images = render_segments(starts, ends, widths[chunk], (_SIZE, _SIZE))
         # Overlapping strokes and round ends move the true centre of mass a little:
         # put it back on the nearest whole pixel.
         mass = np.maximum(images.sum(axis=(1, 2)), 1e-6)
         dy = np.rint(_CENTRE - images.sum(axis=2) @ rows / mass).astype(int)
         dx = np.rint(_CENTRE - images.sum(axis=1) @ rows / mass).astype(int)
         for i, image in enumerate(images):
-            images[i] = np.roll(image, (dy[i], dx[i]), axis=(0, 1))
+            images[i] = _shifted(image, int(dy[i]), int(dx[i]))
         out[chunk] = np.rint(images * 255.0)
     return out
+
+
+def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Move an image by whole pixels; what leaves the frame is lost, not wrapped."""
+    out = np.zeros_like(image)
+    h, w = image.shape
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def _piece(digits: np.ndarray, rng) -> np.ndarray:
+    """Part of a real digit: its ink on one side of a line near its centre."""
+    rows, cols = np.mgrid[0:_SIZE, 0:_SIZE]
+    for _ in range(8):  # a few tries for a cut that keeps a fitting share
+        digit = digits[rng.integers(0, len(digits))].astype(np.float32)
+        mass = max(float(digit.sum()), 1e-6)
+        cy = float((digit.sum(axis=1) @ np.arange(_SIZE)) / mass)
+        cx = float((digit.sum(axis=0) @ np.arange(_SIZE)) / mass)
+        angle = rng.uniform(0.0, 2.0 * math.pi)
+        side = (cols - cx) * math.cos(angle) + (rows - cy) * math.sin(angle)
+        piece = np.where(side > rng.uniform(-3.0, 3.0), digit, 0.0)
+        if _PIECE_SHARE[0] <= piece.sum() / mass <= _PIECE_SHARE[1]:
+            break
+    return _converted(piece)
+
+
+def _converted(ink: np.ndarray) -> np.ndarray:
+    """Convert MNIST-made ink as the app converts a drawing, crisp as a pen's.
+
+    Enlarged and cut at half ink first, so that the conversion redraws the strokes
+    at full size as it does a drawing's, rather than blowing up a few soft pixels.
+    """
+    size = ink.shape[0]
+    grid = (np.arange(_ZOOM * size) + 0.5) / _ZOOM - 0.5
+    low = np.clip(np.floor(grid).astype(int), 0, size - 1)
+    high = np.clip(low + 1, 0, size - 1)
+    t = np.clip(grid - np.floor(grid), 0.0, 1.0).astype(np.float32)
+    ink = np.asarray(ink, np.float32)
+    wide = ink[:, low] * (1 - t) + ink[:, high] * t
+    big = wide[low] * (1 - t)[:, None] + wide[high] * t[:, None]
+    pen = np.where(big >= 128.0, 255, 0).astype(np.uint8)
+    image = canvas_to_image(pen, "mnist", ink_is_bright=True)
+    return np.zeros((_SIZE, _SIZE), np.uint8) if image is None else image
 
 
 def _overlap(digits: np.ndarray, rng) -> np.ndarray:
@@ -390,5 +567,4 @@ def _overlap(digits: np.ndarray, rng) -> np.ndarray:
         second,
         out=canvas[14 + dy : 42 + dy, 14 + dx : 42 + dx],
     )
-    image = canvas_to_image(canvas, "mnist", ink_is_bright=True)
-    return np.zeros((_SIZE, _SIZE), np.uint8) if image is None else image
+    return _converted(canvas)

@@ -199,7 +199,7 @@ class MLP:
             zip(self.weights, self.biases, strict=True)
         ):
             z = outputs[i]
-            np.matmul(inputs, weights, out=z)
+            fast.layer_product(inputs, weights, z)  # z = a @ W
             z += biases
             if i < last:
                 self._activation.forward(z, z)

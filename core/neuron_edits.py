@@ -123,7 +123,9 @@ def edited_metadata(
     ``base_metrics`` the base model's time and the metrics that describe its
     weights (losses and accuracies), which become null in ``metrics``: they are not
     the edited weights' figures. ``created`` and ``app_version`` are cleared so that
-    saving stamps them anew; config, phases and history stay the base's.
+    saving stamps them anew, and the stored "not sure" thresholds too (they were set
+    for the base weights; `core.calibration.model_judge` sets the edited model's when
+    it is loaded); config, phases and history stay the base's.
 
     Parameters
     ----------
@@ -150,6 +152,7 @@ def edited_metadata(
         metadata,
         metrics=metrics,
         edits=[*metadata.edits, record],
+        judgement=None,  # set for the base weights: the edited ones get theirs at load
         created="",
         app_version="",
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import fast
 from core.activations import ACTIVATIONS
 from core.datasets import Normalization
 from core.losses import OUTPUTS
@@ -60,7 +61,10 @@ def layer_outputs(network: MLP, inputs: np.ndarray) -> list[np.ndarray]:
     for i, (weights, biases) in enumerate(
         zip(network.weights, network.biases, strict=True)
     ):
-        z = a @ weights
+        # As the forward pass computes it: one input never waits for BLAS threads.
+        z = fast.layer_product(
+            a, weights, np.empty((a.shape[0], weights.shape[1]), network.dtype)
+        )
         z += biases
         (activation if i < last else output).forward(z, z)
         outputs.append(z[0] if single else z)

@@ -20,6 +20,7 @@ from core.datasets import MAX_CLASSES, Dataset
 from core.safe_files import open_regular
 
 __all__ = [
+    "NEGATIVE_LABEL",
     "PersonalDrawing",
     "PersonalSet",
     "PersonalSetError",
@@ -31,6 +32,9 @@ _TARGET_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{8}")
 _FORMAT = "digit-studio-personal-drawing"
 _FORMAT_VERSION = 1
+# The label of a drawing the user said is not a digit ("That's wrong" > "Not a
+# digit"); it trains a model's `core.judgement.NOT_A_DIGIT` output.
+NEGATIVE_LABEL = MAX_CLASSES - 1
 
 
 class PersonalSetError(Exception):
@@ -48,7 +52,7 @@ class PersonalDrawing:
     image : np.ndarray
         uint8 ``(H, W)`` in the dataset's pixel range ``0..max_value``.
     label : int
-        The class the user says it is.
+        The class the user says it is, or `NEGATIVE_LABEL`: not a digit.
     target : str
         The conversion target it was made for (``"mnist"``, ``"digits-8x8"`` ...).
     max_value : int
@@ -66,6 +70,11 @@ class PersonalDrawing:
     max_value: int
     created: str
     path: Path
+
+    @property
+    def is_negative(self) -> bool:
+        """True for a drawing the user said is not a digit."""
+        return self.label == NEGATIVE_LABEL
 
 
 class PersonalSet:
@@ -100,7 +109,9 @@ class PersonalSet:
         image_uint8 : np.ndarray
             uint8 ``(H, W)``, the converted image the network saw.
         label : int
-            The correct class index, ``0 <= label < MAX_CLASSES`` (256).
+            The correct class index, ``0 <= label < MAX_CLASSES - 1``, or
+            `NEGATIVE_LABEL` (``MAX_CLASSES - 1``, 255) for a drawing that is not a
+            digit.
         target : str
             Conversion target name; drawings of different targets are kept apart.
         max_value : int
@@ -201,10 +212,14 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
     Returns
     -------
     core.datasets.Dataset or None
-        Images uint8 ``(N, H, W)``, labels uint8 ``(N,)``, ten digit class names; None
-        when there is no readable drawing of that target. Drawings whose shape differs
-        from the most recent one's are left out.
+        Images uint8 ``(N, H, W)``, labels uint8 ``(N,)``, the digit class names (ten,
+        or as many as the largest label needs), then ``"not a digit"`` when some
+        drawings are negatives (labelled with its index); None when there is no
+        readable drawing of that target. Drawings whose shape differs from the most
+        recent one's are left out.
     """
+    from core.judgement import NOT_A_DIGIT
+
     drawings = PersonalSet(data_dir).list(target)
     if not drawings:
         return None
@@ -213,12 +228,17 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
     kept = [d for d in drawings if d.image.shape == shape and d.max_value == max_value]
     images = np.stack([d.image for d in kept]).astype(np.uint8, copy=False)
     labels = np.array([d.label for d in kept], dtype=np.uint8)
-    num_classes = max(10, int(labels.max()) + 1)
+    negative = labels == NEGATIVE_LABEL
+    num_classes = max(10, int(labels[~negative].max(initial=0)) + 1)
+    class_names = tuple(str(i) for i in range(num_classes))
+    if negative.any():
+        labels[negative] = num_classes
+        class_names += (NOT_A_DIGIT,)
     return Dataset(
         name=f"personal-{target}",
         images=images,
         labels=labels,
-        class_names=tuple(str(i) for i in range(num_classes)),
+        class_names=class_names,
         max_value=max_value,
     )
 

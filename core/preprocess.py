@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.datasets import Normalization
+from core.fast import product_here
 from core.slant import deskew
 from core.strokes import cut_levels, pen_widths
 
@@ -50,6 +51,8 @@ _TARGET_PEN = 2.4
 # Widths are changed at this many working pixels per final pixel: fine enough for
 # sub-pixel widths, small enough to stay well under a millisecond.
 _WORK_SCALE = 4
+# The stroke blur's kernel ends this many sigmas from its centre.
+_BLUR_RADIUS = 4.0
 # Crops longer than this are measured and reworked in blocks of pixels.
 _MAX_WORK_CROP = 320
 # The pen is measured where it is at least about this many pixels wide.
@@ -340,7 +343,7 @@ def _luminance(array: np.ndarray) -> np.ndarray:
     if array.dtype.kind == "f" and float(np.nanmax(array)) > 1.0:
         full = 255.0
     rgb = array[..., :3].astype(np.float32) * np.float32(1.0 / full)
-    grey = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    grey = np.einsum("...c,c->...", rgb, np.array([0.299, 0.587, 0.114], np.float32))
     if array.shape[2] == 4:
         alpha = array[..., 3].astype(np.float32) * np.float32(1.0 / full)
         # Transparent pixels show white paper.
@@ -374,21 +377,22 @@ def _resample(
     """Box-filter the crop into ``shape`` (output pixel = ``scale`` input pixels)."""
     rows = _box_weights(crop.shape[0], shape[0], scale, offsets[0])
     cols = _box_weights(crop.shape[1], shape[1], scale, offsets[1])
-    # Shrink the larger dimension first: fewer operations for big canvases.
+    # Shrink the larger dimension first: fewer operations for big canvases. One
+    # drawing's products run on this thread (`core.fast.product_here`).
     if crop.shape[0] >= crop.shape[1]:
-        return (rows @ crop) @ cols.T
-    return rows @ (crop @ cols.T)
+        return product_here(product_here(rows, crop), cols.T)
+    return product_here(rows, product_here(crop, cols.T))
 
 
 def _mass_and_centre(crop: np.ndarray) -> tuple[float, float, float]:
     """Total ink and its (row, column) centre of mass in pixel-index coordinates."""
-    row_mass = (crop @ np.ones(crop.shape[1], np.float32)).astype(np.float64)
-    col_mass = (np.ones(crop.shape[0], np.float32) @ crop).astype(np.float64)
+    row_mass = crop.sum(axis=1).astype(np.float64)
+    col_mass = crop.sum(axis=0).astype(np.float64)
     total = float(row_mass.sum())
     if total <= 0.0:
         return 0.0, 0.0, 0.0
-    cy = float(row_mass @ np.arange(crop.shape[0])) / total
-    cx = float(col_mass @ np.arange(crop.shape[1])) / total
+    cy = float((row_mass * np.arange(crop.shape[0])).sum()) / total
+    cx = float((col_mass * np.arange(crop.shape[1])).sum()) / total
     return total, cy, cx
 
 
@@ -443,7 +447,7 @@ def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.n
         blocks[: crop.shape[0], : crop.shape[1]] = crop
         blocks = blocks.reshape(h, q, w, q).sum(axis=(1, 3))
         np.multiply(blocks, np.float32(f * f), out=work[pad : pad + h, pad : pad + w])
-    work = _gaussian(work.shape[0], sigma) @ work @ _gaussian(work.shape[1], sigma).T
+    work = _blur(work, sigma)
     # The pixels themselves add a box blur of variance 1/12 (working pixels).
     blur = math.sqrt(sigma * sigma + (1.0 + f * f) / 12.0)
     _cut(work, have, want, blur, float(crop.max()))
@@ -456,14 +460,44 @@ def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.n
     return _mnist_image(work, cy, cx, exact=True)
 
 
-def _gaussian(size: int, sigma: float) -> np.ndarray:
-    """Blur matrix (size, size): each column a sampled Gaussian of unit sum."""
-    # Toeplitz: entry (i, j) depends on i - j only, so one row of 2 * size - 1
-    # values, viewed with a sliding window, gives the whole matrix.
-    d = np.arange(1 - size, size, dtype=np.float32)
-    line = np.exp(np.float32(-0.5 / (sigma * sigma)) * d * d)
-    line *= np.float32(1.0 / (sigma * math.sqrt(2.0 * math.pi)))
-    return np.lib.stride_tricks.sliding_window_view(line, size)[::-1]
+def _blur(work: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``work`` (zero beyond its edges), one axis after the other.
+
+    A sampled Gaussian of unit area, cut `_BLUR_RADIUS` sigmas from its centre
+    (what is left out weighs less than 1e-4 of it), added shifted along each axis:
+    a few dozen passes over the array on this thread, and no BLAS, whose threads a
+    busy machine makes wait far longer than the blur takes.
+    """
+    radius = math.ceil(_BLUR_RADIUS * sigma)
+    d = np.arange(radius + 1, dtype=np.float32)
+    kernel = np.exp(np.float32(-0.5 / (sigma * sigma)) * d * d)
+    kernel *= np.float32(1.0 / (sigma * math.sqrt(2.0 * math.pi)))
+    h, w = work.shape
+    padded = np.zeros((h + 2 * radius, w), np.float32)
+    padded[radius : radius + h] = work
+    down = np.empty((h, w), np.float32)
+    _symmetric_sum(padded, kernel, down)
+    # The other axis as rows too: contiguous passes.
+    across = np.zeros((w + 2 * radius, h), np.float32)
+    across[radius : radius + w] = down.T
+    out = np.empty((w, h), np.float32)
+    _symmetric_sum(across, kernel, out)
+    return out.T
+
+
+def _symmetric_sum(padded: np.ndarray, kernel: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = sum_k kernel[|k|] * padded[r + i + k]`` for ``|k| <= r`` (rows)."""
+    radius, size = len(kernel) - 1, out.shape[0]
+    pair = np.empty(out.shape, np.float32)
+    np.multiply(padded[radius : radius + size], kernel[0], out=out)
+    for k in range(1, radius + 1):
+        np.add(
+            padded[radius - k : radius - k + size],
+            padded[radius + k :][:size],
+            out=pair,
+        )
+        pair *= kernel[k]
+        out += pair
 
 
 def _cut(work: np.ndarray, have: float, want: float, sigma: float, peak: float):

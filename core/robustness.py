@@ -273,6 +273,7 @@ def robustness_curves(
     batch_size: int = 1000,
     cancel: threading.Event | None = None,
     progress: Callable[[RobustnessStep], None] | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> RobustnessResult | None:
     """Measure accuracy on ``dataset`` as each distortion grows.
 
@@ -296,6 +297,9 @@ def robustness_curves(
         Checked between batches; when set the function returns None.
     progress : callable, optional
         Called with a `RobustnessStep` after each level.
+    prepare : callable, optional
+        How the model reads a distorted batch ``(B, H, W)`` before normalising it
+        (`core.model_io.SavedModel.prepare`: deskewing, for a model trained so).
 
     Returns
     -------
@@ -327,6 +331,8 @@ def robustness_curves(
                 batch = distort(
                     batch, name, level, level_rng, dataset.max_value, augmenter
                 )
+            if prepare is not None:
+                batch = prepare(batch)
             inputs = normalization.apply(batch)
             predicted = network.forward(inputs, copy=False).argmax(axis=1)
             correct += int(

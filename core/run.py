@@ -1,9 +1,10 @@
 """One way to prepare, train and save a run, for the command line and the app alike.
 
 Owns the split (subset, validation part, personal drawings in the training part only),
-the fine-tune policy, and what a model file records about training: its phases, one
-history row per epoch with the phase index, and one metrics schema. Never imports Qt,
-never prints.
+the made-up "not a digit" class and deskewing of a run's images, the fine-tune policy,
+and what a model file records about training: its phases, one history row per epoch
+with the phase index, one metrics schema, and the "not sure" thresholds set on the
+validation part. Never imports Qt, never prints.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ from typing import Any
 import numpy as np
 
 from core.datasets import (
+    DIGIT_CLASS_NAMES,
     Dataset,
     DatasetError,
     DatasetPart,
     Normalization,
     as_part,
     split_parts,
+)
+from core.judgement import (
+    NOT_A_DIGIT,
+    Judge,
+    JudgementError,
+    digit_class_names,
+    not_a_digit_output,
 )
 from core.model_io import (
     METRICS,
@@ -32,9 +41,11 @@ from core.model_io import (
     json_ready,
     utc_now_iso,
 )
+from core.negatives import make_negatives
 from core.network import MLP
 from core.personal_set import load_personal_dataset
 from core.preprocess import PreprocessError, target_for_shape
+from core.slant import deskew
 from core.training import (
     EpochEvent,
     Event,
@@ -46,16 +57,35 @@ from core.training import (
 )
 
 # Fine-tuning: a few gentle epochs on the user's drawings mixed with a sample of the
-# training images, so that the drawings count without the digits being forgotten.
+# training images, so that the drawings count without the digits being forgotten
+# (bench.drawings' teach-it figure: 20 corrections of a misread hand; in
+# bench/RESULTS.md).
 FINE_TUNE_EPOCHS = 3
-FINE_TUNE_LEARNING_RATE_FACTOR = 0.3
+FINE_TUNE_LEARNING_RATE_FACTOR = 0.1
 FINE_TUNE_LIMIT = 10_000  # training images kept: no full epoch of 60,000 needed
 # Each personal drawing is added this many times, so that a few dozen of them weigh
 # against thousands of training images (new runs and fine-tunes alike).
-PERSONAL_REPEAT = 5
+PERSONAL_REPEAT = 20
 # ``stopped`` of a model taken while its run was still going: if it is what remains
 # (the run was stopped or failed afterwards), the run did not finish.
 SNAPSHOT_STOPPED = "interrupted"
+# The share of the validation digits a model's judgement may answer "not sure". Other
+# writers' digits are turned away more often than the validation part's: at 1%,
+# `recommended` answers 1.9% of the official MNIST test set "not sure", within the
+# 2% it may (bench.drawings; bench/RESULTS.md).
+JUDGEMENT_FALSE_REJECTION = 0.01
+# A fine-tune that gives a model its first "not a digit" output (the user marked
+# drawings as not digits) adds this many made-up non-digits, so that the new output
+# learns what non-digits look like, not just the user's few.
+FINE_TUNE_NEGATIVES = 3000
+# Images whose shape the made-up non-digits have (`core.negatives`).
+NEGATIVES_SHAPE = (28, 28)
+# The bias a new "not a digit" output starts with: sigmoid(-4) = 0.018, and still
+# steep enough for the quadratic cost's gradient to move it.
+_NEW_OUTPUT_BIAS = -4.0
+# The training images the made-up non-digits are compared with and made from, at
+# most: as varied as all of a big dataset's.
+_NEGATIVES_DIGITS = 60_000
 
 PersonalSource = Dataset | Callable[[], Dataset | None]
 
@@ -144,15 +174,27 @@ class PreparedRun:
         What was asked.
     train_set : DatasetPart
         The training part, personal drawings (repeated) included: rows of the
-        dataset's images, which are not copied (`core.datasets.DatasetPart`).
+        dataset's images, which are not copied (`core.datasets.DatasetPart`),
+        unless ``config.deskew`` made new ones.
     validation_set : DatasetPart or None
         The validation part (never holds a drawing); None without validation.
     normalization : Normalization
         Fitted on ``train_set``, or the base model's when fine-tuning.
     network : MLP
-        The network training changes: a new one, or a copy of the base model's.
+        The network training changes: a new one, or a copy of the base model's
+        (with a new "not a digit" output when the fine-tune brings the first one).
     personal_images : int
         Distinct personal drawings in ``train_set``.
+    config : TrainingConfig
+        The settings the run uses: the request's, with ``negatives`` as many
+        made-up non-digits as were added.
+    left_out : int
+        Personal drawings marked "not a digit" that this run cannot use (its
+        network has no such output and cannot get one).
+    validation_source : DatasetPart or None
+        The validation part as the dataset holds it: ``validation_set`` before
+        ``config.deskew``, for views that read images as the model does
+        (`core.model_io.SavedModel.prepare`), so never deskew them twice.
     """
 
     request: RunRequest
@@ -161,19 +203,30 @@ class PreparedRun:
     normalization: Normalization
     network: MLP
     personal_images: int
-
-    @property
-    def config(self) -> TrainingConfig:
-        """The run's settings."""
-        return self.request.config
+    config: TrainingConfig
+    left_out: int = 0
+    validation_source: DatasetPart | None = None
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
         validation = 0 if self.validation_set is None else len(self.validation_set)
         text = f"{self.request.dataset.name}: {len(self.train_set):,} training"
+        extras = []
+        if self.config.negatives:
+            extras.append(f"{self.config.negatives:,} made-up non-digits")
         if self.personal_images:
-            text += f" (with {self.personal_images:,} personal drawings)"
-        return text + f" / {validation:,} validation images"
+            extras.append(f"{self.personal_images:,} personal drawings")
+        if extras:
+            text += f" (with {' and '.join(extras)})"
+        text += f" / {validation:,} validation images"
+        if self.config.deskew:
+            text += ", deskewed"
+        if self.left_out:
+            text += (
+                f"; {self.left_out:,} drawings marked not a digit left out (this "
+                "model has no 'not a digit' output)"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -284,13 +337,18 @@ def held_out_split(model: SavedModel) -> HeldOutSplit:
 def prepare_run(request: RunRequest) -> PreparedRun:
     """Split the data, add the drawings, fit the normalisation, build the network.
 
-    Reads the personal drawings when ``request.personal`` is a callable: call it in
-    the thread that will train.
+    With ``config.negatives`` (or a base model that has a "not a digit" output, or
+    drawings marked "not a digit" for a base model without one) made-up non-digits
+    join the training part as the class `core.judgement.NOT_A_DIGIT`; with
+    ``config.deskew`` every image of both parts is deskewed once, here. Reads the
+    personal drawings when ``request.personal`` is a callable: call it in the thread
+    that will train.
 
     Raises
     ------
     RunError
-        When the data does not fit the base model or required drawings are missing.
+        When the data does not fit the base model, required drawings are missing,
+        or made-up non-digits are asked for data that is not 28x28 digits.
     ConfigError
         For an invalid config.
     DatasetError
@@ -304,9 +362,6 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     train_set, validation_set = split(
         dataset, config.validation_fraction, config.seed, request.subset
     )
-    if request.limit is not None and len(train_set) > request.limit:
-        keep = np.random.default_rng(config.seed).permutation(len(train_set))
-        train_set = train_set.subset(np.sort(keep[: request.limit]))
     personal = request.personal
     if callable(personal):
         personal = personal()
@@ -315,19 +370,51 @@ def prepare_run(request: RunRequest) -> PreparedRun:
             "There are no drawings in your personal set for this image size yet: "
             "correct a few predictions on the Draw tab first."
         )
-    personal_images = 0 if personal is None else len(personal)
+    negatives = _negatives_count(config, dataset, base, personal)
+    if negatives and request.subset is not None and request.subset < len(dataset):
+        # A quick try on a subset gets as many made-up non-digits per digit.
+        negatives = max(1, round(negatives * request.subset / len(dataset)))
+    if negatives and request.limit is not None:
+        # The limit keeps a random share of the images: draw only that share.
+        total = len(train_set) + negatives
+        negatives = max(1, round(negatives * min(1.0, request.limit / total)))
+    if negatives:
+        train_set = _with_negatives(train_set, negatives, config.seed)
+        if validation_set is not None:
+            validation_set = _with_class_names(validation_set, train_set.class_names)
+        config = config.replace(negatives=negatives)
+    if request.limit is not None and len(train_set) > request.limit:
+        keep = np.random.default_rng(config.seed).permutation(len(train_set))
+        train_set = train_set.subset(np.sort(keep[: request.limit]))
+    personal_images = left_out = 0
+    if personal is not None and len(personal):
+        personal, left_out = _usable_drawings(personal, train_set.class_names)
+        personal_images = len(personal)
     if personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
+    validation_source = validation_set
+    if config.deskew:
+        train_set = _deskewed(train_set)
+        validation_set = None if validation_set is None else _deskewed(validation_set)
+    classes = train_set.num_classes
     if base is not None:
         normalization = base.normalization
-        network = base.network.copy()
+        network = _with_outputs(base.network, classes)
     else:
         normalization = Normalization.fit(
             config.normalization, train_set, train_set.max_value
         )
-        network = config.build_network(train_set.input_size, train_set.num_classes)
+        network = config.build_network(train_set.input_size, classes)
     return PreparedRun(
-        request, train_set, validation_set, normalization, network, personal_images
+        request,
+        train_set,
+        validation_set,
+        normalization,
+        network,
+        personal_images,
+        config,
+        left_out,
+        validation_source,
     )
 
 
@@ -415,7 +502,7 @@ def build_model(
         network=network,
         normalization=prepared.normalization,
         image_shape=dataset.image_shape,
-        class_names=dataset.class_names,
+        class_names=prepared.train_set.class_names,
         dataset_name=phases[0]["dataset_name"],
         config=phases[0]["config"],
         history=earlier_rows + rows,
@@ -424,7 +511,32 @@ def build_model(
         app_version=app_version(),
         phases=phases,
         edits=[] if base is None else list(base.edits),  # still in the weights
+        judgement=validation_judgement(prepared, network),
     )
+
+
+def validation_judgement(prepared: PreparedRun, network: MLP) -> dict | None:
+    """Return the "not sure" thresholds set on the run's validation digits.
+
+    `core.judgement.Judge.calibrate` at `JUDGEMENT_FALSE_REJECTION` on the
+    network's output for the validation part (as the model reads it), as
+    `Judge.to_dict` stores them; None without a validation part of at least 20
+    digits, or for a model whose classes are not digits (the app then sets the
+    thresholds when the model is loaded).
+    """
+    validation = prepared.validation_set
+    names = prepared.train_set.class_names
+    if validation is None or digit_class_names(names) != DIGIT_CLASS_NAMES:
+        return None
+    images = validation.images_at(slice(None))
+    inputs = prepared.normalization.apply(images.reshape(len(validation), -1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        probabilities = network.predict_proba(inputs.astype(network.dtype, copy=False))
+    try:
+        judge = Judge.calibrate(probabilities, names, JUDGEMENT_FALSE_REJECTION)
+    except JudgementError:
+        return None  # too few digits, or non-finite outputs
+    return judge.to_dict()
 
 
 def epoch_row(prepared: PreparedRun, epoch: EpochEvent | Mapping[str, Any]) -> dict:
@@ -659,12 +771,164 @@ def _check_base(base: SavedModel, dataset: Dataset) -> None:
             f"{dataset.image_shape[0]}x{dataset.image_shape[1]}: select the dataset "
             f"the model was trained on ({base.dataset_name or 'same image size'})."
         )
-    if len(base.class_names) != dataset.num_classes:
+    names = tuple(base.class_names)
+    if not_a_digit_output(names) is not None:
+        names = names[:-1]  # the made-up class comes with the run, not the data
+    if len(names) != dataset.num_classes:
         raise RunError(
             f"The model has {len(base.class_names)} classes but {dataset.name} has "
             f"{dataset.num_classes}: select the dataset the model was trained on "
             f"({base.dataset_name or 'same classes'})."
         )
+
+
+def makes_negatives(image_shape: tuple[int, int], class_names: tuple[str, ...]) -> bool:
+    """Return True when made-up non-digits fit such data (28x28 images of 0-9).
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` of the images.
+    class_names : tuple of str
+        The data's classes (without a "not a digit" class).
+    """
+    return (
+        tuple(image_shape) == NEGATIVES_SHAPE
+        and tuple(class_names) == DIGIT_CLASS_NAMES
+    )
+
+
+def _negatives_count(
+    config: TrainingConfig,
+    dataset: Dataset,
+    base: SavedModel | None,
+    personal: Dataset | None,
+) -> int:
+    """How many made-up non-digits the run adds (0: no "not a digit" class)."""
+    if base is None:
+        wanted = config.negatives > 0
+    elif not_a_digit_output(tuple(base.class_names)) is not None:
+        wanted = True
+    else:
+        # The user's "not a digit" drawings give the model that output now.
+        wanted = (
+            personal is not None
+            and not_a_digit_output(personal.class_names) is not None
+            and makes_negatives(dataset.image_shape, dataset.class_names)
+        )
+    if not wanted:
+        return 0
+    if not makes_negatives(dataset.image_shape, dataset.class_names):
+        raise RunError(
+            f"Made-up non-digits are 28x28 drawings for the digits 0-9, but "
+            f"{dataset.name} has {dataset.image_shape[0]}x{dataset.image_shape[1]} "
+            f"images of {dataset.num_classes} classes: set them to 0."
+        )
+    return config.negatives or FINE_TUNE_NEGATIVES
+
+
+def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPart:
+    # The digits of the training part make the overlaps and sort out the made-up
+    # drawings that happen to look like a digit (a sample of them for a big part).
+    digits = train_set.images_at(slice(_NEGATIVES_DIGITS))
+    made = make_negatives(count, seed=seed, digits=digits)
+    if train_set.max_value != 255:
+        scaled = made.astype(np.float32) * (train_set.max_value / 255.0)
+        made = np.rint(scaled).astype(np.uint8)
+    names = (*train_set.class_names, NOT_A_DIGIT)
+    part = _with_class_names(train_set, names)
+    labels = np.full(count, len(names) - 1, np.uint8)
+    return _with_extra(part, made, labels, repeat=1)
+
+
+def _with_class_names(part: DatasetPart, names: tuple[str, ...]) -> DatasetPart:
+    """Return ``part`` with more class names (its images are not copied)."""
+    source = dataclasses.replace(part.source, class_names=names)
+    extra = part.extra
+    if extra is not None:
+        extra = dataclasses.replace(extra, class_names=names)
+    return DatasetPart(source, part.rows, extra)
+
+
+def _with_extra(
+    part: DatasetPart, images: np.ndarray, labels: np.ndarray, repeat: int
+) -> DatasetPart:
+    """Return ``part`` followed by ``images`` ``repeat`` times over, as extra rows."""
+    source = part.source
+    before = 0 if part.extra is None else len(part.extra)
+    if part.extra is not None:
+        images = np.concatenate([part.extra.images, images])
+        labels = np.concatenate([part.extra.labels, labels])
+    extra = Dataset(source.name, images, labels, source.class_names, source.max_value)
+    added = len(source) + before + np.arange(len(extra) - before, dtype=np.intp)
+    rows = np.concatenate([part.rows, np.tile(added, repeat)])
+    return DatasetPart(source, rows, extra)
+
+
+def _usable_drawings(
+    drawings: Dataset, class_names: tuple[str, ...]
+) -> tuple[Dataset, int]:
+    """Return the drawings labelled for ``class_names``, and how many were left out.
+
+    Drawings marked "not a digit" take the run's "not a digit" class, or are left
+    out when it has none; the others keep their class index.
+    """
+    source = not_a_digit_output(drawings.class_names)
+    if source is None:
+        return drawings, 0
+    negative = drawings.labels == source
+    target = not_a_digit_output(class_names)
+    if target is None:
+        kept = drawings.subset(np.flatnonzero(~negative))
+        names = drawings.class_names[:-1]
+        return dataclasses.replace(kept, class_names=names), int(negative.sum())
+    digits = drawings.labels[~negative]
+    if digits.size and int(digits.max()) >= target:
+        raise RunError(
+            f"A personal drawing is labelled {int(digits.max())} but the model has "
+            f"only {target} digit classes."
+        )
+    labels = np.where(negative, target, drawings.labels).astype(np.uint8)
+    return dataclasses.replace(drawings, labels=labels, class_names=class_names), 0
+
+
+def _deskewed(part: DatasetPart) -> DatasetPart:
+    # Deskewing makes new images: the part becomes a dataset of its own.
+    images = deskew(part.images_at(slice(None)))
+    return as_part(
+        Dataset(part.name, images, part.labels, part.class_names, part.max_value)
+    )
+
+
+def _with_outputs(network: MLP, classes: int) -> MLP:
+    """Return a copy of ``network``, with one more output if ``classes`` asks for it.
+
+    The new output starts with zero weights and a low bias: it is unlikely until
+    training teaches it, and the digits' order of likelihood is unchanged.
+    """
+    copy = network.copy()
+    if network.num_classes == classes:
+        return copy
+    if classes != network.num_classes + 1:
+        raise RunError(
+            f"The model has {network.num_classes} outputs; this run needs {classes}."
+        )
+    grown = MLP(
+        [*network.layer_sizes[:-1], classes],
+        activation=network.activation,
+        output=network.output,
+        init=network.init,
+        dtype=network.dtype,
+    )
+    for mine, theirs in zip(grown.weights[:-1], copy.weights[:-1], strict=True):
+        mine[...] = theirs
+    for mine, theirs in zip(grown.biases[:-1], copy.biases[:-1], strict=True):
+        mine[...] = theirs
+    grown.weights[-1][...] = 0.0
+    grown.weights[-1][:, :-1] = copy.weights[-1]
+    grown.biases[-1][:-1] = copy.biases[-1]
+    grown.biases[-1][-1] = _NEW_OUTPUT_BIAS
+    return grown
 
 
 def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
@@ -694,14 +958,7 @@ def _with_drawings(
     if drawings.max_value != train_set.max_value:
         scaled = images.astype(np.float32) * (train_set.max_value / drawings.max_value)
         images = np.clip(np.rint(scaled), 0, train_set.max_value).astype(np.uint8)
-    repeat = max(1, int(repeat))
-    source = train_set.source
-    extra = Dataset(
-        drawings.name, images, drawings.labels, source.class_names, source.max_value
-    )
-    # The drawings follow the training images, ``repeat`` times over.
-    drawn = len(source) + np.tile(np.arange(len(extra), dtype=np.intp), repeat)
-    return DatasetPart(source, np.concatenate([train_set.rows, drawn]), extra)
+    return _with_extra(train_set, images, drawings.labels, max(1, int(repeat)))
 
 
 def _with_phase(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """The Draw tab: draw a digit, see the live prediction, correct it, explain it.
 
 Wires the canvas, prediction panel, input preview and personal gallery to the current
-model snapshot. Conversion is `core.preprocess`, honesty is `core.calibration` (run in
-background threads here); the only work done on the GUI thread is one forward pass
-(well under 5 ms) per throttled update.
+model snapshot. Conversion is `core.preprocess`, the verdict is `core.judgement` with
+the model's thresholds from `core.calibration` (set in background threads here); the
+only work done on the GUI thread is the conversion and one forward pass (about 2 ms)
+per throttled update.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -37,13 +39,14 @@ from PySide6.QtWidgets import (
 )
 
 from core import user_dirs
-from core.calibration import calibrated_gate, digit_subspaces
-from core.canvas_image import CanvasPicture, canvas_input
-from core.confidence import ConfidenceGate, Judgement
+from core.calibration import digit_subspaces, model_judge
+from core.canvas_image import CanvasPicture, CanvasReading, canvas_input
+from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
-from core.personal_set import PersonalSet
+from core.personal_set import NEGATIVE_LABEL, PersonalSet
 from core.preprocess import PreprocessError, target_for_shape
 from core.robustness import add_noise
+from core.run import makes_negatives
 from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.live_network import ChosenImage, LiveNetworkPanel
@@ -58,10 +61,10 @@ PREDICTION_INTERVAL_MS = 30
 # models come and go.
 _FITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digit-subspaces")
 _SUBSPACES: dict[str, Future] = {}
-# Each model snapshot's threshold is calibrated off the GUI thread too: snapshots
+# Each model snapshot's thresholds are read or set off the GUI thread too: snapshots
 # arrive every epoch while training keeps both cores busy.
-_CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-calibration")
-GATE_POLL_MS = 20
+_CALIBRATOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-calibration")
+JUDGE_POLL_MS = 20
 
 
 def subspace_future(target: str) -> Future:
@@ -106,16 +109,16 @@ class DrawTab(QWidget):
         )
         self._model: SavedModel | None = None
         self._target = "mnist"
-        self._gate: ConfidenceGate | None = None
-        self._gate_stale = False
-        self._gate_future: Future | None = None
-        self._gate_key: tuple | None = None
-        self._gate_poll = QTimer(self)
-        self._gate_poll.setInterval(GATE_POLL_MS)
-        self._gate_poll.timeout.connect(self._on_gate_poll_timeout)
+        self._judge: Judge | None = None
+        self._judge_stale = False
+        self._judge_future: Future | None = None
+        self._judge_key: tuple | None = None
+        self._judge_poll = QTimer(self)
+        self._judge_poll.setInterval(JUDGE_POLL_MS)
+        self._judge_poll.timeout.connect(self._on_judge_poll_timeout)
         self._image: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
-        self._judgement: Judgement | None = None
+        self._verdict: Verdict | None = None
         self._correction_note = False  # the status line says where a drawing went
         self.last_inference_ms: float | None = None
 
@@ -146,8 +149,8 @@ class DrawTab(QWidget):
         self.why_legend.setVisible(False)
         self.wrong_button = QPushButton("That's wrong…", self)
         self.wrong_button.setToolTip(
-            "Give the right digit: the drawing is kept in your personal set for the "
-            "next training or a fine-tune."
+            "Give the right digit, or say it is not a digit: the drawing is kept in "
+            "your personal set for the next training or a fine-tune."
         )
         self.wrong_menu = QMenu(self)
         self.wrong_menu.triggered.connect(self._on_wrong_menu_triggered)
@@ -266,7 +269,7 @@ class DrawTab(QWidget):
             )
         if self._model is None or target is None:
             self._model = None
-            self._gate = None
+            self._judge = None
             self.wrong_button.setEnabled(False)
             self.why_check.setEnabled(False)
             self.gallery.set_fine_tune_enabled(False)
@@ -278,14 +281,17 @@ class DrawTab(QWidget):
             self.why_legend.setVisible(False)
             self.timing_label.clear()
             self._clear_correction_note()
-            self._image = self._probabilities = self._judgement = None
+            self._image = self._probabilities = self._verdict = None
             self.network_panel.set_model(None)
             self.numbers_button.setEnabled(False)
             self.input_changed.emit(None)
             return
         self.numbers_button.setEnabled(True)
         self.prediction.set_class_names(model.class_names)
-        self._rebuild_wrong_menu(tuple(model.class_names))
+        self._rebuild_wrong_menu(
+            tuple(model.class_names),
+            makes_negatives(model.image_shape, digit_class_names(model.class_names)),
+        )
         if target != self.gallery.target or self._target != target:
             self._target = target
             self.gallery.set_target(
@@ -295,42 +301,42 @@ class DrawTab(QWidget):
         self.why_check.setEnabled(True)
         self.network_panel.set_model(model)
         subspace_future(target)
-        if self._gate is not None and self._gate_key != (target, model.class_names):
-            self._gate = None  # the old thresholds only stand in for a like model
-        self._gate_key = (target, model.class_names)
-        # Calibrated on first use: snapshots arrive during training whether or not
+        if self._judge is not None and self._judge_key != (target, model.class_names):
+            self._judge = None  # the old thresholds only stand in for a like model
+        self._judge_key = (target, model.class_names)
+        # Read or set on first use: snapshots arrive during training whether or not
         # anyone draws.
-        self._gate_stale = True
+        self._judge_stale = True
         self.update_prediction()
 
-    def gate(self) -> ConfidenceGate | None:
-        """Return the "not sure" thresholds in force.
+    def judge(self) -> Judge | None:
+        """Return the judgement in force (`core.calibration.model_judge`).
 
-        While the current model's are calibrated in the background, the previous
-        like model's stand in (or none, for a moment, after the first model).
+        While the current model's is made ready in the background, the previous
+        like model's stands in (or none, for a moment, after the first model).
         """
-        if self._gate_stale and self._model is not None:
-            self._gate_stale = False
-            self._gate_future = _CALIBRATOR.submit(
-                with_blas_limit(calibrated_gate), self._model
+        if self._judge_stale and self._model is not None:
+            self._judge_stale = False
+            self._judge_future = _CALIBRATOR.submit(
+                with_blas_limit(model_judge), self._model
             )
-            self._gate_poll.start()
-        return self._gate
+            self._judge_poll.start()
+        return self._judge
 
-    def gate_pending(self) -> bool:
-        """Return True while the current model's thresholds are being calibrated."""
-        return self._gate_future is not None
+    def judge_pending(self) -> bool:
+        """Return True while the current model's judgement is being made ready."""
+        return self._judge_future is not None
 
     @Slot()
-    def _on_gate_poll_timeout(self) -> None:
-        future = self._gate_future
+    def _on_judge_poll_timeout(self) -> None:
+        future = self._judge_future
         if future is None or not future.done():
             return
-        self._gate_poll.stop()
-        self._gate_future = None
-        if self._gate_stale:
-            return  # a newer model arrived meanwhile; its calibration starts on use
-        self._gate, message = future.result()
+        self._judge_poll.stop()
+        self._judge_future = None
+        if self._judge_stale:
+            return  # a newer model arrived meanwhile; its judgement starts on use
+        self._judge, message = future.result()
         if message:
             self.status_label.setText(message)
         if self._image is not None:
@@ -350,9 +356,9 @@ class DrawTab(QWidget):
         """Return the probabilities last shown, or None."""
         return self._probabilities
 
-    def current_judgement(self) -> Judgement | None:
+    def current_verdict(self) -> Verdict | None:
         """Return the verdict last shown, or None."""
-        return self._judgement
+        return self._verdict
 
     @Slot()
     def _on_canvas_changed(self) -> None:
@@ -374,15 +380,16 @@ class DrawTab(QWidget):
         self._timer.stop()
         self._image = None
         self._probabilities = None
-        self._judgement = None
+        self._verdict = None
         model = self._model
         self.wrong_button.setEnabled(False)
         if model is None:
             return
-        image = self._network_input(model)
+        reading = self._network_input(model)
+        image = None if reading is None else reading.image
         self.network_panel.show_input(image)
         self.input_changed.emit(image)
-        if image is None:
+        if reading is None:
             self.prediction.show_message("Draw a digit", "Nothing is drawn yet.")
             self.preview.set_image(None)
             self.preview.set_overlay(None)
@@ -393,20 +400,22 @@ class DrawTab(QWidget):
         start = time.perf_counter()
         probabilities = np.asarray(model.predict_proba(image), dtype=np.float32)
         self.last_inference_ms = 1000.0 * (time.perf_counter() - start)
-        predicted = int(np.argmax(probabilities))
-        gate = self.gate()
-        if gate is not None:
-            judgement = gate.judge(image, probabilities)
-        else:
-            judgement = Judgement(
-                predicted, float(probabilities[predicted]), 0.0, True, ""
-            )
+        judge = self.judge()
+        if judge is None:
+            # No thresholds yet: answer with the best digit, as a plain argmax would.
+            names = tuple(model.class_names)
+            other = not_a_digit_output(names)
+            judge = Judge(len(names) - (other is not None), other, -1.0, 0.0)
+        verdict = judge.judge(probabilities, image, reading.size)
         self._image = image
         self._probabilities = probabilities
-        self._judgement = judgement
-        name = model.class_names[predicted]
+        self._verdict = verdict
         self.prediction.show_prediction(
-            probabilities, name, judgement.sure, judgement.reason
+            probabilities,
+            model.class_names[verdict.digit],
+            verdict.verdict == "digit",
+            verdict.reason,
+            verdict.confidence,
         )
         self.preview.set_image(image, int(model.normalization.max_value))
         self.timing_label.setText(f"{self.last_inference_ms:.2f} ms")
@@ -420,13 +429,13 @@ class DrawTab(QWidget):
         times the ink: red in the overlay where the drawing pushed toward the answer.
         """
         model, image = self._model, self._image
-        if model is None or image is None or self._judgement is None:
+        if model is None or image is None or self._verdict is None:
             return None
         model = self.network_panel.edited_model() or model
         normalization = model.normalization
         flat = image.reshape(1, -1)
         gradient = model.network.input_gradient(
-            normalization.apply(flat)[0], self._judgement.predicted
+            normalization.apply(model.prepare(flat))[0], self._verdict.digit
         )
         # The normalisation is affine, so its per-pixel slope is f(1) - f(0).
         slope = (
@@ -446,7 +455,7 @@ class DrawTab(QWidget):
         )
         self.why_legend.setVisible(attribution is not None)
         if attribution is not None and self._model is not None:
-            name = self._model.class_names[self._judgement.predicted]
+            name = self._model.class_names[self._verdict.digit]
             self.why_legend.setText(
                 f"<span style='color:#d03020'>Red</span>: toward {name} · "
                 "<span style='color:#2870e0'>blue</span>: away"
@@ -458,20 +467,25 @@ class DrawTab(QWidget):
 
     # -- corrections ----------------------------------------------------------------
 
-    def _rebuild_wrong_menu(self, class_names: tuple[str, ...]) -> None:
+    def _rebuild_wrong_menu(
+        self, class_names: tuple[str, ...], negatives: bool = False
+    ) -> None:
         self.wrong_menu.clear()
         self.wrong_menu.setToolTipsVisible(True)
-        for index, name in enumerate(class_names):
+        for index, name in enumerate(digit_class_names(class_names)):
             action = QAction(f"It's {with_article(name)}", self.wrong_menu)
             action.setData(index)
             self.wrong_menu.addAction(action)
         self.wrong_menu.addSeparator()
-        # The personal set keeps only drawings with a class label so far.
         self.not_a_digit_action = self.wrong_menu.addAction("Not a digit")
-        self.not_a_digit_action.setEnabled(False)
+        self.not_a_digit_action.setData(NEGATIVE_LABEL)
+        # Made-up non-digits teach the output beside the user's: 28x28 digits only.
+        self.not_a_digit_action.setEnabled(negatives)
         self.not_a_digit_action.setToolTip(
-            "Not available yet: the personal set can keep only drawings labelled "
-            "with a class, not examples of what is not a digit."
+            "Keep it as a drawing the model should turn away; a fine-tune teaches "
+            "it (a model without a 'not a digit' output gets one)."
+            if negatives
+            else "Only models that read 28x28 digits can learn what is not a digit."
         )
 
     @Slot(QAction)
@@ -480,18 +494,29 @@ class DrawTab(QWidget):
 
     @Slot(int)
     def mark_wrong(self, label: int) -> None:
-        """Keep the current input in the personal set with the right ``label``."""
+        """Keep the current input in the personal set with the right ``label``.
+
+        ``label`` is a digit class index, or `core.personal_set.NEGATIVE_LABEL` for
+        a drawing that is not a digit.
+        """
         if self._image is None or self._model is None:
             return
         drawing = self.gallery.add(self._image, label)
-        if drawing is not None:
+        if drawing is None:
+            return
+        drawings = count(self.gallery.count(), "drawing")
+        if drawing.is_negative:
+            self.status_label.setText(
+                f"Kept as not a digit in your personal set ({drawings}). Fine-tune "
+                "now to teach the model to turn such drawings away."
+            )
+        else:
             name = self._model.class_names[label]
             self.status_label.setText(
-                f"Kept as {with_article(name)} in your personal set "
-                f"({count(self.gallery.count(), 'drawing')}). Tick it in the Data "
-                "panel for the next training, or fine-tune now."
+                f"Kept as {with_article(name)} in your personal set ({drawings}). "
+                "Tick it in the Data panel for the next training, or fine-tune now."
             )
-            self._correction_note = True
+        self._correction_note = True
 
     # -- image files ----------------------------------------------------------------
 
@@ -599,10 +624,10 @@ class DrawTab(QWidget):
         self.noise_label.setText(f"Noise {value}%")
         self._on_canvas_changed()
 
-    def _network_input(self, model: SavedModel) -> np.ndarray | None:
+    def _network_input(self, model: SavedModel) -> CanvasReading | None:
         """Return what the network reads from the canvas (core.canvas_image), noisy."""
         max_value = model.normalization.max_value
-        image = canvas_input(
+        reading = canvas_input(
             self.canvas.to_array(),
             self._picture,
             not self.canvas.only_picture(),
@@ -610,9 +635,10 @@ class DrawTab(QWidget):
             max_value,
         )
         noise = self.noise_slider.value() / 100.0
-        if image is not None and noise > 0:
-            image = add_noise(image, noise, max_value)
-        return image
+        if reading is not None and noise > 0:
+            noisy = add_noise(reading.image, noise, max_value)
+            reading = dataclasses.replace(reading, image=noisy)
+        return reading
 
     @Slot(object)
     def put_image(self, chosen: ChosenImage) -> None:

@@ -498,15 +498,23 @@ class EvaluateTab(QWidget):
             self.weights_label.clear()
             return
         dataset = report.dataset
-        names = dataset.class_names
+        names = report.class_names
         total = len(dataset)
-        correct = int(np.trace(report.confusion))
+        correct = round(report.accuracy * total)
         self.accuracy_label.setText(
             f"{kind.title} accuracy: {100 * report.accuracy:.2f}%"
         )
+        away = ""
+        if len(names) > len(dataset.class_names):
+            # The best digit counts; how often the model said "not a digit" apart.
+            away = (
+                f" (best guess) · {round(report.turned_away * total):,} "
+                f"({100 * report.turned_away:.2f}%) answered {names[-1]}, in the "
+                "last column"
+            )
         self.status_label.setText(
-            f"{correct:,} of {count(total, kind.image)} of {dataset.name} correct · "
-            f"loss {report.loss:.4f} · {report.seconds * 1000:.0f} ms"
+            f"{correct:,} of {count(total, kind.image)} of {dataset.name} correct"
+            f"{away} · loss {report.loss:.4f} · {report.seconds * 1000:.0f} ms"
         )
         self.status_label.setToolTip("")
         self.confusion.set_matrix(report.confusion, names)
@@ -594,7 +602,7 @@ class EvaluateTab(QWidget):
         report = self._report
         if report is None:
             return
-        names = report.dataset.class_names
+        names = report.class_names
         indices = report.cell_indices(true, predicted)
         what = (
             f"{names[true]} classified correctly"

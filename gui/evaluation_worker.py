@@ -31,7 +31,11 @@ class EvaluationReport:
     dataset : Dataset
         The images evaluated.
     accuracy, loss : float
-        Over the whole dataset.
+        Over the whole dataset (`core.metrics.Evaluation`: of the best guesses).
+    turned_away : float
+        Share of the images the model answered "not a digit".
+    class_names : tuple of str
+        The names of the confusion matrix's rows and columns: the model's outputs.
     confusion : np.ndarray
         int64 ``(C, C)``, rows true classes, columns predictions.
     precision, recall : np.ndarray
@@ -59,6 +63,8 @@ class EvaluationReport:
     dataset: Dataset
     accuracy: float
     loss: float
+    turned_away: float
+    class_names: tuple[str, ...]
     confusion: np.ndarray
     precision: np.ndarray
     recall: np.ndarray
@@ -170,7 +176,9 @@ def build_report(
             f"the dataset {dataset.name!r} has {dataset.image_shape[0]}x"
             f"{dataset.image_shape[1]} images"
         )
-    evaluation = evaluate(network, dataset, normalization=model.normalization)
+    evaluation = evaluate(
+        network, dataset, normalization=model.normalization, deskew=model.deskews
+    )
     if cancel is not None and cancel.is_set():
         return None
     probabilities = np.asarray(evaluation.probabilities, dtype=np.float32)
@@ -189,6 +197,11 @@ def build_report(
         dataset=dataset,
         accuracy=float(evaluation.accuracy),
         loss=float(evaluation.loss),
+        turned_away=float(evaluation.turned_away),
+        class_names=(
+            *dataset.class_names,
+            *model.class_names[len(dataset.class_names) :],
+        ),
         confusion=np.asarray(evaluation.confusion, dtype=np.int64),
         precision=np.asarray(evaluation.precision, dtype=np.float64),
         recall=np.asarray(evaluation.recall, dtype=np.float64),

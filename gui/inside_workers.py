@@ -9,6 +9,7 @@ touches widgets.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Slot
 
 from core.dataset_summary import DatasetSummary, summarize
-from core.datasets import Dataset
+from core.datasets import Dataset, DatasetPart
 from core.embedding import MAX_MAP_IMAGES, DigitMap, digit_map
 from core.metrics import loss_and_accuracy
 from core.model_io import SavedModel
@@ -130,6 +131,18 @@ class TaskSlot(QObject):
             finished()
 
 
+def _as_read(
+    model: SavedModel, dataset: Dataset | DatasetPart
+) -> Dataset | DatasetPart:
+    # The images as the model reads them (`SavedModel.prepare`: deskewed when it
+    # was trained so), in the worker thread.
+    if not model.deskews:
+        return dataset
+    if isinstance(dataset, DatasetPart):
+        dataset = dataset.materialize()
+    return dataclasses.replace(dataset, images=model.prepare(dataset.images))
+
+
 def _checked(result: Any) -> Any:
     if result is None:
         raise TaskCancelled
@@ -147,7 +160,7 @@ def exciting_job(model: SavedModel, dataset: Dataset, count: int = 16) -> Job:
         return _checked(
             most_exciting(
                 network,
-                dataset.images_at(slice(None)),
+                _as_read(model, dataset).images_at(slice(None)),
                 model.normalization,
                 count,
                 cancel=cancel,
@@ -179,13 +192,14 @@ def edit_accuracy_job(
     edits = tuple(edits)
 
     def run(cancel: threading.Event, _report: Callable[[Any], None]):
+        data = _as_read(model, dataset)
         base = before
         if base is None:
-            base = loss_and_accuracy(network, dataset, model.normalization)[1]
+            base = loss_and_accuracy(network, data, model.normalization)[1]
         if cancel.is_set():
             raise TaskCancelled
         edited = edited_network(network, edits)
-        after = loss_and_accuracy(edited, dataset, model.normalization)[1]
+        after = loss_and_accuracy(edited, data, model.normalization)[1]
         return EditAccuracy(edits, float(base), float(after), len(dataset))
 
     return run
@@ -234,7 +248,7 @@ def map_job(
             digit_map(
                 network,
                 model.normalization,
-                dataset,
+                _as_read(model, dataset),
                 layer,
                 max_images=max_images,
                 cancel=cancel,
@@ -270,10 +284,11 @@ def robustness_job(
             robustness_curves(
                 network,
                 model.normalization,
-                dataset,
+                dataset,  # distorted as drawn, then read as the model reads
                 max_images=max_images,
                 cancel=cancel,
                 progress=report,
+                prepare=model.prepare if model.deskews else None,
             )
         )
 

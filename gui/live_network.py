@@ -464,7 +464,7 @@ class LiveNetworkPanel(QWidget):
         if self._selected is not None:
             keep[self._selected[0]].add(self._selected[1])
         self._shown_for = self.view.max_shown()
-        inputs = model.normalization.apply(image.reshape(1, -1))[0]
+        inputs = model.normalization.apply(model.prepare(image.reshape(1, -1)))[0]
         result = trace(used.network, inputs, self._shown_for, keep)
         self.view.set_trace(
             result,

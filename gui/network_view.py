@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QFont,
+    QFontMetricsF,
     QImage,
     QMouseEvent,
     QPainter,
@@ -172,6 +173,14 @@ class NetworkView(QWidget):
         self._layout_positions()
         self._picture = None
 
+    def _label_width(self) -> float:
+        """Width of the widest output label ("not a digit  100%"), in bold."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        metrics = QFontMetricsF(bold)
+        names = self._names or ("0",)
+        return max(metrics.horizontalAdvance(f"{name}  100%") for name in names) + 2
+
     def _layout_positions(self) -> None:
         self._positions = {}
         trace = self._trace
@@ -179,7 +188,8 @@ class NetworkView(QWidget):
             return
         layers = len(trace.outputs)
         left = _INPUT_COLUMN + 24
-        right = self.width() - 70  # room for the output labels
+        # Room for the output labels, 5 px right of neurons of radius 9 at most.
+        right = self.width() - self._label_width() - 14
         step = min((right - left) / max(layers - 1, 1), MAX_COLUMN_STEP)
         # A short network sits in the middle rather than spread thin.
         self._offset = max(0.0, (right - left - step * (layers - 1)) / 2)
@@ -364,7 +374,7 @@ class NetworkView(QWidget):
             name = self._names[unit] if unit < len(self._names) else str(unit)
             value = float(trace.outputs[last][unit])
             painter.drawText(
-                QRectF(centre.x() + r + 5, centre.y() - 9, 64, 18),
+                QRectF(centre.x() + r + 5, centre.y() - 9, self._label_width(), 18),
                 left,
                 f"{name}  {100 * value:.0f}%",
             )

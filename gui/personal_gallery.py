@@ -18,7 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.personal_set import PersonalDrawing, PersonalSet, PersonalSetError
+from core.personal_set import (
+    NEGATIVE_LABEL,
+    PersonalDrawing,
+    PersonalSet,
+    PersonalSetError,
+)
 from gui.image_grid import ImageGrid
 from gui.wording import count
 
@@ -171,6 +176,8 @@ class PersonalGallery(QWidget):
         self._update_buttons()
 
     def _name(self, label: int) -> str:
+        if label == NEGATIVE_LABEL:
+            return "not a digit"
         return (
             self._class_names[label] if label < len(self._class_names) else str(label)
         )

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import QLabel, QLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.image_grid import array_to_qimage
@@ -89,7 +97,10 @@ class ProbabilityBars(QWidget):
         return QSize(260, 24 * len(self._names))
 
     def _columns(self) -> tuple[float, float, float]:
-        metrics = self.fontMetrics()
+        # Measured in bold, the top class's font, so that no name is cut off.
+        bold = QFont(self.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
         label_width = max(metrics.horizontalAdvance(n) for n in self._names) + 10
         value_width = metrics.horizontalAdvance("100.0%") + 8
         bar_width = max(self.width() - label_width - value_width, 10)
@@ -261,9 +272,14 @@ class PredictionPanel(QWidget):
         class_name: str,
         sure: bool,
         reason: str,
+        confidence: float | None = None,
     ) -> None:
-        """Show a verdict for ``(C,)`` probabilities."""
-        confidence = float(np.max(probabilities))
+        """Show a verdict for ``(C,)`` probabilities.
+
+        ``confidence`` is the named class's probability (by default the largest).
+        """
+        if confidence is None:
+            confidence = float(np.max(probabilities))
         if sure:
             self.verdict.setText(f"It's {with_article(class_name)}")
             self.detail.setText(f"{100 * confidence:.1f}% sure")

@@ -420,7 +420,12 @@ def training_job(
         extra_loader=drawings,
         label=describe_config(
             config.to_dict(),
-            [dataset.input_size, *config.hidden_sizes, dataset.num_classes],
+            # Made-up non-digits bring one more output, "not a digit".
+            [
+                dataset.input_size,
+                *config.hidden_sizes,
+                dataset.num_classes + (config.negatives > 0),
+            ],
         ),
         threads=_threads(threads),
     )

@@ -2,9 +2,9 @@
 
 Also augmentation, validation split, seed and early stopping.
 
-Produces the training part of a ``TrainingConfig``. Imports Qt, core.augment and the
+Produces the training part of a ``TrainingConfig``. Imports Qt, core.augment, the
 core registries of optimizers, schedules and normalisations (names, labels, tooltips
-and the settings each one uses).
+and the settings each one uses) and core.training's limits.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from core.choices import Choice
 from core.datasets import NORMALIZATIONS
 from core.optimizers import OPTIMIZERS
 from core.schedules import SCHEDULES
+from core.training import MAX_NEGATIVES
 from gui.widgets import (
     LogSpinBox,
     combo_key,
@@ -190,6 +191,21 @@ class TrainingPanel(QWidget):
         )
         self.patience_box.setSpecialValueText("off")
         self.patience_box.setSuffix(" epochs")
+        self.deskew_check = QCheckBox("Stand digits upright")
+        self.deskew_check.setToolTip(
+            "Deskew every image by its moments before training; the model then "
+            "reads every image deskewed (drawings, tests, fine-tunes)"
+        )
+        self.negatives_box = spin(
+            0,
+            MAX_NEGATIVES,
+            0,
+            "Made-up drawings that are not digits (scribbles, shapes, letters, "
+            "pieces of digits), added as one more class, 'not a digit', so the "
+            "model can turn them away; 28x28 digits only",
+        )
+        self.negatives_box.setSpecialValueText("none")
+        self.negatives_box.setSingleStep(500)
 
         optimization = QGroupBox("Optimisation")
         self._opt_form = form = QFormLayout(optimization)
@@ -214,6 +230,8 @@ class TrainingPanel(QWidget):
         form2.addRow("Validation:", self.validation_box)
         form2.addRow("Seed:", self.seed_box)
         form2.addRow("Early stopping:", self.patience_box)
+        form2.addRow("Deskew:", self.deskew_check)
+        form2.addRow("Not a digit:", self.negatives_box)
 
         self.augment_group = QGroupBox("Augmentation")
         self.augment_group.setCheckable(True)
@@ -262,12 +280,14 @@ class TrainingPanel(QWidget):
             self.validation_box,
             self.seed_box,
             self.patience_box,
+            self.negatives_box,
             self.elastic_grid_box,
             *self.augment_boxes.values(),
         ]
         for box in boxes:
             box.valueChanged.connect(self.on_control_changed)
         self.nesterov_check.toggled.connect(self.on_control_changed)
+        self.deskew_check.toggled.connect(self.on_control_changed)
         self.augment_group.toggled.connect(self.on_control_changed)
         # The widget of every setting that applies to one optimizer or schedule
         # only (the registries name them); the others always apply.
@@ -310,6 +330,8 @@ class TrainingPanel(QWidget):
             "early_stopping_patience": self.patience_box.value(),
             "normalization": combo_key(self.normalization_combo),
             "augment": self.augment_config(),
+            "deskew": self.deskew_check.isChecked(),
+            "negatives": self.negatives_box.value(),
         }
 
     def set_editable(self, names: Collection[str] | None) -> None:
@@ -352,6 +374,8 @@ class TrainingPanel(QWidget):
             # overflow it: the box shows its largest seed instead.
             self.seed_box.setValue(min(config.seed, self.seed_box.maximum()))
             self.patience_box.setValue(config.early_stopping_patience)
+            self.deskew_check.setChecked(bool(config.deskew))
+            self.negatives_box.setValue(int(config.negatives))
             augment = config.augment
             self.augment_group.setChecked(bool(augment.is_active))
             for name, box in self.augment_boxes.items():

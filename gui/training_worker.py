@@ -208,7 +208,9 @@ class PreparedData:
     """What the worker prepared before the first batch (sizes for the status bar).
 
     ``extra_size`` counts distinct personal drawings; ``train_size`` includes their
-    repeats. ``run`` is the whole `core.run.PreparedRun`.
+    repeats. ``validation_set`` holds the validation images as the dataset does
+    (never deskewed: the views read them as the model does). ``run`` is the whole
+    `core.run.PreparedRun`.
     """
 
     train_size: int
@@ -326,7 +328,7 @@ class TrainingWorker(QObject):
                     0 if validation_set is None else len(validation_set),
                     prepared.normalization,
                     tuple(network.layer_sizes),
-                    validation_set,
+                    prepared.validation_source,
                     prepared.personal_images,
                     prepared,
                 )

@@ -31,7 +31,11 @@ def _strict_json(text):
     return json.loads(text, parse_constant=refuse)
 
 
-def _model_file(tmp_path, class_names=HOSTILE_NAMES, epochs=1):
+def _model_file(tmp_path, class_names=HOSTILE_NAMES, epochs=1, sure_of=None):
+    """A random model; with ``sure_of`` one that answers that class, and is sure."""
+    network = MLP((784, 10), seed=0)
+    if sure_of is not None:
+        network.biases[-1][sure_of] = 50.0
     sample = load_bundled("mnist-sample")
     normalization = Normalization.fit("scale", sample.images[:100], 255)
     history = [
@@ -41,7 +45,7 @@ def _model_file(tmp_path, class_names=HOSTILE_NAMES, epochs=1):
     path = tmp_path / "named.npz"
     save_model(
         path,
-        MLP((784, 10), seed=0),
+        network,
         ModelMetadata(
             normalization=normalization,
             image_shape=(28, 28),
@@ -67,7 +71,8 @@ def test_printable_escapes_controls_and_direction_marks_only():
 
 
 def test_predict_tsv_has_one_line_per_image_whatever_the_class_names(tmp_path, capsys):
-    model_path = _model_file(tmp_path)
+    # Sure of the class named with a tab and a newline: its name is printed.
+    model_path = _model_file(tmp_path, sure_of=0)
     images = []
     for n in range(3):
         image = np.zeros((56, 56), np.uint8)
@@ -82,6 +87,7 @@ def test_predict_tsv_has_one_line_per_image_whatever_the_class_names(tmp_path, c
         shown_path, digit, confidence = line.split("\t")
         assert shown_path == printable(path)
         assert digit in {printable(name) for name in HOSTILE_NAMES}
+        assert digit == printable(HOSTILE_NAMES[0])
         float(confidence)
     assert "\x1b" not in out and "\r" not in out
 

@@ -35,4 +35,4 @@ def trained_model(
 @functools.cache
 def holdout(dataset_name: str = "digits-8x8"):
     """The 10% the trained models never saw (`core.run.split`'s validation part)."""
-    return split(load_bundled(dataset_name), 0.1, 0)[1]
+    return split(load_bundled(dataset_name), 0.1, 0)[1].materialize()

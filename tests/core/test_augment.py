@@ -296,12 +296,12 @@ def test_drawn_look_is_deterministic_with_a_seed(labelled, name):
     assert first.min() >= 0 and first.max() <= 255
 
 
-def test_style_strokes_change_only_ones_and_sevens(labelled):
+def test_style_strokes_change_only_ones_sixes_sevens_and_nines(labelled):
     images, labels = labelled
     config = AugmentConfig(styles=1.0)
     out = augment_batch(images, config, np.random.default_rng(0), 255, labels=labels)
     changed = np.any(out != images, axis=(1, 2))
-    styled = np.isin(labels, (1, 7))
+    styled = np.isin(labels, (1, 6, 7, 9))
     assert np.all(changed[styled]) and not np.any(changed[~styled])
     # Without labels there is nothing to go by: the batch passes unchanged.
     plain = augment_batch(images, config, np.random.default_rng(0), 255)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from core.datasets import load_bundled
-from core.drawing_styles import add_style_strokes, restroke
+from core.drawing_styles import add_style_strokes, half_turns, restroke
 from core.preprocess import stroke_width
 from core.strokes import pen_widths, render_strokes
 
@@ -52,16 +52,16 @@ def test_restroke_thins_thick_and_thickens_thin_strokes():
     assert out[1].sum() < images[1].sum()
 
 
-def test_style_strokes_go_to_ones_and_sevens_only(mnist):
+def test_style_strokes_go_to_ones_sixes_sevens_and_nines_only(mnist):
     labels = mnist.labels[:200]
     images = mnist.images[:200]
     out = add_style_strokes(images, labels, np.random.default_rng(0))
     assert out.shape == images.shape and out.dtype == np.float32
     changed = np.abs(out - images.astype(np.float32)).sum(axis=(1, 2)) > 0
-    assert np.all(changed[np.isin(labels, (1, 7))])
-    assert not np.any(changed[~np.isin(labels, (1, 7))])
+    assert np.all(changed[np.isin(labels, (1, 6, 7, 9))])
+    assert not np.any(changed[~np.isin(labels, (1, 6, 7, 9))])
     # New ink, not lost ink: the strokes add to the digit.
-    styled = np.isin(labels, (1, 7))
+    styled = np.isin(labels, (1, 6, 7, 9))
     assert np.all(out[styled].sum(axis=(1, 2)) > images[styled].sum(axis=(1, 2)))
     assert out.max() <= 255.0
 
@@ -110,3 +110,54 @@ def test_some_ones_get_a_foot_across_the_bottom():
         stem = np.median(cols[rows > 14])
         feet += bottom.min() < stem - 2 and bottom.max() > stem + 2
     assert 2 <= feet <= 10  # about half of them
+
+
+def _bowl_and_stem(stem_up: bool) -> np.ndarray:
+    """A 6 (bowl at the bottom, stem up its left) or a 9 (turned upside down)."""
+    angles = np.linspace(0, 2 * np.pi, 60)
+    bowl = np.stack([14 + 5 * np.cos(angles), 19 + 5 * np.sin(angles)], 1)
+    stem = np.array([[9.0, 19.0], [10.0, 5.0]])
+    six = render_strokes([bowl, stem], 2.4, (28, 28)) * 255
+    return six if stem_up else six[::-1, ::-1]
+
+
+def test_sixes_get_a_hook_to_the_right_at_the_top():
+    six = _bowl_and_stem(True)
+    top = np.flatnonzero(six.max(axis=1) > 128).min()
+    for seed in range(5):
+        out = add_style_strokes(six[None], np.array([6]), np.random.default_rng(seed))
+        rows, cols = np.nonzero(out[0] > 128)
+        rows_before, cols_before = np.nonzero(six > 128)
+        shift = np.median(cols) - np.median(cols_before)  # recentred by whole pixels
+        # New ink right of the stem near the top, none above it.
+        near_top = rows <= rows.min() + 3
+        assert (
+            cols[near_top].max() - shift > cols_before[rows_before <= top + 3].max() + 2
+        )
+        assert rows.max() - rows.min() <= rows_before.max() - rows_before.min() + 1
+
+
+def test_nines_get_a_tail_curled_to_the_left():
+    nine = _bowl_and_stem(False)
+    for seed in range(5):
+        out = add_style_strokes(nine[None], np.array([9]), np.random.default_rng(seed))
+        rows, cols = np.nonzero(out[0] > 128)
+        rows_before, cols_before = np.nonzero(nine > 128)
+        shift = np.median(cols) - np.median(cols_before)
+        near_bottom = rows >= rows.max() - 3
+        bottom_before = rows_before >= rows_before.max() - 3
+        assert cols[near_bottom].min() - shift < cols_before[bottom_before].min() - 2
+
+
+def test_half_turns_pair_sixes_with_nines_of_the_batch():
+    labels = np.array([6, 9, 6, 9, 3, 6, 9, 1] * 8)
+    styled = np.arange(len(labels))
+    turned, partners = half_turns(labels, styled, np.random.default_rng(0))
+    assert 0 < len(turned) < np.isin(labels, (6, 9)).sum()  # about half of them
+    assert len(set(turned.tolist())) == len(turned)
+    for image, partner in zip(turned, partners, strict=True):
+        assert {labels[image], labels[partner]} == {6, 9}
+    # Without a partner of the other label nothing is turned.
+    only_sixes = np.array([6, 6, 3])
+    turned, _ = half_turns(only_sixes, np.arange(3), np.random.default_rng(0))
+    assert len(turned) == 0

@@ -51,6 +51,11 @@ def test_the_margin_is_the_best_digits_lead_over_not_a_digit():
     held_out[:, 0], held_out[:, 10] = 0.3, 0.7
     assert Judge.calibrate(held_out, WITH_OTHER).min_margin == pytest.approx(-0.4)
     assert Judge.calibrate(held_out[:, :10], DIGITS).min_margin == pytest.approx(0.3)
+    # Down to -0.95: digits the model holds nearly sure to be no digit at all.
+    held_out[:, 0], held_out[:, 10] = 0.04, 0.96
+    assert Judge.calibrate(held_out, WITH_OTHER).min_margin == pytest.approx(-0.92)
+    held_out[:, 0], held_out[:, 10] = 0.0, 1.0
+    assert Judge.calibrate(held_out, WITH_OTHER).min_margin == pytest.approx(-0.95)
 
 
 def test_a_clear_digit_is_stated_and_a_close_call_is_not():

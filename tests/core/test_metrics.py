@@ -86,3 +86,59 @@ def test_a_given_work_buffer_is_reused_and_a_wrong_one_ignored():
     assert loss_and_accuracy(net, dataset, buffer=np.empty((2, 3), np.float32)) == (
         expected
     )
+
+
+def _with_not_a_digit():
+    """The pointer network with a 4th output, "not a digit", that wins on pixel 3."""
+    net = MLP((4, 4), init="xavier", dtype=np.float64)
+    net.weights[0][...] = 0.0
+    net.weights[0][[0, 1, 2, 3], [0, 1, 2, 3]] = 50.0
+    # Pixel 3 also nudges class 1, the best guess among the real classes there.
+    net.weights[0][3, 1] = 10.0
+    net.biases[0][...] = 0.0
+    return net
+
+
+def test_a_not_a_digit_output_is_not_a_guess_and_is_counted_apart():
+    # Brightest pixels: 0, 3 (turned away, best guess 1), 1, 2, 3 (best guess 1), 2.
+    bright = [0, 3, 1, 2, 3, 2]
+    images = np.zeros((6, 2, 2), np.uint8)
+    images.reshape(6, 4)[np.arange(6), bright] = 255
+    labels = np.array([0, 1, 1, 2, 0, 0], np.uint8)
+    dataset = Dataset("tiny", images, labels, ("x", "y", "z"), 255)
+    result = evaluate(_with_not_a_digit(), dataset)
+    assert result.guesses.tolist() == [0, 1, 1, 2, 1, 2]
+    assert result.accuracy == pytest.approx(4 / 6)
+    assert result.turned_away == pytest.approx(2 / 6)
+    assert result.predictions.tolist() == [0, 3, 1, 2, 3, 2]
+    assert result.confusion.shape == (4, 4)
+    assert result.confusion[:, 3].tolist() == [1, 1, 0, 0]
+    loss, accuracy = loss_and_accuracy(_with_not_a_digit(), dataset)
+    assert accuracy == pytest.approx(result.accuracy)
+    # With the class named in the data (a validation part of a run with made-up
+    # non-digits), it is still no guess.
+    named = Dataset("tiny", images, labels, ("x", "y", "z", "not a digit"), 255)
+    assert loss_and_accuracy(_with_not_a_digit(), named)[1] == pytest.approx(4 / 6)
+    assert evaluate(_with_not_a_digit(), named).turned_away == pytest.approx(2 / 6)
+
+
+def test_a_network_with_one_output_per_class_turns_nothing_away():
+    result = evaluate(_pointer_network(), _dataset())
+    assert result.turned_away == 0.0
+    np.testing.assert_array_equal(result.guesses, result.predictions)
+
+
+def test_evaluate_can_deskew_first():
+    from core.datasets import load_bundled
+    from core.slant import deskew
+
+    sample = load_bundled("mnist-sample").subset(np.arange(200))
+    net = MLP((784, 10), seed=3)
+    norm = Normalization.fit("scale", sample.images, 255)
+    upright = Dataset("upright", deskew(sample.images), sample.labels)
+    expected = evaluate(net, upright, normalization=norm, batch_size=64)
+    result = evaluate(net, sample, normalization=norm, batch_size=64, deskew=True)
+    np.testing.assert_allclose(result.probabilities, expected.probabilities)
+    assert result.accuracy == expected.accuracy
+    plain = evaluate(net, sample, normalization=norm, batch_size=64)
+    assert not np.allclose(plain.probabilities, expected.probabilities)

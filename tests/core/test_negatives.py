@@ -16,9 +16,9 @@ def _centre(image):
     return (x.sum(1) @ np.arange(28)) / x.sum(), (x.sum(0) @ np.arange(28)) / x.sum()
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "overlap"])
-def test_each_kind_is_laid_out_like_a_converted_drawing(kind):
-    images = make_negatives(24, seed=3, kinds=(kind,))
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("overlap", "piece")])
+def test_each_kind_is_laid_out_like_a_converted_drawing(kind, digits):
+    images = make_negatives(24, seed=3, digits=digits, kinds=(kind,))
     assert images.shape == (24, 28, 28) and images.dtype == np.uint8
     for image in images:
         assert image.max() >= 200
@@ -29,7 +29,8 @@ def test_each_kind_is_laid_out_like_a_converted_drawing(kind):
         cy, cx = _centre(image)
         assert abs(cy - 14) <= 0.75 and abs(cx - 14) <= 0.75
     widths = [stroke_width(image) for image in images]
-    if kind not in ("marks", "coil"):  # dots and tight loops read wide or blobby
+    # Dots and tight loops read wide or blobby, real digits as MNIST's are.
+    if kind not in ("marks", "coil"):
         assert np.median(widths) == pytest.approx(MNIST_STROKE_WIDTH, rel=0.25)
 
 
@@ -45,6 +46,24 @@ def test_overlaps_need_digits_and_are_two_digits():
     digits = load_bundled("mnist-sample").images[:50]
     images = make_negatives(10, seed=0, digits=digits, kinds=("overlap",))
     assert images.max(axis=(1, 2)).min() >= 200
+
+
+def test_pieces_are_part_of_a_digit_drawn_crisp(digits):
+    with pytest.raises(ValueError, match="needs real digits"):
+        make_negatives(10, seed=0, kinds=("piece",))
+    pieces = make_negatives(60, seed=4, digits=digits, kinds=("piece",))
+    overlaps = make_negatives(60, seed=4, digits=digits, kinds=("overlap",))
+    # Less ink than two digits, in strokes as wide and as sharp as a drawing's.
+    assert pieces.astype(float).sum() < 0.8 * overlaps.astype(float).sum()
+    widths = [stroke_width(image) for image in pieces]
+    assert np.median(widths) == pytest.approx(MNIST_STROKE_WIDTH, rel=0.3)
+    inked = pieces[pieces > 0]
+    # As full as a converted drawing's (0.43 for the drawn digits of bench.drawings).
+    assert np.mean(inked >= 200) > 0.37
+    # Laid out by the drawing conversion: the centre of mass on the centre.
+    for image in pieces[pieces.max(axis=(1, 2)) > 0]:
+        cy, cx = _centre(image)
+        assert abs(cy - 14) <= 1.0 and abs(cx - 14) <= 1.0
 
 
 def test_drawings_most_like_a_digit_are_left_out(digits):
@@ -63,7 +82,7 @@ def test_drawings_most_like_a_digit_are_left_out(digits):
 
 
 def test_letters_are_not_shaped_like_digits():
-    assert not set(LETTERS) & set("OoIlIiSsZzBbGgqD0123456789")
+    assert not set(LETTERS) & set("OoIlIiSsZzBbGgqDjJ0123456789")
 
 
 def test_unknown_kind_is_refused():

@@ -125,3 +125,13 @@ def test_editing_an_edited_model_keeps_the_earlier_record(model):
 def test_describe():
     assert NeuronEdit(0, 17, 0.0).describe() == "layer 1, unit 17 off"
     assert NeuronEdit(1, 2, 0.5).describe() == "layer 2, unit 2 x0.5"
+
+
+def test_an_edited_model_keeps_no_thresholds_of_the_base_weights(model, tmp_path):
+    # The base's "not sure" thresholds were set for its weights, not the edited ones.
+    assert model.judgement is not None
+    metadata = edited_metadata(model.metadata, [NeuronEdit(0, 3, 0.0)])
+    assert metadata.judgement is None
+    path = tmp_path / "edited.npz"
+    save_model(path, edited_network(model.network, [NeuronEdit(0, 3, 0.0)]), metadata)
+    assert load_model(path).judgement is None

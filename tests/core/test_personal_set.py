@@ -134,3 +134,22 @@ def test_load_personal_dataset_builds_a_training_set(tmp_path):
 
 def test_load_personal_dataset_is_none_without_drawings(tmp_path):
     assert load_personal_dataset(tmp_path, "mnist") is None
+
+
+def test_drawings_marked_not_a_digit_get_their_own_class(tmp_path):
+    from core.judgement import NOT_A_DIGIT
+    from core.personal_set import NEGATIVE_LABEL
+
+    store = PersonalSet(tmp_path)
+    image = np.full((28, 28), 7, np.uint8)
+    store.add(image, 4, "mnist")
+    negative = store.add(image + 1, NEGATIVE_LABEL, "mnist")
+    assert negative.is_negative and negative.label == NEGATIVE_LABEL
+    assert not store.list("mnist")[0].is_negative
+    dataset = load_personal_dataset(tmp_path, "mnist")
+    assert dataset.class_names == (*(str(d) for d in range(10)), NOT_A_DIGIT)
+    assert dataset.labels.tolist() == [4, 10]
+    # Without negatives there is no such class.
+    other = tmp_path / "other"
+    PersonalSet(other).add(image, 4, "mnist")
+    assert load_personal_dataset(other, "mnist").num_classes == 10

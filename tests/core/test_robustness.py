@@ -140,3 +140,25 @@ def test_curves_stop_when_cancelled():
         robustness_curves(model.network, model.normalization, holdout(), cancel=cancel)
         is None
     )
+
+
+def test_each_distorted_batch_is_read_as_the_model_reads_images():
+    # A deskewing model deskews what it is shown: the distortion comes first.
+    model, data = trained_model(), holdout()
+    images, labels = data.images_at(slice(None)), data.labels
+
+    def mirrored(batch):  # any reading the model does
+        return batch[:, :, ::-1]
+
+    result = robustness_curves(
+        model.network, model.normalization, data, ["shift"], prepare=mirrored
+    )
+    curve = result.curves["shift"]
+    for position, level in enumerate(curve.levels):
+        batch = images
+        if level != DISTORTIONS["shift"].identity:
+            rng = np.random.default_rng([0, 0, position])
+            batch = distort(images, "shift", float(level), rng, data.max_value)
+        inputs = model.normalization.apply(mirrored(batch))
+        predicted = model.network.forward(inputs).argmax(axis=1)
+        assert curve.accuracy[position] == pytest.approx(np.mean(predicted == labels))

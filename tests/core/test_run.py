@@ -212,7 +212,7 @@ def test_fine_tune_config_is_the_policy():
     )  # fmt: skip
     tuned = fine_tune_config(original)
     assert tuned.epochs == FINE_TUNE_EPOCHS == 3
-    assert tuned.learning_rate == pytest.approx(0.003)
+    assert tuned.learning_rate == pytest.approx(0.001)
     assert tuned.schedule == "constant"
     assert tuned.early_stopping_patience == 0
     assert tuned.min_learning_rate <= tuned.learning_rate  # still a valid config
@@ -224,7 +224,7 @@ def test_fine_tune_request_is_the_policy(digits):
     request = fine_tune_request(base, digits, _drawings(2))
     assert request.base is base
     assert request.limit == FINE_TUNE_LIMIT == 10_000
-    assert request.personal_repeat == PERSONAL_REPEAT == 5
+    assert request.personal_repeat == PERSONAL_REPEAT == 20
     assert request.require_personal
     assert request.kind == "fine_tune"
     assert request.config == fine_tune_config(_config(epochs=1))
@@ -278,7 +278,7 @@ def test_fine_tuning_without_recorded_settings_uses_the_fallback(digits):
     request = fine_tune_request(
         base, digits, _drawings(1), fallback_config=_config(learning_rate=0.1)
     )
-    assert request.config.learning_rate == pytest.approx(0.03)
+    assert request.config.learning_rate == pytest.approx(0.01)
 
 
 def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
@@ -296,12 +296,12 @@ def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
     assert [row["epoch"] for row in again.history] == [1, 2, 3, 4, 1, 2, 3]
     rates = [row["learning_rate"] for row in again.history]
     assert rates[:4] == [pytest.approx(0.01)] * 4
-    assert rates[4:] == [pytest.approx(0.003)] * 3
+    assert rates[4:] == [pytest.approx(0.001)] * 3
     assert [phase["kind"] for phase in again.phases] == ["train", "fine_tune"]
     assert again.phases[0]["config"]["epochs"] == 4
     assert again.phases[0]["config"]["learning_rate"] == 0.01
     assert again.phases[1]["config"]["epochs"] == 3
-    assert again.phases[1]["config"]["learning_rate"] == pytest.approx(0.003)
+    assert again.phases[1]["config"]["learning_rate"] == pytest.approx(0.001)
     assert again.phases[0]["metrics"] == loaded.metrics  # the original run's figures
     assert again.phases[1]["metrics"]["personal_images"] == 3
     # Opening the file shows the original settings (50 epochs stay 50, not 3).

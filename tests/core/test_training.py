@@ -306,6 +306,10 @@ def test_early_stopping_restores_the_best_weights():
         ({"nesterov": True}, "nesterov applies only to the 'momentum' optimizer"),
         ({"schedule": "cosine", "min_learning_rate": 0.1}, "must not exceed"),
         ({"normalization": "zscore"}, "normalization must be one of"),
+        ({"deskew": 1}, "deskew must be true or false"),
+        ({"negatives": -5}, "negatives must be between 0 and 200000"),
+        ({"negatives": 10**9}, "negatives must be between 0 and 200000"),
+        ({"negatives": 2.5}, "negatives must be a whole number"),
     ],
 )
 def test_invalid_settings_are_named_in_the_error(changes, message):
@@ -326,8 +330,11 @@ def test_config_round_trips_through_a_plain_dict():
         optimizer="momentum",
         nesterov=True,
         augment=AugmentConfig(rotation=10.0),
+        deskew=True,
+        negatives=3000,
     )
     data = config.to_dict()
+    assert data["deskew"] is True and data["negatives"] == 3000
     assert data["hidden_sizes"] == [64, 32] and data["augment"]["rotation"] == 10.0
     assert TrainingConfig.from_dict(data) == config
     assert TrainingConfig.from_dict({}) == TrainingConfig()

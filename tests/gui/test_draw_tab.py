@@ -12,9 +12,11 @@ from template_model import template_model
 
 from core.calibration import digit_subspaces
 from core.datasets import Normalization
+from core.judgement import NOT_A_DIGIT, Judge
 from core.model_io import SavedModel
 from core.network import MLP
-from core.preprocess import canvas_to_image
+from core.personal_set import NEGATIVE_LABEL
+from core.preprocess import canvas_to_image, convert_drawing
 from gui.draw_tab import DrawTab
 
 
@@ -72,7 +74,7 @@ def _wait_prediction(qtbot, tab):
     def settled():
         return (
             not tab.prediction_pending()
-            and not tab.gate_pending()
+            and not tab.judge_pending()
             and tab.current_probabilities() is not None
         )
 
@@ -94,9 +96,9 @@ def test_drawing_shows_the_prediction_of_core_conversion_and_model(
     np.testing.assert_allclose(tab.prediction.bars.probabilities(), expected)
     top = int(np.argmax(expected))
     assert top == 7
-    judgement = tab.current_judgement()
-    assert judgement.predicted == top
-    if judgement.sure:
+    verdict = tab.current_verdict()
+    assert verdict.digit == top
+    if verdict.verdict == "digit":
         assert tab.prediction.verdict_text() == "It's a 7"
     else:
         assert tab.prediction.verdict_text() == "Not sure"
@@ -162,7 +164,7 @@ def test_a_scribble_is_answered_with_not_sure(qtbot, tab, mnist_model):
     tab.set_model(mnist_model)
     _draw_scribble(qtbot, tab.canvas)
     _wait_prediction(qtbot, tab)
-    assert not tab.current_judgement().sure
+    assert tab.current_verdict().verdict == "not_sure"
     assert tab.prediction.verdict_text() == "Not sure"
 
 
@@ -278,9 +280,11 @@ def test_a_model_of_other_classes_is_not_judged_by_digit_shapes(
     tab.set_model(model)
     _draw_scribble(qtbot, tab.canvas)
     _wait_prediction(qtbot, tab)
-    assert tab.current_judgement().novelty == 0.0
-    assert tab.gate().min_confidence == pytest.approx(0.30)
+    assert tab.judge().novelty is None
+    assert tab.judge().min_margin == pytest.approx(0.30)
     assert [a.text() for a in tab.wrong_menu.actions()][:2] == ["It's an a", "It's a b"]
+    # Made-up non-digits say nothing about letters: "Not a digit" is off.
+    assert not tab.not_a_digit_action.isEnabled()
 
 
 def test_an_8_is_an_8_and_one_drawing_is_one_drawing(qtbot, tab, mnist_model):
@@ -295,13 +299,18 @@ def test_an_8_is_an_8_and_one_drawing_is_one_drawing(qtbot, tab, mnist_model):
     assert tab.gallery.title.text() == "My drawings (1)"
 
 
-def test_not_a_digit_is_offered_but_off_until_the_set_can_keep_it(tab, mnist_model):
+def test_not_a_digit_is_offered_for_models_of_28x28_digits(tab, mnist_model):
     tab.set_model(mnist_model)
     entry = tab.wrong_menu.actions()[-1]
     assert entry.text() == "Not a digit"
-    assert not entry.isEnabled()  # core.personal_set keeps class labels only
-    assert "not available yet" in entry.toolTip().lower()
+    assert entry.isEnabled()  # core.personal_set keeps negatives
+    assert "fine-tune" in entry.toolTip().lower()
     assert tab.wrong_menu.toolTipsVisible()
+    # An 8x8 model cannot learn it: offered, but off, and it says why.
+    tab.set_model(template_model("digits-8x8"))
+    entry = tab.wrong_menu.actions()[-1]
+    assert entry.text() == "Not a digit" and not entry.isEnabled()
+    assert "28x28" in entry.toolTip()
 
 
 def test_no_stale_text_after_clear_or_new(qtbot, tab, mnist_model):
@@ -339,3 +348,86 @@ def test_the_preview_keeps_its_size_when_the_explanation_appears(
     tab.why_check.setChecked(False)
     qtbot.wait(20)
     assert tab.preview.geometry() == before
+
+
+def _with_not_a_digit(model: SavedModel, bias: float, margin: float) -> SavedModel:
+    """The template with an 11th output, "not a digit": a constant score."""
+    network = MLP([784, 10, 11], seed=0)
+    network.weights[0][...] = model.network.weights[0]
+    network.biases[0][...] = model.network.biases[0]
+    network.weights[1][...] = 0.0
+    network.weights[1][:, :10] = model.network.weights[1]
+    network.biases[1][:10] = model.network.biases[1]
+    network.biases[1][10] = bias
+    judgement = Judge(10, 10, min_margin=margin).to_dict()
+    return dataclasses.replace(
+        model,
+        network=network,
+        class_names=(*model.class_names, NOT_A_DIGIT),
+        judgement=judgement,
+    )
+
+
+def test_a_model_with_a_not_a_digit_output_is_judged_by_its_thresholds(
+    qtbot, tab, mnist_model
+):
+    # "Not a digit" beats every digit: the drawing is turned away, and says why.
+    model = _with_not_a_digit(mnist_model, bias=1e3, margin=0.1)
+    tab.set_model(model)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    verdict = tab.current_verdict()
+    conversion = convert_drawing(tab.canvas.to_array(), "mnist", ink_is_bright=True)
+    probabilities = model.predict_proba(conversion.image)
+    expected = Judge.from_dict(model.judgement).judge(
+        probabilities, conversion.image, conversion.size
+    )
+    assert verdict == expected
+    assert verdict.verdict == "not_sure" and verdict.not_a_digit > 0.99
+    assert tab.prediction.verdict_text() == "Not sure"
+    assert "does not look like a digit" in tab.prediction.detail.text()
+    assert f"Best guess: {verdict.digit}." in tab.prediction.detail.text()
+    assert len(tab.prediction.bars.probabilities()) == 11
+    # The menu offers digits only, then "Not a digit".
+    texts = [a.text() for a in tab.wrong_menu.actions() if not a.isSeparator()]
+    assert texts == [
+        *(f"It's {'an' if d == 8 else 'a'} {d}" for d in range(10)),
+        "Not a digit",
+    ]
+
+
+def test_the_digit_is_stated_with_its_own_probability(qtbot, tab, mnist_model):
+    # "Not a digit" low and a margin every drawing clears: the digit is stated.
+    model = _with_not_a_digit(mnist_model, bias=-1e3, margin=-1.0)
+    tab.set_model(model)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    verdict = tab.current_verdict()
+    assert verdict.verdict == "digit" and verdict.digit == 7
+    assert tab.prediction.verdict_text() == "It's a 7"
+    assert tab.prediction.detail.text() == f"{100 * verdict.confidence:.1f}% sure"
+
+
+def test_a_tiny_drawing_is_too_small_to_read(qtbot, tab, mnist_model):
+    tab.set_model(_with_not_a_digit(mnist_model, bias=-1e3, margin=-1.0))
+    _drag(qtbot, tab.canvas, [(0.5, 0.5), (0.52, 0.53)], 2)
+    _wait_prediction(qtbot, tab)
+    assert tab.current_verdict().verdict == "not_sure"
+    assert "Too small" in tab.prediction.detail.text()
+
+
+def test_not_a_digit_keeps_the_drawing_as_a_negative(qtbot, tab, mnist_model, tmp_path):
+    tab.set_model(mnist_model)
+    _draw_scribble(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    entry = [a for a in tab.wrong_menu.actions() if a.text() == "Not a digit"][0]
+    with qtbot.waitSignal(tab.personal_set_changed):
+        entry.trigger()
+    files = list((tmp_path / "personal" / "mnist").glob("*.npz"))
+    assert len(files) == 1
+    with np.load(files[0], allow_pickle=False) as stored:
+        assert int(stored["label"]) == NEGATIVE_LABEL
+        np.testing.assert_array_equal(stored["image"], tab.current_image())
+    assert tab.gallery.grid.caption(0) == "not a digit"
+    assert "not a digit" in tab.status_label.text()
+    assert "Fine-tune" in tab.status_label.text()

@@ -14,6 +14,7 @@ from template_model import template_model
 
 import gui.evaluation_worker as evaluation_worker
 from core.datasets import as_part, load_bundled
+from core.judgement import NOT_A_DIGIT
 from core.metrics import evaluate
 from core.model_io import SavedModel
 from core.network import MLP
@@ -285,6 +286,48 @@ def test_deleting_the_tab_mid_evaluation_lets_the_thread_finish(
     gc.collect()
     assert held_threads("evaluation") == 1
     qtbot.waitUntil(lambda: held_threads("evaluation") == 0, timeout=10000)
+
+
+def _with_not_a_digit(reference: SavedModel) -> SavedModel:
+    """An 11th output, "not a digit", that wins on the darker images."""
+    network = MLP([784, 10, 11], seed=0)
+    network.weights[0][...] = reference.network.weights[0]
+    network.biases[0][...] = reference.network.biases[0]
+    network.weights[1][...] = 0.0
+    network.weights[1][:, :10] = reference.network.weights[1]
+    network.biases[1][:10] = reference.network.biases[1]
+    inputs = reference.normalization.apply(
+        load_bundled("mnist-sample").images[:300].reshape(300, -1)
+    )
+    # The template's output layer passes its hidden scores on as the logits.
+    scores = np.maximum(inputs @ network.weights[0] + network.biases[0], 0.0)
+    network.biases[1][10] = float(np.quantile(scores.max(axis=1), 0.1))
+    return dataclasses.replace(
+        reference,
+        network=network,
+        class_names=(*reference.class_names, NOT_A_DIGIT),
+    )
+
+
+def test_a_not_a_digit_output_gets_a_column_and_its_own_share(
+    qtbot, tab, model, test_set
+):
+    other = _with_not_a_digit(model)
+    report = _evaluated(qtbot, tab, other, test_set)
+    expected = evaluate(other.network, test_set, normalization=other.normalization)
+    assert 0.02 < expected.turned_away < 0.5
+    counts = tab.confusion.counts()
+    assert counts.shape == (11, 11)
+    assert counts[:, 10].sum() == round(expected.turned_away * len(test_set))
+    assert not counts[10].any()  # no image of the test set is a non-digit
+    assert report.class_names[-1] == NOT_A_DIGIT
+    # The accuracy is of the best digit, the turned-away share is shown apart.
+    assert report.accuracy == pytest.approx(expected.accuracy)
+    assert report.accuracy > np.trace(counts) / len(test_set)
+    status = tab.status_label.text()
+    assert f"{100 * expected.turned_away:.2f}%) answered not a digit" in status
+    tab.show_cell(3, 10)
+    assert "3 classified as not a digit" in tab.cell_label.text()
 
 
 def test_the_figure_is_named_after_where_its_images_come_from(

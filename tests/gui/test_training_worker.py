@@ -389,7 +389,7 @@ def test_fine_tune_job_keeps_the_base_model_and_its_history(qtbot, small_set):
     assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1]
     assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
     assert tuned.config["epochs"] == 2
-    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.003)
+    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.001)
     assert outcome.epochs_completed == 3 and len(outcome.history) == 3
 
 
@@ -450,3 +450,15 @@ def test_each_epoch_becomes_a_model_file_row_once(qtbot, small_set, monkeypatch)
     assert len(calls) == 6
     assert len(seen.epochs()) == 6
     assert len(seen.outcomes[0].model.history) == 6
+
+
+def test_the_views_get_the_validation_images_as_stored_when_the_run_deskews(
+    qtbot, small_set
+):
+    seen = _run_job(qtbot, _job(small_set, epochs=1, deskew=True))
+    (prepared,) = seen.preparations
+    shown = prepared.validation_set.materialize().images
+    rows = prepared.run.validation_source.rows
+    np.testing.assert_array_equal(shown, small_set.images[rows])
+    # Training validated on the deskewed copy; Evaluate deskews as the model reads.
+    assert not np.array_equal(shown, prepared.run.validation_set.materialize().images)

@@ -1,0 +1,218 @@
+"""Teach it: how far 20 corrections and one fine-tune lift a hand the model misreads.
+
+Part of `bench.drawings` (``--teach-hands``). A "hand" is one consistent style of
+`bench.drawings_material`'s handwriting generator, made from its own seed
+(`TEACH_SEED`) with its traits drawn wider (more slant, turn, width and shake), so
+none of them is among the test material. Of the candidate hands
+the ones the model reads worst are taught: the hand draws digits (0 to 9 over and
+over) and every one the model answers wrong or "not sure" is corrected, as "That's
+wrong..." would keep it, until there are `CORRECTIONS`; then the app's own fine-tune
+runs (`core.run.fine_tune_request`: the model's settings, the personal drawings mixed
+with its training images). The hand is measured before and after on fresh drawings,
+and the official MNIST test set with it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench import drawings_material as material
+from core.calibration import model_judge
+from core.dataset_store import load_dataset
+from core.datasets import Dataset
+from core.model_io import SavedModel
+from core.preprocess import convert_drawing
+from core.run import build_model, fine_tune_request, prepare_run, run_training
+from core.user_dirs import data_dir
+
+TEACH_SEED = 2026_15
+CORRECTIONS = 20
+CANDIDATES = 48  # hands tried (50 drawings each), the worst read ones taught
+MAX_DRAWINGS = 600  # drawn while looking for the corrections
+TEST_REPEATS = 10  # fresh drawings of each digit to measure the hand on
+# Pens people write with (the widest of the test material's make blobs of the
+# smaller hands, which no teaching makes legible).
+TEACH_PENS = (3, 5, 8, 12, 18)
+
+
+@dataclass
+class Taught:
+    """One hand before and after its fine-tune."""
+
+    hand: str
+    corrections: int
+    drawn: int
+    before: float
+    after: float
+    not_sure_before: float
+    not_sure_after: float
+    mnist_before: float | None
+    mnist_after: float | None
+    seconds: float
+
+
+class _Sketcher:
+    """Draws a hand's digits on the app's canvas and converts them as the app does."""
+
+    def __init__(self) -> None:
+        self.renderer = material.Renderer()
+
+    def __call__(self, hand, digits, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return images (N, 28, 28), sizes (N,) and labels (N,) of the drawings."""
+        images, sizes = [], []
+        for digit in digits:
+            drawing = material.handwritten_digit(int(digit), hand, rng)
+            conversion = convert_drawing(self.renderer(drawing), "mnist", True)
+            if conversion is None:
+                images.append(np.zeros((28, 28), np.uint8))
+                sizes.append(0.0)
+            else:
+                images.append(conversion.image)
+                sizes.append(conversion.size)
+        return np.stack(images), np.array(sizes), np.asarray(digits, np.intp)
+
+
+def _unusual_hand(rng: np.random.Generator, name: str, pen: float):
+    """A handwriting-like hand with its traits drawn wider than the test material's.
+
+    Leaning either way, turned, narrow or wide, shaky: the hands a model is most
+    likely to misread, and so the ones worth teaching.
+    """
+    hand = material.make_hand(rng, name, pen, False)
+    hand.slant = float(rng.uniform(-0.5, 0.7))
+    hand.rotation = float(rng.normal(0.0, 12.0))
+    hand.aspect = float(rng.uniform(0.55, 1.6))
+    hand.jitter = float(rng.uniform(0.01, 0.05))
+    hand.wobble = float(rng.uniform(0.0, 0.03))
+    return hand
+
+
+def _read(model: SavedModel, images, sizes, labels) -> tuple[float, float, np.ndarray]:
+    """Best-guess accuracy, "not sure" share, and which were wrong or not sure."""
+    judge, _ = model_judge(model)
+    probabilities = model.predict_proba(images)
+    guesses = probabilities[:, :10].argmax(axis=1)
+    sure = judge.verdicts(probabilities, images, sizes) == "digit"
+    right = guesses == labels
+    return float(right.mean()), float((~sure).mean()), ~(right & sure)
+
+
+def teach(
+    model: SavedModel,
+    hands: int = 3,
+    mnist: tuple[np.ndarray, np.ndarray] | None = None,
+    seed: int = TEACH_SEED,
+) -> list[Taught]:
+    """Teach the ``hands`` worst read of `CANDIDATES` hands; see the module docstring.
+
+    Parameters
+    ----------
+    model : SavedModel
+        Trained on a dataset the app can load (its fine-tune mixes that in).
+    hands : int
+        How many hands to teach.
+    mnist : tuple of np.ndarray, optional
+        Official test images and labels, measured before and after.
+    seed : int
+        Makes the hands and their drawings.
+    """
+    rng = np.random.default_rng([seed, 3])
+    sketch = _Sketcher()
+    candidates = []
+    for h in range(CANDIDATES):
+        hand = _unusual_hand(rng, f"teach-{h:02d}", TEACH_PENS[h % len(TEACH_PENS)])
+        accuracy, _, _ = _read(model, *sketch(hand, np.tile(np.arange(10), 5), rng))
+        candidates.append((accuracy, h, hand))
+    dataset = load_dataset(model.dataset_name, data_dir())
+    results = []
+    for _, _, hand in sorted(candidates, key=lambda c: (c[0], c[1]))[:hands]:
+        started = time.perf_counter()
+        test = sketch(hand, np.repeat(np.arange(10), TEST_REPEATS), rng)
+        before, unsure_before, _ = _read(model, *test)
+        kept_images, kept_labels, drawn = [], [], 0
+        while len(kept_labels) < CORRECTIONS and drawn < MAX_DRAWINGS:
+            images, sizes, labels = sketch(hand, np.arange(10), rng)
+            drawn += 10
+            _, _, missed = _read(model, images, sizes, labels)
+            for index in np.flatnonzero(missed)[: CORRECTIONS - len(kept_labels)]:
+                kept_images.append(images[index])
+                kept_labels.append(labels[index])
+        drawings = Dataset(
+            "personal-mnist",
+            np.stack(kept_images),
+            np.array(kept_labels, np.uint8),
+        )
+        prepared = prepare_run(fine_tune_request(model, dataset, drawings))
+        result = run_training(prepared)
+        tuned = build_model(prepared, result.network, result)
+        after, unsure_after, _ = _read(tuned, *test)
+        mnist_before = mnist_after = None
+        if mnist is not None:
+            images, labels = mnist
+            mnist_before = _accuracy(model, images, labels)
+            mnist_after = _accuracy(tuned, images, labels)
+        results.append(
+            Taught(
+                hand.name,
+                len(kept_labels),
+                drawn,
+                before,
+                after,
+                unsure_before,
+                unsure_after,
+                mnist_before,
+                mnist_after,
+                time.perf_counter() - started,
+            )
+        )
+    return results
+
+
+def _accuracy(model: SavedModel, images: np.ndarray, labels: np.ndarray) -> float:
+    return float((model.predict_proba(images)[:, :10].argmax(axis=1) == labels).mean())
+
+
+def report(results: list[Taught]) -> dict:
+    """Print one line per hand and the mean; return the figures."""
+    print(
+        f"  teach it ({CORRECTIONS} corrections, then the app's fine-tune; "
+        f"{TEST_REPEATS * 10} fresh drawings of each hand):"
+    )
+    for taught in results:
+        mnist = ""
+        if taught.mnist_before is not None:
+            change = 100 * (taught.mnist_after - taught.mnist_before)
+            mnist = (
+                f", MNIST test {100 * taught.mnist_before:.2f} -> "
+                f"{100 * taught.mnist_after:.2f}% ({change:+.2f})"
+            )
+        print(
+            f"    {taught.hand}: {100 * taught.before:.0f}% -> "
+            f"{100 * taught.after:.0f}% read right (not sure "
+            f"{100 * taught.not_sure_before:.0f}% -> "
+            f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
+            f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s"
+        )
+    figures = {
+        "teach_before": float(np.mean([t.before for t in results])),
+        "teach_after": float(np.mean([t.after for t in results])),
+        "teach_worst_after": float(min(t.after for t in results)),
+    }
+    if results and results[0].mnist_before is not None:
+        figures["teach_mnist_change"] = float(
+            np.mean([t.mnist_after - t.mnist_before for t in results])
+        )
+    print(
+        f"    mean: {100 * figures['teach_before']:.1f}% -> "
+        f"{100 * figures['teach_after']:.1f}% (worst after "
+        f"{100 * figures['teach_worst_after']:.0f}%)"
+        + (
+            f", MNIST test {100 * figures['teach_mnist_change']:+.2f} points"
+            if "teach_mnist_change" in figures
+            else ""
+        )
+    )
+    return figures
