@@ -45,10 +45,12 @@ FORMAT_NAME = "digit-studio-model"
 # 2: training phases (a fine-tune is a later phase), a phase index in every history
 # row, one metrics schema. Version 1 files are upgraded on load.
 # 3: "continue" phases, and a phase's settings changed during its run ("changes").
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 PHASE_KINDS = ("train", "fine_tune", "continue")
 # The metrics of a phase, in the order files list them, and what each holds: "count"
-# a whole number >= 0, "number" a finite number, "text" a string; any may be null.
+# a whole number >= 0, "number" a finite number, "text" a string, "layers" a list of
+# numbers (or nulls), one per weight layer, "hidden" one per hidden layer; any may be
+# null.
 METRICS: dict[str, str] = {
     "epochs_completed": "count",
     "stopped": "text",
@@ -75,6 +77,10 @@ HISTORY_FIELDS: dict[str, str] = {
     "learning_rate": "number",
     "seconds": "number",
     "samples_per_second": "number",
+    # The means of the epoch's health samples (core.health), null without a sample.
+    "gradient_norm": "layers",
+    "update_ratio": "layers",
+    "inactive_share": "hidden",
 }
 # A setting changed during a phase's run: where (in epochs and minibatches of the
 # phase) and the new values; ``momentum`` only with the momentum optimizer.
@@ -912,7 +918,13 @@ def _build_saved_model(
     edits = _typed(meta, "edits", list, [], problem)
     try:
         _check_training_record(
-            {"config": config, "history": history, "metrics": metrics, "phases": phases}
+            {
+                "config": config,
+                "history": history,
+                "metrics": metrics,
+                "phases": phases,
+                "layer_sizes": layer_sizes,
+            }
         )
         _check_edits({"edits": edits, "layer_sizes": layer_sizes, "phases": phases})
         _check_architecture(
@@ -1082,6 +1094,8 @@ _KIND_TEXT = {
     "count": "a whole number from 0 to 2**53",
     "number": "a finite number",
     "text": "text",
+    "layers": "a list of numbers, one per layer",
+    "hidden": "a list of numbers, one per hidden layer",
 }
 
 
@@ -1110,9 +1124,11 @@ def _check_training_record(document: dict[str, Any]) -> None:
     history = document["history"]
     if not isinstance(history, list):
         raise _Invalid("history must be a list")
+    sizes = document.get("layer_sizes")
+    layers = len(sizes) - 1 if isinstance(sizes, list) else None
     for index, row in enumerate(history):
         where = f"history entry {index + 1}"
-        _check_fields(row, HISTORY_FIELDS, where)
+        _check_fields(row, HISTORY_FIELDS, where, layers)
         if row.get("phase", 0) >= len(phases):
             raise _Invalid(f"{where} names phase {row['phase']}, which is not stored")
 
@@ -1238,15 +1254,29 @@ def _as_list(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _check_fields(record: Any, fields: Mapping[str, str], where: str) -> None:
-    """Known fields have their kind (or are null); others hold a JSON scalar."""
+def _check_fields(
+    record: Any, fields: Mapping[str, str], where: str, layers: int | None = None
+) -> None:
+    """Known fields have their kind (or are null); others hold a JSON scalar.
+
+    ``layers`` is the network's number of weight layers, which per-layer lists
+    must match (unchecked when None).
+    """
     if not isinstance(record, dict):
         raise _Invalid(f"{where} must be a JSON object, not {_shown(record)}")
     for key, value in record.items():
         kind = fields.get(key)
         if value is None:
             continue
-        if kind == "count":
+        if kind in ("layers", "hidden"):
+            length = None if layers is None else layers - (kind == "hidden")
+            valid = (
+                isinstance(value, list)
+                and len(value) <= MAX_LAYERS
+                and (length is None or len(value) == length)
+                and all(item is None or _is_number(item) for item in value)
+            )
+        elif kind == "count":
             valid = _is_int(value) and 0 <= value <= _MAX_COUNT
         elif kind == "number":
             valid = _is_number(value)

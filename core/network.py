@@ -399,6 +399,19 @@ class MLP:
             np.matmul(ws.ones, deltas[layer], out=db)
         return Gradients(loss, grads, zs[last])
 
+    def hidden_slopes(self, batch: int) -> list[np.ndarray]:
+        """Return ``f'(z_l)`` of each hidden layer from the latest training step.
+
+        Valid after ``loss_and_gradients`` on a batch of ``batch`` rows, until the
+        next call: the arrays are the buffers equation (2) used (before dropout).
+
+        Returns
+        -------
+        list of ndarray
+            One ``(batch, n_l)`` array per hidden layer.
+        """
+        return self._workspace(batch).derivatives
+
     def input_gradient(
         self, x: np.ndarray, class_index: int | np.ndarray
     ) -> np.ndarray:

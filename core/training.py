@@ -30,6 +30,12 @@ from core.datasets import (
     take_rows,
 )
 from core.divergence import Divergence, DivergenceWatch, chance_accuracy
+from core.health import (
+    DEFAULT_SAMPLING,
+    HealthMonitor,
+    HealthRecord,
+    HealthSampling,
+)
 from core.initializers import INITIALIZERS
 from core.losses import OUTPUTS
 from core.metrics import loss_and_accuracy
@@ -312,7 +318,10 @@ def _problems(config: TrainingConfig) -> list[str]:
 
 @dataclass(frozen=True)
 class BatchEvent:
-    """One minibatch was trained (``epoch`` counts from 1, ``batch_index`` from 0)."""
+    """One minibatch was trained (``epoch`` counts from 1, ``batch_index`` from 0).
+
+    ``health`` holds the step's health figures when it was sampled, else None.
+    """
 
     epoch: int
     batch_index: int
@@ -320,6 +329,7 @@ class BatchEvent:
     loss: float
     learning_rate: float
     blas_threads: int | None = None
+    health: HealthRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,8 @@ class EpochEvent:
     ``blas_threads`` (here and in ``BatchEvent``) is the BLAS thread count
     chosen (`core.blas_threads.ThreadChooser.choice`): None while the first
     measurement runs and when ``train`` was not asked to manage it.
+    ``gradient_norm``, ``update_ratio`` and ``inactive_share`` are the means of the
+    epoch's health samples per layer (``core.health``), None without a sample.
     """
 
     epoch: int
@@ -345,6 +357,9 @@ class EpochEvent:
     seconds: float
     samples_per_second: float
     blas_threads: int | None = None
+    gradient_norm: tuple[float, ...] | None = None
+    update_ratio: tuple[float, ...] | None = None
+    inactive_share: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -606,6 +621,7 @@ def train(
     control: TrainingControl | None = None,
     normalization: Normalization | None = None,
     threads: int | str | None = None,
+    health: HealthSampling | None = DEFAULT_SAMPLING,
 ) -> TrainingResult:
     """Train ``network`` in place with minibatch gradient descent.
 
@@ -642,6 +658,10 @@ def train(
         BLAS threads for the training steps (`core.blas_threads`): a fixed
         count, ``"auto"`` to keep measuring 1 against all threads and use the
         faster, or None to leave the BLAS library as it is.
+    health : HealthSampling or None
+        How often to sample the health figures (``core.health``) that the
+        ``BatchEvent`` of a sampled step and every ``EpochEvent`` carry; None
+        turns sampling off.
 
     Returns
     -------
@@ -668,7 +688,7 @@ def train(
             config.normalization, as_part(train_set), train_set.max_value
         )
     emit = on_event if on_event is not None else _ignore
-    run = _Run(network, train_set, config, normalization)
+    run = _Run(network, train_set, config, normalization, health)
     watch = DivergenceWatch(
         network.output,
         network.num_classes,
@@ -712,7 +732,17 @@ def train(
             if divergence is not None:
                 diverged_step = step
                 break
-            emit(BatchEvent(epoch + 1, step, run.steps, loss, rate, chooser.choice))
+            emit(
+                BatchEvent(
+                    epoch + 1,
+                    step,
+                    run.steps,
+                    loss,
+                    rate,
+                    chooser.choice,
+                    run.take_health(),
+                )
+            )
         if divergence is not None:
             break
         if stop is not None:
@@ -751,6 +781,7 @@ def train(
             seconds=seconds,
             samples_per_second=count / max(train_seconds, 1e-9),
             blas_threads=chooser.choice,
+            **run.health.epoch_means(),
         )
         history.append(dataclasses.asdict(event))
         epochs_done = epoch + 1
@@ -870,6 +901,7 @@ class _Run:
         dataset: Dataset | DatasetPart,
         config: TrainingConfig,
         normalization: Normalization,
+        health: HealthSampling | None = None,
     ) -> None:
         part = as_part(dataset)
         self.network = network
@@ -912,6 +944,8 @@ class _Run:
         # normalised in place and fed to the network row range by row range.
         self.inputs = np.empty((block, pixels), np.float32)
         self._validation_buffer: np.ndarray | None = None
+        self.health = HealthMonitor(network, health)
+        self._health_record: HealthRecord | None = None
         self.order = np.arange(self.count)
         self.source_order = np.empty(self.count, np.intp)
         self.changes: list[SettingsEvent] = []
@@ -983,12 +1017,20 @@ class _Run:
                 inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
             )
             if math.isfinite(loss):
+                sampled = self.health.before_update(grads, size)
                 self.optimizer.step(self.params, grads, rate, overwrite_gradients=True)
+                if sampled:
+                    self._health_record = self.health.after_update()
         if math.isfinite(loss):
             self.loss_sum += loss * size
             self.correct += int(np.count_nonzero(probs.argmax(axis=1) == labels))
             self.seen += size
         return loss, rate
+
+    def take_health(self) -> HealthRecord | None:
+        """Return the health sample of the last step, if it was sampled, once."""
+        record, self._health_record = self._health_record, None
+        return record
 
     def _augment_block(self, start: int) -> None:
         """Augment the images of the block of minibatches that begins at ``start``."""

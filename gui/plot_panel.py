@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.log_axis import LogAxis
 from gui.run_history import PhaseMark, PlottedHistory, RunRecord, plotted_history
 
 REDRAW_INTERVAL_MS = 200  # at most 5 redraws per second
@@ -147,52 +148,6 @@ class _Sample(pg.ItemSample):
                 pg.mkPen(opts["symbolPen"]),
                 pg.mkBrush(opts["symbolBrush"]),
             )
-
-
-# Mantissas labelled on a log axis, densest first, with the smallest gap between
-# two of them in decades: the first whose gap leaves room for a label is used.
-_LOG_LABELS = (
-    ((1, 2, 3, 4, 5, 6, 7, 8, 9), math.log10(10 / 9)),
-    ((1, 2, 3, 5), math.log10(3 / 2)),
-    ((1, 2, 5), math.log10(2)),
-    ((1, 3), math.log10(3)),
-    ((1,), 1.0),
-)
-
-
-class _LossAxis(pg.AxisItem):
-    """The loss axis: in log mode, labels only as many ticks as have room.
-
-    pyqtgraph labels every minor tick (2..9 of each decade) of a log axis whenever
-    its crowding rule lets the level through, and those labels overlap.
-    """
-
-    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: D102, N802
-        low, high = sorted((minVal, maxVal))
-        if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-            return super().logTickValues(minVal, maxVal, size, stdTicks)
-        per_decade = size / (high - low)  # pixels
-        room = 1.6 * QFontMetricsF(self.font()).height()
-        labelled = next((m for m, gap in _LOG_LABELS if gap * per_decade >= room), None)
-        step = 1 if labelled else max(1, math.ceil(room / per_decade))
-        labelled = labelled or (1,)
-        major, minor = [], []
-        for decade in range(math.floor(low), math.ceil(high) + 1):
-            for mantissa in range(1, 10):
-                value = decade + math.log10(mantissa)
-                if not low <= value <= high:
-                    continue
-                if mantissa in labelled and decade % step == 0:
-                    major.append(value)
-                elif per_decade >= 40:  # unlabelled minor ticks while they read
-                    minor.append(value)
-        # The spacing only tells the levels apart: 1 labelled, 0 not.
-        return [(1.0, major), (0.0, minor)]
-
-    def logTickStrings(self, values, scale, spacing):  # noqa: D102, N802
-        if not spacing:
-            return [""] * len(values)
-        return [f"{10.0**v:.6g}" if -4 <= v < 5 else f"{10.0**v:.0e}" for v in values]
 
 
 class _RunCurves:
@@ -324,6 +279,7 @@ class PlotPanel(QWidget):
     make_current_requested = Signal(int)  # run id: show its model (double-click)
     evaluate_requested = Signal(int)  # run id: show its model on the Evaluate tab
     save_requested = Signal(int)  # run id: save its model under a name
+    export_history_requested = Signal(int)  # run id: write its history as CSV
     run_removed = Signal(int)  # run id
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -365,7 +321,7 @@ class PlotPanel(QWidget):
             row=1,
             col=0,
             viewBox=_SteadyViewBox(),
-            axisItems={"left": _LossAxis("left")},
+            axisItems={"left": LogAxis("left")},
         )
         self.graphics.addItem(self.accuracy_legend, row=2, col=0)
         self.accuracy_plot = self.graphics.addPlot(
@@ -953,6 +909,12 @@ class PlotPanel(QWidget):
             ("evaluate", "Evaluate", "Show this run's model on the Evaluate tab"),
             ("save", "Save as…", "Save this run's model in a file"),
             (None, "", ""),
+            (
+                "export",
+                "Export history as CSV…",
+                "Write this run's history, one row per epoch, to a CSV file",
+            ),
+            (None, "", ""),
             ("toggle", "Hide" if run is None or run.visible else "Show", ""),
             ("remove", "Remove", "Remove this run from the plots"),
         ):
@@ -965,6 +927,12 @@ class PlotPanel(QWidget):
             if request in ("current", "evaluate", "save"):
                 action.setEnabled(usable)
                 tip = tip if usable else why
+            elif request == "export":
+                # The history is its model's: kept, or the running run's snapshot.
+                running = self._busy and run is self._current and not run.finished
+                exportable = run_id in self._restorable or running
+                action.setEnabled(exportable)
+                tip = tip if exportable else "Its model, with its history, is not kept"
             action.setToolTip(tip)
             action.triggered.connect(self._on_menu_action)
         return menu
@@ -978,6 +946,7 @@ class PlotPanel(QWidget):
             "current": self.make_current_requested,
             "evaluate": self.evaluate_requested,
             "save": self.save_requested,
+            "export": self.export_history_requested,
         }.get(request)
         if signal is not None:
             signal.emit(run_id)

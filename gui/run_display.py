@@ -1,7 +1,8 @@
 """What the window shows of a run and of an opened model's history.
 
 **RunDisplay** turns the training controller's signals and the document's ``opened``
-into curves, status-bar text, banner messages and the run list; it decides nothing
+into curves, training health, status-bar text, banner messages and the run list (whose
+history export it makes: ``gui.history_export``); it decides nothing
 about the run itself (``gui.training_controller``) or the file (``gui.model_document``).
 """
 
@@ -11,12 +12,12 @@ from PySide6.QtCore import QObject, Slot
 
 from core.model_io import SavedModel
 from gui.banner import Banner
+from gui.history_export import HistoryExport
 from gui.kept_runs import RunModels
 from gui.model_document import (
     ModelDocument,
     epochs_text,
     layer_sizes,
-    saved_config,
 )
 from gui.model_views import ModelViews
 from gui.run_history import describe_config, plotted_history
@@ -53,6 +54,10 @@ class RunDisplay(QObject):
         self._status_bar = status_bar
         self._views = views
         self._run_models = run_models
+        self.history_export = HistoryExport(
+            self._plots, run_models.kept, document, train_tab.settings, self
+        )
+        train_tab.health.connect_training(training)
         training.run_started.connect(self.on_run_started)
         training.preparing.connect(status_bar.show_preparing)
         training.prepared.connect(self.on_run_prepared)
@@ -137,9 +142,7 @@ class RunDisplay(QObject):
     @Slot(object)
     def on_document_opened(self, model: SavedModel) -> None:
         """Fill the controls from the file's settings and plot its history."""
-        config = saved_config(model)
-        if config is not None:
-            self._train_tab.apply_config(config, custom=True)
+        self._train_tab.show_opened_model(model)
         data_panel = self._train_tab.data_panel
         if model.dataset_name and data_panel.current_name() != model.dataset_name:
             data_panel.select(model.dataset_name)

@@ -21,12 +21,20 @@ from PySide6.QtWidgets import (
 )
 
 from core.datasets import Dataset
+from core.guidance import Fix
+from core.model_io import SavedModel
 from core.presets import PRESETS
 from core.training import ConfigError, TrainingConfig
 from gui.banner import Banner
 from gui.data_panel import DataPanel
+from gui.guidance_strip import GuidanceStrip
+from gui.health_panel import HealthPanel
+from gui.health_view import HealthView
+from gui.model_document import saved_config
 from gui.network_panel import NetworkPanel
+from gui.plot_export import PlotSaver
 from gui.plot_panel import PlotPanel
+from gui.plots_area import PlotsArea
 from gui.settings import AppSettings
 from gui.training_panel import TrainingPanel
 
@@ -62,6 +70,14 @@ class TrainTab(QSplitter):
             "The current model (File > Model details… for more)"
         )
         self.plot_panel = PlotPanel()
+        self.guidance = GuidanceStrip()
+        self.health_panel = HealthPanel()
+        self.health_panel.link_epochs(self.plot_panel.loss_plot)
+        self.health = HealthView(self.health_panel, self.guidance)
+        self.plot_savers = [
+            PlotSaver(self.plot_panel.loss_plot, "loss", self.plot_panel),
+            PlotSaver(self.plot_panel.accuracy_plot, "accuracy", self.plot_panel),
+        ]
         self.preset_combo = self._build_preset_combo()
         self.addWidget(self._build_settings_column())
         right = QWidget()
@@ -69,7 +85,9 @@ class TrainTab(QSplitter):
         right_layout.setContentsMargins(4, 4, 4, 4)
         right_layout.addWidget(self.banner)
         right_layout.addWidget(self.model_label)
-        right_layout.addWidget(self.plot_panel, 1)
+        right_layout.addWidget(self.guidance)
+        self.plots_area = PlotsArea(self.plot_panel, self.health_panel, "Health")
+        right_layout.addWidget(self.plots_area, 1)
         self.addWidget(right)
         self.setStretchFactor(0, 0)
         self.setStretchFactor(1, 1)
@@ -82,6 +100,7 @@ class TrainTab(QSplitter):
         self.data_panel.include_personal_changed.connect(self.on_config_changed)
         self.data_panel.dataset_loaded.connect(self.on_dataset_loaded)
         self.data_panel.mirror_changed.connect(self.on_mirror_changed)
+        self.guidance.fix_chosen.connect(self.apply_fix)
 
     def _build_settings_column(self) -> QWidget:
         panels = QWidget()
@@ -147,6 +166,29 @@ class TrainTab(QSplitter):
         finally:
             self._applying_preset = False
         self.on_config_changed()
+
+    @Slot(object)
+    def apply_fix(self, fix: Fix) -> bool:
+        """Put a guidance fix into the settings for the next run.
+
+        The fix changes the settings the controls hold now; False (and a warning
+        in the banner) when they are invalid or the fix does not fit them.
+        """
+        try:
+            config = self.current_config().replace(**fix.settings())
+        except (ConfigError, TypeError, ValueError) as exc:
+            self.banner.show_message("warning", f"Cannot apply {fix.label}: {exc}")
+            return False
+        self.apply_config(config, custom=True)
+        self.guidance.mark_applied(fix)
+        return True
+
+    def show_opened_model(self, model: SavedModel) -> None:
+        """Fill the controls from an opened model's settings; show its health."""
+        config = saved_config(model)
+        if config is not None:
+            self.apply_config(config, custom=True)
+        self.health.show_model(model)
 
     @Slot(int)
     def on_preset_changed(self, _index: int) -> None:

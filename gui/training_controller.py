@@ -25,6 +25,7 @@ from gui.run_history import describe_config
 from gui.training_worker import (
     BatchProgress,
     EpochProgress,
+    HealthProgress,
     HoldProgress,
     PreparedData,
     SettingsProgress,
@@ -60,12 +61,12 @@ class TrainingController(QObject):
     Signals, in the order of a run: ``run_started(job)`` (before its thread starts:
     the window lays itself out for the run), ``preparing()``, ``prepared(data)``;
     any ``batch_progress(progress)``, ``epochs_finished(rows)``,
-    ``snapshot_taken(model)`` and ``status_changed(status)`` (at most ``STATUS_HZ``
-    a second for batches), ``held(hold)`` each time the run waits paused (its
-    ``snapshot_taken`` first), ``settings_applied(progress)`` when settings changed
-    while paused take effect; one of ``succeeded(model, outcome)``, ``failed(details)``,
-    ``cancelled(epochs)``; then always ``finished(outcome)`` ("ended", "failed",
-    "stopped" or the outcome's reason).
+    ``snapshot_taken(model)``, ``health_updated(health)`` and ``status_changed(status)``
+    (at most ``STATUS_HZ`` a second for batches), ``held(hold)`` each time the run
+    waits paused (its ``snapshot_taken`` first), ``settings_applied(progress)`` when
+    settings changed while paused take effect; one of ``succeeded(model, outcome)``,
+    ``failed(details)``, ``cancelled(epochs)``; then always ``finished(outcome)``
+    ("ended", "failed", "stopped" or the outcome's reason).
     The models are the worker's (``core.run.build_model``), holding copies of the
     weights: the worker never trains a network the window shows.
     """
@@ -76,6 +77,7 @@ class TrainingController(QObject):
     batch_progress = Signal(object)  # BatchProgress
     epochs_finished = Signal(object)  # list of the epochs' values (dicts), as plotted
     snapshot_taken = Signal(object)  # SavedModel after the latest epoch
+    health_updated = Signal(object)  # HealthProgress: histograms and guidance
     status_changed = Signal(object)  # RunStatus
     succeeded = Signal(object, object)  # SavedModel, TrainingOutcome
     failed = Signal(str)
@@ -234,9 +236,16 @@ class TrainingController(QObject):
     @Slot(object)
     def on_worker_progress(
         self,
-        message: BatchProgress | EpochProgress | HoldProgress | SettingsProgress,
+        message: BatchProgress
+        | EpochProgress
+        | HealthProgress
+        | HoldProgress
+        | SettingsProgress,
     ) -> None:
         """Keep the history, make snapshots, report the status."""
+        if isinstance(message, HealthProgress):
+            self.health_updated.emit(message)
+            return
         if isinstance(message, HoldProgress | SettingsProgress):
             self._on_step_progress(message)
             return

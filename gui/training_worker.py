@@ -21,6 +21,14 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.blas_threads import AUTO
 from core.datasets import Dataset, DatasetError, DatasetPart, Normalization
+from core.guidance import Advice, advise, run_facts
+from core.health import (
+    HealthRecord,
+    HealthSeries,
+    LayerHistogram,
+    WeightHistograms,
+    initial_weights,
+)
 from core.model_io import SavedModel
 from core.network import MLP
 from core.personal_set import PersonalSetError
@@ -47,6 +55,7 @@ from core.training import (
 from gui.background import worker_thread
 
 EMIT_INTERVAL_S = 0.1  # at most ~10 batch signals per second
+HEALTH_INTERVAL_S = 1.0  # histograms and guidance: at most once a second
 SMOOTHING = 0.9  # exponential moving average of the batch loss, debiased
 
 
@@ -122,6 +131,21 @@ class BatchProgress:
     learning_rate: float
     samples_per_second: float | None  # None: unknown (a pause came between)
     blas_threads: int | None = None  # the count chosen; None while measuring
+    health: HealthSeries | None = None  # the sampled batches' health figures
+
+
+@dataclass(frozen=True)
+class HealthProgress:
+    """The weights' histograms against their start, and the run's guidance.
+
+    Sent at most once every ``HEALTH_INTERVAL_S`` while epochs end, and at the
+    finish. ``histograms`` compare each layer with the initialisation (for a
+    fine-tune, the model's recorded one when known, else its starting weights).
+    """
+
+    histograms: tuple[LayerHistogram, ...]
+    advice: tuple[Advice, ...]
+    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +278,10 @@ class TrainingWorker(QObject):
         self._history: list[dict[str, Any]] = []
         self._rows: list[dict[str, Any]] = []  # the same epochs as model file rows
         self._prepared: PreparedRun | None = None
+        self._health_x: list[float] = []
+        self._health: list[HealthRecord] = []
+        self._histograms: WeightHistograms | None = None
+        self._last_health_emit = 0.0
 
     # Thread-safe controls, called from the GUI thread directly (a queued signal would
     # wait behind the busy run loop).
@@ -308,6 +336,7 @@ class TrainingWorker(QObject):
             if self.control.cancelled:
                 self.cancelled.emit()
                 return
+            self._histograms = WeightHistograms(_starting_weights(prepared))
             self._last_emit = time.perf_counter()
             result = run_training(
                 prepared, self._on_event, self.control, threads=self._job.threads
@@ -353,6 +382,9 @@ class TrainingWorker(QObject):
                 )
                 self._pending_loss.append(loss)
                 self._pending_smooth.append(smoothed)
+                if event.health is not None:
+                    self._health_x.append(self._pending_x[-1])
+                    self._health.append(event.health)
             self._samples_since_emit += 1
             self._last_batch = event
             now = time.perf_counter()
@@ -371,6 +403,7 @@ class TrainingWorker(QObject):
         elif isinstance(event, FinishedEvent):
             self._flush(self._last_batch_time)
             self._flush_epochs(time.perf_counter())
+            self._flush_health(event.reason)
         elif isinstance(event, SettingsEvent):
             self._changes.append(event)
             self._flush(self._last_batch_time)  # the batches before the change first
@@ -395,6 +428,7 @@ class TrainingWorker(QObject):
                 event.epoch, event.batch_index + 1, event.batches_per_epoch, model
             )
         )
+        self._flush_health(None)  # the histograms and guidance where it waits
 
     def _flush_epochs(self, now: float) -> None:
         if not self._pending_epochs:
@@ -409,6 +443,22 @@ class TrainingWorker(QObject):
         self.progress.emit(
             EpochProgress(events, snapshot, last.epoch / last.epochs, model)
         )
+        if now - self._last_health_emit >= HEALTH_INTERVAL_S:
+            self._flush_health(None)
+
+    def _flush_health(self, stopped: str | None) -> None:
+        """Send the histograms and guidance (``stopped``: the run's end reason)."""
+        if self._histograms is None:
+            return
+        self._last_health_emit = time.perf_counter()
+        facts = run_facts(self._prepared, stopped)
+        self.progress.emit(
+            HealthProgress(
+                self._histograms.of(self._network.weights),
+                tuple(advise(self._rows, facts)),
+                final=stopped is not None,
+            )
+        )
 
     def _flush(self, now: float) -> None:
         event = self._last_batch
@@ -418,6 +468,11 @@ class TrainingWorker(QObject):
         rate = self._samples_since_emit * self._samples_per_batch / seconds
         epochs = self._job.config.epochs
         done = (event.epoch - 1) + (event.batch_index + 1) / event.batches_per_epoch
+        health = None
+        if self._health:
+            layers = len(self._network.weights)
+            health = HealthSeries.of_records(self._health_x, self._health, layers)
+            self._health_x, self._health = [], []
         message = BatchProgress(
             x=np.array(self._pending_x),
             loss=np.array(self._pending_loss),
@@ -428,12 +483,24 @@ class TrainingWorker(QObject):
             learning_rate=float(event.learning_rate),
             samples_per_second=None if self._held else rate,
             blas_threads=event.blas_threads,
+            health=health,
         )
         self._held = False
         self._pending_x, self._pending_loss, self._pending_smooth = [], [], []
         self._samples_since_emit = 0
         self._last_emit = now
         self.progress.emit(message)
+
+
+def _starting_weights(prepared: PreparedRun) -> list[np.ndarray]:
+    """Return the weights at initialisation (a fine-tune: as its model records)."""
+    base = prepared.request.base
+    network = prepared.network
+    if base is not None:
+        recorded = initial_weights(base.config, network.layer_sizes)
+        if recorded is not None:
+            return recorded
+    return [weights.copy() for weights in network.weights]
 
 
 def create_training_thread(job: TrainingJob) -> tuple[QThread, TrainingWorker]:

@@ -19,6 +19,7 @@ from core.datasets import (
     stratified_split,
     take_rows,
 )
+from core.health import HEALTH_FIELDS
 from core.metrics import evaluate, loss_and_accuracy
 from core.run import RunRequest, prepare_run, run_training, split
 from core.training import TrainingConfig
@@ -151,7 +152,8 @@ def _same_training(first, second):
     assert [p.tobytes() for p in first.network.parameters()] == [
         p.tobytes() for p in second.network.parameters()
     ]
-    clock = ("seconds", "samples_per_second")
+    # The health samples' spacing follows the clock too (core.health's time budget).
+    clock = ("seconds", "samples_per_second", *HEALTH_FIELDS)
     rows = [
         [{k: v for k, v in row.items() if k not in clock} for row in result.history]
         for result in (first, second)

@@ -594,7 +594,7 @@ def test_hostile_metadata_values_give_model_file_errors_only(tmp_path):
 def test_version_2_file_records_phases(tmp_path):
     arrays = _arrays_of(_saved_file(tmp_path))
     meta = _meta_of(arrays)
-    assert FORMAT_VERSION == 3 and meta["format_version"] == 3
+    assert FORMAT_VERSION == 4 and meta["format_version"] == 4
     assert meta["phases"] == [
         {
             "kind": "train",
