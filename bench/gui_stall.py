@@ -462,8 +462,16 @@ def main(argv: list[str] | None = None) -> int:
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    if args.inside:
-        return inside_main(app, args.rounds)
+    from gui.app import garbage_collected_in_gui_thread
+
+    with garbage_collected_in_gui_thread():  # as in the app
+        if args.inside:
+            return inside_main(app, args.rounds)
+        return window_main(app, args)
+
+
+def window_main(app, args: argparse.Namespace) -> int:
+    """Measure training's stalls and the window's cost; return the exit code."""
     dataset = _dataset()
     blas_threads = "automatic (headless and window alike)"
     print(

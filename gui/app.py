@@ -15,11 +15,11 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 
-from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -60,7 +60,8 @@ def _exception_hook(
 
 
 SWITCH_INTERVAL_S = 0.001
-GC_INTERVAL_S = 0.5
+GC_INTERVAL_MS = 500
+FULL_GC_INTERVAL_S = 60.0
 
 
 def configure_interpreter() -> None:
@@ -75,21 +76,42 @@ def configure_interpreter() -> None:
 
 
 @contextlib.contextmanager
-def garbage_collected_in_gui_thread() -> Iterator[GarbageCollector]:
-    """Collect reference cycles only in the GUI thread, on a timer (pyqtgraph's).
+def garbage_collected_in_gui_thread() -> Iterator[QTimer]:
+    """Collect reference cycles only in the GUI thread, on a timer.
 
     Python's collector runs in whichever thread allocates when its thresholds are
     reached: in a worker (training, evaluation, calibration) it would destroy the Qt
     objects of the cycles it frees there, which Qt does not allow (a crash later, in
-    the GUI thread). Inside, automatic collection is off and a timer in the GUI
-    thread collects with the same thresholds; the collector is restored after.
+    the GUI thread). Inside, automatic collection is off; a timer in the GUI thread
+    collects the young generations at Python's thresholds and everything at most
+    once a minute (a full collection takes tens of milliseconds, a visible stall:
+    pyqtgraph's ``GarbageCollector`` makes one every 70,000 allocations).
     """
-    collector = GarbageCollector(interval=GC_INTERVAL_S)
+    young_threshold, middle_threshold, _ = gc.get_threshold()
+    last_full = time.monotonic()
+
+    def collect() -> None:
+        nonlocal last_full
+        young, middle, _ = gc.get_count()
+        if time.monotonic() - last_full > FULL_GC_INTERVAL_S:
+            gc.collect()
+            last_full = time.monotonic()
+        elif middle > middle_threshold:
+            gc.collect(1)
+        elif young > young_threshold:
+            gc.collect(0)
+
+    timer = QTimer()
+    timer.timeout.connect(collect)
+    timer.start(GC_INTERVAL_MS)
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        yield collector
+        yield timer
     finally:
-        collector.timer.stop()
-        gc.enable()
+        timer.stop()
+        if was_enabled:
+            gc.enable()
 
 
 def install_exception_hook() -> None:
@@ -226,6 +248,8 @@ def run_app(argv: list[str] | None = None) -> int:
         interrupts.window = window
         quit_when_closed(app, window)
         window.show()
+        # What exists now lives as long as the app: full collections skip it.
+        gc.freeze()
         # Load the compiled kernels while the user looks around, not in the first
         # training run (where loading them would stall the window; core/fast.py).
         threading.Thread(
@@ -242,4 +266,7 @@ def run_app(argv: list[str] | None = None) -> int:
         if files:
             QTimer.singleShot(0, lambda: window.files.open_path(files[0]))
         QTimer.singleShot(0, lambda: log.info("Digit Studio is running"))
-        return int(app.exec())
+        try:
+            return int(app.exec())
+        finally:
+            gc.unfreeze()
