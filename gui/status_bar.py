@@ -145,6 +145,9 @@ class TrainingStatusBar(QStatusBar):
     def show_run_ended(self, outcome: str = "completed") -> None:
         """Say how the run ended (its figures stay); ``outcome`` as the run list's."""
         self._running = False
+        if self.threads_label.text() == threads_text(AUTO, None, True):
+            # Over before a count was measured: it kept to one thread, as "auto" starts.
+            self._set_threads_text(threads_text(AUTO, None, False))
         if self.currentMessage() == STOPPING:
             self.clearMessage()
         if outcome == "stopped":

@@ -168,6 +168,15 @@ def test_a_run_with_the_automatic_choice_shows_the_count_chosen(
     assert window.status_bar.threads_label.text() == threads_text("auto", chosen, True)
 
 
+def test_a_run_over_before_the_first_measurement_does_not_stay_measuring(qtbot):
+    bar = status_bar.TrainingStatusBar()
+    qtbot.addWidget(bar)
+    bar.show_run_starting(3, "auto")
+    assert bar.threads_label.text() == "measuring threads…"
+    bar.show_run_ended("completed")
+    assert bar.threads_label.text() == "threads: automatic"
+
+
 def test_the_setting_comes_back_after_a_restart(qtbot, app_settings, data_dir):
     from gui.main_window import MainWindow
 
