@@ -10,6 +10,7 @@ validation part. Never imports Qt, never prints.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -831,7 +832,7 @@ def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPar
     # The digits of the training part make the overlaps and sort out the made-up
     # drawings that happen to look like a digit (a sample of them for a big part).
     digits = train_set.images_at(slice(_NEGATIVES_DIGITS))
-    made = make_negatives(count, seed=seed, digits=digits)
+    made = _made_negatives(count, seed, digits)
     if train_set.max_value != 255:
         scaled = made.astype(np.float32) * (train_set.max_value / 255.0)
         made = np.rint(scaled).astype(np.uint8)
@@ -839,6 +840,23 @@ def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPar
     part = _with_class_names(train_set, names)
     labels = np.full(count, len(names) - 1, np.uint8)
     return _with_extra(part, made, labels, repeat=1)
+
+
+# The latest made-up non-digits: the next run on the same digits with the same count
+# and seed (comparing settings, or fine-tuning) takes them instead of spending
+# seconds making them again.
+_LATEST_NEGATIVES: dict[tuple[int, int, bytes], np.ndarray] = {}
+
+
+def _made_negatives(count: int, seed: int, digits: np.ndarray) -> np.ndarray:
+    key = (count, seed, hashlib.blake2b(digits, digest_size=16).digest())
+    made = _LATEST_NEGATIVES.get(key)
+    if made is None:
+        made = make_negatives(count, seed=seed, digits=digits)
+        made.flags.writeable = False
+        _LATEST_NEGATIVES.clear()
+        _LATEST_NEGATIVES[key] = made
+    return made
 
 
 def _with_class_names(part: DatasetPart, names: tuple[str, ...]) -> DatasetPart:

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import core.run
 from core.datasets import DIGIT_CLASS_NAMES, Dataset, load_bundled
 from core.judgement import NOT_A_DIGIT, Judge
 from core.model_io import load_model, save_model
@@ -70,6 +71,28 @@ def test_negatives_join_the_training_part_only_as_not_a_digit(mnist):
     np.testing.assert_array_equal(
         train.materialize().images[:-40], plain.train_set.materialize().images
     )
+
+
+def test_a_like_run_takes_the_latest_negatives_instead_of_making_them(
+    mnist, monkeypatch
+):
+    made = []
+    real = core.run.make_negatives
+
+    def counted(count, seed=0, digits=None):
+        made.append((count, seed))
+        return real(count, seed=seed, digits=digits)
+
+    monkeypatch.setattr(core.run, "make_negatives", counted)
+    first = prepare_run(RunRequest(mnist, _config(negatives=30, seed=3)))
+    again = prepare_run(RunRequest(mnist, _config(negatives=30, seed=3, epochs=2)))
+    assert made == [(30, 3)]
+    np.testing.assert_array_equal(
+        first.train_set.materialize().images, again.train_set.materialize().images
+    )
+    prepare_run(RunRequest(mnist, _config(negatives=30, seed=4)))
+    prepare_run(RunRequest(mnist.subset(np.arange(500)), _config(negatives=30, seed=4)))
+    assert made == [(30, 3), (30, 4), (30, 4)]  # other seed, other digits
 
 
 def test_a_model_with_negatives_says_not_a_digit(mnist):

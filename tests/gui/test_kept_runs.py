@@ -33,6 +33,7 @@ def _small_settings(window: MainWindow, epochs: int = 1) -> None:
     training.batch_size_box.setValue(128)
     training.patience_box.setValue(0)
     training.augment_group.setChecked(False)
+    training.negatives_box.setValue(0)  # seconds to make; runs are the subject here
 
 
 def _train(qtbot, window: MainWindow) -> None:
