@@ -35,6 +35,7 @@ from core.judgement import (
     digit_class_names,
     not_a_digit_output,
 )
+from core.metrics import evaluate
 from core.model_io import (
     METRICS,
     SavedModel,
@@ -529,10 +530,11 @@ def validation_judgement(prepared: PreparedRun, network: MLP) -> dict | None:
     names = prepared.train_set.class_names
     if validation is None or digit_class_names(names) != DIGIT_CLASS_NAMES:
         return None
-    images = validation.images_at(slice(None))
-    inputs = prepared.normalization.apply(images.reshape(len(validation), -1))
+    # Batch by batch: a 70,000-image part at once would need 0.2 GB of float inputs.
     with np.errstate(over="ignore", invalid="ignore"):
-        probabilities = network.predict_proba(inputs.astype(network.dtype, copy=False))
+        probabilities = evaluate(
+            network, validation, normalization=prepared.normalization
+        ).probabilities
     try:
         judge = Judge.calibrate(probabilities, names, JUDGEMENT_FALSE_REJECTION)
     except JudgementError:
