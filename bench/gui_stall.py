@@ -24,6 +24,7 @@ waiting for the GIL or for a core). Rounds repeat them.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import statistics
@@ -136,6 +137,7 @@ def _open_window(app):
     deadline = time.perf_counter() + 30
     while window.data_panel.dataset is None and time.perf_counter() < deadline:
         app.processEvents()
+    gc.freeze()  # as the app does once its window is up (gui.app.run_app)
     return window
 
 
@@ -215,6 +217,7 @@ def _close_unsaved(window) -> None:
     window.deleteLater()
     # Deleted now, not during the next window's measured run.
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.unfreeze()  # collectable again, like everything made after the app's start
 
 
 def sample_model(path: str, hidden: tuple[int, ...], epochs: int) -> str:
