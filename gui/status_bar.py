@@ -23,6 +23,7 @@ RUN_ENDINGS = {
     "diverged": "diverged",
     "failed": "failed",
 }
+MEASURING_THREADS = "measuring threads…"
 THREADS_TIP = (
     "BLAS threads for the matrix products (Training > BLAS threads). Automatic "
     "keeps timing one thread against all cores during training and uses the "
@@ -49,7 +50,7 @@ def threads_text(setting: int | str, threads: int | None, running: bool) -> str:
     if not running:
         return "threads: automatic"
     if threads is None:
-        return "measuring threads…"
+        return MEASURING_THREADS
     text = f"{threads} thread{'' if threads == 1 else 's'}"
     cores = POOL.size or threads
     return text + " (faster now)" if threads < cores else text
@@ -79,7 +80,7 @@ class TrainingStatusBar(QStatusBar):
         )
         self.lr_label = fixed_label("lr –", "lr 0.000e-00", "Current learning rate")
         self.threads_label = fixed_label(
-            threads_text(AUTO, None, False), "measuring threads…", THREADS_TIP
+            threads_text(AUTO, None, False), MEASURING_THREADS, THREADS_TIP
         )
         self._running = False
         for widget in (
@@ -145,7 +146,7 @@ class TrainingStatusBar(QStatusBar):
     def show_run_ended(self, outcome: str = "completed") -> None:
         """Say how the run ended (its figures stay); ``outcome`` as the run list's."""
         self._running = False
-        if self.threads_label.text() == threads_text(AUTO, None, True):
+        if self.threads_label.text() == MEASURING_THREADS:
             # Over before a count was measured: it kept to one thread, as "auto" starts.
             self._set_threads_text(threads_text(AUTO, None, False))
         if self.currentMessage() == STOPPING:
