@@ -30,6 +30,7 @@ from gui.training_worker import (
     TrainingJob,
     TrainingOutcome,
 )
+from gui.wording import count
 
 
 class RunDisplay(QObject):
@@ -72,7 +73,9 @@ class RunDisplay(QObject):
     @Slot(object)
     def on_run_started(self, job: TrainingJob) -> None:
         """Start the run's curves and lock the settings."""
-        self._banner.hide()
+        # Said where the run's outcome will be: the plots keep their height when it
+        # comes (a new height lays out and repaints every plot at once, a stall).
+        self._banner.show_message("info", running_text(job.config.epochs))
         base = job.base
         # A fine-tune continues its base model's curves, after a line naming it.
         before = (
@@ -160,3 +163,11 @@ class RunDisplay(QObject):
             f"Opened {name}: trained on {model.dataset_name or 'unknown data'}"
             f"{', ' + epochs if epochs else ''}; its history is in the plots.",
         )
+
+
+def running_text(epochs: int) -> str:
+    """Return the banner's text while a run trains (short: one line when narrow)."""
+    return (
+        f"Training {count(epochs, 'epoch')}… Pause it to step through it or to "
+        "change the learning rate."
+    )

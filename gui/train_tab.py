@@ -69,6 +69,11 @@ class TrainTab(QSplitter):
         self.model_label.setToolTip(
             "The current model (File > Model details… for more)"
         )
+        # Two lines always (a model's description often takes two): a run's end
+        # would otherwise change the plots' height, relaying and repainting them all.
+        self.model_label.setMinimumHeight(
+            2 * self.model_label.fontMetrics().lineSpacing()
+        )
         self.plot_panel = PlotPanel()
         self.guidance = GuidanceStrip()
         self.health_panel = HealthPanel()

@@ -184,6 +184,24 @@ def test_model_line_and_status_bar_keep_their_size_while_training(qtbot, window)
     assert "epochs" in window.train_tab.model_label.text()
 
 
+def test_the_plots_keep_their_height_when_a_run_ends(qtbot, window):
+    # A new height lays out and repaints every plot in one pass: the window's
+    # longest stall, if it came as the run's outcome is shown.
+    window.resize(1024, 640)
+    _small_settings(window, epochs=500)
+    _start_and_wait_for_batches(qtbot, window)
+    qtbot.waitUntil(lambda: len(window.training.history) >= 1, timeout=10000)
+    qtbot.wait(50)
+    assert "Pause" in window.banner.text()
+    height = window.train_tab.plots_area.height()
+    window.commands.stop.trigger()
+    qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
+    qtbot.wait(50)
+    assert "stopped" in window.banner.text()
+    assert "Training" not in window.train_tab.model_label.text()
+    assert window.train_tab.plots_area.height() == height
+
+
 def test_pause_resume_and_stop(qtbot, window):
     _small_settings(window, epochs=500)
     _start_and_wait_for_batches(qtbot, window)
