@@ -38,28 +38,25 @@ def main() -> int:
     window = MainWindow()
     window.setGeometry(0, 0, 1280, 800)
     window.show()
+    tab = window.train_tab
     queue = list(RUNS)
 
-    def next_run() -> None:
-        if window.is_training or window.data_panel.is_loading():
-            QTimer.singleShot(200, next_run)
-            return
+    def next_run(_outcome: str = "") -> None:
         if not queue:
-            window.settings_scroll.verticalScrollBar().setValue(0)
+            tab.settings_scroll.verticalScrollBar().setValue(0)
             return
         preset, epochs = queue.pop(0)
-        window.preset_combo.setCurrentIndex(window.preset_combo.findData(preset))
-        window.training_panel.epochs_box.setValue(epochs)
-        window.unsaved = False
+        tab.preset_combo.setCurrentIndex(tab.preset_combo.findData(preset))
+        tab.training_panel.epochs_box.setValue(epochs)
         QTimer.singleShot(300, start)
 
     def start() -> None:
-        if window.data_panel.dataset is None:
+        if tab.data_panel.dataset is None or tab.data_panel.is_loading():
             QTimer.singleShot(200, start)
             return
         window.on_start()
-        QTimer.singleShot(500, next_run)
 
+    window.training.finished.connect(next_run)
     QTimer.singleShot(500, next_run)
     return int(app.exec())
 
