@@ -219,3 +219,22 @@ def test_cycles_are_collected_in_the_gui_thread_only(qtbot):
     worker.join()
     assert made_in_worker[0]() is not None  # nothing collected in the worker
     qtbot.waitUntil(lambda: made_in_worker[0]() is None, timeout=5000)
+
+
+def test_what_the_kernels_make_as_they_load_is_kept_out_of_collections(monkeypatch):
+    import gc
+
+    made: list = []
+
+    class Dispatcher:
+        pass
+
+    monkeypatch.setattr(gui.app.fast, "warm_up", lambda: made.append(Dispatcher()))
+    frozen = gc.get_freeze_count()
+    try:
+        gui.app.warm_up_kernels()
+        # Frozen: no collection scans it again (they all live as long as the app).
+        assert gc.get_freeze_count() > frozen
+        assert not any(o is made[0] for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
