@@ -17,10 +17,10 @@ import numpy as np
 
 from core import fast
 from core.drawing_styles import (
-    STYLED_DIGITS,
     add_style_strokes,
     half_turns,
     restroke,
+    styled_mask,
 )
 from core.preprocess import MNIST_STROKE_WIDTH
 
@@ -590,7 +590,7 @@ def _draw(
         if labels.shape != (B,):
             raise AugmentError(f"expected {B} labels, got shape {labels.shape}")
         wanted = (rng.random(B) < config.styles) & (chosen > 0)
-        styled = np.flatnonzero(wanted & np.isin(labels, STYLED_DIGITS))
+        styled = np.flatnonzero(wanted & styled_mask(labels))
         styled_labels = labels[styled]
         style_rng = np.random.default_rng(rng.integers(0, 2**63))
         turned, partners = half_turns(labels, styled, style_rng)
