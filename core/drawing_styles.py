@@ -190,8 +190,8 @@ def add_style_strokes(
         grow = _between(grow, _BOWL_GROWTH)
         where = np.where(sixes, _BOWL_TOP, 1.0 - _BOWL_TOP)
         to = np.where(sixes, where - grow, where + grow)
-        moved = _moved_junction(ink[curls], where[curls], to[curls])
-        ink[curls] = _widened(moved, _between(wider, _BOWL_WIDENING)[curls])
+        wider = _between(wider, _BOWL_WIDENING)
+        ink[curls] = _bowled(ink[curls], where[curls], to[curls], wider[curls])
     pen = np.clip(pen_widths(ink), 1.2, 4.0)
     top, bottom, filled = _stems(ink)
     height = np.maximum(bottom - top, 4.0)
@@ -272,44 +272,48 @@ def _between(u: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
     return low + (high - low) * u
 
 
-def _moved_junction(ink: np.ndarray, where: np.ndarray, to: np.ndarray) -> np.ndarray:
-    """Stretch the rows of each image: its row at ``where`` (of its height) to ``to``.
+def _bowled(
+    ink: np.ndarray, where: np.ndarray, to: np.ndarray, wider: np.ndarray
+) -> np.ndarray:
+    """Move each image's row at ``where`` (of its height) to ``to``; widen it.
 
-    Piecewise linear between the top and the bottom row of the ink, which stay put.
+    The rows stretch piecewise linearly between the top and the bottom row of the
+    ink, which stay put; then the width stretches by ``wider`` (>= 1) about the
+    centre of mass. Both are linear interpolations, applied as matrix products.
     """
     k, H, W = ink.shape
-    rows = np.arange(H, dtype=np.float64)
+    rows = _arange(H)
     has = ink.max(axis=2) > 0
-    top = np.where(has, rows, H).min(axis=1)
-    bottom = np.where(has, rows, -1).max(axis=1)
-    span = np.maximum(bottom - top, 1.0)[:, None]
-    u = (rows[None, :] - top[:, None]) / span
+    top = np.where(has, rows, H).min(axis=1)[:, None]
+    bottom = np.where(has, rows, -1).max(axis=1)[:, None]
+    span = np.maximum(bottom - top, 1.0)
+    u = (rows - top) / span
     a, b = where[:, None], to[:, None]
     source = np.where(u < b, u * a / b, a + (u - b) * (1.0 - a) / (1.0 - b))
-    source = np.where((u >= 0) & (u <= 1), top[:, None] + source * span, rows)
-    low = np.clip(np.floor(source), 0, H - 1).astype(np.intp)
-    high = np.minimum(low + 1, H - 1)
-    t = np.clip(source - low, 0.0, 1.0).astype(np.float32)[..., None]
-    index = np.arange(k)[:, None]
-    return ink[index, low] * (1 - t) + ink[index, high] * t
+    source = np.where((u >= 0) & (u <= 1), top + source * span, rows)
+    moved = _interpolation(np.clip(source, 0, H - 1, out=source)) @ ink
+    columns = moved.sum(axis=1)
+    cx = (columns @ _arange(W) / np.maximum(columns.sum(axis=1), 1e-6))[:, None]
+    # Between the column itself and the centre: inside the image.
+    source = cx + (_arange(W) - cx) / wider[:, None]
+    return moved @ _interpolation(source).transpose(0, 2, 1)
 
 
-def _widened(ink: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """Stretch each image's width by ``factor`` about its centre of mass."""
-    k, H, W = ink.shape
-    cols = np.arange(W, dtype=np.float64)
-    mass = np.maximum(ink.sum(axis=(1, 2)), 1e-6)
-    cx = ink.sum(axis=1) @ cols / mass
-    source = cx[:, None] + (cols[None, :] - cx[:, None]) / factor[:, None]
-    low = np.floor(source).astype(np.intp)
-    t = (source - low).astype(np.float32)[:, None, :]
-    inside = ((low >= 0) & (low < W)).astype(np.float32)[:, None, :]
-    after = ((low + 1 >= 0) & (low + 1 < W)).astype(np.float32)[:, None, :]
-    index = np.arange(k)[:, None, None]
-    rows = np.arange(H)[None, :, None]
-    left = ink[index, rows, np.clip(low, 0, W - 1)[:, None, :]] * inside
-    right = ink[index, rows, np.clip(low + 1, 0, W - 1)[:, None, :]] * after
-    return left * (1 - t) + right * t
+def _interpolation(source: np.ndarray) -> np.ndarray:
+    """Matrices (k, n, n): output i of each reads ``source`` (k, n) in [0, n - 1].
+
+    Linearly between the two nearest whole positions.
+    """
+    k, n = source.shape
+    low = source.astype(np.intp)  # the floor, source >= 0
+    t = (source - low).astype(np.float32)
+    # One spare column takes the weight 0 beyond the last position.
+    matrices = np.zeros((k, n, n + 1), np.float32)
+    at = low + np.arange(0, k * n * (n + 1), n + 1).reshape(k, n)
+    flat = matrices.reshape(-1)
+    flat[at] = 1 - t
+    flat[at + 1] = t
+    return matrices[:, :, :n]
 
 
 def _stems(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
