@@ -4,7 +4,8 @@ Owns `restroke` (redraw every stroke with a pen of a chosen width) and
 `add_style_strokes` (give 1s a flag, a long European flag or a foot, 7s a crossbar,
 6s a hook at the top and 9s a curled tail: the styles MNIST has few of, print's
 among them), both on 28x28 images in the layout of `core.preprocess` and vectorised
-over the batch. Used by `core.augment`; pure NumPy, never imports Qt.
+over the batch; the strokes' pen runs compiled through `core.fast` when it can (the
+same bits). Used by `core.augment`; NumPy, never imports Qt.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ bias + ReLU with its derivative mask, the softmax output with its loss and delta
 augmentation's warp (source positions, then bilinear sampling: about thirty passes
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
-spread back. Each kernel does the
+spread back. One draws the style strokes of ``core.drawing_styles`` (a pen's
+distance to a segment, over the pixels it reaches). Each kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
 are bit for bit those of the NumPy path. Every public function returns False when
 its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
