@@ -17,10 +17,10 @@ import numpy as np
 
 from core import fast
 from core.drawing_styles import (
-    STYLED_DIGITS,
     add_style_strokes,
     half_turns,
     restroke,
+    styled_mask,
 )
 from core.preprocess import MNIST_STROKE_WIDTH
 
@@ -91,8 +91,9 @@ class AugmentConfig:
         steady pen of a random width (0.75 to 1.45 times MNIST's median): digits as
         the drawing conversion makes them, in many pen widths.
     styles : float
-        Fraction of the augmented 1s and 7s that first get the strokes MNIST has
-        few of: a flag (short or long, European), perhaps a foot, or a crossbar.
+        Fraction of the augmented 1s, 6s, 7s and 9s that first get the strokes
+        MNIST has few of: a flag (short or long, European), perhaps a foot, a
+        crossbar, a 6's hook or a 9's curled tail (or a 9 or 6 of the batch turned).
         Needs the labels (`augment_batch`'s ``labels``) and digit classes.
         ``restroke`` and ``styles`` leave images smaller than 20x20 alone.
     """
@@ -590,7 +591,7 @@ def _draw(
         if labels.shape != (B,):
             raise AugmentError(f"expected {B} labels, got shape {labels.shape}")
         wanted = (rng.random(B) < config.styles) & (chosen > 0)
-        styled = np.flatnonzero(wanted & np.isin(labels, STYLED_DIGITS))
+        styled = np.flatnonzero(wanted & styled_mask(labels))
         styled_labels = labels[styled]
         style_rng = np.random.default_rng(rng.integers(0, 2**63))
         turned, partners = half_turns(labels, styled, style_rng)
@@ -711,7 +712,7 @@ def augment_batch(
     out : np.ndarray, optional
         float32 (B, H, W) array to write into.
     labels : np.ndarray, optional
-        int (B,) digit labels: ``styles`` gives strokes to the 1s and 7s among them
+        int (B,) digit labels: ``styles`` gives strokes to the 1s, 6s, 7s and 9s
         (without labels it does nothing).
 
     Returns

@@ -4,18 +4,28 @@ Owns `restroke` (redraw every stroke with a pen of a chosen width) and
 `add_style_strokes` (give 1s a flag, a long European flag or a foot, 7s a crossbar,
 6s a hook at the top and 9s a curled tail: the styles MNIST has few of, print's
 among them), both on 28x28 images in the layout of `core.preprocess` and vectorised
-over the batch. Used by `core.augment`; pure NumPy, never imports Qt.
+over the batch; the strokes' pen runs compiled through `core.fast` when it can (the
+same bits). Used by `core.augment`; NumPy, never imports Qt.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from core.strokes import cut_levels, pen_widths, render_segments
+from core import fast
+from core.strokes import cut_levels, pen_widths
 
-__all__ = ["HALF_TURNS", "STYLED_DIGITS", "add_style_strokes", "half_turns", "restroke"]
+__all__ = [
+    "HALF_TURNS",
+    "STYLED_DIGITS",
+    "add_style_strokes",
+    "half_turns",
+    "restroke",
+    "styled_mask",
+]
 
 # The digits that get style strokes.
 STYLED_DIGITS = (1, 6, 7, 9)
@@ -30,6 +40,7 @@ _BOWL_GROWTH = (0.05, 0.2)
 _BOWL_WIDENING = (1.0, 1.4)
 # A 6's arch or a 9's curled tail: half an ellipse in this many segments.
 _CURL_SEGMENTS = 6
+_CURL_STEPS = np.linspace(0.0, 1.0, _CURL_SEGMENTS + 1)
 # Thinner than this a blur is not a Gaussian on a pixel grid.
 _MIN_SIGMA = 0.6
 _INK = 0.5  # share of full ink that counts as a stroke when finding a stem
@@ -100,10 +111,9 @@ def half_turns(
     """
     labels = np.asarray(labels).reshape(-1)
     styled = np.asarray(styled, np.intp)
-    chosen = styled[
-        np.isin(labels[styled], tuple(HALF_TURNS))
-        & (rng.random(len(styled)) < _HALF_TURN_SHARE)
-    ]
+    chosen = rng.random(len(styled)) < _HALF_TURN_SHARE
+    chosen &= styled_mask(labels[styled], tuple(HALF_TURNS))
+    chosen = styled[chosen]
     turned, partners = [np.empty(0, np.intp)], [np.empty(0, np.intp)]
     for digit, other in HALF_TURNS.items():
         mine = chosen[labels[chosen] == digit]
@@ -142,153 +152,194 @@ def add_style_strokes(
     np.ndarray
         float32 ``(B, H, W)`` in ``0..max_value``.
     """
-    out = np.asarray(images, np.float32).copy()
+    out = np.array(images, np.float32)
     labels = np.asarray(labels).reshape(-1)
-    picked = np.flatnonzero(np.isin(labels, STYLED_DIGITS))
+    picked = np.flatnonzero(styled_mask(labels))
     if len(picked) == 0:
         return out
-    ink = out[picked] * np.float32(1.0 / max_value)
+    digits = labels[picked]
+    ink = out[picked]
+    ink *= np.float32(1.0 / max_value)
     k, H, W = ink.shape
+    centre_before = _centres(ink)
+    # Every choice and size, uniform in [0, 1) per image until scaled below, and
+    # the 7s' tilt: two draws for the batch (small NumPy calls cost more than their
+    # arithmetic here).
+    (
+        grow,
+        wider,
+        long_flag,
+        long_flag_size,
+        short_flag_size,
+        long_flag_angle,
+        short_flag_angle,
+        foot,
+        foot_size,
+        bar_height,
+        bar_size,
+        curl_size,
+        curl_rise,
+        curl_sweep,
+    ) = rng.random((14, k))
+    tilt = rng.standard_normal(k)
+    ones, sixes = digits == 1, digits == 6
+    curls = sixes | (digits == 9)
     # 6s and 9s get print's big round bowl: the rows where the bowl meets the stem
     # move toward the stem's end (the bowl grows, the stem shortens), and the
     # digit widens.
-    bowls = np.isin(labels[picked], (6, 9))
-    if bowls.any():
-        grow = rng.uniform(*_BOWL_GROWTH, k)
-        wider = rng.uniform(*_BOWL_WIDENING, k)
-        where = np.where(labels[picked] == 6, _BOWL_TOP, 1.0 - _BOWL_TOP)
-        to = np.where(labels[picked] == 6, where - grow, where + grow)
-        moved = _moved_junction(ink[bowls], where[bowls], to[bowls])
-        ink[bowls] = _widened(moved, wider[bowls])
-    top, bottom, x_top, x_bottom, x_at = _stems(ink)
-    height = np.maximum(bottom - top, 4.0)
-    lean = (x_bottom - x_top) / height  # x per row along the stem
+    if curls.any():
+        grow = _between(grow, _BOWL_GROWTH)
+        where = np.where(sixes, _BOWL_TOP, 1.0 - _BOWL_TOP)
+        to = np.where(sixes, where - grow, where + grow)
+        wider = _between(wider, _BOWL_WIDENING)
+        ink[curls] = _bowled(ink[curls], where[curls], to[curls], wider[curls])
     pen = np.clip(pen_widths(ink), 1.2, 4.0)
-    starts = np.full((k, _CURL_SEGMENTS, 2), np.nan, np.float32)
-    ends = np.full((k, _CURL_SEGMENTS, 2), np.nan, np.float32)
-    ones = labels[picked] == 1
-    # 1: a flag down and to the left from the top (short, or a long European one),
-    # and half the time a foot across the bottom.
-    long_flag = rng.random(k) < 0.4
-    flag = height * np.where(
-        long_flag, rng.uniform(0.4, 0.6, k), rng.uniform(0.15, 0.32, k)
-    )
-    angle = np.radians(
-        np.where(long_flag, rng.uniform(35, 60, k), rng.uniform(20, 50, k))
-    )
-    drop = flag * np.sin(angle)
-    tip = np.stack(
-        [x_top + 0.5 - flag * np.cos(angle) + lean * drop, top + 0.5 + drop], 1
-    )
-    base = np.stack([x_top + 0.5, top + 0.5], 1)
-    foot = rng.random(k) < 0.5
-    half = height * rng.uniform(0.15, 0.28, k)
-    centre = np.stack([x_bottom + 0.5, bottom + 0.5], 1)
+    top, bottom, filled = _stems(ink)
+    height = np.maximum(bottom - top, 4.0)
     # 7: a crossbar through the middle of the stem, a little tilted.
-    middle = top + rng.uniform(0.45, 0.6, k) * height
-    x_mid = x_at(middle)
-    bar = height * rng.uniform(0.15, 0.28, k)
-    tilt = rng.normal(0.0, 0.08, k) * bar
-    mid = np.stack([x_mid + 0.5, middle + 0.5], 1)
-    across = np.stack([bar, tilt], 1)
-    starts[:, 0] = np.where(ones[:, None], base, mid - across)
-    ends[:, 0] = np.where(ones[:, None], tip, mid + across)
-    feet = ones & foot
-    sideways = np.stack([half, np.zeros(k)], 1)[feet]
-    starts[feet, 1] = centre[feet] - sideways
-    ends[feet, 1] = centre[feet] + sideways
+    middle = top + _between(bar_height, (0.45, 0.6)) * height
+    bar = height * _between(bar_size, (0.15, 0.28))
+    tilt *= 0.08 * bar
     # 6: from the top, an arch up, over to the right and down, as print has it; 9:
     # the same turned upside down, a tail curled to the left and up. Half an
-    # ellipse (or a little more or less) leaving the digit's end.
-    curls = np.isin(labels[picked], (6, 9))
-    if curls.any():
-        across = height * rng.uniform(0.12, 0.25, k)
-        rise = across * rng.uniform(0.5, 1.0, k)
-        sweep = math.pi + rng.uniform(-0.3, 0.6, k)
-        t = np.linspace(0.0, 1.0, _CURL_SEGMENTS + 1)[None, :] * sweep[:, None]
-        # From the leftmost point over the top: x = r (1 - cos t), y = -r' sin t.
-        along = np.stack(
-            [across[:, None] * (1.0 - np.cos(t)), -rise[:, None] * np.sin(t)], -1
+    # ellipse (or a little more or less) leaving the digit's end as far from it as
+    # it rises, so that its top is the digit's top (a 9's tail its bottom).
+    across = height * _between(curl_size, (0.12, 0.25))
+    rise = across * _between(curl_rise, (0.5, 1.0))
+    leave = np.where(sixes, top + rise, bottom - rise)
+    x_top, x_bottom, x_middle, x_leave = _x_at(
+        filled, np.stack([top + 1.0, bottom - 1.0, middle, leave])
+    )
+    lean = (x_bottom - x_top) / height  # x per row along the stem
+    sweep = math.pi + _between(curl_sweep, (-0.3, 0.6))
+    t = _CURL_STEPS[None, :] * sweep[:, None]
+    # From the leftmost point over the top: x = r (1 - cos t), y = -r' sin t; the
+    # curve leans with the digit (x moves by the lean per row it drops).
+    side = np.where(sixes, 1.0, -1.0)[:, None]
+    curl_y = -side * rise[:, None] * np.sin(t)
+    curl_x = side * across[:, None] * (1.0 - np.cos(t)) + lean[:, None] * curl_y
+    curl_x += x_leave[:, None]
+    curl_y += leave[:, None]
+    # Segments as (x0, y0, x1, y1) rows, _CURL_SEGMENTS per image; NaN: none.
+    segments = np.stack([curl_x[:, :-1], curl_y[:, :-1], curl_x[:, 1:], curl_y[:, 1:]])
+    straight = ~curls
+    segments[:, straight] = np.nan
+    # 1: a flag down and to the left from the top (short, or a long European
+    # one), and half the time a foot across the bottom; a 7 its crossbar.
+    long_flag = long_flag < 0.4
+    flag = height * np.where(
+        long_flag,
+        _between(long_flag_size, (0.4, 0.6)),
+        _between(short_flag_size, (0.15, 0.32)),
+    )
+    angle = np.radians(
+        np.where(
+            long_flag,
+            _between(long_flag_angle, (35, 60)),
+            _between(short_flag_angle, (20, 50)),
         )
-        sixes = labels[picked] == 6
-        along[~sixes] *= -1.0
-        # The curve leans with the digit: x moves by the lean per row it drops.
-        along[..., 0] += lean[:, None] * along[..., 1]
-        # It leaves the stem as far from the end as it rises, so that its top is
-        # the digit's top (a 9's tail its bottom).
-        y = np.where(sixes, top + rise, bottom - rise)
-        origin = np.stack([x_at(y) + 0.5, y + 0.5], 1)
-        points = origin[:, None, :] + along
-        starts[curls] = points[curls, :-1]
-        ends[curls] = points[curls, 1:]
-    strokes = render_segments(starts, ends, pen, (H, W))
-    np.maximum(ink, strokes, out=ink)
-    out[picked] = _recentred(ink, out[picked] * np.float32(1.0 / max_value)) * max_value
+    )
+    drop = flag * np.sin(angle)
+    first = np.where(
+        ones,
+        [x_top, top, x_top - flag * np.cos(angle) + lean * drop, top + drop],
+        [x_middle - bar, middle - tilt, x_middle + bar, middle + tilt],
+    )
+    segments[:, straight, 0] = first[:, straight]
+    feet = ones & (foot < 0.5)
+    half = height * _between(foot_size, (0.15, 0.28))
+    foot_segment = [x_bottom - half, bottom, x_bottom + half, bottom]
+    segments[:, feet, 1] = np.asarray(foot_segment)[:, feet]
+    _draw_segments(ink, segments, pen)
+    out[picked] = _shifted(ink, np.rint(centre_before - _centres(ink)))
+    out[picked] *= np.float32(max_value)
     return out
 
 
-def _moved_junction(ink: np.ndarray, where: np.ndarray, to: np.ndarray) -> np.ndarray:
-    """Stretch the rows of each image: its row at ``where`` (of its height) to ``to``.
+def styled_mask(
+    labels: np.ndarray, digits: tuple[int, ...] = STYLED_DIGITS
+) -> np.ndarray:
+    """Return which labels get style strokes: ``np.isin(labels, digits)``, faster."""
+    labels = np.asarray(labels)
+    mask = labels == digits[0]
+    for digit in digits[1:]:
+        mask |= labels == digit
+    return mask
 
-    Piecewise linear between the top and the bottom row of the ink, which stay put.
+
+def _between(u: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Uniform draws in [0, 1) scaled to [low, high)."""
+    low, high = bounds
+    return low + (high - low) * u
+
+
+def _bowled(
+    ink: np.ndarray, where: np.ndarray, to: np.ndarray, wider: np.ndarray
+) -> np.ndarray:
+    """Move each image's row at ``where`` (of its height) to ``to``; widen it.
+
+    The rows stretch piecewise linearly between the top and the bottom row of the
+    ink, which stay put; then the width stretches by ``wider`` (>= 1) about the
+    centre of mass. Both are linear interpolations, applied as matrix products.
     """
     k, H, W = ink.shape
-    rows = np.arange(H, dtype=np.float64)
+    rows = _arange(H)
     has = ink.max(axis=2) > 0
-    top = np.where(has, rows, H).min(axis=1)
-    bottom = np.where(has, rows, -1).max(axis=1)
-    span = np.maximum(bottom - top, 1.0)[:, None]
-    u = (rows[None, :] - top[:, None]) / span
+    top = np.where(has, rows, H).min(axis=1)[:, None]
+    bottom = np.where(has, rows, -1).max(axis=1)[:, None]
+    span = np.maximum(bottom - top, 1.0)
+    u = (rows - top) / span
     a, b = where[:, None], to[:, None]
     source = np.where(u < b, u * a / b, a + (u - b) * (1.0 - a) / (1.0 - b))
-    source = np.where((u >= 0) & (u <= 1), top[:, None] + source * span, rows)
-    low = np.clip(np.floor(source), 0, H - 1).astype(np.intp)
-    high = np.minimum(low + 1, H - 1)
-    t = np.clip(source - low, 0.0, 1.0).astype(np.float32)[..., None]
-    index = np.arange(k)[:, None]
-    return ink[index, low] * (1 - t) + ink[index, high] * t
+    source = np.where((u >= 0) & (u <= 1), top + source * span, rows)
+    moved = _interpolation(np.clip(source, 0, H - 1, out=source)) @ ink
+    columns = moved.sum(axis=1)
+    cx = (columns @ _arange(W) / np.maximum(columns.sum(axis=1), 1e-6))[:, None]
+    # Between the column itself and the centre: inside the image.
+    source = cx + (_arange(W) - cx) / wider[:, None]
+    return moved @ _interpolation(source).transpose(0, 2, 1)
 
 
-def _widened(ink: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """Stretch each image's width by ``factor`` about its centre of mass."""
+def _interpolation(source: np.ndarray) -> np.ndarray:
+    """Matrices (k, n, n): output i of each reads ``source`` (k, n) in [0, n - 1].
+
+    Linearly between the two nearest whole positions.
+    """
+    k, n = source.shape
+    low = source.astype(np.intp)  # the floor, source >= 0
+    t = (source - low).astype(np.float32)
+    # One spare column takes the weight 0 beyond the last position.
+    matrices = np.zeros((k, n, n + 1), np.float32)
+    at = low + np.arange(0, k * n * (n + 1), n + 1).reshape(k, n)
+    flat = matrices.reshape(-1)
+    flat[at] = 1 - t
+    flat[at + 1] = t
+    return matrices[:, :, :n]
+
+
+def _stems(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top and bottom rows of the strong ink, and its x on every row (k, H)."""
     k, H, W = ink.shape
-    cols = np.arange(W, dtype=np.float64)
-    mass = np.maximum(ink.sum(axis=(1, 2)), 1e-6)
-    cx = ink.sum(axis=1) @ cols / mass
-    source = cx[:, None] + (cols[None, :] - cx[:, None]) / factor[:, None]
-    low = np.floor(source).astype(np.intp)
-    t = (source - low).astype(np.float32)[:, None, :]
-    inside = ((low >= 0) & (low < W)).astype(np.float32)[:, None, :]
-    after = ((low + 1 >= 0) & (low + 1 < W)).astype(np.float32)[:, None, :]
-    index = np.arange(k)[:, None, None]
-    rows = np.arange(H)[None, :, None]
-    left = ink[index, rows, np.clip(low, 0, W - 1)[:, None, :]] * inside
-    right = ink[index, rows, np.clip(low + 1, 0, W - 1)[:, None, :]] * after
-    return left * (1 - t) + right * t
-
-
-def _stems(ink: np.ndarray):
-    """Top and bottom rows of the ink, its x there, and x along the rows."""
-    k, H, W = ink.shape
-    strong = ink >= _INK
-    has = strong.any(axis=2)
-    rows = np.arange(H)
-    top = np.where(has, rows, H).min(axis=1).astype(np.float64)
-    bottom = np.where(has, rows, -1).max(axis=1).astype(np.float64)
-    weight = np.where(strong, ink, 0.0)
+    weight = np.where(ink >= _INK, ink, np.float32(0.0))
     row_mass = weight.sum(axis=2)
+    known = row_mass > 0
+    rows = np.arange(H)
+    top = np.where(known, rows, H).min(axis=1).astype(np.float64)
+    bottom = np.where(known, rows, -1).max(axis=1).astype(np.float64)
     row_x = (weight @ np.arange(W, dtype=np.float32)) / np.maximum(row_mass, 1e-6)
-    filled = _fill_rows(row_x, row_mass > 0)
-    index = np.arange(k)
+    return top, bottom, _fill_rows(row_x, known)
 
-    def x_at(y: np.ndarray) -> np.ndarray:
-        y = np.clip(y, 0, H - 1)
-        low = np.floor(y).astype(np.intp)
-        high = np.minimum(low + 1, H - 1)
-        t = y - low
-        return filled[index, low] * (1 - t) + filled[index, high] * t
 
-    return top, bottom, x_at(top + 1.0), x_at(bottom - 1.0), x_at
+def _x_at(filled: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each image's x at rows ``y`` (m, k), between whole rows linearly."""
+    k, H = filled.shape
+    y = np.clip(y, 0, H - 1)
+    low = y.astype(np.intp)  # y >= 0: the floor
+    t = y - low
+    low += np.arange(0, k * H, H)
+    high = low + (t > 0)  # t > 0 only below the last row
+    flat = filled.ravel()
+    return flat[low] * (1 - t) + flat[high] * t
 
 
 def _fill_rows(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -311,25 +362,72 @@ def _fill_rows(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out
 
 
-def _recentred(ink: np.ndarray, before: np.ndarray) -> np.ndarray:
-    """Shift each image by whole pixels so its centre of mass is where it was."""
+def _centres(ink: np.ndarray) -> np.ndarray:
+    """Centres of mass (2, k): row and column."""
     k, H, W = ink.shape
-    rows, cols = np.arange(H), np.arange(W)
+    mass = np.maximum(ink.sum(axis=(1, 2)), 1e-6)
+    return np.stack([ink.sum(axis=2) @ _arange(H), ink.sum(axis=1) @ _arange(W)]) / mass
 
-    def centre(x):
-        mass = np.maximum(x.sum(axis=(1, 2)), 1e-6)
-        return x.sum(axis=2) @ rows / mass, x.sum(axis=1) @ cols / mass
 
-    y0, x0 = centre(before)
-    y1, x1 = centre(ink)
-    dy = np.rint(y0 - y1).astype(np.intp)
-    dx = np.rint(x0 - x1).astype(np.intp)
-    # np.roll of each image: output pixel (r, c) reads (r - dy, c - dx).
-    source_rows = (rows[None, :] - dy[:, None]) % H
-    source_cols = (cols[None, :] - dx[:, None]) % W
-    return ink[
-        np.arange(k)[:, None, None], source_rows[:, :, None], source_cols[:, None, :]
-    ]
+def _shifted(ink: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Shift each image by whole pixels ``shift`` (2, k): rows, columns (as np.roll)."""
+    k, H, W = ink.shape
+    # Output pixel (r, c) reads (r - dy, c - dx).
+    dy, dx = shift.astype(np.intp)
+    source_rows = (np.arange(H) - dy[:, None]) % H
+    source_cols = (np.arange(W) - dx[:, None]) % W
+    source_rows *= W
+    source_rows += np.arange(0, k * H * W, H * W)[:, None]
+    flat = source_rows[:, :, None] + source_cols[:, None, :]
+    return ink.ravel()[flat]
+
+
+def _draw_segments(ink: np.ndarray, segments: np.ndarray, pens: np.ndarray) -> None:
+    """Draw each image's segments (4, k, S) on ``ink`` (k, H, W), with its pen (k,).
+
+    Coordinates are pixel columns and rows (a pixel's centre is whole); a NaN
+    segment is not drawn. The pen of `core.strokes.render_segments`; its ink is
+    combined with the image's by max. Compiled when it can be (the same bits).
+    """
+    k, H, W = ink.shape
+    image, slot = np.nonzero(~np.isnan(segments[0]))
+    image = np.ascontiguousarray(image)  # nonzero gives strided views
+    ends = segments[:, image, slot].astype(np.float32, order="C")
+    reach = (pens[image] / 2 + 0.5).astype(np.float32)
+    if fast.draw_segments(ends, image, reach, ink):
+        return
+    x0, y0, x1, y1 = ends[..., None]
+    dx, dy = x1 - x0, y1 - y0
+    length2 = np.maximum(dx * dx + dy * dy, np.float32(1e-12))
+    columns, rows = _pixel_centres(H, W)
+    rx, ry = columns - x0, rows - y0
+    # Projection of every pixel centre on the segment, clamped to its ends.
+    t = rx * dx
+    t += ry * dy
+    t /= length2
+    np.clip(t, 0.0, 1.0, out=t)
+    rx -= t * dx
+    ry -= t * dy
+    rx *= rx
+    ry *= ry
+    rx += ry
+    np.sqrt(rx, out=rx)
+    coverage = reach[:, None] - rx
+    np.clip(coverage, 0.0, 1.0, out=coverage)
+    layers = np.zeros((k, segments.shape[2], H * W), np.float32)
+    layers[image, slot] = coverage
+    np.maximum(ink, layers.max(axis=1).reshape(k, H, W), out=ink)
+
+
+@functools.cache
+def _arange(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.float64)
+
+
+@functools.cache
+def _pixel_centres(H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, columns = np.mgrid[0:H, 0:W].astype(np.float32)
+    return columns.ravel(), rows.ravel()
 
 
 def _gaussians(size: int, sigma: np.ndarray) -> np.ndarray:

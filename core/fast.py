@@ -216,6 +216,15 @@ def warp_uint8(*arrays: np.ndarray) -> bool:
     return kernels.warp_uint8(*arrays)
 
 
+def draw_segments(*arrays: np.ndarray) -> bool:
+    """Draw style strokes compiled (``core.kernels.draw_segments``, same arguments).
+
+    The NumPy passes it replaces are ``core.drawing_styles``'s own: False means
+    nothing was written and the caller draws with NumPy.
+    """
+    return kernels.draw_segments(*arrays)
+
+
 class BlankInputs:
     """The first layer's products over only the inputs a minibatch uses.
 

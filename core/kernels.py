@@ -7,7 +7,8 @@ bias + ReLU with its derivative mask, the softmax output with its loss and delta
 augmentation's warp (source positions, then bilinear sampling: about thirty passes
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
-spread back. Each kernel does the
+spread back. One draws the style strokes of ``core.drawing_styles`` (a pen's
+distance to a segment, over the pixels it reaches). Each kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
 are bit for bit those of the NumPy path. Every public function returns False when
 its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
@@ -350,6 +351,41 @@ def _compile(numba) -> dict[str, Callable]:
                 for j in range(out.shape[1]):
                     target[j] = 0
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def segments(ends, image, reach, out):  # pragma: no cover - compiled
+        # ``core.drawing_styles._draw_segments``'s NumPy passes pixel by pixel:
+        # the same float32 operations in the same order, combined with max, over
+        # only the pixels within a segment's reach plus one (farther ones get
+        # exactly 0 from the NumPy passes too). Returns False, having written
+        # nothing, for an image index out of range.
+        count, rows, cols = out.shape
+        for s in range(image.size):
+            if image[s] < 0 or image[s] >= count:
+                return False
+        f32 = np.float32
+        zero, one = f32(0.0), f32(1.0)
+        for s in range(image.size):
+            x0, y0, x1, y1 = ends[0, s], ends[1, s], ends[2, s], ends[3, s]
+            dx, dy, r = x1 - x0, y1 - y0, reach[s]
+            length2 = max(dx * dx + dy * dy, f32(1e-12))
+            left = max(int(np.floor(min(x0, x1) - r)) - 1, 0)
+            right = min(int(np.ceil(max(x0, x1) + r)) + 2, cols)
+            first = max(int(np.floor(min(y0, y1) - r)) - 1, 0)
+            last = min(int(np.ceil(max(y0, y1) + r)) + 2, rows)
+            target = out[image[s]]
+            for y in range(first, last):
+                ry = f32(y) - y0
+                for x in range(left, right):
+                    rx = f32(x) - x0
+                    t = rx * dx + ry * dy
+                    t = min(max(t / length2, zero), one)
+                    gx = rx - t * dx
+                    gy = ry - t * dy
+                    c = min(max(r - np.sqrt(gx * gx + gy * gy), zero), one)
+                    if c > target[y, x]:
+                        target[y, x] = c
+        return True
+
     return {
         "adam": adam,
         "warp": warp,
@@ -360,6 +396,7 @@ def _compile(numba) -> dict[str, Callable]:
         "live_columns": live_columns,
         "take_rows": take_rows,
         "spread_rows": spread_rows,
+        "segments": segments,
     }
 
 
@@ -419,6 +456,7 @@ def warm_up() -> None:
     take_rows(row, index, row.copy())
     spread_rows(row, index, row.copy())
     f32 = np.float32
+    draw_segments(np.zeros((4, 1), f32), index, one, np.zeros((1, 1, 1), f32))
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -530,6 +568,42 @@ def warp_uint8(
     return _call(
         "warp", images, chosen, maps, coarse, elastic_rows, elastic_columns, out
     )
+
+
+def draw_segments(
+    ends: np.ndarray, image: np.ndarray, reach: np.ndarray, out: np.ndarray
+) -> bool:
+    """Draw pen segments onto images, combined with max, in one compiled pass.
+
+    Parameters
+    ----------
+    ends : ndarray
+        float32 (4, n): each segment's x0, y0, x1, y1, pixel columns and rows
+        (a pixel's centre is whole).
+    image : ndarray
+        intp (n,): the image each segment is drawn on.
+    reach : ndarray
+        float32 (n,): half the pen width plus half a pixel; a pixel's ink is
+        ``clip(reach - distance to the segment, 0, 1)``.
+    out : ndarray
+        float32 (k, H, W), raised to the segments' ink where it is higher.
+
+    Returns
+    -------
+    bool
+        False when the kernel is unavailable or the arrays do not suit it; nothing
+        was written then and the caller draws with NumPy.
+    """
+    if not available():
+        return False
+    n = image.shape[0]
+    expected = ((ends, _F32, (4, n)), (image, _INTP, (n,)), (reach, _F32, (n,)))
+    for a, dtype, shape in expected:
+        if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            return False
+    if out.dtype != _F32 or out.ndim != 3 or not out.flags.c_contiguous:
+        return False
+    return _call("segments", ends, image, reach, out)
 
 
 _NO_STATISTICS = np.zeros(0, np.float32)

@@ -2,9 +2,15 @@ import numpy as np
 import pytest
 
 from core.datasets import load_bundled
-from core.drawing_styles import add_style_strokes, half_turns, restroke
+from core.drawing_styles import (
+    _draw_segments,
+    add_style_strokes,
+    half_turns,
+    restroke,
+    styled_mask,
+)
 from core.preprocess import stroke_width
-from core.strokes import pen_widths, render_strokes
+from core.strokes import pen_widths, render_segments, render_strokes
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +167,27 @@ def test_half_turns_pair_sixes_with_nines_of_the_batch():
     only_sixes = np.array([6, 6, 3])
     turned, _ = half_turns(only_sixes, np.arange(3), np.random.default_rng(0))
     assert len(turned) == 0
+
+
+def test_style_strokes_are_drawn_with_the_pen_of_render_segments(engine_path):
+    rng = np.random.default_rng(7)
+    starts = rng.uniform(-4, 32, (9, 6, 2))  # some reach beyond the image
+    ends = starts + rng.uniform(-12, 12, (9, 6, 2))
+    starts[rng.random((9, 6)) < 0.5] = np.nan
+    starts[:, 0] = rng.uniform(2, 26, (9, 2))  # every image has a segment
+    widths = rng.uniform(1.2, 4.0, 9)
+    ink = (rng.random((9, 28, 28)) < 0.1).astype(np.float32) * 0.7
+    # Pixel centres are whole here, at +0.5 in render_segments.
+    segments = np.stack([starts[..., 0], starts[..., 1], ends[..., 0], ends[..., 1]])
+    segments[2:][np.isnan(segments[:2])] = np.nan
+    drawn = ink.copy()
+    _draw_segments(drawn, segments - 0.5, widths)
+    expected = np.maximum(ink, render_segments(starts, ends, widths, (28, 28)))
+    np.testing.assert_allclose(drawn, expected, atol=1e-5)
+    assert drawn.sum() > ink.sum() + 20
+
+
+def test_styled_mask_is_isin():
+    labels = np.array([0, 1, 2, 6, 7, 8, 9, 10, 1, -1])
+    np.testing.assert_array_equal(styled_mask(labels), np.isin(labels, (1, 6, 7, 9)))
+    np.testing.assert_array_equal(styled_mask(labels, (6, 9)), np.isin(labels, (6, 9)))

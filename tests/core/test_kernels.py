@@ -5,7 +5,8 @@ import pytest
 
 from core import fast, kernels
 from core.augment import AugmentConfig, augment_batch
-from core.datasets import Dataset
+from core.datasets import Dataset, load_bundled
+from core.drawing_styles import add_style_strokes
 from core.network import MLP
 from core.optimizers import Adam
 from core.training import TrainingConfig, train
@@ -20,6 +21,7 @@ KERNELS = (
     "live_columns",
     "take_rows",
     "spread_rows",
+    "segments",
 )
 
 
@@ -402,3 +404,36 @@ def test_row_copies_match_numpy_and_refuse_bad_indices():
         assert np.all(rows == 7.0)
     assert not kernels.take_rows(a.astype(np.float64), index, rows)
     assert not kernels.live_columns(a[:, ::2], 5, index, np.zeros(1, np.intp), rows)
+
+
+def test_compiled_style_strokes_give_the_numpy_images_bit_for_bit(monkeypatch):
+    _needs_numba()
+    data = load_bundled("mnist-sample")
+    images, labels = data.images[:300], data.labels[:300]
+    config = AugmentConfig(styles=1.0, aspect=0.25, rotation=10, probability=0.8)
+    compiled = augment_batch(images, config, np.random.default_rng(3), labels=labels)
+    strokes = add_style_strokes(images, labels, np.random.default_rng(4))
+    assert kernels._kernels["segments"].signatures  # the kernel drew them
+    _numpy_only(monkeypatch)
+    plain = augment_batch(images, config, np.random.default_rng(3), labels=labels)
+    assert np.array_equal(compiled, plain)
+    assert np.array_equal(
+        strokes, add_style_strokes(images, labels, rng=np.random.default_rng(4))
+    )
+
+
+def test_the_segment_kernel_refuses_images_out_of_range_and_other_layouts():
+    _needs_numba()
+    ends = np.array([[2.0], [2.0], [5.0], [6.0]], np.float32)
+    reach = np.ones(1, np.float32)
+    out = np.zeros((2, 8, 8), np.float32)
+    for bad in (2, -1):
+        assert not kernels.draw_segments(ends, np.array([bad], np.intp), reach, out)
+        assert np.all(out == 0)
+    strided = np.zeros((2, 8, 16), np.float32)[:, :, ::2]
+    assert not kernels.draw_segments(ends, np.ones(1, np.intp), reach, strided)
+    assert not kernels.draw_segments(
+        ends.astype(np.float64), np.ones(1, np.intp), reach, out
+    )
+    assert kernels.draw_segments(ends, np.ones(1, np.intp), reach, out)
+    assert out[1].max() == 1.0 and np.all(out[0] == 0)
