@@ -62,7 +62,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     left = np.floor(source)
     frac = (source - left).astype(np.float32)
     # The rows, each between two zero columns, end to end: positions outside a
-    # row read its zero padding. Small arrays: ufuncs, not np.clip's wrapper.
+    # row read its zero padding.
     padded = np.zeros((B, H, W + 2), np.float32)
     padded[:, :, 1:-1] = ink
     starts = (np.arange(B * H) * (W + 2)).reshape(B, H, 1)
@@ -70,7 +70,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     low += 1
     high = low + 1
     for index in (low, high):
-        np.maximum(index, 0, out=index)
+        np.maximum(index, 0, out=index)  # ufuncs: np.clip's wrapper costs more
         np.minimum(index, W + 1, out=index)
         index += starts
     a = padded.take(low)
@@ -80,8 +80,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     out *= frac
     out += a
     np.rint(out, out=out)
-    np.maximum(out, 0.0, out=out)
-    np.minimum(out, 255.0, out=out)
+    np.clip(out, 0.0, 255.0, out=out)
     result = out.astype(np.uint8)
     return result[0] if single else result
 
