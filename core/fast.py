@@ -224,6 +224,17 @@ def gather_normalized(
     return normalization.apply(rows, out=out)
 
 
+def blur_rows(
+    padded: np.ndarray, kernel: np.ndarray, out: np.ndarray, first: int, last: int
+) -> bool:
+    """Run the drawing conversion's compiled blur pass (``core.kernels.blur_rows``).
+
+    False means nothing was written and the caller blurs with NumPy
+    (``core.preprocess``'s own passes, which give the same bits).
+    """
+    return kernels.blur_rows(padded, kernel, out, first, last)
+
+
 def warp_uint8(*arrays: np.ndarray) -> bool:
     """Augmentation's compiled warp (``core.kernels.warp_uint8``, same arguments).
 

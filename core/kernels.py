@@ -7,7 +7,8 @@ bias + ReLU with its derivative mask, the softmax output with its loss and delta
 augmentation's warp (source positions, then bilinear sampling: about thirty passes
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
-spread back. Each kernel does the
+spread back. One blurs a drawing's strokes for its conversion (``core.preprocess``:
+three passes over the image per blur tap). Each kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
 are bit for bit those of the NumPy path. Every public function returns False when
 its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
@@ -350,6 +351,27 @@ def _compile(numba) -> dict[str, Callable]:
                 for j in range(out.shape[1]):
                     target[j] = 0
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def blur_rows(padded, kernel, out, first, last):  # pragma: no cover
+        # ``core.preprocess._symmetric_sum``: out[i] = kernel[0] padded[r + i],
+        # plus (padded[r + i - k] + padded[r + i + k]) kernel[k] for k = 1..r
+        # where either row can hold ink, one row of out at a time.
+        radius = kernel.shape[0] - 1
+        size, width = out.shape
+        for i in range(size):
+            target, centre = out[i], padded[radius + i]
+            for c in range(width):
+                target[c] = centre[c] * kernel[0]
+            for k in range(1, radius + 1):
+                if first - k <= i < last + k:
+                    above, below, weight = (
+                        padded[radius + i - k],
+                        padded[radius + i + k],
+                        kernel[k],
+                    )
+                    for c in range(width):
+                        target[c] += (above[c] + below[c]) * weight
+
     return {
         "adam": adam,
         "warp": warp,
@@ -360,6 +382,7 @@ def _compile(numba) -> dict[str, Callable]:
         "live_columns": live_columns,
         "take_rows": take_rows,
         "spread_rows": spread_rows,
+        "blur_rows": blur_rows,
     }
 
 
@@ -418,6 +441,7 @@ def warm_up() -> None:
     live_columns(row, 1, index, count, one.copy())
     take_rows(row, index, row.copy())
     spread_rows(row, index, row.copy())
+    blur_rows(np.zeros((3, 1), np.float32), np.ones(2, np.float32), row, 0, 1)
     f32 = np.float32
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
@@ -690,6 +714,28 @@ def spread_rows(rows: np.ndarray, index: np.ndarray, out: np.ndarray) -> bool:
     if not available() or not _row_arrays(out, index, rows):
         return False
     return _call("spread_rows", rows, index, out)
+
+
+def blur_rows(
+    padded: np.ndarray, kernel: np.ndarray, out: np.ndarray, first: int, last: int
+) -> bool:
+    """Blur along rows with ``core.preprocess._symmetric_sum``'s arithmetic.
+
+    ``padded`` float32 (S + 2r, W), ``kernel`` float32 (r + 1,), ``out`` float32
+    (S, W), all C-contiguous; rows ``r + first`` to ``r + last - 1`` of ``padded``
+    hold its ink. Returns False (nothing written) when the kernel is unavailable
+    or the arrays do not suit it.
+    """
+    if not available():
+        return False
+    if (
+        any(a.dtype != _F32 or not a.flags.c_contiguous for a in (padded, kernel, out))
+        or kernel.ndim != 1
+        or out.ndim != 2
+        or padded.shape != (out.shape[0] + 2 * (kernel.size - 1), out.shape[1])
+    ):
+        return False
+    return _call("blur_rows", padded, kernel, out, int(first), int(last))
 
 
 def _int_vector(a: np.ndarray, size: int) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import fast
 from core.datasets import Normalization
 from core.fast import product_here
 from core.slant import deskew
@@ -515,6 +516,8 @@ def _symmetric_sum(
 
     Rows ``r + first`` to ``r + last - 1`` of ``padded`` hold its ink, the others 0.
     """
+    if fast.blur_rows(padded, kernel, out, first, last):
+        return
     radius, size = len(kernel) - 1, out.shape[0]
     pair = np.empty(out.shape, np.float32)
     np.multiply(padded[radius : radius + size], kernel[0], out=out)

@@ -20,6 +20,7 @@ KERNELS = (
     "live_columns",
     "take_rows",
     "spread_rows",
+    "blur_rows",
 )
 
 
@@ -402,3 +403,33 @@ def test_row_copies_match_numpy_and_refuse_bad_indices():
         assert np.all(rows == 7.0)
     assert not kernels.take_rows(a.astype(np.float64), index, rows)
     assert not kernels.live_columns(a[:, ::2], 5, index, np.zeros(1, np.intp), rows)
+
+
+@pytest.mark.parametrize("sigma", [1.2, 3.7, 6.0])
+def test_compiled_stroke_blur_gives_the_numpy_blur_bit_for_bit(sigma, monkeypatch):
+    from core.preprocess import _blur
+
+    _needs_numba()
+    rng = np.random.default_rng(8)
+    ink = rng.random((50, 30), dtype=np.float32) * (rng.random((50, 30)) < 0.4)
+    compiled = _blur(ink, 12, sigma)
+    _numpy_only(monkeypatch)
+    assert compiled.tobytes() == _blur(ink, 12, sigma).tobytes()
+
+
+def test_the_blur_kernel_runs_and_leaves_other_layouts_to_numpy():
+    _needs_numba()
+    kernel = np.ones(3, np.float32)
+    padded = np.ones((9, 4), np.float32)
+    out = np.zeros((5, 4), np.float32)
+    assert kernels.blur_rows(padded, kernel, out, 0, 5)
+    assert np.array_equal(out[2], np.full(4, 5.0, np.float32))
+    for bad_padded, bad_out in (
+        (padded[:, :3], out),  # widths differ
+        (padded[1:], out),  # not 2 r rows more
+        (padded, np.zeros((4, 5), np.float32).T),  # not C-contiguous
+        (padded.astype(np.float64), out),
+    ):
+        before = bad_out.copy()
+        assert not kernels.blur_rows(bad_padded, kernel, bad_out, 0, 5)
+        assert np.array_equal(bad_out, before)
