@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import drawings_material as material
+from core import fast
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.preprocess import convert_drawing
@@ -371,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for the rendered canvases ('' for none)",
     )
     args = parser.parse_args(argv)
+    # The compiled kernels, loaded as the app loads them at its start (the
+    # conversion never loads them itself).
+    fast.warm_up()
+    print(f"engine: {fast.status()}")
     started = time.perf_counter()
     cache = args.cache if str(args.cache) else None
     drawings, canvases = render_material(args.seed, args.hands, args.repeats, cache)

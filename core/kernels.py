@@ -441,8 +441,8 @@ def warm_up() -> None:
     live_columns(row, 1, index, count, one.copy())
     take_rows(row, index, row.copy())
     spread_rows(row, index, row.copy())
-    blur_rows(np.zeros((3, 1), np.float32), np.ones(2, np.float32), row, 0, 1)
     f32 = np.float32
+    _call("blur_rows", np.zeros((3, 1), f32), np.ones(2, f32), row, 0, 1)
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -723,13 +723,17 @@ def blur_rows(
 
     ``padded`` float32 (S + 2r, W), ``kernel`` float32 (r + 1,), ``out`` float32
     (S, W), all C-contiguous; rows ``r + first`` to ``r + last - 1`` of ``padded``
-    hold its ink. Returns False (nothing written) when the kernel is unavailable
-    or the arrays do not suit it.
+    hold its ink. Runs only once `warm_up` has loaded the kernel: the app converts
+    drawings on its GUI thread, which must not wait for numba to load or compile.
+    Returns False (nothing written) when the kernel is not loaded or the arrays
+    do not suit it.
     """
-    if not available():
+    compiled = _kernels.get("blur_rows")
+    if compiled is None or not compiled.signatures:
         return False
     if (
         any(a.dtype != _F32 or not a.flags.c_contiguous for a in (padded, kernel, out))
+        or not (padded.flags.writeable and kernel.flags.writeable)
         or kernel.ndim != 1
         or out.ndim != 2
         or padded.shape != (out.shape[0] + 2 * (kernel.size - 1), out.shape[1])

@@ -410,6 +410,7 @@ def test_compiled_stroke_blur_gives_the_numpy_blur_bit_for_bit(sigma, monkeypatc
     from core.preprocess import _blur
 
     _needs_numba()
+    kernels.warm_up()
     rng = np.random.default_rng(8)
     ink = rng.random((50, 30), dtype=np.float32) * (rng.random((50, 30)) < 0.4)
     compiled = _blur(ink, 12, sigma)
@@ -419,6 +420,7 @@ def test_compiled_stroke_blur_gives_the_numpy_blur_bit_for_bit(sigma, monkeypatc
 
 def test_the_blur_kernel_runs_and_leaves_other_layouts_to_numpy():
     _needs_numba()
+    kernels.warm_up()
     kernel = np.ones(3, np.float32)
     padded = np.ones((9, 4), np.float32)
     out = np.zeros((5, 4), np.float32)
@@ -433,3 +435,14 @@ def test_the_blur_kernel_runs_and_leaves_other_layouts_to_numpy():
         before = bad_out.copy()
         assert not kernels.blur_rows(bad_padded, kernel, bad_out, 0, 5)
         assert np.array_equal(bad_out, before)
+
+
+def test_converting_a_drawing_never_loads_or_compiles_the_kernels(fresh_kernels):
+    # The app converts drawings on its GUI thread: loading numba there (or
+    # compiling a kernel) would freeze the window; warm_up does it elsewhere.
+    from core.preprocess import convert_drawing
+
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[60:220, 120:150] = 255
+    assert convert_drawing(canvas, "mnist", ink_is_bright=True) is not None
+    assert not kernels._loaded
