@@ -733,6 +733,7 @@ def blur_rows(
         return False
     if (
         any(a.dtype != _F32 or not a.flags.c_contiguous for a in (padded, kernel, out))
+        # Read-only arrays are another type: numba would compile for them here.
         or not (padded.flags.writeable and kernel.flags.writeable)
         or kernel.ndim != 1
         or out.ndim != 2

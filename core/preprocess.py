@@ -15,7 +15,6 @@ import numpy as np
 
 from core import fast
 from core.datasets import Normalization
-from core.fast import product_here
 from core.slant import deskew
 from core.strokes import cut_levels, pen_widths
 
@@ -385,8 +384,8 @@ def _resample(
     # Shrink the larger dimension first: fewer operations for big canvases. One
     # drawing's products run on this thread (`core.fast.product_here`).
     if crop.shape[0] >= crop.shape[1]:
-        return product_here(product_here(rows, crop), cols.T)
-    return product_here(rows, product_here(crop, cols.T))
+        return fast.product_here(fast.product_here(rows, crop), cols.T)
+    return fast.product_here(rows, fast.product_here(crop, cols.T))
 
 
 def _mass_and_centre(crop: np.ndarray) -> tuple[float, float, float]:
