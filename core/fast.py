@@ -59,11 +59,28 @@ def layer_product(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = a @ W`` for a forward pass: one sample on the calling thread.
 
     A batch goes to BLAS; a single row (a drawing being predicted) is
-    `product_here`'s, so that predicting one drawing never waits for BLAS threads.
+    `row_product`'s, so that predicting one drawing never waits for BLAS threads.
     """
     if a.shape[0] == 1:
-        return product_here(a, W, out=out)
+        return row_product(a, W, out=out)
     return np.matmul(a, W, out=out)
+
+
+def row_product(
+    a: np.ndarray, W: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ``a @ W`` for one row ``a`` (1, n), on the calling thread, skipping zeros.
+
+    A drawing's input is mostly blank margin and a ReLU layer's output mostly 0:
+    only W's rows facing nonzero inputs are read, a third or less of a layer that
+    is read from memory for every drawing. `product_here` adds each row's terms
+    one after the other, so the zeros' exact ``+0`` terms left out change no bit
+    of the result.
+    """
+    live = np.flatnonzero(a[0])
+    if live.size > MAX_LIVE_SHARE * a.shape[1]:
+        return product_here(a, W, out=out)
+    return product_here(a[:, live], W[live], out=out)
 
 
 def add_bias_and_activate(
@@ -205,6 +222,17 @@ def gather_normalized(
         return out
     rows = take_rows(images, indices, extra, out=scratch)
     return normalization.apply(rows, out=out)
+
+
+def blur_rows(
+    padded: np.ndarray, kernel: np.ndarray, out: np.ndarray, first: int, last: int
+) -> bool:
+    """Run the drawing conversion's compiled blur pass (``core.kernels.blur_rows``).
+
+    False means nothing was written and the caller blurs with NumPy
+    (``core.preprocess``'s own passes, which give the same bits).
+    """
+    return kernels.blur_rows(padded, kernel, out, first, last)
 
 
 def warp_uint8(*arrays: np.ndarray) -> bool:

@@ -8,7 +8,9 @@ augmentation's warp (source positions, then bilinear sampling: about thirty pass
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
 spread back. One draws the style strokes of ``core.drawing_styles`` (a pen's
-distance to a segment, over the pixels it reaches). Each kernel does the
+distance to a segment, over the pixels it reaches); one blurs a drawing's strokes for
+its conversion (``core.preprocess``: three passes over the image per blur tap). Each
+kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
 are bit for bit those of the NumPy path. Every public function returns False when
 its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
@@ -386,6 +388,27 @@ def _compile(numba) -> dict[str, Callable]:
                         target[y, x] = c
         return True
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def blur_rows(padded, kernel, out, first, last):  # pragma: no cover
+        # ``core.preprocess._symmetric_sum``: out[i] = kernel[0] padded[r + i],
+        # plus (padded[r + i - k] + padded[r + i + k]) kernel[k] for k = 1..r
+        # where either row can hold ink, one row of out at a time.
+        radius = kernel.shape[0] - 1
+        size, width = out.shape
+        for i in range(size):
+            target, centre = out[i], padded[radius + i]
+            for c in range(width):
+                target[c] = centre[c] * kernel[0]
+            for k in range(1, radius + 1):
+                if first - k <= i < last + k:
+                    above, below, weight = (
+                        padded[radius + i - k],
+                        padded[radius + i + k],
+                        kernel[k],
+                    )
+                    for c in range(width):
+                        target[c] += (above[c] + below[c]) * weight
+
     return {
         "adam": adam,
         "warp": warp,
@@ -397,6 +420,7 @@ def _compile(numba) -> dict[str, Callable]:
         "take_rows": take_rows,
         "spread_rows": spread_rows,
         "segments": segments,
+        "blur_rows": blur_rows,
     }
 
 
@@ -457,6 +481,7 @@ def warm_up() -> None:
     spread_rows(row, index, row.copy())
     f32 = np.float32
     draw_segments(np.zeros((4, 1), f32), index, one, np.zeros((1, 1, 1), f32))
+    _call("blur_rows", np.zeros((3, 1), f32), np.ones(2, f32), row, 0, 1)
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -764,6 +789,33 @@ def spread_rows(rows: np.ndarray, index: np.ndarray, out: np.ndarray) -> bool:
     if not available() or not _row_arrays(out, index, rows):
         return False
     return _call("spread_rows", rows, index, out)
+
+
+def blur_rows(
+    padded: np.ndarray, kernel: np.ndarray, out: np.ndarray, first: int, last: int
+) -> bool:
+    """Blur along rows with ``core.preprocess._symmetric_sum``'s arithmetic.
+
+    ``padded`` float32 (S + 2r, W), ``kernel`` float32 (r + 1,), ``out`` float32
+    (S, W), all C-contiguous; rows ``r + first`` to ``r + last - 1`` of ``padded``
+    hold its ink. Runs only once `warm_up` has loaded the kernel: the app converts
+    drawings on its GUI thread, which must not wait for numba to load or compile.
+    Returns False (nothing written) when the kernel is not loaded or the arrays
+    do not suit it.
+    """
+    compiled = _kernels.get("blur_rows")
+    if compiled is None or not compiled.signatures:
+        return False
+    if (
+        any(a.dtype != _F32 or not a.flags.c_contiguous for a in (padded, kernel, out))
+        # Read-only arrays are another type: numba would compile for them here.
+        or not (padded.flags.writeable and kernel.flags.writeable)
+        or kernel.ndim != 1
+        or out.ndim != 2
+        or padded.shape != (out.shape[0] + 2 * (kernel.size - 1), out.shape[1])
+    ):
+        return False
+    return _call("blur_rows", padded, kernel, out, int(first), int(last))
 
 
 def _int_vector(a: np.ndarray, size: int) -> bool:

@@ -61,16 +61,27 @@ def deskew(images: np.ndarray) -> np.ndarray:
     source = np.arange(W)[None, None, :] + shift[:, :, None]  # (B, H, W)
     left = np.floor(source)
     frac = (source - left).astype(np.float32)
-    left = left.astype(np.intp)
+    # The rows, each between two zero columns, end to end: positions outside a
+    # row read its zero padding.
     padded = np.zeros((B, H, W + 2), np.float32)
     padded[:, :, 1:-1] = ink
-    # Positions outside the row read the zero padding.
-    low = np.clip(left + 1, 0, W + 1)
-    high = np.clip(left + 2, 0, W + 1)
-    a = np.take_along_axis(padded, low, axis=2)
-    b = np.take_along_axis(padded, high, axis=2)
-    out = a + (b - a) * frac
-    result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    starts = (np.arange(B * H) * (W + 2)).reshape(B, H, 1)
+    low = left.astype(np.intp)
+    low += 1
+    high = low + 1
+    for index in (low, high):
+        np.maximum(index, 0, out=index)  # ufuncs: np.clip's wrapper costs more
+        np.minimum(index, W + 1, out=index)
+        index += starts
+    a = padded.take(low)
+    out = padded.take(high)
+    # a + (b - a) * frac
+    out -= a
+    out *= frac
+    out += a
+    np.rint(out, out=out)
+    np.clip(out, 0.0, 255.0, out=out)
+    result = out.astype(np.uint8)
     return result[0] if single else result
 
 
@@ -90,7 +101,8 @@ def _slant_and_row_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mu11 = np.einsum("bh,bhw,bw->b", dy, ink, dx)
     # Rows are numbered downward, so a right lean has x falling as the row grows.
     lean = np.where(mu02 > 1e-12, -mu11 / np.maximum(mu02, 1e-12), 0.0)
-    return np.clip(lean, -_MAX_SLANT, _MAX_SLANT), cy
+    np.maximum(lean, -_MAX_SLANT, out=lean)
+    return np.minimum(lean, _MAX_SLANT, out=lean), cy
 
 
 def _batch(images: np.ndarray) -> tuple[np.ndarray, bool]:

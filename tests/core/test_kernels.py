@@ -22,6 +22,7 @@ KERNELS = (
     "take_rows",
     "spread_rows",
     "segments",
+    "blur_rows",
 )
 
 
@@ -437,3 +438,46 @@ def test_the_segment_kernel_refuses_images_out_of_range_and_other_layouts():
     )
     assert kernels.draw_segments(ends, np.ones(1, np.intp), reach, out)
     assert out[1].max() == 1.0 and np.all(out[0] == 0)
+
+
+@pytest.mark.parametrize("sigma", [1.2, 3.7, 6.0])
+def test_compiled_stroke_blur_gives_the_numpy_blur_bit_for_bit(sigma, monkeypatch):
+    from core.preprocess import _blur
+
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(8)
+    ink = rng.random((50, 30), dtype=np.float32) * (rng.random((50, 30)) < 0.4)
+    compiled = _blur(ink, 12, sigma)
+    _numpy_only(monkeypatch)
+    assert compiled.tobytes() == _blur(ink, 12, sigma).tobytes()
+
+
+def test_the_blur_kernel_runs_and_leaves_other_layouts_to_numpy():
+    _needs_numba()
+    kernels.warm_up()
+    kernel = np.ones(3, np.float32)
+    padded = np.ones((9, 4), np.float32)
+    out = np.zeros((5, 4), np.float32)
+    assert kernels.blur_rows(padded, kernel, out, 0, 5)
+    assert np.array_equal(out[2], np.full(4, 5.0, np.float32))
+    for bad_padded, bad_out in (
+        (padded[:, :3], out),  # widths differ
+        (padded[1:], out),  # not 2 r rows more
+        (padded, np.zeros((4, 5), np.float32).T),  # not C-contiguous
+        (padded.astype(np.float64), out),
+    ):
+        before = bad_out.copy()
+        assert not kernels.blur_rows(bad_padded, kernel, bad_out, 0, 5)
+        assert np.array_equal(bad_out, before)
+
+
+def test_converting_a_drawing_never_loads_or_compiles_the_kernels(fresh_kernels):
+    # The app converts drawings on its GUI thread: loading numba there (or
+    # compiling a kernel) would freeze the window; warm_up does it elsewhere.
+    from core.preprocess import convert_drawing
+
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[60:220, 120:150] = 255
+    assert convert_drawing(canvas, "mnist", ink_is_bright=True) is not None
+    assert not kernels._loaded

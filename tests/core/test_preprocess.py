@@ -455,3 +455,16 @@ def test_a_slanted_drawing_is_stood_upright(lean):
         leaning = canvas_to_image(_draw(sheared(DRAWN[digit]), 12), "mnist")
         assert abs(float(slant(leaning))) < 0.05
         assert np.abs(leaning.astype(float) - upright.astype(float)).mean() < 12
+
+
+@pytest.mark.parametrize("q", [2, 3, 5, 8, 11])
+def test_block_sums_have_the_bits_of_a_reshaped_sum(q):
+    from core.preprocess import _block_sums
+
+    rng = np.random.default_rng(q)
+    crop = rng.random((97, 263), dtype=np.float32)
+    h, w = -(-97 // q), -(-263 // q)
+    padded = np.zeros((h * q, w * q), np.float32)
+    padded[:97, :263] = crop
+    expected = padded.reshape(h, q, w, q).sum(axis=(1, 3))
+    assert _block_sums(crop, q).tobytes() == expected.tobytes()
