@@ -1,21 +1,28 @@
 """Teach it: how far 20 corrections and one fine-tune lift a hand the model misreads.
 
-Part of `bench.drawings` (``--teach-hands``). A "hand" is one consistent style of
+Part of `bench.drawings` (``--teach-hands``), or on its own: ``python -m
+bench.drawings_teach --model M.npz [--mnist-folder DIR] [--hands 3] [--seed S]``
+(another seed, other hands: to check that the fine-tune is not tuned to one set).
+A "hand" is one consistent style of
 `bench.drawings_material`'s handwriting generator, made from its own seed
 (`TEACH_SEED`) with its traits drawn wider (more slant, turn, width and shake), so
 none of them is among the test material. Of the candidate hands
 the ones the model reads worst are taught: the hand draws digits (0 to 9 over and
 over) and every one the model answers wrong or "not sure" is corrected, as "That's
 wrong..." would keep it, until there are `CORRECTIONS`; then the app's own fine-tune
-runs (`core.run.fine_tune_request`: the model's settings, the personal drawings mixed
-with its training images). The hand is measured before and after on fresh drawings,
-and the official MNIST test set with it.
+runs (`core.run.fine_tune_request`, the code path of the Draw tab's Fine-tune: the
+model's settings made gentle, the personal drawings mixed with its training images).
+The hand is measured before and after on fresh drawings, and the official MNIST test
+set with it (reported only: nothing in the app is chosen on it).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +30,19 @@ from bench import drawings_material as material
 from core.calibration import model_judge
 from core.dataset_store import load_dataset
 from core.datasets import Dataset
-from core.model_io import SavedModel
+from core.idx import read_idx
+from core.model_io import SavedModel, load_model
 from core.preprocess import convert_drawing
-from core.run import build_model, fine_tune_request, prepare_run, run_training
+from core.run import (
+    FINE_TUNE_EPOCHS,
+    FINE_TUNE_LEARNING_RATE_FACTOR,
+    FINE_TUNE_LIMIT,
+    FINE_TUNE_REPEAT,
+    build_model,
+    fine_tune_request,
+    prepare_run,
+    run_training,
+)
 from core.user_dirs import data_dir
 
 TEACH_SEED = 2026_15
@@ -52,6 +69,7 @@ class Taught:
     mnist_before: float | None
     mnist_after: float | None
     seconds: float
+    tune_seconds: float
 
 
 class _Sketcher:
@@ -145,9 +163,11 @@ def teach(
             np.stack(kept_images),
             np.array(kept_labels, np.uint8),
         )
+        tune_started = time.perf_counter()
         prepared = prepare_run(fine_tune_request(model, dataset, drawings))
         result = run_training(prepared)
         tuned = build_model(prepared, result.network, result)
+        tune_seconds = time.perf_counter() - tune_started
         after, unsure_after, _ = _read(tuned, *test)
         mnist_before = mnist_after = None
         if mnist is not None:
@@ -166,6 +186,7 @@ def teach(
                 mnist_before,
                 mnist_after,
                 time.perf_counter() - started,
+                tune_seconds,
             )
         )
     return results
@@ -178,7 +199,10 @@ def _accuracy(model: SavedModel, images: np.ndarray, labels: np.ndarray) -> floa
 def report(results: list[Taught]) -> dict:
     """Print one line per hand and the mean; return the figures."""
     print(
-        f"  teach it ({CORRECTIONS} corrections, then the app's fine-tune; "
+        f"  teach it ({CORRECTIONS} corrections, then the app's fine-tune: "
+        f"{FINE_TUNE_EPOCHS} epochs at {FINE_TUNE_LEARNING_RATE_FACTOR:g} "
+        f"times the learning rate, unaugmented, on at most {FINE_TUNE_LIMIT:,} "
+        f"training images and the drawings {FINE_TUNE_REPEAT} times each; "
         f"{TEST_REPEATS * 10} fresh drawings of each hand):"
     )
     for taught in results:
@@ -194,7 +218,8 @@ def report(results: list[Taught]) -> dict:
             f"{100 * taught.after:.0f}% read right (not sure "
             f"{100 * taught.not_sure_before:.0f}% -> "
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
-            f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s"
+            f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
+            f"(fine-tune {taught.tune_seconds:.1f} s)"
         )
     figures = {
         "teach_before": float(np.mean([t.before for t in results])),
@@ -216,3 +241,30 @@ def report(results: list[Taught]) -> dict:
         )
     )
     return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.drawings import MNIST_TEST
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.drawings_teach", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--mnist-folder", type=Path, help="official MNIST IDX files")
+    parser.add_argument("--hands", type=int, default=3, help="hands to teach")
+    parser.add_argument("--seed", type=int, default=TEACH_SEED)
+    args = parser.parse_args(argv)
+    test_set = None
+    if args.mnist_folder is not None:
+        test_set = (
+            read_idx(args.mnist_folder / MNIST_TEST[0], ndim=3),
+            read_idx(args.mnist_folder / MNIST_TEST[1], ndim=1).astype(np.intp),
+        )
+    print(f"model {args.model}, hands of seed {args.seed}")
+    report(teach(load_model(args.model), args.hands, test_set, args.seed))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from core.augment import AugmentConfig
 from core.datasets import (
     DIGIT_CLASS_NAMES,
     Dataset,
@@ -58,16 +59,18 @@ from core.training import (
     train,
 )
 
-# Fine-tuning: a few gentle epochs on the user's drawings mixed with a sample of the
-# training images, so that the drawings count without the digits being forgotten
-# (bench.drawings' teach-it figure: 20 corrections of a misread hand; in
-# bench/RESULTS.md).
-FINE_TUNE_EPOCHS = 3
-FINE_TUNE_LEARNING_RATE_FACTOR = 0.1
-FINE_TUNE_LIMIT = 10_000  # training images kept: no full epoch of 60,000 needed
+# Fine-tuning: gentle epochs on the user's drawings mixed with a sample of the
+# training images, so that the drawings count without the digits being forgotten.
+# Many small steps move the weights less at random than a few large ones, and the
+# images are not augmented (see `fine_tune_config`). bench.drawings' teach-it figure
+# (20 corrections of a misread hand, in bench/RESULTS.md) chose these.
+FINE_TUNE_EPOCHS = 10
+FINE_TUNE_LEARNING_RATE_FACTOR = 0.05
+FINE_TUNE_LIMIT = 20_000  # training images kept: no full epoch of 60,000 needed
 # Each personal drawing is added this many times, so that a few dozen of them weigh
-# against thousands of training images (new runs and fine-tunes alike).
+# against thousands of training images: in new runs, and in fine-tunes.
 PERSONAL_REPEAT = 20
+FINE_TUNE_REPEAT = 40
 # ``stopped`` of a model taken while its run was still going: if it is what remains
 # (the run was stopped or failed afterwards), the run did not finish.
 SNAPSHOT_STOPPED = "interrupted"
@@ -632,15 +635,21 @@ def fine_tune_config(config: TrainingConfig) -> TrainingConfig:
     """Return the fine-tune settings derived from a model's original ones.
 
     `FINE_TUNE_EPOCHS` epochs at `FINE_TUNE_LEARNING_RATE_FACTOR` times the original
-    learning rate, constant, without early stopping; everything else is kept.
+    learning rate, constant, without early stopping or augmentation; everything
+    else is kept.
     """
     rate = config.learning_rate * FINE_TUNE_LEARNING_RATE_FACTOR
+    # No augmentation: the model has learnt the augmented variety already, and
+    # the drawings are taught as the user drew them. Augmenting (the run's own
+    # transforms, or gentler copies of the drawings) read the hand worse and lost
+    # more of the digits in bench.drawings' teach-it.
     return config.replace(
         epochs=FINE_TUNE_EPOCHS,
         learning_rate=rate,
         min_learning_rate=min(config.min_learning_rate, rate),
         schedule="constant",
         early_stopping_patience=0,
+        augment=AugmentConfig(),
     )
 
 
@@ -652,7 +661,7 @@ def fine_tune_request(
 ) -> RunRequest:
     """Return the request that fine-tunes ``base`` on the personal drawings.
 
-    The drawings (required, `PERSONAL_REPEAT` copies each) are mixed with at most
+    The drawings (required, `FINE_TUNE_REPEAT` copies each) are mixed with at most
     `FINE_TUNE_LIMIT` images of the training part, split as the original run split
     ``dataset`` (same seed, share and subset), so the validation images stay unseen.
 
@@ -684,7 +693,7 @@ def fine_tune_request(
         dataset=dataset,
         config=fine_tune_config(config),
         personal=personal,
-        personal_repeat=PERSONAL_REPEAT,
+        personal_repeat=FINE_TUNE_REPEAT,
         require_personal=True,
         base=base,
         subset=subset,

@@ -671,9 +671,14 @@ def test_info_shows_the_phases_of_a_fine_tuned_model(tmp_path, data_dir, capsys)
     assert "Training        adam lr 0.01, constant schedule, batch 128, 4 epochs" in out
     phases = [line for line in out.splitlines() if " 1. train on " in line]
     assert phases and phases[0].startswith("Phases          1. train on digits-8x8")
-    assert "2. fine-tune on digits-8x8, adam lr 0.001, 3 epochs (completed)" in out
+    from core.run import FINE_TUNE_EPOCHS
+
+    assert (
+        f"2. fine-tune on digits-8x8, adam lr 0.0005, {FINE_TUNE_EPOCHS} epochs "
+        "(completed)"
+    ) in out
     assert "6 personal drawings" in out
-    assert "7 epochs in 2 phases" in out
+    assert f"{4 + FINE_TUNE_EPOCHS} epochs in 2 phases" in out
     assert "(with 6 personal drawings)" in out and "subset of 900" in out
     code, out, _ = run_cli(capsys, "info", "--model", path, "--json")
     described = json.loads(out)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core import run
+from core.augment import AugmentConfig
 from core.datasets import (
     Dataset,
     DatasetError,
@@ -21,6 +22,7 @@ from core.personal_set import PersonalSet
 from core.run import (
     FINE_TUNE_EPOCHS,
     FINE_TUNE_LIMIT,
+    FINE_TUNE_REPEAT,
     PERSONAL_REPEAT,
     SNAPSHOT_STOPPED,
     PersonalDrawings,
@@ -209,22 +211,27 @@ def test_fine_tune_config_is_the_policy():
     original = _config(
         epochs=50, learning_rate=0.01, schedule="cosine", min_learning_rate=0.005,
         early_stopping_patience=4, l2=0.001,
+        augment=AugmentConfig(shift=1.5, rotation=10.0, probability=0.5),
     )  # fmt: skip
     tuned = fine_tune_config(original)
-    assert tuned.epochs == FINE_TUNE_EPOCHS == 3
-    assert tuned.learning_rate == pytest.approx(0.001)
+    assert tuned.epochs == FINE_TUNE_EPOCHS == 10
+    assert tuned.learning_rate == pytest.approx(0.0005)
     assert tuned.schedule == "constant"
     assert tuned.early_stopping_patience == 0
     assert tuned.min_learning_rate <= tuned.learning_rate  # still a valid config
     assert tuned.l2 == 0.001 and tuned.hidden_sizes == original.hidden_sizes
+    # The drawings are taught as drawn, the training images as stored.
+    assert not tuned.augment.is_active
+    assert original.augment.is_active
 
 
 def test_fine_tune_request_is_the_policy(digits):
     base = _trained(digits, epochs=1)
     request = fine_tune_request(base, digits, _drawings(2))
     assert request.base is base
-    assert request.limit == FINE_TUNE_LIMIT == 10_000
-    assert request.personal_repeat == PERSONAL_REPEAT == 20
+    assert request.limit == FINE_TUNE_LIMIT == 20_000
+    assert request.personal_repeat == FINE_TUNE_REPEAT == 40
+    assert PERSONAL_REPEAT == 20  # a new run's repeats are not the fine-tune's
     assert request.require_personal
     assert request.kind == "fine_tune"
     assert request.config == fine_tune_config(_config(epochs=1))
@@ -278,7 +285,7 @@ def test_fine_tuning_without_recorded_settings_uses_the_fallback(digits):
     request = fine_tune_request(
         base, digits, _drawings(1), fallback_config=_config(learning_rate=0.1)
     )
-    assert request.config.learning_rate == pytest.approx(0.01)
+    assert request.config.learning_rate == pytest.approx(0.005)
 
 
 def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
@@ -292,16 +299,17 @@ def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
     save_model(path, tuned.network, tuned.metadata)
     again = load_model(path)
 
-    assert [row["phase"] for row in again.history] == [0] * 4 + [1] * 3
-    assert [row["epoch"] for row in again.history] == [1, 2, 3, 4, 1, 2, 3]
+    tuned_epochs = list(range(1, FINE_TUNE_EPOCHS + 1))
+    assert [row["phase"] for row in again.history] == [0] * 4 + [1] * FINE_TUNE_EPOCHS
+    assert [row["epoch"] for row in again.history] == [1, 2, 3, 4, *tuned_epochs]
     rates = [row["learning_rate"] for row in again.history]
     assert rates[:4] == [pytest.approx(0.01)] * 4
-    assert rates[4:] == [pytest.approx(0.001)] * 3
+    assert rates[4:] == [pytest.approx(0.0005)] * FINE_TUNE_EPOCHS
     assert [phase["kind"] for phase in again.phases] == ["train", "fine_tune"]
     assert again.phases[0]["config"]["epochs"] == 4
     assert again.phases[0]["config"]["learning_rate"] == 0.01
-    assert again.phases[1]["config"]["epochs"] == 3
-    assert again.phases[1]["config"]["learning_rate"] == pytest.approx(0.001)
+    assert again.phases[1]["config"]["epochs"] == FINE_TUNE_EPOCHS
+    assert again.phases[1]["config"]["learning_rate"] == pytest.approx(0.0005)
     assert again.phases[0]["metrics"] == loaded.metrics  # the original run's figures
     assert again.phases[1]["metrics"]["personal_images"] == 3
     # Opening the file shows the original settings (50 epochs stay 50, not 3).
@@ -309,7 +317,7 @@ def test_fine_tuned_file_keeps_the_whole_history(tmp_path, digits):
     assert again.dataset_name == "digits-8x8"
     assert again.metrics == again.phases[1]["metrics"]
     timeline = history_timeline(again.history)
-    assert list(timeline.epochs) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(timeline.epochs) == list(range(1, 5 + FINE_TUNE_EPOCHS))
     assert timeline.starts == (0.0, 4.0)
 
 

@@ -14,8 +14,8 @@ from core.model_io import load_model, save_model
 from core.run import (
     FINE_TUNE_LIMIT,
     FINE_TUNE_NEGATIVES,
+    FINE_TUNE_REPEAT,
     JUDGEMENT_FALSE_REJECTION,
-    PERSONAL_REPEAT,
     RunError,
     RunRequest,
     build_model,
@@ -190,10 +190,10 @@ def test_fine_tuning_with_not_a_digit_drawings_gives_the_model_that_output(mnist
     assert after[:, 10].max() < 0.05
     labels = prepared.train_set.labels
     # Made-up non-digits (as many as the limit keeps) and the user's, repeated.
-    made = int((labels == 10).sum()) - 4 * PERSONAL_REPEAT
+    made = int((labels == 10).sum()) - 4 * FINE_TUNE_REPEAT
     assert 0 < made <= FINE_TUNE_NEGATIVES
     assert prepared.config.negatives == made
-    assert len(prepared.train_set) <= FINE_TUNE_LIMIT + 6 * PERSONAL_REPEAT
+    assert len(prepared.train_set) <= FINE_TUNE_LIMIT + 6 * FINE_TUNE_REPEAT
     assert prepared.personal_images == 6 and prepared.left_out == 0
 
 
@@ -208,7 +208,7 @@ def test_the_fine_tuned_model_keeps_the_new_output(mnist):
     # A further fine-tune keeps it and makes non-digits again.
     again = prepare_run(fine_tune_request(tuned, mnist, _negative_drawings(2, 1)))
     assert again.network.num_classes == 11
-    assert (again.train_set.labels == 10).sum() > 2 * PERSONAL_REPEAT
+    assert (again.train_set.labels == 10).sum() > 2 * FINE_TUNE_REPEAT
 
 
 def test_a_run_without_the_output_leaves_not_a_digit_drawings_out(mnist):

@@ -18,6 +18,7 @@ from core.model_io import load_model, save_model
 from core.personal_set import PersonalSet
 from core.presets import PRESETS
 from core.run import (
+    FINE_TUNE_EPOCHS,
     RunRequest,
     build_model,
     fine_tune_request,
@@ -430,17 +431,20 @@ def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
     assert window.training.prepared_data.extra_size == 3
     tuned = window.document.model
     # The whole history: the first run's epoch, then the fine-tune as a later phase.
-    assert [row["phase"] for row in tuned.history] == [0, 1, 1, 1]
-    assert [row["epoch"] for row in tuned.history] == [1, 1, 2, 3]
+    tuned_epochs = list(range(1, FINE_TUNE_EPOCHS + 1))
+    assert [row["phase"] for row in tuned.history] == [0] + [1] * FINE_TUNE_EPOCHS
+    assert [row["epoch"] for row in tuned.history] == [1, *tuned_epochs]
     assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
     assert tuned.metrics["personal_images"] == 3
-    assert tuned.metrics["epochs_completed"] == 3
+    assert tuned.metrics["epochs_completed"] == FINE_TUNE_EPOCHS
     # Its curve continues the first run's on the epoch axis, after a "fine-tune" line.
     run = window.plot_panel.current_run
-    assert list(run.epoch_column("epoch")) == [1.0, 2.0, 3.0, 4.0]
+    assert list(run.epoch_column("epoch")) == [1.0] + [1.0 + n for n in tuned_epochs]
     assert run.marks == (PhaseMark(1.0, "fine-tune"),)
     assert run.batches.column(0).min() > 1.0
-    assert "1 epoch + 3 fine-tune epochs" in window.train_tab.model_label.text()
+    assert f"1 epoch + {FINE_TUNE_EPOCHS} fine-tune epochs" in (
+        window.train_tab.model_label.text()
+    )
 
 
 def test_divergence_is_explained_in_the_window(qtbot, window):
@@ -649,13 +653,13 @@ def test_fine_tuning_never_touches_the_model_the_window_shows(qtbot, window):
     assert window.training.is_running and window.document.model is shown
     qtbot.waitUntil(lambda: not window.training.is_running, timeout=20000)
     assert window.plot_panel.current_run.label.startswith("fine-tune")
-    assert untouched == [True, True, True]
+    assert untouched == [True] * FINE_TUNE_EPOCHS
     for old, now in zip(before, _parameters(shown), strict=True):
         np.testing.assert_array_equal(now, old)
     # The result was adopted as a new model; it trained, the one shown before did not.
     tuned = window.document.model
     assert tuned is not shown and tuned.network is not shown.network
-    assert [row["phase"] for row in tuned.history] == [0, 1, 1, 1]
+    assert [row["phase"] for row in tuned.history] == [0] + [1] * FINE_TUNE_EPOCHS
     assert window.document.unsaved
     assert any(
         not np.array_equal(a, b)
@@ -722,7 +726,7 @@ def test_the_window_is_freed_without_the_garbage_collector(
 
 
 def _fine_tuned_file(path) -> None:
-    """Write a model trained 2 epochs on the MNIST sample, then fine-tuned (3)."""
+    """Write a model trained 2 epochs on the MNIST sample, then fine-tuned."""
     dataset = load_bundled("mnist-sample")
     config = TrainingConfig(hidden_sizes=(16,), epochs=2, batch_size=128)
     prepared = prepare_run(RunRequest(dataset, config))
@@ -739,7 +743,8 @@ def test_an_opened_fine_tuned_model_shows_both_phases(qtbot, window, tmp_path):
     saved = load_model(path)
     assert window.files.open_path(path)
     run = window.plot_panel.current_run
-    assert list(run.epoch_column("epoch")) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    epochs = 2 + FINE_TUNE_EPOCHS
+    assert list(run.epoch_column("epoch")) == [float(n) for n in range(1, epochs + 1)]
     np.testing.assert_allclose(
         run.epoch_column("validation_accuracy"),
         [row["validation_accuracy"] for row in saved.history],
@@ -762,8 +767,9 @@ def test_an_opened_fine_tuned_model_shows_both_phases(qtbot, window, tmp_path):
         f"run {run.run_id}, epoch 4 (fine-tune epoch 2): accuracy"
     )
     # The model line and the banner count the original run's epochs and the fine-tune.
-    assert "2 epochs + 3 fine-tune epochs" in window.train_tab.model_label.text()
-    assert "2 epochs + 3 fine-tune epochs" in window.banner.text()
+    phases = f"2 epochs + {FINE_TUNE_EPOCHS} fine-tune epochs"
+    assert phases in window.train_tab.model_label.text()
+    assert phases in window.banner.text()
     # An earlier run's phase lines fade with it and go when it is removed.
     window.plot_panel.start_run("next", {})
     assert all(line.pen.color().alpha() < 200 for line in lines)
@@ -783,26 +789,22 @@ def test_fine_tuning_an_opened_file_keeps_its_name_and_its_whole_history(
     assert window.document.path == path and window.document.unsaved
     assert window.windowTitle().startswith("tuned.npz")
     tuned = window.document.model
-    assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1, 2, 2, 2]
+    phases = [0, 0] + [1] * FINE_TUNE_EPOCHS + [2] * FINE_TUNE_EPOCHS
+    assert [row["phase"] for row in tuned.history] == phases
     assert [p["kind"] for p in tuned.phases] == ["train", "fine_tune", "fine_tune"]
     run = window.plot_panel.current_run
-    assert list(run.epoch_column("epoch")) == [float(n) for n in range(1, 9)]
-    assert run.marks == (PhaseMark(2.0, "fine-tune"), PhaseMark(5.0, "fine-tune"))
-    assert run.batches.column(0).min() > 5.0
-    assert "2 epochs + 3 fine-tune epochs + 3 fine-tune epochs" in (
+    assert list(run.epoch_column("epoch")) == [
+        float(n) for n in range(1, len(phases) + 1)
+    ]
+    second = 2.0 + FINE_TUNE_EPOCHS
+    assert run.marks == (PhaseMark(2.0, "fine-tune"), PhaseMark(second, "fine-tune"))
+    assert run.batches.column(0).min() > second
+    tuned_twice = f"{FINE_TUNE_EPOCHS} fine-tune epochs"
+    assert f"2 epochs + {tuned_twice} + {tuned_twice}" in (
         window.train_tab.model_label.text()
     )
     assert window.files.save_to(path)
-    assert [row["phase"] for row in load_model(path).history] == [
-        0,
-        0,
-        1,
-        1,
-        1,
-        2,
-        2,
-        2,
-    ]
+    assert [row["phase"] for row in load_model(path).history] == phases
 
 
 def test_fine_tune_on_data_that_does_not_fit_says_why_on_the_train_tab(qtbot, window):

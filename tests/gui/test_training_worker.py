@@ -15,7 +15,7 @@ from template_model import template_model
 from core.datasets import Dataset, load_bundled
 from core.model_io import METRICS, save_model
 from core.network import MLP
-from core.run import SNAPSHOT_STOPPED, fine_tune_request
+from core.run import FINE_TUNE_EPOCHS, SNAPSHOT_STOPPED, fine_tune_request
 from core.training import TrainingConfig
 from gui import training_worker
 from gui.training_worker import (
@@ -386,11 +386,12 @@ def test_fine_tune_job_keeps_the_base_model_and_its_history(qtbot, small_set):
     for kept, now in zip(before, base_model.network.parameters(), strict=True):
         assert kept.tobytes() == now.tobytes()
     tuned = outcome.model
-    assert [row["phase"] for row in tuned.history] == [0, 0, 1, 1, 1]
+    assert [row["phase"] for row in tuned.history] == [0, 0] + [1] * FINE_TUNE_EPOCHS
     assert [phase["kind"] for phase in tuned.phases] == ["train", "fine_tune"]
     assert tuned.config["epochs"] == 2
-    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.001)
-    assert outcome.epochs_completed == 3 and len(outcome.history) == 3
+    assert tuned.phases[1]["config"]["learning_rate"] == pytest.approx(0.0005)
+    assert outcome.epochs_completed == FINE_TUNE_EPOCHS
+    assert len(outcome.history) == FINE_TUNE_EPOCHS
 
 
 def test_a_job_with_a_base_model_trains_a_copy_of_it(qtbot, small_set):
