@@ -46,6 +46,12 @@ class Banner(QFrame):
         layout.addWidget(self.label, 1)
         layout.addWidget(self.details_button)
         layout.addWidget(self.close_button)
+        # Hidden, it keeps its room: showing it then moves nothing below it (a new
+        # height for the plots lays out and repaints them all, a visible stall).
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
+        self.setStyleSheet("Banner { border: 1px solid transparent; }")  # as shown
         self.hide()
 
     def show_message(self, kind: str, text: str, details: str = "") -> None:

@@ -41,6 +41,10 @@ from gui.training_panel import TrainingPanel
 CUSTOM_PRESET = "custom"
 
 
+# The banner's first message, where a run's outcome will be.
+WELCOME = "New here? Start from a preset: “recommended” reads drawings best."
+
+
 class TrainTab(QSplitter):
     """Settings on the left, the run's messages and plots on the right.
 
@@ -99,6 +103,7 @@ class TrainTab(QSplitter):
         self.setSizes([420, 860])
         self.setChildrenCollapsible(False)
         self.show_model_text(None)
+        self.banner.show_message("info", WELCOME)
 
         self.network_panel.config_changed.connect(self.on_config_changed)
         self.training_panel.config_changed.connect(self.on_config_changed)

@@ -185,16 +185,19 @@ def test_model_line_and_status_bar_keep_their_size_while_training(qtbot, window)
     assert "epochs" in window.train_tab.model_label.text()
 
 
-def test_the_plots_keep_their_height_when_a_run_ends(qtbot, window):
+def test_the_plots_keep_their_height_when_a_run_starts_and_ends(qtbot, window):
     # A new height lays out and repaints every plot in one pass: the window's
-    # longest stall, if it came as the run's outcome is shown.
+    # longest stall, if it came as a run starts or as its outcome is shown.
     window.resize(1024, 640)
     _small_settings(window, epochs=500)
+    window.banner.close_button.click()  # dismissed: its room stays
+    qtbot.wait(50)
+    height = window.train_tab.plots_area.height()
     _start_and_wait_for_batches(qtbot, window)
     qtbot.waitUntil(lambda: len(window.training.history) >= 1, timeout=10000)
     qtbot.wait(50)
     assert "Pause" in window.banner.text()
-    height = window.train_tab.plots_area.height()
+    assert window.train_tab.plots_area.height() == height
     window.commands.stop.trigger()
     qtbot.waitUntil(lambda: not window.training.is_running, timeout=10000)
     qtbot.wait(50)
