@@ -467,9 +467,19 @@ def augmentation_cost(dataset: Dataset, rounds: int, threads: int) -> list[str]:
         started = time.perf_counter()
         for start in range(0, len(dataset), BATCH):
             batch = dataset.images[start : start + BATCH]
-            augment_batch(batch, augment, rng, dataset.max_value, out=out[: len(batch)])
+            augment_batch(
+                batch,
+                augment,
+                rng,
+                dataset.max_value,
+                out=out[: len(batch)],
+                labels=dataset.labels[start : start + BATCH],  # the styles need them
+            )
         alone.append(time.perf_counter() - started)
-    lines.append(f"  augment_batch alone: {_spread(alone, 0)} s per 60,000 images.")
+    lines.append(
+        f"  augment_batch alone (batches of {BATCH}, with their labels): "
+        f"{_spread(alone, 0)} s per 60,000 images."
+    )
     lines.append(
         "  (Plain minibatches skip the inputs that are blank in all their images, "
         "about a third;\n  augmented ones leave too few blank to skip, so part of "
