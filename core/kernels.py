@@ -581,14 +581,7 @@ def warp_uint8(
         (elastic_columns, np.float32, (padded_g, cols)),
         (out, np.float32, (batch, rows * cols)),
     )
-    if (
-        padded_g % 4
-        or not g <= padded_g < g + 4
-        or any(
-            a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous
-            for a, dtype, shape in expected
-        )
-    ):
+    if padded_g % 4 or not g <= padded_g < g + 4 or not _suit(expected):
         return False
     return _call(
         "warp", images, chosen, maps, coarse, elastic_rows, elastic_columns, out
@@ -623,10 +616,7 @@ def draw_segments(
         return False
     n = image.shape[0]
     expected = ((ends, _F32, (4, n)), (image, _INTP, (n,)), (reach, _F32, (n,)))
-    for a, dtype, shape in expected:
-        if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
-            return False
-    if out.dtype != _F32 or out.ndim != 3 or not out.flags.c_contiguous:
+    if not _suit(expected) or out.ndim != 3 or not _suit([(out, _F32, out.shape)]):
         return False
     return _call("segments", ends, image, reach, out)
 
@@ -816,6 +806,14 @@ def blur_rows(
     ):
         return False
     return _call("blur_rows", padded, kernel, out, int(first), int(last))
+
+
+def _suit(expected) -> bool:
+    """Check ``(array, dtype, shape)`` triples: each array as given, C-contiguous."""
+    return all(
+        a.dtype == dtype and a.shape == shape and a.flags.c_contiguous
+        for a, dtype, shape in expected
+    )
 
 
 def _int_vector(a: np.ndarray, size: int) -> bool:
