@@ -2,8 +2,8 @@
 
 Owns ``ThreadChooser`` (times steps under 1 and under all BLAS threads, keeps the
 faster, and measures again when step times drift or every few seconds while the
-machine has an idle core), ``limited`` (other work under the latest choice),
-``parse_setting``, ``IdleCores`` and the process's ``BlasPool``. Imports
+machine has a spare core), ``limited`` (other work under the latest choice),
+``parse_setting``, ``SpareCores`` and the process's ``BlasPool``. Imports
 threadpoolctl and the standard library only; never Qt, never prints.
 """
 
@@ -20,12 +20,14 @@ from contextlib import contextmanager
 from threadpoolctl import ThreadpoolController
 
 AUTO = "auto"
-# The first probe: after FIRST_PROBE_DELAY seconds of one-thread steps (long enough
-# to count the idle cores, below), and only if the machine left IDLE_NEEDED of a
-# core idle meanwhile; otherwise one thread is the choice at once (a probe step
-# with all threads on a machine without an idle core measured 40-250 ms against
-# 3 ms, and an auto run that probed once lost 30% to one thread over 2 s runs).
-FIRST_PROBE_DELAY = 1.0
+# The first probe: as soon as the machine's load is known (SpareCores: at least
+# MIN_SECONDS of /proc/stat's counters, which may start before the loop, see
+# there) and FIRST_PROBE_DELAY after the first step (which allocates the loop's
+# buffers), and only if the machine left SPARE_NEEDED of a core spare; otherwise
+# one thread is the choice at once (a probe step with all threads on a machine
+# without a spare core measured 40-250 ms against 3 ms, and an auto run that
+# probed once lost 30% to one thread over 2 s runs). Until then, one thread.
+FIRST_PROBE_DELAY = 0.05
 # Probing: blocks of BLOCK steps, one thread then all of them, then all of them
 # and one (ABBA, so that a steady change of load hits both alike). Blocks, not
 # single steps: right after a switch the caches hold the other count's data and,
@@ -53,7 +55,7 @@ CLEAR_RATIO = 3.0
 # through most of it waiting for each other, CPU time taken from the other
 # programs (or from training, as the scheduler evens out). While one thread is
 # in use, a probe that is due is made only if the machine left at least
-# IDLE_NEEDED of a core idle since the last decision (more threads need a free
+# SPARE_NEEDED of a core spare since the last decision (more threads need a free
 # core: on a machine without one, measured, a 128x526 by 526x256 product took
 # 23 ms with two threads against 0.6 ms with one). With more than one thread,
 # also as soon as the median of the last WINDOW steps exceeds that of the first
@@ -61,13 +63,13 @@ CLEAR_RATIO = 3.0
 # core, and every step may now wait for it), or exceeds one thread's median.
 # One thread is not watched: others' load barely slows it, while its step times
 # under load vary too much to tell when the load has gone (the interval and the
-# idle cores find out).
+# spare cores find out).
 PROBE_INTERVAL = 5.0
 MAX_INTERVAL = 20.0
 PROBE_SHARE = 0.03
 WINDOW = 8
 DRIFT = 0.5
-IDLE_NEEDED = 0.5
+SPARE_NEEDED = 0.5
 
 Setting = int | str | None
 
@@ -157,13 +159,23 @@ POOL = BlasPool()
 _latest: int | None = None
 
 
-class IdleCores:
-    """Cores the machine left idle, on average, between two calls (Linux).
+class SpareCores:
+    """Cores this process could add to one busy thread of its own (Linux).
 
-    Reads the ``idle`` and ``iowait`` times of ``/proc/stat``. Calling the object
-    returns the idle cores since the previous call (None for the first call, for
-    an interval too short for the counters' 10 ms ticks, or where the file cannot
-    be read) and starts a new interval.
+    That is the cores the machine left idle plus those this process used, less
+    one: what other programs leave beyond the training thread. From the
+    ``idle`` and ``iowait`` times of ``/proc/stat`` and the process's CPU time.
+    Calling the object returns the spare cores since the previous call (None
+    where the file cannot be read, or for an interval shorter than
+    `MIN_SECONDS`, too short for the counters' 10 ms ticks; that interval goes
+    on) and starts a new interval.
+
+    The first interval starts at the latest of the process's recent readings
+    (any meter's, kept `MAX_AGE` seconds) that is `MIN_SECONDS` old, or the
+    oldest of them when none is: a loop started right after other work (the
+    CLI's start, the previous run) knows the load at once. Own CPU time is
+    counted as spare because those readings may span this process's own
+    multi-threaded work.
 
     Parameters
     ----------
@@ -171,41 +183,72 @@ class IdleCores:
         The kernel's statistics file.
     clock : callable, optional
         Seconds, monotonic; ``time.perf_counter`` by default.
+    own_cpu : callable, optional
+        CPU seconds of this process; ``time.process_time`` by default.
     """
 
     MIN_SECONDS = 0.5
+    MAX_AGE = 5.0
+    _recent: deque[tuple[float, float, float]] = deque(maxlen=16)
+    _recent_lock = threading.Lock()
 
     def __init__(
         self,
         path: str = "/proc/stat",
         clock: Callable[[], float] = time.perf_counter,
+        own_cpu: Callable[[], float] = time.process_time,
     ) -> None:
         self._path = path
         self._clock = clock
+        self._own_cpu = own_cpu
         self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._start: tuple[float, float] | None = None
+        # Readings of other meters share the history only with the defaults.
+        self._shared = path == "/proc/stat" and clock is time.perf_counter
+        now = self._reading()
+        self._start = self._recent_start(now) if now is not None else None
 
-    def _read(self) -> float | None:
+    def _reading(self) -> tuple[float, float, float] | None:
         try:
             with open(self._path, encoding="ascii") as stat:
                 fields = stat.readline().split()
-            return (int(fields[4]) + int(fields[5])) / self._ticks
+            idle = (int(fields[4]) + int(fields[5])) / self._ticks
         except (OSError, ValueError, IndexError):
             return None
+        reading = (self._clock(), idle, self._own_cpu())
+        if self._shared:
+            with self._recent_lock:
+                self._recent.append(reading)
+        return reading
+
+    def _recent_start(self, now: tuple[float, float, float]):
+        if not self._shared:
+            return now
+        with self._recent_lock:
+            recent = [r for r in self._recent if now[0] - r[0] <= self.MAX_AGE]
+        old_enough = [r for r in recent if now[0] - r[0] >= self.MIN_SECONDS]
+        return max(old_enough) if old_enough else min(recent, default=now)
+
+    def wait(self) -> float:
+        """Return the seconds until the current interval is long enough."""
+        if self._start is None:
+            return 0.0
+        return max(0.0, self.MIN_SECONDS - (self._clock() - self._start[0]))
 
     def __call__(self) -> float | None:
-        """Return the idle cores since the last call, and start a new interval.
-
-        A call within `MIN_SECONDS` of the last returns None and keeps its interval.
-        """
-        idle, now = self._read(), self._clock()
+        """Return the spare cores since the last call, and start a new interval."""
         start = self._start
-        if idle is not None and start is not None and now - start[1] < self.MIN_SECONDS:
+        if start is not None and self._clock() - start[0] < self.MIN_SECONDS:
             return None
-        self._start = None if idle is None else (idle, now)
-        if start is None or idle is None:
+        now = self._reading()
+        self._start = now
+        if start is None or now is None:
             return None
-        return max(0.0, (idle - start[0]) / (now - start[1]))
+        seconds = now[0] - start[0]
+        idle, own = now[1] - start[1], now[2] - start[2]
+        return max(0.0, (idle + own) / seconds - 1.0)
+
+
+SpareCores()  # the process's first reading: a loop's first interval can start here
 
 
 def other_threads_cpu() -> float:
@@ -240,10 +283,10 @@ class ThreadChooser:
 
     Wrap every step in ``with chooser.step():``. With a fixed count the count
     is set before each step (another thread may have changed it) and nothing is
-    measured. With ``"auto"``, steps use 1 thread for `FIRST_PROBE_DELAY`
-    seconds; then, if the machine left `IDLE_NEEDED` of a core idle meanwhile (or
-    that is unknown), blocks of `BLOCK` steps alternate between 1 thread and all
-    of them (`PROBE_PAIRS`
+    measured. With ``"auto"``, steps use 1 thread until the machine's load is
+    known (`SpareCores`) and for at least `FIRST_PROBE_DELAY` seconds; then, if
+    the machine left `SPARE_NEEDED` of a core spare (or that is unknown), blocks
+    of `BLOCK` steps alternate between 1 thread and all of them (`PROBE_PAIRS`
     pairs of blocks, up to `MAX_PAIRS` in a close call; 1 thread wins at once
     when all threads are `CLEAR_RATIO` times slower) and the lower median wins.
     The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
@@ -251,7 +294,7 @@ class ThreadChooser:
     cost more than `PROBE_SHARE` of that) and, when all threads won, as soon as
     the median of the last `WINDOW` steps grows by more than `DRIFT` or exceeds
     the 1-thread median. While one thread is in use, a probe that is due waits
-    (another interval) unless the machine left `IDLE_NEEDED` of a core idle
+    (another interval) unless the machine left `SPARE_NEEDED` of a core spare
     meanwhile. With None nothing is set or measured.
 
     Parameters
@@ -265,9 +308,9 @@ class ThreadChooser:
     cpu_clock : callable, optional
         CPU seconds used by the process's threads other than the calling one
         (OpenBLAS's workers); `other_threads_cpu` by default.
-    idle : callable, optional
-        Idle cores since its previous call, or None when unknown; an `IdleCores`
-        by default.
+    spare : SpareCores, optional
+        Called, the spare cores since its previous call (None when unknown);
+        ``wait()``, the seconds until it can tell. A `SpareCores` by default.
     start : int, optional
         In ``"auto"`` mode, begin with this count and measure only after the
         first interval (e.g. ``latest_choice()`` for short work after training).
@@ -287,11 +330,11 @@ class ThreadChooser:
         clock: Callable[[], float] = time.perf_counter,
         start: int | None = None,
         cpu_clock: Callable[[], float] | None = None,
-        idle: Callable[[], float | None] | None = None,
+        spare: SpareCores | None = None,
     ) -> None:
         self._pool = pool or POOL
         self._cpu_clock = cpu_clock or other_threads_cpu
-        self._idle = idle if idle is not None else IdleCores(clock=clock)
+        self._spare = spare if spare is not None else SpareCores(clock=clock)
         self.setting = parse_setting(setting)
         if self.setting is not None and self._pool.size is None:
             self.setting = None  # no BLAS library that threadpoolctl can steer
@@ -307,9 +350,9 @@ class ThreadChooser:
                 self.choice = start or self._candidates[0]
         self._interval = PROBE_INTERVAL
         first = self.setting == AUTO and self.choice is None
-        self._next_probe = clock() + (FIRST_PROBE_DELAY if first else self._interval)
-        if self.setting == AUTO:
-            self._idle()  # the idle cores are counted from here
+        self._next_probe = clock() + (
+            max(FIRST_PROBE_DELAY, self._spare.wait()) if first else self._interval
+        )
         self._pending: deque[int] = deque()
         self._samples: dict[int, list[float]] | None = None
         # CPU seconds the other threads used in this probe's all-thread steps.
@@ -378,8 +421,8 @@ class ThreadChooser:
                 return
         if now >= self._next_probe:
             if self.choice in (None, fewest):
-                idle = self._idle()
-                if idle is not None and idle < IDLE_NEEDED:
+                spare = self._spare()
+                if spare is not None and spare < SPARE_NEEDED:
                     global _latest
                     self.choice = _latest = fewest
                     self._next_probe = now + self._interval
@@ -422,4 +465,4 @@ class ThreadChooser:
             min(2 * self._interval, MAX_INTERVAL) if confirmed else PROBE_INTERVAL
         )
         self._next_probe = now + max(self._interval, cost / PROBE_SHARE)
-        self._idle()  # the idle cores are counted from here
+        self._spare()  # the spare cores are counted from here

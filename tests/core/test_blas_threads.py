@@ -1,5 +1,7 @@
 import os
 import threading
+import time
+from collections import deque
 
 import numpy as np
 import pytest
@@ -11,14 +13,14 @@ from core.blas_threads import (
     CLEAR_RATIO,
     DRIFT,
     FIRST_PROBE_DELAY,
-    IDLE_NEEDED,
     MAX_INTERVAL,
     MAX_PAIRS,
     PROBE_INTERVAL,
     PROBE_PAIRS,
     PROBE_SHARE,
+    SPARE_NEEDED,
     WINDOW,
-    IdleCores,
+    SpareCores,
     ThreadChooser,
     limited,
     parse_setting,
@@ -49,12 +51,16 @@ class FakePool:
 
 
 class FakeClock:
-    """Wall seconds, other threads' CPU seconds, and the idle cores reported."""
+    """Wall seconds, other threads' CPU seconds, and the spare cores reported.
+
+    ``wait`` is how long the spare-core meter still needs, from ``now``.
+    """
 
     def __init__(self):
         self.now = 100.0
         self.cpu_now = 10.0
-        self.idle_cores = 1.0
+        self.spare_cores = 1.0
+        self.known_at = self.now
 
     def __call__(self):
         return self.now
@@ -62,13 +68,40 @@ class FakeClock:
     def cpu(self):
         return self.cpu_now
 
-    def idle(self):
-        return self.idle_cores
+    def meter(self):
+        clock = self
+
+        class Meter:
+            def __call__(self):
+                return clock.spare_cores if clock.now >= clock.known_at else None
+
+            def wait(self):
+                return max(0.0, clock.known_at - clock.now)
+
+        return Meter()
+
+
+class UnknownLoad:
+    """A spare-core meter that cannot tell: probes go ahead."""
+
+    def __init__(self, **_):
+        pass
+
+    def __call__(self):
+        return None
+
+    def wait(self):
+        return 0.0
 
 
 def _make(setting, pool, clock, **options):
     return ThreadChooser(
-        setting, pool=pool, clock=clock, cpu_clock=clock.cpu, idle=clock.idle, **options
+        setting,
+        pool=pool,
+        clock=clock,
+        cpu_clock=clock.cpu,
+        spare=clock.meter(),
+        **options,
     )
 
 
@@ -141,16 +174,16 @@ def test_one_thread_until_the_first_probe():
     assert chooser.choice == 2
 
 
-def test_no_idle_core_at_the_start_means_one_thread_without_a_probe():
+def test_no_spare_core_at_the_start_means_one_thread_without_a_probe():
     pool, clock = FakePool(), FakeClock()
-    clock.idle_cores = IDLE_NEEDED - 0.1
+    clock.spare_cores = SPARE_NEEDED - 0.1
     chooser = _make("auto", pool, clock)
     steps = int(FIRST_PROBE_DELAY / 0.010) + 1
     assert _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, steps) == [1] * steps
     assert chooser.choice == 1 and not chooser.probing
     assert blas_threads.latest_choice() == 1
     # Checked again at the next interval: the other programs have gone.
-    clock.idle_cores = 1.0
+    clock.spare_cores = 1.0
     clock.now += PROBE_INTERVAL
     _steps(chooser, pool, clock, {1: 0.010, 2: 0.006}, 1)
     assert chooser.probing
@@ -294,41 +327,41 @@ def test_cpu_burnt_by_all_threads_makes_the_next_probe_wait():
     assert chooser.probing
 
 
-def test_no_probe_while_the_machine_has_no_idle_core():
+def test_no_probe_while_the_machine_has_no_spare_core():
     chooser, pool, clock = _chooser()
     seconds = {1: 0.004, 2: 0.080}
     _probe(chooser, pool, clock, seconds, pairs=1)
     assert chooser.choice == 1
-    clock.idle_cores = IDLE_NEEDED - 0.1
+    clock.spare_cores = SPARE_NEEDED - 0.1
     for _ in range(5):
         clock.now += PROBE_INTERVAL
         _steps(chooser, pool, clock, seconds, 1)
         assert not chooser.probing
     assert set(pool.applied[-5:]) == {1}
     # The other programs stop: at the next interval, measured again.
-    clock.idle_cores = IDLE_NEEDED + 0.1
+    clock.spare_cores = SPARE_NEEDED + 0.1
     clock.now += PROBE_INTERVAL
     _steps(chooser, pool, clock, seconds, 1)
     assert chooser.probing
 
 
-def test_unknown_idle_cores_do_not_stop_probes():
+def test_unknown_spare_cores_do_not_stop_probes():
     chooser, pool, clock = _chooser()
     seconds = {1: 0.004, 2: 0.080}
     _probe(chooser, pool, clock, seconds, pairs=1)
-    clock.idle_cores = None
+    clock.spare_cores = None
     clock.now += PROBE_INTERVAL
     _steps(chooser, pool, clock, seconds, 1)
     assert chooser.probing
 
 
-def test_all_threads_are_probed_again_without_asking_for_idle_cores():
+def test_all_threads_are_probed_again_without_asking_for_spare_cores():
     """With all threads in use the machine is never idle: drift decides."""
     chooser, pool, clock = _chooser()
     seconds = {1: 0.030, 2: 0.006}
     _probe(chooser, pool, clock, seconds)
     assert chooser.choice == 2
-    clock.idle_cores = 0.0
+    clock.spare_cores = 0.0
     clock.now += 100 * MAX_INTERVAL
     _steps(chooser, pool, clock, seconds, 1)
     assert chooser.probing
@@ -338,26 +371,60 @@ def _stat(path, idle, iowait):
     path.write_text(f"cpu  100 0 50 {idle} {iowait} 0 0 0 0 0\ncpu0 1 2 3 4 5\n")
 
 
-def test_idle_cores_come_from_the_kernels_counters(tmp_path):
+def test_spare_cores_come_from_the_kernels_counters_and_own_cpu(tmp_path):
     stat, clock = tmp_path / "stat", FakeClock()
-    ticks = IdleCores()._ticks
-    meter = IdleCores(str(stat), clock=clock)
+    own = [5.0]
+    ticks = SpareCores()._ticks
     _stat(stat, 1000, 10)
-    assert meter() is None  # no interval yet
+    meter = SpareCores(str(stat), clock=clock, own_cpu=lambda: own[0])
+    assert meter.wait() == pytest.approx(SpareCores.MIN_SECONDS)
     clock.now += 2.0
+    own[0] += 1.0
     _stat(stat, 1000 + int(1.5 * ticks), 10 + int(0.5 * ticks))
-    assert meter() == pytest.approx(1.0)  # 2 s idle over 2 s: one core
+    assert meter.wait() == 0.0
+    # One core idle and one used by this process, over 2 s: half a core spare
+    # beside the calling thread.
+    assert meter() == pytest.approx(0.5)
     clock.now += 0.1
     assert meter() is None  # too short for 10 ms ticks; the interval goes on
     clock.now += 1.9
-    assert meter() == pytest.approx(0.0)
+    own[0] += 1.9
+    assert meter() == pytest.approx(0.0)  # others took the second core
     stat.unlink()
     clock.now += 2.0
     assert meter() is None
 
 
-def test_idle_cores_of_this_machine_are_within_its_cores():
-    meter = IdleCores(clock=FakeClock())
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux counters")
+def test_the_first_interval_starts_at_a_recent_reading(monkeypatch):
+    monkeypatch.setattr(SpareCores, "_recent", deque(maxlen=16))
+    SpareCores()
+    assert SpareCores().wait() > SpareCores.MIN_SECONDS - 0.1  # just read: wait
+    idle, own = SpareCores._recent[-1][1:]
+    SpareCores._recent.append((time.perf_counter() - 1.0, idle - 1.0, own))
+    meter = SpareCores()
+    assert meter.wait() == 0.0
+    spare = meter()
+    assert spare is not None and 0.0 <= spare
+    # Too old to tell about now: a new interval.
+    SpareCores._recent.clear()
+    SpareCores._recent.append((time.perf_counter() - 2 * SpareCores.MAX_AGE, 0, 0))
+    assert SpareCores().wait() > SpareCores.MIN_SECONDS - 0.1
+
+
+def test_one_thread_until_the_load_is_known():
+    pool, clock = FakePool(), FakeClock()
+    clock.known_at = clock.now + 0.3
+    chooser = _make("auto", pool, clock)
+    seconds = {1: 0.010, 2: 0.006}
+    assert _steps(chooser, pool, clock, seconds, 29) == [1] * 29
+    assert not chooser.probing
+    _steps(chooser, pool, clock, seconds, 2)
+    assert chooser.probing
+
+
+def test_spare_cores_of_this_machine_are_within_its_cores():
+    meter = SpareCores(clock=FakeClock())
     first = meter()
     assert first is None
     meter._clock.now += 1.0
@@ -497,7 +564,7 @@ def test_the_count_is_in_force_during_each_step():
 
 def test_auto_steps_use_both_counts_on_the_real_library(monkeypatch):
     monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
-    chooser = ThreadChooser("auto", idle=lambda: None)  # however busy the machine
+    chooser = ThreadChooser("auto", spare=UnknownLoad())  # however busy the machine
     if chooser.choice is not None:
         pytest.skip("one BLAS thread only: nothing to choose")
     seen = set()
@@ -586,7 +653,7 @@ def test_train_without_a_setting_leaves_the_count_alone():
 
 def test_train_auto_probes_both_counts_and_reports_only_decisions(monkeypatch):
     monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
-    monkeypatch.setattr(blas_threads, "IdleCores", lambda **_: lambda: None)
+    monkeypatch.setattr(blas_threads, "SpareCores", UnknownLoad)
     size = blas_threads.POOL.size
     if size == 1:
         pytest.skip("one BLAS thread only: nothing to choose")

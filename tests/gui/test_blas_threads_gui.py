@@ -50,7 +50,8 @@ def applied(monkeypatch):
 def quick_first_probe(monkeypatch):
     """The first probe at once, however busy the machine (runs here are short)."""
     monkeypatch.setattr(blas_threads, "FIRST_PROBE_DELAY", 0.0)
-    monkeypatch.setattr(blas_threads, "IdleCores", lambda **_: lambda: None)
+    monkeypatch.setattr(blas_threads.SpareCores, "__call__", lambda self: None)
+    monkeypatch.setattr(blas_threads.SpareCores, "wait", lambda self: 0.0)
 
 
 class _Pool:
