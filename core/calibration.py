@@ -20,10 +20,17 @@ from core.datasets import BUNDLED, DIGIT_CLASS_NAMES, DatasetError, load_bundled
 from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.model_io import SavedModel
 from core.preprocess import PreprocessError, target_for_shape
-from core.run import JUDGEMENT_FALSE_REJECTION, RunError, held_out_split, split
+from core.run import (
+    JUDGEMENT_FALSE_REJECTION,
+    RunError,
+    calibration_copies,
+    held_out_split,
+    split,
+)
 
 # 4,000 real digits fit the subspaces and set the novelty limits (half each); up to
-# 1,000 held-out digits set a model's threshold (one forward pass, about 15 ms).
+# 1,000 held-out digits, moved into `core.run.CALIBRATION_COPIES` copies, set a
+# model's threshold (one forward pass over the copies).
 CALIBRATION_IMAGES = 4000
 MODEL_CALIBRATION_IMAGES = 1000
 # The bundled set whose digits stand for each drawing target's input format.
@@ -71,7 +78,8 @@ def model_judge(model: SavedModel) -> ModelJudge:
     """Return the judgement for ``model``, or why there is none.
 
     The model's stored thresholds when it has them, else thresholds set now at
-    `core.run.JUDGEMENT_FALSE_REJECTION` on `reference_digits`; plus the digit
+    `core.run.JUDGEMENT_FALSE_REJECTION` on `core.run.calibration_copies` of
+    `reference_digits`; plus the digit
     subspaces' novelty for a digit model without a "not a digit" output. A model
     of other classes keeps only a floor on its top probability. Safe to call from
     any thread.
@@ -107,7 +115,8 @@ def model_judge(model: SavedModel) -> ModelJudge:
         if model.judgement is not None:
             return ModelJudge(Judge.from_dict(model.judgement, novelty), "")
         reference = reference_digits(model, subspaces.calibration_images)
-        judge = Judge.for_model(model, reference, JUDGEMENT_FALSE_REJECTION, novelty)
+        copies = calibration_copies(reference, subspaces.max_value)
+        judge = Judge.for_model(model, copies, JUDGEMENT_FALSE_REJECTION, novelty)
     except (JudgementError, ValueError) as error:
         return ModelJudge(None, f"Confidence check off: {error}")
     return ModelJudge(judge, "")

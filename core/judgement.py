@@ -98,7 +98,8 @@ class Judge:
         Smallest drawing answered, as a share of the canvas (see
         `core.preprocess.Conversion.size`).
     false_rejection : float
-        The share of real digits the calibration allowed to be turned away.
+        The share of the calibration digits (real held-out digits, or moved copies
+        of them) the thresholds allowed to be turned away.
     novelty : callable or None
         uint8 ``(B, H, W)`` images to float ``(B,)``; above 1 means "unlike any
         digit". Not stored by `to_dict`.
