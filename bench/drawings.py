@@ -112,24 +112,28 @@ class NewJudgement:
     """`core.judgement` as the app and the CLI use it (`core.calibration.model_judge`).
 
     With ``false_rejection`` the thresholds are set again at that share, on the
-    digits the app would calibrate on (`core.calibration.reference_digits`), for a
+    moved copies of the digits the app would calibrate on
+    (`core.run.calibration_copies` of `core.calibration.reference_digits`), for a
     look at other operating points; the novelty score stays as the app has it.
     """
 
     def __init__(self, model: SavedModel, false_rejection: float | None = None) -> None:
         from core.calibration import digit_subspaces, model_judge, reference_digits
         from core.judgement import Judge
+        from core.run import calibration_copies
 
         judge, reason = model_judge(model)
         if judge is None:
             raise ValueError(reason)
         where = "stored in the model" if model.judgement else "set when loaded"
         if false_rejection is not None:
-            fallback = digit_subspaces("mnist").calibration_images
-            images = reference_digits(model, fallback)
-            judge = Judge.for_model(model, images, false_rejection, judge.novelty)
+            subspaces = digit_subspaces("mnist")
+            images = reference_digits(model, subspaces.calibration_images)
+            copies = calibration_copies(images, subspaces.max_value)
+            judge = Judge.for_model(model, copies, false_rejection, judge.novelty)
             where = (
-                f"set for {100 * false_rejection:g}% of {len(images)} held-out digits"
+                f"set for {100 * false_rejection:g}% of {len(copies)} moved copies of"
+                f" {len(images)} held-out digits"
             )
         self.judge = judge
         novelty = " + digit-subspace novelty" if judge.novelty is not None else ""
