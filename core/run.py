@@ -87,6 +87,7 @@ SNAPSHOT_STOPPED = "interrupted"
 JUDGEMENT_FALSE_REJECTION = 0.02
 SNAPSHOT_FALSE_REJECTION = 0.01
 CALIBRATION_COPIES = 4000
+_COPY_BLOCK = 256
 CALIBRATION_AUGMENT = AugmentConfig(
     shift=1.5, rotation=10.0, scale=0.08, shear=8.0, elastic=1.5
 )
@@ -211,10 +212,6 @@ class PreparedRun:
         The validation part as the dataset holds it: ``validation_set`` before
         ``config.deskew``, for views that read images as the model does
         (`core.model_io.SavedModel.prepare`), so never deskew them twice.
-    calibration_set : Dataset or None
-        `calibration_copies` of the validation digits, as the network reads them
-        (deskewed with ``config.deskew``), for the final model's thresholds; None
-        without validation digits.
     """
 
     request: RunRequest
@@ -226,7 +223,6 @@ class PreparedRun:
     config: TrainingConfig
     left_out: int = 0
     validation_source: DatasetPart | None = None
-    calibration_set: Dataset | None = None
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
@@ -414,7 +410,6 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     if personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
     validation_source = validation_set
-    calibration_set = _calibration_set(validation_set, train_set.class_names, config)
     if config.deskew:
         train_set = _deskewed(train_set)
         validation_set = None if validation_set is None else _deskewed(validation_set)
@@ -437,7 +432,6 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         config,
         left_out,
         validation_source,
-        calibration_set,
     )
 
 
@@ -544,9 +538,9 @@ def validation_judgement(
     """Return the "not sure" thresholds set on the run's held-out digits.
 
     `core.judgement.Judge.calibrate` at `JUDGEMENT_FALSE_REJECTION` on the
-    network's output for ``prepared.calibration_set`` (moved copies of the
-    validation digits); for a ``snapshot`` during the run, at
-    `SNAPSHOT_FALSE_REJECTION` on the validation digits alone (one short pass).
+    network's output for `calibration_set` (moved copies of the validation
+    digits, made here: the final model only); for a ``snapshot`` during the run,
+    at `SNAPSHOT_FALSE_REJECTION` on the validation digits alone (one short pass).
     As `Judge.to_dict` stores them; None without a validation part of at least 20
     digits, or for a model whose classes are not digits (the app then sets the
     thresholds when the model is loaded).
@@ -556,12 +550,13 @@ def validation_judgement(
     if validation is None or digit_class_names(names) != DIGIT_CLASS_NAMES:
         return None
     digits, share = validation, SNAPSHOT_FALSE_REJECTION
-    if not snapshot and prepared.calibration_set is not None:
-        digits, share = prepared.calibration_set, JUDGEMENT_FALSE_REJECTION
+    if not snapshot:
+        digits, share = calibration_set(prepared), JUDGEMENT_FALSE_REJECTION
     # Batch by batch: a 70,000-image part at once would need 0.2 GB of float inputs.
+    # Batches of 1,000 divide the copies evenly (one set of work buffers, not two).
     with np.errstate(over="ignore", invalid="ignore"):
         probabilities = evaluate(
-            network, digits, normalization=prepared.normalization
+            network, digits, batch_size=1000, normalization=prepared.normalization
         ).probabilities
     try:
         judge = Judge.calibrate(probabilities, names, share)
@@ -598,33 +593,43 @@ def calibration_copies(
         chosen = np.sort(rng.choice(count, CALIBRATION_COPIES, replace=False))
     else:
         chosen = np.arange(CALIBRATION_COPIES) % count
-    if isinstance(digits, DatasetPart):
-        images = digits.images_at(chosen)
-    else:
-        images = np.asarray(digits)[chosen]
-    size = min(images.shape[1:]) / 28
+    take = (
+        digits.images_at
+        if isinstance(digits, DatasetPart)
+        else np.asarray(digits).__getitem__
+    )
+    shape = take(chosen[:1]).shape[1:]
+    size = min(shape) / 28
     config = dataclasses.replace(
         CALIBRATION_AUGMENT,
         shift=CALIBRATION_AUGMENT.shift * size,
         elastic=CALIBRATION_AUGMENT.elastic * size,
     )
-    moved = augment_batch(images, config, rng, max_value)
-    return np.rint(moved, out=moved).astype(np.uint8)
+    copies = np.empty((CALIBRATION_COPIES, *shape), np.uint8)
+    # In blocks: augmenting all 4,000 at once would take 40 MB of float temporaries.
+    for start in range(0, CALIBRATION_COPIES, _COPY_BLOCK):
+        stop = start + _COPY_BLOCK
+        moved = augment_batch(take(chosen[start:stop]), config, rng, max_value)
+        copies[start:stop] = np.rint(moved, out=moved)
+    return copies
 
 
-def _calibration_set(
-    validation: DatasetPart | None, class_names: tuple[str, ...], config
-) -> Dataset | None:
-    """Return the validation digits' `calibration_copies` as the network reads them."""
-    if validation is None or len(validation) == 0:
-        return None
-    if digit_class_names(class_names) != DIGIT_CLASS_NAMES:
-        return None
-    copies = calibration_copies(validation, validation.max_value, config.seed)
+def calibration_set(prepared: PreparedRun) -> Dataset:
+    """Return moved copies of a run's validation digits, as its network reads them.
+
+    `calibration_copies` of them as the dataset holds them, then deskewed with
+    ``config.deskew``; with the training part's class names. Needs a validation
+    part.
+    """
+    source, config = prepared.validation_source, prepared.config
+    copies = calibration_copies(source, source.max_value, config.seed)
     if config.deskew:
-        copies = deskew(copies)
-    labels = np.zeros(len(copies), validation.labels.dtype)  # unused: thresholds only
-    return Dataset(validation.name, copies, labels, class_names, validation.max_value)
+        for start in range(0, len(copies), _COPY_BLOCK):
+            block = slice(start, start + _COPY_BLOCK)
+            copies[block] = deskew(copies[block])
+    labels = np.zeros(len(copies), source.labels.dtype)  # unused: thresholds only
+    names = prepared.train_set.class_names
+    return Dataset(source.name, copies, labels, names, source.max_value)
 
 
 def epoch_row(prepared: PreparedRun, epoch: EpochEvent | Mapping[str, Any]) -> dict:

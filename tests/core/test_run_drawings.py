@@ -22,6 +22,7 @@ from core.run import (
     RunRequest,
     build_model,
     calibration_copies,
+    calibration_set,
     fine_tune_request,
     makes_negatives,
     prepare_run,
@@ -158,7 +159,7 @@ def test_the_model_stores_thresholds_set_on_moved_copies_of_its_validation_part(
     source = prepared.validation_source
     copies = calibration_copies(source, source.max_value, prepared.config.seed)
     assert copies.shape == (CALIBRATION_COPIES, 28, 28)
-    np.testing.assert_array_equal(prepared.calibration_set.images, deskew(copies))
+    np.testing.assert_array_equal(calibration_set(prepared).images, deskew(copies))
     inputs = prepared.normalization.apply(deskew(copies).reshape(-1, 784))
     probabilities = model.network.predict_proba(inputs)
     expected = Judge.calibrate(probabilities, WITH_OTHER, JUDGEMENT_FALSE_REJECTION)
