@@ -79,10 +79,9 @@ def model_judge(model: SavedModel) -> ModelJudge:
 
     The model's stored thresholds when it has them, else thresholds set now at
     `core.run.JUDGEMENT_FALSE_REJECTION` on `core.run.calibration_copies` of
-    `reference_digits`; plus the digit
-    subspaces' novelty for a digit model without a "not a digit" output. A model
-    of other classes keeps only a floor on its top probability. Safe to call from
-    any thread.
+    `reference_digits`; plus the digit subspaces' novelty for a digit model
+    without a "not a digit" output. A model of other classes keeps only a floor
+    on its top probability. Safe to call from any thread.
 
     Parameters
     ----------
