@@ -88,6 +88,8 @@ JUDGEMENT_FALSE_REJECTION = 0.02
 SNAPSHOT_FALSE_REJECTION = 0.01
 CALIBRATION_COPIES = 4000
 _COPY_BLOCK = 256
+# Images a deskewing run reads at a time from its dataset.
+_DESKEW_BLOCK = 4096
 CALIBRATION_AUGMENT = AugmentConfig(
     shift=1.5, rotation=10.0, scale=0.08, shear=8.0, elastic=1.5
 )
@@ -624,9 +626,7 @@ def calibration_set(prepared: PreparedRun) -> Dataset:
     source, config = prepared.validation_source, prepared.config
     copies = calibration_copies(source, source.max_value, config.seed)
     if config.deskew:
-        for start in range(0, len(copies), _COPY_BLOCK):
-            block = slice(start, start + _COPY_BLOCK)
-            copies[block] = deskew(copies[block])
+        copies = deskew(copies)
     labels = np.zeros(len(copies), source.labels.dtype)  # unused: thresholds only
     names = prepared.train_set.class_names
     return Dataset(source.name, copies, labels, names, source.max_value)
@@ -1009,8 +1009,12 @@ def _usable_drawings(
 
 
 def _deskewed(part: DatasetPart) -> DatasetPart:
-    # Deskewing makes new images: the part becomes a dataset of its own.
-    images = deskew(part.images_at(slice(None)))
+    # Deskewing makes new images: the part becomes a dataset of its own. Block by
+    # block, so that no copy of the whole part is made before its deskewed one.
+    images = np.empty((len(part), *part.image_shape), np.uint8)
+    for start in range(0, len(part), _DESKEW_BLOCK):
+        block = slice(start, start + _DESKEW_BLOCK)
+        images[block] = deskew(part.images_at(block))
     return as_part(
         Dataset(part.name, images, part.labels, part.class_names, part.max_value)
     )

@@ -14,6 +14,7 @@ __all__ = ["deskew", "slant"]
 # Beyond this the moments say more about the digit's shape than its slant (a 7's
 # bar, a 2's base): such shears are capped.
 _MAX_SLANT = 1.0
+_BLOCK = 64
 
 
 def slant(images: np.ndarray) -> np.ndarray:
@@ -52,7 +53,24 @@ def deskew(images: np.ndarray) -> np.ndarray:
     np.ndarray
         uint8, the same shape.
     """
-    ink, single = _batch(images)
+    array = np.asarray(images)
+    single = array.ndim == 2
+    if single:
+        array = array[None]
+    elif array.ndim != 3:
+        raise ValueError(f"images must be (H, W) or (B, H, W), got {array.shape}")
+    out = np.empty(array.shape, np.uint8)
+    # A few images at a time: each pixel needs about 40 bytes of temporaries, which
+    # for _BLOCK images stay in the cache (twice as fast as 4,000 at once), where a
+    # whole dataset at once needed gigabytes. Each image is computed alone.
+    for start in range(0, len(array), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        out[block] = _upright(array[block].astype(np.float32))
+    return out[0] if single else out
+
+
+def _upright(ink: np.ndarray) -> np.ndarray:
+    """`deskew` of float32 ``(B, H, W)`` ink: uint8 ``(B, H, W)``."""
     B, H, W = ink.shape
     lean, cy = _slant_and_row_centre(ink)
     # A right lean puts the ink of row y at slant * (cy - y) right of where it
@@ -81,8 +99,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     out += a
     np.rint(out, out=out)
     np.clip(out, 0.0, 255.0, out=out)
-    result = out.astype(np.uint8)
-    return result[0] if single else result
+    return out.astype(np.uint8)
 
 
 def _slant_and_row_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
