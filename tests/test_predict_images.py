@@ -8,12 +8,12 @@ import struct
 import subprocess
 import sys
 import time
-import tracemalloc
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from memory_peak import traced_peak
 from special_files import call_within, make_fifo
 from test_cli import run_cli
 
@@ -114,12 +114,7 @@ def test_a_large_transparent_image_is_converted_in_bounded_memory(tmp_path):
     pixels[1000:2000, 1900:2100] = (0, 0, 0, 255)
     path = write_png(tmp_path / "photo.png", pixels)
     del pixels
-    tracemalloc.start()
-    try:
-        grey = read_grey(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    grey, peak = traced_peak(lambda: read_grey(path))
     assert grey.shape == (3000, 4000) and grey[1500, 2000] == 0 and grey[0, 0] == 255
     # The grey result (1 byte a pixel) plus small blocks; the whole-image formula
     # takes over 25 bytes a pixel.

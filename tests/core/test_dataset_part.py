@@ -1,10 +1,10 @@
 """Dataset parts: a split that names rows instead of copying images, trained alike."""
 
 import dataclasses
-import tracemalloc
 
 import numpy as np
 import pytest
+from memory_peak import traced_peak
 
 from core import fast
 from core.augment import AugmentConfig
@@ -222,14 +222,13 @@ def _peak_bytes(count: int) -> int:
     drawings[:, 10:18, 12] = 255
     personal = Dataset("drawings", drawings, np.array([1, 1, 7], np.uint8))
     config = TrainingConfig(hidden_sizes=(8,), epochs=1, batch_size=500, seed=1)
-    tracemalloc.start()
-    try:
+
+    def run() -> None:
         prepared = prepare_run(RunRequest(dataset, config, personal=personal))
         result = run_training(prepared, threads=1)
         build_model(prepared, result.network, result)  # the model file's contents
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+
+    return traced_peak(run)[1]
 
 
 def test_a_run_copies_no_image():

@@ -1,9 +1,9 @@
 import hashlib
 import json
-import tracemalloc
 
 import numpy as np
 import pytest
+from memory_peak import traced_peak
 
 from core import dataset_store
 from core.dataset_store import (
@@ -300,20 +300,11 @@ def test_bundled_sample_has_a_test_part_no_training_image_is_in():
 # ------------------------------------------------ the stored format (version 2)
 
 
-def _traced_peak(function):
-    tracemalloc.start()
-    try:
-        result = function()
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_loading_maps_the_stored_images_instead_of_copying_them(tmp_path):
     arrays = _arrays(n_train=4000, n_test=10)
     root = tmp_path / "data"
     import_idx(root, "big", *_write_set(tmp_path / "src", arrays))
-    train, peak = _traced_peak(lambda: load_dataset("big", root))
+    train, peak = traced_peak(lambda: load_dataset("big", root))
     np.testing.assert_array_equal(train.images, arrays[0])
     assert isinstance(train.images, np.memmap) == dataset_store.MAP_IMAGES
     if dataset_store.MAP_IMAGES:
@@ -332,7 +323,7 @@ def test_import_needs_no_second_copy_of_the_images(tmp_path):
     arrays = _arrays(n_train=6000)[:2]
     _write_set(tmp_path / "src", arrays, names)
     root = tmp_path / "data"
-    _, peak = _traced_peak(lambda: import_idx_folder(root, "e", tmp_path / "src"))
+    _, peak = traced_peak(lambda: import_idx_folder(root, "e", tmp_path / "src"))
     assert peak < arrays[0].nbytes + (3 << 20)
     loaded = load_dataset("e", root).images
     np.testing.assert_array_equal(loaded, arrays[0].transpose(0, 2, 1))
@@ -364,7 +355,7 @@ def test_version_1_stores_still_load(tmp_path):
     _version_1_store(root, "old", arrays)
     info = get_info("old", root)
     assert (info.format_version, info.train_count, info.test_count) == (1, 3000, 12)
-    train, peak = _traced_peak(lambda: load_dataset("old", root))
+    train, peak = traced_peak(lambda: load_dataset("old", root))
     test = load_dataset("old", root, split="test")
     np.testing.assert_array_equal(train.images, arrays[0])
     np.testing.assert_array_equal(train.labels, arrays[1])

@@ -1,9 +1,9 @@
 import gzip
 import os
-import tracemalloc
 
 import numpy as np
 import pytest
+from memory_peak import traced_peak
 
 from core.idx import IdxError, read_idx, read_idx_header, write_idx
 
@@ -154,11 +154,6 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
 def test_reading_needs_no_full_size_temporary(tmp_path, suffix):
     array = np.random.default_rng(2).integers(0, 256, (6000, 28, 28), dtype=np.uint8)
     write_idx(tmp_path / ("big" + suffix), array, compresslevel=1)
-    tracemalloc.start()
-    try:
-        loaded = read_idx(tmp_path / ("big" + suffix))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    loaded, peak = traced_peak(lambda: read_idx(tmp_path / ("big" + suffix)))
     np.testing.assert_array_equal(loaded, array)
     assert peak < array.nbytes + (2 << 20)
