@@ -53,7 +53,7 @@ class FakePool:
 class FakeClock:
     """Wall seconds, other threads' CPU seconds, and the spare cores reported.
 
-    ``wait`` is how long the spare-core meter still needs, from ``now``.
+    The spare cores are known from ``known_at`` (wall seconds) on.
     """
 
     def __init__(self):
@@ -68,17 +68,19 @@ class FakeClock:
     def cpu(self):
         return self.cpu_now
 
-    def meter(self):
-        clock = self
 
-        class Meter:
-            def __call__(self):
-                return clock.spare_cores if clock.now >= clock.known_at else None
+class FakeMeter:
+    """A `SpareCores` that reports what ``clock`` says."""
 
-            def wait(self):
-                return max(0.0, clock.known_at - clock.now)
+    def __init__(self, clock):
+        self.clock = clock
 
-        return Meter()
+    def __call__(self):
+        clock = self.clock
+        return clock.spare_cores if clock.now >= clock.known_at else None
+
+    def wait(self):
+        return max(0.0, self.clock.known_at - self.clock.now)
 
 
 class UnknownLoad:
@@ -100,7 +102,7 @@ def _make(setting, pool, clock, **options):
         pool=pool,
         clock=clock,
         cpu_clock=clock.cpu,
-        spare=clock.meter(),
+        spare=FakeMeter(clock),
         **options,
     )
 
