@@ -12,6 +12,8 @@ the app does (`core.preprocess.convert_drawing`) and prints, for each model:
 * the share of digits answered "not sure" and of non-digits turned away, by kind;
 * with ``--mnist-folder``: accuracy and "not sure" share on the official MNIST test
   set (10,000 images, as stored);
+* the same for digits and letters set in this machine's fonts (`bench.drawings_fonts`,
+  test only; ``--no-fonts`` leaves them out);
 * conversion plus prediction time per drawing;
 * teach it (``--teach-hands``, `bench.drawings_teach`): 20 corrections of a hand the
   model misreads and the app's fine-tune, the hand and MNIST before and after.
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import drawings_fonts
 from bench import drawings_material as material
 from core import fast
 from core.idx import read_idx
@@ -294,6 +297,61 @@ def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
     return figures
 
 
+def report_fonts(typed, images, sizes, drawn, model, judge) -> dict:
+    """Print the font-rendered material's figures for one model; return them."""
+    probabilities = np.zeros((len(images), len(model.class_names)), np.float32)
+    probabilities[drawn] = model.predict_proba(images[drawn])
+    guess = probabilities[:, :10].argmax(axis=1)
+    sure = np.zeros(len(images), bool)
+    sure[drawn] = judge.sure(images[drawn], probabilities[drawn], sizes[drawn])
+    labels = np.array([-1 if t.label is None else t.label for t in typed])
+    fonts = np.array([t.font for t in typed])
+    is_digit = labels >= 0
+    correct = is_digit & drawn & (guess == labels)
+    n = int(is_digit.sum())
+    figures = {
+        "font_digits": int(correct.sum()) / max(n, 1),
+        "font_digits_not_sure": int((is_digit & ~sure).sum()) / max(n, 1),
+    }
+    print(
+        f"  {'set in ' + str(len(set(fonts))) + ' fonts':<24} {'n':>5} "
+        f"{'read right':>10} {'not sure':>9} {'sure+wrong':>10}"
+    )
+    print(
+        f"  {'digits':<24} {n:>5} {_pct(correct.sum(), n):>10} "
+        f"{_pct((is_digit & ~sure).sum(), n):>9} "
+        f"{_pct((is_digit & sure & ~correct).sum(), n):>10}"
+    )
+    digit_like = np.array([t.char in drawings_fonts.DIGIT_LIKE for t in typed])
+    for name, rows in (
+        ("letters unlike digits", ~is_digit & ~digit_like),
+        ("digit-like letters", ~is_digit & digit_like),
+    ):
+        away = int((rows & ~sure).sum())
+        figures[f"font_{name.replace(' ', '_').replace('-', '_')}_turned_away"] = (
+            away / max(int(rows.sum()), 1)
+        )
+        print(
+            f"  {name:<24} {int(rows.sum()):>5} {_pct(away, rows.sum()):>10}"
+            " turned away"
+        )
+    per_font = {
+        font: float(correct[is_digit & (fonts == font)].mean())
+        for font in sorted(set(fonts[is_digit]))
+    }
+    worst = sorted((acc, font) for font, acc in per_font.items())[:5]
+    print(
+        "  worst fonts (digits read right): "
+        + ", ".join(f"{Path(font).stem} {100 * acc:.0f}%" for acc, font in worst)
+    )
+    mistakes = defaultdict(int)
+    for i in np.flatnonzero(is_digit & drawn & ~correct):
+        mistakes[(labels[i], guess[i])] += 1
+    top = sorted(mistakes.items(), key=lambda item: -item[1])[:8]
+    print("  commonest mistakes: " + ", ".join(f"{t}->{p} x{c}" for (t, p), c in top))
+    return figures
+
+
 def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
     """Accuracy and "not sure" share on the official MNIST test set."""
     images = read_idx(folder / MNIST_TEST[0], ndim=3)
@@ -355,6 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hands", type=int, default=48, help="handwriting hands")
     parser.add_argument("--repeats", type=int, default=3, help="drawings per digit")
     parser.add_argument("--keep-width", action="store_true")
+    parser.add_argument(
+        "--no-fonts",
+        action="store_true",
+        help="leave out the digits and letters set in this machine's fonts",
+    )
     parser.add_argument("--judge", choices=("auto", "new", "today"), default="auto")
     parser.add_argument(
         "--false-rejection",
@@ -391,6 +454,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.1f} s; stroke width "
         f"{'as drawn' if args.keep_width else 'brought to MNIST'}"
     )
+    typed, font_canvases = [], None
+    if not args.no_fonts:
+        started = time.perf_counter()
+        typed, font_canvases = drawings_fonts.render_fonts(args.seed)
+        font_images = convert_all(font_canvases, args.keep_width)
+        print(
+            f"{len(typed)} digits and letters set in "
+            f"{len({t.font for t in typed})} fonts of this machine, rendered and "
+            f"converted in {time.perf_counter() - started:.1f} s"
+        )
     mnist = args.mnist_folder
     if mnist is not None and not all((mnist / name).exists() for name in MNIST_TEST):
         print(f"no MNIST test set in {mnist} (need {', '.join(MNIST_TEST)})")
@@ -401,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmodel {path} ({'-'.join(map(str, model.network.layer_sizes))})")
         judge = make_judge(model, args.judge, args.false_rejection)
         figures = report_drawings(drawings, images, sizes, drawn, model, judge)
+        if typed:
+            figures.update(report_fonts(typed, *font_images, model, judge))
         if mnist is not None:
             figures.update(report_mnist(mnist, model, judge))
         figures.update(time_one_drawing(canvases[:300], model, args.keep_width))
