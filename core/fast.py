@@ -235,6 +235,24 @@ def blur_rows(
     return kernels.blur_rows(padded, kernel, out, first, last)
 
 
+def erode_layers(inner: np.ndarray, spare: np.ndarray, depth: np.ndarray) -> int | None:
+    """Peel a drawing's strokes compiled (``core.kernels.erode_layers``).
+
+    None means nothing was written and the caller peels with NumPy
+    (``core.stroke_depth``'s own passes, which give the same bits).
+    """
+    return kernels.erode_layers(inner, spare, depth)
+
+
+def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
+    """Spread ridge depths downhill compiled (``core.kernels.spread_ridges``).
+
+    False means nothing was written and the caller spreads with NumPy
+    (``core.stroke_depth``'s own passes, which give the same bits).
+    """
+    return kernels.spread_ridges(depth, ridge, deepest)
+
+
 def warp_uint8(*arrays: np.ndarray) -> bool:
     """Augmentation's compiled warp (``core.kernels.warp_uint8``, same arguments).
 

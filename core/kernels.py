@@ -8,14 +8,15 @@ augmentation's warp (source positions, then bilinear sampling: about thirty pass
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
 spread back. One draws the style strokes of ``core.drawing_styles`` (a pen's
-distance to a segment, over the pixels it reaches); one blurs a drawing's strokes for
-its conversion (``core.preprocess``: three passes over the image per blur tap). Each
-kernel does the
+distance to a segment, over the pixels it reaches). Three serve a drawing's
+conversion: its blur (``core.preprocess``: three passes over the image per blur
+tap), and peeling its strokes layer by layer and spreading their ridges' depth
+downhill (``core.stroke_depth``: a dozen passes per layer). Each kernel does the
 same arithmetic in compiled loops, in the same order and precision, so the results
-are bit for bit those of the NumPy path. Every public function returns False when
-its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not
-take); ``core.fast``, the only engine module that calls them, then runs the NumPy
-passes.
+are bit for bit those of the NumPy path. Every public function returns False (or
+None) when its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it
+does not take); ``core.fast``, the only engine module that calls them, then runs the
+NumPy passes.
 
 numba is imported on first use, not at import time: importing it and loading the
 kernels takes a few tenths of a second, which the app's start should not pay
@@ -409,6 +410,62 @@ def _compile(numba) -> dict[str, Callable]:
                     for c in range(width):
                         target[c] += (above[c] + below[c]) * weight
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def erode_layers(inner, spare, depth, count):  # pragma: no cover
+        # ``core.stroke_depth.stroke_depths``: peel the ink (``inner``, uint8 0/1,
+        # a copy) one layer at a time, square and cross erosions in turn (paper
+        # beyond the edges), adding each layer left to ``depth``; count[0] = how
+        # many erosions left ink.
+        height, width = inner.shape
+        layer = 0
+        while True:
+            left = False
+            square = layer % 2 == 0
+            for i in range(height):
+                for j in range(width):
+                    keep = 0
+                    if inner[i, j] and 0 < i < height - 1 and 0 < j < width - 1:
+                        keep = (
+                            inner[i - 1, j]
+                            & inner[i + 1, j]
+                            & inner[i, j - 1]
+                            & inner[i, j + 1]
+                        )
+                        if square:
+                            keep &= (
+                                inner[i - 1, j - 1]
+                                & inner[i - 1, j + 1]
+                                & inner[i + 1, j - 1]
+                                & inner[i + 1, j + 1]
+                            )
+                    spare[i, j] = keep
+                    if keep:
+                        left = True
+                        depth[i, j] += 1
+            if not left:
+                count[0] = layer
+                return
+            inner, spare = spare, inner
+            layer += 1
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def spread_ridges(depth, ridge, deepest):  # pragma: no cover
+        # ``core.stroke_depth.stroke_widths``: from the deepest layer down, each
+        # pixel one layer shallower than a 3x3 neighbour takes the largest ridge
+        # value of those neighbours.
+        height, width = depth.shape
+        for level in range(deepest, 1, -1):
+            for i in range(height):
+                for j in range(width):
+                    if depth[i, j] != level - 1:
+                        continue
+                    best = ridge[i, j]
+                    for a in range(max(i - 1, 0), min(i + 2, height)):
+                        for b in range(max(j - 1, 0), min(j + 2, width)):
+                            if depth[a, b] == level and ridge[a, b] > best:
+                                best = ridge[a, b]
+                    ridge[i, j] = best
+
     return {
         "adam": adam,
         "warp": warp,
@@ -421,6 +478,8 @@ def _compile(numba) -> dict[str, Callable]:
         "spread_rows": spread_rows,
         "segments": segments,
         "blur_rows": blur_rows,
+        "erode_layers": erode_layers,
+        "spread_ridges": spread_ridges,
     }
 
 
@@ -482,6 +541,9 @@ def warm_up() -> None:
     f32 = np.float32
     draw_segments(np.zeros((4, 1), f32), index, one, np.zeros((1, 1, 1), f32))
     _call("blur_rows", np.zeros((3, 1), f32), np.ones(2, f32), row, 0, 1)
+    square = np.zeros((3, 3), np.uint8)
+    _call("erode_layers", square.copy(), square.copy(), square, np.zeros(1, np.intp))
+    _call("spread_ridges", square, square.copy(), 1)
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -806,6 +868,38 @@ def blur_rows(
     ):
         return False
     return _call("blur_rows", padded, kernel, out, int(first), int(last))
+
+
+def erode_layers(inner: np.ndarray, spare: np.ndarray, depth: np.ndarray) -> int | None:
+    """Peel ink layer by layer as ``core.stroke_depth.stroke_depths`` does.
+
+    ``inner`` (the ink, 0 or 1, overwritten), ``spare`` and ``depth`` (the ink,
+    each layer left is added) are uint8 (H, W), C-contiguous. Returns how many
+    erosions left ink, or None (nothing written) when the kernel is not loaded (as
+    `blur_rows`, never compiled on the GUI thread) or the arrays do not suit it.
+    """
+    compiled = _kernels.get("erode_layers")
+    if compiled is None or not compiled.signatures:
+        return None
+    shape = inner.shape
+    if len(shape) != 2 or not _suit([(a, _U8, shape) for a in (inner, spare, depth)]):
+        return None
+    count = np.zeros(1, np.intp)
+    return int(count[0]) if _call("erode_layers", inner, spare, depth, count) else None
+
+
+def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
+    """Spread ridge depths downhill as ``core.stroke_depth.stroke_widths`` does.
+
+    ``depth`` and ``ridge`` (a copy of depth, updated in place) are uint8 (H, W),
+    C-contiguous. False (nothing written) as for `erode_layers`.
+    """
+    compiled = _kernels.get("spread_ridges")
+    if compiled is None or not compiled.signatures:
+        return False
+    if depth.ndim != 2 or not _suit([(a, _U8, depth.shape) for a in (depth, ridge)]):
+        return False
+    return _call("spread_ridges", depth, ridge, int(deepest))
 
 
 def _suit(expected) -> bool:

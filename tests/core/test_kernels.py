@@ -23,6 +23,8 @@ KERNELS = (
     "spread_rows",
     "segments",
     "blur_rows",
+    "erode_layers",
+    "spread_ridges",
 )
 
 
@@ -470,6 +472,53 @@ def test_the_blur_kernel_runs_and_leaves_other_layouts_to_numpy():
         before = bad_out.copy()
         assert not kernels.blur_rows(bad_padded, kernel, bad_out, 0, 5)
         assert np.array_equal(bad_out, before)
+
+
+def _blobs(seed: int) -> list[np.ndarray]:
+    """Ink of random widths: thresholded, smoothed noise of random sizes."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(60):
+        noise = rng.random(tuple(rng.integers(3, 70, size=2)))
+        for _ in range(int(rng.integers(0, 5))):
+            noise = (noise + np.roll(noise, 1, 0) + np.roll(noise, 1, 1)) / 3
+        found.append(noise > np.quantile(noise, rng.uniform(0.1, 0.9)))
+    return found
+
+
+def test_compiled_stroke_depths_give_the_numpy_ones_bit_for_bit(monkeypatch):
+    from core.stroke_depth import ridge_depths, stroke_depths
+
+    _needs_numba()
+    kernels.warm_up()
+    blobs = _blobs(9)
+    compiled = [stroke_depths(ink) for ink in blobs]
+    ridges = [ridge_depths(depth, deepest) for depth, deepest in compiled]
+    assert max(deepest for _, deepest in compiled) >= 6
+    _numpy_only(monkeypatch)
+    for ink, (depth, deepest), ridge in zip(blobs, compiled, ridges, strict=True):
+        numpy_depth, numpy_deepest = stroke_depths(ink)
+        assert numpy_deepest == deepest
+        assert numpy_depth.tobytes() == depth.tobytes()
+        assert ridge_depths(numpy_depth, deepest).tobytes() == ridge.tobytes()
+
+
+def test_the_depth_kernels_run_and_leave_other_layouts_to_numpy():
+    _needs_numba()
+    kernels.warm_up()
+    ink = np.zeros((7, 9), np.uint8)
+    ink[1:6, 1:8] = 1
+    depth = ink.copy()
+    assert kernels.erode_layers(ink.copy(), np.empty_like(ink), depth) == 2
+    assert depth.max() == 3
+    ridge = depth.copy()
+    assert kernels.spread_ridges(depth, ridge, 3)
+    assert np.all(ridge[ink == 1] == 3)
+    for bad in (ink.astype(np.int16), np.zeros((9, 7), np.uint8).T, ink[:, :8]):
+        before = depth.copy()
+        assert kernels.erode_layers(bad, np.empty_like(ink), depth) is None
+        assert not kernels.spread_ridges(bad, depth, 3)
+        assert np.array_equal(depth, before)
 
 
 def test_converting_a_drawing_never_loads_or_compiles_the_kernels(fresh_kernels):

@@ -3,6 +3,7 @@ import time
 import numpy as np
 import pytest
 
+from core import preprocess
 from core.datasets import Normalization, load_bundled, stratified_split
 from core.preprocess import (
     MNIST_STROKE_WIDTH,
@@ -425,6 +426,37 @@ def test_thick_strokes_are_thinned_and_thin_ones_thickened():
         new = canvas_to_image(canvas, "mnist")
         assert (stroke_width(raw) < stroke_width(new)) == raw_is_thinner
         assert (raw.sum() < new.sum()) == raw_is_thinner
+
+
+def _serif_zero(sides=40, hairlines=8):
+    """A 0 as type sets it: stems ``sides`` px wide, hairlines top and bottom."""
+    y, x = np.mgrid[0:280, 0:280] + 0.5
+
+    def inside(rx, ry):
+        return ((x - 140) / rx) ** 2 + ((y - 140) / ry) ** 2 <= 1
+
+    ring = inside(50 + sides, 104) & ~inside(50, 104 - hairlines)
+    return (ring * 255).astype(np.uint8)
+
+
+def test_hairlines_beside_thick_stems_come_out_as_wide_as_the_stems():
+    image = canvas_to_image(_serif_zero(), "mnist")
+    middle = image[:, 12:17].max(axis=1)
+    # One width for the whole 0 thinned the hairlines to grey 3 of 255.
+    assert middle[:14].max() >= 200 and middle[14:].max() >= 200
+    stems, hairline = stroke_width(image[8:20]), stroke_width(image[:8, 8:20])
+    assert hairline == pytest.approx(stems, rel=0.2)
+    assert stems == pytest.approx(MNIST_STROKE_WIDTH, rel=0.2)
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWN))
+def test_one_pen_is_brought_to_mnist_width_as_one(digit, monkeypatch):
+    # Drawn with one pen, every stroke has the same width: the per-stroke change
+    # stays out of it (it would turn a pen's crossings and ends into widths).
+    images = [canvas_to_image(_draw(DRAWN[digit], pen), "mnist") for pen in PENS]
+    monkeypatch.setattr(preprocess, "_THIN_SHARE", 2.0)  # never per stroke
+    for pen, image in zip(PENS, images, strict=True):
+        assert np.array_equal(image, canvas_to_image(_draw(DRAWN[digit], pen), "mnist"))
 
 
 def test_normalized_bar_is_centred_upright_and_twenty_pixels_long():

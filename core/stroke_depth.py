@@ -1,0 +1,137 @@
+"""How wide each stroke of a binary drawing is, pixel by pixel.
+
+Owns `stroke_depths` (layers of ink down to each pixel), `thin_share` (how much of
+the ink lies in strokes half as deep as the deepest), `ridge_depths` (for every ink
+pixel, the depth of its stroke's ridge: the stroke's width) and `grow_into_paper`.
+Printed type draws hairlines beside stems three to five times as wide, so one width
+for the whole drawing (`core.strokes.pen_widths`) fits neither. Depth comes from
+peeling the ink layer by layer (octagonal distance: square and cross erosions in
+turn), and each pixel takes the depth of the ridge above it, spread downhill from
+the ridges to the edges, so that a stroke's edge pixels get its own width and never
+a neighbour's. NumPy passes, or the same work compiled (`core.fast`); never imports
+Qt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import fast
+
+__all__ = ["grow_into_paper", "ridge_depths", "stroke_depths", "thin_share"]
+
+
+def stroke_depths(ink: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return how many layers of ink lie between each ink pixel and the paper.
+
+    Parameters
+    ----------
+    ink : np.ndarray
+        bool ``(H, W)``, True on the strokes (paper beyond the edges).
+
+    Returns
+    -------
+    depth : np.ndarray
+        uint8 ``(H, W)``: 1 on a stroke's edge, 0 off the ink.
+    deepest : int
+        The largest depth (0 without ink).
+    """
+    depth = ink.astype(np.uint8)
+    if not ink.any():
+        return depth, 0
+    layers = fast.erode_layers(depth.copy(), np.empty_like(depth), depth)
+    if layers is None:
+        layers = _erode_layers(ink, depth)
+    return depth, layers + 1
+
+
+def _erode_layers(ink: np.ndarray, depth: np.ndarray) -> int:
+    """Add each layer left after 1, 2... erosions to depth; return how many left ink."""
+    layer, inner = 0, ink
+    while True:
+        inner = _eroded(inner, square=layer % 2 == 0)
+        if not inner.any():
+            return layer
+        depth += inner
+        layer += 1
+
+
+def thin_share(depth: np.ndarray, deepest: int) -> float:
+    """Return the share of the ink in strokes at most half as deep as the deepest.
+
+    Each ridge pixel (as deep as its 3x3 square's deepest) stands for a cross
+    section of ``2 d - 1`` pixels; one pass, where `ridge_depths` takes one a layer.
+    """
+    ridge = depth[(depth > 0) & (depth >= _max_around(depth))].astype(np.float32)
+    section = 2.0 * ridge - 1.0
+    total = float(section.sum())
+    return float(section[ridge <= deepest / 2.0].sum()) / total if total else 0.0
+
+
+def ridge_depths(depth: np.ndarray, deepest: int) -> np.ndarray:
+    """Return, for every ink pixel, the depth of the ridge of its stroke.
+
+    A stroke ``d`` layers deep at its ridge is ``2 d - 1`` pixels wide (odd widths
+    exact, even ones read one less).
+
+    Parameters
+    ----------
+    depth, deepest : np.ndarray, int
+        As `stroke_depths` gives them.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 ``(H, W)``, 0 off the ink.
+    """
+    ridge = depth.copy()
+    if not fast.spread_ridges(depth, ridge, deepest):
+        _spread_ridges(depth, ridge, deepest)
+    return ridge
+
+
+def _spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> None:
+    """From the deepest layer down, give each pixel its deeper neighbours' ridge."""
+    for level in range(deepest, 1, -1):
+        # Only the box of the pixels this deep or one less takes part.
+        rows = np.flatnonzero((depth >= level - 1).any(axis=1))
+        cols = np.flatnonzero((depth >= level - 1).any(axis=0))
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        here, heights = depth[box], ridge[box]
+        above = _max_around(np.where(here == level, heights, 0).astype(np.uint8))
+        np.maximum(heights, above, out=heights, where=here == level - 1)
+
+
+def grow_into_paper(ridge: np.ndarray, steps: int) -> None:
+    """Give paper pixels within ``steps`` of a stroke its ridge depth, in place."""
+    for _ in range(steps):
+        np.copyto(ridge, _max_around(ridge), where=ridge == 0)
+
+
+def _eroded(ink: np.ndarray, square: bool) -> np.ndarray:
+    """Ink whose 3x3 square (or 4-neighbour cross) is all ink; paper beyond edges."""
+    rows = ink.copy()
+    rows[1:] &= ink[:-1]
+    rows[:-1] &= ink[1:]
+    rows[0] = rows[-1] = False
+    if square:
+        out = rows.copy()
+        out[:, 1:] &= rows[:, :-1]
+        out[:, :-1] &= rows[:, 1:]
+    else:
+        out = rows
+        out[:, 1:] &= ink[:, :-1]
+        out[:, :-1] &= ink[:, 1:]
+    out[:, 0] = out[:, -1] = False
+    return out
+
+
+def _max_around(values: np.ndarray) -> np.ndarray:
+    """Return the maximum over each pixel's 3x3 square (0 beyond the edges)."""
+    rows = values.copy()
+    np.maximum(rows[1:], values[:-1], out=rows[1:])
+    np.maximum(rows[:-1], values[1:], out=rows[:-1])
+    out = rows.copy()
+    np.maximum(out[:, 1:], rows[:, :-1], out=out[:, 1:])
+    np.maximum(out[:, :-1], rows[:, 1:], out=out[:, :-1])
+    return out
