@@ -8,8 +8,8 @@ for the whole drawing (`core.strokes.pen_widths`) fits neither. Depth comes from
 peeling the ink layer by layer (octagonal distance: square and cross erosions in
 turn), and each pixel takes the depth of the ridge above it, spread downhill from
 the ridges to the edges, so that a stroke's edge pixels get its own width and never
-a neighbour's. NumPy passes, or the same work compiled (`core.fast`); never imports
-Qt.
+a neighbour's; a bump of a pixel or two on a stroke's outline takes that stroke's.
+NumPy passes, or the same work compiled (`core.fast`); never imports Qt.
 """
 
 from __future__ import annotations
@@ -87,7 +87,36 @@ def ridge_depths(depth: np.ndarray, deepest: int) -> np.ndarray:
     ridge = depth.copy()
     if not fast.spread_ridges(depth, ridge, deepest):
         _spread_ridges(depth, ridge, deepest)
+    _absorb_bumps(ridge)
     return ridge
+
+
+# 8-neighbours as offsets into an array framed by one pixel.
+_NEIGHBOURS = [(dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
+
+
+def _absorb_bumps(ridge: np.ndarray, rounds: int = 2) -> None:
+    """Give bumps on a stroke's outline that stroke's ridge, in place.
+
+    A ridge pixel with fewer than two neighbours of its own ridge and a deeper one
+    beside it is a pixel or two sticking out of a wider stroke (a jagged edge, a
+    pointed end), not a stroke of its own: cut as one, it would grow into a speck
+    or a spur. A hairline, however thin, has two such neighbours along its length.
+    """
+    h, w = ridge.shape
+    framed = np.zeros((h + 2, w + 2), np.uint8)
+    for _ in range(rounds):
+        framed[1:-1, 1:-1] = ridge
+        same = np.zeros((h, w), np.uint8)
+        deeper = np.zeros((h, w), np.uint8)
+        for dy, dx in _NEIGHBOURS:
+            near = framed[dy : dy + h, dx : dx + w]
+            same += near == ridge
+            np.maximum(deeper, near, out=deeper)
+        bumps = (ridge > 0) & (same < 2) & (deeper > ridge)
+        if not bumps.any():
+            return
+        ridge[bumps] = deeper[bumps]
 
 
 def _spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> None:

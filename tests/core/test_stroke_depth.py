@@ -31,6 +31,17 @@ def test_a_hairline_beside_a_stem_keeps_its_own_width():
     assert np.all(ridge[28:31, 20:54] == 2)
 
 
+def test_a_bump_on_a_stroke_takes_the_stroke_s_width():
+    ink = np.zeros((40, 30), bool)
+    _bar(ink, 5, 10, 30, 7)
+    ink[20, 17] = True  # one pixel sticking out of the right edge
+    ink[4, 13] = True  # and one out of the end
+    depth, deepest = stroke_depths(ink)
+    assert depth[20, 17] == 1 and depth[4, 13] == 1
+    ridge = ridge_depths(depth, deepest)
+    assert ridge[20, 17] == 4 and ridge[4, 13] == 4
+
+
 def test_thin_share_counts_the_ink_in_strokes_half_as_deep():
     one_pen = np.zeros((60, 60), bool)
     _bar(one_pen, 5, 5, 50, 9)
