@@ -1,7 +1,7 @@
 """How wide each stroke of a binary drawing is, pixel by pixel.
 
 Owns `stroke_depths` (layers of ink down to each pixel), `thin_share` (how much of
-the ink lies in strokes half as deep as the deepest), `ridge_depths` (for every ink
+the ink lies in strokes up to a given width), `ridge_depths` (for every ink
 pixel, the depth of its stroke's ridge: the stroke's width) and `grow_into_paper`.
 Printed type draws hairlines beside stems three to five times as wide, so one width
 for the whole drawing (`core.strokes.pen_widths`) fits neither. Depth comes from
@@ -56,8 +56,8 @@ def _erode_layers(ink: np.ndarray, depth: np.ndarray) -> int:
         layer += 1
 
 
-def thin_share(depth: np.ndarray, deepest: int) -> float:
-    """Return the share of the ink in strokes at most half as deep as the deepest.
+def thin_share(depth: np.ndarray, narrower_than: float) -> float:
+    """Return the share of the ink in strokes at most ``narrower_than`` px wide.
 
     Each ridge pixel (as deep as its 3x3 square's deepest) stands for a cross
     section of ``2 d - 1`` pixels; one pass, where `ridge_depths` takes one a layer.
@@ -65,7 +65,7 @@ def thin_share(depth: np.ndarray, deepest: int) -> float:
     ridge = depth[(depth > 0) & (depth >= _max_around(depth))].astype(np.float32)
     section = 2.0 * ridge - 1.0
     total = float(section.sum())
-    return float(section[ridge <= deepest / 2.0].sum()) / total if total else 0.0
+    return float(section[section <= narrower_than].sum()) / total if total else 0.0
 
 
 def ridge_depths(depth: np.ndarray, deepest: int) -> np.ndarray:

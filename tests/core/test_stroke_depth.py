@@ -42,17 +42,19 @@ def test_a_bump_on_a_stroke_takes_the_stroke_s_width():
     assert ridge[20, 17] == 4 and ridge[4, 13] == 4
 
 
-def test_thin_share_counts_the_ink_in_strokes_half_as_deep():
+def test_thin_share_counts_the_ink_in_strokes_up_to_a_width():
     one_pen = np.zeros((60, 60), bool)
     _bar(one_pen, 5, 5, 50, 9)
     _bar(one_pen, 5, 30, 50, 9)
-    assert thin_share(*stroke_depths(one_pen)) == 0.0
+    depth, _ = stroke_depths(one_pen)
+    assert thin_share(depth, 5.4) == 0.0
+    assert thin_share(depth, 9.0) == 1.0
     two_widths = one_pen.copy()
     _bar(two_widths, 5, 50, 50, 3)
-    share = thin_share(*stroke_depths(two_widths))
     # Ridges stand for their cross sections: 3 of 9 + 9 + 3 pixels.
+    share = thin_share(stroke_depths(two_widths)[0], 5.4)
     assert share == pytest.approx(3 / 21, abs=0.02)
-    assert thin_share(*stroke_depths(np.zeros((5, 5), bool))) == 0.0
+    assert thin_share(np.zeros((5, 5), np.uint8), 5.4) == 0.0
 
 
 def test_paper_near_a_stroke_takes_its_ridge():
