@@ -235,13 +235,13 @@ def blur_rows(
     return kernels.blur_rows(padded, kernel, out, first, last)
 
 
-def erode_layers(inner: np.ndarray, spare: np.ndarray, depth: np.ndarray) -> int | None:
+def erode_layers(inner: np.ndarray, depth: np.ndarray) -> int | None:
     """Peel a drawing's strokes compiled (``core.kernels.erode_layers``).
 
     None means nothing was written and the caller peels with NumPy
     (``core.stroke_depth``'s own passes, which give the same bits).
     """
-    return kernels.erode_layers(inner, spare, depth)
+    return kernels.erode_layers(inner, depth)
 
 
 def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:

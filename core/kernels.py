@@ -411,60 +411,80 @@ def _compile(numba) -> dict[str, Callable]:
                         target[c] += (above[c] + below[c]) * weight
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def erode_layers(inner, spare, depth, count):  # pragma: no cover
+    def erode_layers(inner, depth, count):  # pragma: no cover
         # ``core.stroke_depth.stroke_depths``: peel the ink (``inner``, uint8 0/1,
-        # a copy) one layer at a time, square and cross erosions in turn (paper
-        # beyond the edges), adding each layer left to ``depth``; count[0] = how
-        # many erosions left ink.
+        # overwritten) one layer at a time, square and cross erosions in turn
+        # (paper beyond the edges), adding each layer left to ``depth``; count[0]
+        # = how many erosions left ink. Only the pixels still inked are visited.
         height, width = inner.shape
+        rows = np.empty(height * width, np.int32)
+        cols = np.empty(height * width, np.int32)
+        n = 0
+        for i in range(height):
+            for j in range(width):
+                if inner[i, j]:
+                    rows[n], cols[n] = i, j
+                    n += 1
+        keep = np.empty(n, np.uint8)
         layer = 0
         while True:
-            left = False
             square = layer % 2 == 0
-            for i in range(height):
-                for j in range(width):
-                    keep = 0
-                    if inner[i, j] and 0 < i < height - 1 and 0 < j < width - 1:
-                        keep = (
-                            inner[i - 1, j]
-                            & inner[i + 1, j]
-                            & inner[i, j - 1]
-                            & inner[i, j + 1]
-                        )
-                        if square:
-                            keep &= (
-                                inner[i - 1, j - 1]
-                                & inner[i - 1, j + 1]
-                                & inner[i + 1, j - 1]
-                                & inner[i + 1, j + 1]
-                            )
-                    spare[i, j] = keep
-                    if keep:
-                        left = True
-                        depth[i, j] += 1
-            if not left:
+            for k in range(n):
+                i, j = rows[k], cols[k]
+                if i == 0 or j == 0 or i == height - 1 or j == width - 1:
+                    keep[k] = 0
+                    continue
+                up, down = inner[i - 1, j], inner[i + 1, j]
+                ok = up & down & inner[i, j - 1] & inner[i, j + 1]
+                if square:
+                    ok &= (
+                        inner[i - 1, j - 1]
+                        & inner[i - 1, j + 1]
+                        & inner[i + 1, j - 1]
+                        & inner[i + 1, j + 1]
+                    )
+                keep[k] = ok
+            left = 0
+            for k in range(n):
+                if keep[k]:
+                    rows[left], cols[left] = rows[k], cols[k]
+                    depth[rows[k], cols[k]] += 1
+                    left += 1
+                else:
+                    inner[rows[k], cols[k]] = 0
+            if left == 0:
                 count[0] = layer
                 return
-            inner, spare = spare, inner
+            n = left
             layer += 1
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def spread_ridges(depth, ridge, deepest):  # pragma: no cover
-        # ``core.stroke_depth.stroke_widths``: from the deepest layer down, each
+        # ``core.stroke_depth.ridge_depths``: from the deepest layer down, each
         # pixel one layer shallower than a 3x3 neighbour takes the largest ridge
-        # value of those neighbours.
+        # value of those neighbours. Pixels are visited by layer (a counting sort).
         height, width = depth.shape
+        starts = np.zeros(deepest + 2, np.int64)
+        for i in range(height):
+            for j in range(width):
+                starts[depth[i, j] + 1] += 1
+        for level in range(1, deepest + 2):
+            starts[level] += starts[level - 1]
+        order = np.empty(height * width, np.int32)
+        fill = starts.copy()
+        for i in range(height):
+            for j in range(width):
+                order[fill[depth[i, j]]] = i * width + j
+                fill[depth[i, j]] += 1
         for level in range(deepest, 1, -1):
-            for i in range(height):
-                for j in range(width):
-                    if depth[i, j] != level - 1:
-                        continue
-                    best = ridge[i, j]
-                    for a in range(max(i - 1, 0), min(i + 2, height)):
-                        for b in range(max(j - 1, 0), min(j + 2, width)):
-                            if depth[a, b] == level and ridge[a, b] > best:
-                                best = ridge[a, b]
-                    ridge[i, j] = best
+            for k in range(starts[level - 1], starts[level]):
+                i, j = order[k] // width, order[k] % width
+                best = ridge[i, j]
+                for a in range(max(i - 1, 0), min(i + 2, height)):
+                    for b in range(max(j - 1, 0), min(j + 2, width)):
+                        if depth[a, b] == level and ridge[a, b] > best:
+                            best = ridge[a, b]
+                ridge[i, j] = best
 
     return {
         "adam": adam,
@@ -542,7 +562,7 @@ def warm_up() -> None:
     draw_segments(np.zeros((4, 1), f32), index, one, np.zeros((1, 1, 1), f32))
     _call("blur_rows", np.zeros((3, 1), f32), np.ones(2, f32), row, 0, 1)
     square = np.zeros((3, 3), np.uint8)
-    _call("erode_layers", square.copy(), square.copy(), square, np.zeros(1, np.intp))
+    _call("erode_layers", square.copy(), square, np.zeros(1, np.intp))
     _call("spread_ridges", square, square.copy(), 1)
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
@@ -870,26 +890,26 @@ def blur_rows(
     return _call("blur_rows", padded, kernel, out, int(first), int(last))
 
 
-def erode_layers(inner: np.ndarray, spare: np.ndarray, depth: np.ndarray) -> int | None:
+def erode_layers(inner: np.ndarray, depth: np.ndarray) -> int | None:
     """Peel ink layer by layer as ``core.stroke_depth.stroke_depths`` does.
 
-    ``inner`` (the ink, 0 or 1, overwritten), ``spare`` and ``depth`` (the ink,
-    each layer left is added) are uint8 (H, W), C-contiguous. Returns how many
-    erosions left ink, or None (nothing written) when the kernel is not loaded (as
-    `blur_rows`, never compiled on the GUI thread) or the arrays do not suit it.
+    ``inner`` (the ink, 0 or 1, overwritten) and ``depth`` (the ink; each layer
+    left is added) are uint8 (H, W), C-contiguous. Returns how many erosions left
+    ink, or None (nothing written) when the kernel is not loaded (as `blur_rows`,
+    never compiled on the GUI thread) or the arrays do not suit it.
     """
     compiled = _kernels.get("erode_layers")
     if compiled is None or not compiled.signatures:
         return None
     shape = inner.shape
-    if len(shape) != 2 or not _suit([(a, _U8, shape) for a in (inner, spare, depth)]):
+    if len(shape) != 2 or not _suit([(a, _U8, shape) for a in (inner, depth)]):
         return None
     count = np.zeros(1, np.intp)
-    return int(count[0]) if _call("erode_layers", inner, spare, depth, count) else None
+    return int(count[0]) if _call("erode_layers", inner, depth, count) else None
 
 
 def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
-    """Spread ridge depths downhill as ``core.stroke_depth.stroke_widths`` does.
+    """Spread ridge depths downhill as ``core.stroke_depth.ridge_depths`` does.
 
     ``depth`` and ``ridge`` (a copy of depth, updated in place) are uint8 (H, W),
     C-contiguous. False (nothing written) as for `erode_layers`.
