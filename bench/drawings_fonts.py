@@ -63,17 +63,12 @@ def render_fonts(seed: int, files: list[Path] | None = None):
     """Return (typed, canvases uint8 (N, 280, 280)); both empty without fonts."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QRectF, Qt
-    from PySide6.QtGui import (
-        QColor,
-        QFont,
-        QFontDatabase,
-        QGuiApplication,
-        QImage,
-        QPainter,
-        QTransform,
-    )
+    from PySide6.QtGui import QColor, QFont, QFontDatabase, QImage, QPainter, QTransform
+    from PySide6.QtWidgets import QApplication
 
-    _app = QGuiApplication.instance() or QGuiApplication([])  # fonts need one
+    # Fonts need an application; a widget one, as the canvas of the teach-it
+    # figure (`drawings_material.Renderer`) may come next.
+    _app = QApplication.instance() or QApplication([])
     rng = np.random.default_rng(seed)
     typed: list[Typed] = []
     canvases: list[np.ndarray] = []
