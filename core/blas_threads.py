@@ -70,6 +70,12 @@ PROBE_SHARE = 0.03
 WINDOW = 8
 DRIFT = 0.5
 SPARE_NEEDED = 0.5
+# A close call (within CLOSE_RATIO) on a machine that left all but IDLE_SLACK of a
+# core spare goes to all threads, OpenBLAS's own default: two threads are only
+# 1.15-1.35x faster on the 2-core VM and noisy, and a close call that went to one
+# thread cost idle runs 7-8% against all threads (bench.busy). With other programs
+# busy the faster median wins, as more threads are the risk there.
+IDLE_SLACK = 0.25
 
 Setting = int | str | None
 
@@ -288,7 +294,8 @@ class ThreadChooser:
     the machine left `SPARE_NEEDED` of a core spare (or that is unknown), blocks
     of `BLOCK` steps alternate between 1 thread and all of them (`PROBE_PAIRS`
     pairs of blocks, up to `MAX_PAIRS` in a close call; 1 thread wins at once
-    when all threads are `CLEAR_RATIO` times slower) and the lower median wins.
+    when all threads are `CLEAR_RATIO` times slower) and the lower median wins
+    (a close call on an idle machine, within `IDLE_SLACK`, goes to all threads).
     The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
     up to `MAX_INTERVAL`, while the choice holds; longer when the last probe
     cost more than `PROBE_SHARE` of that) and, when all threads won, as soon as
@@ -361,6 +368,7 @@ class ThreadChooser:
         self._baseline: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
         self._one_thread = float("inf")
+        self._spare_seen: float | None = None
 
     @property
     def probing(self) -> bool:
@@ -421,7 +429,7 @@ class ThreadChooser:
                 return
         if now >= self._next_probe:
             if self.choice in (None, fewest):
-                spare = self._spare()
+                spare = self._read_spare()
                 if spare is not None and spare < SPARE_NEEDED:
                     global _latest
                     self.choice = _latest = fewest
@@ -436,6 +444,7 @@ class ThreadChooser:
         one = statistics.median(self._samples[fewest])
         means = {t: statistics.fmean(self._samples[t]) for t in others}
         clear = min(means.values()) >= CLEAR_RATIO * one
+        close = False
         if not clear:
             if self._pending:
                 return  # decide on whole pairs of blocks
@@ -446,7 +455,17 @@ class ThreadChooser:
             if self._pairs < (MAX_PAIRS if close else PROBE_PAIRS):
                 return
         global _latest
-        best = fewest if clear or medians[other] >= one else other
+        # The spare cores during the probe (or when last known); they are counted
+        # anew from here.
+        spare = self._read_spare()
+        spare = self._spare_seen if spare is None else spare
+        idle = spare is not None and spare >= max(others) - 1 - IDLE_SLACK
+        if clear:
+            best = fewest
+        elif close and idle:
+            best = other  # a close call on an idle machine: all threads, as before
+        else:
+            best = fewest if medians[other] >= one else other
         winner = one if best == fewest else medians[other]
         cost = sum(
             max(0.0, seconds - winner)
@@ -465,4 +484,10 @@ class ThreadChooser:
             min(2 * self._interval, MAX_INTERVAL) if confirmed else PROBE_INTERVAL
         )
         self._next_probe = now + max(self._interval, cost / PROBE_SHARE)
-        self._spare()  # the spare cores are counted from here
+
+    def _read_spare(self) -> float | None:
+        """Return the spare cores since the last reading (None: unknown), kept."""
+        spare = self._spare()
+        if spare is not None:
+            self._spare_seen = spare
+        return spare

@@ -144,15 +144,16 @@ def no_shared_choice(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("seconds", "winner", "pairs"),
+    ("seconds", "winner", "pairs", "spare"),
     [
-        ({1: 0.010, 2: 0.006}, 2, PROBE_PAIRS),
-        ({1: 0.010, 2: 0.0105}, 1, MAX_PAIRS),
-        ({1: 0.0105, 2: 0.010}, 2, MAX_PAIRS),
+        ({1: 0.010, 2: 0.006}, 2, PROBE_PAIRS, 1.0),
+        ({1: 0.010, 2: 0.0105}, 1, MAX_PAIRS, 0.6),  # another program is busy
+        ({1: 0.0105, 2: 0.010}, 2, MAX_PAIRS, 1.0),
     ],
 )
-def test_auto_picks_the_faster_count(seconds, winner, pairs):
+def test_auto_picks_the_faster_count(seconds, winner, pairs, spare):
     chooser, pool, clock = _chooser()
+    clock.spare_cores = spare
     assert chooser.probing and chooser.choice is None
     _steps(chooser, pool, clock, seconds, 2 * BLOCK * pairs - 1)
     assert chooser.probing
@@ -161,6 +162,23 @@ def test_auto_picks_the_faster_count(seconds, winner, pairs):
     assert chooser.choice == winner
     assert blas_threads.latest_choice() == winner
     assert _steps(chooser, pool, clock, seconds, 5) == [winner] * 5
+
+
+@pytest.mark.parametrize(("spare", "winner"), [(1.0, 2), (0.8, 2), (0.6, 1), (None, 1)])
+def test_a_close_call_on_an_idle_machine_goes_to_all_threads(spare, winner):
+    pool, clock = FakePool(), FakeClock()
+    clock.spare_cores = spare
+    meter = FakeMeter(clock) if spare is not None else UnknownLoad()
+    chooser = ThreadChooser("auto", pool, clock, cpu_clock=clock.cpu, spare=meter)
+    _steps(chooser, pool, clock, {1: FIRST_PROBE_DELAY, 2: 0.010}, 1)
+    _probe(chooser, pool, clock, {1: 0.010, 2: 0.0105}, MAX_PAIRS)
+    assert chooser.choice == winner
+
+
+def test_one_thread_wins_a_clear_call_on_an_idle_machine():
+    chooser, pool, clock = _chooser()
+    _probe(chooser, pool, clock, {1: 0.010, 2: 0.0125})  # beyond CLOSE_RATIO
+    assert chooser.choice == 1
 
 
 def test_one_thread_until_the_first_probe():
