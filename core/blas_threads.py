@@ -457,8 +457,8 @@ class ThreadChooser:
         global _latest
         # The spare cores during the probe (or when last known); they are counted
         # anew from here.
-        spare = self._read_spare()
-        spare = self._spare_seen if spare is None else spare
+        self._read_spare()
+        spare = self._spare_seen
         idle = spare is not None and spare >= max(others) - 1 - IDLE_SLACK
         if clear:
             best = fewest

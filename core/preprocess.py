@@ -130,7 +130,9 @@ def convert_drawing(
     For MNIST the strokes are first brought to MNIST's width, whatever pen drew
     them: the pen's width is estimated (`core.strokes.pen_widths`), then the ink is
     blurred and cut where a stroke is as wide as MNIST's, which thickens thin
-    strokes and thins thick ones, at about four times the final resolution. Then
+    strokes and thins thick ones, at about four times the final resolution; type,
+    whose hairlines are much thinner than its stems, is cut stroke by stroke, each
+    at its own width (`core.stroke_depth`). Then
     the longer side of the ink's box becomes 20 px and its centre of mass lands
     exactly on the centre of the 28x28 image, as MNIST was made; last, the digit is
     stood upright (`core.slant.deskew`), which reads slanted hands better.
