@@ -3,8 +3,9 @@
 The issue's outside material includes font-rendered text, and `predict` reads image
 files, which may be screenshots of printed digits. This renders every digit (twice)
 and every letter (once) of each TrueType/OpenType font found on this machine, in
-filled outlines, not pen strokes: at a random size (110 to 260 px tall text on the
-280 px canvas), place and tilt, white on black as the canvas gives it. Serif fonts
+filled outlines, not pen strokes: at a random font size (110 to 260 px on the 280 px
+canvas: digits about 80 to 190 px tall), place and tilt, white on black as the
+canvas gives it. Serif fonts
 have thin hairlines beside thick stems, which a pen never draws.
 
 Test material only: nothing here trains or calibrates a model (the issue forbids
@@ -29,7 +30,7 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Letters written like digits in many hands and fonts (O and 0, l and 1, S and 5,
 # Z and 2, b and 6, q and 9...): reported apart, as no judgement can tell them.
 DIGIT_LIKE = frozenset("OoQDIilJjSsZzbBGgq")
-_SIZES = (110, 260)  # text height in pixels
+_SIZES = (110, 260)  # font size in pixels
 _TILT = 4.0  # degrees, standard deviation
 _SHIFT = 30  # pixels
 
