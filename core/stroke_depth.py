@@ -18,7 +18,10 @@ import numpy as np
 
 from core import fast
 
-__all__ = ["grow_into_paper", "ridge_depths", "stroke_depths", "thin_share"]
+__all__ = ["MAX_SIDE", "grow_into_paper", "ridge_depths", "stroke_depths", "thin_share"]
+
+# Depths are uint8: no layer deeper than 255, so no ink wider than this.
+MAX_SIDE = 2 * 255
 
 
 def stroke_depths(ink: np.ndarray) -> tuple[np.ndarray, int]:
@@ -27,7 +30,8 @@ def stroke_depths(ink: np.ndarray) -> tuple[np.ndarray, int]:
     Parameters
     ----------
     ink : np.ndarray
-        bool ``(H, W)``, True on the strokes (paper beyond the edges).
+        bool ``(H, W)``, True on the strokes (paper beyond the edges), at most
+        `MAX_SIDE` pixels on its shorter side.
 
     Returns
     -------
@@ -35,7 +39,16 @@ def stroke_depths(ink: np.ndarray) -> tuple[np.ndarray, int]:
         uint8 ``(H, W)``: 1 on a stroke's edge, 0 off the ink.
     deepest : int
         The largest depth (0 without ink).
+
+    Raises
+    ------
+    ValueError
+        For ink whose depth could pass 255 (a conversion works on about 100 px).
     """
+    if ink.ndim != 2 or min(ink.shape) > MAX_SIDE:
+        raise ValueError(
+            f"ink must be 2-D and at most {MAX_SIDE} px across, got {ink.shape}"
+        )
     depth = ink.astype(np.uint8)
     if not ink.any():
         return depth, 0

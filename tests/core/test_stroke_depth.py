@@ -68,3 +68,10 @@ def test_paper_near_a_stroke_takes_its_ridge():
 def test_empty_ink_has_no_depth():
     depth, deepest = stroke_depths(np.zeros((4, 6), bool))
     assert deepest == 0 and not depth.any()
+
+
+def test_ink_too_wide_for_its_depths_is_refused():
+    with pytest.raises(ValueError, match="at most 510 px"):
+        stroke_depths(np.ones((600, 600), bool))
+    depth, deepest = stroke_depths(np.ones((510, 600), bool))
+    assert deepest == 255 and depth.max() == 255
