@@ -163,13 +163,27 @@ def _pct(numerator, denominator) -> str:
     return f"{100.0 * numerator / max(denominator, 1):5.1f}%"
 
 
-def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
-    """Print the drawn-material tables for one model; return the headline figures."""
+def _read(images, sizes, drawn, model, judge) -> tuple[np.ndarray, np.ndarray]:
+    """Best digit and "sure" for every image (nothing drawn: digit 0, not sure)."""
     probabilities = np.zeros((len(images), len(model.class_names)), np.float32)
     probabilities[drawn] = model.predict_proba(images[drawn])
-    guess = probabilities[:, :10].argmax(axis=1)
     sure = np.zeros(len(images), bool)
     sure[drawn] = judge.sure(images[drawn], probabilities[drawn], sizes[drawn])
+    return probabilities[:, :10].argmax(axis=1), sure
+
+
+def _print_mistakes(labels, guess, wrong) -> None:
+    """Print the eight commonest (true -> read) pairs among the ``wrong`` images."""
+    mistakes = defaultdict(int)
+    for i in np.flatnonzero(wrong):
+        mistakes[(labels[i], guess[i])] += 1
+    top = sorted(mistakes.items(), key=lambda item: -item[1])[:8]
+    print("  commonest mistakes: " + ", ".join(f"{t}->{p} x{c}" for (t, p), c in top))
+
+
+def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
+    """Print the drawn-material tables for one model; return the headline figures."""
+    guess, sure = _read(images, sizes, drawn, model, judge)
     kinds = np.array([d.kind for d in drawings])
     styles = np.array([d.style for d in drawings])
     labels = np.array([-1 if d.label is None else d.label for d in drawings])
@@ -280,11 +294,7 @@ def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
     figures["rare_styles"] = float(np.mean(rare)) if rare else None
     if rare:
         print(f"  styles MNIST has few of (n={len(rare)}): {100 * np.mean(rare):.1f}%")
-    mistakes = defaultdict(int)
-    for i in np.flatnonzero(is_digit & drawn & ~correct):
-        mistakes[(labels[i], guess[i])] += 1
-    top = sorted(mistakes.items(), key=lambda item: -item[1])[:8]
-    print("  commonest mistakes: " + ", ".join(f"{t}->{p} x{c}" for (t, p), c in top))
+    _print_mistakes(labels, guess, is_digit & drawn & ~correct)
     accepted = defaultdict(int)
     for i in np.flatnonzero((kinds == "letter") & sure):
         accepted[drawings[i].name.split("-")[0]] += 1
@@ -299,11 +309,7 @@ def report_drawings(drawings, images, sizes, drawn, model, judge) -> dict:
 
 def report_fonts(typed, images, sizes, drawn, model, judge) -> dict:
     """Print the font-rendered material's figures for one model; return them."""
-    probabilities = np.zeros((len(images), len(model.class_names)), np.float32)
-    probabilities[drawn] = model.predict_proba(images[drawn])
-    guess = probabilities[:, :10].argmax(axis=1)
-    sure = np.zeros(len(images), bool)
-    sure[drawn] = judge.sure(images[drawn], probabilities[drawn], sizes[drawn])
+    guess, sure = _read(images, sizes, drawn, model, judge)
     labels = np.array([-1 if t.label is None else t.label for t in typed])
     fonts = np.array([t.font for t in typed])
     is_digit = labels >= 0
@@ -344,11 +350,7 @@ def report_fonts(typed, images, sizes, drawn, model, judge) -> dict:
         "  worst fonts (digits read right): "
         + ", ".join(f"{Path(font).stem} {100 * acc:.0f}%" for acc, font in worst)
     )
-    mistakes = defaultdict(int)
-    for i in np.flatnonzero(is_digit & drawn & ~correct):
-        mistakes[(labels[i], guess[i])] += 1
-    top = sorted(mistakes.items(), key=lambda item: -item[1])[:8]
-    print("  commonest mistakes: " + ", ".join(f"{t}->{p} x{c}" for (t, p), c in top))
+    _print_mistakes(labels, guess, is_digit & drawn & ~correct)
     return figures
 
 
