@@ -262,13 +262,14 @@ def warp_uint8(*arrays: np.ndarray) -> bool:
     return kernels.warp_uint8(*arrays)
 
 
-def draw_segments(*arrays: np.ndarray) -> bool:
-    """Draw style strokes compiled (``core.kernels.draw_segments``, same arguments).
+def draw_segments(*arguments) -> bool:
+    """Draw pen segments compiled (``core.kernels.draw_segments``, same arguments).
 
-    The NumPy passes it replaces are ``core.drawing_styles``'s own: False means
-    nothing was written and the caller draws with NumPy.
+    The NumPy passes it replaces are ``core.drawing_styles``' and
+    ``core.strokes.render_segments``' own: False means nothing was written and the
+    caller draws with NumPy.
     """
-    return kernels.draw_segments(*arrays)
+    return kernels.draw_segments(*arguments)
 
 
 class BlankInputs:

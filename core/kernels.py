@@ -355,12 +355,13 @@ def _compile(numba) -> dict[str, Callable]:
                     target[j] = 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def segments(ends, image, reach, out):  # pragma: no cover - compiled
-        # ``core.drawing_styles._draw_segments``'s NumPy passes pixel by pixel:
-        # the same float32 operations in the same order, combined with max, over
-        # only the pixels within a segment's reach plus one (farther ones get
-        # exactly 0 from the NumPy passes too). Returns False, having written
-        # nothing, for an image index out of range.
+    def segments(ends, image, reach, centre, out):  # pragma: no cover - compiled
+        # The NumPy passes of ``core.drawing_styles._draw_segments`` (pixel centres
+        # whole, ``centre`` 0) and of ``core.strokes.render_segments`` (centres at
+        # +0.5), pixel by pixel: the same float32 operations in the same order,
+        # combined with max, over only the pixels within a segment's reach plus
+        # one (farther ones get exactly 0 from the NumPy passes too). Returns
+        # False, having written nothing, for an image index out of range.
         count, rows, cols = out.shape
         for s in range(image.size):
             if image[s] < 0 or image[s] >= count:
@@ -377,9 +378,9 @@ def _compile(numba) -> dict[str, Callable]:
             last = min(int(np.ceil(max(y0, y1) + r)) + 2, rows)
             target = out[image[s]]
             for y in range(first, last):
-                ry = f32(y) - y0
+                ry = (f32(y) + centre) - y0
                 for x in range(left, right):
-                    rx = f32(x) - x0
+                    rx = (f32(x) + centre) - x0
                     t = rx * dx + ry * dy
                     t = min(max(t / length2, zero), one)
                     gx = rx - t * dx
@@ -671,15 +672,19 @@ def warp_uint8(
 
 
 def draw_segments(
-    ends: np.ndarray, image: np.ndarray, reach: np.ndarray, out: np.ndarray
+    ends: np.ndarray,
+    image: np.ndarray,
+    reach: np.ndarray,
+    out: np.ndarray,
+    centre: float = 0.0,
 ) -> bool:
     """Draw pen segments onto images, combined with max, in one compiled pass.
 
     Parameters
     ----------
     ends : ndarray
-        float32 (4, n): each segment's x0, y0, x1, y1, pixel columns and rows
-        (a pixel's centre is whole).
+        float32 (4, n): each segment's x0, y0, x1, y1, in pixels whose centres
+        are at whole coordinates plus ``centre``.
     image : ndarray
         intp (n,): the image each segment is drawn on.
     reach : ndarray
@@ -687,6 +692,9 @@ def draw_segments(
         ``clip(reach - distance to the segment, 0, 1)``.
     out : ndarray
         float32 (k, H, W), raised to the segments' ink where it is higher.
+    centre : float
+        Where a pixel's centre lies within it: 0 for the style strokes'
+        coordinates, 0.5 for `core.strokes.render_segments`'.
 
     Returns
     -------
@@ -700,7 +708,7 @@ def draw_segments(
     expected = ((ends, _F32, (4, n)), (image, _INTP, (n,)), (reach, _F32, (n,)))
     if not _suit(expected) or out.ndim != 3 or not _suit([(out, _F32, out.shape)]):
         return False
-    return _call("segments", ends, image, reach, out)
+    return _call("segments", ends, image, reach, np.float32(centre), out)
 
 
 _NO_STATISTICS = np.zeros(0, np.float32)

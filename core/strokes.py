@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core import fast
+
 __all__ = ["cut_levels", "pen_widths", "render_segments", "render_strokes"]
 
 # A stroke is the ink at or above this share of the image's peak (for counting
@@ -105,6 +107,17 @@ def render_segments(
     B, S = starts.shape[:2]
     H, W = int(shape[0]), int(shape[1])
     widths = np.broadcast_to(np.asarray(widths, np.float32).reshape(B, -1), (B, S))
+    image, slot = np.nonzero(~np.isnan(starts[:, :, 0]))
+    # Each segment over the pixels it reaches only, compiled (the same bits).
+    compiled = np.zeros((B, H, W), np.float32)
+    ends_xy = np.nan_to_num(
+        np.concatenate([starts[image, slot], ends[image, slot]], axis=1).T
+    )
+    reach = widths[image, slot] / 2 + 0.5
+    if fast.draw_segments(
+        np.ascontiguousarray(ends_xy), np.ascontiguousarray(image), reach, compiled, 0.5
+    ):
+        return compiled
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float32) + np.float32(0.5)
     out = np.zeros((B, H * W), np.float32)
     px, py = xs.ravel(), ys.ravel()

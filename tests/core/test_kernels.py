@@ -9,6 +9,7 @@ from core.datasets import Dataset, load_bundled
 from core.drawing_styles import add_style_strokes
 from core.network import MLP
 from core.optimizers import Adam
+from core.strokes import render_segments
 from core.training import TrainingConfig, train
 
 KERNELS = (
@@ -423,6 +424,25 @@ def test_compiled_style_strokes_give_the_numpy_images_bit_for_bit(monkeypatch):
     assert np.array_equal(
         strokes, add_style_strokes(images, labels, rng=np.random.default_rng(4))
     )
+
+
+def test_compiled_segments_render_the_numpy_images_bit_for_bit(monkeypatch):
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(5)
+    starts = rng.uniform(-3.0, 31.0, (60, 12, 2)).astype(np.float32)
+    ends = starts + rng.normal(0.0, 4.0, starts.shape).astype(np.float32)
+    starts[rng.random((60, 12)) < 0.3] = np.nan  # not drawn
+    widths = rng.uniform(0.5, 5.0, (60, 12))
+    drawn = []
+    segments = kernels._kernels["segments"]
+    monkeypatch.setitem(
+        kernels._kernels, "segments", lambda *a: drawn.append(1) or segments(*a)
+    )
+    compiled = render_segments(starts, ends, widths, (28, 28))
+    assert drawn  # the kernel drew them
+    _numpy_only(monkeypatch)
+    assert np.array_equal(compiled, render_segments(starts, ends, widths, (28, 28)))
 
 
 def test_the_segment_kernel_refuses_images_out_of_range_and_other_layouts():
