@@ -36,6 +36,9 @@ DISABLE_VARIABLE = "DIGIT_STUDIO_NO_KERNELS"
 # The wrappers check the arrays of every call: comparing with dtype objects is
 # faster than with the scalar types, which NumPy would convert each time.
 _F32, _U8, _INTP = np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.intp)
+# Segment ends and pen reaches the segment kernel takes: its pixel bounds are whole
+# numbers, which a float32 this large (or NaN) would not convert to.
+_MAX_COORDINATE = 2.0**24
 
 # The compiled kernels by name; empty while they are not loaded or cannot run.
 _kernels: dict[str, Callable] = {}
@@ -707,6 +710,9 @@ def draw_segments(
     n = image.shape[0]
     expected = ((ends, _F32, (4, n)), (image, _INTP, (n,)), (reach, _F32, (n,)))
     if not _suit(expected) or out.ndim != 3 or not _suit([(out, _F32, out.shape)]):
+        return False
+    farthest = np.maximum(np.abs(ends).max(initial=0), reach.max(initial=0))
+    if not farthest < _MAX_COORDINATE:  # NaN too
         return False
     return _call("segments", ends, image, reach, np.float32(centre), out)
 

@@ -458,6 +458,11 @@ def test_the_segment_kernel_refuses_images_out_of_range_and_other_layouts():
     assert not kernels.draw_segments(
         ends.astype(np.float64), np.ones(1, np.intp), reach, out
     )
+    for far in (np.inf, np.nan, 3e38):
+        beyond = ends.copy()
+        beyond[2, 0] = far
+        assert not kernels.draw_segments(beyond, np.ones(1, np.intp), reach, out)
+        assert np.all(out == 0)
     assert kernels.draw_segments(ends, np.ones(1, np.intp), reach, out)
     assert out[1].max() == 1.0 and np.all(out[0] == 0)
 
