@@ -52,6 +52,12 @@ _TARGET_PEN = 2.4
 # Widths are changed at this many working pixels per final pixel: fine enough for
 # sub-pixel widths, small enough to stay well under a millisecond.
 _WORK_SCALE = 4
+# A pen wider than this many working pixels (a wide pen on a small drawing, or
+# strokes run together into a blob) is worked in coarser ones, as one width: the
+# blur and the depth test grow with the pen (3-8 ms a drawing at 40-125 of them),
+# and on a blob the per-stroke cut reads its filled loops as strokes and cuts it
+# to pieces. Bold type's stems stay under it.
+_MAX_WORK_PEN = 24
 # The stroke blur's kernel ends this many sigmas from its centre.
 _BLUR_RADIUS = 4.0
 # Crops longer than this are measured and reworked in blocks of pixels.
@@ -467,6 +473,8 @@ def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.n
     # Working pixels are blocks of q x q canvas pixels: about _WORK_SCALE of them
     # per final pixel.
     q = max(1, round((extent + goal) / (_WORK_SCALE * _MNIST_BOX)))
+    coarse = math.ceil(pen / _MAX_WORK_PEN)
+    q, each_stroke = max(q, coarse), coarse <= q
     f = 1.0 / q
     have, want = pen * f, goal * f  # working pixels
     if q == 1:
@@ -475,7 +483,7 @@ def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.n
         ink = _block_sums(crop, q)
         ink *= np.float32(f * f)
     peak = float(crop.max())
-    ridge = _ridges_if_uneven(ink, have, peak)
+    ridge = _ridges_if_uneven(ink, have, peak) if each_stroke else None
     widest = have if ridge is None else max(have, 2.0 * float(ridge.max()) - 1.0)
     narrowest = have if ridge is None else 1.0
     # Thickening cuts a blurred thin ridge near half its height. Thinning cuts the

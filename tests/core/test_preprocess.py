@@ -418,6 +418,49 @@ def test_pens_from_3_to_40_give_the_same_prediction(trained):
         assert np.all(predicted == predicted[0]), (digit, predicted)
 
 
+def _pieces(image: np.ndarray) -> int:
+    """8-connected pieces of the ink at half strength or more."""
+    ink = image >= 128
+    seen = np.zeros_like(ink)
+    pieces = 0
+    for start in zip(*np.nonzero(ink), strict=True):
+        if seen[start]:
+            continue
+        pieces += 1
+        seen[start] = True
+        stack = [start]
+        while stack:
+            y, x = stack.pop()
+            for ny in range(max(y - 1, 0), min(y + 2, ink.shape[0])):
+                for nx in range(max(x - 1, 0), min(x + 2, ink.shape[1])):
+                    if ink[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+    return pieces
+
+
+@pytest.mark.parametrize("digit", sorted(DRAWN))
+def test_a_pen_wide_for_its_drawing_is_thinned_whole_in_coarser_pixels(
+    digit, monkeypatch
+):
+    # A small digit drawn with a 30 px pen runs together into a blob. Its width is
+    # changed in working pixels coarse enough for the pen (the blur that thins it,
+    # and its cost, grow with the pen in them) and as one stroke: the per-stroke
+    # cut took the blob's filled loops for strokes and cut the 4 to pieces.
+    sigmas = []
+    blur = preprocess._blur
+
+    def recording_blur(ink, margin, sigma):
+        sigmas.append(sigma)
+        return blur(ink, margin, sigma)
+
+    monkeypatch.setattr(preprocess, "_blur", recording_blur)
+    small = [91.0 + 0.35 * stroke for stroke in DRAWN[digit]]
+    image = canvas_to_image(_draw(small, 30), "mnist")
+    assert all(sigma <= preprocess._MAX_WORK_PEN / 3.0 for sigma in sigmas)
+    assert _pieces(image) == 1
+
+
 def test_thick_strokes_are_thinned_and_thin_ones_thickened():
     thin = _draw(DRAWN[2], 3)
     thick = _draw(DRAWN[2], 40)
