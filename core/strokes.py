@@ -242,18 +242,21 @@ def cut_levels(have, want, sigma):
     return level, np.maximum(slope, 1e-6)
 
 
-# Gray's bit quads: each 2x2 pattern (a + 2b + 4c + 8d) adds this to 4 chi, for
-# 8-connected ink: +1 for one set pixel, -1 for three, -2 for a diagonal pair.
-_QUAD_WEIGHTS = np.array([0, 1, 1, 0, 1, 0, -2, -1, 1, -2, 0, -1, 0, -1, -1, 0])
-
-
 def _euler_numbers(ink: np.ndarray) -> np.ndarray:
-    """Pieces minus holes of each zero-padded boolean image, 8-connected."""
+    """Pieces minus holes of each zero-padded boolean image, 8-connected.
+
+    Gray's bit quads: each 2x2 square adds +1 to 4 chi with one inked pixel, -1
+    with three, -2 with two on a diagonal. Counted in uint8 and bool temporaries,
+    a quarter and an eighth the size of the integer codes a histogram would need.
+    """
     ink = ink.view(np.uint8)
-    code = ink[:, :-1, :-1] + 2 * ink[:, :-1, 1:]
-    code += 4 * ink[:, 1:, :-1]
-    code += 8 * ink[:, 1:, 1:]
-    B = len(ink)
-    offsets = (np.arange(B) * 16)[:, None]
-    counts = np.bincount((code.reshape(B, -1) + offsets).ravel(), minlength=16 * B)
-    return counts.reshape(B, 16) @ _QUAD_WEIGHTS // 4
+    a, b = ink[:, :-1, :-1], ink[:, :-1, 1:]
+    c, d = ink[:, 1:, :-1], ink[:, 1:, 1:]
+    inked = a + b
+    inked += c
+    inked += d
+    axes = (1, 2)
+    ones = np.count_nonzero(inked == 1, axis=axes)
+    threes = np.count_nonzero(inked == 3, axis=axes)
+    diagonals = np.count_nonzero((inked == 2) & (a == d), axis=axes)
+    return (ones - threes - 2 * diagonals) // 4

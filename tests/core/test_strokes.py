@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.strokes import render_segments, render_strokes
+from core.strokes import _euler_numbers, render_segments, render_strokes
 
 
 @pytest.mark.parametrize("width", [1.0, 3.0, 8.5, 20.0])
@@ -43,3 +43,16 @@ def test_segments_in_a_batch_match_one_stroke_at_a_time():
                 segment = np.stack([starts[b, s], ends[b, s]])
                 render_strokes([segment], widths[b], (28, 28), out=expected)
         np.testing.assert_allclose(batch[b], expected, atol=1e-5)
+
+
+def test_euler_numbers_count_pieces_minus_holes_8_connected():
+    shapes = np.zeros((5, 9, 9), bool)
+    shapes[0, 3:6, 3:6] = True  # a square: 1
+    shapes[1, 2:7, 2:7] = True
+    shapes[1, 4, 4] = False  # a ring: 1 piece, 1 hole
+    shapes[2, 2, 2] = shapes[2, 6, 6] = True  # two dots: 2
+    shapes[3, 3, 3] = shapes[3, 4, 4] = True  # touching at a corner: 1
+    shapes[4, 1:8, 2:7] = True
+    shapes[4, 3, 4] = shapes[4, 5, 4] = False  # a figure eight: 1 piece, 2 holes
+    padded = np.pad(shapes, ((0, 0), (1, 1), (1, 1)))
+    assert _euler_numbers(padded).tolist() == [1, 0, 2, 1, -1]
