@@ -183,6 +183,17 @@ def adam_update(
     w -= scratch
 
 
+def add_l2(dW: np.ndarray, W: np.ndarray, l2: float, scratch: np.ndarray) -> None:
+    """``dW += l2 * W``, the L2 penalty's gradient, in place.
+
+    One compiled pass, or NumPy's product into ``scratch`` (W's shape) and a sum:
+    the same bits.
+    """
+    if kernels.add_scaled(dW, W, l2):
+        return
+    dW += np.multiply(W, l2, out=scratch)
+
+
 def gather_normalized(
     images: np.ndarray,
     indices: np.ndarray,

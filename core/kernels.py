@@ -96,6 +96,13 @@ def _compile(numba) -> dict[str, Callable]:
             w[i] -= mi / (np.sqrt(vi) + eps) * scale
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def add_scaled(g, w, scale):  # pragma: no cover - compiled
+        # ``core.fast.add_l2``'s NumPy passes element by element: ``w * scale``
+        # rounded to float32, then added.
+        for i in range(g.size):
+            g[i] += w[i] * scale
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def warp(images, chosen, maps, coarse, wy, wx, out):  # pragma: no cover
         # ``Augmenter``'s NumPy warp, image by image: the source positions in
         # 1/256 pixel (``_source_coordinates``: the same sums in the same order),
@@ -492,6 +499,7 @@ def _compile(numba) -> dict[str, Callable]:
 
     return {
         "adam": adam,
+        "add_scaled": add_scaled,
         "warp": warp,
         "gather": gather,
         "bias_relu": bias_relu,
@@ -551,6 +559,7 @@ def warm_up() -> None:
     one = np.zeros(1, np.float32)
     row = np.zeros((1, 1), np.float32)
     adam_update(one, one.copy(), one.copy(), one.copy(), 0.9, 0.999, 1e-8, 0.0)
+    add_scaled(one.copy(), one, 0.0)
     bias_relu(row, one, row.copy())
     gather_normalized(
         np.zeros((1, 1), np.uint8), np.zeros(1, np.intp), 1.0, None, None, row
@@ -617,6 +626,20 @@ def adam_update(
         w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
     f32 = np.float32
     return _call("adam", w, g, m, v, f32(beta1), f32(beta2), f32(eps), f32(scale))
+
+
+def add_scaled(g: np.ndarray, w: np.ndarray, scale: float) -> bool:
+    """Add ``scale * w`` to ``g`` in place, in one compiled pass, if possible.
+
+    ``g`` and ``w`` are float32 arrays of one shape, C-contiguous; ``scale`` is
+    rounded to float32. Returns False (nothing written) when the kernel is not
+    loaded or the arrays do not suit it.
+    """
+    if not available():
+        return False
+    if not _suit([(g, _F32, g.shape), (w, _F32, g.shape)]):
+        return False
+    return _call("add_scaled", g.reshape(-1), w.reshape(-1), np.float32(scale))
 
 
 def warp_uint8(

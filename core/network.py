@@ -395,7 +395,7 @@ class MLP:
             dW, db = grads[2 * layer], grads[2 * layer + 1]
             ws.weight_gradient(layer, inputs[layer], deltas[layer], out=dW)
             if l2 > 0.0:
-                dW += np.multiply(W, l2, out=self._l2_scratch[layer])
+                fast.add_l2(dW, W, l2, self._l2_scratch[layer])
             np.matmul(ws.ones, deltas[layer], out=db)
         return Gradients(loss, grads, zs[last])
 

@@ -14,6 +14,7 @@ from core.training import TrainingConfig, train
 
 KERNELS = (
     "adam",
+    "add_scaled",
     "warp",
     "gather",
     "bias_relu",
