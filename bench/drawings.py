@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.1f} s; stroke width "
         f"{'as drawn' if args.keep_width else 'brought to MNIST'}"
     )
-    typed, font_canvases = [], None
+    typed, font_images = [], None
     if not args.no_fonts:
         started = time.perf_counter()
         typed, font_canvases = drawings_fonts.render_fonts(args.seed)

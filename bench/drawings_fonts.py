@@ -83,7 +83,7 @@ def render_fonts(seed: int, files: list[Path] | None = None):
         name = path.name.lower()
         font = QFont(families[0])
         font.setBold("bold" in name or "demi" in name)
-        font.setItalic("italic" in name or "oblique" in name or "ita" in name)
+        font.setItalic("ita" in name or "oblique" in name)  # Italic, Ita
         for char in DIGITS * 2 + LETTERS:
             font.setPixelSize(int(rng.integers(*_SIZES)))
             image.fill(0)

@@ -247,7 +247,7 @@ def _euler_numbers(ink: np.ndarray) -> np.ndarray:
 
     Gray's bit quads: each 2x2 square adds +1 to 4 chi with one inked pixel, -1
     with three, -2 with two on a diagonal. Counted in uint8 and bool temporaries,
-    a quarter and an eighth the size of the integer codes a histogram would need.
+    an eighth the size of the int64 codes a histogram of the patterns would need.
     """
     ink = ink.view(np.uint8)
     a, b = ink[:, :-1, :-1], ink[:, :-1, 1:]
