@@ -39,6 +39,7 @@ import numpy as np
 from bench import drawings_fonts
 from bench import drawings_material as material
 from core import fast
+from core.allocator import keep_small_arrays
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.preprocess import convert_drawing
@@ -451,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for the rendered canvases ('' for none)",
     )
     args = parser.parse_args(argv)
-    # The compiled kernels, loaded as the app loads them at its start (the
-    # conversion never loads them itself).
+    # The compiled kernels and the allocator's thresholds, as the app and the
+    # CLI set them at their start (the conversion never loads the kernels itself).
     fast.warm_up()
+    keep_small_arrays()
     print(f"engine: {fast.status()}")
     started = time.perf_counter()
     cache = args.cache if str(args.cache) else None

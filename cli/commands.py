@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from cli import datasets, download, evaluate, import_idx, info, predict, train
 from cli.errors import describe_error
+from core.allocator import keep_small_arrays
 
 PROG = "digit-studio"
 SUBCOMMANDS = (train, evaluate, predict, info, download, import_idx, datasets)
@@ -38,6 +39,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     Returns the process exit code: 0 success, 1 error, 2 usage error, 130 cancelled.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_small_arrays()  # a drawing's conversion without page faults
     # `digit-studio m.npz` opens the model in the app.
     opens_models = bool(argv) and all(a.lower().endswith(".npz") for a in argv)
     args = None if opens_models else build_parser().parse_args(argv)

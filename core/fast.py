@@ -264,6 +264,53 @@ def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
     return kernels.spread_ridges(depth, ridge, deepest)
 
 
+def absorb_bumps(ridge: np.ndarray, rounds: int) -> bool:
+    """Give bumps their stroke's ridge compiled (``core.kernels.absorb_bumps``).
+
+    False means nothing was written and the caller runs NumPy
+    (``core.stroke_depth``'s own passes, which give the same bits).
+    """
+    return kernels.absorb_bumps(ridge, rounds)
+
+
+def grow_into_paper(ridge: np.ndarray, steps: int) -> bool:
+    """Grow ridge depths into the paper compiled (``core.kernels.grow_into_paper``).
+
+    False means nothing was written and the caller runs NumPy
+    (``core.stroke_depth``'s own passes, which give the same bits).
+    """
+    return kernels.grow_into_paper(ridge, steps)
+
+
+def cut_each(
+    work: np.ndarray, index: np.ndarray, levels: np.ndarray, slopes: np.ndarray
+) -> bool:
+    """Cut strokes each at its own level compiled (``core.kernels.cut_each``).
+
+    False means nothing was written and the caller runs NumPy
+    (``core.preprocess``'s own passes, which give the same bits).
+    """
+    return kernels.cut_each(work, index, levels, slopes)
+
+
+def block_sums(crop: np.ndarray, q: int, out: np.ndarray) -> bool:
+    """Sum q x q blocks compiled (``core.kernels.block_sums``, q < 8).
+
+    False means nothing was written and the caller runs NumPy
+    (``core.preprocess``'s own passes, which give the same bits).
+    """
+    return kernels.block_sums(crop, q, out)
+
+
+def euler_numbers(images: np.ndarray, level: float) -> np.ndarray | None:
+    """Pieces minus holes of each ``images >= level``, compiled.
+
+    ``core.kernels.euler_numbers``; None means nothing was computed and the
+    caller counts with NumPy (``core.strokes``' own passes, the same integers).
+    """
+    return kernels.euler_numbers(images, level)
+
+
 def warp_uint8(*arrays: np.ndarray) -> bool:
     """Augmentation's compiled warp (``core.kernels.warp_uint8``, same arguments).
 

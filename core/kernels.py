@@ -40,6 +40,13 @@ _F32, _U8, _INTP = np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.intp)
 # numbers, which a float32 this large (or NaN) would not convert to.
 _MAX_COORDINATE = 2.0**24
 
+# Where the one set bit of a 64-bit word is, by de Bruijn's multiply and shift:
+# _BIT_OF[(bit * 0x03F79D71B4CB0A89) >> 58] (``erode_layers``).
+_BIT_OF = np.zeros(64, np.int64)
+for _bit in range(64):
+    _BIT_OF[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
+del _bit
+
 # The compiled kernels by name; empty while they are not loaded or cannot run.
 _kernels: dict[str, Callable] = {}
 _loaded = False
@@ -422,80 +429,209 @@ def _compile(numba) -> dict[str, Callable]:
                         target[c] += (above[c] + below[c]) * weight
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def erode_layers(inner, depth, count):  # pragma: no cover
-        # ``core.stroke_depth.stroke_depths``: peel the ink (``inner``, uint8 0/1,
-        # overwritten) one layer at a time, square and cross erosions in turn
-        # (paper beyond the edges), adding each layer left to ``depth``; count[0]
-        # = how many erosions left ink. Only the pixels still inked are visited.
+    def erode_layers(inner, depth, count, bit_of):  # pragma: no cover
+        # ``core.stroke_depth.stroke_depths``: peel the ink (``inner``, uint8 0/1)
+        # one layer at a time, square and cross erosions in turn (paper beyond
+        # the edges); count[0] = how many erosions left ink. Each row is held as
+        # 64-pixel words, so an erosion is a few word operations per row. Layers
+        # nest: a pixel left by erosion k and not by k + 1 is k + 1 deep, so each
+        # ink pixel is written once (``bit_of`` finds a lowest set bit).
         height, width = inner.shape
-        rows = np.empty(height * width, np.int32)
-        cols = np.empty(height * width, np.int32)
-        n = 0
+        words = (width + 63) // 64
+        one, zero, top = np.uint64(1), np.uint64(0), np.uint64(63)
+        debruijn = np.uint64(0x03F79D71B4CB0A89)
+        ink = np.zeros((height + 2, words), np.uint64)  # rows framed by paper
         for i in range(height):
             for j in range(width):
                 if inner[i, j]:
-                    rows[n], cols[n] = i, j
-                    n += 1
-        keep = np.empty(n, np.uint8)
+                    ink[i + 1, j >> 6] |= one << np.uint64(j & 63)
+        rows = np.zeros((height + 2, words), np.uint64)
+        eroded = np.zeros((height + 2, words), np.uint64)
         layer = 0
         while True:
-            square = layer % 2 == 0
-            for k in range(n):
-                i, j = rows[k], cols[k]
-                if i == 0 or j == 0 or i == height - 1 or j == width - 1:
-                    keep[k] = 0
-                    continue
-                up, down = inner[i - 1, j], inner[i + 1, j]
-                ok = up & down & inner[i, j - 1] & inner[i, j + 1]
-                if square:
-                    ok &= (
-                        inner[i - 1, j - 1]
-                        & inner[i - 1, j + 1]
-                        & inner[i + 1, j - 1]
-                        & inner[i + 1, j + 1]
-                    )
-                keep[k] = ok
-            left = 0
-            for k in range(n):
-                if keep[k]:
-                    rows[left], cols[left] = rows[k], cols[k]
-                    depth[rows[k], cols[k]] += 1
-                    left += 1
-                else:
-                    inner[rows[k], cols[k]] = 0
-            if left == 0:
+            left = zero
+            for i in range(1, height + 1):
+                for w in range(words):
+                    rows[i, w] = ink[i - 1, w] & ink[i, w] & ink[i + 1, w]
+            for i in range(1, height + 1):
+                across = rows[i] if layer % 2 == 0 else ink[i]
+                for w in range(words):
+                    # Pixel j's left neighbour is bit j - 1 (carried from the
+                    # word before), its right one bit j + 1.
+                    before = across[w - 1] >> top if w > 0 else zero
+                    after = across[w + 1] << top if w + 1 < words else zero
+                    west = (across[w] << one) | before
+                    east = (across[w] >> one) | after
+                    kept = rows[i, w] & west & east
+                    eroded[i, w] = kept
+                    left |= kept
+                    gone = ink[i, w] & ~kept
+                    while layer > 0 and gone:
+                        low = gone & (~gone + one)
+                        slot = (low * debruijn) >> np.uint64(58)
+                        depth[i - 1, (w << 6) + bit_of[slot]] = layer + 1
+                        gone ^= low
+            if left == zero:
                 count[0] = layer
                 return
-            n = left
+            ink, eroded = eroded, ink
             layer += 1
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def spread_ridges(depth, ridge, deepest):  # pragma: no cover
         # ``core.stroke_depth.ridge_depths``: from the deepest layer down, each
         # pixel one layer shallower than a 3x3 neighbour takes the largest ridge
-        # value of those neighbours. Pixels are visited by layer (a counting sort).
+        # value of those neighbours. Pixels are visited by layer (a counting
+        # sort), in copies framed by paper and flattened: a neighbour is a fixed
+        # offset away.
         height, width = depth.shape
+        stride = width + 2
+        levels = np.zeros((height + 2) * stride, np.uint8)
+        ridges = np.zeros((height + 2) * stride, np.uint8)
         starts = np.zeros(deepest + 2, np.int64)
         for i in range(height):
             for j in range(width):
+                at = (i + 1) * stride + j + 1
+                levels[at], ridges[at] = depth[i, j], ridge[i, j]
                 starts[depth[i, j] + 1] += 1
         for level in range(1, deepest + 2):
             starts[level] += starts[level - 1]
-        order = np.empty(height * width, np.int32)
+        order = np.empty(height * width, np.int64)
         fill = starts.copy()
         for i in range(height):
-            for j in range(width):
-                order[fill[depth[i, j]]] = i * width + j
-                fill[depth[i, j]] += 1
+            for at in range((i + 1) * stride + 1, (i + 1) * stride + width + 1):
+                order[fill[levels[at]]] = at
+                fill[levels[at]] += 1
+        up, down = -stride, stride
+        near = (up - 1, up, up + 1, -1, 1, down - 1, down, down + 1)
         for level in range(deepest, 1, -1):
             for k in range(starts[level - 1], starts[level]):
-                i, j = order[k] // width, order[k] % width
-                best = ridge[i, j]
-                for a in range(max(i - 1, 0), min(i + 2, height)):
-                    for b in range(max(j - 1, 0), min(j + 2, width)):
-                        if depth[a, b] == level and ridge[a, b] > best:
-                            best = ridge[a, b]
-                ridge[i, j] = best
+                at = order[k]
+                best = ridges[at]
+                for offset in near:
+                    # Branch-free: which neighbours are this deep is random.
+                    here = ridges[at + offset] * np.uint8(levels[at + offset] == level)
+                    best = max(best, here)
+                ridges[at] = best
+        for i in range(height):
+            for j in range(width):
+                ridge[i, j] = ridges[(i + 1) * stride + j + 1]
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def absorb_bumps(ridge, rounds):  # pragma: no cover - compiled
+        # ``core.stroke_depth._absorb_bumps``: each round, from a snapshot framed
+        # by paper, a ridge pixel with fewer than two 8-neighbours of its own
+        # value and a deeper one takes the deepest.
+        height, width = ridge.shape
+        framed = np.zeros((height + 2, width + 2), np.uint8)
+        for _ in range(rounds):
+            framed[1:-1, 1:-1] = ridge
+            changed = False
+            for i in range(height):
+                above, row, below = framed[i], framed[i + 1], framed[i + 2]
+                for j in range(width):
+                    here = row[j + 1]
+                    if here == 0:
+                        continue
+                    near = (
+                        above[j], above[j + 1], above[j + 2], row[j],
+                        row[j + 2], below[j], below[j + 1], below[j + 2],
+                    )  # fmt: skip
+                    same, deeper = 0, 0
+                    for value in near:
+                        same += value == here
+                        deeper = max(deeper, value)
+                    if same < 2 and deeper > here:
+                        ridge[i, j] = deeper
+                        changed = True
+            if not changed:
+                return
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def grow_into_paper(ridge, steps):  # pragma: no cover - compiled
+        # ``core.stroke_depth.grow_into_paper``: each step, every 0 takes the
+        # largest value of its 3x3 square (a column's three, then a row's three:
+        # the square clamped at the edges has the same maximum).
+        height, width = ridge.shape
+        down = np.empty((height, width), np.uint8)
+        for _ in range(steps):
+            for i in range(height):
+                above, row = ridge[max(i - 1, 0)], ridge[i]
+                below, out = ridge[min(i + 1, height - 1)], down[i]
+                for j in range(width):
+                    out[j] = max(max(above[j], row[j]), below[j])
+            for i in range(height):
+                column, row = down[i], ridge[i]
+                for j in range(width):
+                    if row[j] == 0:
+                        row[j] = max(
+                            max(column[max(j - 1, 0)], column[j]),
+                            column[min(j + 1, width - 1)],
+                        )
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def cut_each(work, index, levels, slopes):  # pragma: no cover - compiled
+        # ``core.preprocess._cut_each``'s NumPy passes pixel by pixel, in float32:
+        # minus its stroke's level, over its slope, plus a half, clipped to [0, 1].
+        half, zero, one = np.float32(0.5), np.float32(0.0), np.float32(1.0)
+        height, width = work.shape
+        for i in range(height):
+            for j in range(width):
+                k = index[i, j]
+                value = (work[i, j] - levels[k]) / slopes[k] + half
+                if value < zero:
+                    value = zero
+                elif value > one:
+                    value = one
+                work[i, j] = value
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def block_sums(crop, q, out):  # pragma: no cover - compiled
+        # ``core.preprocess._block_sums``: each block's rows summed left to right,
+        # then those sums top to bottom (paper beyond the crop adds nothing).
+        height, width = crop.shape
+        whole = width // q
+        rows = np.zeros(out.shape[1], np.float32)
+        for y in range(height):
+            line = crop[y]
+            for block in range(whole):
+                start = block * q
+                total = line[start]
+                for x in range(start + 1, start + q):
+                    total += line[x]
+                rows[block] = total
+            if whole < out.shape[1]:
+                total = line[whole * q]
+                for x in range(whole * q + 1, width):
+                    total += line[x]
+                rows[whole] = total
+            target = out[y // q]
+            if y % q == 0:
+                target[:] = rows
+            else:
+                for block in range(rows.shape[0]):
+                    target[block] += rows[block]
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def euler_numbers(images, level, out):  # pragma: no cover - compiled
+        # ``core.strokes._euler_numbers`` of ``images >= level``: Gray's bit quads
+        # counted over each image's 2x2 squares (exact integers, any order).
+        count, height, width = images.shape
+        for k in range(count):
+            total = 0
+            for i in range(height - 1):
+                top, bottom = images[k, i], images[k, i + 1]
+                for j in range(width - 1):
+                    a, b = top[j] >= level, top[j + 1] >= level
+                    c, d = bottom[j] >= level, bottom[j + 1] >= level
+                    inked = np.int64(a) + np.int64(b) + np.int64(c) + np.int64(d)
+                    if inked == 1:
+                        total += 1
+                    elif inked == 3:
+                        total -= 1
+                    elif inked == 2 and a == d:
+                        total -= 2
+            out[k] = total // 4
 
     return {
         "adam": adam,
@@ -512,6 +648,11 @@ def _compile(numba) -> dict[str, Callable]:
         "blur_rows": blur_rows,
         "erode_layers": erode_layers,
         "spread_ridges": spread_ridges,
+        "absorb_bumps": absorb_bumps,
+        "grow_into_paper": grow_into_paper,
+        "cut_each": cut_each,
+        "block_sums": block_sums,
+        "euler_numbers": euler_numbers,
     }
 
 
@@ -575,8 +716,14 @@ def warm_up() -> None:
     draw_segments(np.zeros((4, 1), f32), index, one, np.zeros((1, 1, 1), f32))
     _call("blur_rows", np.zeros((3, 1), f32), np.ones(2, f32), row, 0, 1)
     square = np.zeros((3, 3), np.uint8)
-    _call("erode_layers", square.copy(), square, np.zeros(1, np.intp))
+    _call("erode_layers", square.copy(), square, np.zeros(1, np.intp), _BIT_OF)
     _call("spread_ridges", square, square.copy(), 1)
+    _call("absorb_bumps", square.copy(), 1)
+    _call("grow_into_paper", square.copy(), 1)
+    table = np.ones(256, f32)
+    _call("cut_each", np.zeros((1, 1), f32), square[:1, :1].copy(), table, table)
+    _call("block_sums", row, 1, row.copy())
+    _call("euler_numbers", row[None], f32(0.5), np.zeros(1, np.int64))
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -912,8 +1059,7 @@ def blur_rows(
     Returns False (nothing written) when the kernel is not loaded or the arrays
     do not suit it.
     """
-    compiled = _kernels.get("blur_rows")
-    if compiled is None or not compiled.signatures:
+    if not _loaded_for_drawings("blur_rows"):
         return False
     if (
         any(a.dtype != _F32 or not a.flags.c_contiguous for a in (padded, kernel, out))
@@ -935,14 +1081,14 @@ def erode_layers(inner: np.ndarray, depth: np.ndarray) -> int | None:
     ink, or None (nothing written) when the kernel is not loaded (as `blur_rows`,
     never compiled on the GUI thread) or the arrays do not suit it.
     """
-    compiled = _kernels.get("erode_layers")
-    if compiled is None or not compiled.signatures:
+    if not _loaded_for_drawings("erode_layers"):
         return None
     shape = inner.shape
     if len(shape) != 2 or not _suit([(a, _U8, shape) for a in (inner, depth)]):
         return None
     count = np.zeros(1, np.intp)
-    return int(count[0]) if _call("erode_layers", inner, depth, count) else None
+    called = _call("erode_layers", inner, depth, count, _BIT_OF)
+    return int(count[0]) if called else None
 
 
 def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
@@ -951,12 +1097,101 @@ def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
     ``depth`` and ``ridge`` (a copy of depth, updated in place) are uint8 (H, W),
     C-contiguous. False (nothing written) as for `erode_layers`.
     """
-    compiled = _kernels.get("spread_ridges")
-    if compiled is None or not compiled.signatures:
+    if not _loaded_for_drawings("spread_ridges"):
         return False
     if depth.ndim != 2 or not _suit([(a, _U8, depth.shape) for a in (depth, ridge)]):
         return False
     return _call("spread_ridges", depth, ridge, int(deepest))
+
+
+def absorb_bumps(ridge: np.ndarray, rounds: int) -> bool:
+    """Give bumps their stroke's ridge as ``core.stroke_depth._absorb_bumps`` does.
+
+    ``ridge`` uint8 (H, W), C-contiguous, updated in place. False (nothing
+    written) as for `erode_layers`.
+    """
+    if not _loaded_for_drawings("absorb_bumps") or not _ridge_array(ridge):
+        return False
+    return _call("absorb_bumps", ridge, int(rounds))
+
+
+def grow_into_paper(ridge: np.ndarray, steps: int) -> bool:
+    """Grow ridge depths into the paper as ``core.stroke_depth`` does.
+
+    ``ridge`` uint8 (H, W), C-contiguous, updated in place. False (nothing
+    written) as for `erode_layers`.
+    """
+    if not _loaded_for_drawings("grow_into_paper") or not _ridge_array(ridge):
+        return False
+    return _call("grow_into_paper", ridge, int(steps))
+
+
+def cut_each(
+    work: np.ndarray, index: np.ndarray, levels: np.ndarray, slopes: np.ndarray
+) -> bool:
+    """Cut blurred strokes each at its own level as ``core.preprocess._cut_each``.
+
+    ``work`` float32 (H, W) updated in place, ``index`` uint8 (H, W) into
+    ``levels`` and ``slopes`` (float32, 256 entries, so no index can pass their
+    end), all C-contiguous. False (nothing written) as for `erode_layers`.
+    """
+    if not _loaded_for_drawings("cut_each") or work.ndim != 2:
+        return False
+    table = (256,)
+    arrays = [
+        (work, _F32, work.shape),
+        (index, _U8, work.shape),
+        (levels, _F32, table),
+        (slopes, _F32, table),
+    ]
+    if not _suit(arrays) or not all(a.flags.writeable for a, _, _ in arrays):
+        return False
+    return _call("cut_each", work, index, levels, slopes)
+
+
+def block_sums(crop: np.ndarray, q: int, out: np.ndarray) -> bool:
+    """Sum q x q blocks as ``core.preprocess._block_sums`` does.
+
+    ``crop`` float32 (H, W) and ``out`` float32 (ceil(H / q), ceil(W / q)),
+    C-contiguous, q >= 1. False (nothing written) as for `erode_layers`.
+    """
+    if not _loaded_for_drawings("block_sums") or crop.ndim != 2 or q < 1:
+        return False
+    blocks = (-(-crop.shape[0] // q), -(-crop.shape[1] // q))
+    arrays = [(crop, _F32, crop.shape), (out, _F32, blocks)]
+    if not _suit(arrays) or not all(a.flags.writeable for a, _, _ in arrays):
+        return False
+    return _call("block_sums", crop, int(q), out)
+
+
+def euler_numbers(images: np.ndarray, level: float) -> np.ndarray | None:
+    """Pieces minus holes of each ``images >= level`` (``core.strokes``).
+
+    ``images`` float32 (B, H, W), C-contiguous, writeable. Returns int64 (B,), or
+    None (nothing computed) as `erode_layers` does.
+    """
+    if (
+        not _loaded_for_drawings("euler_numbers")
+        or images.ndim != 3
+        or not _suit([(images, _F32, images.shape)])
+        or not images.flags.writeable
+    ):
+        return None
+    out = np.empty(images.shape[0], np.int64)
+    return out if _call("euler_numbers", images, np.float32(level), out) else None
+
+
+def _ridge_array(ridge: np.ndarray) -> bool:
+    return ridge.ndim == 2 and _suit([(ridge, _U8, ridge.shape)])
+
+
+def _loaded_for_drawings(name: str) -> bool:
+    """Say whether kernel ``name`` is loaded, without loading or compiling it.
+
+    Drawings are converted on the GUI thread, which must never wait for numba.
+    """
+    compiled = _kernels.get(name)
+    return compiled is not None and bool(compiled.signatures)
 
 
 def _suit(expected) -> bool:

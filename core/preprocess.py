@@ -446,20 +446,23 @@ def _block_mean(crop: np.ndarray, q: int) -> np.ndarray:
 
 
 def _block_sums(crop: np.ndarray, q: int) -> np.ndarray:
-    """float32 sums of q x q blocks of ``crop`` (zero-padded at the end)."""
+    """float32 sums of q x q blocks of ``crop`` (zero-padded at the end).
+
+    Each block's rows are summed left to right, then those sums top to bottom:
+    an order the compiled kernel keeps too. Up to q = 7 it is also that of
+    ``reshape(h, q, w, q).sum(axis=(1, 3))``, whose reduction over two short axes
+    takes several times longer than these 2 (q - 1) passes.
+    """
     h, w = -(-crop.shape[0] // q), -(-crop.shape[1] // q)
+    sums = np.empty((h, w), np.float32)
+    if fast.block_sums(crop, q, sums):
+        return sums
     padded = np.zeros((h * q, w * q), np.float32)
     padded[: crop.shape[0], : crop.shape[1]] = crop
-    if q >= 8:
-        # NumPy sums 8 or more values in a row pairwise.
-        return padded.reshape(h, q, w, q).sum(axis=(1, 3))
-    # Along each row first, then the rows' sums: the order (and so the bits) of
-    # ``reshape(h, q, w, q).sum(axis=(1, 3))``, whose reduction over two short
-    # axes takes several times longer than these 2 (q - 1) passes.
     rows = padded[:, 0::q].copy()
     for b in range(1, q):
         rows += padded[:, b::q]
-    sums = rows[0::q].copy()
+    sums[:] = rows[0::q]
     for a in range(1, q):
         sums += rows[a::q]
     return sums
@@ -527,8 +530,15 @@ def _cut_each(work, ridge, pad, have, want, sigma, peak) -> None:
     widths = 2.0 * np.arange(int(ridge.max()) + 1, dtype=np.float64) - 1.0
     widths[0] = have
     levels, slopes = cut_levels(widths, want, sigma)
-    work -= (levels * peak).astype(np.float32)[framed]
-    work /= (slopes * peak).astype(np.float32)[framed]
+    # Tables for every uint8 index (the rest never read): the kernel needs no
+    # bounds check.
+    level_of, slope_of = np.ones((2, 256), np.float32)
+    level_of[: len(widths)] = levels * peak
+    slope_of[: len(widths)] = slopes * peak
+    if fast.cut_each(work, framed, level_of, slope_of):
+        return
+    work -= level_of[framed]
+    work /= slope_of[framed]
     work += np.float32(0.5)
     np.clip(work, 0.0, 1.0, out=work)
 

@@ -116,6 +116,8 @@ def _absorb_bumps(ridge: np.ndarray, rounds: int = 2) -> None:
     pointed end), not a stroke of its own: cut as one, it would grow into a speck
     or a spur. A hairline, however thin, has two such neighbours along its length.
     """
+    if fast.absorb_bumps(ridge, rounds):
+        return
     h, w = ridge.shape
     framed = np.zeros((h + 2, w + 2), np.uint8)
     for _ in range(rounds):
@@ -146,6 +148,8 @@ def _spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> None:
 
 def grow_into_paper(ridge: np.ndarray, steps: int) -> None:
     """Give paper pixels within ``steps`` of a stroke its ridge depth, in place."""
+    if fast.grow_into_paper(ridge, steps):
+        return
     for _ in range(steps):
         np.copyto(ridge, _max_around(ridge), where=ridge == 0)
 

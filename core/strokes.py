@@ -203,7 +203,10 @@ def pen_widths(images: np.ndarray) -> np.ndarray:
     # wide for its strokes' length).
     if not np.any(math.pi * plain / (2.0 * safe_outline) > _END_EFFECT):
         return np.where(outline > 0, plain, 0.0)
-    chi = np.clip(_euler_numbers(padded >= _STROKE_LEVEL), -2, 3).astype(np.float64)
+    chi = fast.euler_numbers(padded, _STROKE_LEVEL)
+    if chi is None:
+        chi = _euler_numbers(padded >= _STROKE_LEVEL)
+    chi = np.clip(chi, -2, 3).astype(np.float64)
     disc = np.sqrt(np.maximum(outline * outline - 4.0 * chi * math.pi * area, 0.0))
     solved = (outline - disc) / (np.where(chi == 0, 1.0, chi) * math.pi)
     return np.where(outline > 0, np.where(chi == 0, plain, solved), 0.0)
@@ -234,12 +237,16 @@ def cut_levels(have, want, sigma):
     )
     high = (want + have) / (2.0 * sigma)
     low = (want - have) / (2.0 * sigma)
-    erf = np.vectorize(math.erf, otypes=[np.float64])
-    level = 0.5 * (erf(high / math.sqrt(2.0)) - erf(low / math.sqrt(2.0)))
+    level = 0.5 * (_erf(high / math.sqrt(2.0)) - _erf(low / math.sqrt(2.0)))
     slope = (np.exp(-0.5 * low * low) - np.exp(-0.5 * high * high)) / (
         sigma * math.sqrt(2.0 * math.pi)
     )
     return level, np.maximum(slope, 1e-6)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """``math.erf`` of each value (a few dozen at most: np.vectorize costs more)."""
+    return np.array([math.erf(v) for v in x.ravel().tolist()]).reshape(x.shape)
 
 
 def _euler_numbers(ink: np.ndarray) -> np.ndarray:

@@ -27,6 +27,11 @@ KERNELS = (
     "blur_rows",
     "erode_layers",
     "spread_ridges",
+    "absorb_bumps",
+    "grow_into_paper",
+    "cut_each",
+    "block_sums",
+    "euler_numbers",
 )
 
 
@@ -529,6 +534,66 @@ def test_compiled_stroke_depths_give_the_numpy_ones_bit_for_bit(monkeypatch):
         assert ridge_depths(numpy_depth, deepest).tobytes() == ridge.tobytes()
 
 
+def test_compiled_bumps_and_growth_give_the_numpy_ones_bit_for_bit(monkeypatch):
+    from core.stroke_depth import _absorb_bumps, grow_into_paper
+
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(10)
+    ridges = [
+        (blob * rng.integers(1, 6, size=blob.shape)).astype(np.uint8)
+        for blob in _blobs(11)
+    ]
+    absorbed, grown = [r.copy() for r in ridges], [r.copy() for r in ridges]
+    for ridge, more in zip(absorbed, grown, strict=True):
+        _absorb_bumps(ridge)
+        grow_into_paper(more, 3)
+    changed = [not np.array_equal(a, r) for a, r in zip(absorbed, ridges, strict=True)]
+    assert sum(changed) > 30
+    _numpy_only(monkeypatch)
+    for ridge, compiled, more in zip(ridges, absorbed, grown, strict=True):
+        plain = ridge.copy()
+        _absorb_bumps(plain)
+        assert plain.tobytes() == compiled.tobytes()
+        plain = ridge.copy()
+        grow_into_paper(plain, 3)
+        assert plain.tobytes() == more.tobytes()
+
+
+@pytest.mark.parametrize("q", [2, 3, 7, 8, 13])
+def test_compiled_block_sums_give_the_numpy_ones_bit_for_bit(q, monkeypatch):
+    from core.preprocess import _block_sums
+
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(q)
+    crops = [rng.random((h, w), dtype=np.float32) for h, w in [(97, 263), (5, 3)]]
+    compiled = [_block_sums(crop, q) for crop in crops]
+    _numpy_only(monkeypatch)
+    for crop, sums in zip(crops, compiled, strict=True):
+        assert _block_sums(crop, q).tobytes() == sums.tobytes()
+
+
+def test_compiled_cut_of_each_stroke_gives_the_numpy_one_bit_for_bit(monkeypatch):
+    from core.preprocess import _cut_each
+
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(12)
+    ridge = (rng.integers(0, 5, size=(30, 40)) * (rng.random((30, 40)) < 0.5)).astype(
+        np.uint8
+    )
+    work = rng.random((50, 60), dtype=np.float32) * 2.0
+    arguments = (ridge, 10, 4.0, 6.5, 1.7, 2.0)
+    compiled = work.copy()
+    _cut_each(compiled, *arguments)
+    assert 0.0 < compiled.mean() < 1.0
+    _numpy_only(monkeypatch)
+    plain = work.copy()
+    _cut_each(plain, *arguments)
+    assert plain.tobytes() == compiled.tobytes()
+
+
 def test_the_depth_kernels_run_and_leave_other_layouts_to_numpy():
     _needs_numba()
     kernels.warm_up()
@@ -540,11 +605,71 @@ def test_the_depth_kernels_run_and_leave_other_layouts_to_numpy():
     ridge = depth.copy()
     assert kernels.spread_ridges(depth, ridge, 3)
     assert np.all(ridge[ink == 1] == 3)
+    bump = ridge.copy()
+    bump[0, 4] = 1  # a pixel sticking out of the stroke
+    assert kernels.absorb_bumps(bump, 2) and bump[0, 4] == 3
+    grown = ridge.copy()
+    assert kernels.grow_into_paper(grown, 1) and np.all(grown == 3)
     for bad in (ink.astype(np.int16), np.zeros((9, 7), np.uint8).T, ink[:, :8]):
         before = depth.copy()
         assert kernels.erode_layers(bad, depth) is None
         assert not kernels.spread_ridges(bad, depth, 3)
         assert np.array_equal(depth, before)
+        assert not kernels.absorb_bumps(bad, 2)
+        assert not kernels.grow_into_paper(bad, 1)
+
+
+def test_compiled_euler_numbers_count_what_numpy_counts():
+    from core.strokes import _euler_numbers
+
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(13)
+    images = np.zeros((60, 40, 50), np.float32)
+    for image, blob in zip(images, _blobs(14), strict=False):
+        h, w = min(blob.shape[0], 38), min(blob.shape[1], 48)
+        image[1 : h + 1, 1 : w + 1] = blob[:h, :w] * rng.uniform(0.3, 1.0)
+    compiled = kernels.euler_numbers(images, 0.5)
+    assert compiled is not None and len(set(compiled.tolist())) > 3
+    assert np.array_equal(compiled, _euler_numbers(images >= 0.5))
+    read_only = images.copy()
+    read_only.flags.writeable = False
+    for bad in (images[:, :, ::2], images.astype(np.float64), images[0], read_only):
+        assert kernels.euler_numbers(bad, 0.5) is None
+
+
+def test_the_cut_and_block_kernels_run_and_leave_other_layouts_to_numpy():
+    _needs_numba()
+    kernels.warm_up()
+    work = np.full((4, 6), 0.5, np.float32)
+    index = np.zeros((4, 6), np.uint8)
+    index[:, 3:] = 1
+    levels = np.zeros(256, np.float32)
+    slopes = np.ones(256, np.float32)
+    levels[1] = 0.5
+    assert kernels.cut_each(work, index, levels, slopes)
+    assert np.all(work[:, :3] == 1.0) and np.all(work[:, 3:] == 0.5)
+    sums = np.zeros((2, 3), np.float32)
+    assert kernels.block_sums(np.ones((4, 6), np.float32), 2, sums)
+    assert np.all(sums == 4.0)
+    short = np.ones(255, np.float32)
+    for bad in (
+        (work.T, index.T, levels, slopes),  # not C-contiguous
+        (work, index[:, :5], levels, slopes),  # shapes differ
+        (work, index, short, slopes),  # a table without every uint8 index
+        (work.astype(np.float64), index, levels, slopes),
+    ):
+        assert not kernels.cut_each(*bad)
+    read_only = np.ones((4, 6), np.float32)
+    read_only.flags.writeable = False
+    for crop, q, out in (
+        (np.ones((4, 6), np.float32).T, 2, np.zeros((3, 2), np.float32)),
+        (np.ones((4, 6), np.float32), 2, np.zeros((2, 2), np.float32)),
+        (np.ones((4, 6), np.float64), 2, sums),
+        (read_only, 2, sums),
+        (np.ones((4, 6), np.float32), 0, sums),
+    ):
+        assert not kernels.block_sums(crop, q, out)
 
 
 def test_converting_a_drawing_never_loads_or_compiles_the_kernels(fresh_kernels):
