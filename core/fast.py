@@ -75,8 +75,12 @@ def row_product(
     only W's rows facing nonzero inputs are read, a third or less of a layer that
     is read from memory for every drawing. `product_here` adds each row's terms
     one after the other, so the zeros' exact ``+0`` terms left out change no bit
-    of the result.
+    of the result; so does the compiled kernel, without copying those rows.
     """
+    if out is None:
+        out = np.empty((1, W.shape[1]), W.dtype)
+    if kernels.row_product(a, W, out):
+        return out
     live = np.flatnonzero(a[0])
     if live.size > MAX_LIVE_SHARE * a.shape[1]:
         return product_here(a, W, out=out)
@@ -246,13 +250,13 @@ def blur_rows(
     return kernels.blur_rows(padded, kernel, out, first, last)
 
 
-def erode_layers(inner: np.ndarray, depth: np.ndarray) -> int | None:
+def erode_layers(depth: np.ndarray) -> int | None:
     """Peel a drawing's strokes compiled (``core.kernels.erode_layers``).
 
     None means nothing was written and the caller peels with NumPy
     (``core.stroke_depth``'s own passes, which give the same bits).
     """
-    return kernels.erode_layers(inner, depth)
+    return kernels.erode_layers(depth)
 
 
 def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:

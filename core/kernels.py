@@ -8,15 +8,19 @@ augmentation's warp (source positions, then bilinear sampling: about thirty pass
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
 spread back. One draws the style strokes of ``core.drawing_styles`` (a pen's
-distance to a segment, over the pixels it reaches). Three serve a drawing's
-conversion: its blur (``core.preprocess``: three passes over the image per blur
-tap), and peeling its strokes layer by layer and spreading their ridges' depth
-downhill (``core.stroke_depth``: a dozen passes per layer). Each kernel does the
-same arithmetic in compiled loops, in the same order and precision, so the results
-are bit for bit those of the NumPy path. Every public function returns False (or
-None) when its kernel cannot run (no numba, ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it
-does not take); ``core.fast``, the only engine module that calls them, then runs the
-NumPy passes.
+distance to a segment, over the pixels it reaches). Eight serve a drawing's
+conversion and prediction, where a wide pen makes NumPy's passes over a large
+crop add up: its block sums, blur (three passes per blur tap) and per-stroke cut
+(``core.preprocess``); peeling its strokes layer by layer, spreading their ridges'
+depth downhill, evening out bumps and growing depths into the paper
+(``core.stroke_depth``: a dozen passes per layer); the Euler number of the pen
+estimate (``core.strokes``); and one row's product with a layer's weights without
+copying the rows it skips (``core.fast.row_product``). Each kernel does the same
+arithmetic in compiled loops, in the same order and precision (or counts the same
+integers), so the results are bit for bit those of the NumPy path. Every public
+function returns False (or None) when its kernel cannot run (no numba,
+``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not take); ``core.fast``, the only
+engine module that calls them, then runs the NumPy passes.
 
 numba is imported on first use, not at import time: importing it and loading the
 kernels takes a few tenths of a second, which the app's start should not pay
@@ -429,21 +433,21 @@ def _compile(numba) -> dict[str, Callable]:
                         target[c] += (above[c] + below[c]) * weight
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def erode_layers(inner, depth, count, bit_of):  # pragma: no cover
-        # ``core.stroke_depth.stroke_depths``: peel the ink (``inner``, uint8 0/1)
+    def erode_layers(depth, count, bit_of):  # pragma: no cover
+        # ``core.stroke_depth.stroke_depths``: peel the ink (``depth``, uint8 0/1)
         # one layer at a time, square and cross erosions in turn (paper beyond
         # the edges); count[0] = how many erosions left ink. Each row is held as
         # 64-pixel words, so an erosion is a few word operations per row. Layers
         # nest: a pixel left by erosion k and not by k + 1 is k + 1 deep, so each
-        # ink pixel is written once (``bit_of`` finds a lowest set bit).
-        height, width = inner.shape
+        # deeper pixel is written once (``bit_of`` finds a lowest set bit).
+        height, width = depth.shape
         words = (width + 63) // 64
         one, zero, top = np.uint64(1), np.uint64(0), np.uint64(63)
         debruijn = np.uint64(0x03F79D71B4CB0A89)
         ink = np.zeros((height + 2, words), np.uint64)  # rows framed by paper
         for i in range(height):
             for j in range(width):
-                if inner[i, j]:
+                if depth[i, j]:
                     ink[i + 1, j >> 6] |= one << np.uint64(j & 63)
         rows = np.zeros((height + 2, words), np.uint64)
         eroded = np.zeros((height + 2, words), np.uint64)
@@ -633,6 +637,18 @@ def _compile(numba) -> dict[str, Callable]:
                         total -= 2
             out[k] = total // 4
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def row_product(a, W, out):  # pragma: no cover - compiled
+        # ``core.fast.row_product``: out = a @ W for one row, W's rows facing
+        # zeros skipped, each row's terms added in turn (einsum's order).
+        out[:] = 0.0
+        for j in range(a.shape[0]):
+            weight = a[j]
+            if weight != 0.0:
+                row = W[j]
+                for k in range(out.shape[0]):
+                    out[k] += weight * row[k]
+
     return {
         "adam": adam,
         "add_scaled": add_scaled,
@@ -653,6 +669,7 @@ def _compile(numba) -> dict[str, Callable]:
         "cut_each": cut_each,
         "block_sums": block_sums,
         "euler_numbers": euler_numbers,
+        "row_product": row_product,
     }
 
 
@@ -716,7 +733,7 @@ def warm_up() -> None:
     draw_segments(np.zeros((4, 1), f32), index, one, np.zeros((1, 1, 1), f32))
     _call("blur_rows", np.zeros((3, 1), f32), np.ones(2, f32), row, 0, 1)
     square = np.zeros((3, 3), np.uint8)
-    _call("erode_layers", square.copy(), square, np.zeros(1, np.intp), _BIT_OF)
+    _call("erode_layers", square.copy(), np.zeros(1, np.intp), _BIT_OF)
     _call("spread_ridges", square, square.copy(), 1)
     _call("absorb_bumps", square.copy(), 1)
     _call("grow_into_paper", square.copy(), 1)
@@ -724,6 +741,7 @@ def warm_up() -> None:
     _call("cut_each", np.zeros((1, 1), f32), square[:1, :1].copy(), table, table)
     _call("block_sums", row, 1, row.copy())
     _call("euler_numbers", row[None], f32(0.5), np.zeros(1, np.int64))
+    _call("row_product", one, row, one.copy())
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -1073,21 +1091,18 @@ def blur_rows(
     return _call("blur_rows", padded, kernel, out, int(first), int(last))
 
 
-def erode_layers(inner: np.ndarray, depth: np.ndarray) -> int | None:
+def erode_layers(depth: np.ndarray) -> int | None:
     """Peel ink layer by layer as ``core.stroke_depth.stroke_depths`` does.
 
-    ``inner`` (the ink, 0 or 1, overwritten) and ``depth`` (the ink; each layer
-    left is added) are uint8 (H, W), C-contiguous. Returns how many erosions left
-    ink, or None (nothing written) when the kernel is not loaded (as `blur_rows`,
-    never compiled on the GUI thread) or the arrays do not suit it.
+    ``depth`` uint8 (H, W), C-contiguous: the ink (0 or 1), turned in place into
+    each pixel's depth. Returns how many erosions left ink, or None (nothing
+    written) when the kernel is not loaded (as `blur_rows`, never compiled on the
+    GUI thread) or the array does not suit it.
     """
-    if not _loaded_for_drawings("erode_layers"):
-        return None
-    shape = inner.shape
-    if len(shape) != 2 or not _suit([(a, _U8, shape) for a in (inner, depth)]):
+    if not _loaded_for_drawings("erode_layers") or not _uint8_image(depth):
         return None
     count = np.zeros(1, np.intp)
-    called = _call("erode_layers", inner, depth, count, _BIT_OF)
+    called = _call("erode_layers", depth, count, _BIT_OF)
     return int(count[0]) if called else None
 
 
@@ -1110,7 +1125,7 @@ def absorb_bumps(ridge: np.ndarray, rounds: int) -> bool:
     ``ridge`` uint8 (H, W), C-contiguous, updated in place. False (nothing
     written) as for `erode_layers`.
     """
-    if not _loaded_for_drawings("absorb_bumps") or not _ridge_array(ridge):
+    if not _loaded_for_drawings("absorb_bumps") or not _uint8_image(ridge):
         return False
     return _call("absorb_bumps", ridge, int(rounds))
 
@@ -1121,7 +1136,7 @@ def grow_into_paper(ridge: np.ndarray, steps: int) -> bool:
     ``ridge`` uint8 (H, W), C-contiguous, updated in place. False (nothing
     written) as for `erode_layers`.
     """
-    if not _loaded_for_drawings("grow_into_paper") or not _ridge_array(ridge):
+    if not _loaded_for_drawings("grow_into_paper") or not _uint8_image(ridge):
         return False
     return _call("grow_into_paper", ridge, int(steps))
 
@@ -1181,7 +1196,26 @@ def euler_numbers(images: np.ndarray, level: float) -> np.ndarray | None:
     return out if _call("euler_numbers", images, np.float32(level), out) else None
 
 
-def _ridge_array(ridge: np.ndarray) -> bool:
+def row_product(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> bool:
+    """``out = a @ W`` for one row as ``core.fast.row_product`` computes it.
+
+    ``a`` float32 (1, n), ``W`` float32 (n, m) and ``out`` float32 (1, m), all
+    C-contiguous and writeable. False (nothing written) as for `erode_layers`:
+    one drawing's prediction runs on the GUI thread.
+    """
+    if not _loaded_for_drawings("row_product") or a.ndim != 2 or W.ndim != 2:
+        return False
+    arrays = [
+        (a, _F32, (1, W.shape[0])),
+        (W, _F32, W.shape),
+        (out, _F32, (1, W.shape[1])),
+    ]
+    if not _suit(arrays) or not all(x.flags.writeable for x, _, _ in arrays):
+        return False
+    return _call("row_product", a[0], W, out[0])
+
+
+def _uint8_image(ridge: np.ndarray) -> bool:
     return ridge.ndim == 2 and _suit([(ridge, _U8, ridge.shape)])
 
 

@@ -52,7 +52,7 @@ def stroke_depths(ink: np.ndarray) -> tuple[np.ndarray, int]:
     depth = ink.astype(np.uint8)
     if not ink.any():
         return depth, 0
-    layers = fast.erode_layers(depth.copy(), depth)
+    layers = fast.erode_layers(depth)
     if layers is None:
         layers = _erode_layers(ink, depth)
     return depth, layers + 1

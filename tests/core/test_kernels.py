@@ -32,6 +32,7 @@ KERNELS = (
     "cut_each",
     "block_sums",
     "euler_numbers",
+    "row_product",
 )
 
 
@@ -600,7 +601,7 @@ def test_the_depth_kernels_run_and_leave_other_layouts_to_numpy():
     ink = np.zeros((7, 9), np.uint8)
     ink[1:6, 1:8] = 1
     depth = ink.copy()
-    assert kernels.erode_layers(ink.copy(), depth) == 2
+    assert kernels.erode_layers(depth) == 2
     assert depth.max() == 3
     ridge = depth.copy()
     assert kernels.spread_ridges(depth, ridge, 3)
@@ -612,7 +613,7 @@ def test_the_depth_kernels_run_and_leave_other_layouts_to_numpy():
     assert kernels.grow_into_paper(grown, 1) and np.all(grown == 3)
     for bad in (ink.astype(np.int16), np.zeros((9, 7), np.uint8).T, ink[:, :8]):
         before = depth.copy()
-        assert kernels.erode_layers(bad, depth) is None
+        assert kernels.erode_layers(bad) is None
         assert not kernels.spread_ridges(bad, depth, 3)
         assert np.array_equal(depth, before)
         assert not kernels.absorb_bumps(bad, 2)
@@ -636,6 +637,31 @@ def test_compiled_euler_numbers_count_what_numpy_counts():
     read_only.flags.writeable = False
     for bad in (images[:, :, ::2], images.astype(np.float64), images[0], read_only):
         assert kernels.euler_numbers(bad, 0.5) is None
+
+
+def test_compiled_row_product_gives_the_numpy_one_bit_for_bit(monkeypatch):
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(15)
+    cases = []
+    for live in (0.0, 0.1, 0.5, 1.0):  # dense rows take NumPy's other branch
+        a = rng.standard_normal((1, 300)).astype(np.float32)
+        a *= rng.random((1, 300)) < live
+        cases.append((a, rng.standard_normal((300, 70)).astype(np.float32)))
+    compiled = [fast.row_product(a, W) for a, W in cases]
+    out = np.empty((1, 70), np.float32)
+    assert kernels.row_product(cases[1][0], cases[1][1], out)
+    assert out.tobytes() == compiled[1].tobytes()
+    for bad in (
+        (cases[1][0][:, :299], cases[1][1], out),  # n differs
+        (cases[1][0], cases[1][1].astype(np.float64), out),
+        (cases[1][0], np.asfortranarray(cases[1][1]), out),
+        (cases[1][0], cases[1][1], np.empty((2, 70), np.float32)),
+    ):
+        assert not kernels.row_product(*bad)
+    _numpy_only(monkeypatch)
+    for (a, W), result in zip(cases, compiled, strict=True):
+        assert fast.row_product(a, W).tobytes() == result.tobytes()
 
 
 def test_the_cut_and_block_kernels_run_and_leave_other_layouts_to_numpy():
