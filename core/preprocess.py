@@ -522,6 +522,10 @@ def _ridges_if_uneven(ink: np.ndarray, have: float, peak: float):
 
 def _cut_each(work, ridge, pad, have, want, sigma, peak) -> None:
     """`_cut` with each stroke's own width (``ridge`` of the ink, framed by pad)."""
+    # `_blur` hands back a transposed array: both are worked in its memory order
+    # (the kernel takes C order; growing a frame commutes with transposing it).
+    if not work.flags.c_contiguous and work.T.flags.c_contiguous:
+        work, ridge = work.T, ridge.T
     framed = np.zeros(work.shape, np.uint8)
     framed[pad : pad + ridge.shape[0], pad : pad + ridge.shape[1]] = ridge
     # Out into the paper as far as a thickened edge moves; beyond, the drawing's

@@ -584,13 +584,20 @@ def test_compiled_cut_of_each_stroke_gives_the_numpy_one_bit_for_bit(monkeypatch
     ridge = (rng.integers(0, 5, size=(30, 40)) * (rng.random((30, 40)) < 0.5)).astype(
         np.uint8
     )
-    work = rng.random((50, 60), dtype=np.float32) * 2.0
+    # Transposed, as `_blur` hands it over.
+    work = (rng.random((60, 50), dtype=np.float32) * 2.0).T
     arguments = (ridge, 10, 4.0, 6.5, 1.7, 2.0)
-    compiled = work.copy()
+    ran = []
+    call = kernels._call
+    monkeypatch.setattr(
+        kernels, "_call", lambda name, *a: ran.append(name) or call(name, *a)
+    )
+    compiled = work.copy(order="K")
     _cut_each(compiled, *arguments)
+    assert "cut_each" in ran  # the kernel cut it
     assert 0.0 < compiled.mean() < 1.0
     _numpy_only(monkeypatch)
-    plain = work.copy()
+    plain = work.copy(order="K")
     _cut_each(plain, *arguments)
     assert plain.tobytes() == compiled.tobytes()
 
