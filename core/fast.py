@@ -315,6 +315,15 @@ def euler_numbers(images: np.ndarray, level: float) -> np.ndarray | None:
     return kernels.euler_numbers(images, level)
 
 
+def box_weights(offset: float, scale: float, out: np.ndarray) -> bool:
+    """Compute a drawing's box-filter weights (``core.kernels.box_weights``).
+
+    False means nothing was written and the caller runs NumPy
+    (``core.preprocess``'s own passes, which give the same bits).
+    """
+    return kernels.box_weights(offset, scale, out)
+
+
 def warp_uint8(*arrays: np.ndarray) -> bool:
     """Augmentation's compiled warp (``core.kernels.warp_uint8``, same arguments).
 

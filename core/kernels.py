@@ -566,12 +566,16 @@ def _compile(numba) -> dict[str, Callable]:
                     out[j] = max(max(above[j], row[j]), below[j])
             for i in range(height):
                 column, row = down[i], ridge[i]
-                for j in range(width):
-                    if row[j] == 0:
-                        row[j] = max(
-                            max(column[max(j - 1, 0)], column[j]),
-                            column[min(j + 1, width - 1)],
-                        )
+                # The ends on their own, so the loop between needs no clamping.
+                first = max(column[0], column[min(1, width - 1)])
+                last = max(column[max(width - 2, 0)], column[width - 1])
+                for j in range(1, width - 1):
+                    near = max(max(column[j - 1], column[j]), column[j + 1])
+                    row[j] = near if row[j] == 0 else row[j]
+                if row[0] == 0:
+                    row[0] = first
+                if width > 1 and row[width - 1] == 0:
+                    row[width - 1] = last
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def cut_each(work, index, levels, slopes):  # pragma: no cover - compiled
@@ -649,6 +653,17 @@ def _compile(numba) -> dict[str, Callable]:
                 for k in range(out.shape[0]):
                     out[k] += weight * row[k]
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def box_weights(offset, scale, out):  # pragma: no cover - compiled
+        # ``core.preprocess._box_weights``: each output pixel's overlap with each
+        # input pixel over the scale, in float64, then float32 (the same steps).
+        for j in range(out.shape[0]):
+            start = (j - offset) * scale
+            stop = start + scale
+            for i in range(out.shape[1]):
+                overlap = min(stop, i + 1.0) - max(start, float(i))
+                out[j, i] = max(overlap, 0.0) / scale
+
     return {
         "adam": adam,
         "add_scaled": add_scaled,
@@ -670,6 +685,7 @@ def _compile(numba) -> dict[str, Callable]:
         "block_sums": block_sums,
         "euler_numbers": euler_numbers,
         "row_product": row_product,
+        "box_weights": box_weights,
     }
 
 
@@ -742,6 +758,7 @@ def warm_up() -> None:
     _call("block_sums", row, 1, row.copy())
     _call("euler_numbers", row[None], f32(0.5), np.zeros(1, np.int64))
     _call("row_product", one, row, one.copy())
+    _call("box_weights", 0.0, 1.0, row.copy())
     warp_uint8(
         np.zeros((1, 1, 1), np.uint8),
         np.ones(1, f32),
@@ -1213,6 +1230,17 @@ def row_product(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> bool:
     if not _suit(arrays) or not all(x.flags.writeable for x, _, _ in arrays):
         return False
     return _call("row_product", a[0], W, out[0])
+
+
+def box_weights(offset: float, scale: float, out: np.ndarray) -> bool:
+    """Fill ``out`` as ``core.preprocess._box_weights`` computes its weights.
+
+    ``out`` float32 (size_out, size_in), C-contiguous. False (nothing written) as
+    for `erode_layers`.
+    """
+    if not _loaded_for_drawings("box_weights") or not _suit([(out, _F32, out.shape)]):
+        return False
+    return out.ndim == 2 and _call("box_weights", float(offset), float(scale), out)
 
 
 def _uint8_image(ridge: np.ndarray) -> bool:

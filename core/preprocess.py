@@ -385,6 +385,9 @@ def _box_weights(
     [(j - offset) * scale, (j + 1 - offset) * scale). Each weight is the overlap
     length divided by ``scale``, so a uniform input stays uniform.
     """
+    weights = np.empty((size_out, size_in), np.float32)
+    if fast.box_weights(offset, scale, weights):
+        return weights
     j = np.arange(size_out, dtype=np.float64)
     start = (j - offset) * scale
     stop = start + scale

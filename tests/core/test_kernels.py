@@ -33,6 +33,7 @@ KERNELS = (
     "block_sums",
     "euler_numbers",
     "row_product",
+    "box_weights",
 )
 
 
@@ -669,6 +670,27 @@ def test_compiled_row_product_gives_the_numpy_one_bit_for_bit(monkeypatch):
     _numpy_only(monkeypatch)
     for (a, W), result in zip(cases, compiled, strict=True):
         assert fast.row_product(a, W).tobytes() == result.tobytes()
+
+
+def test_compiled_box_weights_give_the_numpy_ones_bit_for_bit(monkeypatch):
+    from core.preprocess import _box_weights
+
+    _needs_numba()
+    kernels.warm_up()
+    rng = np.random.default_rng(16)
+    cases = [
+        (int(rng.integers(1, 300)), 28, float(rng.uniform(0.3, 12)), float(offset))
+        for offset in rng.uniform(-4, 4, size=40)
+    ]
+    compiled = [_box_weights(*case) for case in cases]
+    out = np.empty((28, 10), np.float32)
+    assert kernels.box_weights(0.5, 0.4, out)
+    assert not kernels.box_weights(0.5, 0.4, out.T)  # not C-contiguous
+    assert not kernels.box_weights(0.5, 0.4, out.astype(np.float64))
+    _numpy_only(monkeypatch)
+    assert out.tobytes() == _box_weights(10, 28, 0.4, 0.5).tobytes()
+    for case, weights in zip(cases, compiled, strict=True):
+        assert _box_weights(*case).tobytes() == weights.tobytes()
 
 
 def test_the_cut_and_block_kernels_run_and_leave_other_layouts_to_numpy():
