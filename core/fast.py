@@ -24,6 +24,7 @@ from core.losses import cross_entropy_from_sums
 compiled = kernels.available
 status = kernels.status
 warm_up = kernels.warm_up
+compile_elsewhere = kernels.compile_elsewhere
 
 # Work buffers are kept for this many distinct batch sizes (training batch, the
 # last partial batch, validation batches and their remainder, spares); buffers

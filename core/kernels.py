@@ -30,8 +30,11 @@ kernels takes a few tenths of a second, which the app's start should not pay
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -768,6 +771,49 @@ def warm_up() -> None:
         np.zeros((0, 1), f32),
         row,
     )
+
+
+def compile_elsewhere(timeout: float = 600.0) -> bool:
+    """Compile the kernels numba's disk cache lacks in a child process, and wait.
+
+    Compiling holds the GIL for up to about 100 ms at a time (14 s in all, the
+    first time after an install or an update): in the app's process that would
+    freeze the window. The child fills the cache, from which `warm_up` then only
+    loads. Returns True when a child compiled them, False when nothing was
+    missing (or no kernels run here) or the child failed (`warm_up` then
+    compiles as before).
+    """
+    if not _missing_from_cache():
+        return False
+    code = "from core import kernels; kernels.warm_up()"
+    root = Path(__file__).resolve().parent.parent  # where ``import core`` finds this
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _missing_from_cache() -> bool:
+    """Say whether a kernel has no machine code in numba's disk cache for its source.
+
+    Read from numba's index files (numba drops an index whose source changed); when
+    numba's internals do not say, the cache counts as missing.
+    """
+    if not available():
+        return False
+    try:
+        return any(
+            not kernel._cache._cache_file._load_index() for kernel in _kernels.values()
+        )
+    except Exception:  # noqa: BLE001 - numba's internals moved: compile elsewhere
+        return True
 
 
 def status() -> str:

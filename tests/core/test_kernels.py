@@ -727,6 +727,32 @@ def test_the_cut_and_block_kernels_run_and_leave_other_layouts_to_numpy():
         assert not kernels.block_sums(crop, q, out)
 
 
+def test_kernels_missing_from_numbas_cache_are_compiled_in_a_child(monkeypatch):
+    _needs_numba()
+    kernels.warm_up()  # in this process: the cache now holds every kernel
+    assert not kernels._missing_from_cache()
+    runs = []
+    monkeypatch.setattr(kernels.subprocess, "run", lambda *a, **k: runs.append(a))
+    assert not kernels.compile_elsewhere()
+    assert not runs  # nothing to compile: no child
+
+    class Uncached:  # a kernel numba has no index for (or whose source changed)
+        class _cache:
+            class _cache_file:
+                @staticmethod
+                def _load_index():
+                    return {}
+
+    monkeypatch.setitem(kernels._kernels, "adam", Uncached())
+    assert kernels._missing_from_cache()
+    monkeypatch.setitem(kernels._kernels, "adam", object())  # numba's internals moved
+    assert kernels._missing_from_cache()
+    monkeypatch.undo()
+    # The child really compiles (here: finds it all cached) with this checkout's core.
+    monkeypatch.setattr(kernels, "_missing_from_cache", lambda: True)
+    assert kernels.compile_elsewhere()
+
+
 def test_converting_a_drawing_never_loads_or_compiles_the_kernels(fresh_kernels):
     # The app converts drawings on its GUI thread: loading numba there (or
     # compiling a kernel) would freeze the window; warm_up does it elsewhere.
