@@ -299,7 +299,7 @@ def cut_each(
 
 
 def block_sums(crop: np.ndarray, q: int, out: np.ndarray) -> bool:
-    """Sum q x q blocks compiled (``core.kernels.block_sums``, q < 8).
+    """Sum q x q blocks compiled (``core.kernels.block_sums``).
 
     False means nothing was written and the caller runs NumPy
     (``core.preprocess``'s own passes, which give the same bits).

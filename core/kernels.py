@@ -1177,7 +1177,9 @@ def spread_ridges(depth: np.ndarray, ridge: np.ndarray, deepest: int) -> bool:
     """
     if not _loaded_for_drawings("spread_ridges"):
         return False
-    if depth.ndim != 2 or not _suit([(a, _U8, depth.shape) for a in (depth, ridge)]):
+    if depth.ndim != 2 or not _suit_writeable(
+        [(a, _U8, depth.shape) for a in (depth, ridge)]
+    ):
         return False
     return _call("spread_ridges", depth, ridge, int(deepest))
 
@@ -1222,7 +1224,7 @@ def cut_each(
         (levels, _F32, table),
         (slopes, _F32, table),
     ]
-    if not _suit(arrays) or not all(a.flags.writeable for a, _, _ in arrays):
+    if not _suit_writeable(arrays):
         return False
     return _call("cut_each", work, index, levels, slopes)
 
@@ -1236,8 +1238,7 @@ def block_sums(crop: np.ndarray, q: int, out: np.ndarray) -> bool:
     if not _loaded_for_drawings("block_sums") or crop.ndim != 2 or q < 1:
         return False
     blocks = (-(-crop.shape[0] // q), -(-crop.shape[1] // q))
-    arrays = [(crop, _F32, crop.shape), (out, _F32, blocks)]
-    if not _suit(arrays) or not all(a.flags.writeable for a, _, _ in arrays):
+    if not _suit_writeable([(crop, _F32, crop.shape), (out, _F32, blocks)]):
         return False
     return _call("block_sums", crop, int(q), out)
 
@@ -1251,8 +1252,7 @@ def euler_numbers(images: np.ndarray, level: float) -> np.ndarray | None:
     if (
         not _loaded_for_drawings("euler_numbers")
         or images.ndim != 3
-        or not _suit([(images, _F32, images.shape)])
-        or not images.flags.writeable
+        or not _suit_writeable([(images, _F32, images.shape)])
     ):
         return None
     out = np.empty(images.shape[0], np.int64)
@@ -1273,7 +1273,7 @@ def row_product(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> bool:
         (W, _F32, W.shape),
         (out, _F32, (1, W.shape[1])),
     ]
-    if not _suit(arrays) or not all(x.flags.writeable for x, _, _ in arrays):
+    if not _suit_writeable(arrays):
         return False
     return _call("row_product", a[0], W, out[0])
 
@@ -1284,13 +1284,17 @@ def box_weights(offset: float, scale: float, out: np.ndarray) -> bool:
     ``out`` float32 (size_out, size_in), C-contiguous. False (nothing written) as
     for `erode_layers`.
     """
-    if not _loaded_for_drawings("box_weights") or not _suit([(out, _F32, out.shape)]):
+    if (
+        not _loaded_for_drawings("box_weights")
+        or out.ndim != 2
+        or not _suit_writeable([(out, _F32, out.shape)])
+    ):
         return False
-    return out.ndim == 2 and _call("box_weights", float(offset), float(scale), out)
+    return _call("box_weights", float(offset), float(scale), out)
 
 
-def _uint8_image(ridge: np.ndarray) -> bool:
-    return ridge.ndim == 2 and _suit([(ridge, _U8, ridge.shape)])
+def _uint8_image(image: np.ndarray) -> bool:
+    return image.ndim == 2 and _suit_writeable([(image, _U8, image.shape)])
 
 
 def _loaded_for_drawings(name: str) -> bool:
@@ -1300,6 +1304,15 @@ def _loaded_for_drawings(name: str) -> bool:
     """
     compiled = _kernels.get(name)
     return compiled is not None and bool(compiled.signatures)
+
+
+def _suit_writeable(expected) -> bool:
+    """Check as `_suit` does, and that every array is writeable.
+
+    numba types a read-only array apart: it would compile for it, on the GUI thread
+    for a drawing's kernels.
+    """
+    return _suit(expected) and all(a.flags.writeable for a, _, _ in expected)
 
 
 def _suit(expected) -> bool:

@@ -452,9 +452,9 @@ def _block_sums(crop: np.ndarray, q: int) -> np.ndarray:
     """float32 sums of q x q blocks of ``crop`` (zero-padded at the end).
 
     Each block's rows are summed left to right, then those sums top to bottom:
-    an order the compiled kernel keeps too. Up to q = 7 it is also that of
-    ``reshape(h, q, w, q).sum(axis=(1, 3))``, whose reduction over two short axes
-    takes several times longer than these 2 (q - 1) passes.
+    an order the compiled kernel keeps too. Up to q = 7 it gives the bits of
+    ``reshape(h, q, w, q).sum(axis=(1, 3))`` on a drawing's crop (a test checks),
+    whose reduction over two short axes takes several times longer.
     """
     h, w = -(-crop.shape[0] // q), -(-crop.shape[1] // q)
     sums = np.empty((h, w), np.float32)

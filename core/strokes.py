@@ -245,7 +245,7 @@ def cut_levels(have, want, sigma):
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    """``math.erf`` of each value (a few dozen at most: np.vectorize costs more)."""
+    """``math.erf`` of each value (np.vectorize's set-up costs more per call)."""
     return np.array([math.erf(v) for v in x.ravel().tolist()]).reshape(x.shape)
 
 

@@ -626,6 +626,14 @@ def test_the_depth_kernels_run_and_leave_other_layouts_to_numpy():
         assert np.array_equal(depth, before)
         assert not kernels.absorb_bumps(bad, 2)
         assert not kernels.grow_into_paper(bad, 1)
+    # Read-only: numba would compile another version (on the GUI thread).
+    read_only = ridge.copy()
+    read_only.flags.writeable = False
+    assert kernels.erode_layers(read_only) is None
+    assert not kernels.spread_ridges(depth, read_only, 3)
+    assert not kernels.absorb_bumps(read_only, 2)
+    assert not kernels.grow_into_paper(read_only, 1)
+    assert kernels.status().startswith("compiled")
 
 
 def test_compiled_euler_numbers_count_what_numpy_counts():
