@@ -19,6 +19,13 @@ live network view open (and, for comparison, with the personal set beside the ca
 instead), after 3 s of the idle window (the machine's own noise). The
 GUI thread's CPU time between ticks is printed beside each (a stall beyond it is
 waiting for the GIL or for a core). Rounds repeat them.
+
+``--first-start`` measures the window's first start after an install: each round runs
+two fresh processes with an empty numba cache (``NUMBA_CACHE_DIR``), each opening the
+window with the same 5 ms timer while a background thread readies the compiled
+kernels, once compiling them in the app's own process (``core.fast.warm_up`` alone) and
+once as the app does (``gui.app.warm_up_kernels``: compiled in a child process, then
+loaded).
 """
 
 from __future__ import annotations
@@ -450,7 +457,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure the map, robustness and live network views instead",
     )
+    parser.add_argument(
+        "--first-start",
+        action="store_true",
+        help="measure the first start's kernel compile instead",
+    )
+    parser.add_argument(
+        "--first-start-child", choices=FIRST_START, help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.first_start:
+        return first_start_main(args.rounds)
     from gui.app import configure_interpreter
 
     configure_interpreter()
@@ -468,9 +485,88 @@ def main(argv: list[str] | None = None) -> int:
     from gui.app import garbage_collected_in_gui_thread
 
     with garbage_collected_in_gui_thread():  # as in the app
+        if args.first_start_child:
+            return first_start_child(app, args.first_start_child)
         if args.inside:
             return inside_main(app, args.rounds)
         return window_main(app, args)
+
+
+# How the first start readies the kernels: compiling them in the app's process, or
+# as the app does (in a child process, then loaded).
+FIRST_START = ("here", "app")
+
+
+def first_start_main(rounds: int) -> int:
+    """Run each way of the first start in fresh processes; print the verdict."""
+    import json
+    import subprocess
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} cores")
+    worst = dict.fromkeys(FIRST_START, 0.0)
+    for index in range(rounds):
+        for mode in FIRST_START:
+            with tempfile.TemporaryDirectory(prefix="digit-studio-numba-") as cache:
+                env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+                env.setdefault("QT_QPA_PLATFORM", "offscreen")
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.gui_stall",
+                        "--first-start-child",
+                        mode,
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+            f = json.loads(done.stdout.strip().splitlines()[-1])
+            worst[mode] = max(worst[mode], f["worst"])
+            print(
+                f"round {index + 1}, compiled {f['how']}: kernels ready in "
+                f"{f['seconds']:.1f} s, worst stall {f['worst']:.1f} ms, "
+                f"{f['over']} over 50 ms (GUI-thread CPU between ticks at most "
+                f"{f['cpu']:.1f} ms)"
+            )
+    for mode, value in worst.items():
+        verdict = "PASS" if value <= STALL_TARGET_MS else "FAIL"
+        print(f"worst stall, {mode}: {value:.1f} ms (target <= 50 ms): {verdict}")
+    return 0
+
+
+def first_start_child(app, mode: str) -> int:
+    """Open the window and ready the kernels in a thread, with the meter on."""
+    import json
+    import threading
+
+    import gui.app
+    from core import fast
+
+    window = _open_window(app)
+    ready = threading.Event()
+    work = fast.warm_up if mode == "here" else gui.app.warm_up_kernels
+    thread = threading.Thread(target=lambda: (work(), ready.set()), daemon=True)
+    meter = StallMeter()
+    thread.start()
+    seconds = _run_until(app, meter, ready.is_set, limit=600.0)
+    stalls = meter.stalls()
+    how = "in the app's process" if mode == "here" else "in a child process"
+    print(
+        json.dumps(
+            {
+                "how": how,
+                "seconds": seconds,
+                "worst": float(stalls.max()),
+                "over": int(np.count_nonzero(stalls > STALL_TARGET_MS)),
+                "cpu": float(meter.busy().max()),
+            }
+        )
+    )
+    _close_unsaved(window)
+    return 0
 
 
 def window_main(app, args: argparse.Namespace) -> int:
