@@ -8,16 +8,16 @@ augmentation's warp (source positions, then bilinear sampling: about thirty pass
 over every pixel). Three more move data for ``core.blank_inputs``: the columns of a
 batch that hold any nonzero value, W0's matching rows, and the compact gradient
 spread back. One draws the style strokes of ``core.drawing_styles`` (a pen's
-distance to a segment, over the pixels it reaches). Eight serve a drawing's
+distance to a segment, over the pixels it reaches). Ten serve a drawing's
 conversion and prediction, where a wide pen makes NumPy's passes over a large
-crop add up: its block sums, blur (three passes per blur tap) and per-stroke cut
-(``core.preprocess``); peeling its strokes layer by layer, spreading their ridges'
-depth downhill, evening out bumps and growing depths into the paper
-(``core.stroke_depth``: a dozen passes per layer); the Euler number of the pen
-estimate (``core.strokes``); and one row's product with a layer's weights without
-copying the rows it skips (``core.fast.row_product``). Each kernel does the same
-arithmetic in compiled loops, in the same order and precision (or counts the same
-integers), so the results are bit for bit those of the NumPy path. Every public
+crop add up: its block sums, blur (three passes per blur tap), per-stroke cut and
+box filter's weights (``core.preprocess``); peeling its strokes layer by layer,
+spreading their ridges' depth downhill, evening out bumps and growing depths into
+the paper (``core.stroke_depth``: a dozen passes per layer); the Euler number of
+the pen estimate (``core.strokes``); and one row's product with a layer's weights
+without copying the rows it skips (``core.fast.row_product``). Each kernel does the
+same arithmetic in compiled loops, in the same order and precision (or counts the
+same integers), so the results are bit for bit those of the NumPy path. Every public
 function returns False (or None) when its kernel cannot run (no numba,
 ``DIGIT_STUDIO_NO_KERNELS=1``, arrays it does not take); ``core.fast``, the only
 engine module that calls them, then runs the NumPy passes.
@@ -776,9 +776,10 @@ def warm_up() -> None:
 def compile_elsewhere(timeout: float = 600.0) -> bool:
     """Compile the kernels numba's disk cache lacks in a child process, and wait.
 
-    Compiling holds the GIL for up to about 100 ms at a time (14 s in all, the
-    first time after an install or an update): in the app's process that would
-    freeze the window. The child fills the cache, from which `warm_up` then only
+    Compiling takes 14-16 s the first time after an install or an update; in the
+    app's process it stalls the window up to about 50 ms at a time (the compiler's
+    garbage is collected on the GUI thread) and keeps other threads from the GIL up
+    to about 100 ms. The child fills the cache, from which `warm_up` then only
     loads. Returns True when a child compiled them, False when nothing was
     missing (or no kernels run here) or the child failed (`warm_up` then
     compiles as before).

@@ -231,10 +231,10 @@ def warm_up_kernels() -> None:
 
     Run in a background thread at start: loaded in the first training run, they
     would stall the window (core/fast.py). Kernels not yet compiled (the first start
-    after an install) are compiled in a child process first: compiling here would
-    hold the GIL up to about 100 ms at a time. Loading makes some 20,000 long-lived
-    objects; left collectable, they made a young collection in the first run take
-    20 ms and every full collection longer.
+    after an install) are compiled in a child process first: compiled here, they
+    stalled the window up to 52 ms at a time (``bench.gui_stall --first-start``).
+    Loading makes some 20,000 long-lived objects; left collectable, they made a
+    young collection in the first run take 20 ms and every full collection longer.
     """
     fast.compile_elsewhere()
     fast.warm_up()
