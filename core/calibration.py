@@ -21,7 +21,7 @@ from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.model_io import SavedModel
 from core.preprocess import PreprocessError, target_for_shape
 from core.run import (
-    JUDGEMENT_FALSE_REJECTION,
+    HELD_OUT_FALSE_REJECTION,
     RunError,
     calibration_copies,
     held_out_split,
@@ -78,7 +78,7 @@ def model_judge(model: SavedModel) -> ModelJudge:
     """Return the judgement for ``model``, or why there is none.
 
     The model's stored thresholds when it has them, else thresholds set now at
-    `core.run.JUDGEMENT_FALSE_REJECTION` on `core.run.calibration_copies` of
+    `core.run.HELD_OUT_FALSE_REJECTION` on `core.run.calibration_copies` of
     `reference_digits`; plus the digit subspaces' novelty for a digit model
     without a "not a digit" output. A model of other classes keeps only a floor
     on its top probability. Safe to call from any thread.
@@ -115,7 +115,7 @@ def model_judge(model: SavedModel) -> ModelJudge:
             return ModelJudge(Judge.from_dict(model.judgement, novelty), "")
         reference = reference_digits(model, subspaces.calibration_images)
         copies = calibration_copies(reference, subspaces.max_value)
-        judge = Judge.for_model(model, copies, JUDGEMENT_FALSE_REJECTION, novelty)
+        judge = Judge.for_model(model, copies, HELD_OUT_FALSE_REJECTION, novelty)
     except (JudgementError, ValueError) as error:
         return ModelJudge(None, f"Confidence check off: {error}")
     return ModelJudge(judge, "")

@@ -20,7 +20,7 @@ from core.datasets import DIGIT_CLASS_NAMES, Normalization, load_bundled
 from core.judgement import NOT_A_DIGIT, Judge
 from core.model_io import SavedModel, single_phase
 from core.network import MLP
-from core.run import JUDGEMENT_FALSE_REJECTION, calibration_copies, split
+from core.run import HELD_OUT_FALSE_REJECTION, calibration_copies, split
 
 
 def _nearest_mean_model(name: str) -> SavedModel:
@@ -60,10 +60,10 @@ def test_a_digit_model_gets_its_own_threshold_and_the_novelty(digit_model):
     reference = subspaces.calibration_images[:MODEL_CALIBRATION_IMAGES]
     copies = calibration_copies(reference, 255)
     top = digit_model.predict_proba(copies).max(axis=1)
-    expected = np.quantile(top, JUDGEMENT_FALSE_REJECTION)
+    expected = np.quantile(top, HELD_OUT_FALSE_REJECTION)
     assert judge.min_margin == pytest.approx(np.clip(expected, 0.3, 0.8))
     assert 0.30 <= judge.min_margin <= 0.80
-    assert judge.false_rejection == JUDGEMENT_FALSE_REJECTION
+    assert judge.false_rejection == HELD_OUT_FALSE_REJECTION
     assert np.isfinite(subspaces.max_error) and np.isfinite(
         subspaces.max_relative_error
     )

@@ -150,13 +150,18 @@ def test_a_deskewed_model_reads_every_image_deskewed(mnist, tmp_path):
     np.testing.assert_array_equal(plain.prepare(images), images)
 
 
-def test_the_model_stores_thresholds_set_on_moved_copies_of_its_validation_part(
+def test_the_model_stores_thresholds_set_on_moved_copies_of_its_training_digits(
     mnist, tmp_path
 ):
     prepared, model = _trained(mnist, negatives=30, deskew=True)
-    # The copies: of the validation digits as stored, moved, then read as the
-    # model reads them (deskewed).
-    source = prepared.validation_source
+    # The copies: of the training digits as stored (not the made-up non-digits),
+    # moved, then read as the model reads them (deskewed).
+    source = prepared.training_source
+    config = prepared.config
+    digits, held_out = split(mnist, config.validation_fraction, config.seed)
+    np.testing.assert_array_equal(source.rows, digits.rows)
+    assert len(source) == len(prepared.train_set) - 30  # not the made-up ones
+    assert not np.any(np.isin(source.rows, held_out.rows))
     copies = calibration_copies(source, source.max_value, prepared.config.seed)
     assert copies.shape == (CALIBRATION_COPIES, 28, 28)
     np.testing.assert_array_equal(calibration_set(prepared).images, deskew(copies))
