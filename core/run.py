@@ -552,7 +552,7 @@ def build_model(
 def validation_judgement(
     prepared: PreparedRun, network: MLP, snapshot: bool = False
 ) -> dict | None:
-    """Return the "not sure" thresholds set on the run's held-out digits.
+    """Return the run's "not sure" thresholds for its model file.
 
     `core.judgement.Judge.calibrate` at `JUDGEMENT_FALSE_REJECTION` on the
     network's output for `calibration_set` (moved copies of the training digits,
