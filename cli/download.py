@@ -7,7 +7,6 @@ import sys
 
 from cli.progress import ProgressLine, format_bytes
 from core import dataset_store
-from core.download import download_mnist
 from core.user_dirs import MNIST_MIRROR_ENV, data_dir, mnist_mirror
 
 NAME = "download"
@@ -35,6 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Download, showing progress, then report where the data is."""
+    # Imported here: urllib and ssl add 3-4 MiB to every other subcommand.
+    from core.download import download_mnist
+
     mirrors = args.mirror or ([mnist_mirror()] if mnist_mirror() else None)
     folder = data_dir()
     display = _DownloadProgress(ProgressLine(sys.stdout, sys.stdout.isatty()))

@@ -25,6 +25,7 @@ SMOOTHING = 0.1
 STUCK_FACTOR = 2.0
 # Accuracy within this of the chance level (the largest class's share) is chance.
 CHANCE_MARGIN = 0.05
+_COUNT_BLOCK = 65536
 
 
 def chance_loss(output: str, num_classes: int) -> float:
@@ -42,7 +43,13 @@ def chance_accuracy(labels: np.ndarray, num_classes: int) -> float:
     """Return the accuracy of always guessing the most common class of ``labels``."""
     if len(labels) == 0:
         return 1.0 / max(1, int(num_classes))
-    counts = np.bincount(np.asarray(labels, np.intp), minlength=int(num_classes))
+    # Counted in blocks: bincount copies its input as int64, 8 bytes an image.
+    labels = np.asarray(labels).reshape(-1)
+    counts = np.zeros(int(num_classes), np.int64)
+    for start in range(0, len(labels), _COUNT_BLOCK):
+        block = np.bincount(labels[start : start + _COUNT_BLOCK], minlength=len(counts))
+        block[: len(counts)] += counts
+        counts = block
     return float(counts.max()) / len(labels)
 
 

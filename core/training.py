@@ -892,6 +892,10 @@ def _diverged_message(
     )
 
 
+def _order_type(count: int) -> type:
+    return np.int32 if count <= np.iinfo(np.int32).max else np.intp
+
+
 class _Run:
     """Preallocated buffers and generators for one call of ``train``."""
 
@@ -912,15 +916,17 @@ class _Run:
         self.batch = min(batch, self.count)
         self.steps = math.ceil(self.count / self.batch)
         # The images stay in the source (maybe memory-mapped); ``rows`` names the
-        # part's, and each epoch's order is composed into source rows once.
+        # part's, and each batch's positions in the order become source rows.
         self.images, self.extra = part.flat_sources()
         self.rows = part.rows
         self.image_shape = part.image_shape
         self.max_value = part.max_value
-        self.labels = part.labels.astype(np.intp)
+        # Per-image arrays stay small (uint8 labels, int32 order) and the order is
+        # turned into source rows a batch at a time: with 700,000 images, int64
+        # copies would cost 5 MiB each.
+        self.labels = part.labels
         # Augmentation's style strokes (flags on 1s...) need to know the digits.
-        digits = tuple(part.class_names[:10]) == tuple("0123456789")
-        self.digit_labels = self.labels if digits else None
+        self.digits = tuple(part.class_names[:10]) == tuple("0123456789")
         # Independent streams, so that e.g. turning dropout on does not change
         # the order in which samples are visited.
         shuffle, dropout, augment = np.random.SeedSequence(config.seed).spawn(3)
@@ -931,6 +937,7 @@ class _Run:
         self.params = network.parameters()
         pixels = self.images.shape[1]
         self.batch_labels = np.empty(self.batch, np.intp)
+        self.batch_rows = np.empty(self.batch, np.intp)
         # Augmentation runs on blocks of whole minibatches: each call has a fixed
         # cost of many small NumPy calls, which small batches would pay again and
         # again (batch 64 costs twice as much per image as 128 or more).
@@ -946,8 +953,7 @@ class _Run:
         self._validation_buffer: np.ndarray | None = None
         self.health = HealthMonitor(network, health)
         self._health_record: HealthRecord | None = None
-        self.order = np.arange(self.count)
-        self.source_order = np.empty(self.count, np.intp)
+        self.order = np.empty(0, np.intp)  # each epoch's, drawn at its first step
         self.changes: list[SettingsEvent] = []
         self.loss_sum = 0.0
         self.correct = 0
@@ -986,18 +992,19 @@ class _Run:
     def step(self, epoch: int, step: int) -> tuple[float, float]:
         """Train one minibatch; return its loss and learning rate."""
         if step == 0:
-            self.order = self.shuffle_rng.permutation(self.count)
-            np.take(self.rows, self.order, out=self.source_order)
+            # The same order as ``permutation(count)`` gives, in half the memory.
+            self.order = np.arange(self.count, dtype=_order_type(self.count))
+            self.shuffle_rng.shuffle(self.order)
             self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         start = step * self.batch
         indices = self.order[start : start + self.batch]
         size = indices.shape[0]
         labels = self.batch_labels[:size]
-        np.take(self.labels, indices, out=labels)
+        labels[:] = self.labels[indices]
         if not self.augmenting:
             inputs = fast.gather_normalized(
                 self.images,
-                self.source_order[start : start + size],
+                np.take(self.rows, indices, out=self.batch_rows[:size]),
                 self.normalization,
                 self.inputs[:size],
                 scratch=self.raw[:size],
@@ -1037,7 +1044,7 @@ class _Run:
         indices = self.order[start : start + self.raw.shape[0]]
         size = indices.shape[0]
         raw = self.raw[:size]
-        rows = self.source_order[start : start + size]
+        rows = self.rows[indices]
         take_rows(self.images, rows, self.extra, out=raw)
         block = self.inputs[:size]
         augment_batch(
@@ -1046,7 +1053,7 @@ class _Run:
             self.augment_rng,
             self.max_value,
             out=block.reshape(size, *self.image_shape),
-            labels=None if self.digit_labels is None else self.digit_labels[indices],
+            labels=self.labels[indices].astype(np.intp) if self.digits else None,
         )
         self.normalization.apply(block, out=block)
 

@@ -22,7 +22,7 @@ from core.datasets import (
 from core.health import HEALTH_FIELDS
 from core.metrics import evaluate, loss_and_accuracy
 from core.run import RunRequest, build_model, prepare_run, run_training, split
-from core.training import TrainingConfig
+from core.training import TrainingConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +239,22 @@ def test_a_run_copies_no_image():
     # labels (about 140 bytes an image); a copy of the training part alone would
     # be 0.9x the images (706 bytes an image).
     assert larger - smaller < 0.25 * 30_000 * 784
+
+
+def _training_bytes(count: int) -> int:
+    """Peak NumPy memory of one epoch on ``count`` 2x2 images (a part of them)."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(count, 2, 2), dtype=np.uint8)
+    dataset = Dataset("tiny", images, rng.integers(0, 10, count).astype(np.uint8))
+    part = as_part(dataset)
+    config = TrainingConfig(hidden_sizes=(4,), epochs=1, batch_size=1000, seed=1)
+    network = config.build_network(4, 10)
+    return traced_peak(lambda: train(network, part, None, config, threads=1))[1]
+
+
+def test_training_keeps_a_few_bytes_an_image():
+    _training_bytes(2000)
+    smaller, larger = _training_bytes(100_000), _training_bytes(300_000)
+    # The epoch's order (int32) and nothing else of the images' number: int64
+    # labels, order and source rows were 32 bytes an image, 22 MiB at 700,000.
+    assert (larger - smaller) / 200_000 <= 5
