@@ -73,6 +73,7 @@ class Taught:
     mnist_after: float | None
     seconds: float
     tune_seconds: float
+    mistakes: str = ""  # the commonest after teaching, e.g. "9 as 0 x21"
 
 
 class _Sketcher:
@@ -172,6 +173,7 @@ def teach(
         tuned = build_model(prepared, result.network, result)
         tune_seconds = time.perf_counter() - tune_started
         after, unsure_after, _ = _read(tuned, *test)
+        mistakes = _commonest_mistakes(tuned, test[0], test[2])
         mnist_before = mnist_after = None
         if mnist is not None:
             images, labels = mnist
@@ -190,9 +192,21 @@ def teach(
                 mnist_after,
                 time.perf_counter() - started,
                 tune_seconds,
+                mistakes,
             )
         )
     return results
+
+
+def _commonest_mistakes(model: SavedModel, images, labels, shown: int = 3) -> str:
+    """Name the commonest wrong best guesses: what teaching left to do."""
+    guesses = model.predict_proba(images)[:, :10].argmax(axis=1)
+    wrong = guesses != labels
+    pairs, counts = np.unique(
+        np.stack([labels[wrong], guesses[wrong]], axis=1), axis=0, return_counts=True
+    )
+    order = np.argsort(-counts, kind="stable")[:shown]
+    return ", ".join(f"{pairs[i][0]} as {pairs[i][1]} x{counts[i]}" for i in order)
 
 
 def _accuracy(model: SavedModel, images: np.ndarray, labels: np.ndarray) -> float:
@@ -223,6 +237,7 @@ def report(results: list[Taught]) -> dict:
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
             f"(fine-tune {taught.tune_seconds:.1f} s)"
+            + (f"; still misread: {taught.mistakes}" if taught.mistakes else "")
         )
     figures = {
         "teach_before": float(np.mean([t.before for t in results])),
