@@ -236,7 +236,7 @@ def test_a_run_copies_no_image():
     # From 30,000 images on, the validation batches have their full size.
     smaller, larger = _peak_bytes(30_000), _peak_bytes(60_000)
     # What grows with the images is the split's index arrays, the rows, orders and
-    # labels (about 140 bytes an image); a copy of the training part alone would
+    # labels (about 120 bytes an image); a copy of the training part alone would
     # be 0.9x the images (706 bytes an image).
     assert larger - smaller < 0.25 * 30_000 * 784
 
