@@ -235,9 +235,9 @@ def test_a_run_copies_no_image():
     _peak_bytes(1000)  # the kernels and their imports, once
     # From 30,000 images on, the validation batches have their full size.
     smaller, larger = _peak_bytes(30_000), _peak_bytes(60_000)
-    # What grows with the images is the split's index arrays, the rows, orders and
-    # labels (about 120 bytes an image); a copy of the training part alone would
-    # be 0.9x the images (706 bytes an image).
+    # What grows with the images (the split's index arrays, the parts' rows, the
+    # epoch's order...) measured about 120 bytes an image; a copy of the training
+    # part alone would be 0.9x the images (706 bytes an image).
     assert larger - smaller < 0.25 * 30_000 * 784
 
 
