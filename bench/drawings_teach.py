@@ -74,6 +74,7 @@ class Taught:
     seconds: float
     tune_seconds: float
     mistakes: str = ""  # the commonest after teaching, e.g. "9 as 0 x21"
+    turn: int = 0  # degrees the fine-tune found the hand turned (core.hand_turn)
 
 
 class _Sketcher:
@@ -193,6 +194,7 @@ def teach(
                 time.perf_counter() - started,
                 tune_seconds,
                 mistakes,
+                prepared.hand_turn,
             )
         )
     return results
@@ -237,6 +239,7 @@ def report(results: list[Taught]) -> dict:
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
             f"(fine-tune {taught.tune_seconds:.1f} s)"
+            + (f", found turned {taught.turn} degrees" if taught.turn else "")
             + (f"; still misread: {taught.mistakes}" if taught.mistakes else "")
         )
     figures = {

@@ -30,6 +30,7 @@ from core.datasets import (
     as_part,
     split_parts,
 )
+from core.hand_turn import TURNED_COPIES, hand_turn, turned
 from core.judgement import (
     NOT_A_DIGIT,
     Judge,
@@ -226,6 +227,10 @@ class PreparedRun:
         The training part's digits as the dataset holds them (no made-up
         non-digits, no drawings, before ``config.deskew``): what the model's "not
         sure" thresholds are set on (`calibration_set`).
+    hand_turn : int
+        Degrees the fine-tune's drawings were found turned (`core.hand_turn`), 0 if
+        not: then `TURNED_COPIES` training digits turned so joined the training
+        part.
     """
 
     request: RunRequest
@@ -238,6 +243,7 @@ class PreparedRun:
     left_out: int = 0
     validation_source: DatasetPart | None = None
     training_source: DatasetPart | None = None
+    hand_turn: int = 0
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
@@ -248,6 +254,8 @@ class PreparedRun:
             extras.append(f"{self.config.negatives:,} made-up non-digits")
         if self.personal_images:
             extras.append(f"{self.personal_images:,} personal drawings")
+        if self.hand_turn:
+            extras.append(turned_copies_text(self.hand_turn))
         if extras:
             text += f" (with {' and '.join(extras)})"
         text += f" / {validation:,} validation images"
@@ -425,6 +433,11 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         personal_images = len(personal)
     if personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
+    turn = 0
+    if personal_images and request.kind == "fine_tune":
+        turn, copies = _turned_like_hand(base, personal, training_source, config.seed)
+        if copies is not None:
+            train_set = _with_drawings(train_set, copies, 1)
     validation_source = validation_set
     if config.deskew:
         train_set = _deskewed(train_set)
@@ -449,6 +462,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         left_out,
         validation_source,
         training_source,
+        turn,
     )
 
 
@@ -1075,6 +1089,39 @@ def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
     if first["dataset_name"] != dataset.name:
         return None
     return first["metrics"].get("subset")
+
+
+def turned_copies_text(turn: int) -> str:
+    """Say what a fine-tune added for a hand turned ``turn`` degrees."""
+    way = "clockwise" if turn > 0 else "anticlockwise"
+    return (
+        f"{TURNED_COPIES} training digits turned {abs(turn)}° {way}, as your "
+        "drawings are"
+    )
+
+
+def _turned_like_hand(
+    base: SavedModel, drawings: Dataset, source: DatasetPart, seed: int
+) -> tuple[int, Dataset | None]:
+    """Find the turn of a fine-tune's digit drawings; turn training digits so.
+
+    Only for 28x28 digits, where the drawings were converted as MNIST
+    (`core.hand_turn`); (0, None) when the drawings are not turned.
+    """
+    digits = tuple(source.class_names[:10]) == tuple("0123456789")
+    if not digits or source.image_shape != (28, 28):
+        return 0, None
+    drawn = drawings.labels < 10
+    turn = hand_turn(base.predict_proba, drawings.images[drawn], drawings.labels[drawn])
+    if not turn:
+        return 0, None
+    candidates = np.flatnonzero(source.labels < 10)
+    count = min(TURNED_COPIES, candidates.size)
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(candidates, count, replace=False))
+    images = turned(source.images_at(picked), turn)
+    copies = Dataset("turned", images, source.labels[picked], source.class_names)
+    return turn, copies
 
 
 def _with_drawings(

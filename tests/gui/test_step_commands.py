@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 from test_main_window import _small_settings
 
-from core.datasets import load_bundled
+from core.datasets import Normalization, load_bundled
 from core.model_io import load_model, save_model
 from core.run import RunRequest, build_model, prepare_run, run_training
 from core.training import TrainingConfig
 from gui.main_window import MainWindow
 from gui.run_history import PhaseMark
 from gui.training_panel import TrainingPanel
+from gui.training_worker import PreparedData
 from gui.window_actions import STEP_TIPS
 
 BATCHES = 36  # 4,500 training images of the bundled sample in batches of 128
@@ -230,3 +233,16 @@ def test_plus_one_epoch_on_a_finished_run_continues_it_as_a_new_phase(qtbot, win
         (1, 2),
     ]
     assert finished.history == model.history[:1]  # the finished run's model is kept
+
+
+def test_the_status_bar_says_when_a_fine_tune_found_the_hand_turned(window):
+    def prepared(turn: int) -> PreparedData:
+        normalization = Normalization("scale", 255.0)
+        run = SimpleNamespace(hand_turn=turn)
+        return PreparedData(5000, 500, normalization, (784, 10), None, 20, run)
+
+    window.run_display.on_run_prepared(prepared(-40))
+    message = window.status_bar.currentMessage()
+    assert "300 training digits turned 40° anticlockwise" in message
+    window.run_display.on_run_prepared(prepared(0))
+    assert "turned" not in window.status_bar.currentMessage()
