@@ -1093,11 +1093,20 @@ def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
 
 def turned_copies_text(turn: int) -> str:
     """Say what a fine-tune added for a hand turned ``turn`` degrees."""
-    way = "clockwise" if turn > 0 else "anticlockwise"
+    return f"{TURNED_COPIES} training digits turned {_turn_words(turn)} as your hand"
+
+
+def hand_turn_text(turn: int) -> str:
+    """Tell the user, shortly, that a fine-tune found their drawings turned."""
     return (
-        f"{TURNED_COPIES} training digits turned {abs(turn)}° {way}, as your "
-        "drawings are"
+        f"Your digits lean {_turn_words(turn)}: {TURNED_COPIES} training digits "
+        "turned so join in."
     )
+
+
+def _turn_words(turn: int) -> str:
+    way = "clockwise" if turn > 0 else "anticlockwise"
+    return f"{abs(turn)}° {way}"
 
 
 def _turned_like_hand(

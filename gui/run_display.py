@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Slot
 
 from core.model_io import SavedModel
-from core.run import turned_copies_text
+from core.run import hand_turn_text
 from gui.banner import Banner
 from gui.history_export import HistoryExport
 from gui.kept_runs import RunModels
@@ -100,13 +100,14 @@ class RunDisplay(QObject):
             if prepared.validation_size
             else ", no validation set"
         )
-        turn = prepared.run.hand_turn if prepared.run is not None else 0
-        hand = f" With {turned_copies_text(turn)}." if turn else ""
-        self._status_bar.showMessage(
+        text = (
             f"Training {'-'.join(map(str, prepared.layer_sizes))} on "
-            f"{prepared.train_size:,} images{validation}.{hand}",
-            10000 if turn else 5000,
+            f"{prepared.train_size:,} images{validation}."
         )
+        turn = prepared.run.hand_turn if prepared.run is not None else 0
+        if turn:  # first: the status bar's right part hides a long message's end
+            text = f"{hand_turn_text(turn)} {text}"
+        self._status_bar.showMessage(text, 10000 if turn else 5000)
         self._views.set_validation_set(prepared.validation_set)
 
     @Slot(object)

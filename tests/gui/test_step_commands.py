@@ -243,6 +243,6 @@ def test_the_status_bar_says_when_a_fine_tune_found_the_hand_turned(window):
 
     window.run_display.on_run_prepared(prepared(-40))
     message = window.status_bar.currentMessage()
-    assert "300 training digits turned 40° anticlockwise" in message
+    assert message.startswith("Your digits lean 40° anticlockwise: 300 training")
     window.run_display.on_run_prepared(prepared(0))
     assert "turned" not in window.status_bar.currentMessage()
