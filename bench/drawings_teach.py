@@ -234,7 +234,7 @@ def report(results: list[Taught]) -> dict:
             )
         print(
             f"    {taught.hand}: {100 * taught.before:.0f}% -> "
-            f"{100 * taught.after:.0f}% read right (not sure "
+            f"{100 * taught.after:.1f}% read right (not sure "
             f"{100 * taught.not_sure_before:.0f}% -> "
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
