@@ -25,7 +25,7 @@ from core.preprocess import convert_drawing
 TURNS = np.arange(-60, 61, 5)
 MIN_TURN = 10
 # The turn must read the drawings this much better (mean log-probability of their
-# labels, in nats) than no turn: upright digits gain 0.1-0.2 from some turn, the
+# labels, in nats) than no turn: upright digits gain 0.07-0.22 from some turn, the
 # bench's turned hands 1.7-7.8.
 MIN_GAIN = 0.5
 # Fewer corrections than this say too little about a hand.
