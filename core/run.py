@@ -434,7 +434,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     if personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
     turn = 0
-    if personal_images and request.kind == "fine_tune":
+    if personal_images and base is not None and request.kind == "fine_tune":
         turn, copies = _turned_like_hand(base, personal, training_source, config.seed)
         if copies is not None:
             train_set = _with_drawings(train_set, copies, 1)
