@@ -30,7 +30,7 @@ MIN_TURN = 10
 MIN_GAIN = 0.5
 # Fewer corrections than this say too little about a hand.
 MIN_DRAWINGS = 8
-MAX_DRAWINGS = 60  # the latest, for the search's time (about 1 s for 20)
+MAX_DRAWINGS = 60  # the latest, for the search's time (1.4 s for 20)
 TURNED_COPIES = 300
 # Each 28x28 image is drawn this many times larger on its canvas before it is turned
 # and converted again, as a drawing would be.
@@ -68,8 +68,9 @@ def hand_turn(
     The drawings (uint8 ``(N, 28, 28)``, converted as the app converts drawings,
     labelled with digits) are turned back by each candidate and read by
     ``predict_proba``; the candidate under which the mean log-probability of their
-    labels is highest is the hand's turn. 0 when it is under `MIN_TURN` or there are
-    fewer than `MIN_DRAWINGS` drawings.
+    labels is highest is the hand's turn. 0 when it is under `MIN_TURN`, reads them
+    less than `MIN_GAIN` better than no turn, or there are fewer than
+    `MIN_DRAWINGS` drawings.
     """
     images, labels = images[-MAX_DRAWINGS:], np.asarray(labels)[-MAX_DRAWINGS:]
     if len(images) < MIN_DRAWINGS:
