@@ -228,9 +228,9 @@ class PreparedRun:
         non-digits, no drawings, before ``config.deskew``): what the model's "not
         sure" thresholds are set on (`calibration_set`).
     hand_turn : int
-        Degrees the fine-tune's drawings were found turned (`core.hand_turn`), 0 if
-        not: then `TURNED_COPIES` training digits turned so joined the training
-        part.
+        Degrees the fine-tune's drawings were found turned (`core.hand_turn`), 0
+        when they were not; when not 0, `TURNED_COPIES` training digits turned so
+        joined the training part.
     """
 
     request: RunRequest
