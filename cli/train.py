@@ -15,6 +15,7 @@ from pathlib import Path
 from cli import data, threads
 from cli.output import printable
 from cli.progress import ProgressLine
+from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig
 from core.datasets import NORMALIZATIONS
@@ -170,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
     config, dataset_name = build_config(args)
     out = Path(args.out or DEFAULT_OUT)
     _check_writable(out)
+    # Loading the kernels runs numba's compiler, whose pages they then give back
+    # (core/kernels.py): done before the dataset loads, a big set's peak lacks them.
+    fast.warm_up()
     dataset = data.load(dataset_name)
     check_model_size(
         config.layer_sizes(dataset.input_size, dataset.num_classes),

@@ -153,6 +153,29 @@ def test_flags_override_the_preset(tmp_path, data_dir, capsys):
     assert len(model.history) == 2
 
 
+def test_train_loads_the_kernels_before_the_dataset(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    # Loading them runs numba's compiler, whose pages they then give back: a big
+    # dataset already loaded would peak with both (bench.big_dataset).
+    import cli.data
+    import core.fast
+
+    calls = []
+    for module, name in ((core.fast, "warm_up"), (cli.data, "load")):
+        original = getattr(module, name)
+
+        def record(*args, name=name, original=original):
+            calls.append(name)
+            return original(*args)
+
+        monkeypatch.setattr(module, name, record)
+    argv = ("train", "--layers", "8", "--epochs", "1", "--subset", "100")
+    code, _, err = run_cli(capsys, *argv, "--out", tmp_path / "m.npz")
+    assert code == 0, err
+    assert calls[:2] == ["warm_up", "load"]
+
+
 def test_training_actually_learns(tmp_path, data_dir, capsys):
     out_path = tmp_path / "m.npz"
     code, _, err = run_cli(

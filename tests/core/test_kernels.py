@@ -86,12 +86,15 @@ def test_compiled_adam_gives_the_numpy_weights_bit_for_bit(overwrite, monkeypatc
     assert not np.array_equal(compiled[0], MLP((30, 20, 10), seed=3).weights[0])
 
 
-def _train_weights(margin: int = 0, **settings) -> list[np.ndarray]:
+def _train_weights(
+    margin: int = 0, read_only: bool = False, **settings
+) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(300, 8, 8), dtype=np.uint8)
     if margin:  # blank borders, as handwritten digits have: the skipped inputs
         images[:, :margin] = images[:, -margin:] = 0
         images[:, :, :margin] = images[:, :, -margin:] = 0
+    images.flags.writeable = not read_only  # as a stored dataset's mapped file
     labels = (images.reshape(300, -1).mean(axis=1) > 127).astype(np.uint8)
     data = Dataset("noise", images, labels, ("dark", "bright"))
     config = TrainingConfig(
@@ -331,9 +334,43 @@ def test_training_uses_the_kernels_warm_up_loaded():
         AugmentConfig(rotation=10, probability=0.5),
         AugmentConfig(elastic=2, noise=0.1),
     ):
-        _train_weights(augment=augment)
-        _train_weights(augment=augment, normalization="standardize")
+        for read_only in (False, True):
+            _train_weights(augment=augment, read_only=read_only)
+            _train_weights(
+                augment=augment, read_only=read_only, normalization="standardize"
+            )
     assert {name: list(k.signatures) for name, k in kernels._kernels.items()} == loaded
+
+
+def _resident_compiler_bytes() -> int:
+    """Resident bytes of LLVM's library maps in this process (Linux)."""
+    resident, compiler = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split(maxsplit=5)
+            if not fields[0].endswith(":"):  # a map's first line: range ... path
+                compiler = len(fields) > 5 and "llvm" in fields[5].lower()
+            elif fields[0] == "Rss:" and compiler:
+                resident += int(fields[1]) * 1024
+    return resident
+
+
+def test_warm_up_gives_back_the_compilers_pages(monkeypatch):
+    # Once the kernels are loaded LLVM's code lies idle: 68 MiB resident for
+    # nothing, on top of a big dataset (bench.big_dataset).
+    _needs_numba()
+    if not os.path.exists("/proc/self/smaps"):
+        pytest.skip("reads Linux's /proc")
+    import numba
+
+    numba.njit(lambda x: x + 1)(1)  # compiling brings the compiler's pages in
+    assert _resident_compiler_bytes() > 32 * 2**20
+    monkeypatch.setattr(kernels, "_compiler_released", False)
+    kernels.warm_up()
+    resident = _resident_compiler_bytes()
+    if resident > 8 * 2**20 and not kernels.release_compiler():
+        pytest.skip("this kernel cannot page out (Linux 5.4 and later)")
+    assert resident < 8 * 2**20
 
 
 def test_warm_up_without_numba_does_nothing(fresh_kernels, monkeypatch):
