@@ -139,14 +139,15 @@ _APP = """
 import os, sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QCoreApplication
-from gui.app import warm_up_kernels
+from gui.app import configure_interpreter, warm_up_kernels
 from core.datasets import load_bundled, split_parts
 from core.dataset_store import load_dataset
 from core.training import TrainingConfig
 from gui.training_worker import TrainingJob, TrainingWorker
 
 app = QCoreApplication([])
-warm_up_kernels()  # as the app does when it starts
+configure_interpreter()  # as the app does when it starts
+warm_up_kernels()
 name, folder, subset = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
 dataset = load_bundled(name) if name == "mnist-sample" else load_dataset(name, folder)
 holdout = split_parts(dataset, 0.1, 0)[1]

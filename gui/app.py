@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from core import fast, user_dirs
 from core.atomic_file import remove_stale_leftovers_under
+from core.allocator import keep_small_arrays
 from gui.settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger("digit_studio")
@@ -70,9 +71,11 @@ def configure_interpreter() -> None:
     The worker holds the GIL between its NumPy calls; the GUI thread, which drops it
     around every Qt call, would otherwise wait up to the default 5 ms each time.
     BLAS threads are chosen as on the command line (Training > BLAS threads,
-    `core.blas_threads`).
+    `core.blas_threads`), and the C allocator is set as there too
+    (`core.allocator`).
     """
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    keep_small_arrays()
 
 
 @contextlib.contextmanager
