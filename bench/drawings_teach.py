@@ -23,15 +23,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from bench import drawings_material as material
 from core.calibration import model_judge
 from core.dataset_store import load_dataset
-from core.datasets import Dataset
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
+from core.personal_set import DrawnDataset
 from core.preprocess import convert_drawing
 from core.run import (
     FINE_TUNE_EPOCHS,
@@ -75,6 +76,7 @@ class Taught:
     tune_seconds: float
     mistakes: str = ""  # the commonest after teaching, e.g. "9 as 0 x21"
     turn: int = 0  # degrees the fine-tune found the hand turned (core.hand_turn)
+    width: float = 1.0  # how much wider its model reads drawings (core.hand_width)
 
 
 class _Sketcher:
@@ -83,19 +85,35 @@ class _Sketcher:
     def __init__(self) -> None:
         self.renderer = material.Renderer()
 
-    def __call__(self, hand, digits, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return images (N, 28, 28), sizes (N,) and labels (N,) of the drawings."""
-        images, sizes = [], []
-        for digit in digits:
-            drawing = material.handwritten_digit(int(digit), hand, rng)
-            conversion = convert_drawing(self.renderer(drawing), "mnist", True)
-            if conversion is None:
-                images.append(np.zeros((28, 28), np.uint8))
-                sizes.append(0.0)
-            else:
-                images.append(conversion.image)
-                sizes.append(conversion.size)
-        return np.stack(images), np.array(sizes), np.asarray(digits, np.intp)
+    def __call__(self, hand, digits, rng) -> Drawn:
+        """Draw ``digits`` in ``hand``; converted as a model reading 1x wide reads."""
+        canvases = [
+            self.renderer(material.handwritten_digit(int(digit), hand, rng))
+            for digit in digits
+        ]
+        return _converted(canvases, np.asarray(digits, np.intp), 1.0)
+
+
+class Drawn(NamedTuple):
+    """Drawings: images (N, 28, 28) as converted, sizes (N,), labels (N,), canvases."""
+
+    images: np.ndarray
+    sizes: np.ndarray
+    labels: np.ndarray
+    canvases: list[np.ndarray]
+
+
+def _converted(canvases: list[np.ndarray], labels: np.ndarray, widen: float) -> Drawn:
+    images, sizes = [], []
+    for canvas in canvases:
+        conversion = convert_drawing(canvas, "mnist", True, widen=widen)
+        if conversion is None:
+            images.append(np.zeros((28, 28), np.uint8))
+            sizes.append(0.0)
+        else:
+            images.append(conversion.image)
+            sizes.append(conversion.size)
+    return Drawn(np.stack(images), np.array(sizes), labels, canvases)
 
 
 def _unusual_hand(rng: np.random.Generator, name: str, pen: float):
@@ -113,8 +131,14 @@ def _unusual_hand(rng: np.random.Generator, name: str, pen: float):
     return hand
 
 
-def _read(model: SavedModel, images, sizes, labels) -> tuple[float, float, np.ndarray]:
-    """Best-guess accuracy, "not sure" share, and which were wrong or not sure."""
+def _read(model: SavedModel, drawn: Drawn) -> tuple[float, float, np.ndarray]:
+    """Best-guess accuracy, "not sure" share, and which were wrong or not sure.
+
+    The drawings are read as ``model`` reads drawings (its ``hand_width``).
+    """
+    if model.hand_width != 1.0:
+        drawn = _converted(drawn.canvases, drawn.labels, model.hand_width)
+    images, sizes, labels, _ = drawn
     judge, _ = model_judge(model)
     probabilities = model.predict_proba(images)
     guesses = probabilities[:, :10].argmax(axis=1)
@@ -147,34 +171,37 @@ def teach(
     candidates = []
     for h in range(CANDIDATES):
         hand = _unusual_hand(rng, f"teach-{h:02d}", TEACH_PENS[h % len(TEACH_PENS)])
-        accuracy, _, _ = _read(model, *sketch(hand, np.tile(np.arange(10), 5), rng))
+        accuracy, _, _ = _read(model, sketch(hand, np.tile(np.arange(10), 5), rng))
         candidates.append((accuracy, h, hand))
     dataset = load_dataset(model.dataset_name, data_dir())
     results = []
     for _, _, hand in sorted(candidates, key=lambda c: (c[0], c[1]))[:hands]:
         started = time.perf_counter()
         test = sketch(hand, np.repeat(np.arange(10), TEST_REPEATS), rng)
-        before, unsure_before, _ = _read(model, *test)
-        kept_images, kept_labels, drawn = [], [], 0
+        before, unsure_before, _ = _read(model, test)
+        kept_images, kept_labels, kept_canvases, drawn = [], [], [], 0
         while len(kept_labels) < CORRECTIONS and drawn < MAX_DRAWINGS:
-            images, sizes, labels = sketch(hand, np.arange(10), rng)
+            round_drawn = sketch(hand, np.arange(10), rng)
             drawn += 10
-            _, _, missed = _read(model, images, sizes, labels)
+            _, _, missed = _read(model, round_drawn)
             for index in np.flatnonzero(missed)[: CORRECTIONS - len(kept_labels)]:
-                kept_images.append(images[index])
-                kept_labels.append(labels[index])
-        drawings = Dataset(
+                kept_images.append(round_drawn.images[index])
+                kept_labels.append(round_drawn.labels[index])
+                kept_canvases.append(round_drawn.canvases[index])
+        # As the Draw tab keeps corrections: each with the canvas it was drawn on.
+        drawings = DrawnDataset(
             "personal-mnist",
             np.stack(kept_images),
             np.array(kept_labels, np.uint8),
+            canvases=tuple(kept_canvases),
         )
         tune_started = time.perf_counter()
         prepared = prepare_run(fine_tune_request(model, dataset, drawings))
         result = run_training(prepared)
         tuned = build_model(prepared, result.network, result)
         tune_seconds = time.perf_counter() - tune_started
-        after, unsure_after, _ = _read(tuned, *test)
-        mistakes = _commonest_mistakes(tuned, test[0], test[2])
+        after, unsure_after, _ = _read(tuned, test)
+        mistakes = _commonest_mistakes(tuned, test)
         mnist_before = mnist_after = None
         if mnist is not None:
             images, labels = mnist
@@ -195,13 +222,15 @@ def teach(
                 tune_seconds,
                 mistakes,
                 prepared.hand_turn,
+                prepared.hand_width,
             )
         )
     return results
 
 
-def _commonest_mistakes(model: SavedModel, images, labels, shown: int = 3) -> str:
+def _commonest_mistakes(model: SavedModel, drawn: Drawn, shown: int = 3) -> str:
     """Name the commonest wrong best guesses: what teaching left to do."""
+    images, _, labels, _ = _converted(drawn.canvases, drawn.labels, model.hand_width)
     guesses = model.predict_proba(images)[:, :10].argmax(axis=1)
     wrong = guesses != labels
     pairs, counts = np.unique(
@@ -240,6 +269,7 @@ def report(results: list[Taught]) -> dict:
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
             f"(fine-tune {taught.tune_seconds:.1f} s)"
             + (f", found turned {taught.turn} degrees" if taught.turn else "")
+            + (f", read {taught.width:g}x wider" if taught.width != 1.0 else "")
             + (f"; still misread: {taught.mistakes}" if taught.mistakes else "")
         )
     figures = {

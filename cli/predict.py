@@ -63,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
     judge = _judge(model, PROG)
     ink_is_bright = {"auto": None, "dark": False, "bright": True}[args.ink]
     output = _JsonList() if args.json else _Lines()
+    widen = model.hand_width  # a narrow hand's fine-tuned model reads wider
     failed = 0
     for path in args.images:
         try:
             conversion = convert_drawing(
-                read_grey(path), model.image_shape, ink_is_bright
+                read_grey(path), model.image_shape, ink_is_bright, widen=widen
             )
         except ImageFileError as exc:
             problem = str(exc)

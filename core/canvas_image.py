@@ -75,10 +75,14 @@ class CanvasReading:
         The drawing's size (`core.preprocess.Conversion.size`) when it was converted
         like a drawing; None for a dataset image read in place, which is as large
         as the dataset made it.
+    canvas : np.ndarray or None
+        The canvas ``image`` was converted from as a drawing (kept with a
+        correction, `core.personal_set`); None for a picture read as it is.
     """
 
     image: np.ndarray
     size: float | None
+    canvas: np.ndarray | None = None
 
 
 def canvas_input(
@@ -87,6 +91,7 @@ def canvas_input(
     drawn_over: bool,
     image_shape: tuple[int, int],
     max_value: float,
+    widen: float = 1.0,
 ) -> CanvasReading | None:
     """Return what the network reads from the canvas.
 
@@ -102,6 +107,9 @@ def canvas_input(
         The network's ``(H, W)`` input.
     max_value : float
         The network's brightest input value.
+    widen : float
+        The model's ``hand_width``: drawings and image files are read this much
+        wider (`core.preprocess.convert_drawing`).
 
     Returns
     -------
@@ -111,14 +119,16 @@ def canvas_input(
     shape = tuple(image_shape)
     if picture is not None and picture.grid == shape:
         return CanvasReading(canvas_to_placed(canvas, shape, max_value), None)
+    drawn = None
     if picture is not None and picture.grid is None and not drawn_over:
         # The file's own pixels: the canvas holds a copy resampled to its size.
-        conversion = convert_drawing(picture.pixels, shape)
+        conversion = convert_drawing(picture.pixels, shape, widen=widen)
     else:
-        conversion = convert_drawing(canvas, shape, ink_is_bright=True)
+        drawn = canvas
+        conversion = convert_drawing(canvas, shape, ink_is_bright=True, widen=widen)
     if conversion is None:
         return None
-    return CanvasReading(conversion.image, conversion.size)
+    return CanvasReading(conversion.image, conversion.size, drawn)
 
 
 def placed_to_canvas(image: np.ndarray, max_value: float, size: int) -> np.ndarray:

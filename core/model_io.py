@@ -37,6 +37,7 @@ from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.losses import OUTPUTS
 from core.messages import short_message
 from core.network import MLP
+from core.preprocess import MAX_WIDEN
 from core.safe_files import open_regular
 from core.slant import deskew
 from core.training import TrainingConfig
@@ -164,6 +165,9 @@ class ModelMetadata:
     edits : list of dict
         Edits of the weights after training, oldest first (`EDIT_FIELDS`; written
         by `core.neuron_edits.edited_metadata`); empty for a model as trained.
+    hand_width : float
+        How much wider than drawn the model reads drawings (`core.hand_width`): 1,
+        or what a fine-tune found its drawings read best at.
     """
 
     normalization: Normalization
@@ -178,6 +182,7 @@ class ModelMetadata:
     phases: list = field(default_factory=list)
     judgement: dict | None = None
     edits: list = field(default_factory=list)
+    hand_width: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.phases:
@@ -210,6 +215,7 @@ class SavedModel:
     phases: list[dict] = field(default_factory=list)
     judgement: dict | None = None
     edits: list[dict] = field(default_factory=list)
+    hand_width: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.phases:
@@ -239,6 +245,7 @@ class SavedModel:
             phases=self.phases,
             judgement=self.judgement,
             edits=self.edits,
+            hand_width=self.hand_width,
         )
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
@@ -344,6 +351,7 @@ def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -
         _check_architecture(document)
         _check_judgement(document.get("judgement"), document["class_names"])
         _check_edits(document)
+        _check_hand_width(document.get("hand_width", 1.0))
     except _Invalid as exc:
         raise ModelFileError(f"The model cannot be saved: {exc}.") from exc
     reason = computation_problem(network, metadata.normalization)
@@ -465,6 +473,8 @@ def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
         "app_version": metadata.app_version or app_version(),
         # Only edited models have the key: other files stay as they were.
         **({"edits": json_ready(metadata.edits)} if metadata.edits else {}),
+        # Only a narrow hand's model has the key.
+        **({"hand_width": metadata.hand_width} if metadata.hand_width != 1 else {}),
     }
     if metadata.judgement is not None:
         document["judgement"] = json_ready(metadata.judgement)
@@ -941,8 +951,10 @@ def _build_saved_model(
     created = _typed(meta, "created", str, "", problem)
     version = _typed(meta, "app_version", str, "", problem)
     judgement = meta.get("judgement")
+    hand_width = meta.get("hand_width", 1.0)
     try:
         _check_judgement(judgement, class_names)
+        _check_hand_width(hand_width)
     except _Invalid as exc:
         raise problem(str(exc)) from exc
 
@@ -973,6 +985,7 @@ def _build_saved_model(
         phases=phases,
         judgement=judgement,
         edits=edits,
+        hand_width=float(hand_width),
     )
 
 
@@ -1175,6 +1188,14 @@ def _check_changes(changes: Any, where: str) -> None:
         if change["at_batch"] < previous:
             raise _Invalid(f"{place} comes before the change listed ahead of it")
         previous = change["at_batch"]
+
+
+def _check_hand_width(width: Any) -> None:
+    """Check the optional ``hand_width``: a number `convert_drawing` can widen by."""
+    if isinstance(width, bool) or not isinstance(width, int | float):
+        raise _Invalid(f"hand_width must be a number, not {_shown(width)}")
+    if not 1.0 <= width <= MAX_WIDEN:  # NaN too
+        raise _Invalid(f"hand_width must be 1 to {MAX_WIDEN}, not {width}")
 
 
 def _check_edits(document: dict[str, Any]) -> None:

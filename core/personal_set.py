@@ -21,6 +21,7 @@ from core.safe_files import open_regular
 
 __all__ = [
     "NEGATIVE_LABEL",
+    "DrawnDataset",
     "PersonalDrawing",
     "PersonalSet",
     "PersonalSetError",
@@ -35,6 +36,10 @@ _FORMAT_VERSION = 1
 # The label of a drawing the user said is not a digit ("That's wrong" > "Not a
 # digit"); it trains a model's `core.judgement.NOT_A_DIGIT` output.
 NEGATIVE_LABEL = MAX_CLASSES - 1
+# The largest canvas kept with a drawing, and any member's largest unpacked size (a
+# file claiming more is refused before it is unpacked).
+MAX_CANVAS_SIDE = 2048
+_MAX_MEMBER_BYTES = MAX_CANVAS_SIDE**2 + 1024
 
 
 class PersonalSetError(Exception):
@@ -61,6 +66,10 @@ class PersonalDrawing:
         ISO 8601 UTC time of the correction.
     path : Path
         The file holding it.
+    canvas : np.ndarray or None
+        uint8 ``(H, W)``, bright ink: the canvas it was drawn on, when it was
+        converted as a drawing (`core.hand_width` reads it again); None for a
+        picture, or a drawing stored before the canvases were.
     """
 
     drawing_id: str
@@ -70,11 +79,30 @@ class PersonalDrawing:
     max_value: int
     created: str
     path: Path
+    canvas: np.ndarray | None = None
 
     @property
     def is_negative(self) -> bool:
         """True for a drawing the user said is not a digit."""
         return self.label == NEGATIVE_LABEL
+
+
+@dataclass(frozen=True, eq=False)
+class DrawnDataset(Dataset):
+    """Drawings as a dataset, with the canvases they were drawn on.
+
+    ``canvases`` holds one entry per image, in order: a `PersonalDrawing.canvas`,
+    or None; empty when none is known. A subset is a plain `Dataset`.
+    """
+
+    canvases: tuple[np.ndarray | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.canvases and len(self.canvases) != len(self):
+            raise PersonalSetError(
+                f"{len(self.canvases)} canvases for {len(self)} drawings"
+            )
 
 
 class PersonalSet:
@@ -101,6 +129,7 @@ class PersonalSet:
         label: int,
         target: str,
         max_value: int = 255,
+        canvas: np.ndarray | None = None,
     ) -> PersonalDrawing:
         """Store one drawing at once, atomically, and return it.
 
@@ -116,6 +145,9 @@ class PersonalSet:
             Conversion target name; drawings of different targets are kept apart.
         max_value : int
             Brightest pixel value of the target (255 for MNIST, 16 for 8x8 digits).
+        canvas : np.ndarray, optional
+            uint8 ``(H, W)``, bright ink, at most `MAX_CANVAS_SIDE` a side: the
+            canvas ``image`` was converted from as a drawing.
         """
         image = np.asarray(image_uint8)
         if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
@@ -136,6 +168,10 @@ class PersonalSet:
                 f"the image has pixels up to {int(image.max())}, above max_value "
                 f"{max_value}"
             )
+        kept = {}
+        if canvas is not None:
+            kept["canvas"] = canvas = np.ascontiguousarray(canvas)
+            _check_canvas(canvas, "the canvas")
         folder = self.folder(target)
         now = datetime.now(timezone.utc)
         # Microseconds keep the file names (and so the listing) in creation order.
@@ -152,13 +188,21 @@ class PersonalSet:
                 created=np.array(created),
                 format=np.array(_FORMAT),
                 format_version=np.array(_FORMAT_VERSION, dtype=np.int32),
+                **kept,
             )
         except OSError as error:
             raise PersonalSetError(
                 f"cannot save the drawing in {folder}: {error}"
             ) from error
         return PersonalDrawing(
-            drawing_id, image.copy(), int(label), target, int(max_value), created, path
+            drawing_id,
+            image.copy(),
+            int(label),
+            target,
+            int(max_value),
+            created,
+            path,
+            None if canvas is None else canvas.copy(),
         )
 
     def list(self, target: str) -> list[PersonalDrawing]:
@@ -211,12 +255,12 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
 
     Returns
     -------
-    core.datasets.Dataset or None
+    DrawnDataset or None
         Images uint8 ``(N, H, W)``, labels uint8 ``(N,)``, the digit class names (ten,
         or as many as the largest label needs), then ``"not a digit"`` when some
-        drawings are negatives (labelled with its index); None when there is no
-        readable drawing of that target. Drawings whose shape differs from the most
-        recent one's are left out.
+        drawings are negatives (labelled with its index), and their canvases; None
+        when there is no readable drawing of that target. Drawings whose shape
+        differs from the most recent one's are left out.
     """
     from core.judgement import NOT_A_DIGIT
 
@@ -234,12 +278,13 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
     if negative.any():
         labels[negative] = num_classes
         class_names += (NOT_A_DIGIT,)
-    return Dataset(
+    return DrawnDataset(
         name=f"personal-{target}",
         images=images,
         labels=labels,
         class_names=class_names,
         max_value=max_value,
+        canvases=tuple(d.canvas for d in kept),
     )
 
 
@@ -253,8 +298,9 @@ def _checked_target(target: str) -> str:
 
 def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
     # np.savez appends ".npz" to bare paths, so write through an open file object.
+    # Compressed: a canvas is mostly black (78 KB of 280x280 in about 3 KB).
     with atomic_write(path) as handle:
-        np.savez(handle, **arrays)
+        np.savez_compressed(handle, **arrays)
 
 
 def _read(path: Path, target: str) -> PersonalDrawing:
@@ -269,10 +315,17 @@ def _read(path: Path, target: str) -> PersonalDrawing:
                 raise PersonalSetError(
                     f"{path.name} has format version {version}, newer than this app"
                 )
+            for member in data.zip.infolist():  # before any data is unpacked
+                if member.file_size > _MAX_MEMBER_BYTES:
+                    raise PersonalSetError(
+                        f"{path.name} holds {member.filename} of "
+                        f"{member.file_size:,} bytes, too large for a drawing"
+                    )
             image = np.array(data["image"])
             stored_label = np.array(data["label"])
             max_value = int(data["max_value"])
             created = str(data["created"])
+            canvas = np.array(data["canvas"]) if "canvas" in data.files else None
     except PersonalSetError:
         raise
     except OSError as error:
@@ -298,4 +351,17 @@ def _read(path: Path, target: str) -> PersonalDrawing:
             f"{path.name} has label {label}, pixel range 0..{max_value} and pixels "
             f"up to {int(image.max())}, which do not fit together"
         )
-    return PersonalDrawing(path.stem, image, label, target, max_value, created, path)
+    if canvas is not None:
+        _check_canvas(canvas, f"{path.name}'s canvas")
+    return PersonalDrawing(
+        path.stem, image, label, target, max_value, created, path, canvas
+    )
+
+
+def _check_canvas(canvas: np.ndarray, what: str) -> None:
+    side = max(canvas.shape, default=0)
+    if canvas.ndim != 2 or canvas.dtype != np.uint8 or not 0 < side <= MAX_CANVAS_SIDE:
+        raise PersonalSetError(
+            f"{what} must be a 2-D uint8 image at most {MAX_CANVAS_SIDE} pixels a "
+            f"side, got {canvas.dtype} and shape {canvas.shape}"
+        )

@@ -38,6 +38,8 @@ TARGETS: dict[str, tuple[int, int]] = {"mnist": (28, 28), "digits-8x8": (8, 8)}
 _INK_LEVEL = 0.1
 # Less ink than this many fully inked pixels counts as "nothing drawn".
 _MIN_INK_MASS = 2.0
+# The most a drawing is stretched sideways (`convert_drawing`'s ``widen``).
+MAX_WIDEN = 3.0
 # MNIST: the longer side of the digit's box becomes 20 px and the centre of mass
 # lands on pixel (14, 14) (pixel centres at 0..27), as measured on the dataset itself.
 _MNIST_BOX = 20
@@ -130,6 +132,7 @@ def convert_drawing(
     target: str | tuple[int, int],
     ink_is_bright: bool | None = None,
     normalize_stroke: bool = True,
+    widen: float = 1.0,
 ) -> Conversion | None:
     """Convert a drawing into an image made the way the target dataset was made.
 
@@ -160,6 +163,9 @@ def convert_drawing(
         False keeps the drawn stroke width and slant (MNIST's own procedure,
         nothing more). The 8x8 target always keeps them (its bitmap counts make
         width matter less).
+    widen : float
+        Stretch the ink sideways by this factor first, 1 to `MAX_WIDEN`: a narrow
+        hand's own model reads its drawings so (`core.hand_width`).
 
     Returns
     -------
@@ -169,9 +175,12 @@ def convert_drawing(
     Raises
     ------
     PreprocessError
-        For an unknown target or a canvas that is not an image array.
+        For an unknown target, a canvas that is not an image array, or ``widen``
+        out of range.
     """
     name = _resolve_target(target)
+    if not 1.0 <= widen <= MAX_WIDEN:  # NaN too
+        raise PreprocessError(f"widen must be 1 to {MAX_WIDEN}, got {widen}")
     array = np.asarray(canvas)
     crop = _ink_crop(array, ink_is_bright)
     if crop is None:
@@ -179,6 +188,9 @@ def convert_drawing(
     mass, cy, cx = _mass_and_centre(crop)
     if mass < _MIN_INK_MASS:
         return None
+    if widen != 1.0:
+        crop = _widened(crop, widen)
+        mass, cy, cx = _mass_and_centre(crop)
     # A big crop is measured and reworked in blocks of q x q pixels, stretched so
     # that a thin line is full ink again: the work stays the same for any canvas.
     q = math.ceil(max(crop.shape) / _MAX_WORK_CROP)
@@ -296,6 +308,21 @@ def _resolve_target(target: str | tuple[int, int]) -> str:
             f"target must be a name or an image shape, got {target!r}"
         ) from None
     return target_for_shape(shape)
+
+
+def _widened(crop: np.ndarray, factor: float) -> np.ndarray:
+    """Stretch the float32 ink ``crop`` sideways by ``factor`` (linear, 0 beyond)."""
+    width = crop.shape[1]
+    out_width = max(1, round(width * factor))
+    source = (np.arange(out_width, dtype=np.float32) + 0.5) * (width / out_width)
+    source -= 0.5
+    left = np.floor(source)
+    weight = source - left
+    left = left.astype(np.intp) + 1  # into the crop padded by a column each side
+    padded = np.pad(crop, ((0, 0), (1, 1)))
+    out = padded[:, left] * (1.0 - weight)
+    out += padded[:, left + 1] * weight
+    return out
 
 
 def _ink_crop(canvas: np.ndarray, ink_is_bright: bool | None) -> np.ndarray | None:

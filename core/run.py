@@ -31,6 +31,7 @@ from core.datasets import (
     split_parts,
 )
 from core.hand_turn import TURNED_COPIES, hand_turn, turned
+from core.hand_width import hand_width, widened_images
 from core.judgement import (
     NOT_A_DIGIT,
     Judge,
@@ -231,6 +232,10 @@ class PreparedRun:
         Degrees the fine-tune's drawings were found turned (`core.hand_turn`), 0
         when they were not; when not 0, `TURNED_COPIES` training digits turned so
         joined the training part.
+    hand_width : float
+        How much wider than drawn the run's model reads drawings
+        (`core.hand_width`): what a fine-tune found its drawings read best at, else
+        the base model's; 1 for a new network.
     """
 
     request: RunRequest
@@ -244,6 +249,7 @@ class PreparedRun:
     validation_source: DatasetPart | None = None
     training_source: DatasetPart | None = None
     hand_turn: int = 0
+    hand_width: float = 1.0
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
@@ -256,6 +262,8 @@ class PreparedRun:
             extras.append(f"{self.personal_images:,} personal drawings")
         if self.hand_turn:
             extras.append(turned_copies_text(self.hand_turn))
+        if self.hand_width != 1.0:
+            extras.append(f"drawings read {self.hand_width:g}x wider")
         if extras:
             text += f" (with {' and '.join(extras)})"
         text += f" / {validation:,} validation images"
@@ -406,6 +414,9 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     personal = request.personal
     if callable(personal):
         personal = personal()
+    width = 1.0 if base is None else base.hand_width
+    if base is not None and request.kind == "fine_tune" and personal is not None:
+        width, personal = _widened_like_hand(base, personal, width)
     if request.require_personal and (personal is None or len(personal) == 0):
         raise RunError(
             "There are no drawings in your personal set for this image size yet: "
@@ -463,6 +474,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         validation_source,
         training_source,
         turn,
+        width,
     )
 
 
@@ -560,6 +572,7 @@ def build_model(
         phases=phases,
         edits=[] if base is None else list(base.edits),  # still in the weights
         judgement=validation_judgement(prepared, network, snapshot=result is None),
+        hand_width=prepared.hand_width,
     )
 
 
@@ -1131,6 +1144,42 @@ def _turned_like_hand(
     images = turned(source.images_at(picked), turn)
     copies = Dataset("turned", images, source.labels[picked], source.class_names)
     return turn, copies
+
+
+def hand_width_text(width: float) -> str:
+    """Tell the user, shortly, that a fine-tune found their drawings narrow."""
+    return f"Your digits are narrow: your model now reads them {width:g}x wider."
+
+
+def _widened_like_hand(
+    base: SavedModel, drawings: Dataset, width: float
+) -> tuple[float, Dataset]:
+    """Find the width a fine-tune's drawings read best at; convert them so.
+
+    Drawings kept with their canvases (`core.personal_set.DrawnDataset`) are
+    converted again at the width found (`core.hand_width`), so that the fine-tune
+    learns them as its model will read them; the others keep their images.
+    Returns ``width`` (the base model's) and ``drawings`` when no canvas is kept.
+    """
+    canvases = getattr(drawings, "canvases", ())
+    drawn = [index for index, canvas in enumerate(canvases) if canvas is not None]
+    if not drawn:
+        return width, drawings
+    kept = [canvases[index] for index in drawn]
+    labels = drawings.labels[drawn]
+    negative = not_a_digit_output(drawings.class_names)
+    digits = labels != (-1 if negative is None else negative)
+    shape = drawings.image_shape
+    width = hand_width(
+        base.predict_proba,
+        [canvas for canvas, digit in zip(kept, digits, strict=True) if digit],
+        labels[digits],
+        shape,
+        width,
+    )
+    images = drawings.images.copy()
+    images[drawn] = widened_images(kept, width, shape)
+    return width, dataclasses.replace(drawings, images=images)
 
 
 def _with_drawings(

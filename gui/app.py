@@ -24,8 +24,8 @@ from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from core import fast, user_dirs
-from core.atomic_file import remove_stale_leftovers_under
 from core.allocator import keep_small_arrays
+from core.atomic_file import remove_stale_leftovers_under
 from gui.settings import APPLICATION, ORGANIZATION
 
 log = logging.getLogger("digit_studio")

@@ -117,6 +117,9 @@ class DrawTab(QWidget):
         self._judge_poll.setInterval(JUDGE_POLL_MS)
         self._judge_poll.timeout.connect(self._on_judge_poll_timeout)
         self._image: np.ndarray | None = None
+        # The canvas ``_image`` was converted from as a drawing, kept with a
+        # correction (core.hand_width reads it again); None for a picture.
+        self._drawn: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._verdict: Verdict | None = None
         self._correction_note = False  # the status line says where a drawing went
@@ -378,7 +381,7 @@ class DrawTab(QWidget):
     def update_prediction(self) -> None:
         """Convert the canvas and predict now (normally called by the 30 ms timer)."""
         self._timer.stop()
-        self._image = None
+        self._image = self._drawn = None
         self._probabilities = None
         self._verdict = None
         model = self._model
@@ -407,7 +410,7 @@ class DrawTab(QWidget):
             other = not_a_digit_output(names)
             judge = Judge(len(names) - (other is not None), other, -1.0, 0.0)
         verdict = judge.judge(probabilities, image, reading.size)
-        self._image = image
+        self._image, self._drawn = image, reading.canvas
         self._probabilities = probabilities
         self._verdict = verdict
         self.prediction.show_prediction(
@@ -501,7 +504,7 @@ class DrawTab(QWidget):
         """
         if self._image is None or self._model is None:
             return
-        drawing = self.gallery.add(self._image, label)
+        drawing = self.gallery.add(self._image, label, self._drawn)
         if drawing is None:
             return
         drawings = count(self.gallery.count(), "drawing")
@@ -633,6 +636,7 @@ class DrawTab(QWidget):
             not self.canvas.only_picture(),
             tuple(model.image_shape),
             max_value,
+            model.hand_width,
         )
         noise = self.noise_slider.value() / 100.0
         if reading is not None and noise > 0:

@@ -115,10 +115,12 @@ class PersonalGallery(QWidget):
         """Return the number of drawings shown."""
         return len(self._drawings)
 
-    def add(self, image: np.ndarray, label: int) -> PersonalDrawing | None:
-        """Store one drawing; on failure show why and return None."""
+    def add(
+        self, image: np.ndarray, label: int, canvas: np.ndarray | None = None
+    ) -> PersonalDrawing | None:
+        """Store one drawing (and its canvas); on failure show why and return None."""
         try:
-            drawing = self._set.add(image, label, self._target, self._max_value)
+            drawing = self._set.add(image, label, self._target, self._max_value, canvas)
         except PersonalSetError as error:
             QMessageBox.warning(self, "Cannot keep the drawing", str(error))
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Slot
 
 from core.model_io import SavedModel
-from core.run import hand_turn_text
+from core.run import hand_turn_text, hand_width_text
 from gui.banner import Banner
 from gui.history_export import HistoryExport
 from gui.kept_runs import RunModels
@@ -104,10 +104,15 @@ class RunDisplay(QObject):
             f"Training {'-'.join(map(str, prepared.layer_sizes))} on "
             f"{prepared.train_size:,} images{validation}."
         )
-        turn = prepared.run.hand_turn if prepared.run is not None else 0
-        if turn:  # first: the status bar's right part hides a long message's end
-            text = f"{hand_turn_text(turn)} {text}"
-        self._status_bar.showMessage(text, 10000 if turn else 5000)
+        run, notes = prepared.run, []
+        if run is not None and run.request.kind == "fine_tune":
+            if run.hand_width != 1.0:
+                notes.append(hand_width_text(run.hand_width))
+            if run.hand_turn:
+                notes.append(hand_turn_text(run.hand_turn))
+        # First: the status bar's right part hides a long message's end.
+        text = " ".join([*notes, text])
+        self._status_bar.showMessage(text, 10000 if notes else 5000)
         self._views.set_validation_set(prepared.validation_set)
 
     @Slot(object)

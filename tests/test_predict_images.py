@@ -3,6 +3,7 @@
 No input may stop the batch, and every result is printed as soon as it is known.
 """
 
+import dataclasses
 import json
 import struct
 import subprocess
@@ -226,3 +227,24 @@ def test_json_output_is_a_valid_list_of_the_readable_images(
         capsys, "predict", "--model", model_path, "--json", tmp_path / "missing.png"
     )
     assert code == 1 and json.loads(out) == []
+
+
+def test_a_narrow_hands_model_reads_images_wider(tmp_path, capsys, model_path):
+    from core.model_io import load_model
+    from core.preprocess import convert_drawing
+
+    model = load_model(model_path)
+    wide = tmp_path / "wide.npz"
+    metadata = dataclasses.replace(model.metadata, hand_width=2.0)
+    save_model(wide, model.network, metadata)
+    pixels = np.full((80, 80), 255, np.uint8)
+    pixels[10:70, 30:50] = 0
+    pixels[20:60, 36:44] = 255  # a narrow 0
+    png = write_png(tmp_path / "zero.png", pixels)
+    for path, widen in ((model_path, 1.0), (wide, 2.0)):
+        code, out, err = run_cli(capsys, "predict", "--json", "--model", path, png)
+        assert code == 0, err
+        read = convert_drawing(pixels, (28, 28), widen=widen).image
+        expected = model.predict_proba(read)
+        got = json.loads(out)[0]["probabilities"]
+        assert np.allclose([got[name] for name in model.class_names], expected)

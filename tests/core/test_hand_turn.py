@@ -6,23 +6,15 @@ import pytest
 from core.datasets import Dataset, load_bundled
 from core.hand_turn import MIN_DRAWINGS, TURNED_COPIES, hand_turn, turned
 from core.run import (
-    RunRequest,
-    build_model,
     fine_tune_request,
     prepare_run,
-    run_training,
     split,
 )
-from core.training import TrainingConfig
 
 
-@pytest.fixture(scope="module")
-def model():
-    """A small deskewing model: it reads drawings, converted so, as `recommended`."""
-    config = TrainingConfig(hidden_sizes=(128,), epochs=10, seed=0, deskew=True)
-    prepared = prepare_run(RunRequest(load_bundled("mnist-sample"), config))
-    result = run_training(prepared)
-    return build_model(prepared, result.network, result)
+@pytest.fixture
+def model(drawing_model):
+    return drawing_model
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_a_crash_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
         handle.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(personal_set_module.np, "savez", failing_savez)
+    monkeypatch.setattr(personal_set_module.np, "savez_compressed", failing_savez)
     with pytest.raises(PersonalSetError, match="disk full"):
         store.add(_image(rng), 5, "mnist")
     files = sorted(p.name for p in (tmp_path / "personal" / "mnist").iterdir())
@@ -153,3 +153,38 @@ def test_drawings_marked_not_a_digit_get_their_own_class(tmp_path):
     other = tmp_path / "other"
     PersonalSet(other).add(image, 4, "mnist")
     assert load_personal_dataset(other, "mnist").num_classes == 10
+
+
+def test_a_drawing_keeps_the_canvas_it_was_drawn_on(tmp_path):
+    rng = np.random.default_rng(5)
+    store = PersonalSet(tmp_path)
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[60:220, 120:150] = 255
+    store.add(_image(rng), 1, "mnist", canvas=canvas)
+    store.add(_image(rng), 2, "mnist")  # a picture, or a drawing from before
+    listed = store.list("mnist")
+    np.testing.assert_array_equal(listed[0].canvas, canvas)
+    assert listed[1].canvas is None
+    assert listed[0].path.stat().st_size < 10_000  # compressed: mostly black
+    drawings = load_personal_dataset(tmp_path, "mnist")
+    np.testing.assert_array_equal(drawings.canvases[0], canvas)
+    assert drawings.canvases[1] is None
+    assert drawings.subset([0]).__class__.__name__ == "Dataset"
+    for wrong in (canvas.astype(np.float32), np.zeros((3000, 10), np.uint8)):
+        with pytest.raises(PersonalSetError, match="canvas"):
+            store.add(_image(rng), 3, "mnist", canvas=wrong)
+
+
+def test_a_file_claiming_a_huge_canvas_is_refused_before_it_is_unpacked(tmp_path):
+    # A zip bomb: a few KB on disk, 25 MB once unpacked.
+    rng = np.random.default_rng(6)
+    store = PersonalSet(tmp_path)
+    drawing = store.add(_image(rng), 4, "mnist")
+    with np.load(drawing.path) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["canvas"] = np.zeros((5_000, 5_000), np.uint8)
+    with open(drawing.path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    assert drawing.path.stat().st_size < 100_000
+    assert store.list("mnist") == []
+    assert "too large" in store.skipped[0][1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -431,3 +432,23 @@ def test_not_a_digit_keeps_the_drawing_as_a_negative(qtbot, tab, mnist_model, tm
     assert tab.gallery.grid.caption(0) == "not a digit"
     assert "not a digit" in tab.status_label.text()
     assert "Fine-tune" in tab.status_label.text()
+
+
+def test_a_correction_keeps_its_canvas_and_a_narrow_hands_model_reads_wider(
+    qtbot, tab, mnist_model
+):
+    from core.personal_set import PersonalSet
+    from core.preprocess import convert_drawing
+
+    wide = dataclasses.replace(mnist_model, hand_width=2.0)
+    for model, widen in ((mnist_model, 1.0), (wide, 2.0)):
+        tab.canvas.clear()
+        tab.set_model(model)
+        _draw_seven(qtbot, tab.canvas)
+        _wait_prediction(qtbot, tab)
+        canvas = tab.canvas.to_array()
+        expected = convert_drawing(canvas, (28, 28), True, widen=widen).image
+        assert np.array_equal(tab.current_image(), expected)
+    tab.mark_wrong(7)
+    kept = PersonalSet(os.environ["DIGIT_STUDIO_DATA_DIR"]).list("mnist")
+    assert np.array_equal(kept[-1].canvas, canvas)

@@ -235,10 +235,11 @@ def test_plus_one_epoch_on_a_finished_run_continues_it_as_a_new_phase(qtbot, win
     assert finished.history == model.history[:1]  # the finished run's model is kept
 
 
-def test_the_status_bar_says_when_a_fine_tune_found_the_hand_turned(window):
-    def prepared(turn: int) -> PreparedData:
+def test_the_status_bar_says_what_a_fine_tune_found_of_the_hand(window):
+    def prepared(turn: int, width: float = 1.0, kind="fine_tune") -> PreparedData:
         normalization = Normalization("scale", 255.0)
-        run = SimpleNamespace(hand_turn=turn)
+        request = SimpleNamespace(kind=kind)
+        run = SimpleNamespace(hand_turn=turn, hand_width=width, request=request)
         return PreparedData(5000, 500, normalization, (784, 10), None, 20, run)
 
     window.run_display.on_run_prepared(prepared(-40))
@@ -246,3 +247,8 @@ def test_the_status_bar_says_when_a_fine_tune_found_the_hand_turned(window):
     assert message.startswith("Your digits lean 40° anticlockwise: 300 training")
     window.run_display.on_run_prepared(prepared(0))
     assert "turned" not in window.status_bar.currentMessage()
+    window.run_display.on_run_prepared(prepared(0, 1.75))
+    message = window.status_bar.currentMessage()
+    assert message.startswith("Your digits are narrow: your model now reads them 1.75x")
+    window.run_display.on_run_prepared(prepared(0, 1.75, "train"))
+    assert "narrow" not in window.status_bar.currentMessage()

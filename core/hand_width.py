@@ -1,0 +1,82 @@
+"""A hand's width, learnt from its corrections: a narrow hand is read wider.
+
+A hand that draws its digits narrow loses their loops when the conversion brings
+its strokes to MNIST's width: a hand 0.59 of the usual width had its 2s and 7s read
+as 1, and 20 corrections taught a fine-tune no more than 90% of it. Stretched
+sideways before the conversion, the same drawings read 94% by the model as it was
+(`bench.drawings_teach`, bench/RESULTS.md). The width under which the base model
+reads a fine-tune's drawings best is the hand's: the fine-tune learns from the
+drawings so converted, and the model it makes reads every drawing at that width
+(`core.preprocess.convert_drawing`'s ``widen``, stored as the model's
+``hand_width``). Needs the canvases the drawings were drawn on. Pure NumPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from core.preprocess import convert_drawing
+
+# Widths tried. Ordinary hands read best at 1 or gain little from another width
+# (0.5 nats at most in the bench); the narrow hand above gained 4.6.
+WIDTHS = (1.0, 1.25, 1.5, 1.75, 2.0)
+MIN_GAIN = 1.0  # nats of mean log-probability of the drawings' labels
+# Fewer drawings than this say too little about a hand.
+MIN_DRAWINGS = 8
+MAX_DRAWINGS = 60  # the latest, for the search's time (0.1 s for 20)
+
+
+def widened_images(
+    canvases: Sequence[np.ndarray], width: float, shape: tuple[int, int]
+) -> np.ndarray:
+    """Convert canvases (bright ink) as drawings stretched ``width`` times sideways.
+
+    Returns uint8 ``(N, *shape)``; a canvas with (almost) nothing drawn is black.
+    """
+    out = np.zeros((len(canvases), *shape), np.uint8)
+    for index, canvas in enumerate(canvases):
+        conversion = convert_drawing(canvas, shape, True, widen=width)
+        if conversion is not None:
+            out[index] = conversion.image
+    return out
+
+
+def hand_width(
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    canvases: Sequence[np.ndarray],
+    labels: np.ndarray,
+    shape: tuple[int, int],
+    current: float = 1.0,
+) -> float:
+    """Return the width the drawings read best at, or ``current`` when none is clear.
+
+    Parameters
+    ----------
+    predict_proba : callable
+        The base model's probabilities for uint8 images ``(N, *shape)``.
+    canvases : sequence of ndarray
+        The canvases digit drawings were drawn on, uint8 bright ink, oldest first.
+    labels : ndarray
+        Their digits.
+    shape : tuple of int
+        The model's image shape.
+    current : float
+        The width the base model reads drawings at: another must read the drawings
+        `MIN_GAIN` better.
+    """
+    canvases, labels = canvases[-MAX_DRAWINGS:], np.asarray(labels)[-MAX_DRAWINGS:]
+    if len(canvases) < MIN_DRAWINGS:
+        return current
+    rows = np.arange(len(labels))
+    tried = sorted({current, *WIDTHS})
+    scores = []
+    for width in tried:
+        probabilities = predict_proba(widened_images(canvases, width, shape))
+        picked = probabilities[rows, labels].astype(np.float64)
+        scores.append(float(np.log(np.maximum(picked, 1e-6)).mean()))
+    best = int(np.argmax(scores))
+    if scores[best] - scores[tried.index(current)] < MIN_GAIN:
+        return current
+    return float(tried[best])

@@ -1,0 +1,106 @@
+"""A narrow hand's width found from its canvases, and the model that reads it wider."""
+
+import numpy as np
+import pytest
+
+from core.datasets import load_bundled
+from core.hand_width import MIN_DRAWINGS, hand_width, widened_images
+from core.model_io import load_model, save_model
+from core.personal_set import DrawnDataset
+from core.preprocess import PreprocessError, convert_drawing
+from core.run import (
+    build_model,
+    fine_tune_request,
+    prepare_run,
+    split,
+)
+from core.slant import deskew
+
+SHAPE = (28, 28)
+
+
+@pytest.fixture
+def model(drawing_model):
+    return drawing_model
+
+
+def _canvases(images: np.ndarray, width: float) -> list[np.ndarray]:
+    """Held-out digits drawn 8x larger on a canvas, ``width`` times as wide."""
+    canvases = []
+    for image in images:
+        big = np.kron(image, np.ones((8, 8), np.uint8))
+        columns = np.linspace(0, big.shape[1] - 1, round(big.shape[1] * width))
+        canvas = np.zeros((260, 260), np.uint8)
+        narrow = big[:, np.rint(columns).astype(int)]
+        left = (260 - narrow.shape[1]) // 2
+        canvas[18:242, left : left + narrow.shape[1]] = narrow
+        canvases.append(canvas)
+    return canvases
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    digits = split(load_bundled("mnist-sample"), 0.1, 0)[1].materialize()
+    return digits.images[:30], digits.labels[:30].astype(np.intp)
+
+
+def test_a_narrow_hand_is_found_and_an_ordinary_one_is_not(model, held_out):
+    images, labels = held_out
+    read = model.predict_proba
+    assert hand_width(read, _canvases(images, 1.0), labels, SHAPE) == 1.0
+    narrow = _canvases(images, 0.4)
+    assert hand_width(read, narrow, labels, SHAPE) >= 1.75
+    # A model that already reads them wider keeps its width.
+    assert hand_width(read, narrow, labels, SHAPE, current=2.0) == 2.0
+    few = narrow[: MIN_DRAWINGS - 1]
+    assert hand_width(read, few, labels[: MIN_DRAWINGS - 1], SHAPE) == 1.0
+
+
+def test_widening_stretches_the_ink_sideways_only(held_out):
+    canvas = _canvases(held_out[0][:1], 0.4)[0]
+    plain = convert_drawing(canvas, SHAPE, True, normalize_stroke=False)
+    wide = convert_drawing(canvas, SHAPE, True, normalize_stroke=False, widen=2.0)
+    same = convert_drawing(canvas, SHAPE, True, normalize_stroke=False, widen=1.0)
+    assert np.array_equal(same.image, plain.image)
+
+    def extent(image, axis):
+        return np.ptp(np.flatnonzero(image.any(axis=axis)))
+
+    assert extent(wide.image, 0) > 1.6 * extent(plain.image, 0)  # columns
+    assert extent(wide.image, 1) == extent(plain.image, 1)  # rows: 20 px both
+    for wrong in (0.5, float("nan"), 10.0):
+        with pytest.raises(PreprocessError, match="widen"):
+            convert_drawing(canvas, SHAPE, True, widen=wrong)
+
+
+def _fine_tune(model, canvases, labels):
+    images = widened_images(canvases, 1.0, SHAPE)
+    drawings = DrawnDataset(
+        "personal-mnist", images, labels.astype(np.uint8), canvases=tuple(canvases)
+    )
+    prepared = prepare_run(
+        fine_tune_request(model, load_bundled("mnist-sample"), drawings)
+    )
+    return prepared, images
+
+
+def test_a_fine_tune_learns_a_narrow_hand_wider_and_its_model_reads_so(
+    model, held_out, tmp_path
+):
+    images, labels = held_out
+    plain, _ = _fine_tune(model, _canvases(images, 1.0), labels)
+    assert plain.hand_width == 1.0
+    prepared, as_drawn = _fine_tune(model, _canvases(images, 0.4), labels)
+    assert prepared.hand_width >= 1.75
+    assert "wider" in prepared.describe()
+    # The drawings joined the training part converted at the hand's width (then
+    # deskewed, as this model's training images are).
+    count = len(prepared.train_set)
+    last = prepared.train_set.images_at(np.arange(count - len(labels), count))
+    widened = widened_images(_canvases(images, 0.4), prepared.hand_width, SHAPE)
+    assert np.array_equal(last, deskew(widened))
+    assert not np.array_equal(last, deskew(as_drawn))
+    tuned = build_model(prepared, prepared.network, None, rows=[])
+    assert tuned.hand_width == prepared.hand_width
+    save_model(tmp_path / "hand.npz", tuned.network, tuned.metadata)
+    assert load_model(tmp_path / "hand.npz").hand_width == prepared.hand_width
