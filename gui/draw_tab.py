@@ -74,6 +74,20 @@ def subspace_future(target: str) -> Future:
     return _SUBSPACES[target]
 
 
+PREVIEW_TITLE = "What the network sees"
+
+
+def preview_title(hand_width: float) -> tuple[str, str]:
+    """Title and tooltip of the input preview: a narrow hand's model reads wider."""
+    if hand_width == 1.0:
+        return PREVIEW_TITLE, ""
+    return (
+        f"{PREVIEW_TITLE}, {hand_width:g}x wider",
+        f"A fine-tune found your digits narrow: this model reads every drawing "
+        f"{hand_width:g} times wider than drawn.",
+    )
+
+
 def target_for(model: SavedModel) -> str:
     """Return the `core.preprocess` target that makes inputs for ``model``."""
     return target_for_shape(tuple(model.image_shape))
@@ -218,7 +232,7 @@ class DrawTab(QWidget):
         left.addLayout(sliders)
         left.addLayout(buttons)
 
-        preview_box = QGroupBox("What the network sees", self)
+        self.preview_box = preview_box = QGroupBox(PREVIEW_TITLE, self)
         preview_layout = QVBoxLayout(preview_box)
         preview_layout.addWidget(self.preview, 1)
         under_preview = QHBoxLayout()
@@ -302,6 +316,9 @@ class DrawTab(QWidget):
             )
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
+        title, tip = preview_title(model.hand_width)
+        self.preview_box.setTitle(title)
+        self.preview_box.setToolTip(tip)
         self.network_panel.set_model(model)
         subspace_future(target)
         if self._judge is not None and self._judge_key != (target, model.class_names):

@@ -449,6 +449,7 @@ def test_a_correction_keeps_its_canvas_and_a_narrow_hands_model_reads_wider(
         canvas = tab.canvas.to_array()
         expected = convert_drawing(canvas, (28, 28), True, widen=widen).image
         assert np.array_equal(tab.current_image(), expected)
+        assert ("2x wider" in tab.preview_box.title()) == (widen == 2.0)
     tab.mark_wrong(7)
     kept = PersonalSet(os.environ["DIGIT_STUDIO_DATA_DIR"]).list("mnist")
     assert np.array_equal(kept[-1].canvas, canvas)
