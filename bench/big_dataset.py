@@ -251,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             "(x images: peak RSS over the uint8 images; the second figure counts "
             "only what\n the same process needs beyond its peak without the big set: "
             "`datasets`, importing\n core.dataset_store, training on 1,000 images "
-            "of the bundled sample, in the CLI\n and in the app's worker; the third "
-            "leaves out the shared libraries' resident\n pages (numba's LLVM most of "
-            "all), mostly code the kernel can drop and read again)"
+            "of the bundled sample, in the CLI\n and in the app's worker, whose "
+            "peaks come as the kernels load, with LLVM's pages\n given back before "
+            "training (so the figure can fall below 1x); the third leaves out\n the "
+            "shared libraries' resident pages, mostly code the kernel can drop and "
+            "read again)"
         )
         print(
             "(train: 784-256-10 Adam batch 128, 10% held out, BLAS threads "
