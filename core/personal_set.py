@@ -205,11 +205,12 @@ class PersonalSet:
             None if canvas is None else canvas.copy(),
         )
 
-    def list(self, target: str) -> list[PersonalDrawing]:
+    def list(self, target: str, canvases: bool = False) -> list[PersonalDrawing]:
         """Return the readable drawings for ``target``, oldest first.
 
         Files that cannot be read are left in place and recorded in ``self.skipped``
-        as ``(path, reason)`` pairs instead of failing the whole list.
+        as ``(path, reason)`` pairs instead of failing the whole list. Their
+        canvases are read only when ``canvases`` asks (a third of the time).
         """
         folder = self.folder(target)
         self.skipped = []
@@ -220,7 +221,7 @@ class PersonalSet:
             if not _ID_PATTERN.fullmatch(path.stem):
                 continue
             try:
-                drawings.append(_read(path, target))
+                drawings.append(_read(path, target, canvases))
             except PersonalSetError as error:
                 self.skipped.append((path, str(error)))
         return drawings
@@ -264,7 +265,7 @@ def load_personal_dataset(data_dir: str | os.PathLike, target: str):
     """
     from core.judgement import NOT_A_DIGIT
 
-    drawings = PersonalSet(data_dir).list(target)
+    drawings = PersonalSet(data_dir).list(target, canvases=True)
     if not drawings:
         return None
     shape = drawings[-1].image.shape
@@ -303,7 +304,7 @@ def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
         np.savez_compressed(handle, **arrays)
 
 
-def _read(path: Path, target: str) -> PersonalDrawing:
+def _read(path: Path, target: str, with_canvas: bool) -> PersonalDrawing:
     try:
         # Our own handle: np.load leaves its file open when the zip is damaged; and
         # never a FIFO or a device, which would block or never end.
@@ -325,7 +326,9 @@ def _read(path: Path, target: str) -> PersonalDrawing:
             stored_label = np.array(data["label"])
             max_value = int(data["max_value"])
             created = str(data["created"])
-            canvas = np.array(data["canvas"]) if "canvas" in data.files else None
+            canvas = None
+            if with_canvas and "canvas" in data.files:
+                canvas = np.array(data["canvas"])
     except PersonalSetError:
         raise
     except OSError as error:

@@ -162,7 +162,8 @@ def test_a_drawing_keeps_the_canvas_it_was_drawn_on(tmp_path):
     canvas[60:220, 120:150] = 255
     store.add(_image(rng), 1, "mnist", canvas=canvas)
     store.add(_image(rng), 2, "mnist")  # a picture, or a drawing from before
-    listed = store.list("mnist")
+    assert store.list("mnist")[0].canvas is None  # not read unless asked
+    listed = store.list("mnist", canvases=True)
     np.testing.assert_array_equal(listed[0].canvas, canvas)
     assert listed[1].canvas is None
     assert listed[0].path.stat().st_size < 10_000  # compressed: mostly black

@@ -451,5 +451,20 @@ def test_a_correction_keeps_its_canvas_and_a_narrow_hands_model_reads_wider(
         assert np.array_equal(tab.current_image(), expected)
         assert ("2x wider" in tab.preview_box.title()) == (widen == 2.0)
     tab.mark_wrong(7)
-    kept = PersonalSet(os.environ["DIGIT_STUDIO_DATA_DIR"]).list("mnist")
+    kept = PersonalSet(os.environ["DIGIT_STUDIO_DATA_DIR"]).list("mnist", True)
     assert np.array_equal(kept[-1].canvas, canvas)
+
+
+def test_keeping_a_drawing_does_not_read_the_whole_set_again(
+    qtbot, tab, mnist_model, monkeypatch
+):
+    # Read again, 200 drawings took 150 ms of the GUI thread at every correction.
+    tab.set_model(mnist_model)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    tab.mark_wrong(7)
+    reads = []
+    monkeypatch.setattr(tab.gallery._set, "list", lambda *a, **k: reads.append(a))
+    tab.mark_wrong(1)
+    assert reads == [] and tab.gallery.count() == 2
+    assert [d.label for d in tab.gallery.drawings()] == [7, 1]
