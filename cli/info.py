@@ -57,6 +57,7 @@ def describe(model: SavedModel) -> dict:
         "phases": model.phases,
         "history": model.history,
         "metrics": model.metrics,
+        "hand_width": model.hand_width,
     }
 
 
@@ -75,6 +76,11 @@ def text_lines(model: SavedModel) -> list[str]:
         f"Parameters      {int(network.parameter_count):,}",
         f"Inputs          {_normalization_text(model)}",
     ]
+    if model.hand_width != 1.0:
+        lines.append(
+            f"Drawings        read {model.hand_width:g}x wider, as a fine-tune found "
+            "its hand's drawings read best"
+        )
     if model.config:
         lines.append(f"Training        {_config_text(model.config)}")
     if len(model.phases) > 1:

@@ -1,5 +1,6 @@
 """The command line: subcommands run in-process through main(argv), one real process."""
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -254,6 +255,17 @@ def test_info_json(sample_model, capsys):
     described = json.loads(out)
     assert described["layer_sizes"] == [784, 10]
     assert described["parameter_count"] == 7850
+
+
+def test_info_says_a_narrow_hands_model_reads_wider(sample_model, tmp_path, capsys):
+    model = load_model(sample_model)
+    wide = tmp_path / "wide.npz"
+    save_model(wide, model.network, dataclasses.replace(model.metadata, hand_width=1.5))
+    for path, width in ((sample_model, 1.0), (wide, 1.5)):
+        _, out, _ = run_cli(capsys, "info", "--model", path)
+        assert ("read 1.5x wider" in out) == (width == 1.5)
+        _, out, _ = run_cli(capsys, "info", "--model", path, "--json")
+        assert json.loads(out)["hand_width"] == width
 
 
 def test_evaluate_uses_the_sample_test_part_by_default(sample_model, data_dir, capsys):
