@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import numpy as np
 import pytest
@@ -468,3 +469,24 @@ def test_keeping_a_drawing_does_not_read_the_whole_set_again(
     tab.mark_wrong(1)
     assert reads == [] and tab.gallery.count() == 2
     assert [d.label for d in tab.gallery.drawings()] == [7, 1]
+
+
+def test_the_drawings_are_read_in_the_background(qtbot, tab, monkeypatch):
+    from core.personal_set import PersonalSet
+
+    store = PersonalSet(os.environ["DIGIT_STUDIO_DATA_DIR"])
+    for label in (3, 4):
+        store.add(np.full((28, 28), 9, np.uint8), label, "mnist")
+    listed = PersonalSet.list
+
+    def slow_list(self, *args, **kwargs):
+        time.sleep(0.3)  # a few hundred drawings
+        return listed(self, *args, **kwargs)
+
+    monkeypatch.setattr(PersonalSet, "list", slow_list)
+    started = time.perf_counter()
+    tab.gallery.refresh()
+    assert time.perf_counter() - started < 0.1 and tab.gallery.reading()
+    qtbot.waitUntil(lambda: not tab.gallery.reading(), timeout=5000)
+    assert [d.label for d in tab.gallery.drawings()] == [3, 4]
+    assert tab.gallery.title.text() == "My drawings (2)"

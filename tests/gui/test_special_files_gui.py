@@ -54,7 +54,8 @@ def test_a_fifo_among_personal_drawings_does_not_stop_the_window(
         main.show()
         gallery = main.draw_tab.gallery
         gallery.refresh()
-    assert not guard.fired, "building the window waited on the FIFO"
+        qtbot.waitUntil(lambda: not gallery.reading(), timeout=10000)
+    assert not guard.fired, "reading the drawings waited on the FIFO"
     assert gallery.count() == 1
     assert "1 unreadable file skipped" in gallery.title.text()
     qtbot.waitUntil(lambda: main.data_panel.dataset is not None, timeout=10000)
