@@ -28,9 +28,10 @@ MIN_TURN = 10
 # labels, in nats) than no turn: upright digits gain 0.07-0.22 from some turn, the
 # bench's turned hands 1.7-7.8.
 MIN_GAIN = 0.5
-# Fewer corrections than this say too little about a hand.
+# Fewer corrections than this say too little about a hand; the search reads the
+# latest MAX_DRAWINGS (`core.hand_width` too).
 MIN_DRAWINGS = 8
-MAX_DRAWINGS = 60  # the latest, for the search's time (1.4 s for 20)
+MAX_DRAWINGS = 60  # for the search's time: 1.4 s for 20
 TURNED_COPIES = 300
 # Each 28x28 image is drawn this many times larger on its canvas before it is turned
 # and converted again, as a drawing would be.
@@ -75,15 +76,20 @@ def hand_turn(
     images, labels = images[-MAX_DRAWINGS:], np.asarray(labels)[-MAX_DRAWINGS:]
     if len(images) < MIN_DRAWINGS:
         return 0
-    rows = np.arange(len(labels))
-    scores = []
-    for turn in TURNS:
-        probabilities = predict_proba(turned(images, -float(turn)))
-        scores.append(float(np.mean(np.log(probabilities[rows, labels] + 1e-6))))
+    scores = [
+        reading_score(predict_proba(turned(images, -float(turn))), labels)
+        for turn in TURNS
+    ]
     best = int(np.argmax(scores))
     gain = scores[best] - scores[int(np.flatnonzero(TURNS == 0)[0])]
     turn = int(TURNS[best])
     return turn if abs(turn) >= MIN_TURN and gain >= MIN_GAIN else 0
+
+
+def reading_score(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """How well a model reads a hand's drawings: mean log-probability of the labels."""
+    picked = probabilities[np.arange(len(labels)), labels]
+    return float(np.mean(np.log(picked + 1e-6)))
 
 
 def _sampler(degrees: float) -> Callable[[np.ndarray], np.ndarray]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from core.hand_turn import MAX_DRAWINGS, MIN_DRAWINGS, reading_score
 from core.preprocess import convert_drawing
 
 # Widths tried, and how much better (mean log-probability of the drawings' labels,
@@ -26,9 +27,6 @@ from core.preprocess import convert_drawing
 # (the drawings misread) gained 4.6.
 WIDTHS = (1.0, 1.25, 1.5, 1.75, 2.0)
 MIN_GAIN = 0.3
-# Fewer drawings than this say too little about a hand.
-MIN_DRAWINGS = 8
-MAX_DRAWINGS = 60  # the latest, for the search's time (0.1 s for 20)
 
 
 def widened_images(
@@ -72,13 +70,11 @@ def hand_width(
     canvases, labels = canvases[-MAX_DRAWINGS:], np.asarray(labels)[-MAX_DRAWINGS:]
     if len(canvases) < MIN_DRAWINGS:
         return current
-    rows = np.arange(len(labels))
     tried = sorted({current, *WIDTHS})
-    scores = []
-    for width in tried:
-        probabilities = predict_proba(widened_images(canvases, width, shape))
-        picked = probabilities[rows, labels].astype(np.float64)
-        scores.append(float(np.log(np.maximum(picked, 1e-6)).mean()))
+    scores = [
+        reading_score(predict_proba(widened_images(canvases, width, shape)), labels)
+        for width in tried
+    ]
     best = int(np.argmax(scores))
     if scores[best] - scores[tried.index(current)] < MIN_GAIN:
         return current
