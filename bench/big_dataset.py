@@ -7,9 +7,11 @@ process and reads that process's peak resident memory (``VmHWM``, Linux): the
 CLI's ``import-idx``, ``load_dataset`` alone, the CLI's ``train`` for one
 epoch of 784-256-10 on the whole set and on smaller subsets (epoch time against
 N), and the app's training: the window's worker (``gui.training_worker``) run
-headless on the dataset as the app loads it. Peaks are given as multiples of the
-uint8 images, both whole and above what the same kind of process needs without
-the big set. Everything lives in a temporary folder that is removed afterwards.
+headless on the dataset as the app loads it; then one epoch with the settings the
+window starts with (the "recommended" preset), in the app's worker and in
+``train``. Peaks are given as multiples of the uint8 images, both whole and above
+what the same kind of process needs without the big set. Everything lives in a
+temporary folder that is removed afterwards.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from bench.machine import LoadWatch
 from core.datasets import load_bundled
 from core.idx import write_idx
+from core.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_LOAD = 1.2
@@ -142,6 +145,7 @@ from PySide6.QtCore import QCoreApplication
 from gui.app import configure_interpreter, warm_up_kernels
 from core.datasets import load_bundled, split_parts
 from core.dataset_store import load_dataset
+from core.presets import PRESETS
 from core.training import TrainingConfig
 from gui.training_worker import TrainingJob, TrainingWorker
 
@@ -151,7 +155,10 @@ warm_up_kernels()
 name, folder, subset = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
 dataset = load_bundled(name) if name == "mnist-sample" else load_dataset(name, folder)
 holdout = split_parts(dataset, 0.1, 0)[1]
-config = TrainingConfig(hidden_sizes=(256,), batch_size=128, epochs=1)
+if sys.argv[4] == "plain":
+    config = TrainingConfig(hidden_sizes=(256,), batch_size=128, epochs=1)
+else:  # a preset's settings, as the window starts with "recommended"
+    config = PRESETS[sys.argv[4]].config.replace(epochs=1)
 worker = TrainingWorker(TrainingJob(config=config, dataset=dataset, subset=subset))
 outcomes, failures = [], []
 worker.succeeded.connect(outcomes.append)
@@ -209,12 +216,6 @@ def main(argv: list[str] | None = None) -> int:
         load = ["-c", _LOAD, "big", str(temp / "data")]
         phase = measure(load, env)
         rows.append(("load (`load_dataset`)", phase, base["load"], TARGET_LOAD))
-        app = ["-c", _APP, "mnist-sample", str(temp / "data"), "1000"]
-        base["app"] = measure(app, env).peak
-        app[2], app[4] = "big", "0"
-        phase = measure(app, env)
-        app_epoch = phase.output.split()
-        rows.append(("train 1 epoch (app)", phase, base["app"], TARGET_TRAIN))
         epochs = []
         for size in ["base", *args.sizes, None]:
             out = temp / f"model-{size}.npz"
@@ -231,9 +232,26 @@ def main(argv: list[str] | None = None) -> int:
             phase = measure(train, env)
             epochs.append((size or args.images, _history(out)))
             if size is None:
-                rows.insert(
-                    -1, ("train 1 epoch (`train`)", phase, base["train"], TARGET_TRAIN)
+                rows.append(
+                    ("train 1 epoch (`train`)", phase, base["train"], TARGET_TRAIN)
                 )
+        for settings in ("plain", "recommended"):
+            app = ["-c", _APP, "mnist-sample", str(temp / "data"), "1000", settings]
+            without = measure(app, env).peak
+            app[2], app[4] = "big", "0"
+            phase = measure(app, env)
+            if settings == "plain":
+                app_epoch = phase.output.split()
+                rows.append(("train 1 epoch (app)", phase, without, TARGET_TRAIN))
+            else:
+                rows.append(_recommended_row("app", phase, without, nbytes))
+        recommended = _cli(
+            "train", "--preset", "recommended", "--epochs", "1", "--quiet",
+            "--out", str(temp / "recommended.npz"),
+        )  # fmt: skip
+        without = measure([*recommended, "--subset", "1000"], env).peak
+        phase = measure([*recommended, "--dataset", "big"], env)
+        rows.append(_recommended_row("`train`", phase, without, nbytes))
         print(f"\n{'phase':<24}{'seconds':>8}{'peak RSS':>13}{'x images':>10}"
               f"{'without the set':>17}{'x images':>10}"
               f"{'less libraries':>19}{'x images':>10}")  # fmt: skip
@@ -259,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             "(train: 784-256-10 Adam batch 128, 10% held out, BLAS threads "
-            "automatic; the model\n and Adam's state are 3 MB, 0.01x the images)"
+            "automatic; the model\n and Adam's state are 3 MB, 0.01x the images. "
+            "recommended: the preset the window\n starts with, for one epoch: "
+            "784-512-256-11, augmented, deskewed, 12,000 made-up\n non-digits; "
+            "its target adds the model and Adam's state)"
         )
         print("\nEpoch time against N (784-256-10, Adam, batch 128, 10% held out):")
         for count, history in epochs:
@@ -279,6 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\nMachine: {watch.describe()}.")
     return 0
+
+
+def _recommended_row(where: str, phase: Phase, without: int, nbytes: int) -> tuple:
+    """A row for the "recommended" preset's epoch: the target plus its model."""
+    config = PRESETS["recommended"].config
+    sizes = (28 * 28, *config.hidden_sizes, 11)  # with the "not a digit" output
+    parameters = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    model = 3 * 4 * parameters  # float32 weights and Adam's two moments
+    target = round(TARGET_TRAIN + model / nbytes, 3)
+    return (f"recommended ({where})", phase, without, target)
 
 
 def _history(model_path: Path) -> dict:

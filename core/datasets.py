@@ -18,6 +18,7 @@ import numpy as np
 
 from core.choices import Choice
 from core.idx import IdxError, read_idx
+from core.resident_pages import drop_read_rows
 
 # The top-level package whose data files are the bundled datasets, one folder each.
 _BUNDLED_PACKAGE = "resources"
@@ -46,6 +47,8 @@ _BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
 MAX_CLASSES = 256
 # Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
 _MIN_STD = 1e-6
+# Images scanned at a time for their brightest pixel (`Dataset`).
+_SCAN_ROWS = 4096
 
 
 class DatasetError(Exception):
@@ -143,9 +146,10 @@ class Dataset:
         check_labels(labels, len(names), self.name)
         if not 1 <= int(self.max_value) <= 255:
             raise DatasetError(f"{self.name}: max_value must be 1..255")
-        if images.size and int(images.max()) > int(self.max_value):
+        brightest = _brightest(images)
+        if brightest > int(self.max_value):
             raise DatasetError(
-                f"{self.name}: pixel value {int(images.max())} exceeds max_value "
+                f"{self.name}: pixel value {brightest} exceeds max_value "
                 f"{self.max_value}"
             )
         object.__setattr__(self, "labels", labels.astype(np.uint8, copy=False))
@@ -209,6 +213,21 @@ class Dataset:
     def image_at(self, position: int) -> np.ndarray:
         """Return image ``position``: uint8 ``(H, W)``."""
         return self.images_at(slice(position, position + 1))[0]
+
+
+def _brightest(images: np.ndarray) -> int:
+    """Return the brightest pixel of ``images`` (0 for none).
+
+    A stored dataset's pages leave the process once scanned: loading a big set keeps
+    none of it resident, and a run reads its images as it needs them.
+    """
+    brightest = 0
+    for start in range(0, len(images), _SCAN_ROWS):
+        block = images[start : start + _SCAN_ROWS]
+        if block.size:
+            brightest = max(brightest, int(block.max()))
+        drop_read_rows(images, start, start + len(block))
+    return brightest
 
 
 @dataclass(frozen=True, eq=False)

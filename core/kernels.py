@@ -29,7 +29,6 @@ kernels takes a few tenths of a second, which the app's start should not pay
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from core import resident_pages
 
 DISABLE_VARIABLE = "DIGIT_STUDIO_NO_KERNELS"
 
@@ -783,8 +784,6 @@ def warm_up() -> None:
 # Set once `warm_up` has given the compiler's pages back: the training thread warms
 # up again at the start of every run, and the pages stay out until a compile.
 _compiler_released = False
-# madvise(2)'s advice to reclaim pages now (Linux 5.4 and later).
-_MADV_PAGEOUT = 21
 
 
 def release_compiler() -> int:
@@ -800,13 +799,11 @@ def release_compiler() -> int:
     try:
         with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
             ranges = [_compiler_range(line) for line in maps]
-        madvise = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
+    except OSError:
         return 0
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     released = 0
     for start, stop in filter(None, ranges):
-        if madvise(start, stop - start, _MADV_PAGEOUT) == 0:
+        if resident_pages.advise(start, stop, resident_pages.PAGEOUT):
             released += stop - start
     return released
 

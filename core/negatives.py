@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from core.datasets import DatasetPart
 from core.preprocess import MNIST_STROKE_WIDTH, canvas_to_image
 from core.strokes import render_segments
 
@@ -46,12 +47,14 @@ _CENTRE = 14.0
 # A made-up drawing at least this similar (cosine) to some real digit counts as a
 # digit: 95% of the bundled sample's digits are this close to another digit.
 _DIGIT_LIKE = 0.75
+# Made-up drawings compared with the real digits at a time (`_likeness`).
+_LIKENESS_BLOCK = 512
 
 
 def make_negatives(
     count: int,
     seed: int = 0,
-    digits: np.ndarray | None = None,
+    digits: np.ndarray | DatasetPart | None = None,
     kinds: tuple[str, ...] = KINDS,
 ) -> np.ndarray:
     """Return ``count`` non-digit images, as the drawing conversion makes them.
@@ -62,8 +65,9 @@ def make_negatives(
         Number of images.
     seed : int
         Seeds everything: the same seed gives the same images.
-    digits : np.ndarray, optional
-        uint8 ``(N, 28, 28)`` real digits. They make the "overlap" kind (two of
+    digits : np.ndarray or DatasetPart, optional
+        uint8 ``(N, 28, 28)`` real digits, or a dataset part holding them (read a
+        few at a time, not copied whole). They make the "overlap" kind (two of
         them, a little apart, in one image) and the "piece" kind (a quarter to 60%
         of one's ink, cut off along a straight line), and the made-up drawings that
         look most like one of them (a quarter more are made than asked for) are
@@ -85,6 +89,8 @@ def make_negatives(
         kinds = tuple(k for k in kinds if k not in _FROM_DIGITS)
         if not kinds:
             raise ValueError(f"the {' and '.join(asked)} kind needs real digits")
+    if isinstance(digits, DatasetPart):
+        digits = _PartDigits(digits)
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(kinds), count)
     out = np.zeros((count, _SIZE, _SIZE), np.uint8)
@@ -124,13 +130,36 @@ def make_negatives(
 
 def _likeness(images: np.ndarray, digits: np.ndarray) -> np.ndarray:
     """Cosine similarity of each image to its nearest real digit."""
+    reference = _unit_rows(digits[:: max(1, len(digits) // 3000)])
+    likeness = np.empty(len(images), np.float32)
+    # A block at a time: 15,000 images against 3,000 digits at once would be 172 MiB.
+    for first in range(0, len(images), _LIKENESS_BLOCK):
+        block = slice(first, first + _LIKENESS_BLOCK)
+        likeness[block] = (_unit_rows(images[block]) @ reference.T).max(axis=1)
+    return likeness
 
-    def unit(x):
-        flat = x.reshape(len(x), -1).astype(np.float32)
-        return flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
 
-    reference = unit(digits[:: max(1, len(digits) // 3000)])
-    return (unit(images) @ reference.T).max(axis=1)
+def _unit_rows(images: np.ndarray) -> np.ndarray:
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-6)
+    return flat
+
+
+class _PartDigits:
+    """A dataset part's images, indexed like an array: read when asked, not copied."""
+
+    def __init__(self, part: DatasetPart) -> None:
+        self._part = part
+
+    def __len__(self) -> int:
+        return len(self._part)
+
+    def __getitem__(self, index: int | slice | np.ndarray) -> np.ndarray:
+        if isinstance(index, slice):
+            return self._part.images_at(np.arange(len(self._part))[index])
+        positions = np.asarray(index)
+        images = self._part.images_at(positions.reshape(-1))
+        return images.reshape(*positions.shape, *self._part.image_shape)
 
 
 # -- stroke makers: each returns a list of (n, 2) polylines in any units -----------
@@ -470,36 +499,20 @@ _STROKES = {
 def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
     """Lay out each drawing in the 28x28 frame as the conversion does; render all."""
     out = np.empty((len(strokes), _SIZE, _SIZE), np.uint8)
-    if not strokes:
-        return out
-    segments = []
-    for drawing, width in zip(strokes, widths, strict=True):
-        points = np.vstack(drawing)
-        low, high = points.min(axis=0), points.max(axis=0)
-        extent = max(float((high - low).max()), 1e-6)
-        scale = (_BOX - width) / extent
-        pieces = []
-        for stroke in drawing:
-            stroke = (stroke - low) * scale
-            if len(stroke) == 1:
-                stroke = np.vstack([stroke, stroke])
-            pieces.append(np.stack([stroke[:-1], stroke[1:]], axis=1))
-        pieces = np.concatenate(pieces)
-        # Centre of mass of the ink, by length (a dot counts as one pen width).
-        lengths = np.maximum(np.linalg.norm(pieces[:, 1] - pieces[:, 0], axis=1), width)
-        centre = (pieces.mean(axis=1) * lengths[:, None]).sum(0) / lengths.sum()
-        segments.append(pieces + (_CENTRE - centre))
-    # Drawn in chunks of like segment counts: each chunk costs its longest.
-    order = np.argsort([len(s) for s in segments], kind="stable")
+    # Drawn in chunks of like segment counts: each chunk costs its longest. Each
+    # chunk's drawings are laid out only when it is drawn.
+    counts = [sum(max(len(stroke) - 1, 1) for stroke in drawing) for drawing in strokes]
+    order = np.argsort(counts, kind="stable")
     rows = np.arange(_SIZE)
-    for first in range(0, len(segments), 256):
+    for first in range(0, len(strokes), 256):
         chunk = order[first : first + 256]
-        most = max(len(segments[i]) for i in chunk)
+        segments = [_laid_out(strokes[i], widths[i]) for i in chunk]
+        most = max(len(s) for s in segments)
         starts = np.full((len(chunk), most, 2), np.nan, np.float32)
         ends = np.full((len(chunk), most, 2), np.nan, np.float32)
-        for row, i in enumerate(chunk):
-            starts[row, : len(segments[i])] = segments[i][:, 0]
-            ends[row, : len(segments[i])] = segments[i][:, 1]
+        for row, pieces in enumerate(segments):
+            starts[row, : len(pieces)] = pieces[:, 0]
+            ends[row, : len(pieces)] = pieces[:, 1]
         images = render_segments(starts, ends, widths[chunk], (_SIZE, _SIZE))
         # Overlapping strokes and round ends move the true centre of mass a little:
         # put it back on the nearest whole pixel.
@@ -510,6 +523,25 @@ def _render(strokes: list[list[np.ndarray]], widths: np.ndarray) -> np.ndarray:
             images[i] = _shifted(image, int(dy[i]), int(dx[i]))
         out[chunk] = np.rint(images * 255.0)
     return out
+
+
+def _laid_out(drawing: list[np.ndarray], width: float) -> np.ndarray:
+    """Return a drawing's segments ``(n, 2, 2)``, fitted to the 20 px box, centred."""
+    points = np.vstack(drawing)
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = max(float((high - low).max()), 1e-6)
+    scale = (_BOX - width) / extent
+    pieces = []
+    for stroke in drawing:
+        stroke = (stroke - low) * scale
+        if len(stroke) == 1:
+            stroke = np.vstack([stroke, stroke])
+        pieces.append(np.stack([stroke[:-1], stroke[1:]], axis=1))
+    pieces = np.concatenate(pieces)
+    # Centre of mass of the ink, by length (a dot counts as one pen width).
+    lengths = np.maximum(np.linalg.norm(pieces[:, 1] - pieces[:, 0], axis=1), width)
+    centre = (pieces.mean(axis=1) * lengths[:, None]).sum(0) / lengths.sum()
+    return pieces + (_CENTRE - centre)
 
 
 def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from core.negatives import make_negatives
 from core.network import MLP
 from core.personal_set import load_personal_dataset
 from core.preprocess import PreprocessError, target_for_shape
+from core.resident_pages import drop_read_rows
 from core.slant import deskew
 from core.training import (
     EpochEvent,
@@ -98,8 +99,9 @@ HELD_OUT_FALSE_REJECTION = 0.019
 SNAPSHOT_FALSE_REJECTION = 0.01
 CALIBRATION_COPIES = 4000
 _COPY_BLOCK = 256
-# Images a deskewing run reads at a time from its dataset.
-_DESKEW_BLOCK = 4096
+# Images a run reads at a time from its dataset when it reads them all (deskewing,
+# telling its made-up non-digits' digits apart).
+_READ_BLOCK = 4096
 CALIBRATION_AUGMENT = AugmentConfig(
     shift=1.5, rotation=10.0, scale=0.08, shear=8.0, elastic=1.5
 )
@@ -650,11 +652,16 @@ def calibration_copies(
         elastic=CALIBRATION_AUGMENT.elastic * size,
     )
     copies = np.empty((CALIBRATION_COPIES, *shape), np.uint8)
+    let_go = isinstance(digits, DatasetPart) and _in_storage_order(digits.rows)
+    done = 0
     # In blocks: augmenting all 4,000 at once would take 40 MB of float temporaries.
     for start in range(0, CALIBRATION_COPIES, _COPY_BLOCK):
         stop = start + _COPY_BLOCK
         moved = augment_batch(take(chosen[start:stop]), config, rng, max_value)
         copies[start:stop] = np.rint(moved, out=moved)
+        if let_go and count >= CALIBRATION_COPIES:
+            following = int(chosen[stop]) if stop < len(chosen) else count
+            done = _let_go_of_read_rows(digits, following, done)
     return copies
 
 
@@ -969,8 +976,9 @@ def _negatives_count(
 
 def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPart:
     # The digits of the training part make the overlaps and sort out the made-up
-    # drawings that happen to look like a digit (a sample of them for a big part).
-    digits = train_set.images_at(slice(_NEGATIVES_DIGITS))
+    # drawings that happen to look like a digit (a sample of them for a big part),
+    # read from the part as they are needed.
+    digits = train_set.subset(np.arange(min(len(train_set), _NEGATIVES_DIGITS)))
     made = _made_negatives(count, seed, digits)
     if train_set.max_value != 255:
         scaled = made.astype(np.float32) * (train_set.max_value / 255.0)
@@ -987,8 +995,11 @@ def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPar
 _LATEST_NEGATIVES: dict[tuple[int, int, bytes], np.ndarray] = {}
 
 
-def _made_negatives(count: int, seed: int, digits: np.ndarray) -> np.ndarray:
-    key = (count, seed, hashlib.blake2b(digits, digest_size=16).digest())
+def _made_negatives(count: int, seed: int, digits: DatasetPart) -> np.ndarray:
+    digest = hashlib.blake2b(digest_size=16)
+    for start in range(0, len(digits), _READ_BLOCK):
+        digest.update(digits.images_at(slice(start, start + _READ_BLOCK)))
+    key = (count, seed, digest.digest())
     made = _LATEST_NEGATIVES.get(key)
     if made is None:
         # Loaded now, the compiled kernels convert the pieces and overlaps of real
@@ -1054,14 +1065,54 @@ def _usable_drawings(
 
 def _deskewed(part: DatasetPart) -> DatasetPart:
     # Deskewing makes new images: the part becomes a dataset of its own. Block by
-    # block, so that no copy of the whole part is made before its deskewed one.
+    # block, so that no copy of the whole part is made before its deskewed one; the
+    # run reads only the deskewed images, so a big set is not held twice.
     images = np.empty((len(part), *part.image_shape), np.uint8)
-    for start in range(0, len(part), _DESKEW_BLOCK):
-        block = slice(start, start + _DESKEW_BLOCK)
+    in_order, done = _in_storage_order(part.rows), 0
+    for block in _read_blocks(part.rows, in_order):
         images[block] = deskew(part.images_at(block))
+        if in_order:
+            done = _let_go_of_read_rows(part, block.stop, done)
     return as_part(
         Dataset(part.name, images, part.labels, part.class_names, part.max_value)
     )
+
+
+def _read_blocks(rows: np.ndarray, in_order: bool) -> Iterator[slice]:
+    """Yield blocks of at most `_READ_BLOCK` positions of a part.
+
+    For rows in storage order, of at most `_READ_BLOCK` rows of the source too: a
+    validation part's 4,096 images span ten times as many, and a block holds the
+    pages of all it spans until it is done.
+    """
+    start = 0
+    while start < len(rows):
+        stop = min(start + _READ_BLOCK, len(rows))
+        if in_order:
+            span_end = np.searchsorted(rows, rows[start] + _READ_BLOCK)
+            stop = max(start + 1, min(stop, int(span_end)))
+        yield slice(start, stop)
+        start = stop
+
+
+def _in_storage_order(rows: np.ndarray) -> bool:
+    return bool(np.all(rows[1:] >= rows[:-1]))
+
+
+def _let_go_of_read_rows(part: DatasetPart, position: int, done: int) -> int:
+    """Let a stored dataset's pages before the part's ``position`` leave the process.
+
+    For a part read in storage order, once it has read everything before
+    ``position`` (``len(part)``: all). Reading them again costs page faults, and a
+    fault maps the pages around it too: reading a few thousand images spread over a
+    big set would hold most of its pages. ``done``: the source row reached by the
+    previous call (0 first); returns the row reached now.
+    """
+    source = part.source.images
+    following = part.rows[position] if position < len(part) else len(source)
+    reached = min(int(following), len(source))
+    drop_read_rows(source, done, reached)
+    return reached
 
 
 def _with_outputs(network: MLP, classes: int) -> MLP:

@@ -258,3 +258,34 @@ def test_training_keeps_a_few_bytes_an_image():
     # The epoch's order (int32) and nothing else of the images' number: int64
     # labels, order and source rows were 32 bytes an image, 22 MiB at 700,000.
     assert (larger - smaller) / 200_000 <= 5
+
+
+def test_reading_a_stored_set_through_lets_go_of_its_pages(tmp_path):
+    """Deskewing a run, or taking its calibration digits, reads a stored set once:
+    its pages leave the process as they are read, and what is read is the same."""
+    from memory_peak import resident_bytes_of
+
+    from core.run import calibration_copies
+
+    sample = load_bundled("mnist-sample")
+    images, labels = sample.images[:12_000], sample.labels[:12_000]
+    path = tmp_path / "images.npy"
+    np.save(path, images)
+    stored = Dataset("stored", np.load(path, mmap_mode="r"), labels)
+    in_memory = Dataset("stored", images.copy(), labels)
+    config = TrainingConfig(hidden_sizes=(8,), epochs=1, deskew=True, seed=1)
+
+    mapped_run = prepare_run(RunRequest(stored, config))
+    assert resident_bytes_of(path) < 0.05 * images.nbytes
+    copy_run = prepare_run(RunRequest(in_memory, config))
+    for part in ("train_set", "validation_set"):
+        np.testing.assert_array_equal(
+            getattr(mapped_run, part).source.images,
+            getattr(copy_run, part).source.images,
+        )
+
+    whole = as_part(stored)
+    whole.source.images.sum(dtype=np.int64)  # every page resident again
+    copies = calibration_copies(whole, 255, seed=3)
+    assert resident_bytes_of(path) < 0.05 * images.nbytes
+    np.testing.assert_array_equal(copies, calibration_copies(images, 255, seed=3))
