@@ -102,6 +102,8 @@ _COPY_BLOCK = 256
 # Images a run reads at a time from its dataset when it reads them all (deskewing,
 # telling its made-up non-digits' digits apart).
 _READ_BLOCK = 4096
+# Images spread over a dataset read at a time, letting go of the pages in between.
+_SCATTERED_READ = 32
 CALIBRATION_AUGMENT = AugmentConfig(
     shift=1.5, rotation=10.0, scale=0.08, shear=8.0, elastic=1.5
 )
@@ -639,30 +641,42 @@ def calibration_copies(
         chosen = np.sort(rng.choice(count, CALIBRATION_COPIES, replace=False))
     else:
         chosen = np.arange(CALIBRATION_COPIES) % count
-    take = (
-        digits.images_at
-        if isinstance(digits, DatasetPart)
-        else np.asarray(digits).__getitem__
-    )
-    shape = take(chosen[:1]).shape[1:]
-    size = min(shape) / 28
+    if isinstance(digits, DatasetPart):
+        picked = _read_letting_go(digits, chosen)
+    else:
+        picked = np.asarray(digits)[chosen]
+    size = min(picked.shape[1:]) / 28
     config = dataclasses.replace(
         CALIBRATION_AUGMENT,
         shift=CALIBRATION_AUGMENT.shift * size,
         elastic=CALIBRATION_AUGMENT.elastic * size,
     )
-    copies = np.empty((CALIBRATION_COPIES, *shape), np.uint8)
-    let_go = isinstance(digits, DatasetPart) and _in_storage_order(digits.rows)
-    done = 0
+    copies = np.empty_like(picked)
     # In blocks: augmenting all 4,000 at once would take 40 MB of float temporaries.
     for start in range(0, CALIBRATION_COPIES, _COPY_BLOCK):
         stop = start + _COPY_BLOCK
-        moved = augment_batch(take(chosen[start:stop]), config, rng, max_value)
+        moved = augment_batch(picked[start:stop], config, rng, max_value)
         copies[start:stop] = np.rint(moved, out=moved)
-        if let_go and count >= CALIBRATION_COPIES:
-            following = int(chosen[stop]) if stop < len(chosen) else count
-            done = _let_go_of_read_rows(digits, following, done)
     return copies
+
+
+def _read_letting_go(part: DatasetPart, positions: np.ndarray) -> np.ndarray:
+    """Return the part's images at ``positions``, letting go of a stored set's pages.
+
+    A few images at a time when both the positions and the part's rows are in
+    storage order: each read of a stored set maps the pages around it too, a
+    fraction of the whole set for a few hundred images spread over it.
+    """
+    if not (_in_storage_order(positions) and _in_storage_order(part.rows)):
+        return part.images_at(positions)
+    images = np.empty((len(positions), *part.image_shape), np.uint8)
+    done = 0
+    for start in range(0, len(positions), _SCATTERED_READ):
+        stop = start + _SCATTERED_READ
+        images[start:stop] = part.images_at(positions[start:stop])
+        following = int(positions[stop]) if stop < len(positions) else len(part)
+        done = _let_go_of_read_rows(part, following, done)
+    return images
 
 
 def calibration_set(prepared: PreparedRun) -> Dataset:

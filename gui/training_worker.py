@@ -366,6 +366,9 @@ class TrainingWorker(QObject):
         except Exception:  # noqa: BLE001 - every failure must reach the window
             self.failed.emit(traceback.format_exc())
         finally:
+            # The worker and its control refer to each other: without this the run's
+            # images (a deskewed copy of a big set) would wait for a full collection.
+            self._prepared = self._network = None
             self.finished.emit()
 
     # Runs in the worker thread for every engine event.

@@ -463,3 +463,22 @@ def test_the_views_get_the_validation_images_as_stored_when_the_run_deskews(
     np.testing.assert_array_equal(shown, small_set.images[rows])
     # Training validated on the deskewed copy; Evaluate deskews as the model reads.
     assert not np.array_equal(shown, prepared.run.validation_set.materialize().images)
+
+
+def test_a_finished_worker_lets_go_of_its_run(small_set):
+    """The run's images (a deskewed copy of the whole set) go when the run ends, not
+    at the next full collection: the worker and its control refer to each other."""
+    import gc
+    import weakref
+
+    worker = training_worker.TrainingWorker(_job(small_set, epochs=1, deskew=True))
+    runs = []
+    worker.prepared.connect(lambda data: runs.append(weakref.ref(data.run)))
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        worker.run()
+        assert runs and runs[0]() is None
+    finally:
+        if collecting:
+            gc.enable()
