@@ -2,13 +2,14 @@
 
 Pages mapped from a file (a stored dataset's images, a library's code) can leave the
 process at any time: the kernel reads them from the file again when they are next
-touched. Where ``madvise`` is missing (not Linux) nothing is given back.
+touched. Elsewhere than on Linux nothing is given back.
 """
 
 from __future__ import annotations
 
 import ctypes
 import mmap
+import sys
 
 import numpy as np
 
@@ -54,11 +55,13 @@ _FUNCTION: list = []
 
 def _madvise():
     if not _FUNCTION:
-        try:
-            function = ctypes.CDLL(None, use_errno=True).madvise
-            function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            function.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            function = None
+        function = None
+        if sys.platform.startswith("linux"):  # the advice numbers are Linux's
+            try:
+                function = ctypes.CDLL(None, use_errno=True).madvise
+                function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+                function.restype = ctypes.c_int
+            except (OSError, AttributeError):
+                function = None
         _FUNCTION.append(function)
     return _FUNCTION[0]
