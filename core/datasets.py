@@ -47,7 +47,8 @@ _BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
 MAX_CLASSES = 256
 # Pixels whose training std is (numerically) zero would divide by ~0; they get 1.
 _MIN_STD = 1e-6
-# Images scanned at a time for their brightest pixel (`Dataset`).
+# Images read at a time when a dataset is read through once (`Dataset`'s check of
+# its pixels, `DatasetPart.read_once`).
 _SCAN_ROWS = 4096
 
 
@@ -365,6 +366,40 @@ class DatasetPart:
     def image_at(self, position: int) -> np.ndarray:
         """Return a copy of the part's image ``position``: uint8 ``(H, W)``."""
         return self.images_at(slice(position, position + 1))[0]
+
+    def read_once(
+        self, positions: np.ndarray | None = None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield the images at ``positions`` (default all) a block at a time.
+
+        Yields ``(block, images)``: ``block`` slices ``positions``. For a part
+        that reads through a stored dataset in storage order (rows and positions
+        ascending), each block spans at most `_SCAN_ROWS` rows of the source, and
+        the source's pages before the next block leave the process (the kernel
+        reads them again if they are touched): a big set read through once (a
+        deskewed copy, digits spread over it) is not held twice. A fault maps the
+        pages around it too, so a few thousand images spread over a big set would
+        otherwise keep most of it resident.
+        """
+        rows = self.rows if positions is None else self.rows[positions]
+        in_order = bool(np.all(rows[1:] >= rows[:-1]))
+        images, count = self.source.images, len(self.source)
+        start = done = 0
+        while start < len(rows):
+            stop = min(start + _SCAN_ROWS, len(rows))
+            if in_order:
+                span_end = int(np.searchsorted(rows, rows[start] + _SCAN_ROWS))
+                stop = max(start + 1, min(stop, span_end))
+            block = slice(start, stop)
+            yield (
+                block,
+                self.images_at(block if positions is None else positions[block]),
+            )
+            if in_order:
+                reached = min(int(rows[stop]) if stop < len(rows) else count, count)
+                drop_read_rows(images, done, reached)
+                done = reached
+            start = stop
 
     def materialize(self) -> Dataset:
         """Return the part as a dataset of its own (its images copied)."""

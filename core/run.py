@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,6 @@ from core.negatives import make_negatives
 from core.network import MLP
 from core.personal_set import load_personal_dataset
 from core.preprocess import PreprocessError, target_for_shape
-from core.resident_pages import drop_read_rows
 from core.slant import deskew
 from core.training import (
     EpochEvent,
@@ -99,11 +98,6 @@ HELD_OUT_FALSE_REJECTION = 0.019
 SNAPSHOT_FALSE_REJECTION = 0.01
 CALIBRATION_COPIES = 4000
 _COPY_BLOCK = 256
-# Images a run reads at a time from its dataset when it reads them all (deskewing,
-# telling its made-up non-digits' digits apart).
-_READ_BLOCK = 4096
-# Images spread over a dataset read at a time, letting go of the pages in between.
-_SCATTERED_READ = 32
 CALIBRATION_AUGMENT = AugmentConfig(
     shift=1.5, rotation=10.0, scale=0.08, shear=8.0, elastic=1.5
 )
@@ -642,7 +636,9 @@ def calibration_copies(
     else:
         chosen = np.arange(CALIBRATION_COPIES) % count
     if isinstance(digits, DatasetPart):
-        picked = _read_letting_go(digits, chosen)
+        picked = np.empty((len(chosen), *digits.image_shape), np.uint8)
+        for block, images in digits.read_once(chosen):
+            picked[block] = images
     else:
         picked = np.asarray(digits)[chosen]
     size = min(picked.shape[1:]) / 28
@@ -658,25 +654,6 @@ def calibration_copies(
         moved = augment_batch(picked[start:stop], config, rng, max_value)
         copies[start:stop] = np.rint(moved, out=moved)
     return copies
-
-
-def _read_letting_go(part: DatasetPart, positions: np.ndarray) -> np.ndarray:
-    """Return the part's images at ``positions``, letting go of a stored set's pages.
-
-    A few images at a time when both the positions and the part's rows are in
-    storage order: each read of a stored set maps the pages around it too, a
-    fraction of the whole set for a few hundred images spread over it.
-    """
-    if not (_in_storage_order(positions) and _in_storage_order(part.rows)):
-        return part.images_at(positions)
-    images = np.empty((len(positions), *part.image_shape), np.uint8)
-    done = 0
-    for start in range(0, len(positions), _SCATTERED_READ):
-        stop = start + _SCATTERED_READ
-        images[start:stop] = part.images_at(positions[start:stop])
-        following = int(positions[stop]) if stop < len(positions) else len(part)
-        done = _let_go_of_read_rows(part, following, done)
-    return images
 
 
 def calibration_set(prepared: PreparedRun) -> Dataset:
@@ -1011,8 +988,8 @@ _LATEST_NEGATIVES: dict[tuple[int, int, bytes], np.ndarray] = {}
 
 def _made_negatives(count: int, seed: int, digits: DatasetPart) -> np.ndarray:
     digest = hashlib.blake2b(digest_size=16)
-    for start in range(0, len(digits), _READ_BLOCK):
-        digest.update(digits.images_at(slice(start, start + _READ_BLOCK)))
+    for _, images in digits.read_once():
+        digest.update(images)
     key = (count, seed, digest.digest())
     made = _LATEST_NEGATIVES.get(key)
     if made is None:
@@ -1079,54 +1056,14 @@ def _usable_drawings(
 
 def _deskewed(part: DatasetPart) -> DatasetPart:
     # Deskewing makes new images: the part becomes a dataset of its own. Block by
-    # block, so that no copy of the whole part is made before its deskewed one; the
-    # run reads only the deskewed images, so a big set is not held twice.
+    # block, so that no copy of the whole part is made before its deskewed one, and
+    # a stored set's pages go once read (the run reads only the deskewed images).
     images = np.empty((len(part), *part.image_shape), np.uint8)
-    in_order, done = _in_storage_order(part.rows), 0
-    for block in _read_blocks(part.rows, in_order):
-        images[block] = deskew(part.images_at(block))
-        if in_order:
-            done = _let_go_of_read_rows(part, block.stop, done)
+    for block, read in part.read_once():
+        images[block] = deskew(read)
     return as_part(
         Dataset(part.name, images, part.labels, part.class_names, part.max_value)
     )
-
-
-def _read_blocks(rows: np.ndarray, in_order: bool) -> Iterator[slice]:
-    """Yield blocks of at most `_READ_BLOCK` positions of a part.
-
-    For rows in storage order, of at most `_READ_BLOCK` rows of the source too: a
-    validation part's 4,096 images span ten times as many, and a block holds the
-    pages of all it spans until it is done.
-    """
-    start = 0
-    while start < len(rows):
-        stop = min(start + _READ_BLOCK, len(rows))
-        if in_order:
-            span_end = np.searchsorted(rows, rows[start] + _READ_BLOCK)
-            stop = max(start + 1, min(stop, int(span_end)))
-        yield slice(start, stop)
-        start = stop
-
-
-def _in_storage_order(rows: np.ndarray) -> bool:
-    return bool(np.all(rows[1:] >= rows[:-1]))
-
-
-def _let_go_of_read_rows(part: DatasetPart, position: int, done: int) -> int:
-    """Let a stored dataset's pages before the part's ``position`` leave the process.
-
-    For a part read in storage order, once it has read everything before
-    ``position`` (``len(part)``: all). Reading them again costs page faults, and a
-    fault maps the pages around it too: reading a few thousand images spread over a
-    big set would hold most of its pages. ``done``: the source row reached by the
-    previous call (0 first); returns the row reached now.
-    """
-    source = part.source.images
-    following = part.rows[position] if position < len(part) else len(source)
-    reached = min(int(following), len(source))
-    drop_read_rows(source, done, reached)
-    return reached
 
 
 def _with_outputs(network: MLP, classes: int) -> MLP:
