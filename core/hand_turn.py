@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.preprocess import convert_drawing
+from core.preprocess import convert_drawings
 
 # Turns tried, in degrees (clockwise as seen: image rows run down); a hand turned
 # less than MIN_TURN is read about as well as an upright one.
@@ -51,11 +51,8 @@ def turned(images: np.ndarray, degrees: float) -> np.ndarray:
     out = np.zeros((len(images), 28, 28), np.uint8)
     sample = _sampler(degrees)
     for start in range(0, len(images), _BLOCK):
-        canvases = sample(images[start : start + _BLOCK])
-        for offset, canvas in enumerate(canvases):
-            conversion = convert_drawing(canvas, "mnist", True)
-            if conversion is not None:
-                out[start + offset] = conversion.image
+        block = slice(start, start + _BLOCK)
+        out[block] = convert_drawings(sample(images[block]), "mnist")
     return out
 
 

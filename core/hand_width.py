@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from core.hand_turn import MAX_DRAWINGS, MIN_DRAWINGS, reading_score
-from core.preprocess import convert_drawing
+from core.preprocess import convert_drawings
 
 # Widths tried, and how much better (mean log-probability of the drawings' labels,
 # in nats) one must read them than the base model's width. Of 36 hands of the bench's
@@ -27,21 +27,6 @@ from core.preprocess import convert_drawing
 # (the drawings misread) gained 4.6.
 WIDTHS = (1.0, 1.25, 1.5, 1.75, 2.0)
 MIN_GAIN = 0.3
-
-
-def widened_images(
-    canvases: Sequence[np.ndarray], width: float, shape: tuple[int, int]
-) -> np.ndarray:
-    """Convert canvases (bright ink) as drawings stretched ``width`` times sideways.
-
-    Returns uint8 ``(N, *shape)``; a canvas with (almost) nothing drawn is black.
-    """
-    out = np.zeros((len(canvases), *shape), np.uint8)
-    for index, canvas in enumerate(canvases):
-        conversion = convert_drawing(canvas, shape, True, widen=width)
-        if conversion is not None:
-            out[index] = conversion.image
-    return out
 
 
 def hand_width(
@@ -72,7 +57,7 @@ def hand_width(
         return current
     tried = sorted({current, *WIDTHS})
     scores = [
-        reading_score(predict_proba(widened_images(canvases, width, shape)), labels)
+        reading_score(predict_proba(convert_drawings(canvases, shape, width)), labels)
         for width in tried
     ]
     best = int(np.argmax(scores))

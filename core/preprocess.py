@@ -9,6 +9,7 @@ in 28x28; the 8x8 digits: the UCI 32x32 bitmap counted in 4x4 blocks), and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "canvas_to_image",
     "canvas_to_input",
     "convert_drawing",
+    "convert_drawings",
     "stroke_width",
     "target_for_shape",
 ]
@@ -235,6 +237,21 @@ def canvas_to_image(
     """
     conversion = convert_drawing(canvas, target, ink_is_bright, normalize_stroke)
     return None if conversion is None else conversion.image
+
+
+def convert_drawings(
+    canvases: Sequence[np.ndarray], target: str | tuple[int, int], widen: float = 1.0
+) -> np.ndarray:
+    """Convert canvases (bright ink) as drawings, ``widen`` times wider.
+
+    As `convert_drawing`; uint8 ``(N, H, W)``, black where (almost) nothing is drawn.
+    """
+    out = np.zeros((len(canvases), *TARGETS[_resolve_target(target)]), np.uint8)
+    for index, canvas in enumerate(canvases):
+        conversion = convert_drawing(canvas, target, True, widen=widen)
+        if conversion is not None:
+            out[index] = conversion.image
+    return out
 
 
 def stroke_width(image: np.ndarray) -> float:

@@ -31,7 +31,7 @@ from core.datasets import (
     split_parts,
 )
 from core.hand_turn import TURNED_COPIES, hand_turn, turned
-from core.hand_width import hand_width, widened_images
+from core.hand_width import hand_width
 from core.judgement import (
     NOT_A_DIGIT,
     Judge,
@@ -50,7 +50,7 @@ from core.model_io import (
 from core.negatives import make_negatives
 from core.network import MLP
 from core.personal_set import load_personal_dataset
-from core.preprocess import PreprocessError, target_for_shape
+from core.preprocess import PreprocessError, convert_drawings, target_for_shape
 from core.slant import deskew
 from core.training import (
     EpochEvent,
@@ -1180,7 +1180,7 @@ def _widened_like_hand(
         width,
     )
     images = drawings.images.copy()
-    images[drawn] = widened_images(kept, width, shape)
+    images[drawn] = convert_drawings(kept, shape, width)
     return width, dataclasses.replace(drawings, images=images)
 
 

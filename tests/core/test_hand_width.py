@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from core.datasets import load_bundled
-from core.hand_width import MIN_DRAWINGS, hand_width, widened_images
+from core.hand_width import MIN_DRAWINGS, hand_width
 from core.model_io import load_model, save_model
 from core.personal_set import DrawnDataset
-from core.preprocess import PreprocessError, convert_drawing
+from core.preprocess import PreprocessError, convert_drawing, convert_drawings
 from core.run import (
     build_model,
     fine_tune_request,
@@ -74,7 +74,7 @@ def test_widening_stretches_the_ink_sideways_only(held_out):
 
 
 def _fine_tune(model, canvases, labels):
-    images = widened_images(canvases, 1.0, SHAPE)
+    images = convert_drawings(canvases, SHAPE, 1.0)
     drawings = DrawnDataset(
         "personal-mnist", images, labels.astype(np.uint8), canvases=tuple(canvases)
     )
@@ -97,7 +97,7 @@ def test_a_fine_tune_learns_a_narrow_hand_wider_and_its_model_reads_so(
     # deskewed, as this model's training images are).
     count = len(prepared.train_set)
     last = prepared.train_set.images_at(np.arange(count - len(labels), count))
-    widened = widened_images(_canvases(images, 0.4), prepared.hand_width, SHAPE)
+    widened = convert_drawings(_canvases(images, 0.4), SHAPE, prepared.hand_width)
     assert np.array_equal(last, deskew(widened))
     assert not np.array_equal(last, deskew(as_drawn))
     tuned = build_model(prepared, prepared.network, None, rows=[])
