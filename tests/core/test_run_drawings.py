@@ -99,6 +99,15 @@ def test_a_like_run_takes_the_latest_negatives_instead_of_making_them(
     assert made == [(30, 3), (30, 4), (30, 4)]  # other seed, other digits
 
 
+def test_the_latest_negatives_are_kept_in_less_room_than_their_images(mnist):
+    # A deskewing run keeps its own copy of them: the one kept for the next run
+    # must not cost as much again.
+    prepared = prepare_run(RunRequest(mnist, _config(negatives=300, seed=5)))
+    made = prepared.train_set.extra.images
+    kept = sum(len(packed) for _, packed in core.run._LATEST_NEGATIVES.values())
+    assert kept < made.nbytes / 3
+
+
 def test_a_model_with_negatives_says_not_a_digit(mnist):
     _, model = _trained(mnist, negatives=40)
     assert model.class_names == WITH_OTHER
