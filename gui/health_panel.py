@@ -135,6 +135,10 @@ class HealthPanel(QWidget):
         }
         self._inactive_top = 0.0
         self._set_inactive_top(10.0)
+        for plot in (self.gradient_plot, self.update_plot):
+            # One decade until a run has figures, with room for its end labels:
+            # pyqtgraph's own range put a plot's "1" on the "10" of the one below.
+            self._set_decades(plot, [np.array([1.0, 10.0])])
         healthy = pg.InfiniteLine(
             pos=np.log10(HEALTHY_UPDATE),
             angle=0,

@@ -133,6 +133,15 @@ class _Messages(QObject):
         self.finished = True
 
 
+def test_the_empty_log_plots_leave_room_for_their_end_labels(qtbot):
+    # Stacked, a plot's bottom label met the top label of the one below it.
+    panel = HealthPanel()
+    qtbot.addWidget(panel)
+    for plot in (panel.gradient_plot, panel.update_plot):
+        low, high = plot.vb.viewRange()[1]
+        assert low < -0.05 and high > 1.05  # 1 and 10 inside, not on the edges
+
+
 def test_the_panel_draws_only_what_a_log_axis_can_show(qtbot):
     panel = HealthPanel()
     qtbot.addWidget(panel)
