@@ -196,6 +196,26 @@ def test_overfitting_needs_a_real_rise_while_training_improves():
     assert [fix.label for fix in item.fixes] == ["L2 0.01", "augmentation"]
 
 
+def test_a_rising_validation_loss_without_a_gap_in_accuracy_is_not_overfitting():
+    # As `recommended` trains: its 500 validation digits' loss jumps about from
+    # epoch to epoch while they are read better than the augmented training images.
+    def rows(train_accuracy):
+        validation = [0.30, 0.22, 0.27, 0.31, 0.26]
+        return [
+            {
+                "epoch": i + 1,
+                "train_loss": 0.5 - 0.05 * i,
+                "train_accuracy": train_accuracy,
+                "validation_loss": loss,
+                "validation_accuracy": 0.92 + 0.005 * i,
+            }
+            for i, loss in enumerate(validation)
+        ]
+
+    assert overfitting(rows(0.90), FACTS) is None
+    assert overfitting(rows(0.99), FACTS) is not None  # memorising: a 5-point gap
+
+
 def test_every_advice_kind_is_known():
     assert set(ADVICE_KINDS) == {
         "exploding",
