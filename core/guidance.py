@@ -281,7 +281,7 @@ def vanishing(history: Sequence[Mapping[str, Any]], facts: RunFacts) -> Advice |
 
 
 def _not_memorising(last: Mapping[str, Any]) -> bool:
-    """Return True when the training images are read no better than unseen ones.
+    """Return True when the training images are read less than `OVERFIT_GAP` better.
 
     Memorising shows as a gap between the two accuracies. Without one, a rising
     validation loss is noise or a few digits answered wrong more confidently:
@@ -296,7 +296,11 @@ def _not_memorising(last: Mapping[str, Any]) -> bool:
 
 
 def overfitting(history: Sequence[Mapping[str, Any]], facts: RunFacts) -> Advice | None:
-    """Warn when the validation loss rises while the training loss falls."""
+    """Warn when the validation loss rises while the training loss falls.
+
+    Only while the training images are read better than the validation images
+    (`_not_memorising`).
+    """
     rows = [
         (index, row)
         for index, row in enumerate(history)
