@@ -342,15 +342,19 @@ def test_training_uses_the_kernels_warm_up_loaded():
     assert {name: list(k.signatures) for name, k in kernels._kernels.items()} == loaded
 
 
-def _resident_compiler_bytes() -> int:
-    """Resident bytes of LLVM's library maps in this process (Linux)."""
+def _resident_compiler_bytes(kinds=("Rss:",)) -> int:
+    """Resident bytes of LLVM's library maps in this process (Linux).
+
+    ``kinds``: the smaps fields to add up; ``Rss:`` counts pages other processes
+    map too, which no process can give back alone.
+    """
     resident, compiler = 0, False
     with open("/proc/self/smaps") as smaps:
         for line in smaps:
             fields = line.split(maxsplit=5)
             if not fields[0].endswith(":"):  # a map's first line: range ... path
                 compiler = len(fields) > 5 and "llvm" in fields[5].lower()
-            elif fields[0] == "Rss:" and compiler:
+            elif fields[0] in kinds and compiler:
                 resident += int(fields[1]) * 1024
     return resident
 
@@ -367,7 +371,9 @@ def test_warm_up_gives_back_the_compilers_pages(monkeypatch):
     assert _resident_compiler_bytes() > 32 * 2**20
     monkeypatch.setattr(kernels, "_compiler_released", False)
     kernels.warm_up()
-    resident = _resident_compiler_bytes()
+    # Only this process's own pages: another process using numba (another
+    # Digit Studio, a benchmark) keeps the pages it shares resident.
+    resident = _resident_compiler_bytes(("Private_Clean:", "Private_Dirty:"))
     if resident > 8 * 2**20 and not kernels.release_compiler():
         pytest.skip("this kernel cannot page out (Linux 5.4 and later)")
     assert resident < 8 * 2**20
