@@ -16,7 +16,7 @@ import numpy as np
 
 from core import fast
 from core.blas_threads import ThreadChooser, latest_choice
-from core.datasets import Dataset, DatasetPart, Normalization, take_rows
+from core.datasets import Dataset, DatasetPart, Normalization
 from core.judgement import NOT_A_DIGIT
 from core.network import MLP
 from core.slant import deskew as deskewed
@@ -99,12 +99,33 @@ def _check(network: MLP, dataset: Dataset | DatasetPart) -> None:
         raise MetricsError(f"{dataset.name!r} has no samples to evaluate.")
 
 
-def _raw_batch(dataset: Dataset | DatasetPart, start: int, stop: int) -> np.ndarray:
-    # The uint8 images ``start:stop`` of either kind of data, flat ``(B, H*W)``.
-    if isinstance(dataset, DatasetPart):
-        images, extra = dataset.flat_sources()
-        return take_rows(images, dataset.rows[start:stop], extra)
-    return dataset.images[start:stop].reshape(stop - start, -1)
+class _InOrder:
+    """A part's images read through once, in order (`DatasetPart.read_once`).
+
+    Consecutive ``take(start, stop)`` calls walk the part from its first image; a
+    stored set's pages go once read, where gathering a validation part spread over
+    a big set would keep nearly all of it resident.
+    """
+
+    def __init__(self, part: DatasetPart) -> None:
+        self._count = len(part)
+        self._blocks = part.read_once()
+        self._block = slice(0, 0)
+        self._images = np.empty((0, *part.image_shape), np.uint8)
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """Return the images ``start:stop``, uint8 ``(B, H, W)``."""
+        pieces = []
+        while start < stop:
+            if start >= self._block.stop:
+                self._block, self._images = next(self._blocks)
+            end = min(stop, self._block.stop)
+            offset = self._block.start
+            pieces.append(self._images[start - offset : end - offset])
+            start = end
+        if stop >= self._count:
+            next(self._blocks, None)  # the reading ends: the last pages go too
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 def _passes(
@@ -123,7 +144,7 @@ def _passes(
     count = len(dataset)
     batch_size = max(1, min(int(batch_size), count))
     labels = dataset.labels
-    if isinstance(dataset, DatasetPart) and not deskew:
+    if isinstance(dataset, DatasetPart) and not (deskew or dataset.deskewed):
         images, extra = dataset.flat_sources()
         rows = dataset.rows
 
@@ -133,13 +154,16 @@ def _passes(
             )
 
     else:
+        reader = _InOrder(dataset) if isinstance(dataset, DatasetPart) else None
 
         def inputs(start: int, stop: int, out: np.ndarray) -> np.ndarray:
-            raw = _raw_batch(dataset, start, stop)
+            if reader is None:
+                raw = dataset.images[start:stop]
+            else:
+                raw = reader.take(start, stop)
             if deskew:
-                upright = deskewed(raw.reshape(stop - start, *dataset.image_shape))
-                raw = upright.reshape(stop - start, -1)
-            return normalization.apply(raw, out=out)
+                raw = deskewed(raw)
+            return normalization.apply(raw.reshape(stop - start, -1), out=out)
 
     shape = (batch_size, dataset.input_size)
     if (

@@ -206,6 +206,7 @@ class PreparedRun:
         unless ``config.deskew`` made new ones.
     validation_set : DatasetPart or None
         The validation part (never holds a drawing); None without validation.
+        With ``config.deskew``, `DatasetPart.deskewed`: deskewed as it is read.
     normalization : Normalization
         Fitted on ``train_set``, or the base model's when fine-tuning.
     network : MLP
@@ -387,7 +388,8 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     With ``config.negatives`` (or a base model that has a "not a digit" output, or
     drawings marked "not a digit" for a base model without one) made-up non-digits
     join the training part as the class `core.judgement.NOT_A_DIGIT`; with
-    ``config.deskew`` every image of both parts is deskewed once, here. Reads the
+    ``config.deskew`` the training part's images are deskewed once, here, and the
+    validation part's each time they are read (`DatasetPart.deskewed`). Reads the
     personal drawings when ``request.personal`` is a callable: call it in the thread
     that will train.
 
@@ -451,7 +453,9 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     validation_source = validation_set
     if config.deskew:
         train_set = _deskewed(train_set)
-        validation_set = None if validation_set is None else _deskewed(validation_set)
+        if validation_set is not None:
+            # Read once an epoch: deskewed as read, not copied.
+            validation_set = dataclasses.replace(validation_set, deskewed=True)
     classes = train_set.num_classes
     if base is not None:
         normalization = base.normalization

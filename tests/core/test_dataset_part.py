@@ -280,8 +280,8 @@ def test_reading_a_stored_set_through_lets_go_of_its_pages(tmp_path):
     copy_run = prepare_run(RunRequest(in_memory, config))
     for part in ("train_set", "validation_set"):
         np.testing.assert_array_equal(
-            getattr(mapped_run, part).source.images,
-            getattr(copy_run, part).source.images,
+            getattr(mapped_run, part).materialize().images,
+            getattr(copy_run, part).materialize().images,
         )
 
     whole = as_part(stored)
@@ -289,3 +289,50 @@ def test_reading_a_stored_set_through_lets_go_of_its_pages(tmp_path):
     copies = calibration_copies(whole, 255, seed=3)
     assert resident_bytes_of(path) < 0.05 * images.nbytes
     np.testing.assert_array_equal(copies, calibration_copies(images, 255, seed=3))
+
+
+def test_a_deskewed_part_reads_its_images_upright(digits):
+    from core.slant import deskew
+
+    part = split_parts(digits, 0.2, 3)[1]
+    upright = dataclasses.replace(part, deskewed=True)
+    np.testing.assert_array_equal(upright.labels, part.labels)
+    np.testing.assert_array_equal(
+        upright.images_at(slice(None)), deskew(part.images_at(slice(None)))
+    )
+    np.testing.assert_array_equal(upright.image_at(4), deskew(part.image_at(4)))
+    read = np.concatenate([images for _, images in upright.read_once()])
+    np.testing.assert_array_equal(read, upright.images_at(slice(None)))
+    assert upright.subset([1, 2]).deskewed
+    with pytest.raises(DatasetError, match="deskewed"):
+        upright.flat_sources()  # the stored images are not the part's
+
+
+def test_evaluating_a_deskewed_part_of_a_stored_set_lets_go_of_its_pages(tmp_path):
+    """A deskewing run's validation part is read every epoch: spread over the whole
+    set, gathered by rows it would keep most of a stored set's pages resident."""
+    from memory_peak import resident_bytes_of
+
+    from core.slant import deskew
+
+    sample = load_bundled("mnist-sample")
+    images = np.concatenate([sample.images] * 4)  # 20,000 images, 15 MB
+    labels = np.concatenate([sample.labels] * 4)
+    path = tmp_path / "images.npy"
+    np.save(path, images)
+    stored = Dataset("stored", np.load(path, mmap_mode="r"), labels)
+    _, validation = split_parts(stored, 0.1, 0)
+    upright = dataclasses.replace(validation, deskewed=True)
+    copy = Dataset("copy", deskew(images[validation.rows]), validation.labels)
+    config = TrainingConfig(hidden_sizes=(8,), epochs=1, seed=1)
+    network = config.build_network(784, 10)
+    norm = Normalization("scale", 255)
+
+    expected = loss_and_accuracy(network, copy, norm, batch_size=100)
+    assert loss_and_accuracy(network, upright, norm, batch_size=100) == expected
+    assert resident_bytes_of(path) < 0.02 * images.nbytes
+    raw = evaluate(network, validation, 100, norm, deskew=True)  # the views' way
+    assert resident_bytes_of(path) < 0.02 * images.nbytes
+    np.testing.assert_array_equal(
+        raw.probabilities, evaluate(network, copy, 100, norm).probabilities
+    )

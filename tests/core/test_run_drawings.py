@@ -124,7 +124,7 @@ def test_negatives_need_28x28_digits():
     assert not makes_negatives((28, 28), tuple("abcdefghij"))
 
 
-def test_deskew_stands_both_parts_upright_once(mnist):
+def test_deskew_stands_both_parts_upright(mnist):
     prepared = prepare_run(RunRequest(mnist, _config(deskew=True)))
     train, validation = split(mnist, 0.1, 0)
     np.testing.assert_array_equal(
@@ -134,6 +134,10 @@ def test_deskew_stands_both_parts_upright_once(mnist):
         prepared.validation_set.materialize().images,
         deskew(validation.materialize().images),
     )
+    # The training part is deskewed once; the validation part, read once an
+    # epoch, as it is read: it names the dataset's images and copies none.
+    assert prepared.validation_set.deskewed
+    assert prepared.validation_set.source.images is mnist.images
     assert "deskewed" in prepared.describe()
     # The views get the images as stored, and read them as the model does.
     np.testing.assert_array_equal(
