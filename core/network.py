@@ -307,6 +307,7 @@ class MLP:
         dropout: float = 0.0,
         l2: float = 0.0,
         rng: np.random.Generator | None = None,
+        targets: np.ndarray | None = None,
     ) -> Gradients:
         """Forward and backward pass over one minibatch, averaged over its rows.
 
@@ -329,6 +330,11 @@ class MLP:
             of ``0.5 * l2 * sum(W ** 2)``. Biases are not decayed.
         rng : numpy.random.Generator, optional
             Draws the dropout masks; required when ``dropout > 0``.
+        targets : ndarray, shape (B, n_out), optional
+            Probabilities to learn instead of ``labels``' classes (a softmax
+            output only): the cost is the cross-entropy against them, e.g. another
+            network's answers (`core.training.Distillation`). ``labels`` still
+            name a class per row (any).
 
         Returns
         -------
@@ -342,6 +348,14 @@ class MLP:
                 f"Expected {batch} labels for {batch} samples, "
                 f"got shape {np.shape(labels)}."
             )
+        if targets is not None:
+            if self.output != "softmax_cross_entropy":
+                raise NetworkError("targets need a softmax output.")
+            if np.shape(targets) != (batch, self.num_classes):
+                raise NetworkError(
+                    f"Expected targets of shape {(batch, self.num_classes)}, "
+                    f"got {np.shape(targets)}."
+                )
         if not 0.0 <= dropout < 1.0:
             raise NetworkError(f"dropout must be in [0, 1), got {dropout}.")
         if dropout > 0.0 and rng is None:
@@ -361,6 +375,8 @@ class MLP:
             if layer == last:
                 # The output activations of z + b, the mean loss, and equation (1).
                 loss = fast.add_bias_and_output(z, b, output, labels, deltas[layer])
+                if targets is not None:
+                    loss = _towards_targets(z, labels, targets, deltas[layer])
                 break
             fast.add_bias_and_activate(z, b, f, derivatives[layer])  # f(z + b)
             a = z  # the activations, written over z
@@ -476,3 +492,21 @@ def _check_name(kind: str, name: str, registry: dict) -> None:
     if name not in registry:
         choices = ", ".join(repr(key) for key in registry)
         raise NetworkError(f"Unknown {kind} {name!r}; choose one of {choices}.")
+
+
+def _towards_targets(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    targets: np.ndarray,
+    delta: np.ndarray,
+) -> float:
+    """Turn a softmax output's error for ``labels`` into that for ``targets``.
+
+    ``delta`` holds ``(p - onehot(labels)) / B``; it becomes ``(p - targets) / B``,
+    the gradient of the mean cross-entropy against ``targets``, which is returned.
+    """
+    batch = labels.shape[0]
+    delta[np.arange(batch), labels] += 1.0 / batch
+    delta -= targets.astype(delta.dtype, copy=False) * (1.0 / batch)
+    tiny = np.finfo(probabilities.dtype).tiny
+    return float(-np.sum(targets * np.log(np.maximum(probabilities, tiny))) / batch)

@@ -31,6 +31,7 @@ from core.datasets import (
     as_part,
     split_parts,
 )
+from core.distillation import Distillation
 from core.hand_turn import TURNED_COPIES, hand_turn, turned
 from core.hand_width import hand_width
 from core.judgement import (
@@ -75,6 +76,12 @@ FINE_TUNE_LIMIT = 20_000  # training images kept: no full epoch of 60,000 needed
 # against thousands of training images: in new runs, and in fine-tunes.
 PERSONAL_REPEAT = 20
 FINE_TUNE_REPEAT = 40
+# A fine-tune keeps the base model's answers on that many of its training images a
+# step, augmented as it was trained, at that weight (`core.distillation`): the
+# MNIST test set lost up to 0.45 points to a taught hand without, 0.26 with; weight
+# 1 read two hands 1-2 points worse (bench/RESULTS.md, eleventh session).
+FINE_TUNE_KEPT_BATCH = 32
+FINE_TUNE_KEPT_WEIGHT = 0.5
 # ``stopped`` of a model taken while its run was still going: if it is what remains
 # (the run was stopped or failed afterwards), the run did not finish.
 SNAPSHOT_STOPPED = "interrupted"
@@ -236,6 +243,9 @@ class PreparedRun:
         How much wider than drawn the run's model reads drawings
         (`core.hand_width`): what a fine-tune found its drawings read best at, else
         the base model's; 1 for a new network.
+    distillation : Distillation or None
+        A fine-tune's: the base model's answers on the training part's own
+        images (not the drawings, not turned copies), kept while it trains.
     """
 
     request: RunRequest
@@ -250,6 +260,7 @@ class PreparedRun:
     training_source: DatasetPart | None = None
     hand_turn: int = 0
     hand_width: float = 1.0
+    distillation: Distillation | None = None
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
@@ -439,6 +450,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     if request.limit is not None and len(train_set) > request.limit:
         keep = np.random.default_rng(config.seed).permutation(len(train_set))
         train_set = train_set.subset(np.sort(keep[: request.limit]))
+    own_images = len(train_set)  # the drawings and turned copies come after
     personal_images = left_out = 0
     if personal is not None and len(personal):
         personal, left_out = _usable_drawings(personal, train_set.class_names)
@@ -457,9 +469,13 @@ def prepare_run(request: RunRequest) -> PreparedRun:
             # Read once an epoch: deskewed as read, not copied.
             validation_set = dataclasses.replace(validation_set, deskewed=True)
     classes = train_set.num_classes
+    distillation = None
     if base is not None:
         normalization = base.normalization
         network = _with_outputs(base.network, classes)
+        if request.kind == "fine_tune":
+            own = train_set.subset(np.arange(own_images))
+            distillation = _keeping_answers(base, network, own)
     else:
         normalization = Normalization.fit(
             config.normalization, train_set, train_set.max_value
@@ -478,6 +494,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         training_source,
         turn,
         width,
+        distillation,
     )
 
 
@@ -501,6 +518,7 @@ def run_training(
         control=control,
         normalization=prepared.normalization,
         threads=threads,
+        distillation=prepared.distillation,
     )
 
 
@@ -1071,6 +1089,31 @@ def _deskewed(part: DatasetPart) -> DatasetPart:
         images[block] = deskew(read)
     return as_part(
         Dataset(part.name, images, part.labels, part.class_names, part.max_value)
+    )
+
+
+def _keeping_answers(
+    base: SavedModel, network: MLP, images: DatasetPart
+) -> Distillation | None:
+    """Return the base model's answers on ``images``, kept while ``network`` trains.
+
+    None when they cannot be kept as they are: an output other than softmax, or a
+    "not a digit" output the base model did not have.
+    """
+    teacher = base.network
+    if teacher.output != "softmax_cross_entropy" or teacher.layer_sizes != (
+        network.layer_sizes
+    ):
+        return None
+    augment = AugmentConfig()
+    if base.config:
+        augment = TrainingConfig.from_dict(base.config).augment
+    return Distillation(
+        teacher.copy(),  # run in the training thread, while the app reads the base
+        images,
+        augment,
+        FINE_TUNE_KEPT_WEIGHT,
+        FINE_TUNE_KEPT_BATCH,
     )
 
 

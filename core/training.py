@@ -29,6 +29,7 @@ from core.datasets import (
     as_part,
     take_rows,
 )
+from core.distillation import Distillation, KeptAnswers
 from core.divergence import Divergence, DivergenceWatch, chance_accuracy
 from core.health import (
     DEFAULT_SAMPLING,
@@ -621,6 +622,7 @@ def train(
     normalization: Normalization | None = None,
     threads: int | str | None = None,
     health: HealthSampling | None = DEFAULT_SAMPLING,
+    distillation: Distillation | None = None,
 ) -> TrainingResult:
     """Train ``network`` in place with minibatch gradient descent.
 
@@ -661,6 +663,9 @@ def train(
         How often to sample the health figures (``core.health``) that the
         ``BatchEvent`` of a sampled step and every ``EpochEvent`` carry; None
         turns sampling off.
+    distillation : Distillation or None
+        Answers to keep while training (`core.distillation`; a fine-tune's): each
+        step adds the gradients towards them.
 
     Returns
     -------
@@ -687,7 +692,7 @@ def train(
             config.normalization, as_part(train_set), train_set.max_value
         )
     emit = on_event if on_event is not None else _ignore
-    run = _Run(network, train_set, config, normalization, health)
+    run = _Run(network, train_set, config, normalization, health, distillation)
     watch = DivergenceWatch(
         network.output,
         network.num_classes,
@@ -905,6 +910,7 @@ class _Run:
         config: TrainingConfig,
         normalization: Normalization,
         health: HealthSampling | None = None,
+        distillation: Distillation | None = None,
     ) -> None:
         part = as_part(dataset)
         self.network = network
@@ -928,10 +934,19 @@ class _Run:
         self.digits = tuple(part.class_names[:10]) == tuple("0123456789")
         # Independent streams, so that e.g. turning dropout on does not change
         # the order in which samples are visited.
-        shuffle, dropout, augment = np.random.SeedSequence(config.seed).spawn(3)
+        shuffle, dropout, augment, kept = np.random.SeedSequence(config.seed).spawn(4)
         self.shuffle_rng = np.random.default_rng(shuffle)
         self.dropout_rng = np.random.default_rng(dropout)
         self.augment_rng = np.random.default_rng(augment)
+        self.kept_answers = None
+        if distillation is not None:
+            self.kept_answers = KeptAnswers(
+                distillation,
+                network,
+                normalization,
+                np.random.default_rng(kept),
+                self.digits,
+            )
         self.optimizer = make_optimizer(config.optimizer, **_optimizer_settings(config))
         self.params = network.parameters()
         pixels = self.images.shape[1]
@@ -1019,10 +1034,16 @@ class _Run:
         rate = learning_rate_at(self.config, epoch, step, self.steps)
         # Overflow is not an error here: a non-finite loss ends the run cleanly.
         with np.errstate(over="ignore", invalid="ignore"):
+            kept = None
+            if self.kept_answers is not None:  # first: both use the same buffers
+                kept = self.kept_answers.gradients(self.network, self.config.dropout)
             loss, grads, probs = self.network.loss_and_gradients(
                 inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
             )
             if math.isfinite(loss):
+                if kept is not None:
+                    for grad, kept_grad in zip(grads, kept, strict=True):
+                        grad += kept_grad
                 sampled = self.health.before_update(grads, size)
                 self.optimizer.step(self.params, grads, rate, overwrite_gradients=True)
                 if sampled:

@@ -198,3 +198,48 @@ def test_mismatched_inputs_are_rejected():
         net.loss_and_gradients(np.zeros((4, 6), np.float32), np.zeros(4, int))
     with pytest.raises(NetworkError, match="labels"):
         net.loss_and_gradients(np.zeros((4, 5), np.float32), np.zeros(3, int))
+
+
+def test_soft_targets_match_central_differences_and_one_hot_labels():
+    """Learning another network's probabilities (`core.distillation`)."""
+    net = MLP(SIZES, "tanh", init="xavier", seed=5, dtype=np.float64)
+    X, labels = _data(2)
+    rng = np.random.default_rng(6)
+    targets = rng.dirichlet(np.ones(SIZES[-1]), size=len(labels))
+
+    def soft_loss() -> float:
+        probabilities = net.forward(X)
+        return float(-np.sum(targets * np.log(probabilities)) / len(labels))
+
+    result = net.loss_and_gradients(X, labels, targets=targets)
+    assert result.loss == pytest.approx(soft_loss())
+    analytic = np.concatenate([g.ravel() for g in result.gradients])
+    numeric, h = [], 1e-6
+    for param in net.parameters():
+        for index in np.ndindex(param.shape):
+            saved = param[index]
+            param[index] = saved + h
+            plus = soft_loss()
+            param[index] = saved - h
+            minus = soft_loss()
+            param[index] = saved
+            numeric.append((plus - minus) / (2 * h))
+    numeric = np.array(numeric)
+    error = np.linalg.norm(analytic - numeric)
+    assert error / (np.linalg.norm(analytic) + np.linalg.norm(numeric)) < 1e-6
+
+    one_hot = np.eye(SIZES[-1])[labels]
+    plain = [g.copy() for g in net.loss_and_gradients(X, labels).gradients]
+    as_targets = net.loss_and_gradients(X, (labels + 1) % SIZES[-1], targets=one_hot)
+    for mine, theirs in zip(as_targets.gradients, plain, strict=True):
+        np.testing.assert_allclose(mine, theirs, atol=1e-12)
+
+
+def test_soft_targets_need_a_softmax_and_their_shape():
+    X, labels = _data()
+    targets = np.full((len(labels), SIZES[-1]), 1.0 / SIZES[-1])
+    quadratic = MLP(SIZES, output="sigmoid_quadratic", seed=1)
+    with pytest.raises(NetworkError, match="softmax"):
+        quadratic.loss_and_gradients(X, labels, targets=targets)
+    with pytest.raises(NetworkError, match="shape"):
+        MLP(SIZES, seed=1).loss_and_gradients(X, labels, targets=targets[:, :2])
