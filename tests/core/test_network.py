@@ -22,27 +22,31 @@ def _objective(net, X, labels, l2, dropout=0.0, seed=None):
     return loss + 0.5 * l2 * sum(float(np.sum(w * w)) for w in net.weights)
 
 
+def _central_difference_error(net, analytic, objective) -> float:
+    """Relative error of ``analytic`` gradients against ``objective()``'s."""
+    numeric, h = [], 1e-6
+    for param in net.parameters():
+        for index in np.ndindex(param.shape):
+            saved = param[index]
+            param[index] = saved + h
+            plus = objective()
+            param[index] = saved - h
+            minus = objective()
+            param[index] = saved
+            numeric.append((plus - minus) / (2 * h))
+    a = np.concatenate([g.ravel() for g in analytic])
+    n = np.array(numeric)
+    return np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n))
+
+
 def _relative_error(net, X, labels, l2=0.0, dropout=0.0, seed=None):
     rng = None if seed is None else np.random.default_rng(seed)
     analytic = [
         g.copy() for g in net.loss_and_gradients(X, labels, dropout, l2, rng).gradients
     ]
-    numeric = []
-    h = 1e-6
-    for param in net.parameters():
-        grad = np.zeros_like(param)
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + h
-            plus = _objective(net, X, labels, l2, dropout, seed)
-            param[index] = saved - h
-            minus = _objective(net, X, labels, l2, dropout, seed)
-            param[index] = saved
-            grad[index] = (plus - minus) / (2 * h)
-        numeric.append(grad)
-    a = np.concatenate([g.ravel() for g in analytic])
-    n = np.concatenate([g.ravel() for g in numeric])
-    return np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n))
+    return _central_difference_error(
+        net, analytic, lambda: _objective(net, X, labels, l2, dropout, seed)
+    )
 
 
 @pytest.mark.parametrize("output", sorted(OUTPUTS))
@@ -213,20 +217,8 @@ def test_soft_targets_match_central_differences_and_one_hot_labels():
 
     result = net.loss_and_gradients(X, labels, targets=targets)
     assert result.loss == pytest.approx(soft_loss())
-    analytic = np.concatenate([g.ravel() for g in result.gradients])
-    numeric, h = [], 1e-6
-    for param in net.parameters():
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + h
-            plus = soft_loss()
-            param[index] = saved - h
-            minus = soft_loss()
-            param[index] = saved
-            numeric.append((plus - minus) / (2 * h))
-    numeric = np.array(numeric)
-    error = np.linalg.norm(analytic - numeric)
-    assert error / (np.linalg.norm(analytic) + np.linalg.norm(numeric)) < 1e-6
+    analytic = [g.copy() for g in result.gradients]
+    assert _central_difference_error(net, analytic, soft_loss) < 1e-6
 
     one_hot = np.eye(SIZES[-1])[labels]
     plain = [g.copy() for g in net.loss_and_gradients(X, labels).gradients]
