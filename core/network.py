@@ -333,7 +333,7 @@ class MLP:
         targets : ndarray, shape (B, n_out), optional
             Probabilities to learn instead of ``labels``' classes (a softmax
             output only): the cost is the cross-entropy against them, e.g. another
-            network's answers (`core.training.Distillation`). ``labels`` still
+            network's answers (`core.distillation`). ``labels`` still
             name a class per row (any).
 
         Returns

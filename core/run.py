@@ -1097,12 +1097,14 @@ def _keeping_answers(
 ) -> Distillation | None:
     """Return the base model's answers on ``images``, kept while ``network`` trains.
 
-    None when they cannot be kept as they are: an output other than softmax, or a
-    "not a digit" output the base model did not have.
+    None when they cannot be kept as they are: an output other than softmax, a
+    "not a digit" output the base model did not have, or no images.
     """
     teacher = base.network
-    if teacher.output != "softmax_cross_entropy" or teacher.layer_sizes != (
-        network.layer_sizes
+    if (
+        teacher.output != "softmax_cross_entropy"
+        or teacher.layer_sizes != network.layer_sizes
+        or len(images) == 0
     ):
         return None
     augment = AugmentConfig()
