@@ -251,6 +251,8 @@ def test_fine_tuning_with_not_a_digit_drawings_gives_the_model_that_output(mnist
     assert prepared.config.negatives == made
     assert len(prepared.train_set) <= FINE_TUNE_LIMIT + 6 * FINE_TUNE_REPEAT
     assert prepared.personal_images == 6 and prepared.left_out == 0
+    # The base model never answered "not a digit": there is nothing of it to keep.
+    assert prepared.distillation is None
 
 
 def test_the_fine_tuned_model_keeps_the_new_output(mnist):
