@@ -73,7 +73,7 @@ class KeptAnswers:
         self.inputs = np.empty((block, images.input_size), np.float32)
         self.targets = np.empty((block, network.num_classes), network.dtype)
         self.used = block  # every row of the block used: draw the next one first
-        self.kept = [np.empty_like(p) for p in network.parameters()]
+        self.kept_gradients = [np.empty_like(p) for p in network.parameters()]
 
     def gradients(self, network: MLP, dropout: float) -> list[np.ndarray] | None:
         """Return ``weight`` times the gradients towards the teacher's answers.
@@ -82,10 +82,10 @@ class KeptAnswers:
         not finite. Call before the step's own gradients: both use the network's
         buffers, and these are copied out.
         """
-        kept = self.distillation
-        if self.used + kept.batch > len(self.inputs):
+        distillation = self.distillation
+        if self.used + distillation.batch > len(self.inputs):
             self._next_block()
-        rows = slice(self.used, self.used + kept.batch)
+        rows = slice(self.used, self.used + distillation.batch)
         self.used = rows.stop
         inputs = self.inputs[rows].astype(network.dtype, copy=False)
         targets = self.targets[rows]
@@ -94,25 +94,25 @@ class KeptAnswers:
         )
         if not np.isfinite(loss):
             return None
-        for out, grad in zip(self.kept, grads, strict=True):
-            np.multiply(grad, kept.weight, out=out)
-        return self.kept
+        for out, grad in zip(self.kept_gradients, grads, strict=True):
+            np.multiply(grad, distillation.weight, out=out)
+        return self.kept_gradients
 
     def _next_block(self) -> None:
-        kept = self.distillation
+        distillation = self.distillation
         inputs = self.inputs
-        rows = self.rng.integers(0, len(kept.images), len(inputs))
-        raw = kept.images.images_at(rows)
+        rows = self.rng.integers(0, len(distillation.images), len(inputs))
+        raw = distillation.images.images_at(rows)
         augment_batch(
             raw,
-            kept.augment,
+            distillation.augment,
             self.rng,
-            kept.images.max_value,
+            distillation.images.max_value,
             out=inputs.reshape(raw.shape),
             labels=None if self.labels is None else self.labels[rows],
         )
         self.normalization.apply(inputs, out=inputs)
-        teacher = kept.teacher
+        teacher = distillation.teacher
         answers = teacher.forward(inputs.astype(teacher.dtype, copy=False), copy=False)
         np.copyto(self.targets, answers, casting="same_kind")
         self.used = 0
