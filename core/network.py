@@ -308,6 +308,7 @@ class MLP:
         l2: float = 0.0,
         rng: np.random.Generator | None = None,
         targets: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> Gradients:
         """Forward and backward pass over one minibatch, averaged over its rows.
 
@@ -335,6 +336,10 @@ class MLP:
             output only): the cost is the cross-entropy against them, e.g. another
             network's answers (`core.distillation`). ``labels`` still
             name a class per row (any).
+        weights : ndarray, shape (B,), optional
+            Each row's share of the cost, with ``targets`` (1 / B each when not
+            given): the cost is ``sum_i weights[i] * cross_entropy_i``. Lets one
+            pass train rows of different standing (`core.distillation`).
 
         Returns
         -------
@@ -356,6 +361,11 @@ class MLP:
                     f"Expected targets of shape {(batch, self.num_classes)}, "
                     f"got {np.shape(targets)}."
                 )
+        if weights is not None and (targets is None or np.shape(weights) != (batch,)):
+            raise NetworkError(
+                f"weights need targets and the shape {(batch,)}, "
+                f"got {np.shape(weights)}."
+            )
         if not 0.0 <= dropout < 1.0:
             raise NetworkError(f"dropout must be in [0, 1), got {dropout}.")
         if dropout > 0.0 and rng is None:
@@ -376,7 +386,9 @@ class MLP:
                 # The output activations of z + b, the mean loss, and equation (1).
                 loss = fast.add_bias_and_output(z, b, output, labels, deltas[layer])
                 if targets is not None:
-                    loss = _towards_targets(z, labels, targets, deltas[layer])
+                    if weights is None:
+                        weights = np.full(batch, 1.0 / batch, z.dtype)
+                    loss = _towards_targets(z, targets, weights, deltas[layer])
                 break
             fast.add_bias_and_activate(z, b, f, derivatives[layer])  # f(z + b)
             a = z  # the activations, written over z
@@ -496,17 +508,17 @@ def _check_name(kind: str, name: str, registry: dict) -> None:
 
 def _towards_targets(
     probabilities: np.ndarray,
-    labels: np.ndarray,
     targets: np.ndarray,
+    weights: np.ndarray,
     delta: np.ndarray,
 ) -> float:
-    """Turn a softmax output's error for ``labels`` into that for ``targets``.
+    """Write a softmax output's error for ``targets`` into ``delta``; return the cost.
 
-    ``delta`` holds ``(p - onehot(labels)) / B``; it becomes ``(p - targets) / B``,
-    the gradient of the mean cross-entropy against ``targets``, which is returned.
+    The cost is each row's cross-entropy against its targets, weighted by
+    ``weights``; its gradient with respect to the logits is ``weights * (p - t)``.
     """
-    batch = labels.shape[0]
-    delta[np.arange(batch), labels] += 1.0 / batch
-    delta -= targets.astype(delta.dtype, copy=False) * (1.0 / batch)
+    np.subtract(probabilities, targets, out=delta, casting="same_kind")
+    delta *= weights[:, None]
     tiny = np.finfo(probabilities.dtype).tiny
-    return float(-np.sum(targets * np.log(np.maximum(probabilities, tiny))) / batch)
+    costs = -np.sum(targets * np.log(np.maximum(probabilities, tiny)), axis=1)
+    return float(costs @ weights)

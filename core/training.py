@@ -946,6 +946,7 @@ class _Run:
                 normalization,
                 np.random.default_rng(kept),
                 self.digits,
+                self.batch,
             )
         self.optimizer = make_optimizer(config.optimizer, **_optimizer_settings(config))
         self.params = network.parameters()
@@ -1034,16 +1035,13 @@ class _Run:
         rate = learning_rate_at(self.config, epoch, step, self.steps)
         # Overflow is not an error here: a non-finite loss ends the run cleanly.
         with np.errstate(over="ignore", invalid="ignore"):
-            kept = None
-            if self.kept_answers is not None:  # first: both use the same buffers
-                kept = self.kept_answers.gradients(self.network, self.config.dropout)
-            loss, grads, probs = self.network.loss_and_gradients(
+            learn = self.network.loss_and_gradients
+            if self.kept_answers is not None:
+                learn = self.kept_answers.loss_and_gradients
+            loss, grads, probs = learn(
                 inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
             )
             if math.isfinite(loss):
-                if kept is not None:
-                    for grad, kept_grad in zip(grads, kept, strict=True):
-                        grad += kept_grad
                 sampled = self.health.before_update(grads, size)
                 self.optimizer.step(self.params, grads, rate, overwrite_gradients=True)
                 if sampled:

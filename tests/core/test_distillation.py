@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from core.augment import AugmentConfig
-from core.datasets import Dataset, load_bundled
+from core.datasets import Dataset, Normalization, as_part, load_bundled
+from core.distillation import Distillation, KeptAnswers
+from core.network import MLP
 from core.run import (
     FINE_TUNE_KEPT_BATCH,
     FINE_TUNE_KEPT_WEIGHT,
@@ -90,3 +92,36 @@ def test_keeping_the_answers_forgets_less_of_the_other_images(digits, base):
 
     kept, forgotten = drift(prepared.distillation), drift(None)
     assert kept < 0.8 * forgotten
+
+
+def test_a_step_learns_its_rows_and_the_kept_answers_in_one_pass(digits):
+    """The joined pass's gradients: the step's mean loss plus ``weight`` times the
+    kept rows' mean cross-entropy against the teacher's answers."""
+    network = MLP((64, 16, 10), seed=3, dtype=np.float64)
+    teacher = MLP((64, 16, 10), seed=4, dtype=np.float64)
+    kept = Distillation(teacher, as_part(digits), AUGMENT, weight=0.3, batch=5)
+    normalization = Normalization("scale", max_value=16.0)
+    answers = KeptAnswers(
+        kept, network, normalization, np.random.default_rng(0), True, batch=8
+    )
+    inputs = digits.images[:7].reshape(7, -1) / 16.0
+    labels = digits.labels[:7].astype(np.intp)
+    loss, grads, probabilities = answers.loss_and_gradients(
+        inputs, labels, 0.0, 0.0, np.random.default_rng(1)
+    )
+    joined = [g.copy() for g in grads]
+    own = network.loss_and_gradients(inputs, labels)
+    assert loss == pytest.approx(own.loss)
+    np.testing.assert_allclose(probabilities, own.probabilities)
+    expected = [g.copy() for g in own.gradients]
+    rows = slice(answers.used - kept.batch, answers.used)
+    targets = answers.targets[rows]
+    np.testing.assert_allclose(
+        targets, teacher.forward(answers.inputs[rows].astype(np.float64))
+    )
+    soft = network.loss_and_gradients(
+        answers.inputs[rows].astype(np.float64), targets.argmax(axis=1),
+        targets=targets,
+    )  # fmt: skip
+    for mine, step, kept_part in zip(joined, expected, soft.gradients, strict=True):
+        np.testing.assert_allclose(mine, step + 0.3 * kept_part, atol=1e-12)

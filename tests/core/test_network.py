@@ -204,18 +204,21 @@ def test_mismatched_inputs_are_rejected():
         net.loss_and_gradients(np.zeros((4, 5), np.float32), np.zeros(3, int))
 
 
-def test_soft_targets_match_central_differences_and_one_hot_labels():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_soft_targets_match_central_differences_and_one_hot_labels(weighted):
     """Learning another network's probabilities (`core.distillation`)."""
     net = MLP(SIZES, "tanh", init="xavier", seed=5, dtype=np.float64)
     X, labels = _data(2)
     rng = np.random.default_rng(6)
     targets = rng.dirichlet(np.ones(SIZES[-1]), size=len(labels))
+    weights = rng.uniform(0.0, 1.0, len(labels)) if weighted else None
+    shares = np.full(len(labels), 1.0 / len(labels)) if weights is None else weights
 
     def soft_loss() -> float:
         probabilities = net.forward(X)
-        return float(-np.sum(targets * np.log(probabilities)) / len(labels))
+        return float(-np.sum(targets * np.log(probabilities), axis=1) @ shares)
 
-    result = net.loss_and_gradients(X, labels, targets=targets)
+    result = net.loss_and_gradients(X, labels, targets=targets, weights=weights)
     assert result.loss == pytest.approx(soft_loss())
     analytic = [g.copy() for g in result.gradients]
     assert _central_difference_error(net, analytic, soft_loss) < 1e-6
@@ -235,3 +238,10 @@ def test_soft_targets_need_a_softmax_and_their_shape():
         quadratic.loss_and_gradients(X, labels, targets=targets)
     with pytest.raises(NetworkError, match="shape"):
         MLP(SIZES, seed=1).loss_and_gradients(X, labels, targets=targets[:, :2])
+    weights = np.full(len(labels), 0.5)
+    with pytest.raises(NetworkError, match="weights need targets"):
+        MLP(SIZES, seed=1).loss_and_gradients(X, labels, weights=weights)
+    with pytest.raises(NetworkError, match="weights need targets"):
+        MLP(SIZES, seed=1).loss_and_gradients(
+            X, labels, targets=targets, weights=weights[1:]
+        )
