@@ -205,15 +205,13 @@ class HealthMonitor:
         """Minibatches between samples, as now planned."""
         return self._interval
 
-    def before_update(self, gradients: Sequence[np.ndarray], batch: int) -> bool:
+    def before_update(self, gradients: Sequence[np.ndarray]) -> bool:
         """Measure the gradient and the units now if this step is sampled.
 
         Parameters
         ----------
         gradients : sequence of ndarray
             The step's gradients, before the optimizer uses (and overwrites) them.
-        batch : int
-            Rows of the minibatch (to read the hidden slopes of the step).
 
         Returns
         -------
@@ -233,7 +231,7 @@ class HealthMonitor:
         for weights, copy in zip(self.network.weights, self._before, strict=True):
             np.copyto(copy, weights)
         self._inactive = inactive_shares(
-            self.network.hidden_slopes(batch)[: len(self.network.weights) - 1],
+            self.network.hidden_slopes()[: len(self.network.weights) - 1],
             self.network.activation,
         )
         self._work = time.perf_counter() - started

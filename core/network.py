@@ -120,6 +120,7 @@ class MLP:
         self._workspaces = fast.Workspaces(self.layer_sizes, self.dtype)
         self._grads: list[np.ndarray] | None = None
         self._l2_scratch: list[np.ndarray] | None = None
+        self._trained_rows: int | None = None  # of the latest training step
 
     # ----------------------------------------------------------------- info
 
@@ -159,6 +160,7 @@ class MLP:
         clone._workspaces = fast.Workspaces(self.layer_sizes, self.dtype)
         clone._grads = None
         clone._l2_scratch = None
+        clone._trained_rows = None
         return clone
 
     def __repr__(self) -> str:
@@ -371,6 +373,7 @@ class MLP:
         if dropout > 0.0 and rng is None:
             raise NetworkError("dropout needs a random generator (rng).")
         ws = self._workspace(batch)
+        self._trained_rows = batch
         if dropout > 0.0:
             ws.enable_dropout()
         f, output = self._activation, self._output
@@ -427,18 +430,15 @@ class MLP:
             np.matmul(ws.ones, deltas[layer], out=db)
         return Gradients(loss, grads, zs[last])
 
-    def hidden_slopes(self, batch: int) -> list[np.ndarray]:
+    def hidden_slopes(self) -> list[np.ndarray]:
         """Return ``f'(z_l)`` of each hidden layer from the latest training step.
 
-        Valid after ``loss_and_gradients`` on a batch of ``batch`` rows, until the
-        next call: the arrays are the buffers equation (2) used (before dropout).
-
-        Returns
-        -------
-        list of ndarray
-            One ``(batch, n_l)`` array per hidden layer.
+        The buffers equation (2) used (before dropout), one ``(B, n_l)`` array per
+        hidden layer for that step's ``B`` rows, valid until the next step.
         """
-        return self._workspace(batch).derivatives
+        if self._trained_rows is None:
+            raise NetworkError("No training step has run yet.")
+        return self._workspace(self._trained_rows).derivatives
 
     def input_gradient(
         self, x: np.ndarray, class_index: int | np.ndarray

@@ -1042,7 +1042,7 @@ class _Run:
                 inputs, labels, self.config.dropout, self.config.l2, self.dropout_rng
             )
             if math.isfinite(loss):
-                sampled = self.health.before_update(grads, size)
+                sampled = self.health.before_update(grads)
                 self.optimizer.step(self.params, grads, rate, overwrite_gradients=True)
                 if sampled:
                     self._health_record = self.health.after_update()

@@ -21,7 +21,7 @@ from core.run import (
     prepare_run,
     run_training,
 )
-from core.training import TrainingConfig
+from core.training import BatchEvent, TrainingConfig
 
 AUGMENT = AugmentConfig(shift=1.0, rotation=8.0, probability=0.5)
 
@@ -125,3 +125,22 @@ def test_a_step_learns_its_rows_and_the_kept_answers_in_one_pass(digits):
     )  # fmt: skip
     for mine, step, kept_part in zip(joined, expected, soft.gradients, strict=True):
         np.testing.assert_allclose(mine, step + 0.3 * kept_part, atol=1e-12)
+
+
+def test_a_fine_tunes_health_samples_read_the_pass_it_ran(digits, base):
+    """The units' activity comes from the step's own pass of own and kept rows."""
+    network = base.network.copy()
+    network.weights[0][:, :16] = 0.0  # half the hidden units never fire again
+    network.biases[0][:16] = -1.0
+    dead = dataclasses.replace(base, network=network)
+    prepared = prepare_run(fine_tune_request(dead, digits, _drawings(5, 3)))
+    samples = []
+
+    def keep(event) -> None:
+        if isinstance(event, BatchEvent) and event.health is not None:
+            samples.append(event.health.inactive_share[0])
+
+    run_training(prepared, on_event=keep, threads=1)
+    assert samples
+    # Some others are idle on a whole minibatch too (0.66-0.69 keeping nothing).
+    assert 0.5 <= min(samples) and max(samples) < 0.9

@@ -109,7 +109,7 @@ def test_inactive_share_equals_a_direct_count_from_a_forward_pass(activation):
         network.biases[1][2] = 60.0  # saturated high counts too
     X, labels = _batch(rng)
     network.loss_and_gradients(X, labels)
-    shares = inactive_shares(network.hidden_slopes(len(X)), activation)
+    shares = inactive_shares(network.hidden_slopes(), activation)
 
     weights = [w.astype(np.float64) for w in network.weights]
     biases = [b.astype(np.float64) for b in network.biases]
@@ -250,24 +250,24 @@ def test_the_adaptive_interval_keeps_sampling_within_its_budget(monkeypatch):
     X = np.ones((5, 4), np.float32)
     _, gradients, _ = network.loss_and_gradients(X, np.zeros(5, np.intp))
     monitor = HealthMonitor(network, HealthSampling(budget=0.01))
-    assert monitor.before_update(gradients, 5)  # the first step is always sampled
+    assert monitor.before_update(gradients)  # the first step is always sampled
     monitor.after_update()
     assert monitor.interval == MIN_INTERVAL  # nothing measured yet
     for _ in range(MIN_INTERVAL - 1):
         clock.now += 1.0  # a step takes 1 s
-        assert not monitor.before_update(gradients, 5)
+        assert not monitor.before_update(gradients)
     clock.now += 1.0
     clock.per_call = 0.1  # each of the sample's 4 clock reads: 0.2 s of work
-    assert monitor.before_update(gradients, 5)
+    assert monitor.before_update(gradients)
     monitor.after_update()
     # 0.2 s of sampling within 1% of 1 s steps: one sample every 20 steps.
     assert monitor.interval == 20
     clock.per_call = 0.0
     for _ in range(19):
         clock.now += 1.0
-        assert not monitor.before_update(gradients, 5)
+        assert not monitor.before_update(gradients)
     clock.now += 1.0
-    assert monitor.before_update(gradients, 5)
+    assert monitor.before_update(gradients)
     monitor.after_update()
     assert monitor.interval == MIN_INTERVAL  # a free sample: as often as allowed
 

@@ -245,3 +245,13 @@ def test_soft_targets_need_a_softmax_and_their_shape():
         MLP(SIZES, seed=1).loss_and_gradients(
             X, labels, targets=targets, weights=weights[1:]
         )
+
+
+def test_hidden_slopes_are_the_latest_training_steps():
+    net = MLP(SIZES, "tanh", seed=2)
+    with pytest.raises(NetworkError, match="No training step"):
+        net.hidden_slopes()
+    for batch in (7, 3):
+        X, labels = _data(batch=batch)
+        net.loss_and_gradients(X, labels)
+        assert [s.shape for s in net.hidden_slopes()] == [(batch, 5), (batch, 4)]
