@@ -32,7 +32,8 @@ class Gradients(NamedTuple):
     Attributes
     ----------
     loss : float
-        Mean data loss over the batch (the L2 penalty is not included).
+        Mean data loss over the batch, or its rows' weighted sum with ``weights``
+        (the L2 penalty is not included).
     gradients : list of ndarray
         Gradients in ``parameters()`` order: dW0 ``(n0, n1)``, db0 ``(n1,)``, ...
     probabilities : ndarray, shape (B, K)
