@@ -66,6 +66,12 @@ CLEAR_RATIO = 3.0
 # spare cores find out).
 PROBE_INTERVAL = 5.0
 MAX_INTERVAL = 20.0
+# One thread that wins on an idle machine (within IDLE_SLACK) is measured again
+# after IDLE_RECHECK seconds (doubled while confirmed): there, all threads lose to
+# something passing. Measured on the 2-core VM: a probe's two-thread steps took
+# 2.6-3.7 ms against 1.4 ms just before and after, and 2 of 6 idle runs of 1.4 s
+# stayed on one thread, 35% slower, until their end.
+IDLE_RECHECK = 1.0
 PROBE_SHARE = 0.03
 WINDOW = 8
 DRIFT = 0.5
@@ -296,7 +302,8 @@ class ThreadChooser:
     pairs of blocks, up to `MAX_PAIRS` in a close call; 1 thread wins at once
     when all threads are `CLEAR_RATIO` times slower) and the lower median wins
     (a close call on an idle machine, within `IDLE_SLACK`, goes to all threads).
-    The probe is repeated after `PROBE_INTERVAL` seconds (doubling,
+    The probe is repeated after `PROBE_INTERVAL` seconds (`IDLE_RECHECK` when one
+    thread won on an idle machine; doubling,
     up to `MAX_INTERVAL`, while the choice holds; longer when the last probe
     cost more than `PROBE_SHARE` of that) and, when all threads won, as soon as
     the median of the last `WINDOW` steps grows by more than `DRIFT` or exceeds
@@ -472,7 +479,7 @@ class ThreadChooser:
             for steps in self._samples.values()
             for seconds in steps
         )
-        if best == fewest:
+        if best == fewest and not idle:  # idle, the CPU they burnt was spare
             cost += self._burnt
         confirmed = best == self.choice
         self.choice = _latest = best
@@ -480,9 +487,12 @@ class ThreadChooser:
         self._samples = None
         self._recent.clear()
         self._baseline = None
-        self._interval = (
-            min(2 * self._interval, MAX_INTERVAL) if confirmed else PROBE_INTERVAL
-        )
+        if confirmed:
+            self._interval = min(2 * self._interval, MAX_INTERVAL)
+        elif best == fewest and idle:
+            self._interval = IDLE_RECHECK
+        else:
+            self._interval = PROBE_INTERVAL
         self._next_probe = now + max(self._interval, cost / PROBE_SHARE)
 
     def _read_spare(self) -> float | None:

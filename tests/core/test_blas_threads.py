@@ -13,6 +13,7 @@ from core.blas_threads import (
     CLEAR_RATIO,
     DRIFT,
     FIRST_PROBE_DELAY,
+    IDLE_RECHECK,
     MAX_INTERVAL,
     MAX_PAIRS,
     PROBE_INTERVAL,
@@ -287,6 +288,7 @@ def test_more_threads_never_win_early():
 
 def test_probes_again_after_the_interval_and_backs_off_while_confirmed():
     chooser, pool, clock = _chooser()
+    clock.spare_cores = 0.6  # another program is busy
     seconds = {1: 0.004, 2: 0.009}
     _probe(chooser, pool, clock, seconds)
     assert chooser.choice == 1
@@ -312,6 +314,18 @@ def test_probes_again_after_the_interval_and_backs_off_while_confirmed():
     assert chooser._interval == MAX_INTERVAL
 
 
+def test_one_thread_that_wins_on_an_idle_machine_is_measured_again_soon():
+    """There all threads lose to something passing (the VM's other core taken)."""
+    chooser, pool, clock = _chooser()
+    _probe(chooser, pool, clock, {1: 0.004, 2: 0.0048})  # a cheap probe
+    assert chooser.choice == 1
+    clock.now += IDLE_RECHECK + 0.01
+    _steps(chooser, pool, clock, {1: 0.004, 2: 0.003}, 1)
+    assert chooser.probing
+    _probe(chooser, pool, clock, {1: 0.004, 2: 0.003})
+    assert chooser.choice == 2
+
+
 def test_costly_probes_wait_longer():
     """A probe step with all threads that costs 100 ordinary steps is made rarely."""
     chooser, pool, clock = _chooser()
@@ -328,9 +342,14 @@ def test_costly_probes_wait_longer():
     assert chooser.probing
 
 
-def test_cpu_burnt_by_all_threads_makes_the_next_probe_wait():
-    """All-thread steps that spin both threads cost the CPU time others lose."""
+@pytest.mark.parametrize("spare", [0.6, 1.0])
+def test_cpu_burnt_by_all_threads_makes_the_next_probe_wait(spare):
+    """All-thread steps that spin both threads cost the CPU time others lose.
+
+    On an idle machine no one loses it: the next probe comes at `IDLE_RECHECK`.
+    """
     chooser, pool, clock = _chooser()
+    clock.spare_cores = spare
     seconds = {1: 0.004, 2: 0.020}
     _probe(chooser, pool, clock, seconds, pairs=1, cpu={1: 0.0, 2: 0.180})
     assert chooser.choice == 1
@@ -338,7 +357,9 @@ def test_cpu_burnt_by_all_threads_makes_the_next_probe_wait():
     # wall time (alone, the usual interval), and 0.18 s of the other threads' CPU.
     wall_only = (0.020 - 0.004) / PROBE_SHARE
     wait = (0.016 + 0.180) / PROBE_SHARE
-    assert wall_only < PROBE_INTERVAL < wait
+    assert wall_only < IDLE_RECHECK < PROBE_INTERVAL < wait
+    if spare == 1.0:
+        wait = IDLE_RECHECK
     clock.now += wait - 0.1
     _steps(chooser, pool, clock, seconds, 1)
     assert not chooser.probing
