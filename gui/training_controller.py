@@ -231,6 +231,12 @@ class TrainingController(QObject):
     def on_worker_prepared(self, prepared: PreparedData) -> None:
         """Note the prepared data (split done, network built)."""
         self.prepared_data = prepared
+        # The time left is training time: preparing (made-up non-digits, a
+        # deskewed copy: 5-7 s before a fine-tune's 10 s of epochs) is over.
+        self._started_at = time.monotonic()
+        self._paused_total = 0.0
+        if self._paused_since is not None:
+            self._paused_since = self._started_at
         self.prepared.emit(prepared)
 
     @Slot(object)
@@ -347,6 +353,18 @@ class TrainingController(QObject):
         self.finished.emit(outcome)
 
     # ------------------------------------------------------------- helpers
+    def seconds_left(self, fraction: float) -> float | None:
+        """Return the run's time left at ``fraction`` done, at its training pace.
+
+        Timed from when the data was prepared; None while paused or too early.
+        """
+        if self._paused_since is not None:
+            return None
+        elapsed = time.monotonic() - self._started_at - self._paused_total
+        if fraction > 0.005 and elapsed > 0.5:
+            return elapsed * (1.0 - fraction) / fraction
+        return None
+
     def _status(
         self,
         epoch: int,
@@ -356,18 +374,13 @@ class TrainingController(QObject):
         samples_per_second: float | None,
         blas_threads: int | None,
     ) -> RunStatus:
-        left = None
-        if self._paused_since is None:
-            elapsed = time.monotonic() - self._started_at - self._paused_total
-            if fraction > 0.005 and elapsed > 0.5:
-                left = elapsed * (1.0 - fraction) / fraction
         return RunStatus(
             epoch,
             epochs,
             fraction,
             float(learning_rate),
             samples_per_second,
-            left,
+            self.seconds_left(fraction),
             self._paused_since is not None,
             self._threads_setting,
             blas_threads,
