@@ -17,7 +17,11 @@ import numpy as np
 
 from core.augment import AugmentConfig, augment_batch
 from core.datasets import DatasetPart, Normalization
+from core.losses import OUTPUTS
 from core.network import MLP, Gradients
+
+# The step's own loss, as the network reports it without kept rows.
+_CROSS_ENTROPY = OUTPUTS["softmax_cross_entropy"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,11 +132,7 @@ class KeptAnswers:
             X, all_labels, dropout, l2, rng, targets=targets, weights=weights
         )
         own = probabilities[:size]
-        loss = math.nan
-        if math.isfinite(cost):
-            tiny = np.finfo(own.dtype).tiny
-            picked = own[np.arange(size), labels]
-            loss = float(-np.mean(np.log(np.maximum(picked, tiny))))
+        loss = _CROSS_ENTROPY.loss(own, labels) if math.isfinite(cost) else math.nan
         return Gradients(loss, grads, own)
 
     def _next_block(self) -> None:

@@ -665,7 +665,7 @@ def train(
         turns sampling off.
     distillation : Distillation or None
         Answers to keep while training (`core.distillation`; a fine-tune's): each
-        step adds the gradients towards them.
+        step also learns them, in the same pass as its own images.
 
     Returns
     -------
