@@ -113,6 +113,7 @@ def measure(argv: list[str], env: dict) -> Phase:
     """Run ``python ARGV...`` in a fresh process and measure it (`Phase`).
 
     ``argv`` is a script and its arguments, or ``["-c", code, arguments...]``.
+    Each phase has a cache folder of its own: it makes what a first run makes.
     """
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "peak"
@@ -120,7 +121,7 @@ def measure(argv: list[str], env: dict) -> Phase:
         done = subprocess.run(
             [sys.executable, "-c", _PEAK, str(report), *argv],
             cwd=ROOT,
-            env=env,
+            env={**env, "DIGIT_STUDIO_CACHE_DIR": str(Path(folder) / "cache")},
             capture_output=True,
             text=True,
         )

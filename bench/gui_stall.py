@@ -477,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     folder = tempfile.mkdtemp(prefix="digit-studio-bench-")
     os.environ["DIGIT_STUDIO_DATA_DIR"] = folder
+    os.environ["DIGIT_STUDIO_CACHE_DIR"] = folder
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 

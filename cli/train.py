@@ -34,6 +34,7 @@ from core.training import (
     FinishedEvent,
     TrainingConfig,
 )
+from core.user_dirs import cache_dir
 
 NAME = "train"
 HELP = "train a network on a dataset and save it as a model file"
@@ -179,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
         config.layer_sizes(dataset.input_size, dataset.num_classes),
         config.normalization,
     )
-    request = RunRequest(dataset, config, subset=args.subset)
+    request = RunRequest(
+        dataset, config, subset=args.subset, negatives_folder=cache_dir()
+    )
     prepared = prepare_run(request)
     network = prepared.network
     reporter = _Reporter(sys.stdout, config, quiet=args.quiet)

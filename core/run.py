@@ -10,9 +10,7 @@ validation part. Never imports Qt, never prints.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +48,7 @@ from core.model_io import (
     utc_now_iso,
 )
 from core.negatives import make_negatives
+from core.negatives_store import NegativesStore
 from core.network import MLP
 from core.personal_set import load_personal_dataset
 from core.preprocess import PreprocessError, convert_drawings, target_for_shape
@@ -190,6 +189,7 @@ class RunRequest:
     subset: int | None = None
     limit: int | None = None
     phase_kind: str | None = None
+    negatives_folder: Path | None = None
 
     @property
     def kind(self) -> str:
@@ -443,7 +443,9 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         total = len(train_set) + negatives
         negatives = max(1, round(negatives * min(1.0, request.limit / total)))
     if negatives:
-        train_set = _with_negatives(train_set, negatives, config.seed)
+        train_set = _with_negatives(
+            train_set, negatives, config.seed, request.negatives_folder
+        )
         if validation_set is not None:
             validation_set = _with_class_names(validation_set, train_set.class_names)
         config = config.replace(negatives=negatives)
@@ -988,12 +990,14 @@ def _negatives_count(
     return config.negatives or FINE_TUNE_NEGATIVES
 
 
-def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPart:
+def _with_negatives(
+    train_set: DatasetPart, count: int, seed: int, folder: Path | None
+) -> DatasetPart:
     # The digits of the training part make the overlaps and sort out the made-up
     # drawings that happen to look like a digit (a sample of them for a big part),
     # read from the part as they are needed.
     digits = train_set.subset(np.arange(min(len(train_set), _NEGATIVES_DIGITS)))
-    made = _made_negatives(count, seed, digits)
+    made = _made_negatives(count, seed, digits, folder)
     if train_set.max_value != 255:
         scaled = made.astype(np.float32) * (train_set.max_value / 255.0)
         made = np.rint(scaled).astype(np.uint8)
@@ -1005,28 +1009,21 @@ def _with_negatives(train_set: DatasetPart, count: int, seed: int) -> DatasetPar
 
 # The latest made-up non-digits: the next run on the same digits with the same count
 # and seed (comparing settings, or fine-tuning) takes them instead of spending
-# seconds making them again. Kept compressed: a run that deskews has its own copy,
-# and 12,000 of them are 9 MiB as they are, 2 MiB so (in 70 ms, back in 50).
-_LATEST_NEGATIVES: dict[tuple[int, int, bytes], tuple[tuple[int, ...], bytes]] = {}
+# seconds making them again.
+_NEGATIVES = NegativesStore()
 
 
-def _made_negatives(count: int, seed: int, digits: DatasetPart) -> np.ndarray:
-    digest = hashlib.blake2b(digest_size=16)
-    for _, images in digits.read_once():
-        digest.update(images)
-    key = (count, seed, digest.digest())
-    kept = _LATEST_NEGATIVES.get(key)
-    if kept is not None:
-        shape, packed = kept
-        return np.frombuffer(zlib.decompress(packed), np.uint8).reshape(shape)
-    # Loaded now, the compiled kernels convert the pieces and overlaps of real
-    # digits too (the same bits, a tenth less time): they load only when asked.
-    fast.warm_up()
-    made = make_negatives(count, seed=seed, digits=digits)
-    made.flags.writeable = False
-    _LATEST_NEGATIVES.clear()
-    _LATEST_NEGATIVES[key] = (made.shape, zlib.compress(made.tobytes(), 1))
-    return made
+def _made_negatives(
+    count: int, seed: int, digits: DatasetPart, folder: Path | None
+) -> np.ndarray:
+    def make() -> np.ndarray:
+        # Loaded now, the compiled kernels convert the pieces and overlaps of real
+        # digits too (the same bits, a tenth less time): they load only when asked.
+        fast.warm_up()
+        return make_negatives(count, seed=seed, digits=digits)
+
+    chunks = (images for _, images in digits.read_once())
+    return _NEGATIVES.images(count, seed, chunks, make, folder)
 
 
 def _with_class_names(part: DatasetPart, names: tuple[str, ...]) -> DatasetPart:

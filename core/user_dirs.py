@@ -1,4 +1,4 @@
-"""The user's data folder and the user's MNIST mirror, read from the environment.
+"""The user's data and cache folders and MNIST mirror, read from the environment.
 
 The only core module that reads global settings; only `cli/` and `gui/` call it,
 and they pass the results to the rest of core. Never imports Qt.
@@ -13,6 +13,7 @@ import platformdirs
 
 DATA_DIR_ENV = "DIGIT_STUDIO_DATA_DIR"
 MNIST_MIRROR_ENV = "DIGIT_STUDIO_MNIST_MIRROR"
+CACHE_DIR_ENV = "DIGIT_STUDIO_CACHE_DIR"
 
 
 def data_dir() -> Path:
@@ -25,6 +26,18 @@ def data_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_data_dir("DigitStudio", appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Return the folder for what can be made again (not created here).
+
+    ``$DIGIT_STUDIO_CACHE_DIR`` when set and non-empty, otherwise the platform's
+    user cache folder, e.g. ``~/.cache/DigitStudio`` on Linux.
+    """
+    override = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_cache_dir("DigitStudio", appauthor=False))
 
 
 def mnist_mirror() -> str | None:

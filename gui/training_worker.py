@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from core import user_dirs
 from core.blas_threads import AUTO
 from core.datasets import Dataset, DatasetError, DatasetPart, Normalization
 from core.guidance import Advice, advise, run_facts
@@ -115,6 +116,7 @@ class TrainingJob:
             subset=self.subset,
             limit=self.limit,
             phase_kind=self.phase_kind,
+            negatives_folder=user_dirs.cache_dir(),
         )
 
 

@@ -1,4 +1,4 @@
-"""Shared test setup: Qt runs offscreen; nothing touches the real data folder."""
+"""Shared test setup: Qt offscreen; the real data and cache folders stay untouched."""
 
 import faulthandler
 import os
@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Downloads, imports and personal drawings go to a throwaway folder for the whole run.
 os.environ["DIGIT_STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="digit-studio-tests-")
+os.environ["DIGIT_STUDIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="digit-studio-cache-")
 os.environ.pop("DIGIT_STUDIO_MNIST_MIRROR", None)
 
 # No test takes near this long; CI would otherwise wait out its own time limit.

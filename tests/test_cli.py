@@ -177,6 +177,18 @@ def test_train_loads_the_kernels_before_the_dataset(
     assert calls[:2] == ["warm_up", "load"]
 
 
+def test_train_keeps_its_made_up_non_digits_for_the_next_run(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    monkeypatch.setenv("DIGIT_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    argv = ("train", "--layers", "8", "--epochs", "1", "--subset", "300")
+    argv += ("--negatives", "20", "--quiet", "--out", tmp_path / "m.npz")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    (kept,) = (tmp_path / "cache").iterdir()
+    assert kept.name.startswith("made-negatives-") and kept.stat().st_size % 784 == 0
+
+
 def test_training_actually_learns(tmp_path, data_dir, capsys):
     out_path = tmp_path / "m.npz"
     code, _, err = run_cli(

@@ -104,7 +104,7 @@ def test_the_latest_negatives_are_kept_in_less_room_than_their_images(mnist):
     # must not cost as much again.
     prepared = prepare_run(RunRequest(mnist, _config(negatives=300, seed=5)))
     made = prepared.train_set.extra.images
-    kept = sum(len(packed) for _, packed in core.run._LATEST_NEGATIVES.values())
+    kept = len(core.run._NEGATIVES._latest[1])
     assert kept < made.nbytes / 3
 
 

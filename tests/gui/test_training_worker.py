@@ -12,6 +12,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 from template_model import template_model
 
+from core import user_dirs
 from core.datasets import Dataset, load_bundled
 from core.model_io import METRICS, save_model
 from core.network import MLP
@@ -379,7 +380,9 @@ def test_fine_tune_job_keeps_the_base_model_and_its_history(qtbot, small_set):
     drawings = small_set.subset(np.arange(4))
     request = fine_tune_request(base_model, small_set, drawings)
     job = TrainingJob.for_request(request, label="fine-tune")
-    assert job.request() == request
+    # The app keeps the made-up non-digits in the user's cache folder.
+    kept = dataclasses.replace(request, negatives_folder=user_dirs.cache_dir())
+    assert job.request() == kept
     seen = _run_job(qtbot, job)
     (outcome,) = seen.outcomes
     assert seen.preparations[0].extra_size == 4
