@@ -91,7 +91,7 @@ class NegativesStore:
                 if path is not None:
                     _write(path, made)
             with self._lock:
-                self._latest = (key, zlib.compress(made.tobytes(), 1))
+                self._latest = (key, zlib.compress(made, 1))
         made.flags.writeable = False
         return made
 
@@ -115,7 +115,7 @@ def _write(path: Path, made: np.ndarray) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as stream:
-            stream.write(made.tobytes())
+            stream.write(made.data)
         _remove_oldest(path.parent, keep=KEPT_FILES)
     except OSError:
         pass  # a full disk or a read-only folder: the next run makes them again
