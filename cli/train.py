@@ -183,9 +183,9 @@ def run(args: argparse.Namespace) -> int:
     request = RunRequest(
         dataset, config, subset=args.subset, negatives_folder=cache_dir()
     )
-    prepared = prepare_run(request)
-    network = prepared.network
     reporter = _Reporter(sys.stdout, config, quiet=args.quiet)
+    prepared = prepare_run(request, reporter.stage)
+    network = prepared.network
     sizes = "-".join(str(n) for n in network.layer_sizes)
     reporter.line(
         f"Training {sizes} ({config.activation}, {config.output}, "
@@ -325,6 +325,10 @@ class _Reporter:
     def line(self, text: str) -> None:
         if not self.quiet:
             self.progress.line(text)
+
+    def stage(self, text: str) -> None:
+        """Say what preparing the run does now (it takes seconds)."""
+        self.line(f"{text[:1].upper()}{text[1:]}...")
 
     def on_event(self, event) -> None:
         if isinstance(event, BatchEvent):

@@ -393,7 +393,9 @@ def held_out_split(model: SavedModel) -> HeldOutSplit:
 # --- preparing and running ---------------------------------------------------------
 
 
-def prepare_run(request: RunRequest) -> PreparedRun:
+def prepare_run(
+    request: RunRequest, on_stage: Callable[[str], None] | None = None
+) -> PreparedRun:
     """Split the data, add the drawings, fit the normalisation, build the network.
 
     With ``config.negatives`` (or a base model that has a "not a digit" output, or
@@ -402,7 +404,8 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     ``config.deskew`` the training part's images are deskewed once, here, and the
     validation part's each time they are read (`DatasetPart.deskewed`). Reads the
     personal drawings when ``request.personal`` is a callable: call it in the thread
-    that will train.
+    that will train. ``on_stage`` is told each step that takes seconds as it begins,
+    in words for people ("making 12,000 made-up non-digits").
 
     Raises
     ------
@@ -444,7 +447,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         negatives = max(1, round(negatives * min(1.0, request.limit / total)))
     if negatives:
         train_set = _with_negatives(
-            train_set, negatives, config.seed, request.negatives_folder
+            train_set, negatives, config.seed, request.negatives_folder, on_stage
         )
         if validation_set is not None:
             validation_set = _with_class_names(validation_set, train_set.class_names)
@@ -461,11 +464,13 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
     turn = 0
     if personal_images and base is not None and request.kind == "fine_tune":
+        _tell(on_stage, "finding how your hand is turned")
         turn, copies = _turned_like_hand(base, personal, training_source, config.seed)
         if copies is not None:
             train_set = _with_drawings(train_set, copies, 1)
     validation_source = validation_set
     if config.deskew:
+        _tell(on_stage, f"deskewing {len(train_set):,} training images")
         train_set = _deskewed(train_set)
         if validation_set is not None:
             # Read once an epoch: deskewed as read, not copied.
@@ -990,14 +995,23 @@ def _negatives_count(
     return config.negatives or FINE_TUNE_NEGATIVES
 
 
+def _tell(on_stage: Callable[[str], None] | None, stage: str) -> None:
+    if on_stage is not None:
+        on_stage(stage)
+
+
 def _with_negatives(
-    train_set: DatasetPart, count: int, seed: int, folder: Path | None
+    train_set: DatasetPart,
+    count: int,
+    seed: int,
+    folder: Path | None,
+    on_stage: Callable[[str], None] | None,
 ) -> DatasetPart:
     # The digits of the training part make the overlaps and sort out the made-up
     # drawings that happen to look like a digit (a sample of them for a big part),
     # read from the part as they are needed.
     digits = train_set.subset(np.arange(min(len(train_set), _NEGATIVES_DIGITS)))
-    made = _made_negatives(count, seed, digits, folder)
+    made = _made_negatives(count, seed, digits, folder, on_stage)
     if train_set.max_value != 255:
         scaled = made.astype(np.float32) * (train_set.max_value / 255.0)
         made = np.rint(scaled).astype(np.uint8)
@@ -1014,9 +1028,14 @@ _NEGATIVES = NegativesStore()
 
 
 def _made_negatives(
-    count: int, seed: int, digits: DatasetPart, folder: Path | None
+    count: int,
+    seed: int,
+    digits: DatasetPart,
+    folder: Path | None,
+    on_stage: Callable[[str], None] | None,
 ) -> np.ndarray:
     def make() -> np.ndarray:
+        _tell(on_stage, f"making {count:,} made-up non-digits")
         # Loaded now, the compiled kernels convert the pieces and overlaps of real
         # digits too (the same bits, a tenth less time): they load only when asked.
         fast.warm_up()

@@ -110,10 +110,10 @@ class TrainingStatusBar(QStatusBar):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
 
-    @Slot()
-    def show_preparing(self) -> None:
-        """Say that the worker prepares the data."""
-        self.progress_bar.setFormat("preparing data…")
+    @Slot(str)
+    def show_preparing(self, stage: str = "") -> None:
+        """Say that the worker prepares the data, and what it does now if given."""
+        self.progress_bar.setFormat(f"{stage or 'preparing data'}…")
 
     @Slot(object)
     def show_status(self, status: RunStatus) -> None:

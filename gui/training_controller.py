@@ -59,7 +59,8 @@ class TrainingController(QObject):
     """Starts, pauses, resumes and stops training runs, one at a time.
 
     Signals, in the order of a run: ``run_started(job)`` (before its thread starts:
-    the window lays itself out for the run), ``preparing()``, ``prepared(data)``;
+    the window lays itself out for the run), ``preparing(stage)`` (once with "",
+    then with each step of preparing that takes seconds), ``prepared(data)``;
     any ``batch_progress(progress)``, ``epochs_finished(rows)``,
     ``snapshot_taken(model)``, ``health_updated(health)`` and ``status_changed(status)``
     (at most ``STATUS_HZ`` a second for batches), ``held(hold)`` each time the run
@@ -72,7 +73,7 @@ class TrainingController(QObject):
     """
 
     run_started = Signal(object)  # TrainingJob
-    preparing = Signal()
+    preparing = Signal(str)  # what preparing does now, in words; "" at first
     prepared = Signal(object)  # PreparedData
     batch_progress = Signal(object)  # BatchProgress
     epochs_finished = Signal(object)  # list of the epochs' values (dicts), as plotted
@@ -225,7 +226,12 @@ class TrainingController(QObject):
     @Slot()
     def on_worker_started(self) -> None:
         """Pass on that the worker prepares the data."""
-        self.preparing.emit()
+        self.preparing.emit("")
+
+    @Slot(str)
+    def on_worker_stage(self, stage: str) -> None:
+        """Pass on what preparing does now ("making 12,000 made-up non-digits")."""
+        self.preparing.emit(stage)
 
     @Slot(object)
     def on_worker_prepared(self, prepared: PreparedData) -> None:

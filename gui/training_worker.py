@@ -246,11 +246,13 @@ class TrainingOutcome:
 class TrainingWorker(QObject):
     """Trains one job and reports through signals.
 
-    Signals follow the contract: ``started``, any ``progress``, exactly one of
-    ``succeeded`` / ``failed`` / ``cancelled``, then always ``finished``.
+    Signals follow the contract: ``started``, any ``stage`` (what preparing does
+    now, in words), ``prepared``, any ``progress``, exactly one of ``succeeded`` /
+    ``failed`` / ``cancelled``, then always ``finished``.
     """
 
     started = Signal()
+    stage = Signal(str)
     prepared = Signal(object)  # PreparedData
     progress = Signal(object)  # BatchProgress | EpochProgress
     succeeded = Signal(object)  # TrainingOutcome
@@ -317,7 +319,7 @@ class TrainingWorker(QObject):
         try:
             self.started.emit()
             started = time.perf_counter()
-            prepared = prepare_run(self._job.request())
+            prepared = prepare_run(self._job.request(), self.stage.emit)
             self._prepared = prepared
             network = prepared.network
             self._network = network
@@ -524,13 +526,14 @@ def start_training(
 
     With ``start`` False the caller starts the thread (after its own setup).
 
-    ``receiver`` has ``on_worker_started``, ``on_worker_prepared``,
+    ``receiver`` has ``on_worker_started``, ``on_worker_stage``, ``on_worker_prepared``,
     ``on_worker_progress``, ``on_worker_succeeded``, ``on_worker_failed``,
     ``on_worker_cancelled`` and ``on_worker_finished`` slots (queued: the worker
     lives in another thread).
     """
     thread, worker = create_training_thread(job)
     worker.started.connect(receiver.on_worker_started)
+    worker.stage.connect(receiver.on_worker_stage)
     worker.prepared.connect(receiver.on_worker_prepared)
     worker.progress.connect(receiver.on_worker_progress)
     worker.succeeded.connect(receiver.on_worker_succeeded)

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import core.run
 import main
 from core import download
 from core.dataset_store import load_dataset
 from core.datasets import Normalization, load_bundled
 from core.idx import write_idx
 from core.model_io import ModelMetadata, load_model, save_model
+from core.negatives_store import NegativesStore
 from core.network import MLP
 from core.presets import PRESETS
 
@@ -187,6 +189,17 @@ def test_train_keeps_its_made_up_non_digits_for_the_next_run(
     assert code == 0, err
     (kept,) = (tmp_path / "cache").iterdir()
     assert kept.name.startswith("made-negatives-") and kept.stat().st_size % 784 == 0
+    # The next run takes them: it does not say it makes them, as the first did.
+    argv = [a for a in argv if a != "--quiet"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert "made-up non-digits..." not in out
+    monkeypatch.setenv("DIGIT_STUDIO_CACHE_DIR", str(tmp_path / "other"))
+    monkeypatch.setattr(core.run, "_NEGATIVES", NegativesStore())
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("Making ")
+    assert out.splitlines()[0].endswith(" made-up non-digits...")
 
 
 def test_training_actually_learns(tmp_path, data_dir, capsys):

@@ -48,16 +48,18 @@ def test_turning_keeps_the_digit_and_moves_its_ink():
     assert not turned(np.zeros((2, 28, 28), np.uint8), 30).any()
 
 
-def _fine_tune(model, images, labels):
+def _fine_tune(model, images, labels, on_stage=None):
     dataset = load_bundled("mnist-sample")
     drawings = Dataset("personal-mnist", images, labels.astype(np.uint8))
-    return prepare_run(fine_tune_request(model, dataset, drawings))
+    return prepare_run(fine_tune_request(model, dataset, drawings), on_stage)
 
 
 def test_a_fine_tune_adds_training_digits_turned_as_the_hand(model, upright):
     images, labels = upright
-    plain = _fine_tune(model, images, labels)
+    stages = []
+    plain = _fine_tune(model, images, labels, stages.append)
     assert plain.hand_turn == 0
+    assert "finding how your hand is turned" in stages
     hand = _fine_tune(model, turned(images, 45), labels)
     assert hand.hand_turn >= 20
     assert len(hand.train_set) == len(plain.train_set) + TURNED_COPIES

@@ -99,6 +99,20 @@ def test_a_like_run_takes_the_latest_negatives_instead_of_making_them(
     assert made == [(30, 3), (30, 4), (30, 4)]  # other seed, other digits
 
 
+def test_preparing_tells_the_steps_that_take_seconds_as_they_begin(mnist):
+    stages = []
+    request = RunRequest(mnist, _config(negatives=30, seed=8, deskew=True))
+    prepared = prepare_run(request, stages.append)
+    size = len(prepared.train_set)
+    assert stages == [
+        "making 30 made-up non-digits",
+        f"deskewing {size:,} training images",
+    ]
+    stages.clear()
+    prepare_run(request, stages.append)
+    assert stages == [f"deskewing {size:,} training images"]  # the set was kept
+
+
 def test_the_latest_negatives_are_kept_in_less_room_than_their_images(mnist):
     # A deskewing run keeps its own copy of them: the one kept for the next run
     # must not cost as much again.

@@ -1,11 +1,17 @@
-"""gui.training_controller: the time left a run shows."""
+"""gui.training_controller: what a run's preparing does, and the time left."""
 
 from __future__ import annotations
 
 import pytest
 
+import core.run
+from core.datasets import load_bundled
+from core.negatives_store import NegativesStore
+from core.training import TrainingConfig
 from gui import training_controller
+from gui.status_bar import TrainingStatusBar
 from gui.training_controller import TrainingController
+from gui.training_worker import TrainingJob
 
 
 class FakeTime:
@@ -42,3 +48,19 @@ def test_a_pause_from_before_the_data_was_prepared_counts_from_then(qapp, clock)
     controller.resume_clock()
     clock.now += 2.0  # training again: a fifth done
     assert controller.seconds_left(0.2) == pytest.approx(8.0)
+
+
+def test_the_status_bar_says_what_preparing_does(qtbot, monkeypatch, tmp_path):
+    """A first run with made-up non-digits spends seconds making them: say so."""
+    monkeypatch.setattr(core.run, "_NEGATIVES", NegativesStore())
+    monkeypatch.setenv("DIGIT_STUDIO_CACHE_DIR", str(tmp_path))
+    controller, bar = TrainingController(), TrainingStatusBar()
+    qtbot.addWidget(bar)
+    shown = []
+    controller.preparing.connect(bar.show_preparing)
+    controller.preparing.connect(lambda _: shown.append(bar.progress_bar.format()))
+    dataset = load_bundled("mnist-sample")
+    config = TrainingConfig(hidden_sizes=(8,), epochs=1, negatives=25, seed=11)
+    with qtbot.waitSignal(controller.finished, timeout=30000):
+        controller.start(TrainingJob(config=config, dataset=dataset))
+    assert shown == ["preparing data…", "making 25 made-up non-digits…"]

@@ -250,6 +250,10 @@ def test_start_false_leaves_the_thread_to_the_caller(qtbot, small_set):
         def on_worker_started(self) -> None:
             seen.append("started")
 
+        @Slot(str)
+        def on_worker_stage(self, _stage) -> None:
+            pass
+
         @Slot(object)
         def on_worker_prepared(self, _prepared) -> None:
             pass
