@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -9,8 +10,15 @@ import pytest
 
 import core.negatives_store as store_module
 import core.run
+from core.datasets import load_bundled
 from core.negatives_store import KEPT_FILES, NegativesStore
-from core.run import RunRequest, prepare_run
+from core.run import (
+    RunRequest,
+    build_model,
+    fine_tune_request,
+    prepare_run,
+    run_training,
+)
 from core.training import TrainingConfig
 from tests.special_files import call_within, make_fifo
 
@@ -112,8 +120,6 @@ def test_only_the_latest_used_sets_are_kept_and_nothing_else_removed(tmp_path):
 
 
 def test_a_run_takes_the_set_a_run_in_another_process_made(tmp_path, monkeypatch):
-    from core.datasets import load_bundled
-
     mnist = load_bundled("mnist-sample").subset(np.arange(600))
     config = TrainingConfig(hidden_sizes=(8,), epochs=1, negatives=30, seed=3)
     request = RunRequest(mnist, config, negatives_folder=tmp_path)
@@ -124,3 +130,17 @@ def test_a_run_takes_the_set_a_run_in_another_process_made(tmp_path, monkeypatch
     np.testing.assert_array_equal(
         first.train_set.materialize().images, again.train_set.materialize().images
     )
+
+
+def test_a_fine_tune_takes_the_set_its_model_was_trained_with(tmp_path, monkeypatch):
+    """A model trained on this computer: its fine-tunes never make the set again."""
+    mnist = load_bundled("mnist-sample")
+    config = TrainingConfig(hidden_sizes=(8,), epochs=1, negatives=40, seed=4)
+    prepared = prepare_run(RunRequest(mnist, config, negatives_folder=tmp_path))
+    model = build_model(prepared, prepared.network, run_training(prepared))
+    monkeypatch.setattr(core.run, "_NEGATIVES", NegativesStore())  # a new process
+    monkeypatch.setattr(core.run, "make_negatives", pytest.fail)
+    drawings = mnist.subset(np.arange(12))
+    request = fine_tune_request(model, mnist, drawings)
+    tuned = prepare_run(dataclasses.replace(request, negatives_folder=tmp_path))
+    assert tuned.config.negatives == 40
