@@ -9,7 +9,8 @@ after the app starts finds them as well.
 A set is found by a key covering all that decides its images: the count, the
 seed, the digits they are made from, and the code that makes them (NumPy's
 version and the source of every core module: after any change to either, sets are
-made anew, never read stale). A file holds the raw images and nothing else, so
+made anew, never read stale; where that source cannot be read, as in a frozen app,
+nothing is kept on disk). A file holds the raw images and nothing else, so
 its size alone tells whether it is whole; one that is not, or that is no regular
 file, is ignored. Writes are atomic, and one that fails (a full disk) costs only
 the time a later run would have saved. Pure NumPy; never imports Qt.
@@ -74,6 +75,8 @@ class NegativesStore:
             Read-only uint8 ``(count, 28, 28)``.
         """
         key = _key(count, seed, digits)
+        if _code_fingerprint() is None:
+            folder = None  # no source to tell this code from the next version's
         path = (
             None if folder is None else Path(folder) / f"{_PREFIX}{key.hex()}{_SUFFIX}"
         )
@@ -124,20 +127,27 @@ def _write(path: Path, made: np.ndarray) -> None:
 def _key(count: int, seed: int, digits: Iterable[np.ndarray]) -> bytes:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{count} {seed} ".encode())
-    digest.update(_code_fingerprint())
+    digest.update(_code_fingerprint() or b"")
     for chunk in digits:
         digest.update(np.ascontiguousarray(chunk))
     return digest.digest()
 
 
 @functools.cache
-def _code_fingerprint() -> bytes:
-    """Return a digest of NumPy's version and every core module's source."""
+def _code_fingerprint() -> bytes | None:
+    """Return a digest of NumPy's version and every core module's source.
+
+    None where the source cannot be read (a frozen app ships compiled modules).
+    """
     digest = hashlib.blake2b(np.__version__.encode(), digest_size=16)
-    for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(source.name.encode())
-        digest.update(source.read_bytes())
-    return digest.digest()
+    sources = sorted(Path(__file__).resolve().parent.glob("*.py"))
+    try:
+        for source in sources:
+            digest.update(source.name.encode())
+            digest.update(source.read_bytes())
+    except OSError:
+        return None
+    return digest.digest() if sources else None
 
 
 def _remove_oldest(folder: Path, keep: int) -> None:

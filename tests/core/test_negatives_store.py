@@ -73,6 +73,12 @@ def test_changed_code_makes_a_new_set(tmp_path, monkeypatch):
     assert _images(tmp_path)[1] == 1
 
 
+def test_without_the_source_to_key_by_nothing_is_kept_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "_code_fingerprint", lambda: None)
+    _images(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_damaged_file_is_made_again_and_replaced(tmp_path):
     first, _ = _images(tmp_path)
     (path,) = tmp_path.iterdir()
