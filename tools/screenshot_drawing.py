@@ -7,9 +7,9 @@ Starts a virtual X screen (Xvfb), opens the real window on the Draw tab with the
 and for each scene sets the pen width, then draws with ``xdotool mousedown /
 mousemove / mouseup`` on the canvas as a person would, waits for the answer and saves
 the screen as ``draw-<scene>.png``: a digit drawn with a thin pen, a European 1 (a
-long flag), and a letter the app turns away. Needs Xvfb, xdotool and ImageMagick's
-``import`` (``../shared/tools/screenshot`` installs them). The data folder and Qt
-settings go to a throwaway folder.
+long flag), a small digit drawn with a wide pen, and a letter the app turns away.
+Needs Xvfb, xdotool and ImageMagick's ``import`` (``../shared/tools/screenshot``
+installs them). The data folder and Qt settings go to a throwaway folder.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ SCENES = {
     "european-one": (
         12,
         [[(100, 120), (130, 90), (160, 55), (160, 235)]],
+    ),
+    # A small 4 drawn with a 32 px pen: its strokes run together on the canvas.
+    "wide-pen": (
+        32,
+        [[(130, 95), (110, 150), (175, 150)], [(158, 105), (155, 188)]],
     ),
     # A capital A: two legs and a bar, not a digit.
     "letter": (

@@ -461,6 +461,25 @@ def test_a_pen_wide_for_its_drawing_is_thinned_whole_in_coarser_pixels(
     assert _pieces(image) == 1
 
 
+def _holes(image: np.ndarray) -> int:
+    """Pieces of paper (below half strength) the ink closes off from the border."""
+    paper = np.pad(image < 128, 1, constant_values=True)
+    return _pieces(paper.astype(np.uint8) * 255) - 1
+
+
+@pytest.mark.parametrize("shape", ["ring", "4"])
+def test_a_small_drawing_in_a_wide_pen_keeps_its_holes(shape):
+    # 28 px wide and drawn with a 25 px pen: the blur that thins the strokes all
+    # the way filled the ring's hole (it read as a blob, "not a digit") and the 4's.
+    strokes = {
+        "ring": [np.stack([40 * np.cos(_ANGLES), 50 * np.sin(_ANGLES)], 1)],
+        "4": [stroke - 140 for stroke in DRAWN[4]],
+    }[shape]
+    canvas = _draw([140 + 0.35 * stroke for stroke in strokes], 25)
+    assert _holes(canvas) == 1
+    assert _holes(canvas_to_image(canvas, "mnist")) == 1
+
+
 def test_thick_strokes_are_thinned_and_thin_ones_thickened():
     thin = _draw(DRAWN[2], 3)
     thick = _draw(DRAWN[2], 40)
