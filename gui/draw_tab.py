@@ -436,6 +436,7 @@ class DrawTab(QWidget):
             verdict.verdict == "digit",
             verdict.reason,
             verdict.confidence,
+            verdict.not_a_digit,
         )
         self.preview.set_image(image, int(model.normalization.max_value))
         self.timing_label.setText(f"{self.last_inference_ms:.2f} ms")

@@ -273,16 +273,26 @@ class PredictionPanel(QWidget):
         sure: bool,
         reason: str,
         confidence: float | None = None,
+        not_a_digit: float = 0.0,
     ) -> None:
         """Show a verdict for ``(C,)`` probabilities.
 
-        ``confidence`` is the named class's probability (by default the largest).
+        ``confidence`` is the named class's probability (by default the largest),
+        ``not_a_digit`` the model's "not a digit" output (0 without one).
         """
         if confidence is None:
             confidence = float(np.max(probabilities))
         if sure:
             self.verdict.setText(f"It's {with_article(class_name)}")
-            self.detail.setText(f"{100 * confidence:.1f}% sure")
+            detail = f"{100 * confidence:.1f}% sure"
+            if not_a_digit > confidence:
+                # Answered all the same: the threshold lets real digits in odd
+                # hands through, and the bars below show "not a digit" ahead.
+                detail += (
+                    f', an unusual one: {100 * not_a_digit:.1f}% "not a digit",'
+                    " too little to turn it away"
+                )
+            self.detail.setText(detail)
         else:
             self.verdict.setText("Not sure")
             self.detail.setText(f"{reason} Best guess: {class_name}.")

@@ -14,7 +14,7 @@ from template_model import template_model
 
 from core.calibration import digit_subspaces
 from core.datasets import Normalization
-from core.judgement import NOT_A_DIGIT, Judge
+from core.judgement import NOT_A_DIGIT, Judge, Verdict
 from core.model_io import SavedModel
 from core.network import MLP
 from core.personal_set import NEGATIVE_LABEL
@@ -287,6 +287,29 @@ def test_a_model_of_other_classes_is_not_judged_by_digit_shapes(
     assert [a.text() for a in tab.wrong_menu.actions()][:2] == ["It's an a", "It's a b"]
     # Made-up non-digits say nothing about letters: "Not a digit" is off.
     assert not tab.not_a_digit_action.isEnabled()
+
+
+def test_a_digit_answered_while_not_a_digit_leads_says_so(
+    qtbot, tab, mnist_model, monkeypatch
+):
+    # The calibrated margin answers real digits in odd hands even when the
+    # model's "not a digit" output is ahead: "8.7% sure" alone read as a contradiction
+    # of the bars.
+    tab.set_model(mnist_model)
+    odd = Verdict("digit", 7, 0.087, "", 0.911)
+
+    class Lenient:
+        def judge(self, probabilities, image=None, size=None):
+            return odd
+
+    monkeypatch.setattr(tab, "judge", lambda: Lenient())
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    assert tab.prediction.verdict_text() == "It's a 7"
+    detail = tab.prediction.detail.text()
+    assert detail.startswith('8.7% sure, an unusual one: 91.1% "not a digit"')
+    tab.prediction.show_prediction(np.eye(10, dtype=np.float32)[7], "7", True, "")
+    assert tab.prediction.detail.text() == "100.0% sure"
 
 
 def test_an_8_is_an_8_and_one_drawing_is_one_drawing(qtbot, tab, mnist_model):
