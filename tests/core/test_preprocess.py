@@ -469,8 +469,9 @@ def _holes(image: np.ndarray) -> int:
 
 @pytest.mark.parametrize("shape", ["ring", "4"])
 def test_a_small_drawing_in_a_wide_pen_keeps_its_holes(shape):
-    # 28 px wide and drawn with a 25 px pen: the blur that thins the strokes all
-    # the way filled the ring's hole (it read as a blob, "not a digit") and the 4's.
+    # A third of their usual size, drawn with a 25 px pen (the ring's hole is
+    # 3 x 10 px): the blur that thins the strokes all the way filled the
+    # ring's hole (it read as a blob, "not a digit") and the 4's.
     strokes = {
         "ring": [np.stack([40 * np.cos(_ANGLES), 50 * np.sin(_ANGLES)], 1)],
         "4": [stroke - 140 for stroke in DRAWN[4]],
