@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
                 verdict = judge.judge(None)
             else:
                 scores = model.predict_proba(conversion.image)
-                verdict = judge.judge(scores, conversion.image, conversion.size)
+                verdict = judge.judge(
+                    scores, conversion.image, conversion.size, conversion.wide_pen
+                )
             output.write(_result(path, verdict, scores, model.class_names))
             continue
         print(f"{PROG}: error: {printable(problem)}", file=sys.stderr, flush=True)

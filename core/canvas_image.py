@@ -78,11 +78,14 @@ class CanvasReading:
     canvas : np.ndarray or None
         The canvas ``image`` was converted from as a drawing (kept with a
         correction, `core.personal_set`); None for a picture read as it is.
+    wide_pen : bool
+        `core.preprocess.Conversion.wide_pen` of the conversion.
     """
 
     image: np.ndarray
     size: float | None
     canvas: np.ndarray | None = None
+    wide_pen: bool = False
 
 
 def canvas_input(
@@ -128,7 +131,7 @@ def canvas_input(
         conversion = convert_drawing(canvas, shape, ink_is_bright=True, widen=widen)
     if conversion is None:
         return None
-    return CanvasReading(conversion.image, conversion.size, drawn)
+    return CanvasReading(conversion.image, conversion.size, drawn, conversion.wide_pen)
 
 
 def placed_to_canvas(image: np.ndarray, max_value: float, size: int) -> np.ndarray:

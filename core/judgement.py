@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "NOT_A_DIGIT",
     "VERDICTS",
+    "WIDE_PEN_REASON",
     "Judge",
     "JudgementError",
     "Verdict",
@@ -32,6 +33,11 @@ NOT_A_DIGIT = "not a digit"
 # A drawing whose strokes span less than this share of the canvas is a stray mark
 # (about 20 px on the 280 px canvas), not a digit.
 _MIN_SIZE = 0.07
+# Why a drawing whose pen is too wide for its size (`core.preprocess`) is not
+# answered: its strokes run together, and a person can do something about it.
+WIDE_PEN_REASON = (
+    "The pen is too wide for a drawing this small: draw it larger or use a thinner pen."
+)
 # The calibrated margin stays in this range: too low says nothing, and a model
 # scored on images it trained on would set it too high. With a "not a digit"
 # output the margin may be negative: real digits the model half takes for
@@ -190,6 +196,7 @@ class Judge:
         probabilities: np.ndarray | None,
         image: np.ndarray | None = None,
         size: float | None = None,
+        wide_pen: bool = False,
     ) -> Verdict:
         """Return the verdict on one drawing.
 
@@ -202,6 +209,9 @@ class Judge:
             The converted ``(H, W)`` image, for the novelty score.
         size : float, optional
             `core.preprocess.Conversion.size`; None skips the size check.
+        wide_pen : bool
+            `core.preprocess.Conversion.wide_pen`: a drawing not answered then
+            says the pen is the likely cause (the verdict is the same).
         """
         if probabilities is None:
             return Verdict("nothing_drawn", None, 0.0, "Nothing is drawn yet.")
@@ -224,6 +234,8 @@ class Judge:
         reason = ""
         if size is not None and size < self.min_size:
             reason = "Too small to read: draw the digit larger."
+        elif wide_pen and (novel or short):
+            reason = WIDE_PEN_REASON
         elif novel or (short and other > p[second]):
             reason = "This does not look like a digit."
         elif short:

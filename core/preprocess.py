@@ -135,11 +135,16 @@ class Conversion:
     size : float
         The drawing's size: the longer side of the box around its strokes' centre
         lines, as a fraction of the canvas's longer side (0 for a dot).
+    wide_pen : bool
+        The pen is too wide for the drawing's size: its strokes were thinned only
+        to `_MAX_THINNING` times less and stay wider than the target's (MNIST
+        only).
     """
 
     image: np.ndarray
     pen_width: float
     size: float
+    wide_pen: bool = False
 
 
 def convert_drawing(
@@ -224,7 +229,8 @@ def convert_drawing(
         image = deskew(_mnist_image_normalized(small, pen / q, extent / q))
     else:
         image = _mnist_image(crop, cy, cx)
-    return Conversion(image=image, pen_width=pen, size=size)
+    wide_pen = name == "mnist" and pen > _MAX_THINNING * _wanted_width(extent)
+    return Conversion(image=image, pen_width=pen, size=size, wide_pen=wide_pen)
 
 
 def canvas_to_image(
@@ -530,9 +536,7 @@ def _block_sums(crop: np.ndarray, q: int) -> np.ndarray:
 
 def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.ndarray:
     """MNIST image of ``crop`` with its strokes brought to MNIST's width."""
-    # In final pixels the box is 20 wide and holds the centre lines plus one stroke
-    # width: goal = _TARGET_PEN * (extent + goal) / 20, in canvas pixels.
-    goal = _TARGET_PEN * extent / (_MNIST_BOX - _TARGET_PEN)
+    goal = _wanted_width(extent)
     # Working pixels are blocks of q x q canvas pixels: about _WORK_SCALE of them
     # per final pixel.
     q = max(1, round((extent + goal) / (_WORK_SCALE * _MNIST_BOX)))
@@ -572,6 +576,13 @@ def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.n
     work = work[rows_in[0] : rows_in[-1] + 1, cols_in[0] : cols_in[-1] + 1]
     _, cy, cx = _mass_and_centre(work)
     return _mnist_image(work, cy, cx, exact=True)
+
+
+def _wanted_width(extent: float) -> float:
+    """MNIST's stroke width for a drawing whose centre lines span ``extent`` px."""
+    # In final pixels the box is 20 wide and holds the centre lines plus one stroke
+    # width: goal = _TARGET_PEN * (extent + goal) / 20, in canvas pixels.
+    return _TARGET_PEN * extent / (_MNIST_BOX - _TARGET_PEN)
 
 
 def _ridges_if_uneven(ink: np.ndarray, have: float, peak: float):

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from core.judgement import NOT_A_DIGIT, Judge, JudgementError, Verdict
+from core.judgement import (
+    NOT_A_DIGIT,
+    WIDE_PEN_REASON,
+    Judge,
+    JudgementError,
+    Verdict,
+)
 
 DIGITS = tuple(str(d) for d in range(10))
 WITH_OTHER = DIGITS + (NOT_A_DIGIT,)
@@ -85,6 +91,20 @@ def test_a_tiny_drawing_is_not_answered():
     np.testing.assert_array_equal(
         judge.verdicts(np.tile(p, (3, 1)), sizes=sizes), ["not_sure", "digit", "digit"]
     )
+
+
+def test_a_drawing_not_answered_with_a_wide_pen_says_the_pen_is_why():
+    judge = Judge(min_margin=0.6, min_size=0.07)
+    close = np.full(10, 0.02)
+    close[3], close[8] = 0.45, 0.39
+    clear = np.full(10, 0.01)
+    clear[7] = 0.91
+    assert judge.judge(close, size=0.3, wide_pen=True).reason == WIDE_PEN_REASON
+    assert judge.judge(close, size=0.3).reason.startswith("Too close to call")
+    # The verdicts stay what they were: a clear digit is still stated, and a
+    # stray mark is still too small whatever its pen.
+    assert judge.judge(clear, size=0.3, wide_pen=True).verdict == "digit"
+    assert judge.judge(close, size=0.03, wide_pen=True).reason.startswith("Too small")
 
 
 def test_novelty_above_one_turns_away():

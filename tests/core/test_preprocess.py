@@ -481,6 +481,18 @@ def test_a_small_drawing_in_a_wide_pen_keeps_its_holes(shape):
     assert _holes(canvas_to_image(canvas, "mnist")) == 1
 
 
+def test_a_pen_too_wide_for_its_drawing_is_told():
+    def small(pen, scale=0.35):
+        return _draw([140 + scale * (stroke - 140) for stroke in DRAWN[4]], pen)
+
+    # 40 px on a 4 a third of its usual size: more than three times MNIST's width
+    # for that size, so the strokes stay wide.
+    assert convert_drawing(small(40), "mnist").wide_pen
+    assert not convert_drawing(small(8), "mnist").wide_pen
+    assert not convert_drawing(small(40, scale=1.0), "mnist").wide_pen
+    assert not convert_drawing(small(40), "digits-8x8").wide_pen
+
+
 def test_thick_strokes_are_thinned_and_thin_ones_thickened():
     thin = _draw(DRAWN[2], 3)
     thick = _draw(DRAWN[2], 40)

@@ -14,12 +14,13 @@ from template_model import template_model
 
 from core.calibration import digit_subspaces
 from core.datasets import Normalization
-from core.judgement import NOT_A_DIGIT, Judge, Verdict
+from core.judgement import NOT_A_DIGIT, WIDE_PEN_REASON, Judge, Verdict
 from core.model_io import SavedModel
 from core.network import MLP
 from core.personal_set import NEGATIVE_LABEL
 from core.preprocess import canvas_to_image, convert_drawing
 from gui.draw_tab import DrawTab
+from gui.drawing_canvas import MAX_PEN_WIDTH
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +300,7 @@ def test_a_digit_answered_while_not_a_digit_leads_says_so(
     odd = Verdict("digit", 7, 0.087, "", 0.911)
 
     class Lenient:
-        def judge(self, probabilities, image=None, size=None):
+        def judge(self, probabilities, image=None, size=None, wide_pen=False):
             return odd
 
     monkeypatch.setattr(tab, "judge", lambda: Lenient())
@@ -310,6 +311,23 @@ def test_a_digit_answered_while_not_a_digit_leads_says_so(
     assert detail.startswith('8.7% sure, an unusual one: 91.1% "not a digit"')
     tab.prediction.show_prediction(np.eye(10, dtype=np.float32)[7], "7", True, "")
     assert tab.prediction.detail.text() == "100.0% sure"
+
+
+def test_a_small_drawing_with_a_wide_pen_is_told_to_draw_larger(
+    qtbot, tab, mnist_model, monkeypatch
+):
+    tab.set_model(mnist_model)
+    never_sure = Judge(10, None, min_margin=1.0, min_size=0.0)
+    monkeypatch.setattr(tab, "judge", lambda: never_sure)
+    tab.canvas.set_pen_width(MAX_PEN_WIDTH)
+    _drag(qtbot, tab.canvas, [(0.42, 0.4), (0.58, 0.4), (0.48, 0.62)])
+    _wait_prediction(qtbot, tab)
+    assert tab.prediction.detail.text().startswith(WIDE_PEN_REASON)
+    tab.canvas.clear()
+    tab.canvas.set_pen_width(8)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    assert tab.prediction.detail.text().startswith("Too close to call")
 
 
 def test_an_8_is_an_8_and_one_drawing_is_one_drawing(qtbot, tab, mnist_model):
