@@ -136,9 +136,9 @@ class Conversion:
         The drawing's size: the longer side of the box around its strokes' centre
         lines, as a fraction of the canvas's longer side (0 for a dot).
     wide_pen : bool
-        The pen is too wide for the drawing's size: its strokes were thinned only
-        to `_MAX_THINNING` times less and stay wider than the target's (MNIST
-        only).
+        The pen is more than `_MAX_THINNING` times MNIST's stroke width for the
+        drawing's size, where the thinning stops: its strokes stay wider than
+        MNIST's (MNIST target only).
     """
 
     image: np.ndarray
