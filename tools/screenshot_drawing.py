@@ -7,7 +7,8 @@ Starts a virtual X screen (Xvfb), opens the real window on the Draw tab with the
 and for each scene sets the pen width, then draws with ``xdotool mousedown /
 mousemove / mouseup`` on the canvas as a person would, waits for the answer and saves
 the screen as ``draw-<scene>.png``: a digit drawn with a thin pen, a European 1 (a
-long flag), a small digit drawn with a wide pen, and a letter the app turns away.
+long flag), a small digit drawn with a wide pen, a smaller one the app asks to draw
+larger, and a letter the app turns away.
 Needs Xvfb, xdotool and ImageMagick's ``import`` (``../shared/tools/screenshot``
 installs them). The data folder and Qt settings go to a throwaway folder.
 """
@@ -44,6 +45,14 @@ SCENES = {
     "wide-pen": (
         32,
         [[(130, 95), (110, 150), (175, 150)], [(158, 105), (155, 188)]],
+    ),
+    # A small 3 drawn with the widest pen: a blob, and the app says why.
+    "pen-too-wide": (
+        48,
+        [
+            [(125, 110), (140, 104), (155, 110), (150, 125), (140, 132)]
+            + [(155, 140), (158, 155), (145, 165), (125, 160)]
+        ],
     ),
     # A capital A: two legs and a bar, not a digit.
     "letter": (
