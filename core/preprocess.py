@@ -550,11 +550,15 @@ def _mnist_image_normalized(crop: np.ndarray, pen: float, extent: float) -> np.n
         ink = _block_sums(crop, q)
         ink *= np.float32(f * f)
     peak = float(crop.max())
-    ridge = _ridges_if_uneven(ink, have, peak) if each_stroke else None
+    # Layers of ink, for the per-stroke test and the peel: found once for both.
+    depths = None
+    if each_stroke and have >= _MIN_EACH_PEN:
+        depths = stroke_depths(ink >= np.float32(0.5 * peak))
+    ridge = None if depths is None else _ridges_if_uneven(*depths, have)
     if ridge is None:
         want = max(want, have / _MAX_THINNING)
         if have >= _PEEL_FROM * want:
-            ink, have = _peeled(ink, have, want, peak)
+            ink, have = _peeled(ink, depths, have, want, peak)
     widest = have if ridge is None else max(have, 2.0 * float(ridge.max()) - 1.0)
     narrowest = have if ridge is None else 1.0
     # Thickening cuts a blurred thin ridge near half its height. Thinning cuts the
@@ -585,25 +589,26 @@ def _wanted_width(extent: float) -> float:
     return _TARGET_PEN * extent / (_MNIST_BOX - _TARGET_PEN)
 
 
-def _ridges_if_uneven(ink: np.ndarray, have: float, peak: float):
-    """Each ink pixel's stroke depth (`ridge_depths`) when widths differ, else None."""
-    if have < _MIN_EACH_PEN:
-        return None
-    depth, deepest = stroke_depths(ink >= np.float32(0.5 * peak))
+def _ridges_if_uneven(depth: np.ndarray, deepest: int, have: float):
+    """Each ink pixel's stroke depth (`ridge_depths`) when widths differ, else None.
+
+    ``depth`` and ``deepest`` are `stroke_depths` of the ink at half its peak.
+    """
     if deepest < _DEEP or thin_share(depth, _THIN * have) < _THIN_SHARE:
         return None
     return ridge_depths(depth, deepest)
 
 
-def _peeled(ink: np.ndarray, have: float, want: float, peak: float):
+def _peeled(ink: np.ndarray, depths, have: float, want: float, peak: float):
     """Peel `_PEEL_SHARE` of the way from width ``have`` to ``want`` off the ink.
 
+    ``depths`` is `stroke_depths` of the ink at half its peak, or None to find it.
     Returns the peeled ink, as full ink (``peak``) or paper, and its width.
     """
     layers = int(_PEEL_SHARE * (have - want) / 2.0)
     if layers == 0:
         return ink, have
-    depth, _ = stroke_depths(ink >= np.float32(0.5 * peak))
+    depth, _ = depths or stroke_depths(ink >= np.float32(0.5 * peak))
     return (depth > layers).astype(np.float32) * np.float32(peak), have - 2.0 * layers
 
 
