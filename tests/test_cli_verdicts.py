@@ -191,3 +191,20 @@ def test_evaluate_reads_deskewed_for_a_deskewed_model(tmp_path, capsys):
     assert json.loads(out)["accuracy"] == pytest.approx(expected)
     plain = float((model.predict_proba(images).argmax(1) == labels).mean())
     assert plain == pytest.approx(expected)
+
+
+def test_predict_reads_dataset_sized_files_as_the_dataset_has_them(tmp_path, capsys):
+    # MNIST's test digits saved as 28x28 files: `predict` answers what the model
+    # answers on the stored images (their strokes are not reworked at that scale).
+    sample = load_bundled("mnist-sample")
+    model_path = _model(tmp_path / "m.npz", margin=0.3)
+    paths = []
+    for index in range(40):
+        paths.append(tmp_path / f"{index}.png")
+        _save_png(paths[-1], sample.images[index])
+    code, out, err = _run(capsys, "predict", "--model", model_path, "--json", *paths)
+    assert code == 0, err
+    answers = json.loads(out)
+    expected = load_model(model_path).predict_proba(sample.images[:40])
+    read = np.array([[a["probabilities"][n] for n in DIGIT_CLASS_NAMES] for a in answers])
+    assert np.mean(np.abs(read - expected).max(axis=1) < 1e-4) >= 0.9

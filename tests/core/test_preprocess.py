@@ -89,6 +89,20 @@ def test_mnist_images_pasted_big_come_back_as_themselves(mnist):
     assert exact >= 0.8 * len(indices)
 
 
+@pytest.mark.parametrize("dark_ink", [False, True])
+def test_a_digit_at_the_datasets_size_is_read_as_the_dataset_has_it(mnist, dark_ink):
+    # An MNIST digit saved as a 28x28 file (as `predict` reads it): its strokes are
+    # kept, not reworked at that scale.
+    indices = np.random.default_rng(1).choice(len(mnist), 60, replace=False)
+    exact = 0
+    for index in indices:
+        original = mnist.images[index]
+        canvas = 255 - original if dark_ink else original
+        image = canvas_to_image(canvas, "mnist")
+        exact += np.abs(image.astype(np.float64) - original).mean() < 0.5
+    assert exact >= 0.7 * len(indices)
+
+
 def test_dark_ink_on_paper_is_detected_and_can_be_forced(mnist):
     digit = np.kron(mnist.images[11], np.ones((6, 6), np.uint8))
     bright = _paste(digit, (300, 300), 50, 80)
