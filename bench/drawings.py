@@ -108,7 +108,7 @@ class TodayGate:
         )
         self.gate = gate.for_model(model.predict_proba, max_images=1000)
 
-    def sure(self, images, probabilities, sizes) -> np.ndarray:
+    def sure(self, images, probabilities, sizes, drawings=True) -> np.ndarray:
         """Bool (N,): True where the answer would be stated."""
         sure, _ = self.gate.judge_batch(images, probabilities[:, :10])
         return sure
@@ -143,11 +143,13 @@ class NewJudgement:
             )
         self.judge = judge
         novelty = " + digit-subspace novelty" if judge.novelty is not None else ""
-        self.name = f"core.judgement (margin {judge.min_margin:+.3f}, {where}{novelty})"
+        margins = f"{judge.min_margin:+.3f}, drawings {judge.margin_for(True):+.3f}"
+        self.name = f"core.judgement (margin {margins}, {where}{novelty})"
 
-    def sure(self, images, probabilities, sizes) -> np.ndarray:
-        """Bool (N,): True where the verdict is "digit"."""
-        return self.judge.verdicts(probabilities, images, sizes) == "digit"
+    def sure(self, images, probabilities, sizes, drawings=True) -> np.ndarray:
+        """Bool (N,): True where the verdict is "digit" (drawings unless told)."""
+        verdicts = self.judge.verdicts(probabilities, images, sizes, drawings)
+        return verdicts == "digit"
 
 
 def make_judge(model: SavedModel, which: str, false_rejection: float | None = None):
@@ -367,14 +369,16 @@ def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
     labels = read_idx(folder / MNIST_TEST[1], ndim=1).astype(np.intp)
     read = np.zeros_like(images)
     sizes = np.zeros(len(images), np.float32)
+    drawings = np.zeros(len(images), bool)
     for index, image in enumerate(images):
         conversion = convert_drawing(image, "mnist", widen=model.hand_width)
         if conversion is not None:
             read[index], sizes[index] = conversion.image, conversion.size
+            drawings[index] = conversion.drawing
     changed = np.mean(np.abs(read.astype(np.int16) - images).mean(axis=(1, 2)) >= 0.5)
     probabilities = model.predict_proba(read)
     correct = probabilities[:, :10].argmax(axis=1) == labels
-    sure = judge.sure(read, probabilities, sizes)
+    sure = judge.sure(read, probabilities, sizes, drawings)
     print(
         f"  official MNIST test set ({len(images)}), read as `predict` reads files: "
         f"accuracy {100 * correct.mean():.2f}%, not sure {100 * (~sure).mean():.2f}% "

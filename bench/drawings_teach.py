@@ -144,7 +144,7 @@ def _read(model: SavedModel, drawn: Drawn) -> tuple[float, float, np.ndarray]:
     judge, _ = model_judge(model)
     probabilities = model.predict_proba(images)
     guesses = probabilities[:, :10].argmax(axis=1)
-    sure = judge.verdicts(probabilities, images, sizes) == "digit"
+    sure = judge.verdicts(probabilities, images, sizes, drawings=True) == "digit"
     right = guesses == labels
     return float(right.mean()), float((~sure).mean()), ~(right & sure)
 

@@ -81,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
             else:
                 scores = model.predict_proba(conversion.image)
                 verdict = judge.judge(
-                    scores, conversion.image, conversion.size, conversion.wide_pen
+                    scores,
+                    conversion.image,
+                    conversion.size,
+                    conversion.wide_pen,
+                    conversion.drawing,
                 )
             output.write(_result(path, verdict, scores, model.class_names))
             continue

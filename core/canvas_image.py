@@ -78,14 +78,15 @@ class CanvasReading:
     canvas : np.ndarray or None
         The canvas ``image`` was converted from as a drawing (kept with a
         correction, `core.personal_set`); None for a picture read as it is.
-    wide_pen : bool
-        `core.preprocess.Conversion.wide_pen` of the conversion.
+    wide_pen, drawing : bool
+        `core.preprocess.Conversion.wide_pen` and ``drawing`` of the conversion.
     """
 
     image: np.ndarray
     size: float | None
     canvas: np.ndarray | None = None
     wide_pen: bool = False
+    drawing: bool = False
 
 
 def canvas_input(
@@ -131,7 +132,8 @@ def canvas_input(
         conversion = convert_drawing(canvas, shape, ink_is_bright=True, widen=widen)
     if conversion is None:
         return None
-    return CanvasReading(conversion.image, conversion.size, drawn, conversion.wide_pen)
+    image, size = conversion.image, conversion.size
+    return CanvasReading(image, size, drawn, conversion.wide_pen, conversion.drawing)
 
 
 def placed_to_canvas(image: np.ndarray, max_value: float, size: int) -> np.ndarray:

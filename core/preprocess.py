@@ -139,12 +139,16 @@ class Conversion:
         The pen is more than `_MAX_THINNING` times MNIST's stroke width for the
         drawing's size, where the thinning stops: its strokes stay wider than
         MNIST's (MNIST target only).
+    drawing : bool
+        Converted as a drawing: the canvas is larger than the target's images
+        (`core.judgement.Judge.judge` holds drawings to a margin of their own).
     """
 
     image: np.ndarray
     pen_width: float
     size: float
     wide_pen: bool = False
+    drawing: bool = True
 
 
 def convert_drawing(
@@ -237,7 +241,7 @@ def convert_drawing(
     else:
         image = _mnist_image(crop, cy, cx)
     wide_pen = name == "mnist" and pen > _MAX_THINNING * _wanted_width(extent)
-    return Conversion(image=image, pen_width=pen, size=size, wide_pen=wide_pen)
+    return Conversion(image, pen, size, wide_pen, drawing=not framed)
 
 
 def canvas_to_image(

@@ -426,7 +426,9 @@ class DrawTab(QWidget):
             names = tuple(model.class_names)
             other = not_a_digit_output(names)
             judge = Judge(len(names) - (other is not None), other, -1.0, 0.0)
-        verdict = judge.judge(probabilities, image, reading.size, reading.wide_pen)
+        verdict = judge.judge(
+            probabilities, image, reading.size, reading.wide_pen, reading.drawing
+        )
         self._image, self._drawn = image, reading.canvas
         self._probabilities = probabilities
         self._verdict = verdict

@@ -32,7 +32,9 @@ def _save_png(path, array):
     assert image.save(str(path))
 
 
-def _model(path, not_a_digit_bias=None, margin=0.5, deskewed=False):
+def _model(
+    path, not_a_digit_bias=None, margin=0.5, deskewed=False, drawing_margin=None
+):
     """Nearest class means as a linear layer; optionally an 11th "not a digit"."""
     sample = load_bundled("mnist-sample")
     normalization = Normalization.fit("scale", sample.images, 255)
@@ -58,7 +60,9 @@ def _model(path, not_a_digit_bias=None, margin=0.5, deskewed=False):
             class_names=names,
             dataset_name="mnist-sample",
             config={"validation_fraction": 0.1, "seed": 0, "deskew": deskewed},
-            judgement=Judge(10, other, min_margin=margin).to_dict(),
+            judgement=Judge(
+                10, other, min_margin=margin, drawing_margin=drawing_margin
+            ).to_dict(),
         ),
     )
     return path
@@ -206,5 +210,22 @@ def test_predict_reads_dataset_sized_files_as_the_dataset_has_them(tmp_path, cap
     assert code == 0, err
     answers = json.loads(out)
     expected = load_model(model_path).predict_proba(sample.images[:40])
-    read = np.array([[a["probabilities"][n] for n in DIGIT_CLASS_NAMES] for a in answers])
+    names = DIGIT_CLASS_NAMES
+    read = np.array([[a["probabilities"][n] for n in names] for a in answers])
     assert np.mean(np.abs(read - expected).max(axis=1) < 1e-4) >= 0.9
+
+
+def test_predict_holds_drawings_to_their_own_margin(tmp_path, capsys, images):
+    # Nothing clears the drawings' margin of 1 ("not a digit" always has a little):
+    # the drawing is not sure, the same digit as a 28x28 file is answered.
+    model = _model(
+        tmp_path / "m.npz", not_a_digit_bias=0.0, margin=-1.0, drawing_margin=1.0
+    )
+    digit, _, label = images
+    small = tmp_path / "small.png"
+    _save_png(small, load_bundled("mnist-sample").images[0])
+    code, out, err = _run(capsys, "predict", "--model", model, "--json", digit, small)
+    assert code == 0, err
+    drawn, stored = json.loads(out)
+    assert (drawn["verdict"], drawn["digit"]) == ("not_sure", str(label))
+    assert (stored["verdict"], stored["digit"]) == ("digit", str(label))

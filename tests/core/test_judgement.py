@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from core.judgement import (
+    DRAWING_EXTRA_REJECTION,
     NOT_A_DIGIT,
     WIDE_PEN_REASON,
     Judge,
@@ -146,12 +147,53 @@ def test_thresholds_round_trip_through_a_plain_dict():
         "min_margin",
         "min_size",
         "false_rejection",
+        "drawing_margin",
+        "drawing_false_rejection",
     }
     assert Judge.from_dict(data) == judge
     with pytest.raises(JudgementError, match="bad judgement"):
         Judge.from_dict({"digit_classes": 10})
     with pytest.raises(JudgementError, match="out of range"):
         Judge.from_dict({**data, "min_margin": 3.0})
+    with pytest.raises(JudgementError, match="out of range"):
+        Judge.from_dict({**data, "drawing_margin": -3.0})
+    with pytest.raises(JudgementError, match="out of range"):
+        Judge.from_dict({**data, "drawing_false_rejection": 0.0})
+    with pytest.raises(JudgementError, match="finite number"):
+        Judge.from_dict({**data, "drawing_margin": "high"})
+
+
+def test_drawings_clear_a_stricter_margin_set_for_more_of_the_digits():
+    rng = np.random.default_rng(3)
+    held_out = _confident(rng, 4000)
+    judge = Judge.calibrate(held_out, WITH_OTHER, false_rejection=0.02)
+    assert judge.drawing_false_rejection == pytest.approx(
+        0.02 + DRAWING_EXTRA_REJECTION
+    )
+    assert judge.drawing_margin > judge.min_margin
+    fresh = _confident(np.random.default_rng(4), 8000)
+    as_images = np.mean(judge.verdicts(fresh) == "not_sure")
+    as_drawings = np.mean(judge.verdicts(fresh, drawings=True) == "not_sure")
+    assert as_images == pytest.approx(0.02, abs=0.006)
+    assert as_drawings == pytest.approx(0.02 + DRAWING_EXTRA_REJECTION, abs=0.006)
+    between = np.zeros(11)
+    between[10] = 0.2
+    between[5] = 0.2 + 0.5 * (judge.min_margin + judge.drawing_margin)
+    lead = between[5] - between[10]
+    assert judge.min_margin < lead < judge.drawing_margin
+    assert judge.judge(between).verdict == "digit"
+    assert judge.judge(between, drawing=True).verdict == "not_sure"
+    mixed = judge.verdicts(np.stack([between, between]), drawings=[False, True])
+    assert list(mixed) == ["digit", "not_sure"]
+
+
+def test_thresholds_stored_before_drawings_had_their_own_apply_to_all():
+    data = Judge(not_a_digit_class=10, min_margin=-0.5).to_dict()
+    del data["drawing_margin"], data["drawing_false_rejection"]
+    judge = Judge.from_dict(data)
+    p = np.zeros(11)
+    p[3], p[10] = 0.3, 0.6  # leads by -0.3
+    assert judge.judge(p, drawing=True).verdict == "digit"
 
 
 def test_for_model_calibrates_on_reference_images():

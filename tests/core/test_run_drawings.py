@@ -199,7 +199,9 @@ def test_the_model_stores_thresholds_set_on_moved_copies_of_its_training_digits(
     assert model.judgement == {
         **expected.to_dict(),
         "min_margin": pytest.approx(expected.min_margin, abs=1e-5),
+        "drawing_margin": pytest.approx(expected.drawing_margin, abs=1e-5),
     }
+    assert model.judgement["drawing_margin"] >= model.judgement["min_margin"]
     path = tmp_path / "m.npz"
     save_model(path, model.network, model.metadata)
     assert load_model(path).judgement == model.judgement

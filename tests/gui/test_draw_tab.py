@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 from template_model import template_model
+from trained_model import holdout
 
 from core.calibration import digit_subspaces
 from core.datasets import Normalization
@@ -21,6 +22,7 @@ from core.personal_set import NEGATIVE_LABEL
 from core.preprocess import canvas_to_image, convert_drawing
 from gui.draw_tab import DrawTab
 from gui.drawing_canvas import MAX_PEN_WIDTH
+from gui.live_network import ChosenImage
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +302,7 @@ def test_a_digit_answered_while_not_a_digit_leads_says_so(
     odd = Verdict("digit", 7, 0.087, "", 0.911)
 
     class Lenient:
-        def judge(self, probabilities, image=None, size=None, wide_pen=False):
+        def judge(self, *_arguments):
             return odd
 
     monkeypatch.setattr(tab, "judge", lambda: Lenient())
@@ -393,7 +395,9 @@ def test_the_preview_keeps_its_size_when_the_explanation_appears(
     assert tab.preview.geometry() == before
 
 
-def _with_not_a_digit(model: SavedModel, bias: float, margin: float) -> SavedModel:
+def _with_not_a_digit(
+    model: SavedModel, bias: float, margin: float, drawing_margin: float | None = None
+) -> SavedModel:
     """The template with an 11th output, "not a digit": a constant score."""
     network = MLP([784, 10, 11], seed=0)
     network.weights[0][...] = model.network.weights[0]
@@ -402,7 +406,7 @@ def _with_not_a_digit(model: SavedModel, bias: float, margin: float) -> SavedMod
     network.weights[1][:, :10] = model.network.weights[1]
     network.biases[1][:10] = model.network.biases[1]
     network.biases[1][10] = bias
-    judgement = Judge(10, 10, min_margin=margin).to_dict()
+    judgement = Judge(10, 10, margin, drawing_margin=drawing_margin).to_dict()
     return dataclasses.replace(
         model,
         network=network,
@@ -437,6 +441,21 @@ def test_a_model_with_a_not_a_digit_output_is_judged_by_its_thresholds(
         *(f"It's {'an' if d == 8 else 'a'} {d}" for d in range(10)),
         "Not a digit",
     ]
+
+
+def test_a_drawing_clears_the_drawings_margin_and_a_dataset_image_its_own(
+    qtbot, tab, mnist_model
+):
+    # Nothing clears the drawings' margin of 1 ("not a digit" always has a little).
+    model = _with_not_a_digit(mnist_model, bias=0.0, margin=-1.0, drawing_margin=1.0)
+    tab.set_model(model)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    assert tab.current_verdict().verdict == "not_sure"
+    data = holdout("mnist-sample")
+    tab.put_image(ChosenImage(data.images[0], data.max_value, "x", "a test image"))
+    _wait_prediction(qtbot, tab)
+    assert tab.current_verdict().verdict == "digit"
 
 
 def test_the_digit_is_stated_with_its_own_probability(qtbot, tab, mnist_model):
