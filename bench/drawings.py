@@ -466,8 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(
         "--cache",
-        type=Path,
-        default=Path(os.environ.get("TMPDIR", "/tmp")) / "digit-studio-bench",
+        default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "digit-studio-bench"),
         help="folder for the rendered canvases ('' for none)",
     )
     args = parser.parse_args(argv)
@@ -477,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_small_arrays()
     print(f"engine: {fast.status()}")
     started = time.perf_counter()
-    cache = args.cache if str(args.cache) else None
+    cache = Path(args.cache) if args.cache else None  # Path("") would be "."
     drawings, canvases = render_material(args.seed, args.hands, args.repeats, cache)
     images, sizes, drawn = convert_all(canvases, args.keep_width)
     digits = sum(d.kind == "digit" for d in drawings)

@@ -6,6 +6,7 @@ import argparse
 
 from cli.output import json_text, printable
 from cli.report import history_summary
+from core.judgement import Judge
 from core.messages import plural
 from core.model_io import METRICS, SavedModel, load_model
 
@@ -58,6 +59,7 @@ def describe(model: SavedModel) -> dict:
         "history": model.history,
         "metrics": model.metrics,
         "hand_width": model.hand_width,
+        "judgement": model.judgement,
     }
 
 
@@ -92,6 +94,8 @@ def text_lines(model: SavedModel) -> list[str]:
     lines += [f"                {line}" for line in summary[1:]]
     if model.metrics:
         lines.append("Metrics         " + _metrics_text(model.metrics))
+    if model.judgement is not None:
+        lines.append(f"Not sure        {Judge.from_dict(model.judgement).summary()}")
     return lines
 
 

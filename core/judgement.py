@@ -315,6 +315,25 @@ class Judge:
             sure &= ~(sizes < self.min_size)  # NaN compares False: no check
         return np.where(sure, "digit", "not_sure")
 
+    def summary(self) -> str:
+        """Say in one sentence when the answer is "not sure" (a model's details)."""
+        if self.not_a_digit_class is None:
+            rule = f"the best digit's probability is under {self.min_margin:.3f}"
+        else:
+            rule = (
+                'the best digit leads "not a digit" by less than '
+                f"{self.min_margin:+.3f}"
+            )
+        shares = f"{100 * self.false_rejection:.3g}%"
+        if self.drawing_margin is not None:
+            rule += f" (a drawing: {self.drawing_margin:+.3f})"
+            if self.drawing_false_rejection is not None:
+                shares += f" ({100 * self.drawing_false_rejection:.3g}%)"
+        return (
+            f"when {rule} or a drawing spans under {100 * self.min_size:.3g}% of the "
+            f"canvas; set for {shares} of the calibration digits"
+        )
+
     def margin_for(self, drawing: bool) -> float:
         """Return the least lead a drawing (or another image) needs to be answered."""
         if drawing and self.drawing_margin is not None:

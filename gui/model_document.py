@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.judgement import Judge
 from core.model_io import SavedModel, load_model, save_model
 from core.neuron_edits import edits_text
 from core.training import ConfigError, TrainingConfig
@@ -232,6 +233,8 @@ def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
         f"Training: {epochs_text(model) or 'no recorded epochs'}",
         *(f"Edited after training: {edits_text(record)}" for record in model.edits),
     ]
+    if model.judgement is not None:
+        lines.append(f"Not sure: {Judge.from_dict(model.judgement).summary()}")
     if model.metrics:
         lines.append("Results:")
         lines += [

@@ -18,6 +18,7 @@ from core import download
 from core.dataset_store import load_dataset
 from core.datasets import Normalization, load_bundled
 from core.idx import write_idx
+from core.judgement import Judge
 from core.model_io import ModelMetadata, load_model, save_model
 from core.negatives_store import NegativesStore
 from core.network import MLP
@@ -280,6 +281,21 @@ def test_info_json(sample_model, capsys):
     described = json.loads(out)
     assert described["layer_sizes"] == [784, 10]
     assert described["parameter_count"] == 7850
+    assert described["judgement"] is None
+
+
+def test_info_says_when_the_model_is_not_sure(sample_model, tmp_path, capsys):
+    model = load_model(sample_model)
+    judge = Judge(10, None, 0.6, drawing_margin=0.7, drawing_false_rejection=0.03)
+    judged = tmp_path / "judged.npz"
+    metadata = dataclasses.replace(model.metadata, judgement=judge.to_dict())
+    save_model(judged, model.network, metadata)
+    _, out, _ = run_cli(capsys, "info", "--model", sample_model)
+    assert "Not sure" not in out
+    _, out, _ = run_cli(capsys, "info", "--model", judged)
+    assert f"Not sure        {judge.summary()}" in out
+    _, out, _ = run_cli(capsys, "info", "--model", judged, "--json")
+    assert json.loads(out)["judgement"] == judge.to_dict()
 
 
 def test_info_says_a_narrow_hands_model_reads_wider(sample_model, tmp_path, capsys):

@@ -187,6 +187,17 @@ def test_drawings_clear_a_stricter_margin_set_for_more_of_the_digits():
     assert list(mixed) == ["digit", "not_sure"]
 
 
+def test_the_summary_says_both_margins_and_what_they_were_set_for():
+    judge = Judge(10, 10, -0.892, 0.07, 0.017, -0.772, 0.03)
+    assert judge.summary() == (
+        'when the best digit leads "not a digit" by less than -0.892 (a drawing: '
+        "-0.772) or a drawing spans under 7% of the canvas; set for 1.7% (3%) of "
+        "the calibration digits"
+    )
+    assert "under 0.600 " in Judge(10, None, 0.6).summary()
+    assert "a drawing:" not in Judge(10, 10, -0.5).summary()
+
+
 def test_thresholds_stored_before_drawings_had_their_own_apply_to_all():
     data = Judge(not_a_digit_class=10, min_margin=-0.5).to_dict()
     del data["drawing_margin"], data["drawing_false_rejection"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from template_model import template_model
 
+from core.judgement import Judge
 from core.model_io import ModelFileError
 from gui.model_document import ModelDocument, model_details, model_summary
 
@@ -119,6 +120,14 @@ def test_model_details_read_as_words_and_rounded_figures():
     assert not re.search(r"\d\.\d{5,}", text + details), text + details
     assert "train loss 0.1235" in details
     assert "T23:00:05Z" not in text
+
+
+def test_model_details_say_when_the_model_is_not_sure():
+    model = _trained_looking(template_model())
+    assert "Not sure" not in model_details(model, None)[0]
+    judge = Judge(10, None, 0.55)
+    judged = dataclasses.replace(model, judgement=judge.to_dict())
+    assert f"Not sure: {judge.summary()}" in model_details(judged, None)[0]
 
 
 def test_the_creation_time_never_wraps_inside_the_model_line():
