@@ -240,6 +240,7 @@ def model_details(model: SavedModel, path: Path | None) -> tuple[str, str]:
         lines += [
             f"    {name.replace('_', ' ')}: {metric_text(name, value)}"
             for name, value in model.metrics.items()
+            if value is not None  # no best epoch, no subset: nothing to say
         ]
     history = "\n".join(
         _row_name(model, row)

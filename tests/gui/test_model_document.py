@@ -130,6 +130,13 @@ def test_model_details_say_when_the_model_is_not_sure():
     assert f"Not sure: {judge.summary()}" in model_details(judged, None)[0]
 
 
+def test_model_details_leave_out_results_that_are_not_there():
+    model = _trained_looking(template_model())
+    metrics = {**model.metrics, "best_epoch": None, "subset": None}
+    text, _ = model_details(dataclasses.replace(model, metrics=metrics), None)
+    assert "None" not in text and "best epoch" not in text
+
+
 def test_the_creation_time_never_wraps_inside_the_model_line():
     line = model_summary(_trained_looking(template_model()), None)
     assert "T23:00:05Z" not in line
