@@ -44,7 +44,7 @@ from core.canvas_image import CanvasPicture, CanvasReading, canvas_input
 from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
-from core.preprocess import PreprocessError, target_for_shape
+from core.preprocess import PreprocessError, at_dataset_size, target_for_shape
 from core.robustness import add_noise
 from core.run import makes_negatives
 from gui.background import start_task, with_blas_limit
@@ -573,10 +573,14 @@ class DrawTab(QWidget):
         path, (pixels, picture) = result
         if path != self._opening:
             return  # another file was chosen meanwhile
+        read = "converted like a drawing"
+        if self._model is not None and at_dataset_size(
+            pixels.shape, self._model.image_shape
+        ):
+            read = "read as a dataset image, as small as the model's own"
         self._show_picture(
             CanvasPicture.of_file(pixels, picture),
-            f"{Path(path).name} is on the canvas, converted like a drawing. Draw on "
-            "it, or Clear.",
+            f"{Path(path).name} is on the canvas, {read}. Draw on it, or Clear.",
         )
 
     def _show_picture(self, picture: CanvasPicture, text: str) -> None:

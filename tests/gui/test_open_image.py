@@ -93,6 +93,25 @@ def test_an_image_file_is_classified_like_predict_does(
     assert tab.current_image() is None
 
 
+def test_a_file_at_the_datasets_size_is_read_as_a_dataset_image(
+    qtbot, tab, model, tmp_path
+):
+    # An MNIST digit saved as a 28x28 file: its strokes kept, as `predict` keeps
+    # them, and the status says so.
+    digit = np.ascontiguousarray(load_bundled("mnist-sample").images[17])
+    path = tmp_path / "mnist.png"
+    image = QImage(digit.data, 28, 28, 28, QImage.Format.Format_Grayscale8)
+    assert image.copy().save(str(path))
+    _opened(qtbot, tab, path)
+    expected = canvas_to_image(read_grey(path), model.image_shape)
+    assert np.abs(expected.astype(np.float64) - digit).mean() < 0.5
+    np.testing.assert_array_equal(tab.current_image(), expected)
+    assert "read as a dataset image" in tab.status_label.text()
+    big, _ = _digit_file(tmp_path, "big.png", "dark")
+    _opened(qtbot, tab, big)
+    assert "converted like a drawing" in tab.status_label.text()
+
+
 def test_the_file_is_read_off_the_gui_thread(qtbot, tab, tmp_path, monkeypatch):
     threads = []
     original = picture_module.read_grey
