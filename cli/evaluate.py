@@ -9,6 +9,7 @@ import numpy as np
 from cli import data, threads
 from cli.output import json_text, printable
 from cli.report import confusion_table, per_class_table
+from core.calibration import not_sure_share
 from core.datasets import DatasetError, load_idx_pair
 from core.judgement import digit_class_names, not_a_digit_output
 from core.metrics import evaluate
@@ -66,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     support = np.asarray(result.confusion).sum(axis=1)
+    not_sure = not_sure_share(model, result.probabilities)
     if args.json:
-        print(json_text(_as_json(model, description, result, support)))
+        report = _as_json(model, description, result, support)
+        print(json_text({**report, "not_sure": not_sure}))
         return 0
     print(printable(f"Model      {args.model} ({model.dataset_name})"))
     print(printable(f"Data       {description}: {len(dataset):,} images"))
@@ -79,10 +82,17 @@ def run(args: argparse.Namespace) -> int:
         away = round(result.turned_away * len(dataset))
         print(
             printable(
-                f"Turned away {100 * result.turned_away:.2f}% ({away:,}) answered "
-                f"'{model.class_names[other]}': the accuracy counts the best digit, "
-                "the matrix's last column these"
+                f"Not a digit {100 * result.turned_away:.2f}% ({away:,}) with "
+                f"'{model.class_names[other]}' their highest output: the accuracy "
+                "counts their best digit, the matrix's last column these"
             )
+        )
+    if not_sure is not None:
+        # What `predict` turns away: the "not a digit" output may lead by up to the
+        # model's margin and the best digit is still answered.
+        print(
+            f"Not sure   {100 * not_sure:.2f}% ({round(not_sure * len(dataset)):,}) "
+            "that `predict` would answer 'not sure'; it answers the rest"
         )
     print()
     print("Confusion matrix (rows: true class, columns: predicted)")

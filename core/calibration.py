@@ -121,6 +121,19 @@ def model_judge(model: SavedModel) -> ModelJudge:
     return ModelJudge(judge, "")
 
 
+def not_sure_share(model: SavedModel, probabilities: np.ndarray) -> float | None:
+    """Share of dataset images (``probabilities``, ``(N, C)``) answered "not sure".
+
+    As `predict` and the Draw tab judge images of the dataset's size
+    (`model_judge`, the first margin). None when the model has no judgement, or is
+    judged by the digit subspaces' novelty too, which needs every image again.
+    """
+    judge, _ = model_judge(model)
+    if judge is None or judge.novelty is not None:
+        return None
+    return float(np.mean(judge.verdicts(probabilities) == "not_sure"))
+
+
 def reference_digits(model: SavedModel, fallback: np.ndarray) -> np.ndarray:
     """Return up to `MODEL_CALIBRATION_IMAGES` real digits to set thresholds on.
 

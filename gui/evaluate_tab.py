@@ -506,11 +506,18 @@ class EvaluateTab(QWidget):
         )
         away = ""
         if len(names) > len(dataset.class_names):
-            # The best digit counts; how often the model said "not a digit" apart.
+            # The best digit counts; how often "not a digit" came first apart.
             away = (
                 f" (best guess) · {round(report.turned_away * total):,} "
-                f"({100 * report.turned_away:.2f}%) answered {names[-1]}, in the "
+                f"({100 * report.turned_away:.2f}%) with {names[-1]} first, in the "
                 "last column"
+            )
+        if report.not_sure is not None:
+            # What the Draw tab would turn away: "not a digit" may come first by
+            # up to the model's margin and the best digit is still answered.
+            away += (
+                f" · {round(report.not_sure * total):,} "
+                f"({100 * report.not_sure:.2f}%) not sure, as the Draw tab judges"
             )
         self.status_label.setText(
             f"{correct:,} of {count(total, kind.image)} of {dataset.name} correct"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QThread
 
+from core.calibration import not_sure_share
 from core.datasets import Dataset, DatasetPart
 from core.metrics import evaluate
 from core.model_io import SavedModel
@@ -33,7 +34,10 @@ class EvaluationReport:
     accuracy, loss : float
         Over the whole dataset (`core.metrics.Evaluation`: of the best guesses).
     turned_away : float
-        Share of the images the model answered "not a digit".
+        Share of the images whose highest output is "not a digit".
+    not_sure : float or None
+        Share the Draw tab and `predict` would answer "not sure"
+        (`core.calibration.not_sure_share`).
     class_names : tuple of str
         The names of the confusion matrix's rows and columns: the model's outputs.
     confusion : np.ndarray
@@ -76,6 +80,7 @@ class EvaluationReport:
     hidden_units: int
     output_units: int
     seconds: float
+    not_sure: float | None = None
 
     def cell_indices(self, true: int, predicted: int) -> np.ndarray:
         """Return the images of one confusion-matrix cell, most confident first."""
@@ -213,6 +218,7 @@ def build_report(
         hidden_units=int(first.shape[1]) if len(network.weights) > 1 else 0,
         output_units=int(network.weights[-1].shape[1]),
         seconds=time.perf_counter() - start,
+        not_sure=not_sure_share(model, probabilities),
     )
 
 

@@ -164,8 +164,30 @@ def test_evaluate_counts_the_best_digit_and_the_turned_away_apart(tmp_path, caps
         capsys, "evaluate", "--model", model_path, "--split", "held-out"
     )
     assert code == 0, err
-    assert "Turned away" in out and f"{100 * expected.turned_away:.2f}%" in out
+    assert f"Not a digit {100 * expected.turned_away:.2f}%" in out
     assert NOT_A_DIGIT in out
+
+
+def test_evaluate_says_how_many_predict_would_answer_not_sure(tmp_path, capsys):
+    # The images whose best digit leads "not a digit" by less than the model's
+    # margin (set here near the leads' 20% point) are those `predict` answers
+    # "not sure".
+    sample = load_bundled("mnist-sample")
+    model_path = _model(tmp_path / "m.npz", not_a_digit_bias=-2.0)
+    held_out = split(sample, 0.1, 0)[1].materialize()
+    probabilities = load_model(model_path).predict_proba(held_out.images)
+    lead = probabilities[:, :10].max(axis=1) - probabilities[:, 10]
+    margin = float(np.quantile(lead, 0.2))
+    model_path = _model(tmp_path / "m.npz", not_a_digit_bias=-2.0, margin=margin)
+    expected = float(np.mean(lead < margin))
+    assert 0.1 < expected < 0.3
+    code, out, err = _run(
+        capsys, "evaluate", "--model", model_path, "--split", "held-out", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["not_sure"] == pytest.approx(expected)
+    _, out, _ = _run(capsys, "evaluate", "--model", model_path, "--split", "held-out")
+    assert f"Not sure   {100 * expected:.2f}%" in out
 
 
 def test_evaluate_reads_deskewed_for_a_deskewed_model(tmp_path, capsys):

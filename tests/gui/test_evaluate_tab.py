@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from template_model import template_model
 
 import gui.evaluation_worker as evaluation_worker
+from core.calibration import model_judge
 from core.datasets import as_part, load_bundled
 from core.judgement import NOT_A_DIGIT
 from core.metrics import evaluate
@@ -325,7 +326,12 @@ def test_a_not_a_digit_output_gets_a_column_and_its_own_share(
     assert report.accuracy == pytest.approx(expected.accuracy)
     assert report.accuracy > np.trace(counts) / len(test_set)
     status = tab.status_label.text()
-    assert f"{100 * expected.turned_away:.2f}%) answered not a digit" in status
+    assert f"{100 * expected.turned_away:.2f}%) with not a digit first" in status
+    # Apart again, what the Draw tab would answer "not sure".
+    judge, _ = model_judge(other)
+    not_sure = float(np.mean(judge.verdicts(expected.probabilities) == "not_sure"))
+    assert report.not_sure == pytest.approx(not_sure)
+    assert f"({100 * not_sure:.2f}%) not sure, as the Draw tab judges" in status
     tab.show_cell(3, 10)
     assert "3 classified as not a digit" in tab.cell_label.text()
 
