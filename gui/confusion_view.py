@@ -91,12 +91,19 @@ class ConfusionMatrixView(QWidget):
 
     def _grid(self) -> tuple[QRectF, float]:
         size = max(self._counts.shape[0], 1)
-        metrics = self.fontMetrics()
-        margin_left = metrics.height() * 3
-        margin_top = metrics.height() * 3
+        line = self.fontMetrics().height()
+        # Room for "true" and the widest row name ("not a digit"), and above the
+        # grid for "predicted" and column names of up to two lines.
+        margin_left = 2 * line + self._widest_name() + 4
+        margin_top = line * 3.6
         side = min(self.width() - margin_left - 8, self.height() - margin_top - 8)
         cell = max(side / size, 4.0)
         return QRectF(margin_left, margin_top, cell * size, cell * size), cell
+
+    def _widest_name(self) -> int:
+        metrics = self.fontMetrics()
+        widths = [metrics.horizontalAdvance(name) for name in self._names]
+        return max([metrics.height(), *widths])
 
     def cell_rect(self, true: int, predicted: int) -> QRectF:
         """Where a cell is drawn, in widget coordinates."""
@@ -169,16 +176,20 @@ class ConfusionMatrixView(QWidget):
         painter.setFont(font)
         painter.setPen(text_colour)
         line = metrics.height()
+        widest = self._widest_name()
         for i, name in enumerate(self._names):
+            # A name wider than its column ("not a digit") breaks between words.
             painter.drawText(
-                QRectF(grid.left() + i * cell, grid.top() - line - 2, cell, line),
-                Qt.AlignmentFlag.AlignCenter,
+                QRectF(
+                    grid.left() + i * cell, grid.top() - 2 * line - 2, cell, 2 * line
+                ),
+                Qt.AlignmentFlag.AlignHCenter
+                | Qt.AlignmentFlag.AlignBottom
+                | Qt.TextFlag.TextWordWrap,
                 name,
             )
             painter.drawText(
-                QRectF(
-                    grid.left() - line * 1.5, grid.top() + i * cell, line * 1.3, cell
-                ),
+                QRectF(grid.left() - widest - 4, grid.top() + i * cell, widest, cell),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                 name,
             )
@@ -186,12 +197,12 @@ class ConfusionMatrixView(QWidget):
         bold.setBold(True)
         painter.setFont(bold)
         painter.drawText(
-            QRectF(grid.left(), grid.top() - 2.6 * line, grid.width(), line),
+            QRectF(grid.left(), grid.top() - 3.4 * line, grid.width(), line),
             Qt.AlignmentFlag.AlignCenter,
             "predicted",
         )
         painter.save()
-        painter.translate(grid.left() - 2.2 * line, grid.center().y())
+        painter.translate(grid.left() - widest - 4 - 0.8 * line, grid.center().y())
         painter.rotate(-90)
         painter.drawText(
             QRectF(-grid.height() / 2, -line / 2, grid.height(), line),

@@ -7,6 +7,7 @@ where its images come from (a test split, a run's validation part, held-out imag
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,14 @@ IMAGE_KINDS = {
 }
 
 
+def _two_lines(name: str) -> str:
+    """Break a name of several words (not within a word) into about two lines."""
+    lines = textwrap.wrap(
+        name, len(name) // 2 + 1, break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(lines) or name
+
+
 class ClassScoresTable(QTableWidget):
     """Precision and recall per class, one column per class, as wide as its box."""
 
@@ -115,7 +124,8 @@ class ClassScoresTable(QTableWidget):
     ) -> None:
         """Show one column per class, values in whole percent (– when undefined)."""
         self.setColumnCount(len(names))
-        self.setHorizontalHeaderLabels(list(names))
+        # "not a digit" on two lines, nearer the width of a column of figures.
+        self.setHorizontalHeaderLabels([_two_lines(name) for name in names])
         for row, values in enumerate((precision, recall)):
             for column, value in enumerate(values):
                 text = f"{100 * value:.0f}" if np.isfinite(value) else "–"

@@ -334,6 +334,10 @@ def test_a_not_a_digit_output_gets_a_column_and_its_own_share(
     assert f"({100 * not_sure:.2f}%) not sure, as the Draw tab judges" in status
     tab.show_cell(3, 10)
     assert "3 classified as not a digit" in tab.cell_label.text()
+    # Its name fits: whole beside its row, on two lines above its columns.
+    name = tab.confusion.fontMetrics().horizontalAdvance(NOT_A_DIGIT)
+    assert tab.confusion.cell_rect(10, 0).left() > name
+    assert tab.class_table.horizontalHeaderItem(10).text() == "not a\ndigit"
 
 
 def test_the_figure_is_named_after_where_its_images_come_from(
