@@ -546,7 +546,8 @@ class DrawTab(QWidget):
     def open_image(self, path: str | Path) -> None:
         """Put an image file on the canvas, read in the background (errors: a dialog).
 
-        It is read like `predict` reads it and converted like a drawing.
+        It is read and converted as `predict` reads and converts it: like a
+        drawing, or as a dataset image when no larger than the model's images.
         """
         path = str(path)
         side = self.canvas.canvas_size
