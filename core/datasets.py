@@ -18,6 +18,7 @@ import numpy as np
 
 from core.choices import Choice
 from core.idx import IdxError, read_idx
+from core.packed_images import PackedImages
 from core.resident_pages import drop_read_rows
 from core.slant import deskew
 
@@ -113,8 +114,9 @@ class Dataset:
     ----------
     name : str
         Dataset name as shown to the user (``"mnist-sample"``, ``"mnist"``...).
-    images : numpy.ndarray
-        uint8 ``(N, H, W)``, pixel values in ``[0, max_value]``.
+    images : numpy.ndarray or PackedImages
+        uint8 ``(N, H, W)``, pixel values in ``[0, max_value]``; packed for a
+        run's copy of a big set (`core.packed_images`), read by rows.
     labels : numpy.ndarray
         uint8 ``(N,)``, class indices in ``[0, len(class_names))``.
     class_names : tuple of str
@@ -131,7 +133,8 @@ class Dataset:
 
     def __post_init__(self) -> None:
         images, labels = self.images, np.asarray(self.labels)
-        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        stored = isinstance(images, (np.ndarray, PackedImages))
+        if not stored or images.dtype != np.uint8:
             raise DatasetError(f"{self.name}: images must be a uint8 array")
         if images.ndim != 3:
             raise DatasetError(
@@ -223,6 +226,8 @@ def _brightest(images: np.ndarray) -> int:
     A stored dataset's pages leave the process once scanned: loading a big set keeps
     none of it resident, and a run reads its images as it needs them.
     """
+    if isinstance(images, PackedImages):
+        return images.max()
     brightest = 0
     for start in range(0, len(images), _SCAN_ROWS):
         block = images[start : start + _SCAN_ROWS]
@@ -254,7 +259,8 @@ class DatasetPart:
     deskewed : bool
         The part's images are the source's stood upright (`core.slant.deskew`),
         deskewed at each read: a deskewing run's validation part, read once an
-        epoch, holds no copy (70,000 images: 52 MiB) for 4 us an image a read.
+        epoch, holds no copy (7,000 images: 5 MiB) for 4 us an image a read; a
+        big set's run copies it packed instead (`core.run.PACK_COPIES_FROM`).
     labels : numpy.ndarray
         uint8 ``(K,)``, the label of each of the part's images.
     """
@@ -440,7 +446,7 @@ def take_rows(
 
     Parameters
     ----------
-    images : numpy.ndarray
+    images : numpy.ndarray or PackedImages
         ``(N, P)``.
     rows : numpy.ndarray
         intp ``(K,)`` in ``[0, N + len(extra))``.
@@ -452,10 +458,18 @@ def take_rows(
     count = images.shape[0]
     beyond = None if extra is None else rows >= count
     if beyond is None or not beyond.any():
-        return np.take(images, rows, axis=0, out=out)
-    out = np.take(images, np.where(beyond, 0, rows), axis=0, out=out)
+        return _take(images, rows, out)
+    out = _take(images, np.where(beyond, 0, rows), out)
     out[beyond] = extra[rows[beyond] - count]
     return out
+
+
+def _take(
+    images: np.ndarray | PackedImages, rows: np.ndarray, out: np.ndarray | None
+) -> np.ndarray:
+    if isinstance(images, PackedImages):
+        return images.take(rows, out=out)
+    return np.take(images, rows, axis=0, out=out)
 
 
 def as_part(data: Dataset | DatasetPart) -> DatasetPart:

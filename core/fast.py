@@ -2,7 +2,8 @@
 
 Each operation runs its compiled kernel (``core.kernels``, numba) when it can and
 otherwise NumPy passes doing the same arithmetic in the same order, so both give
-the same bits; no other engine module looks at the kernels. Also owns products
+the same bits; no other engine module looks at the kernels (but
+``core.packed_images``, to unpack rows with one). Also owns products
 that never wait for BLAS threads (``product_here``), the work buffers of a
 training step (``Workspace``) and the first layer's skip of inputs
 blank in a whole minibatch (``BlankInputs``). Imports NumPy, ``core.kernels`` and
@@ -19,6 +20,7 @@ import numpy as np
 from core import kernels
 from core.datasets import take_rows
 from core.losses import cross_entropy_from_sums
+from core.packed_images import PackedImages
 
 # Whether the kernels run, why not, and loading them early (``core.kernels``).
 compiled = kernels.available
@@ -211,7 +213,7 @@ def gather_normalized(
 
     Parameters
     ----------
-    images : ndarray
+    images : ndarray or PackedImages
         uint8 ``(N, P)`` images.
     indices : ndarray
         intp ``(B,)`` rows to take.
@@ -225,6 +227,10 @@ def gather_normalized(
         uint8 ``(M, P)`` images that rows ``N..N+M-1`` stand for
         (`core.datasets.DatasetPart`); batches holding any take the NumPy path.
     """
+    if isinstance(images, PackedImages):
+        # Unpacked into the scratch rows first; the kernel then reads those.
+        images = take_rows(images, indices, extra, out=scratch)
+        indices, extra = np.arange(len(indices)), None
     if (extra is None or indices.size == 0 or indices.max() < images.shape[0]) and (
         kernels.gather_normalized(
             images,

@@ -22,6 +22,7 @@ KERNELS = (
     "softmax_normalize",
     "live_columns",
     "take_rows",
+    "unpack_rows",
     "spread_rows",
     "segments",
     "blur_rows",
