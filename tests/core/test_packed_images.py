@@ -103,3 +103,10 @@ def test_a_big_run_trains_the_same_network_on_its_packed_copy(
     for plain, packed in zip(*(n.parameters() for n in networks), strict=True):
         np.testing.assert_array_equal(plain, packed)
     assert histories[0] == histories[1]
+
+
+def test_images_whose_pixels_fill_no_whole_byte(engine_path):
+    images = np.random.default_rng(1).integers(0, 3, (50, 5, 5), dtype=np.uint8)
+    packed = PackedImages.pack(images).reshape(50, -1)
+    rows = np.arange(50)[::-1]
+    np.testing.assert_array_equal(packed.take(rows), images.reshape(50, -1)[rows])
