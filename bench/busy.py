@@ -3,8 +3,9 @@
 Run ``python -m bench.busy``. With 0, 1 and 2 busy loops of its own (separate
 processes that spin on a core and stop by themselves at a deadline, or as soon as
 this benchmark is gone) it times training runs with ``threads="auto"``, 1 and
-2 (all cores), interleaved in rotating order, for the ``recommended`` preset on
-its own data and for 784-256-10 (Adam, batch 128) on 60,000 images. A run's
+2 (all cores), interleaved so that each follows each other equally often (what a
+run leaves behind falls on all alike), for the ``recommended`` preset on its own
+data and for 784-256-10 (Adam, batch 128) on 60,000 images. A run's
 epoch time is its training time over its epochs, so the adaptive run's first
 measurements count too. Prints medians with their spread (min-max), and the
 adaptive run over the best fixed count's run of the same round, the median of
@@ -224,6 +225,20 @@ def trace(loops: int, before: int = 16, block: int = 4, after: int = 40) -> None
     print(f"(Machine: {load}; its busy loops not counted.)")
 
 
+def balanced_order(settings: tuple, round_index: int) -> tuple:
+    """The order of a round: each setting after each other equally often.
+
+    Rotations of the settings, then of their reverse: over ``2 * len(settings)``
+    rounds every setting runs in every place and right after every other one
+    twice, so what one run leaves behind (spinning threads, a hot cache) falls
+    on all of them alike.
+    """
+    count = len(settings)
+    base = settings if (round_index // count) % 2 == 0 else settings[::-1]
+    shift = round_index % count
+    return base[shift:] + base[:shift]
+
+
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):6.3f} s [{min(values):.3f}-{max(values):.3f}]"
 
@@ -232,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.busy", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--rounds", type=int, default=5, help="runs per setting")
+    parser.add_argument("--rounds", type=int, default=6, help="runs per setting")
     parser.add_argument(
         "--loops", type=int, nargs="*", default=[0, 1, 2], help="busy loops per case"
     )
@@ -259,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     workloads, source = _workloads(args.epochs_recommended, args.epochs_dense)
     print(f"{os.cpu_count()} cores, BLAS pool of {cores}; 784-256-10 data: {source}.")
     print(
-        f"{args.rounds} runs per setting, interleaved in rotating order; "
+        f"{args.rounds} runs per setting, interleaved so that each follows each "
+        "other equally often; "
         "epoch time = a run's training seconds / its epochs (runs stopped after "
         f"{args.max_run_seconds:g} s count the share done); median [min-max]."
     )
@@ -274,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 picked: list = []
                 wide = [0, 0]
                 for round_index in range(args.rounds):
-                    shift = round_index % len(settings)
-                    for setting in settings[shift:] + settings[:shift]:
+                    for setting in balanced_order(settings, round_index):
                         seconds, choices, done, many = epoch_seconds(
                             config,
                             train_set,

@@ -393,10 +393,15 @@ class ThreadChooser:
         if not self._candidates or len(self._candidates) == 1:
             yield
             return
-        started, cpu = self._clock(), self._cpu_clock()
+        # The CPU clock only where a probe needs it: reading it (a system call
+        # summing the process's threads) every step made one-thread training 7%
+        # slower with two busy programs on the 2-core VM (bench/RESULTS.md).
+        wide_probe = self._samples is not None and threads > self._candidates[0]
+        cpu = self._cpu_clock() if wide_probe else 0.0
+        started = self._clock()
         yield
         now = self._clock()
-        if self._samples is not None and threads > self._candidates[0]:
+        if wide_probe:
             self._burnt += max(0.0, self._cpu_clock() - cpu)
         self._record(threads, now - started, now)
 
