@@ -6,8 +6,9 @@ transposed, so the import turns them upright), then runs each phase in a fresh
 process and reads that process's peak resident memory (``VmHWM``, Linux): the
 CLI's ``import-idx``, ``load_dataset`` alone, the CLI's ``train`` for one
 epoch of 784-256-10 on the whole set and on smaller subsets (epoch time against
-N), and the app's training: the window's worker (``gui.training_worker``) run
-headless on the dataset as the app loads it, and the whole window; then one epoch
+N: medians of three rounds of these, each in another order), and the app's
+training: the window's worker (``gui.training_worker``) run headless on the
+dataset as the app loads it, and the whole window; then one epoch
 with the settings the window starts with (the "recommended" preset), in the app's
 worker, in ``train`` and in the window. Peaks are given as multiples of the uint8
 images, both whole and above what the same kind of process needs without the big
@@ -20,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -234,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[175_000, 350_000],
         help="smaller training sets (CLI --subset) for epoch time against N",
     )
+    parser.add_argument(
+        "--time-rounds",
+        type=int,
+        default=3,
+        help="rounds of epochs on each size, for epoch time against N",
+    )
     args = parser.parse_args(argv)
     watch = LoadWatch()
     with tempfile.TemporaryDirectory(prefix="digit-studio-big-") as temp:
@@ -261,25 +269,23 @@ def main(argv: list[str] | None = None) -> int:
         load = ["-c", _LOAD, "big", str(temp / "data")]
         phase = measure(load, env)
         rows.append(("load (`load_dataset`)", phase, base["load"], TARGET_LOAD))
-        epochs = []
-        for size in ["base", *args.sizes, None]:
-            out = temp / f"model-{size}.npz"
-            dataset = "mnist-sample" if size == "base" else "big"
-            train = _cli(
-                "train", "--dataset", dataset, "--layers", "256", "--batch", "128",
-                "--epochs", "1", "--quiet", "--out", str(out),
-            )  # fmt: skip
-            if size == "base":
-                base["train"] = measure([*train, "--subset", "1000"], env).peak
-                continue
-            if size is not None:
-                train += ["--subset", str(size)]
-            phase = measure(train, env)
-            epochs.append((size or args.images, _history(out)))
-            if size is None:
-                rows.append(
-                    ("train 1 epoch (`train`)", phase, base["train"], TARGET_TRAIN)
-                )
+        base["train"] = measure(
+            _train(temp / "model-base.npz", "mnist-sample", 1000), env
+        ).peak
+        counts = [*args.sizes, args.images]
+        epochs: dict[int, list[dict]] = {count: [] for count in counts}
+        # The first round's runs are also the memory phase; the others, each in
+        # another order, give medians (the VM's speed drifts within minutes).
+        for round_index in range(args.time_rounds):
+            shift = round_index % len(counts)
+            for count in counts[shift:] + counts[:shift]:
+                out = temp / f"model-{count}.npz"
+                subset = count if count < args.images else None
+                phase = measure(_train(out, "big", subset), env)
+                epochs[count].append(_history(out))
+                if round_index == 0 and subset is None:
+                    row = ("train 1 epoch (`train`)", phase, base["train"])
+                    rows.append((*row, TARGET_TRAIN))
         for settings in ("plain", "recommended"):
             app = ["-c", _APP, "mnist-sample", str(temp / "data"), "1000", settings]
             without = measure(app, env).peak
@@ -337,15 +343,21 @@ def main(argv: list[str] | None = None) -> int:
             "784-512-256-11, augmented, deskewed, 12,000 made-up\n non-digits; "
             "its target adds the model and Adam's state)"
         )
-        print("\nEpoch time against N (784-256-10, Adam, batch 128, 10% held out):")
-        for count, history in epochs:
+        print(
+            "\nEpoch time against N (784-256-10, Adam, batch 128, 10% held out; "
+            f"median [min-max] of {args.time_rounds} rounds, each in another order):"
+        )
+        for count, histories in epochs.items():
             trained = round(count * 0.9)
-            seconds = history["seconds"]
-            per_image = 1e6 / history["samples_per_second"]
-            threads = history.get("blas_threads")
+            seconds = [history["seconds"] for history in histories]
+            per_image = [1e6 / history["samples_per_second"] for history in histories]
+            threads = sorted({history.get("blas_threads") for history in histories})
+            median = statistics.median(per_image)
             print(
-                f"  {count:>9,} images ({trained:,} trained): epoch {seconds:6.2f} s, "
-                f"{per_image:.2f} us per trained image, {threads} BLAS thread(s)"
+                f"  {count:>9,} images ({trained:,} trained): epoch "
+                f"{statistics.median(seconds):6.2f} s, {median:.2f}"
+                f" us per trained image [{min(per_image):.2f}-{max(per_image):.2f}], "
+                f"BLAS threads {', '.join(map(str, threads))}"
             )
         seconds, rate, threads = app_epoch
         print(
@@ -365,6 +377,15 @@ def _recommended_row(where: str, phase: Phase, without: int, nbytes: int) -> tup
     model = 3 * 4 * parameters  # float32 weights and Adam's two moments
     target = round(TARGET_TRAIN + model / nbytes, 3)
     return (f"recommended ({where})", phase, without, target)
+
+
+def _train(out: Path, dataset: str, subset: int | None) -> list[str]:
+    """The CLI's one epoch of 784-256-10 on ``dataset`` (a ``subset`` of it)."""
+    train = _cli(
+        "train", "--dataset", dataset, "--layers", "256", "--batch", "128",
+        "--epochs", "1", "--quiet", "--out", str(out),
+    )  # fmt: skip
+    return train if subset is None else [*train, "--subset", str(subset)]
 
 
 def _history(model_path: Path) -> dict:
