@@ -32,6 +32,7 @@ import numpy as np
 from bench import drawings_material as material
 from core.calibration import model_judge
 from core.dataset_store import load_dataset
+from core.hand_width import width_phrase
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.personal_set import DrawnDataset
@@ -277,7 +278,7 @@ def report(results: list[Taught]) -> dict:
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
             f"(fine-tune {taught.tune_seconds:.1f} s)"
             + (f", found turned {taught.turn} degrees" if taught.turn else "")
-            + (f", read {taught.width:g}x wider" if taught.width != 1.0 else "")
+            + (f", read {width_phrase(taught.width)}" if taught.width != 1.0 else "")
             + (f"; still misread: {taught.mistakes}" if taught.mistakes else "")
         )
     figures = {

@@ -6,6 +6,7 @@ import argparse
 
 from cli.output import json_text, printable
 from cli.report import history_summary
+from core.hand_width import width_phrase
 from core.judgement import Judge
 from core.messages import plural
 from core.model_io import METRICS, SavedModel, load_model
@@ -80,8 +81,8 @@ def text_lines(model: SavedModel) -> list[str]:
     ]
     if model.hand_width != 1.0:
         lines.append(
-            f"Drawings        read {model.hand_width:g}x wider, as a fine-tune found "
-            "its hand's drawings read best"
+            f"Drawings        read {width_phrase(model.hand_width)}, as a fine-tune "
+            "found its hand's drawings read best"
         )
     if model.config:
         lines.append(f"Training        {_config_text(model.config)}")

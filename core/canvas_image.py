@@ -113,7 +113,7 @@ def canvas_input(
         The network's brightest input value.
     widen : float
         The model's ``hand_width``: drawings and image files are read this much
-        wider (`core.preprocess.convert_drawing`).
+        wider, or narrower below 1 (`core.preprocess.convert_drawing`).
 
     Returns
     -------

@@ -37,7 +37,7 @@ from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.losses import OUTPUTS
 from core.messages import short_message
 from core.network import MLP
-from core.preprocess import MAX_WIDEN
+from core.preprocess import MAX_WIDEN, MIN_WIDEN
 from core.safe_files import open_regular
 from core.slant import deskew
 from core.training import TrainingConfig
@@ -166,8 +166,8 @@ class ModelMetadata:
         Edits of the weights after training, oldest first (`EDIT_FIELDS`; written
         by `core.neuron_edits.edited_metadata`); empty for a model as trained.
     hand_width : float
-        How much wider than drawn the model reads drawings (`core.hand_width`): 1,
-        or what a fine-tune found its drawings read best at.
+        How much wider than drawn the model reads drawings (`core.hand_width`;
+        below 1, narrower): 1, or what a fine-tune found its drawings read best at.
     """
 
     normalization: Normalization
@@ -1194,8 +1194,10 @@ def _check_hand_width(width: Any) -> None:
     """Check the optional ``hand_width``: a number `convert_drawing` can widen by."""
     if isinstance(width, bool) or not isinstance(width, int | float):
         raise _Invalid(f"hand_width must be a number, not {_shown(width)}")
-    if not 1.0 <= width <= MAX_WIDEN:  # NaN too
-        raise _Invalid(f"hand_width must be 1 to {MAX_WIDEN}, not {width}")
+    if not MIN_WIDEN <= width <= MAX_WIDEN:  # NaN too
+        raise _Invalid(
+            f"hand_width must be {MIN_WIDEN:g} to {MAX_WIDEN:g}, not {width}"
+        )
 
 
 def _check_edits(document: dict[str, Any]) -> None:

@@ -41,7 +41,9 @@ TARGETS: dict[str, tuple[int, int]] = {"mnist": (28, 28), "digits-8x8": (8, 8)}
 _INK_LEVEL = 0.1
 # Less ink than this many fully inked pixels counts as "nothing drawn".
 _MIN_INK_MASS = 2.0
-# The most a drawing is stretched sideways (`convert_drawing`'s ``widen``).
+# The most a drawing is squeezed and stretched sideways (`convert_drawing`'s
+# ``widen``).
+MIN_WIDEN = 0.5
 MAX_WIDEN = 3.0
 # MNIST: the longer side of the digit's box becomes 20 px and the centre of mass
 # lands on pixel (14, 14) (pixel centres at 0..27), as measured on the dataset itself.
@@ -190,8 +192,9 @@ def convert_drawing(
         width matter less), and so does an image no larger than the target's
         frame, taken as made the dataset's way.
     widen : float
-        Stretch the ink sideways by this factor first, 1 to `MAX_WIDEN`: a narrow
-        hand's own model reads its drawings so (`core.hand_width`).
+        Stretch the ink sideways by this factor first, `MIN_WIDEN` to
+        `MAX_WIDEN` (below 1 squeezes it): a narrow or wide hand's own model reads
+        its drawings so (`core.hand_width`).
 
     Returns
     -------
@@ -205,8 +208,10 @@ def convert_drawing(
         out of range.
     """
     name = _resolve_target(target)
-    if not 1.0 <= widen <= MAX_WIDEN:  # NaN too
-        raise PreprocessError(f"widen must be 1 to {MAX_WIDEN}, got {widen}")
+    if not MIN_WIDEN <= widen <= MAX_WIDEN:  # NaN too
+        raise PreprocessError(
+            f"widen must be {MIN_WIDEN:g} to {MAX_WIDEN:g}, got {widen}"
+        )
     array = np.asarray(canvas)
     crop = _ink_crop(array, ink_is_bright)
     if crop is None:

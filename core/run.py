@@ -31,7 +31,7 @@ from core.datasets import (
 )
 from core.distillation import Distillation
 from core.hand_turn import TURNED_COPIES, hand_turn, turned
-from core.hand_width import hand_width
+from core.hand_width import hand_width, width_phrase
 from core.judgement import (
     NOT_A_DIGIT,
     Judge,
@@ -284,7 +284,7 @@ class PreparedRun:
         if self.hand_turn:
             extras.append(turned_copies_text(self.hand_turn))
         if self.hand_width != 1.0:
-            extras.append(f"drawings read {self.hand_width:g}x wider")
+            extras.append(f"drawings read {width_phrase(self.hand_width)}")
         if extras:
             text += f" (with {' and '.join(extras)})"
         text += f" / {validation:,} validation images"
@@ -1242,8 +1242,9 @@ def _turned_like_hand(
 
 
 def hand_width_text(width: float) -> str:
-    """Tell the user, shortly, that a fine-tune found their drawings narrow."""
-    return f"Your digits are narrow: your model now reads them {width:g}x wider."
+    """Tell the user, shortly, that a fine-tune found their drawings narrow or wide."""
+    shape = "narrow" if width > 1.0 else "wide"
+    return f"Your digits are {shape}: your model now reads them {width_phrase(width)}."
 
 
 def _widened_like_hand(

@@ -41,12 +41,13 @@ from PySide6.QtWidgets import (
 from core import user_dirs
 from core.calibration import digit_subspaces, model_judge
 from core.canvas_image import CanvasPicture, CanvasReading, canvas_input
+from core.hand_width import width_phrase
 from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
 from core.preprocess import PreprocessError, at_dataset_size, target_for_shape
 from core.robustness import add_noise
-from core.run import makes_negatives
+from core.run import hand_width_text, makes_negatives
 from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.live_network import ChosenImage, LiveNetworkPanel
@@ -81,11 +82,7 @@ def preview_title(hand_width: float) -> tuple[str, str]:
     """Title and tooltip of the input preview: a narrow hand's model reads wider."""
     if hand_width == 1.0:
         return PREVIEW_TITLE, ""
-    return (
-        f"{PREVIEW_TITLE}, {hand_width:g}x wider",
-        f"A fine-tune found your digits narrow: this model reads every drawing "
-        f"{hand_width:g} times wider than drawn.",
-    )
+    return f"{PREVIEW_TITLE}, {width_phrase(hand_width)}", hand_width_text(hand_width)
 
 
 def target_for(model: SavedModel) -> str:

@@ -726,16 +726,18 @@ def test_bad_edits_are_refused_on_save_and_on_load(tmp_path, change, message):
         load_model(tmp_path / "bad.npz")
 
 
-def test_a_narrow_hands_width_is_kept_and_a_wrong_one_refused(tmp_path):
+def test_a_hands_width_is_kept_and_a_wrong_one_refused(tmp_path):
     path = _saved_file(tmp_path)
     assert load_model(path).hand_width == 1.0
     assert "hand_width" not in _meta_of(_arrays_of(path))  # files stay as they were
     wide = tmp_path / "wide.npz"
     save_model(wide, _network(), dataclasses.replace(_metadata(), hand_width=1.75))
     assert load_model(wide).hand_width == 1.75
+    save_model(wide, _network(), dataclasses.replace(_metadata(), hand_width=0.6))
+    assert load_model(wide).hand_width == 0.6
     for wrong, message in [
-        (0.5, "hand_width must be 1 to"),
-        (float("nan"), "hand_width must be 1 to"),
+        (0.4, "hand_width must be 0.5 to 3"),
+        (float("nan"), "hand_width must be 0.5 to 3"),
         ("wide", "hand_width must be a number"),
         (True, "hand_width must be a number"),
     ]:

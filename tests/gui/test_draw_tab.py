@@ -495,22 +495,22 @@ def test_not_a_digit_keeps_the_drawing_as_a_negative(qtbot, tab, mnist_model, tm
     assert "Fine-tune" in tab.status_label.text()
 
 
-def test_a_correction_keeps_its_canvas_and_a_narrow_hands_model_reads_wider(
+def test_a_correction_keeps_its_canvas_and_a_hands_model_reads_at_its_width(
     qtbot, tab, mnist_model
 ):
     from core.personal_set import PersonalSet
     from core.preprocess import convert_drawing
 
-    wide = dataclasses.replace(mnist_model, hand_width=2.0)
-    for model, widen in ((mnist_model, 1.0), (wide, 2.0)):
+    titles = {1.0: "", 2.0: ", 2x wider", 0.6: ", 0.6x as wide"}
+    for widen, title in titles.items():
         tab.canvas.clear()
-        tab.set_model(model)
+        tab.set_model(dataclasses.replace(mnist_model, hand_width=widen))
         _draw_seven(qtbot, tab.canvas)
         _wait_prediction(qtbot, tab)
         canvas = tab.canvas.to_array()
         expected = convert_drawing(canvas, (28, 28), True, widen=widen).image
         assert np.array_equal(tab.current_image(), expected)
-        assert ("2x wider" in tab.preview_box.title()) == (widen == 2.0)
+        assert tab.preview_box.title().endswith("sees" + title)
     tab.mark_wrong(7)
     kept = PersonalSet(os.environ["DIGIT_STUDIO_DATA_DIR"]).list("mnist", True)
     assert np.array_equal(kept[-1].canvas, canvas)
