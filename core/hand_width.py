@@ -1,4 +1,4 @@
-"""A hand's width, learnt from its corrections: a narrow hand is read wider.
+"""A hand's width from its corrections: narrow hands read wider, wide ones narrower.
 
 A hand that draws its digits narrow loses their loops when the conversion brings
 its strokes to MNIST's width: a hand 0.59 of the usual width had its 2s and 7s read
@@ -7,11 +7,10 @@ sideways before the conversion, the same drawings read 94% by the model as it wa
 (`bench.drawings_teach`, bench/RESULTS.md). A hand turned and slanted far comes
 out of the conversion upright but 1.5-1.8 times as wide as MNIST's digits: squeezed
 to 0.5-0.6 of its width, the worst read hands of the bench read 84-89%, not 56-70%,
-by the model as it was, and 93-99% after teaching, not 86-97%. The width under which
-the base model
-reads a fine-tune's drawings best is the hand's: the fine-tune learns from the
-drawings so converted, and the model it makes reads every drawing at that width
-(`core.preprocess.convert_drawing`'s ``widen``, stored as the model's
+by the model as it was, and 92-99% after teaching, not 85-97%. The width under which
+the base model reads a fine-tune's drawings best is the hand's: the fine-tune learns
+from the drawings so converted, and the model it makes reads every drawing at that
+width (`core.preprocess.convert_drawing`'s ``widen``, stored as the model's
 ``hand_width``). Needs the canvases the drawings were drawn on. Pure NumPy.
 """
 
