@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     judge = _judge(model, PROG)
     ink_is_bright = {"auto": None, "dark": False, "bright": True}[args.ink]
     output = _JsonList() if args.json else _Lines()
-    widen = model.hand_width  # a narrow (wide) hand's fine-tuned model reads wider
+    widen = model.hand_width  # a hand's fine-tuned model reads at its width
     failed = 0
     for path in args.images:
         try:

@@ -79,7 +79,7 @@ PREVIEW_TITLE = "What the network sees"
 
 
 def preview_title(hand_width: float) -> tuple[str, str]:
-    """Title and tooltip of the input preview: a narrow hand's model reads wider."""
+    """Title and tooltip of the input preview: a hand's model reads at its width."""
     if hand_width == 1.0:
         return PREVIEW_TITLE, ""
     return f"{PREVIEW_TITLE}, {width_phrase(hand_width)}", hand_width_text(hand_width)
