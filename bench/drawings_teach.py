@@ -259,7 +259,7 @@ def report(results: list[Taught]) -> dict:
         f"  teach it ({CORRECTIONS} corrections, then the app's fine-tune: "
         f"{FINE_TUNE_EPOCHS} epochs at {FINE_TUNE_LEARNING_RATE_FACTOR:g} "
         f"times the learning rate, unaugmented, on at most {FINE_TUNE_LIMIT:,} "
-        f"training images and the drawings {FINE_TUNE_REPEAT} times each; "
+        f"training images and each drawing as {FINE_TUNE_REPEAT} variants of itself; "
         f"{TEST_REPEATS * 10} fresh drawings of each hand):"
     )
     for taught in results:

@@ -30,6 +30,7 @@ from core.datasets import (
     split_parts,
 )
 from core.distillation import Distillation
+from core.drawing_variants import VARIANTS, drawing_variants
 from core.hand_turn import TURNED_COPIES, hand_turn, turned
 from core.hand_width import hand_width, width_phrase
 from core.judgement import (
@@ -73,15 +74,20 @@ FINE_TUNE_EPOCHS = 10
 FINE_TUNE_LEARNING_RATE_FACTOR = 0.05
 FINE_TUNE_LIMIT = 20_000  # training images kept: no full epoch of 60,000 needed
 # Each personal drawing is added this many times, so that a few dozen of them weigh
-# against thousands of training images: in new runs, and in fine-tunes.
+# against thousands of training images: in new runs, and in fine-tunes, where a
+# drawing kept with its canvas comes as its variants (`core.drawing_variants`: the
+# hand read 1.5-3 points better than with 40 copies or 15) and one without as
+# copies.
 PERSONAL_REPEAT = 20
-FINE_TUNE_REPEAT = 40
+FINE_TUNE_REPEAT = len(VARIANTS)
 # A fine-tune keeps the base model's answers on that many of its training images a
 # step, augmented as it was trained, at that weight (`core.distillation`): the
 # MNIST test set lost up to 0.45 points to a taught hand without, 0.26 with; weight
-# 1 read two hands 1-2 points worse (bench/RESULTS.md, eleventh session).
+# 1 read two hands 1-2 points worse (bench/RESULTS.md, eleventh session). Taught as
+# variants, a hand took up to 0.33 points at 0.5, 0.26 at 0.75, for the same hands
+# read within half a point (eighteenth session).
 FINE_TUNE_KEPT_BATCH = 32
-FINE_TUNE_KEPT_WEIGHT = 0.5
+FINE_TUNE_KEPT_WEIGHT = 0.75
 # ``stopped`` of a model taken while its run was still going: if it is what remains
 # (the run was stopped or failed afterwards), the run did not finish.
 SNAPSHOT_STOPPED = "interrupted"
@@ -172,7 +178,8 @@ class RunRequest:
         The user's drawings (or a callable returning them, e.g. `PersonalDrawings`),
         added to the training part only, ``personal_repeat`` times each.
     personal_repeat : int
-        Copies of each drawing in the training part.
+        Rows of each drawing in the training part: copies, or in a fine-tune the
+        variants of a drawing kept with its canvas.
     require_personal : bool
         Refuse to run without drawings (a fine-tune on them).
     base : SavedModel or None
@@ -412,7 +419,9 @@ def prepare_run(
     drawings marked "not a digit" for a base model without one) made-up non-digits
     join the training part as the class `core.judgement.NOT_A_DIGIT`; with
     ``config.deskew`` the training part's images are deskewed once, here, and the
-    validation part's each time they are read (`DatasetPart.deskewed`). Reads the
+    validation part's each time they are read (`DatasetPart.deskewed`). A
+    fine-tune teaches each drawing kept with its canvas as its variants
+    (`core.drawing_variants`), at the width its model will read. Reads the
     personal drawings when ``request.personal`` is a callable: call it in the thread
     that will train. ``on_stage`` is told each step that takes seconds as it begins,
     in words for people ("making 12,000 made-up non-digits").
@@ -470,7 +479,11 @@ def prepare_run(
     if personal is not None and len(personal):
         personal, left_out = _usable_drawings(personal, train_set.class_names)
         personal_images = len(personal)
-    if personal_images:
+    if personal_images and base is not None and request.kind == "fine_tune":
+        _tell(on_stage, "making variants of your drawings")
+        varied = _varied_drawings(personal, width, request.personal_repeat)
+        train_set = _with_drawings(train_set, varied, 1)
+    elif personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
     turn = 0
     if personal_images and base is not None and request.kind == "fine_tune":
@@ -833,7 +846,8 @@ def fine_tune_request(
 ) -> RunRequest:
     """Return the request that fine-tunes ``base`` on the personal drawings.
 
-    The drawings (required, `FINE_TUNE_REPEAT` copies each) are mixed with at most
+    The drawings (required, `FINE_TUNE_REPEAT` rows each: their variants when their
+    canvases are kept, see `prepare_run`) are mixed with at most
     `FINE_TUNE_LIMIT` images of the training part, split as the original run split
     ``dataset`` (same seed, share and subset), so the validation images stay unseen.
 
@@ -1276,6 +1290,29 @@ def _widened_like_hand(
     images = drawings.images.copy()
     images[drawn] = convert_drawings(kept, shape, width)
     return width, dataclasses.replace(drawings, images=images)
+
+
+def _varied_drawings(drawings: Dataset, width: float, rows: int) -> Dataset:
+    """Each drawing as ``rows`` rows: its variants in turn, or copies without a canvas.
+
+    Variants (`core.drawing_variants`) are made at ``width``, the width the fine-tuned
+    model reads at.
+    """
+    canvases = getattr(drawings, "canvases", ()) or (None,) * len(drawings)
+    images = []
+    for image, canvas in zip(drawings.images, canvases, strict=True):
+        if canvas is None:
+            images.append(np.repeat(image[None], rows, axis=0))
+        else:
+            variants = drawing_variants(canvas, drawings.image_shape, width)
+            images.append(variants[np.arange(rows) % len(variants)])
+    return Dataset(
+        drawings.name,
+        np.concatenate(images),
+        np.repeat(drawings.labels, rows),
+        drawings.class_names,
+        drawings.max_value,
+    )
 
 
 def _with_drawings(

@@ -9,6 +9,7 @@ from core.model_io import load_model, save_model
 from core.personal_set import DrawnDataset
 from core.preprocess import PreprocessError, convert_drawing, convert_drawings
 from core.run import (
+    FINE_TUNE_REPEAT,
     build_model,
     fine_tune_request,
     hand_width_text,
@@ -106,9 +107,10 @@ def test_a_fine_tune_learns_a_narrow_hand_wider_and_its_model_reads_so(
     assert prepared.hand_width >= 1.75
     assert "wider" in prepared.describe()
     # The drawings joined the training part converted at the hand's width (then
-    # deskewed, as this model's training images are).
+    # deskewed, as this model's training images are), each first of its variants.
     count = len(prepared.train_set)
-    last = prepared.train_set.images_at(np.arange(count - len(labels), count))
+    rows = np.arange(count - len(labels) * FINE_TUNE_REPEAT, count, FINE_TUNE_REPEAT)
+    last = prepared.train_set.images_at(rows)
     widened = convert_drawings(_canvases(images, 0.4), SHAPE, prepared.hand_width)
     assert np.array_equal(last, deskew(widened))
     assert not np.array_equal(last, deskew(as_drawn))

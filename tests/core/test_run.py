@@ -16,6 +16,7 @@ from core.datasets import (
     load_bundled,
     stratified_split,
 )
+from core.drawing_variants import VARIANTS
 from core.model_io import METRICS, load_model, save_model
 from core.neuron_edits import NeuronEdit, edited_metadata, edited_network
 from core.personal_set import PersonalSet
@@ -230,7 +231,7 @@ def test_fine_tune_request_is_the_policy(digits):
     request = fine_tune_request(base, digits, _drawings(2))
     assert request.base is base
     assert request.limit == FINE_TUNE_LIMIT == 20_000
-    assert request.personal_repeat == FINE_TUNE_REPEAT == 40
+    assert request.personal_repeat == FINE_TUNE_REPEAT == len(VARIANTS) == 15
     assert PERSONAL_REPEAT == 20  # a new run's repeats are not the fine-tune's
     assert request.require_personal
     assert request.kind == "fine_tune"
