@@ -371,7 +371,9 @@ def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
     sizes = np.zeros(len(images), np.float32)
     drawings = np.zeros(len(images), bool)
     for index, image in enumerate(images):
-        conversion = convert_drawing(image, "mnist", widen=model.hand_width)
+        conversion = convert_drawing(
+            image, "mnist", widen=model.hand_width, turn=model.hand_turn
+        )
         if conversion is not None:
             read[index], sizes[index] = conversion.image, conversion.size
             drawings[index] = conversion.drawing

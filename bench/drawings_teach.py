@@ -32,7 +32,7 @@ import numpy as np
 from bench import drawings_material as material
 from core.calibration import model_judge
 from core.dataset_store import load_dataset
-from core.hand_width import width_phrase
+from core.hand_reading import reading_phrase
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.personal_set import DrawnDataset
@@ -78,8 +78,8 @@ class Taught:
     seconds: float
     tune_seconds: float
     mistakes: str = ""  # the commonest after teaching, e.g. "9 as 0 x21"
-    turn: int = 0  # degrees the fine-tune found the hand turned (core.hand_turn)
-    width: float = 1.0  # how much wider its model reads drawings (core.hand_width)
+    turn: float = 0.0  # degrees its model turns drawings back (core.hand_reading)
+    width: float = 1.0  # how much wider its model reads drawings (likewise)
 
 
 class _Sketcher:
@@ -94,7 +94,7 @@ class _Sketcher:
             self.renderer(material.handwritten_digit(int(digit), hand, rng))
             for digit in digits
         ]
-        return _converted(canvases, np.asarray(digits, np.intp), 1.0)
+        return _converted(canvases, np.asarray(digits, np.intp), 1.0, 0.0)
 
 
 class Drawn(NamedTuple):
@@ -106,10 +106,12 @@ class Drawn(NamedTuple):
     canvases: list[np.ndarray]
 
 
-def _converted(canvases: list[np.ndarray], labels: np.ndarray, widen: float) -> Drawn:
+def _converted(
+    canvases: list[np.ndarray], labels: np.ndarray, widen: float, turn: float
+) -> Drawn:
     images, sizes = [], []
     for canvas in canvases:
-        conversion = convert_drawing(canvas, "mnist", True, widen=widen)
+        conversion = convert_drawing(canvas, "mnist", True, widen=widen, turn=turn)
         if conversion is None:
             images.append(np.zeros((28, 28), np.uint8))
             sizes.append(0.0)
@@ -137,10 +139,11 @@ def _unusual_hand(rng: np.random.Generator, name: str, pen: float):
 def _read(model: SavedModel, drawn: Drawn) -> tuple[float, float, np.ndarray]:
     """Best-guess accuracy, "not sure" share, and which were wrong or not sure.
 
-    The drawings are read as ``model`` reads drawings (its ``hand_width``).
+    The drawings are read as ``model`` reads drawings (its ``hand_width`` and
+    ``hand_turn``).
     """
-    if model.hand_width != 1.0:
-        drawn = _converted(drawn.canvases, drawn.labels, model.hand_width)
+    if model.hand_width != 1.0 or model.hand_turn:
+        drawn = _as_read(model, drawn)
     images, sizes, labels, _ = drawn
     judge, _ = model_judge(model)
     probabilities = model.predict_proba(images)
@@ -239,7 +242,7 @@ def teach(
 
 def _commonest_mistakes(model: SavedModel, drawn: Drawn, shown: int = 3) -> str:
     """Name the commonest wrong best guesses: what teaching left to do."""
-    images, _, labels, _ = _converted(drawn.canvases, drawn.labels, model.hand_width)
+    images, _, labels, _ = _as_read(model, drawn)
     guesses = model.predict_proba(images)[:, :10].argmax(axis=1)
     wrong = guesses != labels
     pairs, counts = np.unique(
@@ -247,6 +250,10 @@ def _commonest_mistakes(model: SavedModel, drawn: Drawn, shown: int = 3) -> str:
     )
     order = np.argsort(-counts, kind="stable")[:shown]
     return ", ".join(f"{pairs[i][0]} as {pairs[i][1]} x{counts[i]}" for i in order)
+
+
+def _as_read(model: SavedModel, drawn: Drawn) -> Drawn:
+    return _converted(drawn.canvases, drawn.labels, model.hand_width, model.hand_turn)
 
 
 def _accuracy(model: SavedModel, images: np.ndarray, labels: np.ndarray) -> float:
@@ -277,8 +284,11 @@ def report(results: list[Taught]) -> dict:
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
             f"(fine-tune {taught.tune_seconds:.1f} s)"
-            + (f", found turned {taught.turn} degrees" if taught.turn else "")
-            + (f", read {width_phrase(taught.width)}" if taught.width != 1.0 else "")
+            + (
+                f", read {reading_phrase(taught.turn, taught.width)}"
+                if taught.turn or taught.width != 1.0
+                else ""
+            )
             + (f"; still misread: {taught.mistakes}" if taught.mistakes else "")
         )
     figures = {

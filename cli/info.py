@@ -6,7 +6,7 @@ import argparse
 
 from cli.output import json_text, printable
 from cli.report import history_summary
-from core.hand_width import width_phrase
+from core.hand_reading import reading_phrase
 from core.judgement import Judge
 from core.messages import plural
 from core.model_io import METRICS, SavedModel, load_model
@@ -60,6 +60,7 @@ def describe(model: SavedModel) -> dict:
         "history": model.history,
         "metrics": model.metrics,
         "hand_width": model.hand_width,
+        "hand_turn": model.hand_turn,
         "judgement": model.judgement,
     }
 
@@ -79,10 +80,11 @@ def text_lines(model: SavedModel) -> list[str]:
         f"Parameters      {int(network.parameter_count):,}",
         f"Inputs          {_normalization_text(model)}",
     ]
-    if model.hand_width != 1.0:
+    reading = reading_phrase(model.hand_turn, model.hand_width)
+    if reading:
         lines.append(
-            f"Drawings        read {width_phrase(model.hand_width)}, as a fine-tune "
-            "found its hand's drawings read best"
+            f"Drawings        read {reading}, as a fine-tune found its hand's "
+            "drawings read best"
         )
     if model.config:
         lines.append(f"Training        {_config_text(model.config)}")

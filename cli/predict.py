@@ -63,12 +63,17 @@ def run(args: argparse.Namespace) -> int:
     judge = _judge(model, PROG)
     ink_is_bright = {"auto": None, "dark": False, "bright": True}[args.ink]
     output = _JsonList() if args.json else _Lines()
-    widen = model.hand_width  # a hand's fine-tuned model reads at its width
+    # A hand's fine-tuned model reads drawings as it found them read best.
+    widen, turn = model.hand_width, model.hand_turn
     failed = 0
     for path in args.images:
         try:
             conversion = convert_drawing(
-                read_grey(path), model.image_shape, ink_is_bright, widen=widen
+                read_grey(path),
+                model.image_shape,
+                ink_is_bright,
+                widen=widen,
+                turn=turn,
             )
         except ImageFileError as exc:
             problem = str(exc)

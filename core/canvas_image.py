@@ -96,6 +96,7 @@ def canvas_input(
     image_shape: tuple[int, int],
     max_value: float,
     widen: float = 1.0,
+    turn: float = 0.0,
 ) -> CanvasReading | None:
     """Return what the network reads from the canvas.
 
@@ -114,6 +115,8 @@ def canvas_input(
     widen : float
         The model's ``hand_width``: drawings and image files are read this much
         wider, or narrower below 1 (`core.preprocess.convert_drawing`).
+    turn : float
+        The model's ``hand_turn``: drawings and image files are turned back by it.
 
     Returns
     -------
@@ -126,10 +129,12 @@ def canvas_input(
     drawn = None
     if picture is not None and picture.grid is None and not drawn_over:
         # The file's own pixels: the canvas holds a copy resampled to its size.
-        conversion = convert_drawing(picture.pixels, shape, widen=widen)
+        conversion = convert_drawing(picture.pixels, shape, widen=widen, turn=turn)
     else:
         drawn = canvas
-        conversion = convert_drawing(canvas, shape, ink_is_bright=True, widen=widen)
+        conversion = convert_drawing(
+            canvas, shape, ink_is_bright=True, widen=widen, turn=turn
+        )
     if conversion is None:
         return None
     image, size = conversion.image, conversion.size

@@ -37,7 +37,7 @@ from core.judgement import Judge, JudgementError, not_a_digit_output
 from core.losses import OUTPUTS
 from core.messages import short_message
 from core.network import MLP
-from core.preprocess import MAX_WIDEN, MIN_WIDEN
+from core.preprocess import MAX_TURN, MAX_WIDEN, MIN_WIDEN
 from core.safe_files import open_regular
 from core.slant import deskew
 from core.training import TrainingConfig
@@ -166,8 +166,11 @@ class ModelMetadata:
         Edits of the weights after training, oldest first (`EDIT_FIELDS`; written
         by `core.neuron_edits.edited_metadata`); empty for a model as trained.
     hand_width : float
-        How much wider than drawn the model reads drawings (`core.hand_width`;
+        How much wider than drawn the model reads drawings (`core.hand_reading`;
         below 1, narrower): 1, or what a fine-tune found its drawings read best at.
+    hand_turn : float
+        Degrees clockwise the model finds drawings turned and turns them back by
+        before it reads them: 0, or what a fine-tune found.
     """
 
     normalization: Normalization
@@ -183,6 +186,7 @@ class ModelMetadata:
     judgement: dict | None = None
     edits: list = field(default_factory=list)
     hand_width: float = 1.0
+    hand_turn: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.phases:
@@ -216,6 +220,7 @@ class SavedModel:
     judgement: dict | None = None
     edits: list[dict] = field(default_factory=list)
     hand_width: float = 1.0
+    hand_turn: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.phases:
@@ -246,6 +251,7 @@ class SavedModel:
             judgement=self.judgement,
             edits=self.edits,
             hand_width=self.hand_width,
+            hand_turn=self.hand_turn,
         )
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
@@ -351,7 +357,9 @@ def save_model(path: str | os.PathLike, network: MLP, metadata: ModelMetadata) -
         _check_architecture(document)
         _check_judgement(document.get("judgement"), document["class_names"])
         _check_edits(document)
-        _check_hand_width(document.get("hand_width", 1.0))
+        _check_hand_reading(
+            document.get("hand_width", 1.0), document.get("hand_turn", 0)
+        )
     except _Invalid as exc:
         raise ModelFileError(f"The model cannot be saved: {exc}.") from exc
     reason = computation_problem(network, metadata.normalization)
@@ -473,8 +481,9 @@ def _metadata_document(network: MLP, metadata: ModelMetadata) -> dict[str, Any]:
         "app_version": metadata.app_version or app_version(),
         # Only edited models have the key: other files stay as they were.
         **({"edits": json_ready(metadata.edits)} if metadata.edits else {}),
-        # Only a narrow hand's model has the key.
+        # Only a narrow, wide or turned hand's model has the keys.
         **({"hand_width": metadata.hand_width} if metadata.hand_width != 1 else {}),
+        **({"hand_turn": metadata.hand_turn} if metadata.hand_turn else {}),
     }
     if metadata.judgement is not None:
         document["judgement"] = json_ready(metadata.judgement)
@@ -952,9 +961,10 @@ def _build_saved_model(
     version = _typed(meta, "app_version", str, "", problem)
     judgement = meta.get("judgement")
     hand_width = meta.get("hand_width", 1.0)
+    hand_turn = meta.get("hand_turn", 0.0)
     try:
         _check_judgement(judgement, class_names)
-        _check_hand_width(hand_width)
+        _check_hand_reading(hand_width, hand_turn)
     except _Invalid as exc:
         raise problem(str(exc)) from exc
 
@@ -986,6 +996,7 @@ def _build_saved_model(
         judgement=judgement,
         edits=edits,
         hand_width=float(hand_width),
+        hand_turn=float(hand_turn),
     )
 
 
@@ -1190,14 +1201,17 @@ def _check_changes(changes: Any, where: str) -> None:
         previous = change["at_batch"]
 
 
-def _check_hand_width(width: Any) -> None:
-    """Check the optional ``hand_width``: a number `convert_drawing` can widen by."""
-    if isinstance(width, bool) or not isinstance(width, int | float):
-        raise _Invalid(f"hand_width must be a number, not {_shown(width)}")
+def _check_hand_reading(width: Any, turn: Any) -> None:
+    """Check the optional ``hand_width`` and ``hand_turn`` as a conversion would."""
+    for name, value in (("hand_width", width), ("hand_turn", turn)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Invalid(f"{name} must be a number, not {_shown(value)}")
     if not MIN_WIDEN <= width <= MAX_WIDEN:  # NaN too
         raise _Invalid(
             f"hand_width must be {MIN_WIDEN:g} to {MAX_WIDEN:g}, not {width}"
         )
+    if not -MAX_TURN <= turn <= MAX_TURN:
+        raise _Invalid(f"hand_turn must be -{MAX_TURN} to {MAX_TURN}, not {turn}")
 
 
 def _check_edits(document: dict[str, Any]) -> None:

@@ -68,7 +68,7 @@ class PersonalDrawing:
         The file holding it.
     canvas : np.ndarray or None
         uint8 ``(H, W)``, bright ink: the canvas it was drawn on, when it was
-        converted as a drawing (`core.hand_width` reads it again); None for a
+        converted as a drawing (`core.hand_reading` reads it again); None for a
         picture, or a drawing stored before the canvases were.
     """
 

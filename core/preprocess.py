@@ -16,6 +16,7 @@ import numpy as np
 
 from core import fast
 from core.datasets import Normalization
+from core.ink_turn import turned_ink
 from core.slant import deskew
 from core.stroke_depth import grow_into_paper, ridge_depths, stroke_depths, thin_share
 from core.strokes import cut_levels, pen_widths
@@ -45,6 +46,8 @@ _MIN_INK_MASS = 2.0
 # ``widen``).
 MIN_WIDEN = 0.5
 MAX_WIDEN = 3.0
+MAX_TURN = 90  # degrees either way (``turn``)
+_MAX_TURNED_CROP = 112  # px: the conversion works on about 80
 # MNIST: the longer side of the digit's box becomes 20 px and the centre of mass
 # lands on pixel (14, 14) (pixel centres at 0..27), as measured on the dataset itself.
 _MNIST_BOX = 20
@@ -160,6 +163,7 @@ def convert_drawing(
     ink_is_bright: bool | None = None,
     normalize_stroke: bool = True,
     widen: float = 1.0,
+    turn: float = 0.0,
 ) -> Conversion | None:
     """Convert a drawing into an image made the way the target dataset was made.
 
@@ -194,7 +198,11 @@ def convert_drawing(
     widen : float
         Stretch the ink sideways by this factor first, `MIN_WIDEN` to
         `MAX_WIDEN` (below 1 squeezes it): a narrow or wide hand's own model reads
-        its drawings so (`core.hand_width`).
+        its drawings so (`core.hand_reading`).
+    turn : float
+        The hand's turn in degrees, clockwise as seen, at most `MAX_TURN` either
+        way: the ink is turned back by it first (`core.ink_turn`), as a turned
+        hand's own model reads its drawings.
 
     Returns
     -------
@@ -205,13 +213,15 @@ def convert_drawing(
     ------
     PreprocessError
         For an unknown target, a canvas that is not an image array, or ``widen``
-        out of range.
+        or ``turn`` out of range.
     """
     name = _resolve_target(target)
     if not MIN_WIDEN <= widen <= MAX_WIDEN:  # NaN too
         raise PreprocessError(
             f"widen must be {MIN_WIDEN:g} to {MAX_WIDEN:g}, got {widen}"
         )
+    if not -MAX_TURN <= turn <= MAX_TURN:
+        raise PreprocessError(f"turn must be -{MAX_TURN} to {MAX_TURN}, got {turn}")
     array = np.asarray(canvas)
     crop = _ink_crop(array, ink_is_bright)
     if crop is None:
@@ -219,6 +229,18 @@ def convert_drawing(
     mass, cy, cx = _mass_and_centre(crop)
     if mass < _MIN_INK_MASS:
         return None
+    scale = 1  # canvas pixels a pixel of the crop spans
+    if turn != 0.0:
+        # Turned in blocks when large (as below): sampling every pixel of a 250 px
+        # drawing took 4 ms, twice a prediction's whole budget.
+        scale = math.ceil(max(crop.shape) / _MAX_TURNED_CROP)
+        crop = turned_ink(_block_mean(crop, scale) if scale > 1 else crop, -turn)
+        # Cropped to the ink again (sampling spreads it): the box is the digit's.
+        visible = crop >= _INK_LEVEL * float(crop.max())
+        rows = np.flatnonzero(visible.any(axis=1))
+        columns = np.flatnonzero(visible.any(axis=0))
+        crop = crop[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+        mass, cy, cx = _mass_and_centre(crop)
     if widen != 1.0:
         crop = _widened(crop, widen)
         mass, cy, cx = _mass_and_centre(crop)
@@ -233,7 +255,7 @@ def convert_drawing(
     measured = _block_mean(small, m) if m > 1 else small
     pen = float(pen_widths(measured[None])[0]) * q * m
     extent = max(crop.shape) - pen
-    size = max(extent, 0.0) / max(array.shape[0], array.shape[1])
+    size = max(extent, 0.0) * scale / max(array.shape[0], array.shape[1])
     framed = at_dataset_size(array.shape, name)
     if name == "digits-8x8":
         image = _uci_image(crop)
@@ -284,15 +306,18 @@ def canvas_to_image(
 
 
 def convert_drawings(
-    canvases: Sequence[np.ndarray], target: str | tuple[int, int], widen: float = 1.0
+    canvases: Sequence[np.ndarray],
+    target: str | tuple[int, int],
+    widen: float = 1.0,
+    turn: float = 0.0,
 ) -> np.ndarray:
-    """Convert canvases (bright ink) as drawings, ``widen`` times wider.
+    """Convert canvases (bright ink) as drawings, ``widen`` times wider, turned back.
 
     As `convert_drawing`; uint8 ``(N, H, W)``, black where (almost) nothing is drawn.
     """
     out = np.zeros((len(canvases), *TARGETS[_resolve_target(target)]), np.uint8)
     for index, canvas in enumerate(canvases):
-        conversion = convert_drawing(canvas, target, True, widen=widen)
+        conversion = convert_drawing(canvas, target, True, widen=widen, turn=turn)
         if conversion is not None:
             out[index] = conversion.image
     return out

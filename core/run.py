@@ -31,8 +31,7 @@ from core.datasets import (
 )
 from core.distillation import Distillation
 from core.drawing_variants import VARIANTS, drawing_variants
-from core.hand_turn import TURNED_COPIES, hand_turn, turned
-from core.hand_width import hand_width, width_phrase
+from core.hand_reading import hand_reading, reading_phrase, turn_phrase, width_phrase
 from core.judgement import (
     NOT_A_DIGIT,
     Judge,
@@ -252,17 +251,16 @@ class PreparedRun:
         The training part's digits as the dataset holds them (no made-up
         non-digits, no drawings, before ``config.deskew``): what the model's "not
         sure" thresholds are set on (`calibration_set`).
-    hand_turn : int
-        Degrees the fine-tune's drawings were found turned (`core.hand_turn`), 0
-        when they were not; when not 0, `TURNED_COPIES` training digits turned so
-        joined the training part.
+    hand_turn : float
+        Degrees clockwise the run's model turns drawings back before it reads them
+        (`core.hand_reading`): what a fine-tune found its drawings read best at,
+        else the base model's; 0 for a new network.
     hand_width : float
-        How much wider than drawn the run's model reads drawings
-        (`core.hand_width`): what a fine-tune found its drawings read best at, else
-        the base model's; 1 for a new network.
+        How much wider than drawn the run's model reads drawings, likewise; 1 for
+        a new network.
     distillation : Distillation or None
         A fine-tune's: the base model's answers on the training part's own
-        images (not the drawings, not turned copies), kept while it trains.
+        images (not the drawings), kept while it trains.
     """
 
     request: RunRequest
@@ -275,7 +273,7 @@ class PreparedRun:
     left_out: int = 0
     validation_source: DatasetPart | None = None
     training_source: DatasetPart | None = None
-    hand_turn: int = 0
+    hand_turn: float = 0.0
     hand_width: float = 1.0
     distillation: Distillation | None = None
 
@@ -288,10 +286,9 @@ class PreparedRun:
             extras.append(f"{self.config.negatives:,} made-up non-digits")
         if self.personal_images:
             extras.append(f"{self.personal_images:,} personal drawings")
-        if self.hand_turn:
-            extras.append(turned_copies_text(self.hand_turn))
-        if self.hand_width != 1.0:
-            extras.append(f"drawings read {width_phrase(self.hand_width)}")
+        reading = reading_phrase(self.hand_turn, self.hand_width)
+        if reading:
+            extras.append(f"drawings read {reading}")
         if extras:
             text += f" (with {' and '.join(extras)})"
         text += f" / {validation:,} validation images"
@@ -448,9 +445,10 @@ def prepare_run(
     personal = request.personal
     if callable(personal):
         personal = personal()
-    width = 1.0 if base is None else base.hand_width
+    turn, width = (0.0, 1.0) if base is None else (base.hand_turn, base.hand_width)
     if base is not None and request.kind == "fine_tune" and personal is not None:
-        width, personal = _widened_like_hand(base, personal, width)
+        _tell(on_stage, "finding how your hand is turned and how wide")
+        turn, width, personal = _read_like_hand(base, personal, turn, width)
     if request.require_personal and (personal is None or len(personal) == 0):
         raise RunError(
             "There are no drawings in your personal set for this image size yet: "
@@ -474,23 +472,17 @@ def prepare_run(
     if request.limit is not None and len(train_set) > request.limit:
         keep = np.random.default_rng(config.seed).permutation(len(train_set))
         train_set = train_set.subset(np.sort(keep[: request.limit]))
-    own_images = len(train_set)  # the drawings and turned copies come after
+    own_images = len(train_set)  # the drawings come after
     personal_images = left_out = 0
     if personal is not None and len(personal):
         personal, left_out = _usable_drawings(personal, train_set.class_names)
         personal_images = len(personal)
     if personal_images and base is not None and request.kind == "fine_tune":
         _tell(on_stage, "making variants of your drawings")
-        varied = _varied_drawings(personal, width, request.personal_repeat)
+        varied = _varied_drawings(personal, turn, width, request.personal_repeat)
         train_set = _with_drawings(train_set, varied, 1)
     elif personal_images:
         train_set = _with_drawings(train_set, personal, request.personal_repeat)
-    turn = 0
-    if personal_images and base is not None and request.kind == "fine_tune":
-        _tell(on_stage, "finding how your hand is turned")
-        turn, copies = _turned_like_hand(base, personal, training_source, config.seed)
-        if copies is not None:
-            train_set = _with_drawings(train_set, copies, 1)
     validation_source = validation_set
     packed = len(train_set) * train_set.input_size >= PACK_COPIES_FROM
     if config.deskew or packed:
@@ -629,6 +621,7 @@ def build_model(
         phases=phases,
         edits=[] if base is None else list(base.edits),  # still in the weights
         judgement=validation_judgement(prepared, network, snapshot=result is None),
+        hand_turn=prepared.hand_turn,
         hand_width=prepared.hand_width,
     )
 
@@ -1213,46 +1206,9 @@ def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
     return first["metrics"].get("subset")
 
 
-def turned_copies_text(turn: int) -> str:
-    """Say what a fine-tune added for a hand turned ``turn`` degrees."""
-    return f"{TURNED_COPIES} training digits turned {_turn_words(turn)} as your hand"
-
-
-def hand_turn_text(turn: int) -> str:
+def hand_turn_text(turn: float) -> str:
     """Tell the user, shortly, that a fine-tune found their drawings turned."""
-    return (
-        f"Your digits lean {_turn_words(turn)}: {TURNED_COPIES} training digits "
-        "turned so join in."
-    )
-
-
-def _turn_words(turn: int) -> str:
-    way = "clockwise" if turn > 0 else "anticlockwise"
-    return f"{abs(turn)}° {way}"
-
-
-def _turned_like_hand(
-    base: SavedModel, drawings: Dataset, source: DatasetPart, seed: int
-) -> tuple[int, Dataset | None]:
-    """Find the turn of a fine-tune's digit drawings; turn training digits so.
-
-    Only for 28x28 digits, where the drawings were converted as MNIST
-    (`core.hand_turn`); (0, None) when the drawings are not turned.
-    """
-    digits = tuple(source.class_names[:10]) == tuple("0123456789")
-    if not digits or source.image_shape != (28, 28):
-        return 0, None
-    drawn = drawings.labels < 10
-    turn = hand_turn(base.predict_proba, drawings.images[drawn], drawings.labels[drawn])
-    if not turn:
-        return 0, None
-    candidates = np.flatnonzero(source.labels < 10)
-    count = min(TURNED_COPIES, candidates.size)
-    rng = np.random.default_rng(seed)
-    picked = np.sort(rng.choice(candidates, count, replace=False))
-    images = turned(source.images_at(picked), turn)
-    copies = Dataset("turned", images, source.labels[picked], source.class_names)
-    return turn, copies
+    return f"Your digits are {turn_phrase(turn)}: your model now turns them back."
 
 
 def hand_width_text(width: float) -> str:
@@ -1261,42 +1217,44 @@ def hand_width_text(width: float) -> str:
     return f"Your digits are {shape}: your model now reads them {width_phrase(width)}."
 
 
-def _widened_like_hand(
-    base: SavedModel, drawings: Dataset, width: float
-) -> tuple[float, Dataset]:
-    """Find the width a fine-tune's drawings read best at; convert them so.
+def _read_like_hand(
+    base: SavedModel, drawings: Dataset, turn: float, width: float
+) -> tuple[float, float, Dataset]:
+    """Find the turn and width a fine-tune's drawings read best at; convert them so.
 
     Drawings kept with their canvases (`core.personal_set.DrawnDataset`) are
-    converted again at the width found (`core.hand_width`), so that the fine-tune
-    learns them as its model will read them; the others keep their images.
-    Returns ``width`` (the base model's) and ``drawings`` when no canvas is kept.
+    converted again as found (`core.hand_reading`), so that the fine-tune learns
+    them as its model will read them; the others keep their images. Returns the
+    base model's ``turn`` and ``width`` and ``drawings`` when no canvas is kept.
     """
     canvases = getattr(drawings, "canvases", ())
     drawn = [index for index, canvas in enumerate(canvases) if canvas is not None]
     if not drawn:
-        return width, drawings
+        return turn, width, drawings
     kept = [canvases[index] for index in drawn]
     labels = drawings.labels[drawn]
     negative = not_a_digit_output(drawings.class_names)
     digits = labels != (-1 if negative is None else negative)
     shape = drawings.image_shape
-    width = hand_width(
+    turn, width = hand_reading(
         base.predict_proba,
         [canvas for canvas, digit in zip(kept, digits, strict=True) if digit],
         labels[digits],
         shape,
-        width,
+        (turn, width),
     )
     images = drawings.images.copy()
-    images[drawn] = convert_drawings(kept, shape, width)
-    return width, dataclasses.replace(drawings, images=images)
+    images[drawn] = convert_drawings(kept, shape, width, turn)
+    return turn, width, dataclasses.replace(drawings, images=images)
 
 
-def _varied_drawings(drawings: Dataset, width: float, rows: int) -> Dataset:
+def _varied_drawings(
+    drawings: Dataset, turn: float, width: float, rows: int
+) -> Dataset:
     """Each drawing as ``rows`` rows: its variants in turn, or copies without a canvas.
 
-    Variants (`core.drawing_variants`) are made at ``width``, the width the fine-tuned
-    model reads at.
+    Variants (`core.drawing_variants`) are made around ``turn`` and ``width``, as the
+    fine-tuned model reads.
     """
     canvases = getattr(drawings, "canvases", ()) or (None,) * len(drawings)
     images = []
@@ -1304,7 +1262,7 @@ def _varied_drawings(drawings: Dataset, width: float, rows: int) -> Dataset:
         if canvas is None:
             images.append(np.repeat(image[None], rows, axis=0))
         else:
-            variants = drawing_variants(canvas, drawings.image_shape, width)
+            variants = drawing_variants(canvas, drawings.image_shape, turn, width)
             images.append(variants[np.arange(rows) % len(variants)])
     return Dataset(
         drawings.name,

@@ -41,13 +41,13 @@ from PySide6.QtWidgets import (
 from core import user_dirs
 from core.calibration import digit_subspaces, model_judge
 from core.canvas_image import CanvasPicture, CanvasReading, canvas_input
-from core.hand_width import width_phrase
+from core.hand_reading import reading_phrase
 from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
 from core.preprocess import PreprocessError, at_dataset_size, target_for_shape
 from core.robustness import add_noise
-from core.run import hand_width_text, makes_negatives
+from core.run import hand_turn_text, hand_width_text, makes_negatives
 from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.live_network import ChosenImage, LiveNetworkPanel
@@ -78,11 +78,15 @@ def subspace_future(target: str) -> Future:
 PREVIEW_TITLE = "What the network sees"
 
 
-def preview_title(hand_width: float) -> tuple[str, str]:
-    """Title and tooltip of the input preview: a hand's model reads at its width."""
-    if hand_width == 1.0:
+def preview_title(hand_turn: float, hand_width: float) -> tuple[str, str]:
+    """Title and tooltip of the input preview: a hand's model reads as it found."""
+    reading = reading_phrase(hand_turn, hand_width)
+    if not reading:
         return PREVIEW_TITLE, ""
-    return f"{PREVIEW_TITLE}, {width_phrase(hand_width)}", hand_width_text(hand_width)
+    tips = [hand_turn_text(hand_turn)] if hand_turn else []
+    if hand_width != 1.0:
+        tips.append(hand_width_text(hand_width))
+    return f"{PREVIEW_TITLE}, {reading}", " ".join(tips)
 
 
 def target_for(model: SavedModel) -> str:
@@ -129,7 +133,7 @@ class DrawTab(QWidget):
         self._judge_poll.timeout.connect(self._on_judge_poll_timeout)
         self._image: np.ndarray | None = None
         # The canvas ``_image`` was converted from as a drawing, kept with a
-        # correction (core.hand_width reads it again); None for a picture.
+        # correction (core.hand_reading reads it again); None for a picture.
         self._drawn: np.ndarray | None = None
         self._probabilities: np.ndarray | None = None
         self._verdict: Verdict | None = None
@@ -313,7 +317,7 @@ class DrawTab(QWidget):
             )
         self.gallery.set_fine_tune_enabled(True)
         self.why_check.setEnabled(True)
-        title, tip = preview_title(model.hand_width)
+        title, tip = preview_title(model.hand_turn, model.hand_width)
         self.preview_box.setTitle(title)
         self.preview_box.setToolTip(tip)
         self.network_panel.set_model(model)
@@ -659,6 +663,7 @@ class DrawTab(QWidget):
             tuple(model.image_shape),
             max_value,
             model.hand_width,
+            model.hand_turn,
         )
         noise = self.noise_slider.value() / 100.0
         if reading is not None and noise > 0:

@@ -298,18 +298,24 @@ def test_info_says_when_the_model_is_not_sure(sample_model, tmp_path, capsys):
     assert json.loads(out)["judgement"] == judge.to_dict()
 
 
-def test_info_says_how_wide_a_hands_model_reads(sample_model, tmp_path, capsys):
+def test_info_says_how_a_hands_model_reads(sample_model, tmp_path, capsys):
     model = load_model(sample_model)
-    said = {1.0: None, 1.5: "read 1.5x wider", 0.6: "read 0.6x as wide"}
-    for width, words in said.items():
-        path = tmp_path / f"hand-{width}.npz"
-        meta = dataclasses.replace(model.metadata, hand_width=width)
+    said = {
+        (0.0, 1.0): None,
+        (0.0, 1.5): "read 1.5x wider",
+        (0.0, 0.6): "read 0.6x as wide",
+        (-30.0, 0.6): "read turned back 30°, 0.6x as wide",
+    }
+    for (turn, width), words in said.items():
+        path = tmp_path / f"hand-{turn}-{width}.npz"
+        meta = dataclasses.replace(model.metadata, hand_width=width, hand_turn=turn)
         save_model(path, model.network, meta)
         _, out, _ = run_cli(capsys, "info", "--model", path)
         assert ("Drawings" in out) == (words is not None)
         assert words is None or words in out
         _, out, _ = run_cli(capsys, "info", "--model", path, "--json")
         assert json.loads(out)["hand_width"] == width
+        assert json.loads(out)["hand_turn"] == turn
 
 
 def test_evaluate_uses_the_sample_test_part_by_default(sample_model, data_dir, capsys):

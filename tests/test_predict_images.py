@@ -235,16 +235,16 @@ def test_a_narrow_hands_model_reads_images_wider(tmp_path, capsys, model_path):
 
     model = load_model(model_path)
     wide = tmp_path / "wide.npz"
-    metadata = dataclasses.replace(model.metadata, hand_width=2.0)
+    metadata = dataclasses.replace(model.metadata, hand_width=2.0, hand_turn=20.0)
     save_model(wide, model.network, metadata)
     pixels = np.full((80, 80), 255, np.uint8)
     pixels[10:70, 30:50] = 0
     pixels[20:60, 36:44] = 255  # a narrow 0
     png = write_png(tmp_path / "zero.png", pixels)
-    for path, widen in ((model_path, 1.0), (wide, 2.0)):
+    for path, widen, turn in ((model_path, 1.0, 0.0), (wide, 2.0, 20.0)):
         code, out, err = run_cli(capsys, "predict", "--json", "--model", path, png)
         assert code == 0, err
-        read = convert_drawing(pixels, (28, 28), widen=widen).image
+        read = convert_drawing(pixels, (28, 28), widen=widen, turn=turn).image
         expected = model.predict_proba(read)
         got = json.loads(out)[0]["probabilities"]
         assert np.allclose([got[name] for name in model.class_names], expected)

@@ -726,10 +726,15 @@ def test_bad_edits_are_refused_on_save_and_on_load(tmp_path, change, message):
         load_model(tmp_path / "bad.npz")
 
 
-def test_a_hands_width_is_kept_and_a_wrong_one_refused(tmp_path):
+def test_a_hands_width_and_turn_are_kept_and_wrong_ones_refused(tmp_path):
     path = _saved_file(tmp_path)
     assert load_model(path).hand_width == 1.0
-    assert "hand_width" not in _meta_of(_arrays_of(path))  # files stay as they were
+    assert load_model(path).hand_turn == 0.0
+    meta = _meta_of(_arrays_of(path))
+    assert "hand_width" not in meta and "hand_turn" not in meta  # as they were
+    turned = tmp_path / "turned.npz"
+    save_model(turned, _network(), dataclasses.replace(_metadata(), hand_turn=-35.0))
+    assert load_model(turned).hand_turn == -35.0
     wide = tmp_path / "wide.npz"
     save_model(wide, _network(), dataclasses.replace(_metadata(), hand_width=1.75))
     assert load_model(wide).hand_width == 1.75
@@ -743,6 +748,14 @@ def test_a_hands_width_is_kept_and_a_wrong_one_refused(tmp_path):
     ]:
         bad = tmp_path / "bad.npz"
         _write_npz(bad, _with_meta(_arrays_of(path), hand_width=wrong))
+        with pytest.raises(ModelFileError, match=message):
+            load_model(bad)
+    for wrong, message in [
+        (120, "hand_turn must be -90 to 90"),
+        (float("nan"), "hand_turn must be -90 to 90"),
+        ("left", "hand_turn must be a number"),
+    ]:
+        _write_npz(bad, _with_meta(_arrays_of(path), hand_turn=wrong))
         with pytest.raises(ModelFileError, match=message):
             load_model(bad)
     with pytest.raises(ModelFileError, match="hand_width"):

@@ -501,14 +501,21 @@ def test_a_correction_keeps_its_canvas_and_a_hands_model_reads_at_its_width(
     from core.personal_set import PersonalSet
     from core.preprocess import convert_drawing
 
-    titles = {1.0: "", 2.0: ", 2x wider", 0.6: ", 0.6x as wide"}
-    for widen, title in titles.items():
+    titles = {
+        (0.0, 1.0): "",
+        (0.0, 2.0): ", 2x wider",
+        (0.0, 0.6): ", 0.6x as wide",
+        (25.0, 0.6): ", turned back 25°, 0.6x as wide",
+    }
+    for (turn, widen), title in titles.items():
         tab.canvas.clear()
-        tab.set_model(dataclasses.replace(mnist_model, hand_width=widen))
+        hand = dataclasses.replace(mnist_model, hand_width=widen, hand_turn=turn)
+        tab.set_model(hand)
         _draw_seven(qtbot, tab.canvas)
         _wait_prediction(qtbot, tab)
         canvas = tab.canvas.to_array()
-        expected = convert_drawing(canvas, (28, 28), True, widen=widen).image
+        expected = convert_drawing(canvas, (28, 28), True, widen=widen, turn=turn)
+        expected = expected.image
         assert np.array_equal(tab.current_image(), expected)
         assert tab.preview_box.title().endswith("sees" + title)
     tab.mark_wrong(7)

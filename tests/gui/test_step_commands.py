@@ -244,7 +244,9 @@ def test_the_status_bar_says_what_a_fine_tune_found_of_the_hand(window):
 
     window.run_display.on_run_prepared(prepared(-40))
     message = window.status_bar.currentMessage()
-    assert message.startswith("Your digits lean 40° anticlockwise: 300 training")
+    assert message.startswith(
+        "Your digits are turned 40 degrees counter-clockwise: your model now turns"
+    )
     window.run_display.on_run_prepared(prepared(0))
     assert "turned" not in window.status_bar.currentMessage()
     window.run_display.on_run_prepared(prepared(0, 1.75))

@@ -1,10 +1,11 @@
-"""A hand's width found from its canvases, and the model that reads it so."""
+"""A hand's turn and width found from its canvases, and the model that reads so."""
 
 import numpy as np
 import pytest
 
 from core.datasets import load_bundled
-from core.hand_width import MIN_DRAWINGS, hand_width
+from core.hand_reading import MIN_DRAWINGS, hand_reading
+from core.ink_turn import turned_ink
 from core.model_io import load_model, save_model
 from core.personal_set import DrawnDataset
 from core.preprocess import PreprocessError, convert_drawing, convert_drawings
@@ -43,26 +44,72 @@ def _canvases(images: np.ndarray, width: float) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def held_out():
     digits = split(load_bundled("mnist-sample"), 0.1, 0)[1].materialize()
-    return digits.images[:30], digits.labels[:30].astype(np.intp)
+    return digits.images[:16], digits.labels[:16].astype(np.intp)
+
+
+def _turned(canvases: list[np.ndarray], degrees: float) -> list[np.ndarray]:
+    """The canvases' ink turned clockwise as seen, on canvases as large."""
+    out = []
+    for canvas in canvases:
+        ink = turned_ink(canvas.astype(np.float32), degrees)
+        turned = np.zeros((400, 400), np.uint8)
+        top, left = (400 - ink.shape[0]) // 2, (400 - ink.shape[1]) // 2
+        turned[top : top + ink.shape[0], left : left + ink.shape[1]] = np.rint(ink)
+        out.append(turned)
+    return out
+
+
+def _width(read, canvases, labels, current=(0.0, 1.0)):
+    return hand_reading(read, canvases, labels, SHAPE, current)[1]
 
 
 def test_a_narrow_hand_is_found_and_an_ordinary_one_is_not(model, held_out):
     images, labels = held_out
     read = model.predict_proba
-    assert hand_width(read, _canvases(images, 1.0), labels, SHAPE) == 1.0
+    assert hand_reading(read, _canvases(images, 1.0), labels, SHAPE) == (0.0, 1.0)
     narrow = _canvases(images, 0.4)
-    assert hand_width(read, narrow, labels, SHAPE) >= 1.75
-    # A model that already reads them wider keeps its width.
-    assert hand_width(read, narrow, labels, SHAPE, current=2.0) == 2.0
+    assert _width(read, narrow, labels) >= 1.75
+    # A model that already reads them wider keeps its reading.
+    assert hand_reading(read, narrow, labels, SHAPE, (5.0, 2.0)) == (5.0, 2.0)
     few = narrow[: MIN_DRAWINGS - 1]
-    assert hand_width(read, few, labels[: MIN_DRAWINGS - 1], SHAPE) == 1.0
+    assert _width(read, few, labels[: MIN_DRAWINGS - 1]) == 1.0
+
+
+@pytest.mark.parametrize("degrees", [-40, 35])
+def test_a_turned_hand_is_found_turned_and_read_turned_back(model, held_out, degrees):
+    images, labels = held_out
+    canvases = _turned(_canvases(images, 1.0), degrees)
+    turn, _ = hand_reading(model.predict_proba, canvases, labels, SHAPE)
+    # A small model finds less of the turn than `recommended` (bench/RESULTS.md),
+    # but which way and about how far.
+    assert abs(turn - degrees) <= 15
+    # Read turned back, a turned drawing is read as it was drawn upright.
+    upright = convert_drawings(_canvases(images, 1.0), SHAPE)
+    read_back = convert_drawings(canvases, SHAPE, turn=degrees)
+    as_drawn = convert_drawings(canvases, SHAPE)
+    apart = np.abs(read_back.astype(float) - upright).mean()
+    assert apart < 0.5 * np.abs(as_drawn.astype(float) - upright).mean()
+
+
+def test_a_big_drawing_turned_keeps_its_size_and_its_thin_lines():
+    canvas = np.zeros((2048, 2048), np.uint8)
+    canvas[100:1900, 1000] = 255  # a 1, 1,800 px tall and 1 px wide
+    canvas[100, 700:1000] = 255
+    plain = convert_drawing(canvas, SHAPE, True)
+    for turn in (10, -90):
+        turned = convert_drawing(canvas, SHAPE, True, turn=turn)
+        assert turned.size == pytest.approx(plain.size, rel=0.15)
+        assert turned.image.max() == plain.image.max() == 255
+    for wrong in (91.0, float("nan")):
+        with pytest.raises(PreprocessError, match="turn"):
+            convert_drawing(canvas, SHAPE, True, turn=wrong)
 
 
 def test_a_wide_hand_is_read_narrower(model, held_out):
     """As turned, far-slanted hands come out of the conversion (bench/RESULTS.md)."""
     images, labels = held_out
     wide = _canvases(images, 2.2)
-    width = hand_width(model.predict_proba, wide, labels, SHAPE)
+    width = _width(model.predict_proba, wide, labels)
     assert width <= 0.6
     assert "wide: your model now reads them 0.5x as wide" in hand_width_text(0.5)
 
@@ -111,10 +158,34 @@ def test_a_fine_tune_learns_a_narrow_hand_wider_and_its_model_reads_so(
     count = len(prepared.train_set)
     rows = np.arange(count - len(labels) * FINE_TUNE_REPEAT, count, FINE_TUNE_REPEAT)
     last = prepared.train_set.images_at(rows)
-    widened = convert_drawings(_canvases(images, 0.4), SHAPE, prepared.hand_width)
+    widened = convert_drawings(
+        _canvases(images, 0.4), SHAPE, prepared.hand_width, prepared.hand_turn
+    )
     assert np.array_equal(last, deskew(widened))
     assert not np.array_equal(last, deskew(as_drawn))
     tuned = build_model(prepared, prepared.network, None, rows=[])
     assert tuned.hand_width == prepared.hand_width
     save_model(tmp_path / "hand.npz", tuned.network, tuned.metadata)
     assert load_model(tmp_path / "hand.npz").hand_width == prepared.hand_width
+
+
+def test_a_fine_tune_learns_a_turned_hand_and_its_model_reads_it_turned_back(
+    model, held_out, tmp_path
+):
+    images, labels = held_out
+    canvases = _turned(_canvases(images, 1.0), 35)
+    stages = []
+    drawings = DrawnDataset(
+        "personal-mnist",
+        convert_drawings(canvases, SHAPE),
+        labels.astype(np.uint8),
+        canvases=tuple(canvases),
+    )
+    request = fine_tune_request(model, load_bundled("mnist-sample"), drawings)
+    prepared = prepare_run(request, stages.append)
+    assert "finding how your hand is turned and how wide" in stages
+    assert 25 <= prepared.hand_turn <= 45
+    assert "turned back" in prepared.describe()
+    tuned = build_model(prepared, prepared.network, None, rows=[])
+    save_model(tmp_path / "turned.npz", tuned.network, tuned.metadata)
+    assert load_model(tmp_path / "turned.npz").hand_turn == prepared.hand_turn
