@@ -34,18 +34,12 @@ WIDTHS = (0.5, 0.6, 0.7, 1.0, 1.25, 1.5, 1.75, 2.0)
 # reading must read them than the base model's own.
 MIN_GAIN = 0.3
 MIN_DRAWINGS = 8
-MAX_DRAWINGS = 30  # the latest: the search converts each 152 times, 6 s for 20
+MAX_DRAWINGS = 30  # the latest: the search converts each 152 times, 5-7 s for 20
 
 
 def width_phrase(width: float) -> str:
     """How a model reads drawings, for messages: "2x wider", "0.6x as wide"."""
     return f"{width:g}x wider" if width > 1.0 else f"{width:g}x as wide"
-
-
-def turn_phrase(turn: float) -> str:
-    """How a hand's drawings are turned, for messages: "turned 20 degrees clockwise"."""
-    way = "clockwise" if turn > 0 else "counter-clockwise"
-    return f"turned {abs(turn):g} degrees {way}"
 
 
 def reading_phrase(turn: float, width: float) -> str:

@@ -31,7 +31,7 @@ from core.datasets import (
 )
 from core.distillation import Distillation
 from core.drawing_variants import VARIANTS, drawing_variants
-from core.hand_reading import hand_reading, reading_phrase, turn_phrase, width_phrase
+from core.hand_reading import hand_reading, reading_phrase
 from core.judgement import (
     NOT_A_DIGIT,
     Judge,
@@ -447,7 +447,7 @@ def prepare_run(
         personal = personal()
     turn, width = (0.0, 1.0) if base is None else (base.hand_turn, base.hand_width)
     if base is not None and request.kind == "fine_tune" and personal is not None:
-        _tell(on_stage, "finding how your hand is turned and how wide")
+        _tell(on_stage, "finding your hand's turn and width")
         turn, width, personal = _read_like_hand(base, personal, turn, width)
     if request.require_personal and (personal is None or len(personal) == 0):
         raise RunError(
@@ -1206,15 +1206,9 @@ def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
     return first["metrics"].get("subset")
 
 
-def hand_turn_text(turn: float) -> str:
-    """Tell the user, shortly, that a fine-tune found their drawings turned."""
-    return f"Your digits are {turn_phrase(turn)}: your model now turns them back."
-
-
-def hand_width_text(width: float) -> str:
-    """Tell the user, shortly, that a fine-tune found their drawings narrow or wide."""
-    shape = "narrow" if width > 1.0 else "wide"
-    return f"Your digits are {shape}: your model now reads them {width_phrase(width)}."
+def hand_reading_text(turn: float, width: float) -> str:
+    """Tell the user, shortly, how a fine-tune's model reads their drawings."""
+    return f"Your model now reads your digits {reading_phrase(turn, width)}."
 
 
 def _read_like_hand(

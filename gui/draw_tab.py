@@ -47,7 +47,7 @@ from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
 from core.preprocess import PreprocessError, at_dataset_size, target_for_shape
 from core.robustness import add_noise
-from core.run import hand_turn_text, hand_width_text, makes_negatives
+from core.run import hand_reading_text, makes_negatives
 from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.live_network import ChosenImage, LiveNetworkPanel
@@ -83,10 +83,11 @@ def preview_title(hand_turn: float, hand_width: float) -> tuple[str, str]:
     reading = reading_phrase(hand_turn, hand_width)
     if not reading:
         return PREVIEW_TITLE, ""
-    tips = [hand_turn_text(hand_turn)] if hand_turn else []
-    if hand_width != 1.0:
-        tips.append(hand_width_text(hand_width))
-    return f"{PREVIEW_TITLE}, {reading}", " ".join(tips)
+    tip = (
+        hand_reading_text(hand_turn, hand_width)
+        + " A fine-tune found them read best so."
+    )
+    return f"{PREVIEW_TITLE}, {reading}", tip
 
 
 def target_for(model: SavedModel) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Slot
 
 from core.model_io import SavedModel
-from core.run import hand_turn_text, hand_width_text
+from core.run import hand_reading_text
 from gui.banner import Banner
 from gui.history_export import HistoryExport
 from gui.kept_runs import RunModels
@@ -106,10 +106,8 @@ class RunDisplay(QObject):
         )
         run, notes = prepared.run, []
         if run is not None and run.request.kind == "fine_tune":
-            if run.hand_width != 1.0:
-                notes.append(hand_width_text(run.hand_width))
-            if run.hand_turn:
-                notes.append(hand_turn_text(run.hand_turn))
+            if run.hand_turn or run.hand_width != 1.0:
+                notes.append(hand_reading_text(run.hand_turn, run.hand_width))
         # First: the status bar's right part hides a long message's end.
         text = " ".join([*notes, text])
         self._status_bar.showMessage(text, 10000 if notes else 5000)

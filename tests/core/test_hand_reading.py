@@ -13,7 +13,7 @@ from core.run import (
     FINE_TUNE_REPEAT,
     build_model,
     fine_tune_request,
-    hand_width_text,
+    hand_reading_text,
     prepare_run,
     split,
 )
@@ -111,7 +111,9 @@ def test_a_wide_hand_is_read_narrower(model, held_out):
     wide = _canvases(images, 2.2)
     width = _width(model.predict_proba, wide, labels)
     assert width <= 0.6
-    assert "wide: your model now reads them 0.5x as wide" in hand_width_text(0.5)
+    assert (
+        hand_reading_text(0.0, 0.5) == "Your model now reads your digits 0.5x as wide."
+    )
 
 
 def test_widening_stretches_the_ink_sideways_only(held_out):
@@ -183,7 +185,7 @@ def test_a_fine_tune_learns_a_turned_hand_and_its_model_reads_it_turned_back(
     )
     request = fine_tune_request(model, load_bundled("mnist-sample"), drawings)
     prepared = prepare_run(request, stages.append)
-    assert "finding how your hand is turned and how wide" in stages
+    assert "finding your hand's turn and width" in stages
     assert 25 <= prepared.hand_turn <= 45
     assert "turned back" in prepared.describe()
     tuned = build_model(prepared, prepared.network, None, rows=[])

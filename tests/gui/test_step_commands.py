@@ -244,13 +244,11 @@ def test_the_status_bar_says_what_a_fine_tune_found_of_the_hand(window):
 
     window.run_display.on_run_prepared(prepared(-40))
     message = window.status_bar.currentMessage()
-    assert message.startswith(
-        "Your digits are turned 40 degrees counter-clockwise: your model now turns"
-    )
+    assert message.startswith("Your model now reads your digits turned back 40°. ")
     window.run_display.on_run_prepared(prepared(0))
     assert "turned" not in window.status_bar.currentMessage()
     window.run_display.on_run_prepared(prepared(0, 1.75))
     message = window.status_bar.currentMessage()
-    assert message.startswith("Your digits are narrow: your model now reads them 1.75x")
+    assert message.startswith("Your model now reads your digits 1.75x wider. ")
     window.run_display.on_run_prepared(prepared(0, 1.75, "train"))
-    assert "narrow" not in window.status_bar.currentMessage()
+    assert "wider" not in window.status_bar.currentMessage()
