@@ -51,8 +51,8 @@ from core.negatives import make_negatives
 from core.negatives_store import NegativesStore
 from core.network import MLP
 from core.packed_images import PackedImages
-from core.personal_set import load_personal_dataset
-from core.preprocess import PreprocessError, convert_drawings, target_for_shape
+from core.personal_set import DrawnDataset, load_personal_dataset
+from core.preprocess import PreprocessError, target_for_shape
 from core.slant import deskew
 from core.training import (
     EpochEvent,
@@ -448,7 +448,7 @@ def prepare_run(
     turn, width = (0.0, 1.0) if base is None else (base.hand_turn, base.hand_width)
     if base is not None and request.kind == "fine_tune" and personal is not None:
         _tell(on_stage, "finding your hand's turn and width")
-        turn, width, personal = _read_like_hand(base, personal, turn, width)
+        turn, width = _read_like_hand(base, personal, turn, width)
     if request.require_personal and (personal is None or len(personal) == 0):
         raise RunError(
             "There are no drawings in your personal set for this image size yet: "
@@ -1106,9 +1106,13 @@ def _usable_drawings(
     negative = drawings.labels == source
     target = not_a_digit_output(class_names)
     if target is None:
-        kept = drawings.subset(np.flatnonzero(~negative))
+        keep = np.flatnonzero(~negative)
         names = drawings.class_names[:-1]
-        return dataclasses.replace(kept, class_names=names), int(negative.sum())
+        kept = dataclasses.replace(drawings.subset(keep), class_names=names)
+        canvases = getattr(drawings, "canvases", ())
+        if canvases:  # a fine-tune converts the drawings from them
+            kept = DrawnDataset(**vars(kept), canvases=tuple(canvases[i] for i in keep))
+        return kept, int(negative.sum())
     digits = drawings.labels[~negative]
     if digits.size and int(digits.max()) >= target:
         raise RunError(
@@ -1213,33 +1217,29 @@ def hand_reading_text(turn: float, width: float) -> str:
 
 def _read_like_hand(
     base: SavedModel, drawings: Dataset, turn: float, width: float
-) -> tuple[float, float, Dataset]:
-    """Find the turn and width a fine-tune's drawings read best at; convert them so.
+) -> tuple[float, float]:
+    """Find the turn and width a fine-tune's drawings read best at.
 
-    Drawings kept with their canvases (`core.personal_set.DrawnDataset`) are
-    converted again as found (`core.hand_reading`), so that the fine-tune learns
-    them as its model will read them; the others keep their images. Returns the
-    base model's ``turn`` and ``width`` and ``drawings`` when no canvas is kept.
+    `core.hand_reading`, from the drawings kept with their canvases
+    (`core.personal_set.DrawnDataset`); the base model's ``turn`` and ``width``
+    when none is. `_varied_drawings` converts them so, as the fine-tuned model
+    will read them.
     """
     canvases = getattr(drawings, "canvases", ())
     drawn = [index for index, canvas in enumerate(canvases) if canvas is not None]
     if not drawn:
-        return turn, width, drawings
+        return turn, width
     kept = [canvases[index] for index in drawn]
     labels = drawings.labels[drawn]
     negative = not_a_digit_output(drawings.class_names)
     digits = labels != (-1 if negative is None else negative)
-    shape = drawings.image_shape
-    turn, width = hand_reading(
+    return hand_reading(
         base.predict_proba,
         [canvas for canvas, digit in zip(kept, digits, strict=True) if digit],
         labels[digits],
-        shape,
+        drawings.image_shape,
         (turn, width),
     )
-    images = drawings.images.copy()
-    images[drawn] = convert_drawings(kept, shape, width, turn)
-    return turn, width, dataclasses.replace(drawings, images=images)
 
 
 def _varied_drawings(

@@ -325,3 +325,27 @@ def test_a_subset_gets_as_many_negatives_per_digit():
     prepared = prepare_run(request)
     assert int((prepared.train_set.labels == 10).sum()) == 100
     assert prepared.config.negatives == 100
+
+
+def test_drawings_left_with_their_canvases_are_taught_as_their_variants():
+    """An 8x8 fine-tune leaves "not a digit" out; the digit keeps its canvas."""
+    from core.drawing_variants import drawing_variants
+    from core.personal_set import DrawnDataset
+
+    eight = load_bundled("digits-8x8")
+    _, base = _trained(eight)
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[40:240, 130:150] = 255  # a 1
+    drawings = DrawnDataset(
+        "personal-digits-8x8",
+        np.zeros((3, 8, 8), np.uint8),
+        np.array([1, 10, 10], np.uint8),
+        WITH_OTHER,
+        max_value=16,
+        canvases=(canvas, canvas, canvas),
+    )
+    prepared = prepare_run(fine_tune_request(base, eight, drawings))
+    assert prepared.left_out == 2 and prepared.personal_images == 1
+    count = FINE_TUNE_REPEAT
+    rows = prepared.train_set.images_at(np.arange(len(prepared.train_set))[-count:])
+    np.testing.assert_array_equal(rows, drawing_variants(canvas, (8, 8)))
