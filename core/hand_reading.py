@@ -37,17 +37,17 @@ MIN_DRAWINGS = 8
 MAX_DRAWINGS = 30  # the latest: the search converts each 152 times, 5-7 s for 20
 
 
-def width_phrase(width: float) -> str:
-    """How a model reads drawings, for messages: "2x wider", "0.6x as wide"."""
-    return f"{width:g}x wider" if width > 1.0 else f"{width:g}x as wide"
-
-
 def reading_phrase(turn: float, width: float) -> str:
     """How a model reads drawings: "turned back 20°, 0.6x as wide"; "" as drawn."""
     parts = [f"turned back {abs(turn):g}°"] if turn else []
     if width != 1.0:
-        parts.append(width_phrase(width))
+        parts.append(f"{width:g}x " + ("wider" if width > 1.0 else "as wide"))
     return ", ".join(parts)
+
+
+def hand_reading_text(turn: float, width: float) -> str:
+    """Tell the user, shortly, how a fine-tune's model reads their drawings."""
+    return f"Your model now reads your digits {reading_phrase(turn, width)}."
 
 
 def reading_score(probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -1210,11 +1210,6 @@ def _base_subset(base: SavedModel, dataset: Dataset) -> int | None:
     return first["metrics"].get("subset")
 
 
-def hand_reading_text(turn: float, width: float) -> str:
-    """Tell the user, shortly, how a fine-tune's model reads their drawings."""
-    return f"Your model now reads your digits {reading_phrase(turn, width)}."
-
-
 def _read_like_hand(
     base: SavedModel, drawings: Dataset, turn: float, width: float
 ) -> tuple[float, float]:

@@ -41,13 +41,13 @@ from PySide6.QtWidgets import (
 from core import user_dirs
 from core.calibration import digit_subspaces, model_judge
 from core.canvas_image import CanvasPicture, CanvasReading, canvas_input
-from core.hand_reading import reading_phrase
+from core.hand_reading import hand_reading_text, reading_phrase
 from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
 from core.preprocess import PreprocessError, at_dataset_size, target_for_shape
 from core.robustness import add_noise
-from core.run import hand_reading_text, makes_negatives
+from core.run import makes_negatives
 from gui.background import start_task, with_blas_limit
 from gui.drawing_canvas import MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
 from gui.live_network import ChosenImage, LiveNetworkPanel

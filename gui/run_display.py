@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
 
+from core.hand_reading import hand_reading_text
 from core.model_io import SavedModel
-from core.run import hand_reading_text
 from gui.banner import Banner
 from gui.history_export import HistoryExport
 from gui.kept_runs import RunModels

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.datasets import load_bundled
-from core.hand_reading import MIN_DRAWINGS, hand_reading
+from core.hand_reading import MIN_DRAWINGS, hand_reading, hand_reading_text
 from core.ink_turn import turned_ink
 from core.model_io import load_model, save_model
 from core.personal_set import DrawnDataset
@@ -13,7 +13,6 @@ from core.run import (
     FINE_TUNE_REPEAT,
     build_model,
     fine_tune_request,
-    hand_reading_text,
     prepare_run,
     split,
 )
