@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bench.machine import LoadWatch
+from bench.machine import LoadWatch, balanced_order
 from core.datasets import load_bundled
 from core.idx import write_idx
 from core.presets import PRESETS
@@ -272,13 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         base["train"] = measure(
             _train(temp / "model-base.npz", "mnist-sample", 1000), env
         ).peak
-        counts = [*args.sizes, args.images]
+        counts = (*args.sizes, args.images)
         epochs: dict[int, list[dict]] = {count: [] for count in counts}
         # The first round's runs are also the memory phase; the others, each in
         # another order, give medians (the VM's speed drifts within minutes).
         for round_index in range(args.time_rounds):
-            shift = round_index % len(counts)
-            for count in counts[shift:] + counts[:shift]:
+            for count in balanced_order(counts, round_index):
                 out = temp / f"model-{count}.npz"
                 subset = count if count < args.images else None
                 phase = measure(_train(out, "big", subset), env)

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 
-from bench.machine import LoadWatch, process_cpu_seconds
+from bench.machine import LoadWatch, balanced_order, process_cpu_seconds
 from bench.train_speed import build_dataset
 from core.blas_threads import POOL
 from core.datasets import load_bundled, stratified_split
@@ -223,20 +223,6 @@ def trace(loops: int, before: int = 16, block: int = 4, after: int = 40) -> None
             f"{1000 * others:>19.2f}"
         )
     print(f"(Machine: {load}; its busy loops not counted.)")
-
-
-def balanced_order(settings: tuple, round_index: int) -> tuple:
-    """The order of a round: each setting after each other equally often.
-
-    Rotations of the settings, then of their reverse: over ``2 * len(settings)``
-    rounds every setting runs in every place and right after every other one
-    twice, so what one run leaves behind (spinning threads, a hot cache) falls
-    on all of them alike.
-    """
-    count = len(settings)
-    base = settings if (round_index // count) % 2 == 0 else settings[::-1]
-    shift = round_index % count
-    return base[shift:] + base[:shift]
 
 
 def _spread(values: list[float]) -> str:

@@ -97,3 +97,17 @@ class LoadWatch:
             if shares[1] >= 0.01:
                 text += f", the hypervisor took {100 * shares[1]:.0f}%"
         return text
+
+
+def balanced_order(settings: tuple, round_index: int) -> tuple:
+    """The order of a round: each setting after each other equally often.
+
+    Rotations of the settings, then of their reverse: over ``2 * len(settings)``
+    rounds every setting runs in every place and right after every other one
+    twice, so what one run leaves behind (spinning threads, a hot cache) falls
+    on all of them alike.
+    """
+    count = len(settings)
+    base = settings if (round_index // count) % 2 == 0 else settings[::-1]
+    shift = round_index % count
+    return base[shift:] + base[:shift]
