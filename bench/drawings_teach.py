@@ -270,6 +270,7 @@ def report(results: list[Taught]) -> dict:
         f"{TEST_REPEATS * 10} fresh drawings of each hand):"
     )
     for taught in results:
+        reading = reading_phrase(taught.turn, taught.width)
         mnist = ""
         if taught.mnist_before is not None:
             change = 100 * (taught.mnist_after - taught.mnist_before)
@@ -284,11 +285,7 @@ def report(results: list[Taught]) -> dict:
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
             f"in {taught.drawn} drawings{mnist}, {taught.seconds:.0f} s "
             f"(fine-tune {taught.tune_seconds:.1f} s)"
-            + (
-                f", read {reading_phrase(taught.turn, taught.width)}"
-                if taught.turn or taught.width != 1.0
-                else ""
-            )
+            + (f", read {reading}" if reading else "")
             + (f"; still misread: {taught.mistakes}" if taught.mistakes else "")
         )
     figures = {
