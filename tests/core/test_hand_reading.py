@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import core.hand_reading as hand_reading_module
 from core.datasets import load_bundled
 from core.hand_reading import MIN_DRAWINGS, hand_reading, hand_reading_text
 from core.ink_turn import turned_ink
@@ -88,6 +89,42 @@ def test_a_turned_hand_is_found_turned_and_read_turned_back(model, held_out, deg
     as_drawn = convert_drawings(canvases, SHAPE)
     apart = np.abs(read_back.astype(float) - upright).mean()
     assert apart < 0.5 * np.abs(as_drawn.astype(float) - upright).mean()
+
+
+def test_the_search_reads_every_other_turn_then_beside_the_best_at_each_width(
+    monkeypatch,
+):
+    """The best of all readings from about two thirds of them, off the coarse steps.
+
+    Each conversion is replaced by images that say which reading made them, and each
+    reading scores as set here: best turned back 20° (off the coarse steps) and 3x as
+    wide, while the best of the coarse steps is 5° and 2x, far from it.
+    """
+
+    def convert(canvases, shape, width, turn):
+        marked = np.zeros((len(canvases), *shape), np.uint8)
+        marked[:, 0, 0], marked[:, 0, 1] = turn + 90, round(width * 20)
+        return marked
+
+    def score(turn, width):
+        near = -0.1 * abs(turn - 5) - 2 * abs(width - 2.0)
+        far = 0.5 - 0.3 * abs(turn - 20) - abs(width - 3.0)
+        return max(near, far)
+
+    read = []
+
+    def predict_proba(images):
+        turn, width = int(images[0, 0, 0]) - 90.0, images[0, 0, 1] / 20
+        read.append((turn, width))
+        probabilities = np.full((len(images), 10), 1e-9)
+        probabilities[:, 0] = np.exp(score(turn, width))
+        return probabilities
+
+    monkeypatch.setattr(hand_reading_module, "convert_drawings", convert)
+    canvases, labels = [None] * MIN_DRAWINGS, np.zeros(MIN_DRAWINGS, np.intp)
+    assert hand_reading(predict_proba, canvases, labels, SHAPE) == (20.0, 3.0)
+    everything = len(hand_reading_module.TURNS) * len(hand_reading_module.WIDTHS)
+    assert len(read) == len(set(read)) < 0.7 * everything
 
 
 def test_a_big_drawing_turned_keeps_its_size_and_its_thin_lines():
