@@ -237,8 +237,9 @@ class TrainingController(QObject):
     def on_worker_prepared(self, prepared: PreparedData) -> None:
         """Note the prepared data (split done, network built)."""
         self.prepared_data = prepared
-        # The time left is training time: preparing (made-up non-digits, a
-        # deskewed copy: 5-7 s before a fine-tune's 10 s of epochs) is over.
+        # The time left is training time: preparing (made-up non-digits, the
+        # hand's reading, a deskewed copy: seconds before a fine-tune's 10 s of
+        # epochs) is over.
         self._started_at = time.monotonic()
         self._paused_total = 0.0
         if self._paused_since is not None:
