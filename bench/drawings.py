@@ -40,6 +40,7 @@ from bench import drawings_fonts
 from bench import drawings_material as material
 from core import fast
 from core.allocator import keep_small_arrays
+from core.hand_reading import reading_phrase
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.preprocess import convert_drawing
@@ -400,14 +401,23 @@ def time_one_drawing(drawings, canvases, model, keep_width: bool, rounds=3) -> d
     itself, which a busy machine leaves alone (it only makes the thread wait for
     a core). The rounds go over all drawings in turn: the worst single run is often
     the machine's doing (another drawing each round), while each drawing's fastest
-    run is its own cost.
+    run is its own cost. Each drawing is converted as ``model`` reads drawings
+    (turned back and widened for a hand's own model: `SavedModel.hand_turn`,
+    `SavedModel.hand_width`).
     """
     wall = np.zeros((rounds, len(canvases)))
     cpu = np.zeros((rounds, len(canvases)))
     for r in range(rounds):
         for i, canvas in enumerate(canvases):
             start, start_cpu = time.perf_counter(), time.thread_time()
-            conversion = convert_drawing(canvas, "mnist", True, not keep_width)
+            conversion = convert_drawing(
+                canvas,
+                "mnist",
+                True,
+                not keep_width,
+                widen=model.hand_width,
+                turn=model.hand_turn,
+            )
             if conversion is not None:
                 model.predict_proba(conversion.image)
             cpu[r, i] = time.thread_time() - start_cpu
@@ -416,8 +426,11 @@ def time_one_drawing(drawings, canvases, model, keep_width: bool, rounds=3) -> d
     own = wall.min(axis=0)
     slowest = drawings[int(own.argmax())]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    reading = reading_phrase(model.hand_turn, model.hand_width)
     print(
-        f"  conversion + prediction per drawing ({len(canvases)} drawings, {rounds} "
+        "  conversion + prediction per drawing"
+        + (f", read {reading}" if reading else "")
+        + f" ({len(canvases)} drawings, {rounds} "
         f"rounds; load average {load:.1f} on {os.cpu_count()} cores): median "
         f"{np.median(wall):.2f} ms, 90% {np.percentile(wall, 90):.2f} ms, worst "
         f"{wall.max():.2f} ms (CPU time {cpu.max():.2f} ms); each drawing's fastest "
