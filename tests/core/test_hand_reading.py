@@ -1,12 +1,9 @@
 """A hand's turn and width found from its canvases, and the model that reads so."""
 
-import os
-
 import numpy as np
 import pytest
 
 import core.hand_reading as hand_reading_module
-from core import kernels, stroke_depth
 from core.datasets import load_bundled
 from core.hand_reading import MIN_DRAWINGS, hand_reading, hand_reading_text
 from core.ink_turn import turned_ink
@@ -21,7 +18,6 @@ from core.run import (
     split,
 )
 from core.slant import deskew
-from core.strokes import render_strokes
 
 SHAPE = (28, 28)
 
@@ -154,30 +150,6 @@ def test_a_wide_hand_is_read_narrower(model, held_out):
     assert (
         hand_reading_text(0.0, 0.5) == "Your model now reads your digits 0.5x as wide."
     )
-
-
-@pytest.mark.parametrize("reading", [(20.0, 3.0), (-30.0, 0.6)])
-def test_a_drawing_read_turned_and_widened_uses_the_compiled_kernels(
-    monkeypatch, reading
-):
-    """Widened ink in column order made the conversion run NumPy's stroke passes."""
-    pytest.importorskip("numba")
-    if os.environ.get(kernels.DISABLE_VARIABLE, "").strip() not in ("", "0"):
-        pytest.skip(f"{kernels.DISABLE_VARIABLE} is set")
-    kernels.warm_up()
-
-    def numpy_pass(*arguments):
-        raise AssertionError("a stroke pass ran in NumPy, not compiled")
-
-    monkeypatch.setattr(stroke_depth, "_erode_layers", numpy_pass)
-    monkeypatch.setattr(stroke_depth, "_spread_ridges", numpy_pass)
-    # A small, narrow, slanted 7 drawn with a 14 px pen, as the hands read so draw.
-    seven = render_strokes(
-        [np.array([(125.0, 90), (150, 90), (130, 190)])], 14, (280, 280)
-    )
-    canvas = (seven * 255).astype(np.uint8)
-    turn, width = reading
-    assert convert_drawing(canvas, SHAPE, True, widen=width, turn=turn).image.any()
 
 
 def test_widening_stretches_the_ink_sideways_only(held_out):

@@ -805,6 +805,31 @@ def test_kernels_missing_from_numbas_cache_are_compiled_in_a_child(monkeypatch):
     assert kernels.compile_elsewhere()
 
 
+@pytest.mark.parametrize("reading", [(20.0, 3.0), (-30.0, 0.6)])
+def test_a_drawing_read_turned_and_widened_uses_the_compiled_kernels(
+    monkeypatch, reading
+):
+    """Widened ink in column order made the conversion run NumPy's stroke passes."""
+    _needs_numba()
+    kernels.warm_up()
+    from core import stroke_depth
+    from core.preprocess import convert_drawing
+    from core.strokes import render_strokes
+
+    def numpy_pass(*arguments):
+        raise AssertionError("a stroke pass ran in NumPy, not compiled")
+
+    monkeypatch.setattr(stroke_depth, "_erode_layers", numpy_pass)
+    monkeypatch.setattr(stroke_depth, "_spread_ridges", numpy_pass)
+    # A small, narrow, slanted 7 drawn with a 14 px pen, as the hands read so draw.
+    seven = render_strokes(
+        [np.array([(125.0, 90), (150, 90), (130, 190)])], 14, (280, 280)
+    )
+    canvas = (seven * 255).astype(np.uint8)
+    turn, width = reading
+    assert convert_drawing(canvas, "mnist", True, widen=width, turn=turn).image.any()
+
+
 def test_converting_a_drawing_never_loads_or_compiles_the_kernels(fresh_kernels):
     # The app converts drawings on its GUI thread: loading numba there (or
     # compiling a kernel) would freeze the window; warm_up does it elsewhere.
