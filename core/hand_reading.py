@@ -52,8 +52,9 @@ def reading_phrase(turn: float, width: float) -> str:
 
 
 def hand_reading_text(turn: float, width: float) -> str:
-    """Tell the user, shortly, how a fine-tune's model reads their drawings."""
-    return f"Your model now reads your digits {reading_phrase(turn, width)}."
+    """Tell the user how a fine-tune's model reads their drawings; "" as drawn."""
+    reading = reading_phrase(turn, width)
+    return f"Your model now reads your digits {reading}." if reading else ""
 
 
 def reading_score(probabilities: np.ndarray, labels: np.ndarray) -> float:

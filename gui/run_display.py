@@ -106,8 +106,8 @@ class RunDisplay(QObject):
         )
         run, notes = prepared.run, []
         if run is not None and run.request.kind == "fine_tune":
-            if run.hand_turn or run.hand_width != 1.0:
-                notes.append(hand_reading_text(run.hand_turn, run.hand_width))
+            reading = hand_reading_text(run.hand_turn, run.hand_width)
+            notes = [reading] if reading else []
         # First: the status bar's right part hides a long message's end.
         text = " ".join([*notes, text])
         self._status_bar.showMessage(text, 10000 if notes else 5000)

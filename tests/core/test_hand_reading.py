@@ -150,6 +150,7 @@ def test_a_wide_hand_is_read_narrower(model, held_out):
     assert (
         hand_reading_text(0.0, 0.5) == "Your model now reads your digits 0.5x as wide."
     )
+    assert hand_reading_text(0.0, 1.0) == ""  # read as drawn: nothing to say
 
 
 def test_widening_stretches_the_ink_sideways_only(held_out):
