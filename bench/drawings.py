@@ -14,6 +14,9 @@ the app does (`core.preprocess.convert_drawing`) and prints, for each model:
   set (10,000 images, as stored);
 * the same for digits and letters set in this machine's fonts (`bench.drawings_fonts`,
   test only; ``--no-fonts`` leaves them out);
+* with ``--pendigits-folder``: digits 44 people wrote on a tablet, their pen paths
+  drawn on the canvas (`bench.drawings_pen`): read right, "not sure", per digit,
+  pen width and writer;
 * conversion plus prediction time per drawing;
 * teach it (``--teach-hands``, `bench.drawings_teach`): 20 corrections of a hand the
   model misreads and the app's fine-tune, the hand and MNIST before and after.
@@ -36,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import drawings_fonts
+from bench import drawings_fonts, drawings_pen
 from bench import drawings_material as material
 from core import fast
 from core.allocator import keep_small_arrays
@@ -360,6 +363,53 @@ def report_fonts(typed, images, sizes, drawn, model, judge) -> dict:
     return figures
 
 
+def report_pen(written, images, sizes, drawn, model, judge) -> dict:
+    """Print the real handwriting's figures (`bench.drawings_pen`); return them."""
+    guess, sure = _read(images, sizes, drawn, model, judge)
+    labels = np.array([d.label for d in written])
+    writers = np.array([d.hand for d in written])
+    pens = np.array([d.pen for d in written])
+    correct = drawn & (guess == labels)
+    print(
+        f"  {'written by 44 people':<24} {'n':>5} {'read right':>10} {'not sure':>9} "
+        f"{'sure+wrong':>10}"
+    )
+    figures = {}
+    for name, rows in (
+        ("30 writers (.tra)", np.char.startswith(writers, "tra")),
+        ("14 writers (.tes)", np.char.startswith(writers, "tes")),
+        ("all", np.ones(len(written), bool)),
+    ):
+        n = int(rows.sum())
+        print(
+            f"  {name:<24} {n:>5} {_pct(correct[rows].sum(), n):>10} "
+            f"{_pct((rows & ~sure).sum(), n):>9} "
+            f"{_pct((rows & sure & ~correct).sum(), n):>10}"
+        )
+    figures["pen_digits"] = float(correct.mean())
+    figures["pen_digits_not_sure"] = float((~sure).mean())
+    per_digit = {d: float(correct[labels == d].mean()) for d in range(10)}
+    per_pen = {int(p): float(correct[pens == p].mean()) for p in drawings_pen.PENS}
+    figures["pen_per_digit"], figures["pen_per_pen"] = per_digit, per_pen
+    print(
+        "  per digit: " + ", ".join(f"{d} {100 * a:.1f}%" for d, a in per_digit.items())
+    )
+    print(
+        "  per pen px: " + ", ".join(f"{p} {100 * a:.1f}%" for p, a in per_pen.items())
+    )
+    per_writer = sorted(
+        (float(correct[writers == w].mean()), w) for w in sorted(set(writers))
+    )
+    under = sum(accuracy < 0.96 for accuracy, _ in per_writer)
+    figures["pen_writers_under_96"] = under
+    print(
+        f"  writers read under 96%: {under} of {len(per_writer)}; worst: "
+        + ", ".join(f"{w} {100 * a:.0f}%" for a, w in per_writer[:5])
+    )
+    _print_mistakes(labels, guess, drawn & ~correct)
+    return figures
+
+
 def report_mnist(folder: Path, model: SavedModel, judge) -> dict:
     """Accuracy and "not sure" share on the official MNIST test set.
 
@@ -456,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", action="append", required=True, type=Path)
     parser.add_argument("--mnist-folder", type=Path, help="official MNIST IDX files")
+    parser.add_argument(
+        "--pendigits-folder",
+        type=Path,
+        help="UCI's pen digits: " + ", ".join(drawings_pen.FILES) + " (uncompressed)",
+    )
     parser.add_argument("--seed", type=int, default=material.DEFAULT_SEED)
     parser.add_argument("--hands", type=int, default=48, help="handwriting hands")
     parser.add_argument("--repeats", type=int, default=3, help="drawings per digit")
@@ -511,6 +566,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{len({t.font for t in typed})} fonts of this machine, rendered and "
             f"converted in {time.perf_counter() - started:.1f} s"
         )
+    written, pen_images = [], None
+    if args.pendigits_folder is not None:
+        started = time.perf_counter()
+        written, pen_canvases = drawings_pen.render_pendigits(
+            drawings_pen.read_pendigits(args.pendigits_folder)
+        )
+        pen_images = convert_all(pen_canvases, args.keep_width)
+        print(
+            f"{len(written)} digits written by {len({d.hand for d in written})} "
+            f"people (UCI pen digits), drawn and converted in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
     mnist = args.mnist_folder
     if mnist is not None and not all((mnist / name).exists() for name in MNIST_TEST):
         print(f"no MNIST test set in {mnist} (need {', '.join(MNIST_TEST)})")
@@ -523,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = report_drawings(drawings, images, sizes, drawn, model, judge)
         if typed:
             figures.update(report_fonts(typed, *font_images, model, judge))
+        if written:
+            figures.update(report_pen(written, *pen_images, model, judge))
         if mnist is not None:
             figures.update(report_mnist(mnist, model, judge))
         figures.update(time_one_drawing(drawings, canvases, model, args.keep_width))
