@@ -2,10 +2,11 @@
 
 Owns `restroke` (redraw every stroke with a pen of a chosen width) and
 `add_style_strokes` (give 1s a flag, a long European flag or a foot, 7s a crossbar,
-6s a hook at the top and 9s a curled tail: the styles MNIST has few of, print's
-among them), both on 28x28 images in the layout of `core.preprocess` and vectorised
-over the batch; the strokes' pen runs compiled through `core.fast` when it can (the
-same bits). Used by `core.augment`; NumPy, never imports Qt.
+6s a hook at the top and 9s a curled tail or handwriting's long hook to the left:
+the styles MNIST has few of, print's among them), both on 28x28 images in the
+layout of `core.preprocess` and vectorised over the batch; the strokes' pen runs
+compiled through `core.fast` when it can (the same bits). Used by `core.augment`;
+NumPy, never imports Qt.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ _BOWL_WIDENING = (1.0, 1.4)
 # A 6's arch or a 9's curled tail: half an ellipse in this many segments.
 _CURL_SEGMENTS = 6
 _CURL_STEPS = np.linspace(0.0, 1.0, _CURL_SEGMENTS + 1)
+# The styled 9s whose stems end in handwriting's hook, a long tail to the
+# left: how far it reaches (of the digit's height), how far it drops before it
+# runs left (of its reach), how far it turns (of a half turn: a quarter runs
+# level), and how much smaller a hooked 9's bowl gets (as `_BOWL_GROWTH`).
+_HOOK_SHARE = 0.5
+_HOOK_ACROSS = (0.3, 0.6)
+_HOOK_RISE = (0.25, 0.55)
+_HOOK_SWEEP = (0.45, 0.6)
+_HOOK_BOWL = (0.0, 0.15)
 # Thinner than this a blur is not a Gaussian on a pixel grid.
 _MIN_SIGMA = 0.6
 _INK = 0.5  # share of full ink that counts as a stroke when finding a stem
@@ -132,11 +142,12 @@ def add_style_strokes(
 ) -> np.ndarray:
     """Give 1s a flag (short or long) and maybe a foot, 7s a crossbar, 6s a hook.
 
-    And 9s a tail that curls to the left, as print has them. The new strokes start
-    where the digit's own ink is (the top and the foot of a 1's stem, the middle of
-    a 7's stem, the top of a 6, the bottom of a 9), follow its slant, are as wide
-    as its strokes, and the digit is moved back so its centre of mass stays in
-    place. Other labels pass through unchanged.
+    And 9s a tail that curls to the left, as print has them, or half of them
+    handwriting's hook: a long tail running level to the left, the bowl smaller.
+    The new strokes start where the digit's own ink is (the top and the foot of a
+    1's stem, the middle of a 7's stem, the top of a 6, the bottom of a 9), follow
+    its slant, are as wide as its strokes, and the digit is moved back so its
+    centre of mass stays in place. Other labels pass through unchanged.
 
     Parameters
     ----------
@@ -180,38 +191,55 @@ def add_style_strokes(
         curl_size,
         curl_rise,
         curl_sweep,
-    ) = rng.random((14, k))
+        hook,
+    ) = rng.random((15, k))
     tilt = rng.standard_normal(k)
-    ones, sixes = digits == 1, digits == 6
-    curls = sixes | (digits == 9)
+    ones, sixes, nines = digits == 1, digits == 6, digits == 9
+    # Handwriting's hook: the stem of a 9 (its bowl small) ends in a long tail to
+    # the left, a J; the other 9s get print's curled tail and big bowl.
+    hooked = nines & (hook < _HOOK_SHARE)
+    curls = sixes | (nines & ~hooked)
     # 6s and 9s get print's big round bowl: the rows where the bowl meets the stem
     # move toward the stem's end (the bowl grows, the stem shortens), and the
-    # digit widens.
-    if curls.any():
-        grow = _between(grow, _BOWL_GROWTH)
+    # digit widens; a hooked 9's bowl shrinks.
+    bowls = curls | hooked
+    if bowls.any():
+        grow = np.where(
+            hooked, -_between(grow, _HOOK_BOWL), _between(grow, _BOWL_GROWTH)
+        )
         where = np.where(sixes, _BOWL_TOP, 1.0 - _BOWL_TOP)
         to = np.where(sixes, where - grow, where + grow)
-        wider = _between(wider, _BOWL_WIDENING)
-        ink[curls] = _bowled(ink[curls], where[curls], to[curls], wider[curls])
+        wider = np.where(hooked, 1.0, _between(wider, _BOWL_WIDENING))
+        ink[bowls] = _bowled(ink[bowls], where[bowls], to[bowls], wider[bowls])
     pen = np.clip(pen_widths(ink), 1.2, 4.0)
     top, bottom, filled = _stems(ink)
     height = np.maximum(bottom - top, 4.0)
-    # 7: a crossbar through the middle of the stem, a little tilted.
-    middle = top + _between(bar_height, (0.45, 0.6)) * height
-    bar = height * _between(bar_size, (0.15, 0.28))
+    # 7: a crossbar across the stem, a little tilted, at its middle or lower (as
+    # handwriting has it, often long).
+    middle = top + _between(bar_height, (0.45, 0.75)) * height
+    bar = height * _between(bar_size, (0.15, 0.38))
     tilt *= 0.08 * bar
     # 6: from the top, an arch up, over to the right and down, as print has it; 9:
     # the same turned upside down, a tail curled to the left and up. Half an
     # ellipse (or a little more or less) leaving the digit's end as far from it as
-    # it rises, so that its top is the digit's top (a 9's tail its bottom).
-    across = height * _between(curl_size, (0.12, 0.25))
-    rise = across * _between(curl_rise, (0.5, 1.0))
+    # it rises, so that its top is the digit's top (a 9's tail its bottom). A
+    # hooked 9's is wider than it drops and turns only until it runs level.
+    across = height * np.where(
+        hooked, _between(curl_size, _HOOK_ACROSS), _between(curl_size, (0.12, 0.25))
+    )
+    rise = across * np.where(
+        hooked, _between(curl_rise, _HOOK_RISE), _between(curl_rise, (0.5, 1.0))
+    )
     leave = np.where(sixes, top + rise, bottom - rise)
     x_top, x_bottom, x_middle, x_leave = _x_at(
         filled, np.stack([top + 1.0, bottom - 1.0, middle, leave])
     )
     lean = (x_bottom - x_top) / height  # x per row along the stem
-    sweep = math.pi + _between(curl_sweep, (-0.3, 0.6))
+    sweep = np.where(
+        hooked,
+        math.pi * _between(curl_sweep, _HOOK_SWEEP),
+        math.pi + _between(curl_sweep, (-0.3, 0.6)),
+    )
     t = _CURL_STEPS[None, :] * sweep[:, None]
     # From the leftmost point over the top: x = r (1 - cos t), y = -r' sin t; the
     # curve leans with the digit (x moves by the lean per row it drops).
@@ -222,7 +250,7 @@ def add_style_strokes(
     curl_y += leave[:, None]
     # Segments as (x0, y0, x1, y1) rows, _CURL_SEGMENTS per image; NaN: none.
     segments = np.stack([curl_x[:, :-1], curl_y[:, :-1], curl_x[:, 1:], curl_y[:, 1:]])
-    straight = ~curls
+    straight = ~(curls | hooked)
     segments[:, straight] = np.nan
     # 1: a flag down and to the left from the top (short, or a long European
     # one), and half the time a foot across the bottom; a 7 its crossbar.

@@ -155,6 +155,25 @@ def test_nines_get_a_tail_curled_to_the_left():
         assert cols[near_bottom].min() - shift < cols_before[bottom_before].min() - 2
 
 
+def test_some_nines_get_a_long_hook_running_level_to_the_left():
+    # As people write a 9: print's tail curls back up, this one runs along the
+    # bottom, so the lower half's leftmost ink is at the bottom, far left of the stem.
+    nine = _bowl_and_stem(False)
+    rows_before, cols_before = np.nonzero(nine > 128)
+    height = rows_before.max() - rows_before.min()
+    stem = cols_before[rows_before >= rows_before.max() - 3].min()
+    hooks = 0
+    for seed in range(16):
+        out = add_style_strokes(nine[None], np.array([9]), np.random.default_rng(seed))
+        rows, cols = np.nonzero(out[0] > 128)
+        shift = np.median(cols) - np.median(cols_before)
+        lower = rows > rows.min() + height / 2
+        leftmost = cols[lower].min()
+        level = rows.max() - rows[lower][cols[lower] == leftmost].max() <= 1
+        hooks += level and stem - (leftmost - shift) >= 0.3 * height
+    assert 4 <= hooks <= 12  # about half of them
+
+
 def test_half_turns_pair_sixes_with_nines_of_the_batch():
     labels = np.array([6, 9, 6, 9, 3, 6, 9, 1] * 8)
     styled = np.arange(len(labels))
