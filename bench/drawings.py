@@ -370,16 +370,16 @@ def report_pen(written, images, sizes, drawn, model, judge) -> dict:
     writers = np.array([d.hand for d in written])
     pens = np.array([d.pen for d in written])
     correct = drawn & (guess == labels)
+    written_by = f"written by {len(set(writers))} people"
     print(
-        f"  {'written by 44 people':<24} {'n':>5} {'read right':>10} {'not sure':>9} "
+        f"  {written_by:<24} {'n':>5} {'read right':>10} {'not sure':>9} "
         f"{'sure+wrong':>10}"
     )
     figures = {}
-    for name, rows in (
-        ("30 writers (.tra)", np.char.startswith(writers, "tra")),
-        ("14 writers (.tes)", np.char.startswith(writers, "tes")),
-        ("all", np.ones(len(written), bool)),
-    ):
+    for part in ("tra", "tes", ""):
+        rows = np.char.startswith(writers, part)
+        people = len(set(writers[rows]))
+        name = f"{people} writers (.{part})" if part else "all"
         n = int(rows.sum())
         print(
             f"  {name:<24} {n:>5} {_pct(correct[rows].sum(), n):>10} "

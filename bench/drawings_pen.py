@@ -67,20 +67,23 @@ def _parse(text: str, part: str) -> list[PenDigit]:
         if label is not None and kept:
             digits.append(PenDigit(label, writer, kept))
 
-    for line in text.splitlines():
-        if line.startswith(".SEGMENT"):
-            finish()
-            label, strokes, stroke = int(line.split('"')[1]), [], None
-        elif line.startswith(".COMMENT"):
-            writer = f"{part}-{line.split()[2]}"
-        elif line.startswith(".PEN_DOWN"):
-            stroke = []
-            strokes.append(stroke)
-        elif line.startswith(".PEN_UP"):
-            stroke = None
-        elif stroke is not None and line.strip():
-            x, y = line.split()
-            stroke.append((float(x), float(y)))
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            if line.startswith(".SEGMENT"):
+                finish()
+                label, strokes, stroke = int(line.split('"')[1]), [], None
+            elif line.startswith(".COMMENT"):
+                writer = f"{part}-{line.split()[2]}"
+            elif line.startswith(".PEN_DOWN"):
+                stroke = []
+                strokes.append(stroke)
+            elif line.startswith(".PEN_UP"):
+                stroke = None
+            elif stroke is not None and line.strip():
+                x, y = line.split()
+                stroke.append((float(x), float(y)))
+        except (ValueError, IndexError) as error:
+            raise ValueError(f"line {number} of the .{part} file: {line!r}") from error
     finish()
     return digits
 

@@ -52,6 +52,13 @@ def test_a_missing_file_is_named(tmp_path):
         drawings_pen.read_pendigits(tmp_path)
 
 
+def test_a_line_out_of_the_format_is_named(tmp_path):
+    for name in drawings_pen.FILES:
+        (tmp_path / name).write_text(SEVEN_AND_ONE.replace(" 200  100", " 200"))
+    with pytest.raises(ValueError, match="line 12 of the .tra file"):
+        drawings_pen.read_pendigits(tmp_path)
+
+
 def test_digits_are_drawn_upright_on_the_canvas(folder, qapp):
     drawings, canvases = drawings_pen.render_pendigits(
         drawings_pen.read_pendigits(folder)
