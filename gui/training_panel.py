@@ -96,7 +96,8 @@ AUGMENT_AMOUNTS = [
         1.0,
         2,
         0.05,
-        "Share of 1s and 7s given a flag, a foot or a crossbar, as many people write",
+        "Share of 1s, 6s, 7s and 9s given the strokes people write: a flag or a "
+        "foot, a crossbar, an arch, a curled or hooked tail",
     ),
     (
         "restroke",

@@ -8,7 +8,8 @@ and for each scene sets the pen width, then draws with ``xdotool mousedown /
 mousemove / mouseup`` on the canvas as a person would, waits for the answer and saves
 the screen as ``draw-<scene>.png``: a digit drawn with a thin pen, a European 1 (a
 long flag), a small digit drawn with a wide pen, a smaller one the app asks to draw
-larger, and a letter the app turns away.
+larger, a 9 with a long hooked tail and a 7 crossed low, and a letter the app turns
+away.
 Needs Xvfb, xdotool and ImageMagick's ``import`` (``../shared/tools/screenshot``
 installs them). The data folder and Qt settings go to a throwaway folder.
 """
@@ -52,6 +53,22 @@ SCENES = {
         [
             [(125, 110), (140, 104), (155, 110), (150, 125), (140, 132)]
             + [(155, 140), (158, 155), (145, 165), (125, 160)]
+        ],
+    ),
+    # A 9 as many people write it: a small bowl and a long tail running left.
+    "hooked-nine": (
+        10,
+        [
+            [(178, 80), (165, 58), (140, 55), (124, 72), (130, 96), (156, 102)]
+            + [(178, 84), (180, 130), (176, 180), (160, 212), (125, 228), (80, 226)]
+        ],
+    ),
+    # A 7 crossed low and long, as many people write it.
+    "crossed-seven": (
+        10,
+        [
+            [(85, 62), (195, 58), (170, 120), (145, 180), (125, 235)],
+            [(95, 168), (205, 160)],
         ],
     ),
     # A capital A: two legs and a bar, not a digit.
