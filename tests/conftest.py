@@ -16,9 +16,19 @@ os.environ.pop("DIGIT_STUDIO_MNIST_MIRROR", None)
 HANG_SECONDS = 120
 
 
+_TERMINAL = None
+
+
+def pytest_configure(config):
+    global _TERMINAL
+    # The hang guard's tracebacks go to a copy of stderr taken here, while output is
+    # not captured: written to a test's captured output, the exit would lose them.
+    _TERMINAL = os.fdopen(os.dup(2), "w")
+
+
 @pytest.fixture(autouse=True)
 def hang_guard():
     """End the run with every thread's traceback if one test hangs (a deadlock)."""
-    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=_TERMINAL)
     yield
     faulthandler.cancel_dump_traceback_later()
