@@ -145,9 +145,9 @@ def add_style_strokes(
     And 9s a tail that curls to the left, as print has them, or half of them
     handwriting's hook: a long tail running level to the left, the bowl smaller.
     The new strokes start where the digit's own ink is (the top and the foot of a
-    1's stem, the middle of a 7's stem, the top of a 6, the bottom of a 9), follow
-    its slant, are as wide as its strokes, and the digit is moved back so its
-    centre of mass stays in place. Other labels pass through unchanged.
+    1's stem, a 7's stem from its middle down, the top of a 6, the bottom of a 9),
+    follow its slant, are as wide as its strokes, and the digit is moved back so
+    its centre of mass stays in place. Other labels pass through unchanged.
 
     Parameters
     ----------
