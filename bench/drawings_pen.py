@@ -26,7 +26,7 @@ FILES = ("pendigits-orig.tra", "pendigits-orig.tes")
 SEED = 2026_21
 PENS = (3, 5, 8, 12, 18, 25)
 _HEIGHTS = (90.0, 230.0)  # pixels on the canvas
-_MARGIN = 20.0  # pixels kept clear at the canvas's edges, besides half the pen
+_MARGIN = 20.0  # pixels kept clear at the canvas's edges, besides the pen's width
 _MAX_BYTES = 16 * 2**20  # each file is about 3 MiB
 
 
@@ -94,7 +94,7 @@ def render_pendigits(
     """Draw every digit on the app's canvas: (drawings, uint8 canvases (N, 280, 280)).
 
     A digit keeps its shape; its height, place and pen are drawn at random, the
-    pens in turn (`PENS`), so each width has a sixth of every writer's digits.
+    pens in turn (`PENS`), so each width draws about a sixth of every writer's digits.
     """
     rng = np.random.default_rng(seed)
     renderer = material.Renderer()
