@@ -9,8 +9,9 @@ canvas), place and pen width (3 to 25 px), and read as the Draw tab reads it.
 
 ``python -m bench.drawings --model M.npz --pendigits-folder DIR``, DIR holding the
 two files from https://archive.ics.uci.edu/dataset/81 (the zip's ``.Z`` files
-uncompressed: ``gzip -dk pendigits-orig.tra.Z pendigits-orig.tes.Z``). Test
-material only: nothing trains or calibrates on it.
+uncompressed: ``gzip -dk pendigits-orig.tra.Z pendigits-orig.tes.Z``). The digits
+of ``.tra``, drawn anew, are the bundled ``pen-digits`` (`tools/make_pen_digits.py`)
+that `recommended` trains on; those of ``.tes`` are test material only.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class PenDigit:
     strokes: tuple[np.ndarray, ...]  # (n, 2) tablet points (x, y), y up
 
 
-def read_pendigits(folder: Path) -> list[PenDigit]:
-    """Read both files' digits (UNIPEN text: ``.SEGMENT``, ``.PEN_DOWN``...).
+def read_pendigits(folder: Path, files: tuple[str, ...] = FILES) -> list[PenDigit]:
+    """Read the files' digits (UNIPEN text: ``.SEGMENT``, ``.PEN_DOWN``...).
 
     Raises
     ------
@@ -48,13 +49,13 @@ def read_pendigits(folder: Path) -> list[PenDigit]:
         If a file is missing, too big or not in the set's format.
     """
     digits = []
-    for name in FILES:
+    for name in files:
         path = Path(folder) / name
         if not path.is_file() or path.stat().st_size > _MAX_BYTES:
             raise ValueError(f"{path}: not the UCI pen digits file (see --help)")
         digits += _parse(path.read_text("latin-1"), name.rsplit(".", 1)[1])
     if not digits:
-        raise ValueError(f"{folder}: no digits in {', '.join(FILES)}")
+        raise ValueError(f"{folder}: no digits in {', '.join(files)}")
     return digits
 
 

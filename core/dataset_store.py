@@ -22,6 +22,7 @@ import numpy as np
 from core.atomic_file import atomic_write, remove_stale_leftovers
 from core.datasets import (
     BUNDLED,
+    BUNDLED_MAX_VALUE,
     MAX_CLASSES,
     TEST_IMAGES,
     TEST_LABELS,
@@ -61,6 +62,9 @@ _BUNDLED_SOURCE = {
     "CC BY-SA 3.0",
     "digits-8x8": "bundled: UCI optical recognition of handwritten digits (test "
     "part), from scikit-learn 1.9.1; E. Alpaydin and C. Kaynak, CC BY 4.0",
+    "pen-digits": "bundled: 7,494 digits 30 people wrote on a tablet, drawn on the "
+    "app's canvas and converted as drawings are; UCI pen-based recognition of "
+    "handwritten digits, E. Alpaydin and F. Alimoglu, CC BY 4.0",
 }
 
 
@@ -279,7 +283,7 @@ def _bundled_info(name: str) -> DatasetInfo:
         "bundled",
         shape,
         tuple(str(d) for d in range(10)),
-        255 if name == "mnist-sample" else 16,
+        BUNDLED_MAX_VALUE[name],
         count,
         test_count,
         _BUNDLED_SOURCE[name],

@@ -24,7 +24,7 @@ from core.slant import deskew
 
 # The top-level package whose data files are the bundled datasets, one folder each.
 _BUNDLED_PACKAGE = "resources"
-BUNDLED: tuple[str, ...] = ("mnist-sample", "digits-8x8")
+BUNDLED: tuple[str, ...] = ("mnist-sample", "digits-8x8", "pen-digits")
 DIGIT_CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
 NORMALIZATIONS: dict[str, Choice] = {
     "scale": Choice(
@@ -43,7 +43,7 @@ TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
-_BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16}
+BUNDLED_MAX_VALUE = {"mnist-sample": 255, "digits-8x8": 16, "pen-digits": 255}
 # Labels are kept as uint8 everywhere (in memory, in stores, in personal drawings), so
 # 256 classes at most; ample for handwriting sets (EMNIST byclass has 62, KMNIST 49).
 MAX_CLASSES = 256
@@ -810,7 +810,7 @@ def load_bundled(name: str) -> Dataset:
             labels,
             name=name,
             class_names=DIGIT_CLASS_NAMES,
-            max_value=_BUNDLED_MAX_VALUE[name],
+            max_value=BUNDLED_MAX_VALUE[name],
         )
 
 

@@ -31,7 +31,7 @@ _NOT_SOURCE = shutil.ignore_patterns(
 )
 BUNDLED_FILES = [
     f"resources/{name}/train-{kind}-ubyte.gz"
-    for name in ("mnist-sample", "digits-8x8")
+    for name in ("mnist-sample", "digits-8x8", "pen-digits")
     for kind in ("images-idx3", "labels-idx1")
 ]
 # The window is up once a top-level widget is visible; then the event loop quits.

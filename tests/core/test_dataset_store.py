@@ -55,8 +55,8 @@ def _stored_names(root):
 
 def test_without_a_data_folder_only_bundled_sets_are_listed():
     infos = list_datasets(None)
-    assert [i.name for i in infos] == ["mnist-sample", "digits-8x8"]
-    sample, digits = infos
+    assert [i.name for i in infos] == ["mnist-sample", "digits-8x8", "pen-digits"]
+    sample, digits, written = infos
     assert (sample.train_count, sample.image_shape, sample.max_value) == (
         5000,
         (28, 28),
@@ -70,6 +70,12 @@ def test_without_a_data_folder_only_bundled_sets_are_listed():
     assert sample.test_count == 1000 and sample.splits == ("train", "test")
     assert digits.test_count is None and digits.splits == ("train",)
     assert "CC BY-SA 3.0" in sample.source and "CC BY 4.0" in digits.source
+    assert (written.train_count, written.image_shape, written.max_value) == (
+        7494,
+        (28, 28),
+        255,
+    )
+    assert written.test_count is None and "Alimoglu, CC BY 4.0" in written.source
 
 
 def test_import_files_then_list_and_load_both_splits(tmp_path):
@@ -80,7 +86,12 @@ def test_import_files_then_list_and_load_both_splits(tmp_path):
     assert isinstance(info, DatasetInfo)
     assert (info.kind, info.train_count, info.test_count) == ("imported", 40, 12)
     assert info.splits == ("train", "test") and info.class_names[3] == "k3"
-    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "fashion"]
+    assert _stored_names(root) == [
+        "mnist-sample",
+        "digits-8x8",
+        "pen-digits",
+        "fashion",
+    ]
     train = load_dataset("fashion", root)
     test = load_dataset("fashion", root, split="test")
     np.testing.assert_array_equal(train.images, arrays[0])
@@ -210,7 +221,7 @@ def test_bad_imports_raise_clear_errors_and_store_nothing(tmp_path, case, messag
     root = tmp_path / "data"
     with pytest.raises(DatasetError, match=message):
         import_idx(root, name, *paths, **kwargs)
-    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "pen-digits"]
     assert not (root / "datasets").exists() or list((root / "datasets").iterdir()) == []
 
 
@@ -231,7 +242,7 @@ def test_delete_removes_a_stored_set(tmp_path):
     root = tmp_path / "data"
     import_idx(root, "set", *_write_set(tmp_path / "a", _arrays()))
     delete_dataset(root, "set")
-    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "pen-digits"]
     with pytest.raises(DatasetError, match="no stored dataset"):
         delete_dataset(root, "set")
     with pytest.raises(DatasetError, match="cannot be deleted"):
@@ -249,7 +260,7 @@ def test_broken_or_unfinished_folders_are_not_listed(tmp_path):
     (root / "datasets" / "future" / "dataset.json").write_text(
         json.dumps({**meta, "format_version": 99})
     )
-    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "good"]
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "pen-digits", "good"]
     with pytest.raises(DatasetError, match="download mnist"):
         load_dataset("mnist", root)
 
@@ -464,7 +475,7 @@ def test_labels_beyond_what_uint8_holds_are_refused_naming_the_first(
     root = tmp_path / "data"
     with pytest.raises(DatasetError, match=message):
         import_idx(root, "big", images, labels_path)
-    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "pen-digits"]
     assert not (root / "datasets").exists() or list((root / "datasets").iterdir()) == []
 
 
@@ -484,7 +495,11 @@ def test_more_class_names_than_uint8_labels_hold_are_refused(tmp_path):
     paths = _write_set(tmp_path / "src", _arrays())
     with pytest.raises(DatasetError, match="257 classes; .* at most 256"):
         import_idx(tmp_path / "data", "s", *paths, class_names=range(257))
-    assert _stored_names(tmp_path / "data") == ["mnist-sample", "digits-8x8"]
+    assert _stored_names(tmp_path / "data") == [
+        "mnist-sample",
+        "digits-8x8",
+        "pen-digits",
+    ]
 
 
 def test_a_stored_set_claiming_too_many_classes_is_not_listed(tmp_path):
@@ -524,7 +539,7 @@ def test_empty_sets_and_images_of_no_pixels_are_refused_at_import(
     root = tmp_path / "data"
     with pytest.raises(DatasetError, match=message):
         import_idx(root, "empty", *_write_set(tmp_path / "src", arrays))
-    assert _stored_names(root) == ["mnist-sample", "digits-8x8"]
+    assert _stored_names(root) == ["mnist-sample", "digits-8x8", "pen-digits"]
     assert not (root / "datasets").exists() or list((root / "datasets").iterdir()) == []
 
 

@@ -53,9 +53,9 @@ def test_digits_8x8_has_1797_images_with_values_up_to_16():
 
 
 def test_unknown_bundled_name_lists_the_bundled():
-    with pytest.raises(DatasetError, match="mnist-sample, digits-8x8"):
+    with pytest.raises(DatasetError, match="mnist-sample, digits-8x8, pen-digits"):
         load_bundled("cifar")
-    assert BUNDLED == ("mnist-sample", "digits-8x8")
+    assert BUNDLED == ("mnist-sample", "digits-8x8", "pen-digits")
 
 
 # Dataset ------------------------------------------------------------------------
