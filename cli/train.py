@@ -137,6 +137,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="stand the digits upright (moment deskewing) in training and reading",
     )
+    parser.add_argument(
+        "--pen-digits",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add the bundled 7,494 digits 30 people wrote on a tablet to the "
+        "training images (28x28 digits only)",
+    )
     for flags, dest, kind, text in _NUMBER_FLAGS:
         parser.add_argument(*flags, dest=dest, type=kind, help=text)
     augment = parser.add_argument_group(
@@ -233,6 +240,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainingConfig, str]:
         "nesterov",
         "normalization",
         "deskew",
+        "pen_digits",
     ):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
@@ -307,6 +315,8 @@ def _config_summary(config: TrainingConfig) -> str:
         parts.append("deskewed")
     if config.negatives:
         parts.append(f"{config.negatives:,} made-up non-digits")
+    if config.pen_digits:
+        parts.append("with the pen digits")
     return ", ".join(parts) + f", seed {config.seed}"
 
 

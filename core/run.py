@@ -27,6 +27,7 @@ from core.datasets import (
     DatasetPart,
     Normalization,
     as_part,
+    load_bundled,
     split_parts,
 )
 from core.distillation import Distillation
@@ -130,6 +131,8 @@ PACK_COPIES_FROM = 128 * 2**20
 # drawings as not digits) adds this many made-up non-digits, so that the new output
 # learns what non-digits look like, not just the user's few.
 FINE_TUNE_NEGATIVES = 3000
+# The bundled real handwriting `TrainingConfig.pen_digits` adds (`core.datasets`).
+PEN_DIGITS = "pen-digits"
 # Images whose shape the made-up non-digits have (`core.negatives`).
 NEGATIVES_SHAPE = (28, 28)
 # The bias a new "not a digit" output starts with: sigmoid(-4) = 0.018, and still
@@ -279,12 +282,15 @@ class PreparedRun:
     hand_turn: float = 0.0
     hand_width: float = 1.0
     distillation: Distillation | None = None
+    pen_digit_images: int = 0
 
     def describe(self) -> str:
         """E.g. ``mnist-sample: 4,500 training / 500 validation images``."""
         validation = 0 if self.validation_set is None else len(self.validation_set)
         text = f"{self.request.dataset.name}: {len(self.train_set):,} training"
         extras = []
+        if self.pen_digit_images:
+            extras.append(f"{self.pen_digit_images:,} digits people wrote")
         if self.config.negatives:
             extras.append(f"{self.config.negatives:,} made-up non-digits")
         if self.personal_images:
@@ -445,6 +451,11 @@ def prepare_run(
         dataset, config.validation_fraction, config.seed, request.subset
     )
     training_source = train_set
+    pen_digit_images = 0
+    if config.pen_digits:
+        before = len(train_set)
+        train_set = _with_pen_digits(train_set, request.subset, config.seed, on_stage)
+        pen_digit_images = len(train_set) - before
     personal = request.personal
     if callable(personal):
         personal = personal()
@@ -526,6 +537,7 @@ def prepare_run(
         turn,
         width,
         distillation,
+        pen_digit_images,
     )
 
 
@@ -977,7 +989,9 @@ def _check_base(base: SavedModel, dataset: Dataset) -> None:
 
 
 def makes_negatives(image_shape: tuple[int, int], class_names: tuple[str, ...]) -> bool:
-    """Return True when made-up non-digits fit such data (28x28 images of 0-9).
+    """Return True when made-up non-digits (and the pen digits) fit such data.
+
+    That is 28x28 images of the digits 0-9.
 
     Parameters
     ----------
@@ -1019,6 +1033,36 @@ def _negatives_count(
             f"images of {dataset.num_classes} classes: set them to 0."
         )
     return config.negatives or FINE_TUNE_NEGATIVES
+
+
+def _with_pen_digits(
+    train_set: DatasetPart,
+    subset: int | None,
+    seed: int,
+    on_stage: Callable[[str], None] | None,
+) -> DatasetPart:
+    """Return the training part followed by the bundled pen digits.
+
+    A quick try on a subset of the dataset gets the same share of them (seeded).
+    """
+    if not makes_negatives(train_set.image_shape, train_set.class_names):
+        raise RunError(
+            f"The pen digits are 28x28 drawings of the digits 0-9, but "
+            f"{train_set.name} has {train_set.image_shape[0]}x"
+            f"{train_set.image_shape[1]} images of {train_set.num_classes} classes: "
+            "leave them out."
+        )
+    written = load_bundled(PEN_DIGITS)
+    images, labels = written.images, written.labels
+    if subset is not None and subset < len(train_set.source):
+        count = max(1, round(len(written) * subset / len(train_set.source)))
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(written))[:count])
+        images, labels = images[chosen], labels[chosen]
+    _tell(on_stage, f"adding {len(labels):,} digits people wrote")
+    if train_set.max_value != written.max_value:
+        scaled = images.astype(np.float32) * (train_set.max_value / written.max_value)
+        images = np.rint(scaled).astype(np.uint8)
+    return _with_extra(train_set, images, labels, repeat=1)
 
 
 def _tell(on_stage: Callable[[str], None] | None, stage: str) -> None:

@@ -207,6 +207,12 @@ class TrainingPanel(QWidget):
         )
         self.negatives_box.setSpecialValueText("none")
         self.negatives_box.setSingleStep(500)
+        self.pen_digits_check = QCheckBox("Add 7,494 digits people wrote")
+        self.pen_digits_check.setToolTip(
+            "Real handwriting: digits 30 people wrote on a tablet (UCI pen digits), "
+            "drawn on this canvas, join the training images, so the model reads "
+            "drawings better than MNIST alone teaches it to; 28x28 digits only"
+        )
 
         optimization = QGroupBox("Optimisation")
         self._opt_form = form = QFormLayout(optimization)
@@ -233,6 +239,7 @@ class TrainingPanel(QWidget):
         form2.addRow("Early stopping:", self.patience_box)
         form2.addRow("Deskew:", self.deskew_check)
         form2.addRow("Not a digit:", self.negatives_box)
+        form2.addRow("Handwriting:", self.pen_digits_check)
 
         self.augment_group = QGroupBox("Augmentation")
         self.augment_group.setCheckable(True)
@@ -289,6 +296,7 @@ class TrainingPanel(QWidget):
             box.valueChanged.connect(self.on_control_changed)
         self.nesterov_check.toggled.connect(self.on_control_changed)
         self.deskew_check.toggled.connect(self.on_control_changed)
+        self.pen_digits_check.toggled.connect(self.on_control_changed)
         self.augment_group.toggled.connect(self.on_control_changed)
         # The widget of every setting that applies to one optimizer or schedule
         # only (the registries name them); the others always apply.
@@ -333,6 +341,7 @@ class TrainingPanel(QWidget):
             "augment": self.augment_config(),
             "deskew": self.deskew_check.isChecked(),
             "negatives": self.negatives_box.value(),
+            "pen_digits": self.pen_digits_check.isChecked(),
         }
 
     def set_editable(self, names: Collection[str] | None) -> None:
@@ -377,6 +386,7 @@ class TrainingPanel(QWidget):
             self.patience_box.setValue(config.early_stopping_patience)
             self.deskew_check.setChecked(bool(config.deskew))
             self.negatives_box.setValue(int(config.negatives))
+            self.pen_digits_check.setChecked(bool(config.pen_digits))
             augment = config.augment
             self.augment_group.setChecked(bool(augment.is_active))
             for name, box in self.augment_boxes.items():

@@ -127,6 +127,9 @@ def test_train_preset_one_epoch_writes_a_complete_model(tmp_path, data_dir, caps
     assert len(model.history) == 1
     assert 0.0 <= model.metrics["validation_accuracy"] <= 1.0
     assert model.metrics["subset"] == 600
+    # The preset's pen digits, as many per digit as the subset has.
+    assert model.config["pen_digits"] is True
+    assert "with 899 digits people wrote" in out
 
 
 def test_flags_override_the_preset(tmp_path, data_dir, capsys):
@@ -138,10 +141,11 @@ def test_flags_override_the_preset(tmp_path, data_dir, capsys):
         "--augment-shift", "1", "--optimizer", "momentum", "--nesterov",
         "--momentum", "0.8", "--schedule", "step", "--step-epochs", "1",
         "--cost", "softmax_cross_entropy", "--learning-rate", "0.05",
-        "--out", out_path, "--quiet",
+        "--pen-digits", "--out", out_path, "--quiet",
     )  # fmt: skip
     assert code == 0, err
     model = load_model(out_path)
+    assert model.config["pen_digits"] is True
     assert model.network.layer_sizes == (784, 12, 10)
     assert model.network.activation == "tanh"
     assert model.network.output == "softmax_cross_entropy"

@@ -33,7 +33,9 @@ def _small_settings(window: MainWindow, epochs: int = 1) -> None:
     training.batch_size_box.setValue(128)
     training.patience_box.setValue(0)
     training.augment_group.setChecked(False)
-    training.negatives_box.setValue(0)  # seconds to make; runs are the subject here
+    # Seconds to make and train on; runs are the subject here.
+    training.negatives_box.setValue(0)
+    training.pen_digits_check.setChecked(False)
 
 
 def _train(qtbot, window: MainWindow) -> None:

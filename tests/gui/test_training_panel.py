@@ -62,3 +62,12 @@ def test_the_settings_the_registries_name_are_shown_and_only_those(
     assert (config.optimizer, config.schedule) == (optimizer, schedule)
     assert config.nesterov == ("nesterov" in named)
     assert (config.min_learning_rate > 0) == ("min_learning_rate" in named)
+
+
+def test_the_pen_digits_box_shows_and_sets_the_setting(panel):
+    panel.set_values(TrainingConfig(pen_digits=True))
+    assert panel.pen_digits_check.isChecked()
+    assert TrainingConfig(**panel.values()).pen_digits is True
+    panel.pen_digits_check.setChecked(False)
+    assert TrainingConfig(**panel.values()).pen_digits is False
+    assert "30 people" in panel.pen_digits_check.toolTip()

@@ -1,0 +1,101 @@
+"""The bundled pen digits (real handwriting) and the runs that add them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.datasets import DIGIT_CLASS_NAMES, load_bundled
+from core.presets import PRESETS
+from core.run import PEN_DIGITS, RunError, RunRequest, prepare_run
+from core.training import ConfigError, TrainingConfig
+
+WRITTEN = 7494
+
+
+@pytest.fixture(scope="module")
+def written():
+    return load_bundled(PEN_DIGITS)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_bundled("mnist-sample").subset(np.arange(600))
+
+
+def _config(**changes) -> TrainingConfig:
+    settings = dict(hidden_sizes=(16,), batch_size=64, epochs=1)
+    settings.update(changes)
+    return TrainingConfig(**settings)
+
+
+def test_the_pen_digits_are_28x28_drawings_of_every_digit(written):
+    assert len(written) == WRITTEN
+    assert written.image_shape == (28, 28)
+    assert written.class_names == DIGIT_CLASS_NAMES
+    assert written.max_value == 255
+    assert np.bincount(written.labels, minlength=10).min() >= 700
+    # Converted as the Draw tab converts drawings: centred by their mass.
+    images = written.images[:500].astype(np.float64)
+    mass = images.sum(axis=(1, 2))
+    rows = (images.sum(axis=2) @ np.arange(28)) / mass
+    columns = (images.sum(axis=1) @ np.arange(28)) / mass
+    assert np.abs(rows - 13.5).max() < 1.5 and np.abs(columns - 13.5).max() < 1.5
+
+
+def test_they_join_the_training_part_only(mnist, written):
+    plain = prepare_run(RunRequest(mnist, _config()))
+    prepared = prepare_run(RunRequest(mnist, _config(pen_digits=True)))
+    train = prepared.train_set.materialize()
+    assert len(train) == len(plain.train_set) + WRITTEN
+    np.testing.assert_array_equal(train.images[-WRITTEN:], written.images)
+    np.testing.assert_array_equal(train.labels[-WRITTEN:], written.labels)
+    np.testing.assert_array_equal(
+        train.images[:-WRITTEN], plain.train_set.materialize().images
+    )
+    np.testing.assert_array_equal(
+        prepared.validation_set.materialize().images,
+        plain.validation_set.materialize().images,
+    )
+    assert prepared.pen_digit_images == WRITTEN
+    assert f"{WRITTEN:,} digits people wrote" in prepared.describe()
+    assert "people wrote" not in plain.describe()
+
+
+def test_before_the_made_up_non_digits(mnist):
+    prepared = prepare_run(RunRequest(mnist, _config(pen_digits=True, negatives=40)))
+    labels = prepared.train_set.labels
+    assert int((labels == 10).sum()) == 40
+    assert (labels[-40:] == 10).all()
+    assert (labels[-40 - WRITTEN : -40] < 10).all()
+
+
+def test_a_subset_gets_the_same_share_of_them(written):
+    sample = load_bundled("mnist-sample")
+    request = RunRequest(sample, _config(pen_digits=True), subset=500)
+    prepared = prepare_run(request)
+    share = round(WRITTEN * 500 / len(sample))
+    assert prepared.pen_digit_images == share
+    assert len(prepared.train_set) == 450 + share
+
+
+def test_they_need_28x28_digits():
+    eight = load_bundled("digits-8x8")
+    with pytest.raises(RunError, match="pen digits are 28x28"):
+        prepare_run(RunRequest(eight, _config(pen_digits=True)))
+
+
+def test_the_setting_is_true_or_false():
+    _config(pen_digits=True).validate()
+    with pytest.raises(ConfigError, match="pen_digits must be true or false"):
+        _config(pen_digits=1).validate()
+    restored = TrainingConfig.from_dict(_config(pen_digits=True).to_dict())
+    assert restored.pen_digits is True
+    # Files written before the setting existed read as without them.
+    older = _config().to_dict()
+    del older["pen_digits"]
+    assert TrainingConfig.from_dict(older).pen_digits is False
+
+
+def test_recommended_trains_on_them():
+    assert PRESETS["recommended"].config.pen_digits is True
