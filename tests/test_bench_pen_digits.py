@@ -1,5 +1,7 @@
 """`bench.drawings_pen` reads UCI's pen digits as written and draws them upright."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,27 @@ def test_digits_are_drawn_upright_on_the_canvas(folder, qapp):
     assert np.argmax(widths) - rows.min() < 0.2 * (rows.max() - rows.min())
     assert [d.label for d in drawings] == [7, 1, 7, 1]
     assert [d.pen for d in drawings] == list(map(float, drawings_pen.PENS[:4]))
+
+
+def test_the_figures_are_those_of_the_writers_nothing_trains_on(monkeypatch, capsys):
+    # Every digit and pen once by the .tes writers, read right; the .tra writers'
+    # (the bundled pen-digits) all read wrong: they must not count.
+    from bench import drawings
+
+    pens = drawings_pen.PENS
+    unseen = [
+        SimpleNamespace(label=d, hand=f"tes-{d % 2}", pen=float(pens[d % len(pens)]))
+        for d in range(10)
+    ]
+    trained = [SimpleNamespace(label=4, hand="tra-1", pen=3.0)] * 5
+    written = unseen + trained
+    guess = np.array([d.label for d in unseen] + [9] * len(trained))
+    everything = np.ones(len(written), bool)
+    monkeypatch.setattr(drawings, "_read", lambda *_: (guess, everything))
+    figures = drawings.report_pen(written, None, None, everything, None, None)
+    assert figures["pen_digits"] == 1.0 and figures["pen_digits_not_sure"] == 0.0
+    assert figures["pen_per_digit"][4] == 1.0
+    assert figures["pen_writers_under_96"] == 0
+    out = capsys.readouterr().out
+    assert "5 writers" not in out and "1 writers (.tra)" in out
+    assert "4->9" not in out
