@@ -58,6 +58,8 @@ def test_they_join_the_training_part_only(mnist, written):
         plain.validation_set.materialize().images,
     )
     assert prepared.pen_digit_images == WRITTEN
+    # The "not sure" thresholds are set on copies of the dataset's own digits.
+    assert len(prepared.training_source) == len(plain.train_set)
     assert f"{WRITTEN:,} digits people wrote" in prepared.describe()
     assert "people wrote" not in plain.describe()
 
