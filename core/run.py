@@ -451,11 +451,6 @@ def prepare_run(
         dataset, config.validation_fraction, config.seed, request.subset
     )
     training_source = train_set
-    pen_digit_images = 0
-    if config.pen_digits:
-        before = len(train_set)
-        train_set = _with_pen_digits(train_set, request.subset, config.seed, on_stage)
-        pen_digit_images = len(train_set) - before
     personal = request.personal
     if callable(personal):
         personal = personal()
@@ -469,6 +464,12 @@ def prepare_run(
             "correct a few predictions on the Draw tab first."
         )
     negatives = _negatives_count(config, dataset, base, personal)
+    _check_digit_drawings(dataset, negatives, config.pen_digits)
+    pen_digit_images = 0
+    if config.pen_digits:
+        before = len(train_set)
+        train_set = _with_pen_digits(train_set, request.subset, config.seed, on_stage)
+        pen_digit_images = len(train_set) - before
     if negatives and request.subset is not None and request.subset < len(dataset):
         # A quick try on a subset gets as many made-up non-digits per digit.
         negatives = max(1, round(negatives * request.subset / len(dataset)))
@@ -1026,13 +1027,33 @@ def _negatives_count(
         )
     if not wanted:
         return 0
-    if not makes_negatives(dataset.image_shape, dataset.class_names):
-        raise RunError(
-            f"Made-up non-digits are 28x28 drawings for the digits 0-9, but "
-            f"{dataset.name} has {dataset.image_shape[0]}x{dataset.image_shape[1]} "
-            f"images of {dataset.num_classes} classes: set them to 0."
-        )
     return config.negatives or FINE_TUNE_NEGATIVES
+
+
+def _check_digit_drawings(dataset: Dataset, negatives: int, pen_digits: bool) -> None:
+    """Refuse, in one message, the drawings only 28x28 digit data can take."""
+    if makes_negatives(dataset.image_shape, dataset.class_names):
+        return
+    asked = [
+        (what, fix)
+        for what, fix, wanted in (
+            ("made-up non-digits", "set them to 0", negatives > 0),
+            ("the pen digits", "leave them out", pen_digits),
+        )
+        if wanted
+    ]
+    if not asked:
+        return
+    if len(asked) == 1:
+        ((what, fix),) = asked
+    else:
+        what = "made-up non-digits and the pen digits"
+        fix = "set the non-digits to 0 and leave the pen digits out"
+    raise RunError(
+        f"{what[0].upper()}{what[1:]} are 28x28 drawings of the digits 0-9, but "
+        f"{dataset.name} has {dataset.image_shape[0]}x{dataset.image_shape[1]} "
+        f"images of {dataset.num_classes} classes: {fix}."
+    )
 
 
 def _with_pen_digits(
@@ -1041,17 +1062,10 @@ def _with_pen_digits(
     seed: int,
     on_stage: Callable[[str], None] | None,
 ) -> DatasetPart:
-    """Return the training part followed by the bundled pen digits.
+    """Return the training part (28x28 digits) followed by the bundled pen digits.
 
     A quick try on a subset of the dataset gets the same share of them (seeded).
     """
-    if not makes_negatives(train_set.image_shape, train_set.class_names):
-        raise RunError(
-            f"The pen digits are 28x28 drawings of the digits 0-9, but "
-            f"{train_set.name} has {train_set.image_shape[0]}x"
-            f"{train_set.image_shape[1]} images of {train_set.num_classes} classes: "
-            "leave them out."
-        )
     written = load_bundled(PEN_DIGITS)
     images, labels = written.images, written.labels
     if subset is not None and subset < len(train_set.source):

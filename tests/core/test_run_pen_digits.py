@@ -81,10 +81,18 @@ def test_a_subset_gets_the_same_share_of_them(written):
     assert len(prepared.train_set) == 450 + share
 
 
-def test_they_need_28x28_digits():
+def test_they_need_28x28_digits_and_one_message_says_so_with_the_non_digits():
     eight = load_bundled("digits-8x8")
-    with pytest.raises(RunError, match="pen digits are 28x28"):
+    with pytest.raises(RunError, match="The pen digits are 28x28") as alone:
         prepare_run(RunRequest(eight, _config(pen_digits=True)))
+    assert str(alone.value).endswith("8x8 images of 10 classes: leave them out.")
+    with pytest.raises(RunError) as both:
+        prepare_run(RunRequest(eight, _config(pen_digits=True, negatives=10)))
+    assert str(both.value) == (
+        "Made-up non-digits and the pen digits are 28x28 drawings of the digits 0-9, "
+        "but digits-8x8 has 8x8 images of 10 classes: set the non-digits to 0 and "
+        "leave the pen digits out."
+    )
 
 
 def test_the_setting_is_true_or_false():
