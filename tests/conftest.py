@@ -32,3 +32,8 @@ def hang_guard():
     faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=_TERMINAL)
     yield
     faulthandler.cancel_dump_traceback_later()
+
+
+def pytest_unconfigure(config):
+    if _TERMINAL is not None:
+        _TERMINAL.close()
