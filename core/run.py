@@ -466,7 +466,7 @@ def prepare_run(
     negatives = _negatives_count(config, dataset, base, personal)
     _check_digit_drawings(dataset, negatives, config.pen_digits)
     pen_digit_images = 0
-    if config.pen_digits:
+    if config.pen_digits and dataset.name != PEN_DIGITS:  # not twice over
         before = len(train_set)
         train_set = _with_pen_digits(train_set, request.subset, config.seed, on_stage)
         pen_digit_images = len(train_set) - before

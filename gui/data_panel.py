@@ -51,6 +51,12 @@ EXAMPLES_PER_CLASS = 4
 MAX_EXAMPLE_CLASSES = 20
 EXAMPLE_TILE_PX = 26
 MNIST_LABEL = "Full MNIST (60,000 + 10,000 test) — not downloaded"
+# What the dataset list calls the bundled sets.
+_BUNDLED_TITLES = {
+    "mnist-sample": "MNIST sample",
+    "digits-8x8": "8x8 digits",
+    "pen-digits": "Pen digits, written on a tablet",
+}
 OFFLINE_HINT = (
     "The download failed. Check the internet connection (or a proxy), or set a mirror "
     "below; a folder holding the four MNIST files works as file:///path/to/folder/."
@@ -218,8 +224,9 @@ class DataPanel(QGroupBox):
                 3,  # Qt.ToolTipRole
             )
             names.append(info.name)
-        if dataset_store.MNIST not in names:
-            self.dataset_combo.insertItem(2, MNIST_LABEL, dataset_store.MNIST)
+        if dataset_store.MNIST not in names:  # offered after the bundled sets
+            bundled = sum(info.kind == "bundled" for info in infos)
+            self.dataset_combo.insertItem(bundled, MNIST_LABEL, dataset_store.MNIST)
         index = self.dataset_combo.findData(current)
         self.dataset_combo.setCurrentIndex(max(index, 0))
         self.dataset_combo.blockSignals(False)
@@ -231,10 +238,9 @@ class DataPanel(QGroupBox):
     @staticmethod
     def _describe(info: dataset_store.DatasetInfo) -> str:
         h, w = info.image_shape
-        if info.name == "mnist-sample":
-            return f"MNIST sample ({info.train_count:,} images, bundled)"
-        if info.name == "digits-8x8":
-            return f"8x8 digits ({info.train_count:,} images, bundled)"
+        if info.kind == "bundled":
+            title = _BUNDLED_TITLES.get(info.name, info.name)
+            return f"{title} ({info.train_count:,} images, bundled)"
         if info.name == dataset_store.MNIST:
             return f"Full MNIST ({info.train_count:,} + {info.test_count or 0:,} test)"
         test = f" + {info.test_count:,} test" if info.test_count else ""

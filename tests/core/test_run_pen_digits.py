@@ -64,6 +64,12 @@ def test_they_join_the_training_part_only(mnist, written):
     assert "people wrote" not in plain.describe()
 
 
+def test_a_run_on_the_pen_digits_does_not_add_them_twice(written):
+    prepared = prepare_run(RunRequest(written, _config(pen_digits=True)))
+    assert prepared.pen_digit_images == 0
+    assert len(prepared.train_set) == len(written) - len(prepared.validation_set)
+
+
 def test_before_the_made_up_non_digits(mnist):
     prepared = prepare_run(RunRequest(mnist, _config(pen_digits=True, negatives=40)))
     labels = prepared.train_set.labels

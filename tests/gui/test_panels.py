@@ -16,7 +16,7 @@ from core.idx import write_idx
 from core.presets import PRESETS
 from core.training import TrainingConfig
 from gui import data_panel as data_panel_module
-from gui.data_panel import DataPanel
+from gui.data_panel import MNIST_LABEL, DataPanel
 from gui.network_panel import NetworkPanel, parameter_count
 from gui.training_panel import TrainingPanel
 
@@ -156,6 +156,18 @@ def test_data_panel_loads_bundled_sets_with_examples(qtbot, data_panel):
     assert data_panel.example_count == 40
     assert data_panel.test_set is None
     assert data_panel.holdout is not None and len(data_panel.holdout) == 180
+
+
+def test_the_bundled_sets_are_listed_as_bundled(data_panel):
+    combo = data_panel.dataset_combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts[:4] == [
+        "MNIST sample (5,000 images, bundled)",
+        "8x8 digits (1,797 images, bundled)",
+        "Pen digits, written on a tablet (7,494 images, bundled)",
+        MNIST_LABEL,
+    ]
+    assert not any("imported" in text for text in texts)
 
 
 def test_full_mnist_offers_the_download(qtbot, data_panel):
