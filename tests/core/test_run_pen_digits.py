@@ -5,9 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.datasets import DIGIT_CLASS_NAMES, load_bundled
+from core.datasets import DIGIT_CLASS_NAMES, Dataset, load_bundled
 from core.presets import PRESETS
-from core.run import PEN_DIGITS, RunError, RunRequest, prepare_run
+from core.run import (
+    FINE_TUNE_LIMIT,
+    FINE_TUNE_REPEAT,
+    PEN_DIGITS,
+    RunError,
+    RunRequest,
+    build_model,
+    fine_tune_request,
+    prepare_run,
+    run_training,
+)
 from core.training import ConfigError, TrainingConfig
 
 WRITTEN = 7494
@@ -115,3 +125,21 @@ def test_the_setting_is_true_or_false():
 
 def test_recommended_trains_on_them():
     assert PRESETS["recommended"].config.pen_digits is True
+
+
+def test_a_fine_tune_keeps_reading_them(mnist):
+    # A model trained with them is fine-tuned with them too: its mix of at most
+    # FINE_TUNE_LIMIT images holds pen digits, so it keeps what they taught.
+    prepared = prepare_run(RunRequest(mnist, _config(pen_digits=True)))
+    result = run_training(prepared)
+    base = build_model(prepared, result.network, result)
+    drawings = Dataset(
+        "personal-mnist",
+        np.full((2, 28, 28), 128, np.uint8),
+        np.array([3, 5], np.uint8),
+        DIGIT_CLASS_NAMES,
+    )
+    tuned = prepare_run(fine_tune_request(base, mnist, drawings))
+    assert tuned.pen_digit_images == WRITTEN
+    assert len(tuned.train_set) <= FINE_TUNE_LIMIT + 2 * FINE_TUNE_REPEAT
+    assert (tuned.train_set.labels < 10).sum() > 0.5 * len(tuned.train_set)
