@@ -46,7 +46,9 @@ FORMAT_NAME = "digit-studio-model"
 # 2: training phases (a fine-tune is a later phase), a phase index in every history
 # row, one metrics schema. Version 1 files are upgraded on load.
 # 3: "continue" phases, and a phase's settings changed during its run ("changes").
-FORMAT_VERSION = 4
+# 4: health figures in history rows. 5: a setting older readers refuse, "pen_digits",
+# in every config.
+FORMAT_VERSION = 5
 PHASE_KINDS = ("train", "fine_tune", "continue")
 # The metrics of a phase, in the order files list them, and what each holds: "count"
 # a whole number >= 0, "number" a finite number, "text" a string, "layers" a list of

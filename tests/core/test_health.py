@@ -338,7 +338,7 @@ def _row(**health_fields):
 
 
 def test_health_figures_round_trip_through_a_model_file(tmp_path):
-    from core.model_io import load_model, save_model
+    from core.model_io import FORMAT_VERSION, load_model, save_model
 
     row = _row(
         gradient_norm=[0.5, 0.25, 0.125],
@@ -350,7 +350,7 @@ def test_health_figures_round_trip_through_a_model_file(tmp_path):
     assert loaded.history[0] == row
     assert "gradient_norm" not in loaded.history[1]  # rows without them still load
     # A reader of version 3 refuses lists in history rows: the files say 4.
-    assert loaded.format_version == 4
+    assert loaded.format_version == FORMAT_VERSION
 
 
 def test_a_version_3_file_without_health_figures_still_loads():

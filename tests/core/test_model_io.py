@@ -594,7 +594,7 @@ def test_hostile_metadata_values_give_model_file_errors_only(tmp_path):
 def test_version_2_file_records_phases(tmp_path):
     arrays = _arrays_of(_saved_file(tmp_path))
     meta = _meta_of(arrays)
-    assert FORMAT_VERSION == 4 and meta["format_version"] == 4
+    assert FORMAT_VERSION == 5 and meta["format_version"] == 5
     assert meta["phases"] == [
         {
             "kind": "train",
@@ -760,3 +760,23 @@ def test_a_hands_width_and_turn_are_kept_and_wrong_ones_refused(tmp_path):
             load_model(bad)
     with pytest.raises(ModelFileError, match="hand_width"):
         save_model(bad, _network(), dataclasses.replace(_metadata(), hand_width=9.0))
+
+
+def test_checked_in_version_4_file_still_loads():
+    """tests/data/model_v4.npz: written by tools/make_model_v4_fixture.py, frozen."""
+    from core.training import TrainingConfig
+
+    loaded = load_model(DATA_DIR / "model_v4.npz")
+    assert loaded.format_version == 4
+    assert loaded.network.layer_sizes == (16, 8, 3)
+    digest = hashlib.sha256()
+    for array in loaded.network.parameters():
+        digest.update(array.tobytes())
+    assert digest.hexdigest() == (
+        "5ba71bdc27adb703c970da8403f2b0472e47c40aa8b419ab1b33dcffdb94ca5c"
+    )
+    # Its settings predate the pen digits: read as without them.
+    assert "pen_digits" not in loaded.config
+    assert TrainingConfig.from_dict(loaded.config).pen_digits is False
+    assert loaded.history[0]["gradient_norm"] is not None
+    assert loaded.created == "2027-02-01T00:00:00Z"
