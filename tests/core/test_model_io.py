@@ -635,6 +635,13 @@ def test_version_1_metrics_are_upgraded_to_the_one_schema(tmp_path):
     assert loaded.phases[0]["metrics"] == loaded.metrics
 
 
+def _parameters_digest(model) -> str:
+    digest = hashlib.sha256()
+    for array in model.network.parameters():
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def test_checked_in_version_2_file_still_loads():
     """tests/data/model_v2.npz: written by tools/make_model_v2_fixture.py, frozen."""
     from core.model_io import METRICS
@@ -643,10 +650,7 @@ def test_checked_in_version_2_file_still_loads():
     assert loaded.format_version == 2
     assert loaded.network.layer_sizes == (16, 6, 3)
     assert loaded.network.activation == "tanh" and loaded.network.init == "xavier"
-    digest = hashlib.sha256()
-    for array in loaded.network.parameters():
-        digest.update(array.tobytes())
-    assert digest.hexdigest() == (
+    assert _parameters_digest(loaded) == (
         "b608102ec8a3adeda5591873ace0a24a595577b0f789680fe98bb867f87ab8d3"
     )
     assert loaded.normalization.kind == "standardize"
@@ -769,10 +773,7 @@ def test_checked_in_version_4_file_still_loads():
     loaded = load_model(DATA_DIR / "model_v4.npz")
     assert loaded.format_version == 4
     assert loaded.network.layer_sizes == (16, 8, 3)
-    digest = hashlib.sha256()
-    for array in loaded.network.parameters():
-        digest.update(array.tobytes())
-    assert digest.hexdigest() == (
+    assert _parameters_digest(loaded) == (
         "5ba71bdc27adb703c970da8403f2b0472e47c40aa8b419ab1b33dcffdb94ca5c"
     )
     # Its settings predate the pen digits: read as without them.
