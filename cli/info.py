@@ -135,6 +135,12 @@ def _config_text(config: dict) -> str:
         ]
         if active:
             parts.append("augment " + ", ".join(active))
+    if config.get("deskew"):
+        parts.append("deskewed")
+    if config.get("negatives"):
+        parts.append(f"{config['negatives']:,} made-up non-digits")
+    if config.get("pen_digits"):
+        parts.append("with the pen digits")
     parts.append(f"seed {config.get('seed', '?')}")
     return ", ".join(parts)
 

@@ -130,6 +130,9 @@ def test_train_preset_one_epoch_writes_a_complete_model(tmp_path, data_dir, caps
     # The preset's pen digits, as many per digit as the subset has.
     assert model.config["pen_digits"] is True
     assert "with 899 digits people wrote" in out
+    code, out, _ = run_cli(capsys, "info", "--model", out_path)
+    assert code == 0
+    assert "deskewed, 1,440 made-up non-digits, with the pen digits, seed 0" in out
 
 
 def test_flags_override_the_preset(tmp_path, data_dir, capsys):
