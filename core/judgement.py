@@ -51,10 +51,11 @@ _MARGIN_RANGE_WITH_OTHER = (-0.95, 0.8)
 # A drawing clears a stricter margin, set for this much more of the calibration
 # digits: letters and shapes that come near it are the commoner mistake. Where it
 # sits was chosen on `recommended` (trained with the pen digits) against both
-# kinds of drawing: at 6 points more, 1.9% of the made-up drawn digits and 1.7% of
+# kinds of drawing: at 6 points more, about 2% of the made-up drawn digits and of
 # the digits 14 unseen people wrote (UCI's pen digits, .tes) are answered "not sure",
-# 87.4% of the non-digits turned away; at 2.3 points 1.2%, 1.2%, 84.4%
-# (bench/RESULTS.md, twenty-second session). MNIST's own images keep the first margin.
+# 87.4% of the non-digits turned away; at 2.3 points 1.2%, 1.2%, 84.4%; at 9
+# points digits set in type pass 5% "not sure" (bench/RESULTS.md, twenty-second
+# session). MNIST's own images keep the first margin.
 DRAWING_EXTRA_REJECTION = 0.06
 _REQUIRED = object()
 # Stored keys that may be null: a model without the output, files from before
