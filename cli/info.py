@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.output import json_text, printable
-from cli.report import history_summary
+from cli.report import history_summary, training_data_words
 from core.hand_reading import reading_phrase
 from core.judgement import Judge
 from core.messages import plural
@@ -135,12 +135,7 @@ def _config_text(config: dict) -> str:
         ]
         if active:
             parts.append("augment " + ", ".join(active))
-    if config.get("deskew"):
-        parts.append("deskewed")
-    if config.get("negatives"):
-        parts.append(f"{config['negatives']:,} made-up non-digits")
-    if config.get("pen_digits"):
-        parts.append("with the pen digits")
+    parts += training_data_words(config)
     parts.append(f"seed {config.get('seed', '?')}")
     return ", ".join(parts)
 

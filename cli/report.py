@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from cli.output import printable
 from core.messages import plural
 from core.run import history_timeline
+
+
+def training_data_words(config: Mapping[str, Any]) -> list[str]:
+    """Name in words what a run (its config as a dict) did to its training images."""
+    words = []
+    if config.get("deskew"):
+        words.append("deskewed")
+    if config.get("negatives"):
+        words.append(f"{config['negatives']:,} made-up non-digits")
+    if config.get("pen_digits"):
+        words.append("with the pen digits")
+    return words
 
 
 def confusion_table(confusion: np.ndarray, class_names: Sequence[str]) -> str:

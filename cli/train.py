@@ -15,6 +15,7 @@ from pathlib import Path
 from cli import data, threads
 from cli.output import printable
 from cli.progress import ProgressLine
+from cli.report import training_data_words
 from core import fast
 from core.activations import ACTIVATIONS
 from core.augment import AugmentConfig
@@ -311,12 +312,7 @@ def _config_summary(config: TrainingConfig) -> str:
         parts.append(f"patience {config.early_stopping_patience}")
     if config.augment.is_active:
         parts.append("augmentation on")
-    if config.deskew:
-        parts.append("deskewed")
-    if config.negatives:
-        parts.append(f"{config.negatives:,} made-up non-digits")
-    if config.pen_digits:
-        parts.append("with the pen digits")
+    parts += training_data_words(dataclasses.asdict(config))
     return ", ".join(parts) + f", seed {config.seed}"
 
 
