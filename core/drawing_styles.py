@@ -250,7 +250,7 @@ def add_style_strokes(
     curl_y += leave[:, None]
     # Segments as (x0, y0, x1, y1) rows, _CURL_SEGMENTS per image; NaN: none.
     segments = np.stack([curl_x[:, :-1], curl_y[:, :-1], curl_x[:, 1:], curl_y[:, 1:]])
-    straight = ~(curls | hooked)
+    straight = ~bowls  # the others get no curve: a flag, a foot or a crossbar
     segments[:, straight] = np.nan
     # 1: a flag down and to the left from the top (short, or a long European
     # one), and half the time a foot across the bottom; a 7 its crossbar.
