@@ -2,9 +2,10 @@
 
 Part of `bench.drawings` (``--teach-hands``), or on its own: ``python -m
 bench.drawings_teach --model M.npz [--mnist-folder DIR] [--hands 3] [--seed S]
-[--before LOW HIGH]`` (another seed, other hands: to check that the fine-tune is not
-tuned to one set; ``--before 0.66 0.82``: only hands read as badly as those the issue
-saw taught, not the worst).
+[--before LOW HIGH] [--hand NAME]`` (another seed, other hands: to check that the
+fine-tune is not tuned to one set; ``--before 0.66 0.82``: only hands read as badly
+as those the issue saw taught, not the worst; ``--hand teach-29``: that hand alone,
+with the same drawings as when it is taught among others).
 A "hand" is one consistent style of
 `bench.drawings_material`'s handwriting generator, made from its own seed
 (`TEACH_SEED`) with its traits drawn wider (more slant, turn, width and shake), so
@@ -159,6 +160,7 @@ def teach(
     mnist: tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = TEACH_SEED,
     before: tuple[float, float] = (0.0, 1.0),
+    only: str | None = None,
 ) -> list[Taught]:
     """Teach the ``hands`` worst read of `CANDIDATES` hands; see the module docstring.
 
@@ -176,18 +178,26 @@ def teach(
         Teach only hands the model reads within this range of accuracy before
         (on the 50 drawings each candidate is tried on): ``(0.66, 0.82)`` is the
         range of the hands the issue saw taught.
+    only : str, optional
+        Teach this hand alone (a name such as ``"teach-29"``), however it reads.
     """
     rng = np.random.default_rng([seed, 3])
     sketch = _Sketcher()
     candidates = []
     for h in range(CANDIDATES):
         hand = _unusual_hand(rng, f"teach-{h:02d}", TEACH_PENS[h % len(TEACH_PENS)])
-        accuracy, _, _ = _read(model, sketch(hand, np.tile(np.arange(10), 5), rng))
-        if before[0] <= accuracy <= before[1]:
+        tried = sketch(hand, np.tile(np.arange(10), 5), rng)
+        if only is not None and hand.name != only:
+            continue
+        accuracy, _, _ = _read(model, tried)
+        if only is not None or before[0] <= accuracy <= before[1]:
             candidates.append((accuracy, h, hand))
     dataset = load_dataset(model.dataset_name, data_dir())
     results = []
-    for _, _, hand in sorted(candidates, key=lambda c: (c[0], c[1]))[:hands]:
+    for _, h, hand in sorted(candidates, key=lambda c: (c[0], c[1]))[:hands]:
+        # The hand's test drawings and corrections come from its own stream: the
+        # same drawings whether it is taught alone or after others, by any model.
+        rng = np.random.default_rng([seed, 4, h])
         started = time.perf_counter()
         test = sketch(hand, np.repeat(np.arange(10), TEST_REPEATS), rng)
         before, unsure_before, _ = _read(model, test)
@@ -328,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("LOW", "HIGH"),
         help="teach only hands read within this share before (e.g. 0.66 0.82)",
     )
+    parser.add_argument(
+        "--hand", help="teach this hand alone, however it reads (e.g. teach-29)"
+    )
     args = parser.parse_args(argv)
     test_set = None
     if args.mnist_folder is not None:
@@ -341,9 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         if (low, high) != (0.0, 1.0)
         else ""
     )
+    if args.hand:
+        within = f", {args.hand} alone"
     print(f"model {args.model}, hands of seed {args.seed}{within}")
     model = load_model(args.model)
-    report(teach(model, args.hands, test_set, args.seed, (low, high)))
+    report(teach(model, args.hands, test_set, args.seed, (low, high), args.hand))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
