@@ -180,12 +180,20 @@ def teach(
         range of the hands the issue saw taught.
     only : str, optional
         Teach this hand alone (a name such as ``"teach-29"``), however it reads.
+
+    Raises
+    ------
+    ValueError
+        If ``only`` names no hand.
     """
+    names = [f"teach-{h:02d}" for h in range(CANDIDATES)]
+    if only is not None and only not in names:
+        raise ValueError(f"no hand {only!r}: the hands are {names[0]} to {names[-1]}")
     rng = np.random.default_rng([seed, 3])
     sketch = _Sketcher()
     candidates = []
-    for h in range(CANDIDATES):
-        hand = _unusual_hand(rng, f"teach-{h:02d}", TEACH_PENS[h % len(TEACH_PENS)])
+    for h, name in enumerate(names):
+        hand = _unusual_hand(rng, name, TEACH_PENS[h % len(TEACH_PENS)])
         tried = sketch(hand, np.tile(np.arange(10), 5), rng)
         if only is not None and hand.name != only:
             continue
@@ -358,7 +366,11 @@ def main(argv: list[str] | None = None) -> int:
         within = f", {args.hand} alone"
     print(f"model {args.model}, hands of seed {args.seed}{within}")
     model = load_model(args.model)
-    report(teach(model, args.hands, test_set, args.seed, (low, high), args.hand))
+    try:
+        taught = teach(model, args.hands, test_set, args.seed, (low, high), args.hand)
+    except ValueError as error:
+        parser.error(str(error))
+    report(taught)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 

@@ -1,5 +1,6 @@
 """`bench.drawings_teach`: a hand is measured on the same drawings, alone or not."""
 
+import pytest
 from trained_model import trained_model
 
 from bench import drawings_teach
@@ -23,3 +24,9 @@ def test_a_hand_taught_alone_draws_what_it_draws_among_others(monkeypatch):
         second.not_sure_before,
     )
     assert (alone[0].corrections, alone[0].drawn) == (second.corrections, second.drawn)
+
+
+def test_a_hand_that_does_not_exist_is_named_in_the_error():
+    model = trained_model("mnist-sample", hidden=(16,), epochs=2)
+    with pytest.raises(ValueError, match="no hand 'teach-48': the hands are teach-00"):
+        drawings_teach.teach(model, hands=1, only="teach-48")
