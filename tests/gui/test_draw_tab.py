@@ -255,6 +255,20 @@ def test_an_8x8_model_sees_an_8x8_input(qtbot, tab):
     assert tab.gallery.target == "digits-8x8" and tab.gallery.count() == 1
 
 
+def test_a_model_of_another_size_reads_the_drawing_on_the_canvas(
+    qtbot, tab, mnist_model
+):
+    # The network panel held the 28x28 input: traced through the 8x8 model's
+    # network it was an IndexError.
+    tab.set_model(mnist_model)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    assert tab.network_panel.isVisible()
+    tab.set_model(template_model("digits-8x8"))
+    _wait_prediction(qtbot, tab)
+    assert tab.current_image().shape == (8, 8)
+
+
 def test_a_model_for_undrawable_images_turns_drawing_off(qtbot, tab):
     model = SavedModel(
         network=MLP([100, 10], seed=0),
