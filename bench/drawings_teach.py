@@ -12,7 +12,9 @@ A "hand" is one consistent style of
 none of them is among the test material. Of the candidate hands
 the ones the model reads worst are taught: the hand draws digits (0 to 9 over and
 over) and every one the model answers wrong or "not sure" is corrected, as "That's
-wrong..." would keep it, until there are `CORRECTIONS`; then the app's own fine-tune
+wrong..." would keep it, until there are `CORRECTIONS`; the others are cleared as
+read right, as the Draw tab remembers them (the latest
+`core.hand_reading.MAX_READ_RIGHT`); then the app's own fine-tune
 runs (`core.run.fine_tune_request`, the code path of the Draw tab's Fine-tune: the
 model's settings made gentle, the personal drawings mixed with its training images).
 The hand is measured before and after on fresh drawings, and the official MNIST test
@@ -33,7 +35,7 @@ import numpy as np
 from bench import drawings_material as material
 from core.calibration import model_judge
 from core.dataset_store import load_dataset
-from core.hand_reading import reading_phrase
+from core.hand_reading import MAX_READ_RIGHT, reading_phrase
 from core.idx import read_idx
 from core.model_io import SavedModel, load_model
 from core.personal_set import DrawnDataset
@@ -210,6 +212,7 @@ def teach(
         test = sketch(hand, np.repeat(np.arange(10), TEST_REPEATS), rng)
         before, unsure_before, _ = _read(model, test)
         kept_images, kept_labels, kept_canvases, drawn = [], [], [], 0
+        read_right = []
         while len(kept_labels) < CORRECTIONS and drawn < MAX_DRAWINGS:
             round_drawn = sketch(hand, np.arange(10), rng)
             drawn += 10
@@ -218,12 +221,17 @@ def teach(
                 kept_images.append(round_drawn.images[index])
                 kept_labels.append(round_drawn.labels[index])
                 kept_canvases.append(round_drawn.canvases[index])
+            read_right += [
+                (round_drawn.canvases[index], int(round_drawn.labels[index]))
+                for index in np.flatnonzero(~missed)
+            ]
         # As the Draw tab keeps corrections: each with the canvas it was drawn on.
         drawings = DrawnDataset(
             "personal-mnist",
             np.stack(kept_images),
             np.array(kept_labels, np.uint8),
             canvases=tuple(kept_canvases),
+            read_right=tuple(read_right[-MAX_READ_RIGHT:]),
         )
         tune_started = time.perf_counter()
         prepared = prepare_run(fine_tune_request(model, dataset, drawings))

@@ -13,6 +13,11 @@ convert_drawing`'s ``turn`` and ``widen``, stored as the model's ``hand_turn`` a
 300 training digits turned like the hand, the way before, taught the same hands to
 94.5-98.8% (`bench.drawings_teach`, bench/RESULTS.md). Needs the canvases the
 drawings were drawn on. Pure NumPy.
+
+Corrections are the drawings the model misread, so on them alone any other reading
+looks better: it fixed them and could break digits the model read right (one
+hand's 6s went from 95% to 48%). The search also weighs the latest drawings the
+model read right and the user did not correct (the Draw tab's, `MAX_READ_RIGHT`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ TURN_STEP = TURNS[1] - TURNS[0]
 MIN_GAIN = 0.3
 MIN_DRAWINGS = 8
 MAX_DRAWINGS = 30  # the latest: the search converts each about 120 times
+# The latest drawings read right that weigh a reading: with them, the two hands of 36
+# that teaching had left under 95% reached 96.8 and 97.5% (bench/RESULTS.md).
+MAX_READ_RIGHT = 30
 
 
 def reading_phrase(turn: float, width: float) -> str:
@@ -69,6 +77,7 @@ def hand_reading(
     labels: np.ndarray,
     shape: tuple[int, int],
     current: tuple[float, float] = (0.0, 1.0),
+    read_right: Sequence[tuple[np.ndarray, int]] = (),
 ) -> tuple[float, float]:
     """Return the (turn, width) the drawings read best at, or ``current``.
 
@@ -77,18 +86,25 @@ def hand_reading(
     predict_proba : callable
         The base model's probabilities for uint8 images ``(N, *shape)``.
     canvases : sequence of ndarray
-        The canvases digit drawings were drawn on, uint8 bright ink, oldest first.
+        The canvases the corrected digit drawings were drawn on, uint8 bright ink,
+        oldest first.
     labels : ndarray
         Their digits.
     shape : tuple of int
         The model's image shape.
     current : tuple of float
         The turn and width the base model reads drawings at: another reading must
-        read the drawings `MIN_GAIN` better, from `MIN_DRAWINGS` drawings.
+        read the drawings `MIN_GAIN` better, from `MIN_DRAWINGS` corrections.
+    read_right : sequence of (ndarray, int)
+        Canvases of digits the base model read right, with their digits, oldest
+        first: read with the corrections, so that a reading must not break them.
     """
     canvases, labels = canvases[-MAX_DRAWINGS:], np.asarray(labels)[-MAX_DRAWINGS:]
     if len(canvases) < MIN_DRAWINGS:
         return current
+    right = list(read_right)[-MAX_READ_RIGHT:]
+    canvases = [*canvases, *(canvas for canvas, _ in right)]
+    labels = np.concatenate([labels, np.array([d for _, d in right], labels.dtype)])
     scores: dict[tuple[float, float], float] = {}
 
     def read(readings):

@@ -92,10 +92,14 @@ class DrawnDataset(Dataset):
     """Drawings as a dataset, with the canvases they were drawn on.
 
     ``canvases`` holds one entry per image, in order: a `PersonalDrawing.canvas`,
-    or None; empty when none is known. A subset is a plain `Dataset`.
+    or None; empty when none is known. ``read_right`` holds ``(canvas, digit)``
+    pairs of drawings the model read right that the user did not correct (the Draw
+    tab's latest, never stored): they help find how the hand reads best
+    (`core.hand_reading`) and are never trained on. A subset is a plain `Dataset`.
     """
 
     canvases: tuple[np.ndarray | None, ...] = ()
+    read_right: tuple[tuple[np.ndarray, int], ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -154,11 +154,14 @@ class PersonalDrawings:
     """The user's drawings for images of one shape, read when the run is prepared.
 
     A callable for `RunRequest.personal`, so that the files are read in the thread
-    that prepares the run, not in the one that asks for it.
+    that prepares the run, not in the one that asks for it. ``read_right``: the
+    drawings the model read right that the user left uncorrected
+    (`core.personal_set.DrawnDataset.read_right`).
     """
 
     data_dir: Path | str | os.PathLike
     image_shape: tuple[int, int]
+    read_right: tuple[tuple[np.ndarray, int], ...] = ()
 
     def __call__(self) -> Dataset | None:
         """Return the drawings as a dataset, or None when there are none."""
@@ -166,7 +169,10 @@ class PersonalDrawings:
             target = target_for_shape(self.image_shape)
         except PreprocessError:
             return None  # no drawing can be made for these images
-        return load_personal_dataset(self.data_dir, target)
+        drawings = load_personal_dataset(self.data_dir, target)
+        if drawings is None or not self.read_right:
+            return drawings
+        return dataclasses.replace(drawings, read_right=self.read_right)
 
 
 @dataclass(frozen=True)
@@ -1277,9 +1283,9 @@ def _read_like_hand(
     """Find the turn and width a fine-tune's drawings read best at.
 
     `core.hand_reading`, from the drawings kept with their canvases
-    (`core.personal_set.DrawnDataset`); the base model's ``turn`` and ``width``
-    when none is. `_varied_drawings` converts them so, as the fine-tuned model
-    will read them.
+    (`core.personal_set.DrawnDataset`) and those read right; the base model's
+    ``turn`` and ``width`` when none is kept with its canvas. `_varied_drawings`
+    converts them so, as the fine-tuned model will read them.
     """
     canvases = getattr(drawings, "canvases", ())
     drawn = [index for index, canvas in enumerate(canvases) if canvas is not None]
@@ -1295,6 +1301,7 @@ def _read_like_hand(
         labels[digits],
         drawings.image_shape,
         (turn, width),
+        getattr(drawings, "read_right", ()),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from PySide6.QtWidgets import (
 from core import user_dirs
 from core.calibration import digit_subspaces, model_judge
 from core.canvas_image import CanvasPicture, CanvasReading, canvas_input
-from core.hand_reading import hand_reading_text, reading_phrase
+from core.hand_reading import MAX_READ_RIGHT, hand_reading_text, reading_phrase
 from core.judgement import Judge, Verdict, digit_class_names, not_a_digit_output
 from core.model_io import SavedModel
 from core.personal_set import NEGATIVE_LABEL, PersonalSet
@@ -139,6 +140,11 @@ class DrawTab(QWidget):
         self._probabilities: np.ndarray | None = None
         self._verdict: Verdict | None = None
         self._correction_note = False  # the status line says where a drawing went
+        self._corrected = False  # this drawing went to the personal set
+        # Drawings answered as a digit and cleared uncorrected, with their digits:
+        # a fine-tune weighs how its reading reads them (core.hand_reading). In
+        # memory only: the user never asked to keep them.
+        self._read_right: deque[tuple[np.ndarray, int]] = deque(maxlen=MAX_READ_RIGHT)
         self.last_inference_ms: float | None = None
 
         self.canvas = DrawingCanvas(self)
@@ -200,13 +206,13 @@ class DrawTab(QWidget):
         self.canvas.changed.connect(self._on_canvas_changed)
         self.pen_slider.valueChanged.connect(self._on_pen_width_changed)
         self.undo_button.clicked.connect(self.canvas.undo)
-        self.clear_button.clicked.connect(self.canvas.clear)
+        self.clear_button.clicked.connect(self.clear_canvas)
         self.why_check.toggled.connect(self._on_why_toggled)
         self.gallery.fine_tune_requested.connect(self.fine_tune_requested)
         self.gallery.changed.connect(self.personal_set_changed)
         for keys, slot in (
             (QKeySequence(QKeySequence.StandardKey.Undo), self.canvas.undo),
-            (QKeySequence(Qt.Key.Key_Escape), self.canvas.clear),
+            (QKeySequence(Qt.Key.Key_Escape), self.clear_canvas),
         ):
             shortcut = QShortcut(keys, self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -313,6 +319,7 @@ class DrawTab(QWidget):
         )
         if target != self.gallery.target or self._target != target:
             self._target = target
+            self._read_right.clear()
             self.gallery.set_target(
                 target, int(model.normalization.max_value), tuple(model.class_names)
             )
@@ -382,9 +389,39 @@ class DrawTab(QWidget):
         """Return the verdict last shown, or None."""
         return self._verdict
 
+    def read_right(self) -> tuple[tuple[np.ndarray, int], ...]:
+        """Return the latest drawings read right: ``(canvas, digit)``, oldest first.
+
+        Those answered as a digit and cleared without a correction, by this model
+        or an earlier one of the same input format, since the app started.
+        """
+        return tuple(self._read_right)
+
+    @Slot()
+    def clear_canvas(self) -> None:
+        """Clear the canvas; remember the drawing if it was read right (`read_right`).
+
+        Read right: answered as a digit by the model itself (no noise, no edited
+        neurons), and not corrected.
+        """
+        verdict, canvas = self._verdict, self._drawn
+        if (
+            canvas is not None
+            and verdict is not None
+            and verdict.verdict == "digit"
+            and not self._corrected
+            and not self.prediction_pending()
+            # The answer of the model itself, to the drawing itself.
+            and self.noise_slider.value() == 0
+            and self.network_panel.edited_model() is None
+        ):
+            self._read_right.append((canvas, int(verdict.digit)))
+        self.canvas.clear()
+
     @Slot()
     def _on_canvas_changed(self) -> None:
         self._clear_correction_note()  # it spoke of the drawing before this change
+        self._corrected = False
         if self.canvas.is_blank():
             self._picture = None
         # Coalesce bursts of mouse moves into one prediction per interval.
@@ -529,6 +566,7 @@ class DrawTab(QWidget):
         drawing = self.gallery.add(self._image, label, self._drawn)
         if drawing is None:
             return
+        self._corrected = True
         drawings = count(self.gallery.count(), "drawing")
         if drawing.is_negative:
             self.status_label.setText(

@@ -228,7 +228,9 @@ class MainWindow(QMainWindow):
             )
             self.tabs.setCurrentIndex(0)
             return
-        drawings = PersonalDrawings(self.data_dir, dataset.image_shape)
+        drawings = PersonalDrawings(
+            self.data_dir, dataset.image_shape, self.draw_tab.read_right()
+        )
         try:
             # The model's own settings; the controls' only for a model without any.
             fallback = None if model.config else self.train_tab.current_config()

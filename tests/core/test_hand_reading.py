@@ -5,13 +5,19 @@ import pytest
 
 import core.hand_reading as hand_reading_module
 from core.datasets import load_bundled
-from core.hand_reading import MIN_DRAWINGS, hand_reading, hand_reading_text
+from core.hand_reading import (
+    MAX_READ_RIGHT,
+    MIN_DRAWINGS,
+    hand_reading,
+    hand_reading_text,
+)
 from core.ink_turn import turned_ink
 from core.model_io import load_model, save_model
-from core.personal_set import DrawnDataset
+from core.personal_set import DrawnDataset, PersonalSet
 from core.preprocess import PreprocessError, convert_drawing, convert_drawings
 from core.run import (
     FINE_TUNE_REPEAT,
+    PersonalDrawings,
     build_model,
     fine_tune_request,
     prepare_run,
@@ -127,6 +133,48 @@ def test_the_search_reads_every_other_turn_then_beside_the_best_at_each_width(
     assert len(read) == len(set(read)) < 0.7 * everything
 
 
+def test_drawings_read_right_keep_a_reading_from_breaking_them(monkeypatch):
+    """Corrections alone read best turned back 20°; drawings read right, upright.
+
+    Each conversion marks its images with the reading and with which drawings they
+    are (corrections are canvases of 1, drawings read right of 2, 3 for old ones).
+    """
+
+    def convert(canvases, shape, width, turn):
+        marked = np.zeros((len(canvases), *shape), np.uint8)
+        marked[:, 0, 0], marked[:, 0, 1] = turn + 90, round(width * 20)
+        marked[:, 0, 2] = [canvas[0, 0] for canvas in canvases]
+        return marked
+
+    def predict_proba(images):
+        turn = images[:, 0, 0].astype(float) - 90
+        width = images[:, 0, 1] / 20
+        kind = images[:, 0, 2]
+        score = np.where(
+            kind == 1,
+            -0.1 * np.abs(turn - 20) - np.abs(width - 1.0),  # best turned back
+            -0.3 * np.abs(turn) - np.abs(width - 1.0),  # broken by any turn
+        )
+        # Older ones: best turned the other way.
+        score = np.where(kind == 3, -np.abs(turn + 40), score)
+        probabilities = np.full((len(images), 10), 1e-9)
+        probabilities[:, 0] = np.exp(score)
+        return probabilities
+
+    monkeypatch.setattr(hand_reading_module, "convert_drawings", convert)
+    corrections = [np.ones((2, 2), np.uint8)] * MIN_DRAWINGS
+    labels = np.zeros(MIN_DRAWINGS, np.intp)
+    assert hand_reading(predict_proba, corrections, labels, SHAPE) == (20.0, 1.0)
+    right = [(np.full((2, 2), 2, np.uint8), 0)] * MIN_DRAWINGS
+    read = hand_reading(predict_proba, corrections, labels, SHAPE, read_right=right)
+    assert read == (0.0, 1.0)
+    # Only the latest are weighed: older ones would call for turning by -40°.
+    old = [(np.full((2, 2), 3, np.uint8), 0)] * 100
+    latest = old + right * (MAX_READ_RIGHT // MIN_DRAWINGS + 1)
+    read = hand_reading(predict_proba, corrections, labels, SHAPE, read_right=latest)
+    assert read == (0.0, 1.0)
+
+
 def test_a_big_drawing_turned_keeps_its_size_and_its_thin_lines():
     canvas = np.zeros((2048, 2048), np.uint8)
     canvas[100:1900, 1000] = 255  # a 1, 1,800 px tall and 1 px wide
@@ -228,3 +276,26 @@ def test_a_fine_tune_learns_a_turned_hand_and_its_model_reads_it_turned_back(
     tuned = build_model(prepared, prepared.network, None, rows=[])
     save_model(tmp_path / "turned.npz", tuned.network, tuned.metadata)
     assert load_model(tmp_path / "turned.npz").hand_turn == prepared.hand_turn
+
+
+def test_a_fine_tune_weighs_the_drawings_read_right_against_a_reading(
+    model, held_out, tmp_path
+):
+    """Turned corrections, but the hand's other digits read right upright."""
+    images, labels = held_out
+    upright = _canvases(images, 1.0)
+    turned = _turned(upright, 35)
+    personal = PersonalSet(tmp_path)
+    for canvas, label in zip(turned, labels, strict=True):
+        image = convert_drawing(canvas, SHAPE, True).image
+        personal.add(image, int(label), "mnist", canvas=canvas)
+    # Alone they read best turned back 25-45° (the test above).
+    read_right = tuple(
+        (canvas, int(label))
+        for canvas, label in zip(upright * 2, np.tile(labels, 2), strict=True)
+    )
+    drawings = PersonalDrawings(tmp_path, SHAPE, read_right)
+    assert drawings().read_right == read_right
+    dataset = load_bundled("mnist-sample")
+    prepared = prepare_run(fine_tune_request(model, dataset, drawings))
+    assert prepared.hand_turn < 25

@@ -15,6 +15,7 @@ from trained_model import holdout
 
 from core.calibration import digit_subspaces
 from core.datasets import Normalization
+from core.hand_reading import MAX_READ_RIGHT
 from core.judgement import NOT_A_DIGIT, WIDE_PEN_REASON, Judge, Verdict
 from core.model_io import SavedModel
 from core.network import MLP
@@ -571,3 +572,47 @@ def test_the_drawings_are_read_in_the_background(qtbot, tab, monkeypatch):
     qtbot.waitUntil(lambda: not tab.gallery.reading(), timeout=5000)
     assert [d.label for d in tab.gallery.drawings()] == [3, 4]
     assert tab.gallery.title.text() == "My drawings (2)"
+
+
+def test_a_drawing_read_right_is_remembered_when_cleared_uncorrected(
+    qtbot, tab, mnist_model, monkeypatch
+):
+    """Cleared after a digit answer, uncorrected: a fine-tune weighs its reading."""
+    tab.set_model(mnist_model)
+    sure = Judge(10, None, min_margin=0.0, min_size=0.0)
+    never_sure = Judge(10, None, min_margin=1.0, min_size=0.0)
+    judges = [sure]
+    monkeypatch.setattr(tab, "judge", lambda: judges[-1])
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    drawn = tab.canvas.to_array()
+    qtbot.keyClick(tab.canvas, Qt.Key.Key_Escape)
+    assert tab.canvas.is_blank()
+    [(canvas, digit)] = tab.read_right()
+    assert digit == 7
+    np.testing.assert_array_equal(canvas, drawn)
+    # Corrected, answered "not sure", or noisy: not remembered.
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    tab.mark_wrong(1)
+    tab.clear_button.click()
+    judges.append(never_sure)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    tab.clear_button.click()
+    judges.append(sure)
+    tab.noise_slider.setValue(30)
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    tab.clear_button.click()
+    assert len(tab.read_right()) == 1
+    tab.noise_slider.setValue(0)
+    for _ in range(MAX_READ_RIGHT + 5):
+        _drag(qtbot, tab.canvas, [(0.5, 0.2), (0.5, 0.8)], 1)
+        tab.update_prediction()
+        tab.clear_button.click()
+    assert len(tab.read_right()) == MAX_READ_RIGHT  # the latest
+    assert not any(np.array_equal(c, drawn) for c, _ in tab.read_right())
+    # Another input format: those drawings say nothing of how it reads.
+    tab.set_model(template_model("digits-8x8"))
+    assert tab.read_right() == ()

@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+import gui.main_window as main_window_module
 from core.datasets import load_bundled
 from core.model_io import load_model, save_model
 from core.personal_set import PersonalSet
@@ -428,10 +429,24 @@ def _fine_tune_on_three_drawings(qtbot, window: MainWindow, data_dir) -> None:
     qtbot.waitUntil(lambda: not window.training.is_running, timeout=20000)
 
 
-def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir):
+def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir, monkeypatch):
     _small_settings(window, epochs=1)
     _train(qtbot, window)
+    # The Draw tab's drawings read right go with the personal set (to choose the
+    # hand's reading; these three corrections have no canvas, so none is searched).
+    read_right = ((np.zeros((280, 280), np.uint8), 7),)
+    monkeypatch.setattr(window.draw_tab, "read_right", lambda: read_right)
+    jobs = []
+    job = main_window_module.fine_tune_job
+    monkeypatch.setattr(
+        main_window_module,
+        "fine_tune_job",
+        lambda model, dataset, drawings, *rest: (
+            jobs.append(drawings) or job(model, dataset, drawings, *rest)
+        ),
+    )
     _fine_tune_on_three_drawings(qtbot, window, data_dir)
+    assert [drawings.read_right for drawings in jobs] == [read_right]
     assert window.plot_panel.current_run.label.startswith("fine-tune")
     assert window.training.prepared_data.extra_size == 3
     tuned = window.document.model
