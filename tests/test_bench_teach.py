@@ -1,9 +1,11 @@
-"""`bench.drawings_teach`: a hand is measured on the same drawings, alone or not."""
+"""`bench.drawings_teach`: the same drawings alone or not; the drawings read right."""
 
+import numpy as np
 import pytest
 from trained_model import trained_model
 
 from bench import drawings_teach
+from core.hand_reading import MAX_READ_RIGHT
 
 
 def test_a_hand_taught_alone_draws_what_it_draws_among_others(monkeypatch):
@@ -30,3 +32,31 @@ def test_a_hand_that_does_not_exist_is_named_in_the_error():
     model = trained_model("mnist-sample", hidden=(16,), epochs=2)
     with pytest.raises(ValueError, match="no hand 'teach-48': the hands are teach-00"):
         drawings_teach.teach(model, hands=1, only="teach-48")
+
+
+def test_the_drawings_read_right_go_with_the_corrections(monkeypatch):
+    """As the Draw tab keeps those cleared uncorrected: the fine-tune weighs them."""
+    monkeypatch.setattr(drawings_teach, "CANDIDATES", 3)
+    monkeypatch.setattr(drawings_teach, "TEST_REPEATS", 3)
+    monkeypatch.setattr(drawings_teach, "CORRECTIONS", 4)
+    model = trained_model("mnist-sample", hidden=(16,), epochs=2)
+    asked = []
+    request = drawings_teach.fine_tune_request
+    monkeypatch.setattr(
+        drawings_teach,
+        "fine_tune_request",
+        lambda model, dataset, drawings: (
+            asked.append(drawings) or request(model, dataset, drawings)
+        ),
+    )
+    drawings_teach.teach(model, hands=1, seed=7)
+    [drawings] = asked
+    canvases = [canvas for canvas, _ in drawings.read_right]
+    labels = np.array([digit for _, digit in drawings.read_right])
+    assert 0 < len(labels) <= MAX_READ_RIGHT
+    # Each read right and sure by the model, and none of them a correction.
+    read = drawings_teach._converted(canvases, labels, 1.0, 0.0)
+    accuracy, not_sure, _ = drawings_teach._read(model, read)
+    assert (accuracy, not_sure) == (1.0, 0.0)
+    corrected = {id(canvas) for canvas in drawings.canvases}
+    assert not corrected & {id(canvas) for canvas in canvases}
