@@ -156,6 +156,18 @@ def _read(model: SavedModel, drawn: Drawn) -> tuple[float, float, np.ndarray]:
     return float(right.mean()), float((~sure).mean()), ~(right & sure)
 
 
+def hand_names() -> list[str]:
+    """Return the candidate hands' names, ``teach-00`` on."""
+    return [f"teach-{h:02d}" for h in range(CANDIDATES)]
+
+
+def check_hand(name: str | None) -> None:
+    """Raise ValueError, saying which names there are, if no hand is ``name``."""
+    names = hand_names()
+    if name is not None and name not in names:
+        raise ValueError(f"no hand {name!r}: the hands are {names[0]} to {names[-1]}")
+
+
 def teach(
     model: SavedModel,
     hands: int = 3,
@@ -188,13 +200,11 @@ def teach(
     ValueError
         If ``only`` names no hand.
     """
-    names = [f"teach-{h:02d}" for h in range(CANDIDATES)]
-    if only is not None and only not in names:
-        raise ValueError(f"no hand {only!r}: the hands are {names[0]} to {names[-1]}")
+    check_hand(only)
     rng = np.random.default_rng([seed, 3])
     sketch = _Sketcher()
     candidates = []
-    for h, name in enumerate(names):
+    for h, name in enumerate(hand_names()):
         hand = _unusual_hand(rng, name, TEACH_PENS[h % len(TEACH_PENS)])
         tried = sketch(hand, np.tile(np.arange(10), 5), rng)
         if only is not None and hand.name != only:
@@ -225,19 +235,21 @@ def teach(
                 (round_drawn.canvases[index], int(round_drawn.labels[index]))
                 for index in np.flatnonzero(~missed)
             ]
-        # As the Draw tab keeps corrections: each with the canvas it was drawn on.
-        drawings = DrawnDataset(
-            "personal-mnist",
-            np.stack(kept_images),
-            np.array(kept_labels, np.uint8),
-            canvases=tuple(kept_canvases),
-            read_right=tuple(read_right[-MAX_READ_RIGHT:]),
-        )
-        tune_started = time.perf_counter()
-        prepared = prepare_run(fine_tune_request(model, dataset, drawings))
-        result = run_training(prepared)
-        tuned = build_model(prepared, result.network, result)
-        tune_seconds = time.perf_counter() - tune_started
+        tuned, tune_seconds = model, 0.0  # nothing misread: nothing to teach
+        if kept_labels:
+            # As the Draw tab keeps corrections: each with the canvas it was drawn on.
+            drawings = DrawnDataset(
+                "personal-mnist",
+                np.stack(kept_images),
+                np.array(kept_labels, np.uint8),
+                canvases=tuple(kept_canvases),
+                read_right=tuple(read_right[-MAX_READ_RIGHT:]),
+            )
+            tune_started = time.perf_counter()
+            prepared = prepare_run(fine_tune_request(model, dataset, drawings))
+            result = run_training(prepared)
+            tuned = build_model(prepared, result.network, result)
+            tune_seconds = time.perf_counter() - tune_started
         after, unsure_after, _ = _read(tuned, test)
         mistakes = _commonest_mistakes(tuned, test)
         mnist_before = mnist_after = None
@@ -259,8 +271,8 @@ def teach(
                 time.perf_counter() - started,
                 tune_seconds,
                 mistakes,
-                prepared.hand_turn,
-                prepared.hand_width,
+                tuned.hand_turn,
+                tuned.hand_width,
             )
         )
     return results
@@ -358,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         "--hand", help="teach this hand alone, however it reads (e.g. teach-29)"
     )
     args = parser.parse_args(argv)
+    try:
+        check_hand(args.hand)
+    except ValueError as error:
+        parser.error(str(error))
     test_set = None
     if args.mnist_folder is not None:
         test_set = (
@@ -374,10 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         within = f", {args.hand} alone"
     print(f"model {args.model}, hands of seed {args.seed}{within}")
     model = load_model(args.model)
-    try:
-        taught = teach(model, args.hands, test_set, args.seed, (low, high), args.hand)
-    except ValueError as error:
-        parser.error(str(error))
+    taught = teach(model, args.hands, test_set, args.seed, (low, high), args.hand)
     report(taught)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0

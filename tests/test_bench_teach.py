@@ -60,3 +60,24 @@ def test_the_drawings_read_right_go_with_the_corrections(monkeypatch):
     assert (accuracy, not_sure) == (1.0, 0.0)
     corrected = {id(canvas) for canvas in drawings.canvases}
     assert not corrected & {id(canvas) for canvas in canvases}
+
+
+def test_a_hand_read_right_every_time_is_left_as_it_is(monkeypatch):
+    # It was a crash (no corrections to stack) that ended the whole bench.
+    monkeypatch.setattr(drawings_teach, "CANDIDATES", 2)
+    monkeypatch.setattr(drawings_teach, "TEST_REPEATS", 2)
+    monkeypatch.setattr(drawings_teach, "MAX_DRAWINGS", 30)
+    read = drawings_teach._read
+
+    def never_missed(model, drawn):
+        accuracy, not_sure, missed = read(model, drawn)
+        return accuracy, not_sure, np.zeros_like(missed)
+
+    monkeypatch.setattr(drawings_teach, "_read", never_missed)
+    model = trained_model("mnist-sample", hidden=(16,), epochs=2)
+    [taught] = drawings_teach.teach(model, hands=1, seed=7)
+    assert (taught.corrections, taught.drawn, taught.tune_seconds) == (0, 30, 0.0)
+    assert (taught.after, taught.not_sure_after) == (
+        taught.before,
+        taught.not_sure_before,
+    )
