@@ -317,7 +317,7 @@ def report(results: list[Taught]) -> dict:
                 f"{100 * taught.mnist_after:.2f}% ({change:+.2f})"
             )
         print(
-            f"    {taught.hand}: {100 * taught.before:.0f}% -> "
+            f"    {taught.hand}: {100 * taught.before:.1f}% -> "
             f"{100 * taught.after:.1f}% read right (not sure "
             f"{100 * taught.not_sure_before:.0f}% -> "
             f"{100 * taught.not_sure_after:.0f}%), {taught.corrections} corrections "
