@@ -244,6 +244,7 @@ def teach(
                 np.array(kept_labels, np.uint8),
                 canvases=tuple(kept_canvases),
                 read_right=tuple(read_right[-MAX_READ_RIGHT:]),
+                misread_share=len(kept_labels) / (len(kept_labels) + len(read_right)),
             )
             tune_started = time.perf_counter()
             prepared = prepare_run(fine_tune_request(model, dataset, drawings))

@@ -95,11 +95,14 @@ class DrawnDataset(Dataset):
     or None; empty when none is known. ``read_right`` holds ``(canvas, digit)``
     pairs of drawings the model read right that the user did not correct (the Draw
     tab's latest, never stored): they help find how the hand reads best
-    (`core.hand_reading`) and are never trained on. A subset is a plain `Dataset`.
+    (`core.hand_reading`) and are never trained on; ``misread_share`` is the share
+    of the drawings answered then that the user corrected (None: not known). A
+    subset is a plain `Dataset`.
     """
 
     canvases: tuple[np.ndarray | None, ...] = ()
     read_right: tuple[tuple[np.ndarray, int], ...] = ()
+    misread_share: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -154,14 +154,16 @@ class PersonalDrawings:
     """The user's drawings for images of one shape, read when the run is prepared.
 
     A callable for `RunRequest.personal`, so that the files are read in the thread
-    that prepares the run, not in the one that asks for it. ``read_right``: the
-    drawings the model read right that the user left uncorrected
-    (`core.personal_set.DrawnDataset.read_right`).
+    that prepares the run, not in the one that asks for it. ``read_right`` and
+    ``misread_share``: the drawings the model read right that the user left
+    uncorrected, and the share the user corrected
+    (`core.personal_set.DrawnDataset`).
     """
 
     data_dir: Path | str | os.PathLike
     image_shape: tuple[int, int]
     read_right: tuple[tuple[np.ndarray, int], ...] = ()
+    misread_share: float | None = None
 
     def __call__(self) -> Dataset | None:
         """Return the drawings as a dataset, or None when there are none."""
@@ -172,7 +174,9 @@ class PersonalDrawings:
         drawings = load_personal_dataset(self.data_dir, target)
         if drawings is None or not self.read_right:
             return drawings
-        return dataclasses.replace(drawings, read_right=self.read_right)
+        return dataclasses.replace(
+            drawings, read_right=self.read_right, misread_share=self.misread_share
+        )
 
 
 @dataclass(frozen=True)
@@ -1302,6 +1306,7 @@ def _read_like_hand(
         drawings.image_shape,
         (turn, width),
         getattr(drawings, "read_right", ()),
+        getattr(drawings, "misread_share", None),
     )
 
 

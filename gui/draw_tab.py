@@ -145,6 +145,8 @@ class DrawTab(QWidget):
         # a fine-tune weighs how its reading reads them (core.hand_reading). In
         # memory only: the user never asked to keep them.
         self._read_right: deque[tuple[np.ndarray, int]] = deque(maxlen=MAX_READ_RIGHT)
+        # Drawn digits answered and then cleared or corrected, and those corrected.
+        self._answered = self._misread = 0
         self.last_inference_ms: float | None = None
 
         self.canvas = DrawingCanvas(self)
@@ -320,6 +322,7 @@ class DrawTab(QWidget):
         if target != self.gallery.target or self._target != target:
             self._target = target
             self._read_right.clear()
+            self._answered = self._misread = 0
             self.gallery.set_target(
                 target, int(model.normalization.max_value), tuple(model.class_names)
             )
@@ -397,6 +400,14 @@ class DrawTab(QWidget):
         """
         return tuple(self._read_right)
 
+    def misread_share(self) -> float | None:
+        """Return the share of drawn digits the user corrected; None before any.
+
+        Of those answered since the app started (`read_right`'s drawings, and
+        corrections of drawings to a digit).
+        """
+        return self._misread / self._answered if self._answered else None
+
     @Slot()
     def clear_canvas(self) -> None:
         """Clear the canvas; remember the drawing if it was read right (`read_right`).
@@ -416,6 +427,7 @@ class DrawTab(QWidget):
             and self.network_panel.edited_model() is None
         ):
             self._read_right.append((canvas, int(verdict.digit)))
+            self._answered += 1
         self.canvas.clear()
 
     @Slot()
@@ -566,6 +578,9 @@ class DrawTab(QWidget):
         drawing = self.gallery.add(self._image, label, self._drawn)
         if drawing is None:
             return
+        if self._drawn is not None and not drawing.is_negative and not self._corrected:
+            self._answered += 1
+            self._misread += 1
         self._corrected = True
         drawings = count(self.gallery.count(), "drawing")
         if drawing.is_negative:

@@ -229,7 +229,10 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(0)
             return
         drawings = PersonalDrawings(
-            self.data_dir, dataset.image_shape, self.draw_tab.read_right()
+            self.data_dir,
+            dataset.image_shape,
+            self.draw_tab.read_right(),
+            self.draw_tab.misread_share(),
         )
         try:
             # The model's own settings; the controls' only for a model without any.

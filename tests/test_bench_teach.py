@@ -53,7 +53,8 @@ def test_the_drawings_read_right_go_with_the_corrections(monkeypatch):
     [drawings] = asked
     canvases = [canvas for canvas, _ in drawings.read_right]
     labels = np.array([digit for _, digit in drawings.read_right])
-    assert 0 < len(labels) <= MAX_READ_RIGHT
+    assert 0 < len(labels) < MAX_READ_RIGHT  # all of them, then
+    assert drawings.misread_share == len(drawings) / (len(drawings) + len(labels))
     # Each read right and sure by the model, and none of them a correction.
     read = drawings_teach._converted(canvases, labels, 1.0, 0.0)
     accuracy, not_sure, _ = drawings_teach._read(model, read)

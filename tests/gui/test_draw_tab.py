@@ -583,6 +583,7 @@ def test_a_drawing_read_right_is_remembered_when_cleared_uncorrected(
     never_sure = Judge(10, None, min_margin=1.0, min_size=0.0)
     judges = [sure]
     monkeypatch.setattr(tab, "judge", lambda: judges[-1])
+    assert tab.misread_share() is None
     _draw_seven(qtbot, tab.canvas)
     _wait_prediction(qtbot, tab)
     drawn = tab.canvas.to_array()
@@ -591,11 +592,19 @@ def test_a_drawing_read_right_is_remembered_when_cleared_uncorrected(
     [(canvas, digit)] = tab.read_right()
     assert digit == 7
     np.testing.assert_array_equal(canvas, drawn)
+    assert tab.misread_share() == 0.0
     # Corrected, answered "not sure", or noisy: not remembered.
     _draw_seven(qtbot, tab.canvas)
     _wait_prediction(qtbot, tab)
     tab.mark_wrong(1)
+    tab.mark_wrong(2)  # one drawing, corrected twice
     tab.clear_button.click()
+    assert tab.misread_share() == 0.5
+    _draw_seven(qtbot, tab.canvas)
+    _wait_prediction(qtbot, tab)
+    tab.mark_wrong(NEGATIVE_LABEL)  # not a digit: not part of the hand
+    tab.clear_button.click()
+    assert tab.misread_share() == 0.5
     judges.append(never_sure)
     _draw_seven(qtbot, tab.canvas)
     _wait_prediction(qtbot, tab)
@@ -613,6 +622,7 @@ def test_a_drawing_read_right_is_remembered_when_cleared_uncorrected(
         tab.clear_button.click()
     assert len(tab.read_right()) == MAX_READ_RIGHT  # the latest
     assert not any(np.array_equal(c, drawn) for c, _ in tab.read_right())
+    assert tab.misread_share() == 1 / (MAX_READ_RIGHT + 5 + 2)
     # Another input format: those drawings say nothing of how it reads.
     tab.set_model(template_model("digits-8x8"))
-    assert tab.read_right() == ()
+    assert tab.read_right() == () and tab.misread_share() is None

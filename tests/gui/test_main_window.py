@@ -436,6 +436,7 @@ def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir, monkeypat
     # hand's reading; these three corrections have no canvas, so none is searched).
     read_right = ((np.zeros((280, 280), np.uint8), 7),)
     monkeypatch.setattr(window.draw_tab, "read_right", lambda: read_right)
+    monkeypatch.setattr(window.draw_tab, "misread_share", lambda: 0.25)
     jobs = []
     job = main_window_module.fine_tune_job
     monkeypatch.setattr(
@@ -446,7 +447,8 @@ def test_fine_tune_uses_the_personal_drawings(qtbot, window, data_dir, monkeypat
         ),
     )
     _fine_tune_on_three_drawings(qtbot, window, data_dir)
-    assert [drawings.read_right for drawings in jobs] == [read_right]
+    [drawings] = jobs
+    assert (drawings.read_right, drawings.misread_share) == (read_right, 0.25)
     assert window.plot_panel.current_run.label.startswith("fine-tune")
     assert window.training.prepared_data.extra_size == 3
     tuned = window.document.model
