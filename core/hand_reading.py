@@ -50,7 +50,7 @@ MIN_GAIN = 0.3
 MIN_DRAWINGS = 8
 MAX_DRAWINGS = 30  # the latest: the search converts each about 120 times
 # The latest drawings read right that weigh a reading: with them, the two hands of 36
-# that teaching had left under 95% reached 96.8 and 97.5% (bench/RESULTS.md).
+# that teaching had left under 95% reached 96.8 and 97.2% (bench/RESULTS.md).
 MAX_READ_RIGHT = 30
 
 
