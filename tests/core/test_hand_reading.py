@@ -133,18 +133,20 @@ def test_the_search_reads_every_other_turn_then_beside_the_best_at_each_width(
     assert len(read) == len(set(read)) < 0.7 * everything
 
 
+def _marked(canvases, shape, width, turn):
+    """Images marked with the reading and with each canvas's first pixel (its kind)."""
+    marked = np.zeros((len(canvases), *shape), np.uint8)
+    marked[:, 0, 0], marked[:, 0, 1] = turn + 90, round(width * 20)
+    marked[:, 0, 2] = [canvas[0, 0] for canvas in canvases]
+    return marked
+
+
 def test_drawings_read_right_keep_a_reading_from_breaking_them(monkeypatch):
     """Corrections alone read best turned back 20°; drawings read right, upright.
 
     Each conversion marks its images with the reading and with which drawings they
     are (corrections are canvases of 1, drawings read right of 2, 3 for old ones).
     """
-
-    def convert(canvases, shape, width, turn):
-        marked = np.zeros((len(canvases), *shape), np.uint8)
-        marked[:, 0, 0], marked[:, 0, 1] = turn + 90, round(width * 20)
-        marked[:, 0, 2] = [canvas[0, 0] for canvas in canvases]
-        return marked
 
     def predict_proba(images):
         turn = images[:, 0, 0].astype(float) - 90
@@ -161,7 +163,7 @@ def test_drawings_read_right_keep_a_reading_from_breaking_them(monkeypatch):
         probabilities[:, 0] = np.exp(score)
         return probabilities
 
-    monkeypatch.setattr(hand_reading_module, "convert_drawings", convert)
+    monkeypatch.setattr(hand_reading_module, "convert_drawings", _marked)
     corrections = [np.ones((2, 2), np.uint8)] * MIN_DRAWINGS
     labels = np.zeros(MIN_DRAWINGS, np.intp)
     assert hand_reading(predict_proba, corrections, labels, SHAPE) == (20.0, 1.0)
@@ -185,12 +187,6 @@ def test_a_hand_read_well_keeps_its_reading_unless_another_reads_it_better(
     misread once in 20 drawings.
     """
 
-    def convert(canvases, shape, width, turn):
-        marked = np.zeros((len(canvases), *shape), np.uint8)
-        marked[:, 0, 0], marked[:, 0, 1] = turn + 90, round(width * 20)
-        marked[:, 0, 2] = [canvas[0, 0] for canvas in canvases]
-        return marked
-
     def predict_proba(images):
         turned = 1 - np.abs(images[:, 0, 0].astype(float) - 110) / 20  # 1 at 20°
         turned = np.clip(turned, 0.0, 1.0)
@@ -200,7 +196,7 @@ def test_a_hand_read_well_keeps_its_reading_unless_another_reads_it_better(
         probabilities[:, 0] = np.exp(np.where(as_wide, score, -5.0))
         return probabilities
 
-    monkeypatch.setattr(hand_reading_module, "convert_drawings", convert)
+    monkeypatch.setattr(hand_reading_module, "convert_drawings", _marked)
     corrections = [np.ones((2, 2), np.uint8)] * MIN_DRAWINGS
     labels = np.zeros(MIN_DRAWINGS, np.intp)
     right = [(np.full((2, 2), 2, np.uint8), 0)] * MIN_DRAWINGS
