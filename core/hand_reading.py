@@ -119,9 +119,8 @@ def hand_reading(
     right = list(read_right)[-MAX_READ_RIGHT:]
     weights = None
     if right and misread_share is not None:
-        share = min(max(float(misread_share), 0.0), 1.0)
         weights = np.repeat(
-            [share / len(canvases), (1.0 - share) / len(right)],
+            [misread_share / len(canvases), (1.0 - misread_share) / len(right)],
             [len(canvases), len(right)],
         )
     canvases = [*canvases, *(canvas for canvas, _ in right)]

@@ -166,10 +166,9 @@ class LiveNetworkPanel(QWidget):
             return
         had_edits = bool(self._scales)
         self._model = model
-        image = self._image
-        if model is not None and image is not None:
-            if image.shape != tuple(model.image_shape):
-                self._image = None  # another model's input: its own comes next
+        shape = None if model is None else tuple(model.image_shape)
+        if self._image is not None and shape is not None and self._image.shape != shape:
+            self._image = None  # another model's input: its own comes next
         self._scales = {}
         self._edited = None
         self._accuracy = None
